@@ -1,0 +1,1 @@
+"""Qt-free core of AccessGuard: data model, database sessions, RBAC rules, validation."""

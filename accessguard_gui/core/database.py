@@ -1,0 +1,516 @@
+"""The database: one SQLite file (or any SQLAlchemy URL) and one short session per action.
+
+``Database`` checks a file before touching it (is it SQLite? ours? which schema version?),
+creates or upgrades the schema through Alembic, and hands out sessions:
+
+    with db.action("Assign role") as session:   # one transaction, committed at the end
+        rbac.assign_user(session, "alice", "Staff")
+    with db.read() as session:                  # a short read, never committed
+        rows = rbac.assigned_roles(session, "alice")
+
+No session outlives the ``with`` block: a long-lived session would pin a read transaction,
+block WAL checkpoints and show stale data.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import sqlite3
+import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.pool import QueuePool
+
+from . import audit
+from .errors import (
+    AccessGuardError,
+    ConflictError,
+    CorruptDatabaseError,
+    DatabaseBusyError,
+    DatabaseError,
+    DatabaseOpenError,
+    DuplicateError,
+    ForeignDatabaseError,
+    MigrationError,
+    NewerSchemaError,
+    NotADatabaseError,
+    ReadOnlyDatabaseError,
+)
+from .schema import SchemaState, head_revision, known_revisions, upgrade
+
+APP_NAME = "AccessGuard"
+DEFAULT_FILENAME = "accessguard.db"
+SQLITE_HEADER = b"SQLite format 3\x00"
+BUSY_TIMEOUT_S = 5.0
+# Files up to this size get a full PRAGMA quick_check on open; larger ones only the cheap
+# header and size checks (a full check of a 1M-user file takes seconds; "Check database"
+# runs it on demand).
+QUICK_CHECK_LIMIT = 64 * 1024 * 1024
+
+
+def default_database_path() -> Path:
+    """``accessguard.db`` in the per-user data directory (created if needed)."""
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False, ensure_exists=True)) / (
+        DEFAULT_FILENAME
+    )
+
+
+def current_operator() -> str:
+    """The person making changes, recorded in the audit trail: for now the OS user."""
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no user name in some containers
+        return "unknown"
+
+
+def _is_url(target: str) -> bool:
+    return "://" in target
+
+
+def _translate(exc: BaseException) -> AccessGuardError | None:
+    """Known database failures as typed errors a person can read; None for bugs."""
+    if isinstance(exc, AccessGuardError):
+        return exc
+    if isinstance(exc, StaleDataError):
+        return ConflictError("record", None)
+    if isinstance(exc, IntegrityError):
+        text = str(exc.orig).lower()
+        if "unique" in text or "duplicate" in text:
+            return DuplicateError("A record with this name already exists.")
+        if "foreign key" in text:
+            return DatabaseError("A referenced record no longer exists.")
+        return DatabaseError(f"The database refused the change: {exc.orig}")
+    if isinstance(exc, DBAPIError):
+        text = str(exc.orig).lower()
+        if "locked" in text or "busy" in text:
+            return DatabaseBusyError()
+        if "readonly" in text or "read-only" in text:
+            return ReadOnlyDatabaseError(
+                "The database file cannot be written (read-only file or folder)."
+            )
+        if "malformed" in text or "not a database" in text:
+            return DatabaseError("The database file is damaged: " + str(exc.orig))
+        if "disk i/o" in text or "full" in text:
+            return DatabaseError("The database file could not be written: " + str(exc.orig))
+        if isinstance(exc, OperationalError) and "unable to open" in text:
+            return DatabaseError("The database file can no longer be opened.")
+    return None
+
+
+class Database:
+    """An opened AccessGuard database.
+
+    Args:
+        target: a file path, an SQLAlchemy URL, or None for the per-user default file.
+        create: create a missing file (default True); when False a missing file is refused.
+        read_only: open without write access even if the file is writable.
+        operator: the name recorded in the audit trail (default: the OS user).
+
+    Attributes:
+        path: the SQLite file, or None for a server URL.
+        read_only: True if changes cannot be saved (asked for, or the file is not writable).
+        backup_path: the copy taken before an upgrade of an older file, if any.
+        created: True if this open created a new database.
+    """
+
+    def __init__(
+        self,
+        target: str | os.PathLike[str] | None = None,
+        *,
+        create: bool = True,
+        read_only: bool = False,
+        operator: str | None = None,
+        busy_timeout: float = BUSY_TIMEOUT_S,
+    ) -> None:
+        self.operator = operator or current_operator()
+        self.busy_timeout = busy_timeout
+        self.backup_path: Path | None = None
+        self.created = False
+        self.read_only = read_only
+        self.path: Path | None
+        if target is None:
+            self.path = default_database_path()
+            self.url: URL = make_url(f"sqlite:///{self.path}")
+        elif isinstance(target, str) and _is_url(target):
+            self.url = make_url(target)
+            self.path = Path(self.url.database) if self.url.get_backend_name() == "sqlite" and self.url.database else None
+        else:
+            self.path = Path(target).expanduser().absolute()
+            self.url = make_url(f"sqlite:///{self.path}")
+        if self.path is not None:
+            self._engine = self._open_sqlite(self.path, create=create)
+        else:
+            self._engine = create_engine(self.url, pool_pre_ping=True)
+            self._prepare_schema_server()
+        self._write_engine = self._engine.execution_options(accessguard_write=True)
+        factory_args: dict[str, Any] = {"autoflush": False, "expire_on_commit": False}
+        self._read_sessions = sessionmaker(bind=self._engine, **factory_args)
+        self._write_sessions = sessionmaker(bind=self._write_engine, **factory_args)
+
+    # ------------------------------------------------------------------ public API
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    @property
+    def dialect(self) -> str:
+        return self._engine.dialect.name
+
+    @property
+    def display_name(self) -> str:
+        if self.path is not None:
+            return str(self.path)
+        return self.url.render_as_string(hide_password=True)
+
+    @contextmanager
+    def action(self, name: str) -> Iterator[Session]:
+        """One user action: a session whose work is committed once at the end.
+
+        Any exception rolls back everything the action did and is re-raised, known
+        database failures as typed errors (busy, read-only, conflict, duplicate).
+        """
+        if self.read_only:
+            raise ReadOnlyDatabaseError()
+        session = self._write_sessions()
+        session.info["operator"] = self.operator
+        session.info["action"] = name
+        event.listen(session, "after_flush", audit.after_flush)
+        try:
+            yield session
+            session.commit()
+        except BaseException as exc:
+            session.rollback()
+            typed = _translate(exc)
+            if typed is not None and typed is not exc:
+                raise typed from exc
+            raise
+        finally:
+            session.close()
+
+    @contextmanager
+    def preview(self, name: str = "Preview") -> Iterator[Session]:
+        """Like ``action`` but always rolled back: to see what a change would do (for
+        example the access users would gain or lose) without committing it."""
+        session = self._read_sessions()
+        session.info["operator"] = self.operator
+        session.info["action"] = name
+        try:
+            yield session
+        except BaseException as exc:
+            typed = _translate(exc)
+            if typed is not None and typed is not exc:
+                raise typed from exc
+            raise
+        finally:
+            session.rollback()
+            session.close()
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A short read-only conversation; always rolled back and closed."""
+        session = self._read_sessions()
+        try:
+            yield session
+        except BaseException as exc:
+            typed = _translate(exc)
+            if typed is not None and typed is not exc:
+                raise typed from exc
+            raise
+        finally:
+            session.rollback()
+            session.close()
+
+    def close(self) -> None:
+        """Release every pooled connection (lets SQLite checkpoint and drop -wal/-shm)."""
+        self._engine.dispose()
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def backup_to(self, destination: str | os.PathLike[str]) -> Path:
+        """A consistent copy of the open database (SQLite online backup API)."""
+        if self.path is None:
+            raise DatabaseError("Backups of server databases are made with the server's tools.")
+        dest = Path(destination).absolute()
+        _sqlite_backup(self.path, dest)
+        return dest
+
+    def check(self) -> list[str]:
+        """Integrity and foreign-key checks; an empty list means the file is healthy."""
+        problems: list[str] = []
+        if self.dialect != "sqlite":
+            return problems
+        with self._engine.connect() as conn:
+            for (line,) in conn.exec_driver_sql("PRAGMA integrity_check").fetchall():
+                if line != "ok":
+                    problems.append(str(line))
+            for row in conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall():
+                problems.append(f"table {row[0]} row {row[1]} refers to a missing {row[2]} record")
+        return problems
+
+    # ------------------------------------------------------------------ SQLite opening
+
+    def _open_sqlite(self, path: Path, *, create: bool) -> Engine:
+        shown = str(path)
+        if path.is_dir():
+            raise DatabaseOpenError(f"{shown} is a folder, not a database file.", shown)
+        if not path.exists():
+            if not create:
+                raise DatabaseOpenError(f"{shown} does not exist.", shown)
+            if not path.parent.is_dir():
+                raise DatabaseOpenError(f"The folder {path.parent} does not exist.", shown)
+            self._create_file(path)
+        if not os.access(path, os.R_OK):
+            raise DatabaseOpenError(f"You do not have permission to read {shown}.", shown)
+        writable = os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
+        if not writable:
+            self.read_only = True
+        size = path.stat().st_size
+        if size == 0:
+            if self.read_only:
+                raise DatabaseOpenError(
+                    f"{shown} is empty and cannot be written, so no database can be created in it.",
+                    shown,
+                )
+            engine = self._make_engine(path)
+            self._init_schema(engine)
+            self.created = True
+            return engine
+        state = inspect_sqlite_file(path)
+        if state.revision is None and not state.tables:
+            if self.read_only:
+                raise DatabaseOpenError(
+                    f"{shown} holds no tables and cannot be written.", shown
+                )
+            engine = self._make_engine(path)
+            self._init_schema(engine)
+            self.created = True
+            return engine
+        if state.revision is None:
+            raise ForeignDatabaseError(
+                f"{shown} is an SQLite database of another application "
+                f"(tables: {', '.join(state.tables[:5])}{'…' if len(state.tables) > 5 else ''}), "
+                "not an AccessGuard database.",
+                shown,
+            )
+        if state.revision not in known_revisions():
+            raise NewerSchemaError(
+                f"{shown} was written by a newer version of AccessGuard "
+                f"(schema {state.revision}). Please update AccessGuard to open it.",
+                shown,
+            )
+        if state.revision != head_revision():
+            if self.read_only:
+                raise DatabaseOpenError(
+                    f"{shown} uses an older schema and must be upgraded, but it is read-only.",
+                    shown,
+                )
+            self.backup_path = self._upgrade_with_backup(path, state.revision)
+        return self._make_engine(path)
+
+    def _create_file(self, path: Path) -> None:
+        """A new, empty file readable and writable by its owner only."""
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, stat.S_IRUSR | stat.S_IWUSR)
+        os.close(fd)
+
+    def _make_engine(self, path: Path) -> Engine:
+        read_only = self.read_only
+        timeout = self.busy_timeout
+        if read_only:
+            uri = path.as_uri() + "?mode=ro"
+        else:
+            uri = path.as_uri()
+
+        def connect() -> sqlite3.Connection:
+            return sqlite3.connect(
+                uri, uri=True, check_same_thread=False, timeout=timeout, isolation_level=None
+            )
+
+        engine = create_engine(
+            "sqlite://", creator=connect, poolclass=QueuePool, pool_size=4, max_overflow=8
+        )
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+            # WAL + synchronous=FULL: a committed transaction survives power loss.
+            cur.execute("PRAGMA synchronous=FULL")
+            # The default 2 MB page cache is the cliff at a million rows (performance.md).
+            cur.execute("PRAGMA cache_size=-65536")
+            cur.execute("PRAGMA mmap_size=268435456")
+            cur.execute("PRAGMA temp_store=MEMORY")
+            if not read_only:
+                # Persistent in the file; a no-op once the file is in WAL mode.
+                cur.execute("PRAGMA journal_mode=WAL")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Any) -> None:
+            # Writers take the write lock up front (BEGIN IMMEDIATE) so a busy database
+            # waits busy_timeout and fails cleanly instead of deadlocking on lock upgrade.
+            if conn.get_execution_options().get("accessguard_write"):
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            else:
+                conn.exec_driver_sql("BEGIN")
+
+        return engine
+
+    def _init_schema(self, engine: Engine) -> None:
+        try:
+            with engine.execution_options(accessguard_write=True).begin() as conn:
+                upgrade(conn, "head")
+        except Exception:
+            engine.dispose()
+            raise
+
+    def _upgrade_with_backup(self, path: Path, revision: str) -> Path:
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+        backup = path.with_name(f"{path.stem}.backup-{stamp}-{revision}{path.suffix or '.db'}")
+        _sqlite_backup(path, backup)
+        engine = self._make_engine(path)
+        try:
+            with engine.execution_options(accessguard_write=True).begin() as conn:
+                upgrade(conn, "head")
+        except Exception as exc:
+            engine.dispose()
+            restore_backup(backup, path)
+            raise MigrationError(
+                f"Upgrading {path} failed ({exc}); the file was restored from {backup}.",
+                str(path),
+            ) from exc
+        finally:
+            engine.dispose()
+        return backup
+
+    def _prepare_schema_server(self) -> None:
+        names = inspect(self._engine).get_table_names()
+        with self._engine.connect() as conn:
+            revision = None
+            if "alembic_version" in names:
+                revision = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+        if not names:
+            with self._engine.begin() as conn:
+                upgrade(conn, "head")
+            self.created = True
+        elif revision is None:
+            raise ForeignDatabaseError(
+                "This database holds tables of another application.", self.display_name
+            )
+        elif revision not in known_revisions():
+            raise NewerSchemaError(
+                f"This database was written by a newer AccessGuard (schema {revision}).",
+                self.display_name,
+            )
+        elif revision != head_revision():
+            with self._engine.begin() as conn:
+                upgrade(conn, "head")
+
+
+def _sqlite_backup(source: Path, dest: Path) -> None:
+    src = sqlite3.connect(source.as_uri() + "?mode=ro", uri=True)
+    try:
+        fd = os.open(dest, os.O_CREAT | os.O_EXCL | os.O_WRONLY, stat.S_IRUSR | stat.S_IWUSR)
+        os.close(fd)
+        dst = sqlite3.connect(dest)
+        try:
+            src.backup(dst)
+        finally:
+            dst.close()
+    finally:
+        src.close()
+
+
+def restore_backup(backup: Path, path: Path) -> None:
+    """Put a backup back in place of ``path`` (used when an upgrade fails)."""
+    for suffix in ("-wal", "-shm"):
+        side = Path(str(path) + suffix)
+        if side.exists():
+            side.unlink()
+    tmp = path.with_name(path.name + ".restoring")
+    tmp.write_bytes(backup.read_bytes())
+    os.replace(tmp, path)
+
+
+def inspect_sqlite_file(path: Path) -> SchemaState:
+    """Read what a file is without changing a byte of it.
+
+    Raises:
+        NotADatabaseError: the file is not SQLite at all.
+        CorruptDatabaseError: it is SQLite but damaged (truncated, bad pages).
+    """
+    shown = str(path)
+    with open(path, "rb") as fh:
+        header = fh.read(100)
+    if not header.startswith(SQLITE_HEADER):
+        raise NotADatabaseError(f"{shown} is not an SQLite database file.", shown)
+    if len(header) < 100:
+        raise CorruptDatabaseError(f"{shown} is damaged: the file header is incomplete.", shown)
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    page_count = int.from_bytes(header[28:32], "big")
+    change_counter = int.from_bytes(header[24:28], "big")
+    valid_for = int.from_bytes(header[92:96], "big")
+    size = path.stat().st_size
+    if page_size < 512 or page_size & (page_size - 1):
+        raise CorruptDatabaseError(f"{shown} is damaged: invalid page size in the header.", shown)
+    wal = Path(str(path) + "-wal")
+    if (
+        change_counter == valid_for
+        and page_count
+        and size < page_count * page_size
+        and not (wal.exists() and wal.stat().st_size > 0)
+    ):
+        raise CorruptDatabaseError(
+            f"{shown} is damaged: it is shorter than its header says (truncated?).", shown
+        )
+    try:
+        conn = sqlite3.connect(path.as_uri() + "?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise DatabaseOpenError(f"{shown} cannot be opened: {exc}.", shown) from exc
+    try:
+        tables = [
+            r[0]
+            for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' "
+                "ORDER BY name"
+            )
+        ]
+        revision = None
+        if "alembic_version" in tables:
+            row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+            revision = row[0] if row else None
+        if size <= QUICK_CHECK_LIMIT:
+            result = conn.execute("PRAGMA quick_check").fetchall()
+            if result != [("ok",)]:
+                raise CorruptDatabaseError(
+                    f"{shown} is damaged ({result[0][0]}).", shown
+                )
+    except sqlite3.DatabaseError as exc:
+        text = str(exc).lower()
+        if "not a database" in text or "file is encrypted" in text:
+            raise NotADatabaseError(f"{shown} is not an SQLite database file.", shown) from exc
+        if "locked" in text or "busy" in text:
+            raise DatabaseBusyError(
+                f"{shown} is locked by another program \u2014 try again."
+            ) from exc
+        raise CorruptDatabaseError(f"{shown} is damaged ({exc}).", shown) from exc
+    finally:
+        conn.close()
+    return SchemaState(tables=tables, revision=revision)

@@ -1,0 +1,152 @@
+"""Typed errors the core raises; every message is written to be shown to a person as-is."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+
+class AccessGuardError(Exception):
+    """Base of every expected failure. ``str(error)`` is the message for the user."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ValidationError(AccessGuardError):
+    """A value does not meet the rules (empty, too long, bad characters, bad e-mail...).
+
+    Attributes:
+        field: the name of the offending field, so a form can show the message beside it.
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class DuplicateError(AccessGuardError):
+    """A record with the same unique key already exists."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class NotFoundError(AccessGuardError):
+    """A referenced record does not exist (any more)."""
+
+
+class CycleError(AccessGuardError):
+    """A role inheritance would create a cycle.
+
+    Attributes:
+        cycle: role names along the cycle, first == last ("Auditor", "Staff", "Auditor").
+    """
+
+    def __init__(self, cycle: Sequence[str]) -> None:
+        self.cycle = tuple(cycle)
+        if len(self.cycle) <= 2:
+            text = f"A role cannot inherit from itself ({self.cycle[0]})."
+        else:
+            text = "This inheritance would create a cycle: " + " \u2192 ".join(self.cycle) + "."
+        super().__init__(text)
+
+
+class SeparationOfDutyError(AccessGuardError):
+    """A change would authorize a user for too many roles of a separation-of-duty set.
+
+    Attributes:
+        ssd_set: the name of the violated set.
+        cardinality: the set's limit n (no user may hold n or more of its roles).
+        violations: username -> the roles of the set that user would be authorized for.
+    """
+
+    def __init__(
+        self, ssd_set: str, cardinality: int, violations: Mapping[str, Sequence[str]]
+    ) -> None:
+        self.ssd_set = ssd_set
+        self.cardinality = cardinality
+        self.violations = {user: tuple(roles) for user, roles in violations.items()}
+        shown = list(self.violations.items())[:3]
+        parts = [f"{user} would hold {', '.join(roles)}" for user, roles in shown]
+        more = len(self.violations) - len(shown)
+        tail = f" (and {more} more users)" if more > 0 else ""
+        super().__init__(
+            f"Separation of duty \u201c{ssd_set}\u201d allows fewer than {cardinality} of its "
+            f"roles per user: {'; '.join(parts)}{tail}."
+        )
+
+
+class ConflictError(AccessGuardError):
+    """Someone else changed or deleted the record since it was read.
+
+    Attributes:
+        record: a human label of the record ("user alice").
+        theirs: the record's current values in the database, or None if it was deleted.
+    """
+
+    def __init__(self, record: str, theirs: Mapping[str, Any] | None) -> None:
+        self.record = record
+        self.theirs = dict(theirs) if theirs is not None else None
+        if theirs is None:
+            text = f"The {record} was deleted by someone else since you loaded it."
+        else:
+            text = f"The {record} was changed by someone else since you loaded it."
+        super().__init__(text)
+
+
+class DatabaseError(AccessGuardError):
+    """Base of failures about the database file or server itself."""
+
+
+class DatabaseBusyError(DatabaseError):
+    """Another program holds the write lock longer than we are willing to wait."""
+
+    def __init__(self, message: str = "The database is busy \u2014 try again.") -> None:
+        super().__init__(message)
+
+
+class ReadOnlyDatabaseError(DatabaseError):
+    """The database was opened read-only (or the file cannot be written)."""
+
+    def __init__(
+        self, message: str = "The database is open read-only; changes cannot be saved."
+    ) -> None:
+        super().__init__(message)
+
+
+class DatabaseOpenError(DatabaseError):
+    """The database cannot be opened; the file is left untouched.
+
+    Attributes:
+        path: the file (or URL) that was refused.
+    """
+
+    def __init__(self, message: str, path: str) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class NotADatabaseError(DatabaseOpenError):
+    """The file is not an SQLite database at all."""
+
+
+class CorruptDatabaseError(DatabaseOpenError):
+    """The file looks like SQLite but is damaged."""
+
+
+class ForeignDatabaseError(DatabaseOpenError):
+    """A valid SQLite database, but not an AccessGuard one."""
+
+
+class NewerSchemaError(DatabaseOpenError):
+    """The file was written by a newer AccessGuard than this one."""
+
+
+class MigrationError(DatabaseOpenError):
+    """Upgrading an older file failed; the original was restored from the backup."""

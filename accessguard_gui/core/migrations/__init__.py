@@ -1,0 +1,1 @@
+"""Alembic migrations of the AccessGuard schema (shipped inside the package)."""

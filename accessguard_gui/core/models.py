@@ -1,0 +1,280 @@
+"""SQLAlchemy 2 typed mappings of the AccessGuard schema.
+
+Assignments and grants are association rows with ON DELETE CASCADE foreign keys, so
+deleting a user, role, resource or permission removes its assignments in the same
+transaction even when the delete bypasses the ORM. Editable rows carry a version number
+(``version_id_col``) so that a save can tell that someone else changed the row meanwhile.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend.
+
+    SQLite has no time zones: values are stored as naive UTC text (sortable, comparable)
+    and come back tagged as UTC. Aware values of other zones are converted on the way in.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; AccessGuard stores aware UTC datetimes")
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), nullable=False)
+    display_name: Mapped[str] = mapped_column(String(200), nullable=False)
+    email: Mapped[str | None] = mapped_column(String(254))
+    active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    password_hash: Mapped[str | None] = mapped_column(String(512))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow
+    )
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        Index("uq_users_username_lower", func.lower(username), unique=True),
+        Index("ix_users_display_name", display_name),
+        Index("ix_users_email", email),
+    )
+
+
+class Role(Base):
+    __tablename__ = "roles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    description: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow
+    )
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (Index("uq_roles_name_lower", func.lower(name), unique=True),)
+
+
+class Resource(Base):
+    __tablename__ = "resources"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    description: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow
+    )
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (Index("uq_resources_name_lower", func.lower(name), unique=True),)
+
+
+class Permission(Base):
+    """An action on a resource ("open" on "Door B2.14")."""
+
+    __tablename__ = "permissions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    resource_id: Mapped[int] = mapped_column(
+        ForeignKey("resources.id", ondelete="CASCADE"), nullable=False
+    )
+    action: Mapped[str] = mapped_column(String(64), nullable=False)
+    description: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (UniqueConstraint("resource_id", "action"),)
+
+
+class UserRole(Base):
+    """User-to-role assignment (ANSI UA), with who granted it, when, and until when."""
+
+    __tablename__ = "user_roles"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    role_id: Mapped[int] = mapped_column(
+        ForeignKey("roles.id", ondelete="CASCADE"), primary_key=True
+    )
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    granted_by: Mapped[str] = mapped_column(String(128), nullable=False, default="")
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __mapper_args__ = {"version_id_col": version}
+    # The primary key serves "roles of a user"; this serves "members of a role".
+    __table_args__ = (Index("ix_user_roles_role_user", "role_id", "user_id"),)
+
+
+class RolePermission(Base):
+    """Permission-to-role grant (ANSI PA)."""
+
+    __tablename__ = "role_permissions"
+
+    role_id: Mapped[int] = mapped_column(
+        ForeignKey("roles.id", ondelete="CASCADE"), primary_key=True
+    )
+    permission_id: Mapped[int] = mapped_column(
+        ForeignKey("permissions.id", ondelete="CASCADE"), primary_key=True
+    )
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    granted_by: Mapped[str] = mapped_column(String(128), nullable=False, default="")
+
+    __table_args__ = (Index("ix_role_permissions_permission_role", "permission_id", "role_id"),)
+
+
+class RoleInheritance(Base):
+    """``role`` inherits from ``inherits_from``: it gets every permission of that role.
+
+    In ANSI terms ``role`` is the senior (ascendant) and ``inherits_from`` the junior
+    (descendant) of the pair.
+    """
+
+    __tablename__ = "role_inheritance"
+
+    role_id: Mapped[int] = mapped_column(
+        ForeignKey("roles.id", ondelete="CASCADE"), primary_key=True
+    )
+    inherits_from_id: Mapped[int] = mapped_column(
+        ForeignKey("roles.id", ondelete="CASCADE"), primary_key=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+    __table_args__ = (
+        CheckConstraint("role_id <> inherits_from_id", name="no_self_inheritance"),
+        Index("ix_role_inheritance_inherits_from_role", "inherits_from_id", "role_id"),
+    )
+
+
+class SsdSet(Base):
+    """A static separation-of-duty set: no user may be authorized for ``cardinality`` or
+    more of its roles."""
+
+    __tablename__ = "ssd_sets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    cardinality: Mapped[int] = mapped_column(Integer, nullable=False)
+    description: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        Index("uq_ssd_sets_name_lower", func.lower(name), unique=True),
+        CheckConstraint("cardinality >= 2", name="cardinality_at_least_2"),
+    )
+
+
+class SsdSetRole(Base):
+    __tablename__ = "ssd_set_roles"
+
+    ssd_set_id: Mapped[int] = mapped_column(
+        ForeignKey("ssd_sets.id", ondelete="CASCADE"), primary_key=True
+    )
+    role_id: Mapped[int] = mapped_column(
+        ForeignKey("roles.id", ondelete="CASCADE"), primary_key=True
+    )
+
+    __table_args__ = (Index("ix_ssd_set_roles_role", "role_id"),)
+
+
+class AuditEntry(Base):
+    """One committed change: who, when, in which user action, to which record, before/after.
+
+    Append-only: the app never updates or deletes these rows (SQLite triggers refuse it).
+    ``before`` and ``after`` hold JSON objects of the changed record's fields.
+    """
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    operator: Mapped[str] = mapped_column(String(128), nullable=False)
+    action: Mapped[str] = mapped_column(String(200), nullable=False)
+    operation: Mapped[str] = mapped_column(String(16), nullable=False)  # insert/update/delete
+    record_type: Mapped[str] = mapped_column(String(32), nullable=False)
+    record_key: Mapped[str] = mapped_column(String(400), nullable=False)
+    before: Mapped[str | None] = mapped_column(Text)
+    after: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        Index("ix_audit_log_at", "at"),
+        Index("ix_audit_log_operator_at", "operator", "at"),
+        Index("ix_audit_log_record", "record_type", "record_key"),
+    )
+
+
+AUDITED_TYPES: dict[type[Any], str] = {
+    User: "user",
+    Role: "role",
+    Resource: "resource",
+    Permission: "permission",
+    UserRole: "assignment",
+    RolePermission: "grant",
+    RoleInheritance: "inheritance",
+    SsdSet: "ssd_set",
+    SsdSetRole: "ssd_member",
+}
