@@ -1,0 +1,1 @@
+"""Qt layer of AccessGuard: windows, table models, dialogs. Talks to the core only."""

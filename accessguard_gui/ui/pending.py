@@ -1,0 +1,169 @@
+"""The window's pending edits: one ordered list, with undo/redo, saved in one action.
+
+Every view that edits (table cells, record forms, assignment pickers, the role/permission
+matrix) pushes ``core.changes`` edits here instead of writing to the database. Table models
+draw their pending overlay from this store, so there is one source of truth for "what will
+Save do", and Undo/Redo walk the same list the user sees.
+
+Signals:
+    changed: the list of pending edits (or their failure marks) changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from ..core.changes import Create, Delete, Edit, Entity, Update
+
+
+class PendingStore(QObject):
+    changed = Signal()
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._edits: list[Edit] = []
+        self._redo: list[Edit] = []
+        self._failures: dict[int, str] = {}  # id(edit) -> message of the last failed save
+
+    # ------------------------------------------------------------ list and undo/redo
+
+    def push(self, edit: Edit) -> None:
+        self._edits.append(edit)
+        self._redo.clear()
+        self.changed.emit()
+
+    def push_many(self, edits: Iterable[Edit]) -> None:
+        """Several edits made by one user gesture (e.g. a bulk assign): undone one by one."""
+        added = list(edits)
+        if not added:
+            return
+        self._edits.extend(added)
+        self._redo.clear()
+        self.changed.emit()
+
+    def undo(self) -> Edit | None:
+        if not self._edits:
+            return None
+        edit = self._edits.pop()
+        self._redo.append(edit)
+        self._failures.pop(id(edit), None)
+        self.changed.emit()
+        return edit
+
+    def redo(self) -> Edit | None:
+        if not self._redo:
+            return None
+        edit = self._redo.pop()
+        self._edits.append(edit)
+        self.changed.emit()
+        return edit
+
+    def can_undo(self) -> bool:
+        return bool(self._edits)
+
+    def can_redo(self) -> bool:
+        return bool(self._redo)
+
+    def clear(self) -> None:
+        """After a successful save or a revert."""
+        self._edits.clear()
+        self._redo.clear()
+        self._failures.clear()
+        self.changed.emit()
+
+    def edits(self) -> list[Edit]:
+        """The pending edits in the order the user made them."""
+        return list(self._edits)
+
+    def __len__(self) -> int:
+        return len(self._edits)
+
+    def is_empty(self) -> bool:
+        return not self._edits
+
+    # ------------------------------------------------------------ failures
+
+    def mark_failed(self, edit: Edit, message: str) -> None:
+        self._failures[id(edit)] = message
+        self.changed.emit()
+
+    def clear_failures(self) -> None:
+        if self._failures:
+            self._failures.clear()
+            self.changed.emit()
+
+    def failure(self, edit: Edit) -> str | None:
+        return self._failures.get(id(edit))
+
+    def failure_for_record(self, entity: Entity, record_id: int) -> str | None:
+        for edit in self._edits:
+            if isinstance(edit, (Update, Delete)) and edit.entity == entity and edit.id == record_id:
+                message = self._failures.get(id(edit))
+                if message:
+                    return message
+        return None
+
+    # ------------------------------------------------------------ overlay for table models
+
+    def pending_values(self, entity: Entity, record_id: int) -> dict[str, Any]:
+        """The field values the user changed on an existing record (later edits win)."""
+        values: dict[str, Any] = {}
+        for edit in self._edits:
+            if isinstance(edit, Update) and edit.entity == entity and edit.id == record_id:
+                values.update(edit.values)
+        return values
+
+    def is_deleted(self, entity: Entity, record_id: int) -> bool:
+        return any(
+            isinstance(e, Delete) and e.entity == entity and e.id == record_id for e in self._edits
+        )
+
+    def created(self, entity: Entity) -> list[Create]:
+        return [e for e in self._edits if isinstance(e, Create) and e.entity == entity]
+
+    # ------------------------------------------------------------ what Save applies
+
+    def edits_for_save(self) -> list[Edit]:
+        """The pending list folded so it applies cleanly in one transaction.
+
+        Several updates of one record become one update (checked against the version the
+        user first saw, since each UPDATE bumps the version); updates of a record deleted
+        later are dropped.
+        """
+        folded: list[Edit] = []
+        position: dict[tuple[Entity, int], int] = {}
+        deleted = {
+            (e.entity, e.id) for e in self._edits if isinstance(e, Delete)
+        }
+        for edit in self._edits:
+            if isinstance(edit, Update):
+                key = (edit.entity, edit.id)
+                if key in deleted:
+                    continue
+                if key in position:
+                    first = folded[position[key]]
+                    assert isinstance(first, Update)
+                    folded[position[key]] = replace(first, values={**first.values, **edit.values})
+                    continue
+                position[key] = len(folded)
+            folded.append(edit)
+        return folded
+
+    def failing_original(self, folded_index: int) -> Edit | None:
+        """Map an index in ``edits_for_save()`` back to the user's edit (for marking)."""
+        folded = self.edits_for_save()
+        if not 0 <= folded_index < len(folded):
+            return None
+        target = folded[folded_index]
+        if isinstance(target, Update):
+            for edit in self._edits:
+                if isinstance(edit, Update) and (edit.entity, edit.id) == (target.entity, target.id):
+                    return edit
+        for edit in self._edits:
+            if edit is target:
+                return edit
+        return target
