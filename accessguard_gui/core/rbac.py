@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 from sqlalchemy import (
     CTE,
     Select,
+    and_,
     String,
     cast,
     exists,
@@ -105,7 +106,9 @@ def _by_ref(session: Session, model: Any, ref: Ref, name_col: Any, kind: str) ->
     if not isinstance(ref, str):
         raise NotFoundError(f"No {kind} {ref!r}.")
     key = ref.strip()
-    obj = session.scalars(select(model).where(func.lower(name_col) == key.lower())).first()
+    # lower() on both sides: SQLite's lower() folds ASCII only, so Python's str.lower()
+    # on the key would miss names with non-ASCII capitals ("Ärzte").
+    obj = session.scalars(select(model).where(func.lower(name_col) == func.lower(key))).first()
     if obj is None:
         raise NotFoundError(f"There is no {kind} named \u201c{key}\u201d.")
     return obj
@@ -151,7 +154,8 @@ def get_permission(session: Session, ref: PermissionRef) -> Permission:
 
 
 def _exists(session: Session, model: Any, name_col: Any, name: str, exclude_id: int | None) -> bool:
-    query = select(model.id).where(func.lower(name_col) == name.lower())
+    # Same folding as the unique index on lower(name) (see _by_ref).
+    query = select(model.id).where(func.lower(name_col) == func.lower(name))
     if exclude_id is not None:
         query = query.where(model.id != exclude_id)
     return session.scalar(query.limit(1)) is not None
@@ -638,6 +642,15 @@ def add_inheritance(session: Session, role: Ref, inherits_from: Ref) -> None:
     if cycle is not None:
         names = _role_names(session, cycle)
         raise CycleError([senior.name, *(names[i] for i in cycle)])
+    # check_access explains by walking at most MAX_PATH_DEPTH steps: a longer chain
+    # would grant in user_permissions but be invisible to check_access.
+    chain = _longest_chain(session, senior.id, up=True) + 1 + _longest_chain(session, junior.id)
+    if chain > MAX_PATH_DEPTH:
+        raise ValidationError(
+            "inherits_from",
+            f"This inheritance would make a chain of {chain + 1} roles each inheriting from "
+            f"the next; at most {MAX_PATH_DEPTH + 1} are allowed.",
+        )
     with _atomic(session):
         session.add(RoleInheritance(role_id=senior.id, inherits_from_id=junior.id))
         session.flush()
@@ -649,23 +662,60 @@ def add_inheritance(session: Session, role: Ref, inherits_from: Ref) -> None:
 
 
 def _path_between(session: Session, start: int, goal: int) -> list[int] | None:
-    """The role ids along an inheritance path start → … → goal, or None."""
-    walk = select(
-        literal(start).label("role_id"),
-        cast(literal(start), String).label("path"),
-        literal(0).label("depth"),
-    ).cte("walk", recursive=True)
-    walk = walk.union_all(
-        select(
-            RoleInheritance.inherits_from_id,
-            walk.c.path + "," + cast(RoleInheritance.inherits_from_id, String),
-            walk.c.depth + 1,
-        ).where(RoleInheritance.role_id == walk.c.role_id, walk.c.depth < MAX_PATH_DEPTH)
+    """The role ids along a shortest inheritance path start → … → goal, or None.
+
+    Reachability is one set-based query (UNION, so it ends on any graph, at any depth);
+    only when ``goal`` is reachable are the edges of that part of the graph read to name
+    the path. A depth-bounded path walk would miss long cycles and grows exponentially
+    with diamonds.
+    """
+    reach = _inherited_cte(select(literal(start).label("role_id")), "cyclecheck")
+    if session.scalar(select(exists().where(reach.c.role_id == goal))) is not True:
+        return None
+    reach = _inherited_cte(select(literal(start).label("role_id")), "cyclepath")
+    edges = session.execute(
+        select(RoleInheritance.role_id, RoleInheritance.inherits_from_id).where(
+            RoleInheritance.role_id.in_(select(reach.c.role_id))
+        )
+    ).all()
+    parents: dict[int, list[int]] = defaultdict(list)
+    for child, parent in edges:
+        parents[child].append(parent)
+    previous: dict[int, int] = {}
+    frontier = [start]
+    seen = {start}
+    while frontier and goal not in seen:
+        step: list[int] = []
+        for node in frontier:
+            for nxt in sorted(parents.get(node, ())):
+                if nxt not in seen:
+                    seen.add(nxt)
+                    previous[nxt] = node
+                    step.append(nxt)
+        frontier = step
+    path = [goal]
+    while path[-1] != start:
+        path.append(previous[path[-1]])
+    return path[::-1]
+
+
+def _longest_chain(session: Session, role_id: int, *, up: bool = False) -> int:
+    """Edges on the longest inheritance chain from ``role_id`` down to the roles it
+    inherits from (or, with ``up``, up to the roles inheriting from it), counted up to
+    MAX_PATH_DEPTH + 1. UNION over (role, depth) pairs keeps it polynomial on diamonds."""
+    walk = select(literal(role_id).label("role_id"), literal(0).label("depth")).cte(
+        "chain", recursive=True
     )
-    path = session.scalar(
-        select(walk.c.path).where(walk.c.role_id == goal).order_by(walk.c.depth).limit(1)
-    )
-    return None if path is None else [int(p) for p in path.split(",")]
+    if up:
+        step = select(RoleInheritance.role_id, walk.c.depth + 1).where(
+            RoleInheritance.inherits_from_id == walk.c.role_id
+        )
+    else:
+        step = select(RoleInheritance.inherits_from_id, walk.c.depth + 1).where(
+            RoleInheritance.role_id == walk.c.role_id
+        )
+    walk = walk.union(step.where(walk.c.depth <= MAX_PATH_DEPTH))
+    return int(session.scalar(select(func.max(walk.c.depth))) or 0)
 
 
 def delete_inheritance(session: Session, role: Ref, inherits_from: Ref) -> None:
@@ -740,8 +790,11 @@ def _active_assignments(user_id: int, now: datetime) -> Select[Any]:
 def authorized_roles(
     session: Session, user: Ref, *, now: datetime | None = None
 ) -> list[RoleRow]:
-    """ANSI AuthorizedRoles: assigned roles (not expired) and all they inherit from."""
+    """ANSI AuthorizedRoles: assigned roles (not expired) and all they inherit from.
+    Inactive users have none, as in user_permissions (assigned_roles still lists them)."""
     u = get_user(session, user)
+    if not u.active:
+        return []
     reach = _inherited_cte(_active_assignments(u.id, now or utcnow()))
     query = select(Role).where(Role.id.in_(select(reach.c.role_id))).order_by(func.lower(Role.name))
     return [RoleRow.of(r) for r in session.scalars(query)]
@@ -906,10 +959,13 @@ def _access_paths(
         ).where(RoleInheritance.role_id == walk.c.role_id, walk.c.depth < MAX_PATH_DEPTH)
     )
     holders = select(RolePermission.role_id).where(RolePermission.permission_id == permission_id)
+    # Granting walks first: with many expired walks, the LIMIT must not cut off the one
+    # that grants (the decision is taken from these rows).
+    expired = and_(walk.c.expires_at.is_not(None), walk.c.expires_at <= now)
     rows = session.execute(
         select(walk.c.path, walk.c.expires_at)
         .where(walk.c.role_id.in_(holders))
-        .order_by(walk.c.depth, walk.c.path)
+        .order_by(expired, walk.c.depth, walk.c.path)
         .limit(MAX_EXPLAINED_PATHS)
     ).all()
     id_paths = [([int(x) for x in path.split(",")], expires) for path, expires in rows]
