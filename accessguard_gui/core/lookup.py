@@ -1,0 +1,277 @@
+"""Small bounded reads the access views need: name completion, picker searches, the role
+inheritance graph and blocks of the role × permission matrix.
+
+Completion uses prefix *ranges* on the lower(name) expression indexes
+(``lower(name) >= 'ab' AND lower(name) < 'ab\\U0010ffff'``), which SQLite serves from the
+index, unlike ``LIKE 'ab%'`` on an expression. Every function returns at most ``limit``
+rows: a completer or picker never loads a whole table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, func, literal, or_, select
+from sqlalchemy.orm import Session
+
+from . import rbac
+from .models import Permission, Resource, Role, RoleInheritance, RolePermission, User
+from .rbac import Ref
+
+_TOP = "\U0010ffff"
+
+
+def _prefix(column: Any, text: str) -> Any:
+    key = text.strip().lower()
+    if not key:
+        return literal(True)
+    return and_(column >= key, column < key + _TOP)
+
+
+def _contains(column: Any, text: str) -> Any:
+    """Case-insensitive substring match; ``%`` and ``_`` typed by the user match literally."""
+    key = text.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return column.like(f"%{key}%", escape="\\")
+
+
+# ---------------------------------------------------------------------- completion
+
+
+def complete_usernames(session: Session, prefix: str, limit: int = 50) -> list[str]:
+    lowered = func.lower(User.username)
+    query = select(User.username).where(_prefix(lowered, prefix)).order_by(lowered).limit(limit)
+    return list(session.scalars(query))
+
+
+def complete_roles(session: Session, prefix: str, limit: int = 50) -> list[str]:
+    lowered = func.lower(Role.name)
+    query = select(Role.name).where(_prefix(lowered, prefix)).order_by(lowered).limit(limit)
+    return list(session.scalars(query))
+
+
+def complete_resources(session: Session, prefix: str, limit: int = 50) -> list[str]:
+    lowered = func.lower(Resource.name)
+    query = select(Resource.name).where(_prefix(lowered, prefix)).order_by(lowered).limit(limit)
+    return list(session.scalars(query))
+
+
+def complete_actions(session: Session, resource: str, prefix: str, limit: int = 50) -> list[str]:
+    """Actions defined on ``resource`` (by name, any case); none if it does not exist."""
+    res_id = session.scalar(
+        select(Resource.id).where(func.lower(Resource.name) == resource.strip().lower())
+    )
+    if res_id is None:
+        return []
+    query = (
+        select(Permission.action)
+        .where(Permission.resource_id == res_id, _prefix(Permission.action, prefix))
+        .order_by(Permission.action)
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+# ---------------------------------------------------------------------- picker searches
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """One pickable record: its id and the text shown for it."""
+
+    id: int
+    label: str
+
+
+def search_roles(session: Session, text: str, limit: int = 200) -> list[Choice]:
+    """Roles whose name starts with ``text`` first, then those containing it."""
+    lowered = func.lower(Role.name)
+    starts = select(Role.id, Role.name).where(_prefix(lowered, text)).order_by(lowered).limit(limit)
+    found = [Choice(i, n) for i, n in session.execute(starts)]
+    if len(found) < limit and text.strip():
+        seen = [c.id for c in found]
+        more = (
+            select(Role.id, Role.name)
+            .where(_contains(lowered, text), Role.id.not_in(seen))
+            .order_by(lowered)
+            .limit(limit - len(found))
+        )
+        found += [Choice(i, n) for i, n in session.execute(more)]
+    return found
+
+
+def search_permissions(session: Session, text: str, limit: int = 200) -> list[Choice]:
+    """Permissions as "resource: action"; ``text`` matches the resource name prefix, or
+    "resource: act" narrows to actions of that resource."""
+    res_text, _, act_text = text.partition(":")
+    lowered = func.lower(Resource.name)
+    query = (
+        select(Permission.id, Resource.name, Permission.action)
+        .join(Resource, Resource.id == Permission.resource_id)
+        .where(_prefix(lowered, res_text))
+        .order_by(lowered, Permission.action)
+        .limit(limit)
+    )
+    if act_text.strip():
+        query = query.where(_prefix(Permission.action, act_text))
+    return [Choice(i, f"{r}: {a}") for i, r, a in session.execute(query)]
+
+
+def search_users(session: Session, text: str, limit: int = 200) -> list[Choice]:
+    lowered = func.lower(User.username)
+    query = (
+        select(User.id, User.username, User.display_name)
+        .where(_prefix(lowered, text))
+        .order_by(lowered)
+        .limit(limit)
+    )
+    return [Choice(i, f"{u} ({d})" if d and d != u else u) for i, u, d in session.execute(query)]
+
+
+# ---------------------------------------------------------------------- inheritance graph
+
+
+@dataclass(frozen=True, slots=True)
+class RoleGraph:
+    """The inheritance neighbourhood of one role.
+
+    Attributes:
+        center: the role asked about.
+        names: role id -> name for every role drawn.
+        levels: role id -> level: negative above (roles ``center`` inherits from, -1 for
+            direct), 0 the center, positive below (roles inheriting from it).
+        edges: (role, inherits_from) pairs among the drawn roles.
+        truncated: the neighbourhood was larger than the limit.
+    """
+
+    center: int
+    names: dict[int, str]
+    levels: dict[int, int]
+    edges: tuple[tuple[int, int], ...]
+    truncated: bool = False
+
+
+def role_graph(session: Session, role: Ref, limit: int = 150) -> RoleGraph:
+    """Roles ``role`` inherits from (above) and roles inheriting from it (below), each at
+    its longest distance so every edge points one way on the page."""
+    center = rbac.get_role(session, role)
+    up = (
+        select(literal(center.id).label("role_id"), literal(0).label("depth"))
+        .cte("up", recursive=True)
+    )
+    up = up.union(
+        select(RoleInheritance.inherits_from_id, up.c.depth + 1).where(
+            RoleInheritance.role_id == up.c.role_id, up.c.depth < rbac.MAX_PATH_DEPTH
+        )
+    )
+    down = (
+        select(literal(center.id).label("role_id"), literal(0).label("depth"))
+        .cte("down", recursive=True)
+    )
+    down = down.union(
+        select(RoleInheritance.role_id, down.c.depth + 1).where(
+            RoleInheritance.inherits_from_id == down.c.role_id, down.c.depth < rbac.MAX_PATH_DEPTH
+        )
+    )
+    above = session.execute(
+        select(up.c.role_id, func.max(up.c.depth)).group_by(up.c.role_id).limit(limit + 1)
+    ).all()
+    below = session.execute(
+        select(down.c.role_id, func.max(down.c.depth)).group_by(down.c.role_id).limit(limit + 1)
+    ).all()
+    truncated = len(above) > limit or len(below) > limit
+    levels: dict[int, int] = {center.id: 0}
+    for rid, depth in above[:limit]:
+        if rid != center.id:
+            levels[rid] = -int(depth)
+    for rid, depth in below[:limit]:
+        if rid != center.id:
+            levels[rid] = int(depth)
+    ids = list(levels)
+    edges = session.execute(
+        select(RoleInheritance.role_id, RoleInheritance.inherits_from_id).where(
+            RoleInheritance.role_id.in_(ids), RoleInheritance.inherits_from_id.in_(ids)
+        )
+    ).all()
+    # In an acyclic graph every kept level makes an edge point upward; filter anyway so a
+    # damaged file (a cycle) still draws.
+    kept = tuple((a, b) for a, b in edges if levels[a] > levels[b])
+    names = {rid: name for rid, name in session.execute(select(Role.id, Role.name).where(Role.id.in_(ids)))}
+    return RoleGraph(center.id, names, levels, kept, truncated)
+
+
+# ---------------------------------------------------------------------- role × permission matrix
+
+
+def matrix_roles(session: Session, text: str = "") -> list[tuple[int, str]]:
+    """(id, name) of the roles whose name contains ``text``, in name order (the matrix's
+    rows: ids and names only, a few bytes per role)."""
+    lowered = func.lower(Role.name)
+    query = select(Role.id, Role.name).order_by(lowered)
+    if text.strip():
+        query = query.where(_contains(lowered, text))
+    return [(i, n) for i, n in session.execute(query)]
+
+
+def matrix_permissions(session: Session, text: str = "") -> list[tuple[int, str]]:
+    """(id, "resource: action") of permissions whose label contains ``text``, in order."""
+    lowered = func.lower(Resource.name)
+    query = (
+        select(Permission.id, Resource.name, Permission.action)
+        .join(Resource, Resource.id == Permission.resource_id)
+        .order_by(lowered, Permission.action)
+    )
+    res_text, colon, act_text = text.partition(":")
+    if colon:
+        if res_text.strip():
+            query = query.where(_contains(lowered, res_text))
+        if act_text.strip():
+            query = query.where(_prefix(Permission.action, act_text))
+    elif text.strip():
+        query = query.where(or_(_contains(lowered, text), _contains(Permission.action, text)))
+    return [(i, f"{r}: {a}") for i, r, a in session.execute(query)]
+
+
+@dataclass(frozen=True, slots=True)
+class MatrixBlock:
+    """Grants inside one block of the matrix: direct and inherited (role, permission)."""
+
+    direct: frozenset[tuple[int, int]]
+    inherited: frozenset[tuple[int, int]]
+
+
+def matrix_block(
+    session: Session, role_ids: Sequence[int], permission_ids: Sequence[int]
+) -> MatrixBlock:
+    """Which of ``role_ids`` × ``permission_ids`` are granted directly and which come
+    through inheritance: two queries for the whole block, never one per cell."""
+    if not role_ids or not permission_ids:
+        return MatrixBlock(frozenset(), frozenset())
+    direct = session.execute(
+        select(RolePermission.role_id, RolePermission.permission_id).where(
+            RolePermission.role_id.in_(role_ids), RolePermission.permission_id.in_(permission_ids)
+        )
+    ).all()
+    reach = (
+        select(
+            RoleInheritance.role_id.label("origin"),
+            RoleInheritance.inherits_from_id.label("role_id"),
+        )
+        .where(RoleInheritance.role_id.in_(role_ids))
+        .cte("mreach", recursive=True)
+    )
+    reach = reach.union(
+        select(reach.c.origin, RoleInheritance.inherits_from_id).where(
+            RoleInheritance.role_id == reach.c.role_id
+        )
+    )
+    inherited = session.execute(
+        select(reach.c.origin, RolePermission.permission_id)
+        .join(RolePermission, RolePermission.role_id == reach.c.role_id)
+        .where(RolePermission.permission_id.in_(permission_ids))
+        .distinct()
+    ).all()
+    return MatrixBlock(
+        frozenset((r, p) for r, p in direct), frozenset((r, p) for r, p in inherited)
+    )

@@ -1,0 +1,193 @@
+"""Effective access with paths: hand-built hierarchies with diamonds and depth 5."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from accessguard_gui.core import explain, lookup, rbac
+from accessguard_gui.core.database import Database
+from accessguard_gui.core.explain import AccessStatus
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def diamond(db: Database) -> Database:
+    """Chain L1 → L2 → L3 → L4 → L5 (each inherits from the next, depth 5) and a diamond:
+    Top inherits from Left and Right, both inherit from Base, which holds "vault: open"."""
+    with db.action("build") as s:
+        for name in ("L1", "L2", "L3", "L4", "L5", "Top", "Left", "Right", "Base", "Other"):
+            rbac.add_role(s, name)
+        for a, b in (("L1", "L2"), ("L2", "L3"), ("L3", "L4"), ("L4", "L5")):
+            rbac.add_inheritance(s, a, b)
+        for a, b in (("Top", "Left"), ("Top", "Right"), ("Left", "Base"), ("Right", "Base")):
+            rbac.add_inheritance(s, a, b)
+        rbac.add_resource(s, "vault")
+        rbac.add_resource(s, "deep")
+        for res, act in (("vault", "open"), ("vault", "close"), ("deep", "read")):
+            rbac.add_permission(s, res, act)
+        rbac.grant_permission(s, "Base", ("vault", "open"))
+        rbac.grant_permission(s, "Right", ("vault", "close"))
+        rbac.grant_permission(s, "L5", ("deep", "read"))
+        rbac.grant_permission(s, "Other", ("deep", "read"))
+        rbac.add_user(s, "alice")
+        rbac.add_user(s, "bob")
+        rbac.add_user(s, "carol", active=False)
+        rbac.add_user(s, "dave")
+        rbac.assign_user(s, "alice", "Top")
+        rbac.assign_user(s, "alice", "L1")
+        rbac.assign_user(s, "bob", "L3", expires_at=NOW - timedelta(days=1))
+        rbac.assign_user(s, "bob", "Right")
+        rbac.assign_user(s, "carol", "Base")
+        rbac.assign_user(s, "dave", "Other", expires_at=NOW + timedelta(days=1))
+    return db
+
+
+def _by_label(access: explain.UserAccess) -> dict[str, explain.EffectivePermission]:
+    return {p.label: p for p in access.permissions}
+
+
+def test_diamond_gives_both_paths(diamond: Database) -> None:
+    with diamond.read() as s:
+        access = explain.effective_permissions(s, "alice", now=NOW)
+    perms = _by_label(access)
+    vault = perms["vault: open"]
+    assert vault.status is AccessStatus.GRANTED
+    assert {p.roles for p in vault.paths} == {("Top", "Left", "Base"), ("Top", "Right", "Base")}
+
+
+def test_depth_five_path(diamond: Database) -> None:
+    with diamond.read() as s:
+        perms = _by_label(explain.effective_permissions(s, "alice", now=NOW))
+    assert perms["deep: read"].paths[0].roles == ("L1", "L2", "L3", "L4", "L5")
+    assert perms["deep: read"].paths[0].describe("alice", "deep: read") == (
+        "alice \u2192 L1 \u2192 L2 \u2192 L3 \u2192 L4 \u2192 L5 \u2192 deep: read"
+    )
+
+
+def test_expired_and_inactive_are_marked(diamond: Database) -> None:
+    with diamond.read() as s:
+        bob = _by_label(explain.effective_permissions(s, "bob", now=NOW))
+        carol = _by_label(explain.effective_permissions(s, "carol", now=NOW))
+    assert bob["deep: read"].status is AccessStatus.EXPIRED
+    assert bob["deep: read"].paths[0].expired
+    assert bob["vault: close"].status is AccessStatus.GRANTED
+    assert carol["vault: open"].status is AccessStatus.INACTIVE
+
+
+def test_granted_matches_user_permissions(diamond: Database) -> None:
+    with diamond.read() as s:
+        for name in ("alice", "bob", "carol", "dave"):
+            access = explain.effective_permissions(s, name, now=NOW)
+            expected = {p.id for p in rbac.user_permissions(s, name, now=NOW)}
+            assert {p.permission_id for p in access.granted} == expected
+
+
+def test_path_limit_is_reported(diamond: Database) -> None:
+    with diamond.read() as s:
+        perms = _by_label(explain.effective_permissions(s, "alice", now=NOW, paths_per_permission=1))
+    assert len(perms["vault: open"].paths) == 1
+    assert perms["vault: open"].more_paths
+
+
+def test_resource_access_lists_users_with_paths(diamond: Database) -> None:
+    with diamond.read() as s:
+        result = explain.resource_access(s, "vault", "open", now=NOW)
+    by_user = {e.username: e for e in result.entries}
+    assert set(by_user) == {"alice", "bob", "carol"}
+    assert {p.roles for p in by_user["alice"].paths} == {
+        ("Top", "Left", "Base"),
+        ("Top", "Right", "Base"),
+    }
+    # bob reaches vault: open through Right → Base.
+    assert by_user["bob"].paths[0].roles == ("Right", "Base")
+    assert by_user["carol"].status is AccessStatus.INACTIVE
+    assert result.granted_users == 2
+
+
+def test_resource_access_all_actions_and_only_granted(diamond: Database) -> None:
+    with diamond.read() as s:
+        every = explain.resource_access(s, "deep", now=NOW)
+        granted = explain.resource_access(s, "deep", now=NOW, only_granted=True)
+    assert {(e.username, e.status) for e in every.entries} == {
+        ("alice", AccessStatus.GRANTED),
+        ("bob", AccessStatus.EXPIRED),
+        ("dave", AccessStatus.GRANTED),
+    }
+    assert {e.username for e in granted.entries} == {"alice", "dave"}
+
+
+def test_resource_access_is_bounded(diamond: Database) -> None:
+    with diamond.read() as s:
+        result = explain.resource_access(s, "vault", "open", now=NOW, user_limit=1)
+    assert len({e.username for e in result.entries}) == 1
+    assert result.truncated
+    assert result.granted_users == 2
+
+
+def test_completion_uses_prefix(diamond: Database) -> None:
+    with diamond.read() as s:
+        assert lookup.complete_roles(s, "l") == ["L1", "L2", "L3", "L4", "L5", "Left"]
+        assert lookup.complete_usernames(s, "CA") == ["carol"]
+        assert lookup.complete_actions(s, "Vault", "c") == ["close"]
+        assert lookup.complete_resources(s, "") == ["deep", "vault"]
+
+
+def test_role_graph_levels(diamond: Database) -> None:
+    with diamond.read() as s:
+        graph = lookup.role_graph(s, "Left")
+        ids = {name: rid for rid, name in graph.names.items()}
+    assert graph.levels[ids["Base"]] == -1
+    assert graph.levels[ids["Top"]] == 1
+    assert set(graph.names.values()) == {"Left", "Base", "Top"}
+    assert (ids["Top"], ids["Left"]) in graph.edges
+
+
+def _random_hierarchy(db: Database, seed: int) -> None:
+    """Layers of roles, each inheriting from one or two roles of the next layer (depth 5,
+    diamonds wherever two picks share a junior)."""
+    rng = random.Random(seed)
+    with db.action("gen") as s:
+        layers = [[f"R{d}_{i}" for i in range(4)] for d in range(6)]
+        for layer in layers:
+            for name in layer:
+                rbac.add_role(s, name)
+        for d in range(5):
+            for name in layers[d]:
+                for junior in rng.sample(layers[d + 1], rng.choice((1, 2))):
+                    rbac.add_inheritance(s, name, junior)
+        for r in range(5):
+            rbac.add_resource(s, f"res{r}")
+            for act in ("read", "write"):
+                rbac.add_permission(s, f"res{r}", act)
+                for holder in rng.sample([n for layer in layers for n in layer], 2):
+                    rbac.grant_permission(s, holder, (f"res{r}", act))
+        for u in range(12):
+            rbac.add_user(s, f"u{u}", active=rng.random() > 0.15)
+            for role in rng.sample(layers[0] + layers[1], 2):
+                expiry = NOW - timedelta(days=1) if rng.random() < 0.2 else None
+                rbac.assign_user(s, f"u{u}", role, expires_at=expiry)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_explanations_agree_with_check_access(db: Database, seed: int) -> None:
+    _random_hierarchy(db, seed)
+    with db.read() as s:
+        for u in range(12):
+            access = _by_label(explain.effective_permissions(s, f"u{u}", now=NOW))
+            for r in range(5):
+                for act in ("read", "write"):
+                    decision = rbac.check_access(s, f"u{u}", f"res{r}", act, now=NOW)
+                    entry = access.get(f"res{r}: {act}")
+                    assert (entry is not None and entry.granted) == decision.allowed
+                    if decision.allowed:
+                        assert entry is not None
+                        assert {p.roles for p in entry.paths} <= {p.roles for p in decision.paths}
+            for r in range(5):
+                result = explain.resource_access(s, f"res{r}", "read", now=NOW)
+                granted = {e.username for e in result.entries if e.granted}
+                expected = {row.username for row in rbac.authorized_users(s, f"res{r}", "read", now=NOW)}
+                assert granted == expected
