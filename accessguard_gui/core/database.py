@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import shutil
 import sqlite3
 import stat
 from collections.abc import Iterator
@@ -30,7 +31,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
-from sqlalchemy.pool import QueuePool
+from sqlalchemy.pool import QueuePool, StaticPool
 
 from . import audit
 from .errors import (
@@ -144,12 +145,25 @@ class Database:
             self.url: URL = make_url(f"sqlite:///{self.path}")
         elif isinstance(target, str) and _is_url(target):
             self.url = make_url(target)
-            self.path = Path(self.url.database) if self.url.get_backend_name() == "sqlite" and self.url.database else None
+            self.path = None
+            if self.url.get_backend_name() == "sqlite" and self.url.database not in (
+                None,
+                "",
+                ":memory:",
+            ):
+                self.path = Path(self.url.database).expanduser().absolute()
         else:
             self.path = Path(target).expanduser().absolute()
             self.url = make_url(f"sqlite:///{self.path}")
         if self.path is not None:
             self._engine = self._open_sqlite(self.path, create=create)
+        elif self.url.get_backend_name() == "sqlite":
+            # An in-memory database (tests, previews): one shared connection.
+            self._engine = create_engine(
+                self.url, poolclass=StaticPool, connect_args={"check_same_thread": False}
+            )
+            event.listen(self._engine, "connect", _memory_pragmas)
+            self._prepare_schema_server()
         else:
             self._engine = create_engine(self.url, pool_pre_ping=True)
             self._prepare_schema_server()
@@ -202,8 +216,12 @@ class Database:
     @contextmanager
     def preview(self, name: str = "Preview") -> Iterator[Session]:
         """Like ``action`` but always rolled back: to see what a change would do (for
-        example the access users would gain or lose) without committing it."""
-        session = self._read_sessions()
+        example the access users would gain or lose) without committing it.
+
+        It takes the write lock like an action (a deferred read transaction that later
+        writes fails at once when another process wrote meanwhile), unless the database
+        is read-only, where a preview can only read."""
+        session = self._read_sessions() if self.read_only else self._write_sessions()
         session.info["operator"] = self.operator
         session.info["action"] = name
         try:
@@ -242,25 +260,62 @@ class Database:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def backup_to(self, destination: str | os.PathLike[str]) -> Path:
-        """A consistent copy of the open database (SQLite online backup API)."""
+    def backup_to(self, destination: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
+        """A consistent copy of the open database, taken with SQLite's online backup API
+        while other connections (ours or another process's) may be writing.
+
+        The copy is written to a temporary file next to ``destination`` and renamed into
+        place only when complete, so a failed backup never leaves a half-written file.
+        New copies are readable and writable by their owner only.
+
+        Raises:
+            DatabaseError: a server database, the destination is the open file itself, it
+                exists and ``overwrite`` is False, or it cannot be written.
+        """
         if self.path is None:
             raise DatabaseError("Backups of server databases are made with the server's tools.")
-        dest = Path(destination).absolute()
-        _sqlite_backup(self.path, dest)
+        dest = Path(destination).expanduser().absolute()
+        if dest.exists() and dest.resolve() == self.path.resolve():
+            raise DatabaseError("A backup cannot replace the database it copies.")
+        if dest.exists() and not overwrite:
+            raise DatabaseError(f"{dest} already exists.")
+        if dest.is_dir():
+            raise DatabaseError(f"{dest} is a folder.")
+        try:
+            _sqlite_backup(self.path, dest, replace=True)
+        except sqlite3.Error as exc:
+            typed = _translate_sqlite(exc)
+            raise typed from exc
+        except OSError as exc:
+            raise DatabaseError(f"The backup could not be written to {dest}: {exc.strerror}.") from exc
         return dest
 
     def check(self) -> list[str]:
-        """Integrity and foreign-key checks; an empty list means the file is healthy."""
+        """Integrity and foreign-key checks; an empty list means the file is healthy.
+
+        Runs on a fresh connection of its own, so it reads the file as it is on disk
+        rather than pages a pooled connection has cached. Can take seconds on a very
+        large file: call it on demand ("Check database"), not on every open.
+        """
         problems: list[str] = []
-        if self.dialect != "sqlite":
+        if self.dialect != "sqlite" or self.path is None:
             return problems
-        with self._engine.connect() as conn:
-            for (line,) in conn.exec_driver_sql("PRAGMA integrity_check").fetchall():
+        try:
+            conn = self._connect()
+        except sqlite3.Error as exc:
+            return [f"The database file cannot be opened: {exc}."]
+        try:
+            for (line,) in conn.execute("PRAGMA integrity_check").fetchall():
                 if line != "ok":
                     problems.append(str(line))
-            for row in conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall():
-                problems.append(f"table {row[0]} row {row[1]} refers to a missing {row[2]} record")
+            for row in conn.execute("PRAGMA foreign_key_check").fetchall():
+                problems.append(
+                    f"table {row[0]} row {row[1]} refers to a missing {row[2]} record"
+                )
+        except sqlite3.DatabaseError as exc:
+            problems.append(f"The database file is damaged: {exc}.")
+        finally:
+            conn.close()
         return problems
 
     # ------------------------------------------------------------------ SQLite opening
@@ -270,7 +325,7 @@ class Database:
         if path.is_dir():
             raise DatabaseOpenError(f"{shown} is a folder, not a database file.", shown)
         if not path.exists():
-            if not create:
+            if not create or self.read_only:
                 raise DatabaseOpenError(f"{shown} does not exist.", shown)
             if not path.parent.is_dir():
                 raise DatabaseOpenError(f"The folder {path.parent} does not exist.", shown)
@@ -328,18 +383,27 @@ class Database:
         fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, stat.S_IRUSR | stat.S_IWUSR)
         os.close(fd)
 
+    def _connect(self, path: Path | None = None) -> sqlite3.Connection:
+        """A raw connection to the file with the busy timeout (read-only if we are)."""
+        target = path or self.path
+        assert target is not None
+        uri = target.as_uri()
+        if self.read_only:
+            uri += "?immutable=1" if _frozen(target) else "?mode=ro"
+        return sqlite3.connect(
+            uri,
+            uri=True,
+            check_same_thread=False,
+            timeout=self.busy_timeout,
+            isolation_level=None,
+        )
+
     def _make_engine(self, path: Path) -> Engine:
         read_only = self.read_only
         timeout = self.busy_timeout
-        if read_only:
-            uri = path.as_uri() + "?mode=ro"
-        else:
-            uri = path.as_uri()
 
         def connect() -> sqlite3.Connection:
-            return sqlite3.connect(
-                uri, uri=True, check_same_thread=False, timeout=timeout, isolation_level=None
-            )
+            return self._connect(path)
 
         engine = create_engine(
             "sqlite://", creator=connect, poolclass=QueuePool, pool_size=4, max_overflow=8
@@ -381,22 +445,47 @@ class Database:
             raise
 
     def _upgrade_with_backup(self, path: Path, revision: str) -> Path:
+        """Upgrade an older file without ever writing to it until the upgrade succeeded.
+
+        The file is copied twice: to a timestamped backup next to it (kept, so the user
+        can go back) and to a work copy that is migrated. Only a fully migrated work copy
+        replaces the file, by an atomic rename. If the migration fails (or the app dies
+        halfway) the original is left exactly as it was, byte for byte.
+        """
+        real = path.resolve()
+        _settle(real, self.busy_timeout)
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-        backup = path.with_name(f"{path.stem}.backup-{stamp}-{revision}{path.suffix or '.db'}")
-        _sqlite_backup(path, backup)
-        engine = self._make_engine(path)
+        backup = _unused(real.with_name(f"{real.stem}.backup-{stamp}-{revision}{real.suffix or '.db'}"))
+        work = real.with_name(real.name + ".upgrading")
+        _remove_with_side_files(work)
+        mode = stat.S_IMODE(real.stat().st_mode)
+        try:
+            _copy_file(real, backup, mode=stat.S_IRUSR | stat.S_IWUSR)
+            _copy_file(real, work, mode=mode)
+        except OSError as exc:
+            _remove_with_side_files(work)
+            if backup.exists():
+                backup.unlink()
+            raise DatabaseOpenError(
+                f"{path} uses an older schema, but no backup could be written next to it "
+                f"({exc.strerror}); the file was left as it was.",
+                str(path),
+            ) from exc
+        engine = self._make_engine(work)
         try:
             with engine.execution_options(accessguard_write=True).begin() as conn:
                 upgrade(conn, "head")
+            engine.dispose()
+            os.replace(work, real)
         except Exception as exc:
             engine.dispose()
-            restore_backup(backup, path)
+            _remove_with_side_files(work)
+            backup.unlink(missing_ok=True)
             raise MigrationError(
-                f"Upgrading {path} failed ({exc}); the file was restored from {backup}.",
+                f"Upgrading {path} to this version of AccessGuard failed ({exc}); "
+                "the file was left as it was.",
                 str(path),
             ) from exc
-        finally:
-            engine.dispose()
         return backup
 
     def _prepare_schema_server(self) -> None:
@@ -423,29 +512,125 @@ class Database:
                 upgrade(conn, "head")
 
 
-def _sqlite_backup(source: Path, dest: Path) -> None:
-    src = sqlite3.connect(source.as_uri() + "?mode=ro", uri=True)
+def _memory_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.execute("PRAGMA foreign_keys=ON")
+
+
+SIDE_SUFFIXES = ("-wal", "-shm", "-journal")
+
+
+def _side_files(path: Path) -> list[Path]:
+    return [Path(str(path) + suffix) for suffix in SIDE_SUFFIXES]
+
+
+def _remove_with_side_files(path: Path) -> None:
+    for file in (path, *_side_files(path)):
+        file.unlink(missing_ok=True)
+
+
+def _unused(path: Path) -> Path:
+    """``path``, or the same name with -2, -3... if it is taken."""
+    candidate, n = path, 1
+    while candidate.exists():
+        n += 1
+        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
+    return candidate
+
+
+def _copy_file(source: Path, dest: Path, *, mode: int) -> None:
+    """A byte copy into a new file created with ``mode``, synced to disk, same mtime."""
+    fd = os.open(dest, os.O_CREAT | os.O_EXCL | os.O_WRONLY, mode)
     try:
-        fd = os.open(dest, os.O_CREAT | os.O_EXCL | os.O_WRONLY, stat.S_IRUSR | stat.S_IWUSR)
-        os.close(fd)
-        dst = sqlite3.connect(dest)
-        try:
-            src.backup(dst)
-        finally:
-            dst.close()
+        with open(source, "rb") as src, os.fdopen(fd, "wb", closefd=False) as out:
+            shutil.copyfileobj(src, out, 1024 * 1024)
+            out.flush()
+            os.fsync(fd)
     finally:
-        src.close()
+        os.close(fd)
+    os.chmod(dest, mode)
+    st = source.stat()
+    os.utime(dest, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def _settle(path: Path, timeout: float) -> None:
+    """Make the main file hold the whole database before it is copied byte for byte.
+
+    A -wal or -journal next to the file means another program has it open, or one died
+    with changes not yet written back. Opening it read-write lets SQLite recover them;
+    if the side files stay after our connection closed, someone else is using the file.
+    """
+    if not any(side.exists() for side in _side_files(path)):
+        return
+    conn = sqlite3.connect(path.as_uri(), uri=True, timeout=timeout, isolation_level=None)
+    try:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    except sqlite3.Error as exc:
+        raise _translate_sqlite(exc) from exc
+    finally:
+        conn.close()
+    if any(side.exists() for side in _side_files(path)):
+        raise DatabaseBusyError(
+            f"{path} uses an older schema and must be upgraded, but another program has it "
+            "open. Close other AccessGuard windows on this file and try again."
+        )
+
+
+def _frozen(path: Path) -> bool:
+    """True for a WAL-mode file that nobody can have open for writing: no -wal beside it
+    and a folder we cannot write to. SQLite cannot open such a file read-only (it would
+    have to create the -shm file) except as immutable."""
+    if os.access(path.parent, os.W_OK) or any(side.exists() for side in _side_files(path)):
+        return False
+    try:
+        with open(path, "rb") as fh:
+            header = fh.read(20)
+    except OSError:
+        return False
+    return len(header) == 20 and header[18] == 2 and header[19] == 2
+
+
+def _sqlite_backup(source: Path, dest: Path, *, replace: bool = False) -> None:
+    """A consistent copy through the online backup API, renamed into place when done."""
+    tmp = _unused(dest.with_name(dest.name + ".partial"))
+    fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, stat.S_IRUSR | stat.S_IWUSR)
+    os.close(fd)
+    try:
+        src = sqlite3.connect(source.as_uri() + "?mode=ro", uri=True)
+        try:
+            dst = sqlite3.connect(tmp)
+            try:
+                src.backup(dst)
+                # The copy is a self-contained file: no -wal to carry along.
+                dst.execute("PRAGMA journal_mode=DELETE")
+            finally:
+                dst.close()
+        finally:
+            src.close()
+        if not replace and dest.exists():
+            raise FileExistsError(dest)
+        os.replace(tmp, dest)
+    finally:
+        _remove_with_side_files(tmp)
 
 
 def restore_backup(backup: Path, path: Path) -> None:
-    """Put a backup back in place of ``path`` (used when an upgrade fails)."""
-    for suffix in ("-wal", "-shm"):
-        side = Path(str(path) + suffix)
-        if side.exists():
-            side.unlink()
-    tmp = path.with_name(path.name + ".restoring")
-    tmp.write_bytes(backup.read_bytes())
+    """Put a backup back in place of ``path`` (the database must be closed everywhere)."""
+    for side in _side_files(path):
+        side.unlink(missing_ok=True)
+    tmp = _unused(path.with_name(path.name + ".restoring"))
+    _copy_file(backup, tmp, mode=stat.S_IMODE(path.stat().st_mode) if path.exists() else 0o600)
     os.replace(tmp, path)
+
+
+def _translate_sqlite(exc: sqlite3.Error) -> DatabaseError:
+    text = str(exc).lower()
+    if "locked" in text or "busy" in text:
+        return DatabaseBusyError()
+    if "readonly" in text or "read-only" in text:
+        return ReadOnlyDatabaseError("The database file cannot be written (read-only file or folder).")
+    if "malformed" in text or "not a database" in text:
+        return DatabaseError(f"The database file is damaged: {exc}.")
+    return DatabaseError(f"The database file could not be used: {exc}.")
 
 
 def inspect_sqlite_file(path: Path) -> SchemaState:
@@ -456,8 +641,11 @@ def inspect_sqlite_file(path: Path) -> SchemaState:
         CorruptDatabaseError: it is SQLite but damaged (truncated, bad pages).
     """
     shown = str(path)
-    with open(path, "rb") as fh:
-        header = fh.read(100)
+    try:
+        with open(path, "rb") as fh:
+            header = fh.read(100)
+    except OSError as exc:
+        raise DatabaseOpenError(f"{shown} cannot be read: {exc.strerror}.", shown) from exc
     if not header.startswith(SQLITE_HEADER):
         raise NotADatabaseError(f"{shown} is not an SQLite database file.", shown)
     if len(header) < 100:
@@ -480,8 +668,14 @@ def inspect_sqlite_file(path: Path) -> SchemaState:
         raise CorruptDatabaseError(
             f"{shown} is damaged: it is shorter than its header says (truncated?).", shown
         )
+    # A WAL-mode file without a -wal beside it is not open anywhere: read it as immutable
+    # so that looking at it creates no -wal/-shm files. Otherwise read-only, which shares
+    # the other program's WAL and sees its committed changes.
+    in_wal_mode = header[18] == 2 and header[19] == 2
+    idle = not any(side.exists() for side in _side_files(path))
+    uri = path.as_uri() + ("?immutable=1" if in_wal_mode and idle else "?mode=ro")
     try:
-        conn = sqlite3.connect(path.as_uri() + "?mode=ro", uri=True)
+        conn = sqlite3.connect(uri, uri=True)
     except sqlite3.Error as exc:
         raise DatabaseOpenError(f"{shown} cannot be opened: {exc}.", shown) from exc
     try:
@@ -504,8 +698,6 @@ def inspect_sqlite_file(path: Path) -> SchemaState:
                 )
     except sqlite3.DatabaseError as exc:
         text = str(exc).lower()
-        if "not a database" in text or "file is encrypted" in text:
-            raise NotADatabaseError(f"{shown} is not an SQLite database file.", shown) from exc
         if "locked" in text or "busy" in text:
             raise DatabaseBusyError(
                 f"{shown} is locked by another program \u2014 try again."
