@@ -1,0 +1,148 @@
+"""The access check panel: may this user do this action on this resource, and why?
+
+Every answer comes from ``core.rbac.check_access`` (the same function any other caller
+uses), so the panel and the core cannot disagree; the panel only shows the decision.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import (
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ...core import lookup, rbac
+from ...core.database import Database
+from ...core.errors import AccessGuardError
+from ...core.rows import AccessDecision
+from .common import GREEN, GREY, RED, SqlCompleter
+
+
+class AccessCheckPanel(QWidget):
+    """User, resource and action fields (with completion) → Allowed or Denied, and why.
+
+    Args:
+        db: the open database.
+
+    Signals:
+        checked(AccessDecision): a check was answered.
+
+    Attributes:
+        user_edit, resource_edit, action_edit: the three inputs.
+        verdict: the large "Allowed" / "Denied" label.
+        explanation: the granting paths or the reason for the denial.
+    """
+
+    checked = Signal(object)
+
+    def __init__(self, db: Database, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._db = db
+        self._decision: AccessDecision | None = None
+        self.user_edit = QLineEdit(placeholderText="username")
+        self.resource_edit = QLineEdit(placeholderText="resource")
+        self.action_edit = QLineEdit(placeholderText="action, e.g. open")
+        self.user_completer = SqlCompleter(db, lookup.complete_usernames, self.user_edit)
+        self.resource_completer = SqlCompleter(db, lookup.complete_resources, self.resource_edit)
+        self.action_completer = SqlCompleter(
+            db,
+            lambda s, prefix: lookup.complete_actions(s, self.resource_edit.text(), prefix),
+            self.action_edit,
+        )
+        self.check_button = QPushButton("Check access")
+        self.check_button.setDefault(True)
+        self.verdict = QLabel("\u2014")
+        font = QFont()
+        font.setPointSize(28)
+        font.setBold(True)
+        self.verdict.setFont(font)
+        self.verdict.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.verdict.setMinimumHeight(64)
+        self.explanation = QPlainTextEdit(readOnly=True)
+        self.explanation.setPlaceholderText(
+            "Choose a user, a resource and an action, then press Check access."
+        )
+
+        form = QFormLayout()
+        form.addRow("User", self.user_edit)
+        form.addRow("Resource", self.resource_edit)
+        form.addRow("Action", self.action_edit)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(self.check_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addLayout(row)
+        layout.addWidget(self.verdict)
+        layout.addWidget(self.explanation, 1)
+
+        self.check_button.clicked.connect(self.check)
+        for edit in (self.user_edit, self.resource_edit, self.action_edit):
+            edit.returnPressed.connect(self.check)
+            edit.textChanged.connect(self._clear_verdict)
+        self._show_neutral("\u2014")
+
+    # ------------------------------------------------------------ API
+
+    @property
+    def decision(self) -> AccessDecision | None:
+        """The last answer shown, or None while the fields changed since."""
+        return self._decision
+
+    def set_query(self, user: str, resource: str, action: str) -> None:
+        """Fill the three fields (e.g. from a selected row) without checking yet."""
+        self.user_edit.setText(user)
+        self.resource_edit.setText(resource)
+        self.action_edit.setText(action)
+
+    def check(self) -> AccessDecision | None:
+        """Ask ``rbac.check_access`` and show its answer."""
+        user = self.user_edit.text().strip()
+        resource = self.resource_edit.text().strip()
+        action = self.action_edit.text().strip()
+        if not (user and resource and action):
+            self._show_neutral("\u2014", "Fill in the user, the resource and the action.")
+            return None
+        try:
+            with self._db.read() as session:
+                decision = rbac.check_access(session, user, resource, action)
+        except AccessGuardError as exc:
+            self._show_neutral("?", f"The check could not be made: {exc.message}")
+            return None
+        self._decision = decision
+        color = GREEN if decision.allowed else RED
+        self.verdict.setText("Allowed" if decision.allowed else "Denied")
+        self.verdict.setStyleSheet(f"color: {color.name()};")
+        self.explanation.setPlainText(decision.explanation())
+        self.checked.emit(decision)
+        return decision
+
+    # ------------------------------------------------------------ internals
+
+    def _clear_verdict(self) -> None:
+        if self._decision is not None:
+            self._decision = None
+            self._show_neutral("\u2014")
+
+    def _show_neutral(self, text: str, explanation: str = "") -> None:
+        self._decision = None
+        self.verdict.setText(text)
+        self.verdict.setStyleSheet(f"color: {GREY.name()};")
+        self.explanation.setPlainText(explanation)
+
+
+def show_access_check(db: Database, parent: QWidget | None = None) -> AccessCheckPanel:
+    """The panel as a window of its own (for trying it out or testing it alone)."""
+    panel = AccessCheckPanel(db, parent)
+    panel.setWindowTitle("Access check \u2014 AccessGuard")
+    panel.resize(560, 460)
+    panel.show()
+    return panel

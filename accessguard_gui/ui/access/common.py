@@ -1,0 +1,266 @@
+"""Pieces shared by the access views: SQL-backed completion, a searchable multi-select
+picker, a plain-rows table model and a PNG snapshot helper."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QStringListModel,
+    Qt,
+    QTimer,
+)
+from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtWidgets import (
+    QApplication,
+    QCompleter,
+    QDialog,
+    QDialogButtonBox,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ...core.database import Database
+from ...core.errors import AccessGuardError
+from ...core.lookup import Choice
+
+ARROW = "\u2192"
+GREEN = QColor("#1b7f3b")
+RED = QColor("#b3261e")
+GREY = QColor("#6b6b6b")
+DEBOUNCE_MS = 150
+
+Index = QModelIndex | QPersistentModelIndex
+
+
+class SqlCompleter(QCompleter):
+    """A completer whose candidates come from a bounded prefix query, refreshed as the
+    user types (debounced), instead of a model holding a whole table.
+
+    Args:
+        db: the database.
+        fetch: (session, prefix) -> at most a few dozen matching strings.
+        line_edit: the field to complete.
+    """
+
+    def __init__(
+        self, db: Database, fetch: Callable[[Any, str], list[str]], line_edit: QLineEdit
+    ) -> None:
+        self._strings = QStringListModel()
+        super().__init__(self._strings, line_edit)
+        self._db = db
+        self._fetch = fetch
+        self._edit = line_edit
+        self.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(DEBOUNCE_MS)
+        self._timer.timeout.connect(self.refresh)
+        line_edit.textEdited.connect(lambda _text: self._timer.start())
+        line_edit.setCompleter(self)
+
+    def refresh(self) -> list[str]:
+        """Run the prefix query for the field's current text now; returns the candidates."""
+        prefix = self._edit.text()
+        try:
+            with self._db.read() as session:
+                found = self._fetch(session, prefix)
+        except AccessGuardError:
+            found = []
+        self._strings.setStringList(found)
+        if found and self._edit.hasFocus():
+            self.complete()
+        return found
+
+    def candidates(self) -> list[str]:
+        return list(self._strings.stringList())
+
+
+class PickerDialog(QDialog):
+    """Search and tick several records at once (roles, permissions, users).
+
+    The list shows at most a few hundred matches of the search text (a bounded query);
+    ticked records stay ticked while the user searches for more.
+
+    Args:
+        search: text -> matching choices (runs its own short read).
+    """
+
+    def __init__(
+        self,
+        title: str,
+        search: Callable[[str], list[Choice]],
+        parent: QWidget | None = None,
+        *,
+        multi: bool = True,
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(title)
+        self._search = search
+        self._multi = multi
+        self._chosen: dict[int, str] = {}
+        self.filter = QLineEdit(placeholderText="Type to search\u2026")
+        self.list = QListWidget()
+        self.summary = QLabel()
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        layout = QVBoxLayout(self)
+        for w in (self.filter, self.list, self.summary, self.buttons):
+            layout.addWidget(w)
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(DEBOUNCE_MS)
+        self._timer.timeout.connect(self.refresh)
+        self.filter.textChanged.connect(lambda _t: self._timer.start())
+        self.list.itemChanged.connect(self._item_changed)
+        self.resize(420, 480)
+        self.refresh()
+
+    def refresh(self) -> None:
+        found = self._search(self.filter.text())
+        self.list.blockSignals(True)
+        self.list.clear()
+        for choice in found:
+            item = QListWidgetItem(choice.label)
+            item.setData(Qt.ItemDataRole.UserRole, choice.id)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            checked = choice.id in self._chosen
+            item.setCheckState(Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked)
+            self.list.addItem(item)
+        self.list.blockSignals(False)
+        self._update_summary()
+
+    def _item_changed(self, item: QListWidgetItem) -> None:
+        rid = int(item.data(Qt.ItemDataRole.UserRole))
+        if item.checkState() == Qt.CheckState.Checked:
+            if not self._multi:
+                self._chosen.clear()
+                self.list.blockSignals(True)
+                for i in range(self.list.count()):
+                    other = self.list.item(i)
+                    if other is not item:
+                        other.setCheckState(Qt.CheckState.Unchecked)
+                self.list.blockSignals(False)
+            self._chosen[rid] = item.text()
+        else:
+            self._chosen.pop(rid, None)
+        self._update_summary()
+
+    def set_checked(self, label: str, checked: bool = True) -> None:
+        """Tick the listed item with this label (what a click on its box does)."""
+        for i in range(self.list.count()):
+            item = self.list.item(i)
+            if item.text() == label:
+                item.setCheckState(Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked)
+                return
+        raise KeyError(label)
+
+    def _update_summary(self) -> None:
+        n = len(self._chosen)
+        self.summary.setText(f"{n} chosen" if n else "Nothing chosen yet")
+        ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        ok.setEnabled(n > 0)
+
+    def chosen(self) -> list[Choice]:
+        return [Choice(i, label) for i, label in self._chosen.items()]
+
+    @classmethod
+    def ask(
+        cls,
+        parent: QWidget | None,
+        title: str,
+        search: Callable[[str], list[Choice]],
+        *,
+        multi: bool = True,
+    ) -> list[Choice]:
+        """Run the picker modally; tests replace this classmethod."""
+        dialog = cls(title, search, parent, multi=multi)
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            return dialog.chosen()
+        return []
+
+
+class RowsModel(QAbstractTableModel):
+    """A read-only table of pre-formatted rows (display strings computed once, so
+    ``data()`` is a list lookup), with optional per-row colour and tooltip."""
+
+    def __init__(self, headers: Sequence[str], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._headers = list(headers)
+        self._rows: list[tuple[str, ...]] = []
+        self._colors: list[QColor | None] = []
+        self._tips: list[str] = []
+        self._bold: list[bool] = []
+
+    def set_rows(
+        self,
+        rows: Sequence[tuple[str, ...]],
+        colors: Sequence[QColor | None] | None = None,
+        tips: Sequence[str] | None = None,
+        bold: Sequence[bool] | None = None,
+    ) -> None:
+        self.beginResetModel()
+        self._rows = [tuple(r) for r in rows]
+        self._colors = list(colors) if colors is not None else [None] * len(self._rows)
+        self._tips = list(tips) if tips is not None else [""] * len(self._rows)
+        self._bold = list(bold) if bold is not None else [False] * len(self._rows)
+        self.endResetModel()
+
+    def row(self, index: int) -> tuple[str, ...]:
+        return self._rows[index]
+
+    def rows(self) -> list[tuple[str, ...]]:
+        return list(self._rows)
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if parent.isValid() else len(self._headers)
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        r, c = index.row(), index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._rows[r][c]
+        if role == Qt.ItemDataRole.ForegroundRole and self._colors[r] is not None:
+            return QBrush(self._colors[r])
+        if role == Qt.ItemDataRole.ToolTipRole and self._tips[r]:
+            return self._tips[r]
+        if role == Qt.ItemDataRole.FontRole and self._bold[r]:
+            font = QFont()
+            font.setBold(True)
+            return font
+        return None
+
+    def headerData(  # noqa: N802
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if role != Qt.ItemDataRole.DisplayRole:
+            return None
+        if orientation == Qt.Orientation.Horizontal and 0 <= section < len(self._headers):
+            return self._headers[section]
+        return None
+
+
+def save_png(widget: QWidget, path: str | Path) -> Path:
+    """Render ``widget`` (shown or not) to a PNG, for looking at a view without a display."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    QApplication.processEvents()
+    widget.grab().save(str(target))
+    return target
