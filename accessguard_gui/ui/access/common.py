@@ -211,8 +211,12 @@ class RowsModel(QAbstractTableModel):
         colors: Sequence[QColor | None] | None = None,
         tips: Sequence[str] | None = None,
         bold: Sequence[bool] | None = None,
+        *,
+        headers: Sequence[str] | None = None,
     ) -> None:
         self.beginResetModel()
+        if headers is not None:
+            self._headers = list(headers)
         self._rows = [tuple(r) for r in rows]
         self._colors = list(colors) if colors is not None else [None] * len(self._rows)
         self._tips = list(tips) if tips is not None else [""] * len(self._rows)

@@ -1,0 +1,66 @@
+"""Effective access view: permissions of a user and users of a resource, with paths."""
+
+from __future__ import annotations
+
+from pytestqt.qtbot import QtBot
+
+from accessguard_gui.core.database import Database
+from accessguard_gui.ui.access.common import save_png
+from accessguard_gui.ui.access.effective import EffectiveAccessView
+
+from .conftest import SHOTS
+
+
+def _view(qtbot: QtBot, db: Database) -> EffectiveAccessView:
+    view = EffectiveAccessView(db)
+    qtbot.addWidget(view)
+    view.resize(900, 420)
+    view.show()
+    return view
+
+
+def test_user_permissions_with_paths(qtbot: QtBot, demo_db: Database) -> None:
+    view = _view(qtbot, demo_db)
+    with qtbot.waitSignal(view.shown):
+        view.show_user("alice")
+    rows = view.model.rows()
+    paths = [r[2] for r in rows]
+    assert "alice \u2192 Admin \u2192 Staff \u2192 Base \u2192 Door B2.14: open" in paths
+    assert "alice \u2192 Admin \u2192 Operator \u2192 Base \u2192 Door B2.14: open" in paths
+    assert "alice \u2192 Admin \u2192 Operator \u2192 Server room: open" in paths
+    assert view.summary.text() == "alice: 3 permissions granted."
+    save_png(view, SHOTS / "effective_user.png")
+
+
+def test_expired_and_inactive_are_marked(qtbot: QtBot, demo_db: Database) -> None:
+    view = _view(qtbot, demo_db)
+    view.show_user("bob")
+    by_perm = {r[0]: r for r in view.model.rows() if r[0]}
+    assert by_perm["Ledger: write"][1] == "not granted: assignment expired"
+    assert by_perm["Ledger: write"][3].startswith("expired 2020-01-01")
+    assert by_perm["Server room: audit"][1] == "granted"
+    assert "reachable only through expired" in view.summary.text()
+    save_png(view, SHOTS / "effective_user_expired.png")
+    view.show_user("carol")
+    assert {r[1] for r in view.model.rows() if r[1]} == {"not granted: user inactive"}
+    assert "carol (inactive): 0 permissions granted" in view.summary.text()
+
+
+def test_resource_users_with_paths(qtbot: QtBot, demo_db: Database) -> None:
+    view = _view(qtbot, demo_db)
+    view.show_resource("Door B2.14", "open")
+    users = {r[0]: r for r in view.model.rows() if r[0]}
+    assert set(users) == {"alice", "bob", "carol"}
+    assert users["bob"][3] == "bob \u2192 Auditor \u2192 Staff \u2192 Base \u2192 Door B2.14: open"
+    assert users["carol"][2] == "not granted: user inactive"
+    assert view.summary.text() == "Door B2.14: open: 2 authorized users."
+    save_png(view, SHOTS / "effective_resource.png")
+
+
+def test_unknown_names_are_said_plainly(qtbot: QtBot, demo_db: Database) -> None:
+    view = _view(qtbot, demo_db)
+    view.show_user("nobody")
+    assert view.model.rowCount() == 0
+    assert "nobody" in view.summary.text()
+    view.show_resource("Ledger", "fly")
+    assert "no action" in view.summary.text()
