@@ -1,10 +1,25 @@
-"""Entry point: parse the command line, create the QApplication, open a database, show it."""
+"""Entry point: parse the command line, create the QApplication, open a database, show it.
+
+    accessguard [PATH] [--demo] [--read-only]
+
+With no PATH the last database opened is reopened; on the very first launch a welcome
+dialog offers to create a new database, open one or open the demo.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QWidget
+
+    from .core.database import Database
+    from .ui.main_window import MainWindow
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -13,20 +28,114 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument(
         "--demo", action="store_true", help="open the demo organisation (built on first use)"
     )
+    parser.add_argument(
+        "--read-only", action="store_true", help="open the database without write access"
+    )
     return parser.parse_args(list(argv))
+
+
+def demo_database_path() -> Path:
+    """The demo file: built by core/demo.py when that exists, else an empty file beside
+    the default database (so --demo always opens something)."""
+    try:
+        from .core import demo
+    except ImportError:
+        from .core.database import default_database_path
+
+        return default_database_path().with_name("demo.db")
+    return Path(demo.ensure_demo_database())
+
+
+def _try_open(
+    target: str | Path, parent: QWidget | None, *, create: bool, read_only: bool = False
+) -> Database | None:
+    from .core.database import Database
+    from .core.errors import AccessGuardError
+    from .ui import messages
+
+    try:
+        return Database(target, create=create, read_only=read_only)
+    except AccessGuardError as exc:
+        messages.show_error(parent, "Cannot open database", exc.message)
+        return None
+
+
+def choose_database(
+    args: argparse.Namespace,
+    last: str | None,
+    *,
+    welcome: Callable[[], object] | None = None,
+) -> Database | None:
+    """The database to start with, asking the user (welcome dialog) when there is none.
+
+    Returns None when the user quits from the welcome dialog.
+    """
+    from .ui import messages
+    from .ui.welcome import WelcomeChoice, WelcomeDialog
+
+    if args.demo:
+        db = _try_open(demo_database_path(), None, create=True)
+        if db is not None:
+            return db
+    elif args.database:
+        db = _try_open(args.database, None, create=False, read_only=args.read_only)
+        if db is not None:
+            return db
+    elif last and Path(last).is_file():
+        db = _try_open(last, None, create=False, read_only=args.read_only)
+        if db is not None:
+            return db
+    ask = welcome or WelcomeDialog.ask
+    while True:
+        choice = ask()
+        if choice is WelcomeChoice.NEW:
+            path = messages.ask_save_path(None, "New database", "accessguard.db")
+            if path and Path(path).exists() and Path(path).stat().st_size > 0:
+                messages.show_error(
+                    None, "Cannot create database", f"{path} already exists; choose a new name."
+                )
+                continue
+            db = _try_open(path, None, create=True) if path else None
+        elif choice is WelcomeChoice.OPEN:
+            path = messages.ask_open_path(None)
+            db = _try_open(path, None, create=False) if path else None
+        elif choice is WelcomeChoice.DEMO:
+            db = _try_open(demo_database_path(), None, create=True)
+        else:
+            return None
+        if db is not None:
+            return db
+
+
+def build_window(db: Database, qsettings: QSettings) -> MainWindow:
+    from .ui.main_window import MainWindow
+    from .ui.settings import AppSettings
+
+    settings = AppSettings(qsettings)
+    if db.path is not None:
+        settings.add_recent(db.path)
+    return MainWindow(db, settings)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    from PySide6.QtWidgets import QApplication, QLabel
+    from PySide6.QtCore import QCoreApplication
+    from PySide6.QtWidgets import QApplication
 
-    from .core.database import Database
+    from .ui.icons import app_icon
+    from .ui.settings import APPLICATION, ORGANIZATION, AppSettings, default_settings
 
-    app = QApplication(sys.argv[:1])
-    app.setApplicationName("AccessGuard")
-    db = Database(args.database)
-    # Placeholder until the main window lands (issue 3).
-    label = QLabel(f"AccessGuard — {db.display_name}")
-    label.resize(480, 120)
-    label.show()
+    QCoreApplication.setOrganizationName(ORGANIZATION)
+    QCoreApplication.setApplicationName(APPLICATION)
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(app, QApplication)
+    app.setApplicationDisplayName("AccessGuard")
+    app.setDesktopFileName("accessguard")
+    app.setWindowIcon(app_icon())
+    qsettings = default_settings()
+    db = choose_database(args, AppSettings(qsettings).last_database())
+    if db is None:
+        return 0
+    window = build_window(db, qsettings)
+    window.show()
     return app.exec()

@@ -1,0 +1,768 @@
+"""The main window: navigation, one page per table, pending edits saved explicitly, files.
+
+The window owns the PendingStore and the open Database. Every user action is a method
+here (``save``, ``revert``, ``add_record``, ``delete_selected``, ``open_path``...) wired to
+a QAction with a shortcut and a menu entry; tests call the actions or press the keys.
+
+Signals:
+    saved: the pending edits reached the file (argument: how many).
+    database_changed: another database was opened (argument: the Database).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QMenu,
+    QSplitter,
+    QStackedWidget,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..core import lookup
+from ..core.changes import Create, Delete, Entity, SetPasswordHash, Update
+from ..core.database import Database
+from ..core.errors import AccessGuardError
+from . import messages
+from .details import record_values
+from .icons import app_icon
+from .messages import SaveChoice
+from .password_dialog import PasswordDialog
+from .pending import PendingStore
+from .record_form import RecordForm
+from .saving import save_pending
+from .settings import AppSettings
+from .table_page import PAGES, PageKind, TablePage
+
+APP_TITLE = "AccessGuard"
+CHOICES_LIMIT = 5000  # the combo completes by substring; the core refuses unknown names
+DB_SUFFIXES = (".db", ".sqlite", ".sqlite3", ".accessguard")
+BANNER_STYLE = (
+    "background: #fff4ce; color: #5c4400; border: 1px solid #e0c46c; padding: 6px 10px;"
+)
+
+
+def make_model(db: Database, kind: PageKind, store: PendingStore, parent: QObject) -> Any:
+    """The lazy table model for one page (built by ui/table_model.py)."""
+    from ..core import browse
+    from .table_model import RecordTableModel
+
+    model = RecordTableModel(db, browse.SPECS[kind.key], store)
+    model.setParent(parent)
+    return model
+
+
+class MainWindow(QMainWindow):
+    saved = Signal(int)
+    database_changed = Signal(object)
+
+    def __init__(
+        self,
+        db: Database,
+        settings: AppSettings,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.db = db
+        self.settings = settings
+        self.store = PendingStore(self)
+        self.pages: dict[str, TablePage] = {}
+        self._was_away = False
+        self.setObjectName("main_window")
+        self.setWindowIcon(app_icon())
+        self.setAcceptDrops(True)
+        self.resize(1200, 760)
+
+        self.nav = QListWidget()
+        self.nav.setObjectName("navigation")
+        self.nav.setMinimumWidth(120)
+        for number, kind in enumerate(PAGES, start=1):
+            item = QListWidgetItem(kind.title)
+            item.setToolTip(f"{kind.title} (Ctrl+{number})")
+            self.nav.addItem(item)
+        self.stack = QStackedWidget()
+        self.banner = QLabel("")
+        self.banner.setObjectName("banner")
+        self.banner.setStyleSheet(BANNER_STYLE)
+        self.banner.setWordWrap(True)
+        self.banner.setVisible(False)
+        right = QWidget()
+        right_box = QVBoxLayout(right)
+        right_box.setContentsMargins(0, 0, 0, 0)
+        right_box.addWidget(self.banner)
+        right_box.addWidget(self.stack, 1)
+        self.body = QSplitter(Qt.Orientation.Horizontal)
+        self.body.setObjectName("body")
+        self.body.addWidget(self.nav)
+        self.body.addWidget(right)
+        self.body.setStretchFactor(1, 1)
+        self.body.setChildrenCollapsible(False)
+        self.setCentralWidget(self.body)
+        self.pending_label = QLabel("")
+        self.statusBar().addPermanentWidget(self.pending_label)
+
+        self._create_actions()
+        self._create_menus()
+        self.nav.currentRowChanged.connect(self._show_page)
+        self.store.changed.connect(self._pending_changed)
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            app.applicationStateChanged.connect(self._application_state_changed)
+
+        self._build_pages()
+        self._restore_window()
+        self._update_title()
+        self._update_actions()
+
+    # ================================================================ building
+
+    def _action(
+        self,
+        text: str,
+        slot: Any,
+        shortcut: QKeySequence | QKeySequence.StandardKey | str | None = None,
+        tip: str = "",
+    ) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        if tip:
+            action.setStatusTip(tip)
+        action.triggered.connect(lambda _checked=False: slot())
+        self.addAction(action)
+        return action
+
+    def _create_actions(self) -> None:
+        K = QKeySequence.StandardKey
+        self.act_new = self._action("&New database…", self.new_database, "Ctrl+Shift+N", "Create an empty database file")
+        self.act_open = self._action("&Open…", self.open_dialog, K.Open, "Open a database file")
+        self.act_save = self._action("&Save", self.save, K.Save, "Write every pending change to the file")
+        self.act_revert = self._action("&Revert…", self.revert, "Ctrl+Shift+R", "Throw away every pending change")
+        self.act_backup = self._action("&Back up database…", self.backup, "Ctrl+Shift+B", "Write a consistent copy of the database")
+        self.act_check = self._action("&Check database", self.check_database, "Ctrl+Shift+K", "Run the integrity and foreign-key checks")
+        self.act_quit = self._action("&Quit", self.close, K.Quit, "Close AccessGuard")
+        self.act_quit.setShortcut(QKeySequence("Ctrl+Q"))
+        self.act_undo = self._action("&Undo", self.undo, K.Undo)
+        self.act_redo = self._action("&Redo", self.redo, "Ctrl+Shift+Z")
+        self.act_add = self._action("&Add record…", self.add_record, "Ctrl+N", "Add a record to this table")
+        self.act_edit = self._action("&Edit record…", self.edit_current, "Ctrl+E", "Open the selected record in a form (Enter)")
+        self.act_delete = self._action("&Delete selected", self.delete_selected, K.Delete, "Mark the selected records for deletion")
+        self.act_password = self._action("Set &password…", self.set_password, "Ctrl+Shift+P", "Set or reset the selected user's password")
+        self.act_find = self._action("&Find", self.focus_search, K.Find, "Search this table")
+        self.act_refresh = self._action("&Refresh", self.refresh, K.Refresh, "Reload from the database; pending changes stay")
+        self.act_refresh.setShortcut(QKeySequence("F5"))
+        self.act_find.setShortcut(QKeySequence("Ctrl+F"))
+        self.page_actions: list[QAction] = []
+        for number, kind in enumerate(PAGES, start=1):
+            act = self._action(
+                kind.title, lambda n=number - 1: self.show_page(n), f"Ctrl+{number}"
+            )
+            self.page_actions.append(act)
+        self.act_about = self._action("&About AccessGuard", self.about)
+
+    def _create_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        file_menu.addAction(self.act_new)
+        file_menu.addAction(self.act_open)
+        self.recent_menu = QMenu("Open &Recent", self)
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        file_menu.addMenu(self.recent_menu)
+        file_menu.addSeparator()
+        file_menu.addAction(self.act_save)
+        file_menu.addAction(self.act_revert)
+        file_menu.addSeparator()
+        file_menu.addAction(self.act_backup)
+        file_menu.addAction(self.act_check)
+        file_menu.addSeparator()
+        file_menu.addAction(self.act_quit)
+        edit_menu = bar.addMenu("&Edit")
+        for act in (self.act_undo, self.act_redo):
+            edit_menu.addAction(act)
+        edit_menu.addSeparator()
+        for act in (self.act_add, self.act_edit, self.act_delete, self.act_password):
+            edit_menu.addAction(act)
+        edit_menu.addSeparator()
+        edit_menu.addAction(self.act_find)
+        view_menu = bar.addMenu("&View")
+        for act in self.page_actions:
+            view_menu.addAction(act)
+        view_menu.addSeparator()
+        view_menu.addAction(self.act_refresh)
+        help_menu = bar.addMenu("&Help")
+        help_menu.addAction(self.act_about)
+
+        tools = QToolBar("Main", self)
+        tools.setObjectName("main_toolbar")
+        tools.setMovable(False)
+        tools.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        for act in (self.act_save, self.act_undo, self.act_redo):
+            tools.addAction(act)
+        tools.addSeparator()
+        for act in (self.act_add, self.act_delete, self.act_password):
+            tools.addAction(act)
+        tools.addSeparator()
+        tools.addAction(self.act_refresh)
+        self.addToolBar(tools)
+        self.toolbar = tools
+        self._fill_recent_menu()
+
+    def _build_pages(self) -> None:
+        """One page per table for the current database (rebuilt when another is opened)."""
+        current = max(self.nav.currentRow(), 0)
+        for page in self.pages.values():
+            self.stack.removeWidget(page)
+            page.deleteLater()
+        self.pages = {}
+        for kind in PAGES:
+            model = make_model(self.db, kind, self.store, self)
+            page = TablePage(kind, model)
+            page.record_activated.connect(self.edit_row)
+            page.current_changed.connect(lambda record, p=page: self._show_details(p, record))
+            page.delegate.invalid.connect(self._cell_refused)
+            # Del works on the table only, so it never eats a keypress in the search box.
+            page.view.addAction(self.act_delete)
+            for title, widget in self.details_extension(kind.key):
+                page.details.add_extension(title, widget)
+            self.pages[kind.key] = page
+            self.stack.addWidget(page)
+            self._restore_page(page)
+        self.act_delete.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        self.nav.setCurrentRow(current)
+        self._show_page(current)
+        self._apply_read_only()
+
+    def details_extension(self, page_key: str) -> list[tuple[str, QWidget]]:
+        """Extra tabs for a page's details pane (the issue-4 access views plug in here).
+
+        See ui/details.py for the contract of ``accessguard_gui.ui.access.details_tabs``.
+        """
+        if importlib.util.find_spec(f"{__package__}.access") is None:
+            return []
+        access = importlib.import_module(f"{__package__}.access")
+        factory = getattr(access, "details_tabs", None)
+        if factory is None:
+            return []
+        return list(factory(page_key, self.db, self.store, self))
+
+    # ================================================================ pages
+
+    def current_page(self) -> TablePage:
+        widget = self.stack.currentWidget()
+        assert isinstance(widget, TablePage)
+        return widget
+
+    def page(self, key: str) -> TablePage:
+        return self.pages[key]
+
+    def show_page(self, number: int) -> None:
+        self.nav.setCurrentRow(number)
+
+    def _show_page(self, number: int) -> None:
+        if number < 0 or number >= len(PAGES):
+            return
+        page = self.pages[PAGES[number].key]
+        self.stack.setCurrentWidget(page)
+        self._update_actions()
+
+    def focus_search(self) -> None:
+        page = self.current_page()
+        page.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        page.search.selectAll()
+
+    # ================================================================ details
+
+    def _show_details(self, page: TablePage, record: object | None) -> None:
+        entity = page.kind.entity
+        pending: dict[str, Any] = {}
+        failure = None
+        state = ""
+        values = record_values(record)
+        record_id = values.get("id")
+        title = str(
+            values.get("username") or values.get("name") or values.get("action")
+            or values.get("record_key") or ""
+        )
+        if entity is not None and record is not None:
+            if isinstance(record_id, int):
+                pending = self.store.pending_values(entity, record_id)
+                failure = self.store.failure_for_record(entity, record_id)
+                if self.store.is_deleted(entity, record_id):
+                    state = "Marked for deletion: it is removed when you save."
+                elif pending:
+                    state = "Changed: the new values are saved when you save."
+            else:
+                state = "New: it is added when you save."
+        if entity is Entity.PERMISSION and values.get("resource"):
+            title = f"{values.get('resource')}: {pending.get('action', values.get('action'))}"
+        page.details.record.show_record(
+            record, pending, title=title, state=state, failure=failure
+        )
+        page.details.show_record_in_extensions(record)
+        self._update_actions()
+
+    def _refresh_details(self) -> None:
+        for page in self.pages.values():
+            row = page.current_row()
+            self._show_details(page, page.model.record(row) if row is not None else None)
+
+    # ================================================================ editing
+
+    def _editable(self, page: TablePage | None = None) -> bool:
+        page = page or self.current_page()
+        return page.kind.editable and not self.db.read_only
+
+    def _current_values(self, page: TablePage, row: int) -> tuple[dict[str, Any], int | None, int | None]:
+        """The record's values as the user sees them (pending edits applied), id, version."""
+        values = record_values(page.model.record(row))
+        record_id = values.get("id")
+        version = values.get("version")
+        if page.kind.entity is not None and isinstance(record_id, int):
+            values.update(self.store.pending_values(page.kind.entity, record_id))
+        return values, record_id if isinstance(record_id, int) else None, version
+
+    def add_record(self) -> None:
+        page = self.current_page()
+        if not self._editable(page):
+            return
+        assert page.kind.entity is not None
+        values = RecordForm.ask(
+            self, page.kind.entity, None, choices=self._choices(page.kind.entity)
+        )
+        if values is None:
+            return
+        self.store.push(Create(page.kind.entity, values))
+        self.statusBar().showMessage(f"Added a new {page.kind.singular} — save to keep it.", 5000)
+
+    def edit_current(self) -> None:
+        row = self.current_page().current_row()
+        if row is not None:
+            self.edit_row(row)
+
+    def edit_row(self, row: int) -> None:
+        """Open the record form for a row (Enter / double-click)."""
+        page = self.current_page()
+        entity = page.kind.entity
+        if entity is None:
+            return
+        values, record_id, version = self._current_values(page, row)
+        if record_id is None:
+            self.statusBar().showMessage("New records can be changed after saving, or undone.", 5000)
+            return
+        if self.store.is_deleted(entity, record_id):
+            self.statusBar().showMessage("This record is marked for deletion (undo to keep it).", 5000)
+            return
+        changed = RecordForm.ask(self, entity, values, read_only=not self._editable(page))
+        if not changed:
+            return
+        label = str(values.get("username") or values.get("name") or values.get("action") or "")
+        self.store.push(Update(entity, record_id, version, changed, label))
+
+    def delete_selected(self) -> None:
+        """Mark every selected record for deletion (removed from the file at Save)."""
+        page = self.current_page()
+        entity = page.kind.entity
+        if entity is None or not self._editable(page):
+            return
+        edits = []
+        for row in page.selected_rows():
+            values, record_id, version = self._current_values(page, row)
+            if record_id is None or self.store.is_deleted(entity, record_id):
+                continue
+            label = str(values.get("username") or values.get("name") or values.get("action") or "")
+            if entity is Entity.PERMISSION and values.get("resource"):
+                label = f"{values['resource']}: {values.get('action', '')}"
+            edits.append(Delete(entity, record_id, version, label))
+        if edits:
+            self.store.push_many(edits)
+            noun = page.kind.singular if len(edits) == 1 else page.kind.plural
+            self.statusBar().showMessage(
+                f"{len(edits):,} {noun} marked for deletion — save to delete, undo to keep.", 5000
+            )
+
+    def set_password(self) -> None:
+        page = self.current_page()
+        if page.kind.entity is not Entity.USER or not self._editable(page):
+            return
+        row = page.current_row()
+        if row is None:
+            return
+        values, record_id, _version = self._current_values(page, row)
+        username = str(values.get("username", ""))
+        password_hash = PasswordDialog.ask(self, username)
+        if password_hash is None:
+            return
+        ref: int | str = record_id if record_id is not None else username
+        self.store.push(SetPasswordHash(user=ref, password_hash=password_hash))
+        self.statusBar().showMessage(f"New password for {username} — save to keep it.", 5000)
+
+    def undo(self) -> None:
+        edit = self.store.undo()
+        if edit is not None:
+            self.statusBar().showMessage(f"Undone: {edit.describe()}", 4000)
+
+    def redo(self) -> None:
+        edit = self.store.redo()
+        if edit is not None:
+            self.statusBar().showMessage(f"Redone: {edit.describe()}", 4000)
+
+    def _cell_refused(self, message: str) -> None:
+        self.statusBar().showMessage(f"Not changed: {message}", 8000)
+        page = self.current_page()
+        page.view.setToolTip(message)
+
+    def _choices(self, entity: Entity) -> list[str]:
+        """Values offered by the form's choice fields (resource names for a permission)."""
+        if entity is not Entity.PERMISSION:
+            return []
+        try:
+            with self.db.read() as session:
+                return lookup.complete_resources(session, "", limit=CHOICES_LIMIT)
+        except AccessGuardError as exc:
+            self.statusBar().showMessage(f"Could not list resources: {exc}", 8000)
+            return []
+
+    # ================================================================ save / revert
+
+    def save(self) -> bool:
+        """Apply every pending edit in one action; True if nothing is left pending."""
+        if self.store.is_empty():
+            return True
+        if self.db.read_only:
+            messages.show_error(
+                self, "Cannot save", "The database is open read-only; changes cannot be saved."
+            )
+            return False
+        outcome = save_pending(self.db, self.store)
+        if not outcome.ok:
+            self._select_failed_row()
+            messages.show_error(self, "Nothing was saved", outcome.error, outcome.hint)
+            self._refresh_details()
+            return False
+        self.refresh()
+        noun = "change" if outcome.saved == 1 else "changes"
+        self.statusBar().showMessage(f"Saved {outcome.saved:,} {noun}.", 5000)
+        self.saved.emit(outcome.saved)
+        return True
+
+    def _select_failed_row(self) -> None:
+        for page in self.pages.values():
+            entity = page.kind.entity
+            if entity is None:
+                continue
+            for edit in self.store.edits():
+                if self.store.failure(edit) is None:
+                    continue
+                record_id = getattr(edit, "id", None)
+                if getattr(edit, "entity", None) == entity and isinstance(record_id, int):
+                    row = page.model.row_for_id(record_id)
+                    if row is not None:
+                        self.show_page(PAGES.index(page.kind))
+                        page.select_row(row)
+                        return
+
+    def revert(self) -> bool:
+        if self.store.is_empty():
+            return True
+        count = len(self.store)
+        noun = "change" if count == 1 else "changes"
+        if not messages.confirm(
+            self,
+            "Revert",
+            f"Throw away {count:,} unsaved {noun}? This cannot be undone.",
+            "Revert",
+        ):
+            return False
+        self.store.clear()
+        self.statusBar().showMessage("Reverted: the tables show the file again.", 4000)
+        return True
+
+    def maybe_keep_pending(self, what: str) -> bool:
+        """Ask Save / Discard / Cancel when edits are pending; True if we may go on."""
+        if self.store.is_empty():
+            return True
+        choice = messages.ask_save_discard_cancel(self, len(self.store), what)
+        if choice is SaveChoice.SAVE:
+            return self.save()
+        if choice is SaveChoice.DISCARD:
+            self.store.clear()
+            return True
+        return False
+
+    # ================================================================ refresh
+
+    def refresh(self) -> None:
+        """Reload every table from the file; pending edits stay on top."""
+        for page in self.pages.values():
+            page.refresh()
+        self._refresh_details()
+
+    def _application_state_changed(self, state: Qt.ApplicationState) -> None:
+        if state != Qt.ApplicationState.ApplicationActive:
+            self._was_away = True
+        elif self._was_away and self.isVisible():
+            # Someone may have changed the file while we were away (issue 5).
+            self._was_away = False
+            QTimer.singleShot(0, self.refresh)
+
+    # ================================================================ files
+
+    def open_dialog(self) -> None:
+        path = messages.ask_open_path(self)
+        if path:
+            self.open_path(path)
+
+    def new_database(self) -> None:
+        path = messages.ask_save_path(self, "New database", "accessguard.db")
+        if not path:
+            return
+        target = Path(path)
+        if target.suffix == "":
+            target = target.with_suffix(".db")
+        if target.exists() and target.stat().st_size > 0:
+            messages.show_error(
+                self,
+                "Cannot create database",
+                f"{target} already exists. AccessGuard does not overwrite files; "
+                "choose a new name, or open it with File → Open.",
+            )
+            return
+        self.open_path(target, create=True)
+
+    def open_path(self, path: str | Path, *, create: bool = False, read_only: bool = False) -> bool:
+        """Switch to another database; on any error stay on the current one."""
+        if not self.maybe_keep_pending("opening another database"):
+            return False
+        try:
+            db = Database(path, create=create, read_only=read_only, operator=self.db.operator)
+        except AccessGuardError as exc:
+            messages.show_error(
+                self,
+                "Cannot open database",
+                exc.message,
+                f"AccessGuard stays on {self.db.display_name}.",
+            )
+            return False
+        self.set_database(db)
+        return True
+
+    def set_database(self, db: Database) -> None:
+        self._save_pages()
+        old = self.db
+        self.store.clear()
+        self.db = db
+        self._build_pages()
+        old.close()
+        if db.path is not None:
+            self.settings.add_recent(db.path)
+        self._fill_recent_menu()
+        self._update_title()
+        self._update_actions()
+        self.database_changed.emit(db)
+        if db.backup_path is not None:
+            self.statusBar().showMessage(
+                f"Upgraded the file; the original is kept at {db.backup_path}.", 10000
+            )
+
+    def backup(self) -> None:
+        if self.db.path is None:
+            messages.show_error(self, "Back up", "Backups of server databases are made with the server's tools.")
+            return
+        suggested = str(self.db.path.with_name(self.db.path.stem + "-backup.db"))
+        path = messages.ask_save_path(self, "Back up database", suggested)
+        if not path:
+            return
+        target = Path(path)
+        if target.exists():
+            messages.show_error(
+                self, "Back up", f"{target} already exists. Choose a new file name for the backup."
+            )
+            return
+        try:
+            written = self.db.backup_to(target)
+        except (AccessGuardError, OSError) as exc:
+            messages.show_error(self, "Back up failed", f"No backup was written: {exc}")
+            return
+        extra = " Unsaved changes are not in the backup." if not self.store.is_empty() else ""
+        messages.show_info(self, "Back up", f"Backup written to {written}.{extra}")
+
+    def check_database(self) -> None:
+        try:
+            problems = self.db.check()
+        except AccessGuardError as exc:
+            messages.show_error(self, "Check database", exc.message)
+            return
+        except Exception as exc:  # noqa: BLE001 - a damaged file can fail in many ways
+            messages.show_error(self, "Check database", f"The check could not finish: {exc}")
+            return
+        if not problems:
+            messages.show_info(self, "Check database", "The database is healthy: no problems found.")
+        else:
+            shown = "\n".join(problems[:20])
+            more = f"\n… and {len(problems) - 20} more." if len(problems) > 20 else ""
+            messages.show_error(
+                self,
+                "Check database",
+                f"The check found {len(problems):,} problem(s). Restore a backup or keep a copy of this file.",
+                shown + more,
+            )
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        files = self.settings.recent_files()
+        for number, path in enumerate(files, start=1):
+            act = self.recent_menu.addAction(f"&{number} {path}")
+            act.triggered.connect(lambda _c=False, p=path: self.open_path(p))
+        if not files:
+            empty = self.recent_menu.addAction("No recent files")
+            empty.setEnabled(False)
+        else:
+            self.recent_menu.addSeparator()
+            clear = self.recent_menu.addAction("Clear list")
+            clear.triggered.connect(lambda _c=False: (self.settings.clear_recent(), self._fill_recent_menu()))
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt override
+        if self._dropped_path(event) is not None:
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt override
+        path = self._dropped_path(event)
+        if path is not None:
+            event.acceptProposedAction()
+            QTimer.singleShot(0, lambda: self.open_path(path))
+
+    @staticmethod
+    def _dropped_path(event: QDragEnterEvent | QDropEvent) -> Path | None:
+        mime = event.mimeData()
+        if not mime.hasUrls():
+            return None
+        for url in mime.urls():
+            if url.isLocalFile():
+                path = Path(url.toLocalFile())
+                if path.is_file():
+                    return path
+        return None
+
+    # ================================================================ state
+
+    def _pending_changed(self) -> None:
+        self._update_title()
+        self._update_actions()
+        self._refresh_details()
+
+    def _update_title(self) -> None:
+        name = self.db.path.name if self.db.path is not None else self.db.display_name
+        dirty = "*" if not self.store.is_empty() else ""
+        ro = " (read-only)" if self.db.read_only else ""
+        self.setWindowTitle(f"{APP_TITLE} — {name}{dirty}{ro}")
+        self.setWindowModified(bool(dirty))
+        count = len(self.store)
+        failed = any(self.store.failure(e) for e in self.store.edits())
+        if count:
+            noun = "change" if count == 1 else "changes"
+            text = f"{count:,} unsaved {noun}"
+            self.pending_label.setText(text + (" — save failed, see marked rows" if failed else ""))
+        else:
+            self.pending_label.setText("")
+
+    def _update_actions(self) -> None:
+        if not self.pages:
+            return
+        page = self.current_page()
+        editable = self._editable(page)
+        has_row = page.current_row() is not None
+        pending = not self.store.is_empty()
+        self.act_save.setEnabled(pending and not self.db.read_only)
+        self.act_revert.setEnabled(pending)
+        self.act_undo.setEnabled(self.store.can_undo())
+        self.act_redo.setEnabled(self.store.can_redo())
+        self.act_add.setEnabled(editable)
+        self.act_edit.setEnabled(has_row and page.kind.editable)
+        self.act_delete.setEnabled(editable and has_row)
+        self.act_password.setEnabled(editable and has_row and page.kind.entity is Entity.USER)
+        self.act_backup.setEnabled(self.db.path is not None)
+
+    def _apply_read_only(self) -> None:
+        read_only = self.db.read_only
+        for page in self.pages.values():
+            editable = page.kind.editable and not read_only
+            page.view.setEditTriggers(
+                page.view.editTriggers() if editable else page.view.EditTrigger.NoEditTriggers
+            )
+        self.banner.setVisible(read_only)
+        if read_only:
+            self.banner.setText(
+                f"<b>Read-only:</b> {self.db.display_name} cannot be written, so editing is off. "
+                "Back up the file (File → Back up) to get a copy you can change."
+            )
+
+    def about(self) -> None:
+        messages.show_info(
+            self,
+            "About AccessGuard",
+            "AccessGuard — users, roles and permissions (RBAC) in a local database.",
+            f"Database: {self.db.display_name}",
+        )
+
+    # ================================================================ settings
+
+    def _restore_window(self) -> None:
+        geometry = self.settings.bytes("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        body = self.settings.bytes("window/body")
+        if body is not None:
+            self.body.restoreState(body)
+        else:
+            self.body.setSizes([160, max(self.width() - 160, 400)])
+        page_key = self.settings.text("window/page", "users")
+        for number, kind in enumerate(PAGES):
+            if kind.key == page_key:
+                self.show_page(number)
+
+    def _restore_page(self, page: TablePage) -> None:
+        key = f"pages/{page.kind.key}"
+        header = self.settings.bytes(f"{key}/header")
+        if header is not None:
+            page.view.horizontalHeader().restoreState(header)
+        splitter = self.settings.bytes(f"{key}/splitter")
+        if splitter is not None:
+            page.splitter.restoreState(splitter)
+        else:
+            page.splitter.setSizes([780, 300])
+        # Enabling sorting sorts by the restored header indicator (in SQL, by the model).
+        page.view.setSortingEnabled(True)
+
+    def _save_pages(self) -> None:
+        for page in self.pages.values():
+            key = f"pages/{page.kind.key}"
+            self.settings.set_bytes(f"{key}/header", page.view.horizontalHeader().saveState())
+            self.settings.set_bytes(f"{key}/splitter", page.splitter.saveState())
+
+    def save_settings(self) -> None:
+        self.settings.set_bytes("window/geometry", self.saveGeometry())
+        self.settings.set_bytes("window/body", self.body.saveState())
+        self.settings.set_text("window/page", self.current_page().kind.key)
+        self._save_pages()
+        self.settings.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        if not self.maybe_keep_pending("closing"):
+            event.ignore()
+            return
+        self.save_settings()
+        event.accept()

@@ -1,0 +1,81 @@
+"""The one place that builds message boxes and file pickers; tests replace these functions.
+
+Every function here is looked up through the module at call time (``messages.show_error``),
+so a test can ``monkeypatch.setattr(messages, "confirm", lambda *a, **k: True)`` and no
+modal dialog ever runs inside the test suite.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+
+DB_FILTER = "AccessGuard databases (*.db *.sqlite *.sqlite3);;All files (*)"
+
+
+class SaveChoice(enum.Enum):
+    SAVE = "save"
+    DISCARD = "discard"
+    CANCEL = "cancel"
+
+
+def show_error(parent: QWidget | None, title: str, text: str, details: str = "") -> None:
+    """A failure the user can understand and act on (never a traceback)."""
+    box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, parent)
+    if details:
+        box.setInformativeText(details)
+    box.exec()
+
+
+def show_info(parent: QWidget | None, title: str, text: str, details: str = "") -> None:
+    box = QMessageBox(
+        QMessageBox.Icon.Information, title, text, QMessageBox.StandardButton.Ok, parent
+    )
+    if details:
+        box.setInformativeText(details)
+    box.exec()
+
+
+def confirm(parent: QWidget | None, title: str, text: str, ok_label: str = "OK") -> bool:
+    """Ask before something that cannot be taken back (revert, discard)."""
+    box = QMessageBox(QMessageBox.Icon.Question, title, text, QMessageBox.StandardButton.NoButton, parent)
+    ok = box.addButton(ok_label, QMessageBox.ButtonRole.AcceptRole)
+    box.addButton(QMessageBox.StandardButton.Cancel)
+    box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+    box.exec()
+    return box.clickedButton() is ok
+
+
+def ask_save_discard_cancel(parent: QWidget | None, count: int, what: str) -> SaveChoice:
+    """Pending edits would be lost by ``what`` ("closing", "opening another database")."""
+    noun = "change" if count == 1 else "changes"
+    box = QMessageBox(
+        QMessageBox.Icon.Warning,
+        "Unsaved changes",
+        f"You have {count:,} unsaved {noun}. Save before {what}?",
+        QMessageBox.StandardButton.Save
+        | QMessageBox.StandardButton.Discard
+        | QMessageBox.StandardButton.Cancel,
+        parent,
+    )
+    box.setDefaultButton(QMessageBox.StandardButton.Save)
+    answer = box.exec()
+    if answer == QMessageBox.StandardButton.Save:
+        return SaveChoice.SAVE
+    if answer == QMessageBox.StandardButton.Discard:
+        return SaveChoice.DISCARD
+    return SaveChoice.CANCEL
+
+
+def ask_open_path(parent: QWidget | None, title: str = "Open database") -> str | None:
+    path, _ = QFileDialog.getOpenFileName(parent, title, "", DB_FILTER)
+    return path or None
+
+
+def ask_save_path(
+    parent: QWidget | None, title: str = "New database", suggested: str = ""
+) -> str | None:
+    """A file name to create or write (the dialog asks before overwriting)."""
+    path, _ = QFileDialog.getSaveFileName(parent, title, suggested, DB_FILTER)
+    return path or None

@@ -1,0 +1,239 @@
+"""The record form (double-click / Enter / Ctrl+N): every field, its rule's message beside it.
+
+OK stays disabled while any field is invalid, so the form never hands back a value the core
+would refuse for its shape (duplicates are found when saving). Tests drive the widgets and
+replace ``RecordForm.ask`` instead of running the modal loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QCompleter,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..core.changes import Entity
+from .fields import ENTITY_NOUN, FIELDS, FieldKind, FormField
+
+ERROR_STYLE = "color: #b3261e;"
+
+
+class RecordForm(QDialog):
+    """Add or edit one record.
+
+    Args:
+        entity: which kind of record.
+        initial: the record's current values (with pending edits applied), or None to add.
+        choices: the values offered by choice fields (resource names for a new permission).
+        read_only: show the values without letting them change (read-only database).
+    """
+
+    def __init__(
+        self,
+        entity: Entity,
+        initial: Mapping[str, Any] | None = None,
+        *,
+        choices: Sequence[str] = (),
+        read_only: bool = False,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.entity = entity
+        self.creating = initial is None
+        self.initial: dict[str, Any] = dict(initial or {})
+        self.read_only = read_only
+        noun = ENTITY_NOUN[entity]
+        if self.creating:
+            self.setWindowTitle(f"Add {noun}")
+        else:
+            label = self.initial.get("username") or self.initial.get("name") or self.initial.get(
+                "action", ""
+            )
+            self.setWindowTitle(f"{'View' if read_only else 'Edit'} {noun} {label}".rstrip())
+        self.fields: tuple[FormField, ...] = FIELDS[entity]
+        self.editors: dict[str, QWidget] = {}
+        self.errors: dict[str, QLabel] = {}
+
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
+        for item in self.fields:
+            editor = self._make_editor(item, choices)
+            self.editors[item.name] = editor
+            error = QLabel("")
+            error.setObjectName(f"error_{item.name}")
+            error.setStyleSheet(ERROR_STYLE)
+            error.setWordWrap(True)
+            error.setVisible(False)
+            self.errors[item.name] = error
+            box = QVBoxLayout()
+            box.setSpacing(2)
+            box.addWidget(editor)
+            box.addWidget(error)
+            holder = QWidget()
+            holder.setLayout(box)
+            box.setContentsMargins(0, 0, 0, 0)
+            caption = QLabel(f"&{item.label}:")
+            caption.setBuddy(editor)
+            form.addRow(caption, holder)
+
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.buttons)
+        self.setMinimumWidth(460)
+        self._touched: set[str] = set()
+        self.revalidate()
+
+    # ------------------------------------------------------------ editors
+
+    def _make_editor(self, item: FormField, choices: Sequence[str]) -> QWidget:
+        value = self.initial.get(item.name)
+        locked = self.read_only or (item.on_create_only and not self.creating)
+        editor: QWidget
+        if item.kind is FieldKind.BOOL:
+            box = QCheckBox()
+            box.setChecked(True if value is None and self.creating else bool(value))
+            box.setEnabled(not locked)
+            box.toggled.connect(lambda _=False, n=item.name: self._edited(n))
+            editor = box
+        elif item.kind is FieldKind.MULTILINE:
+            text = QPlainTextEdit(str(value or ""))
+            text.setTabChangesFocus(True)
+            text.setFixedHeight(80)
+            text.setReadOnly(locked)
+            text.textChanged.connect(lambda n=item.name: self._edited(n))
+            editor = text
+        elif item.kind is FieldKind.CHOICE:
+            combo = QComboBox()
+            combo.setEditable(True)
+            combo.addItems(list(choices))
+            combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+            completer = QCompleter(list(choices), combo)
+            completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+            completer.setFilterMode(Qt.MatchFlag.MatchContains)
+            combo.setCompleter(completer)
+            combo.setCurrentText(str(value or ""))
+            combo.setEnabled(not locked)
+            combo.currentTextChanged.connect(lambda _="", n=item.name: self._edited(n))
+            editor = combo
+        else:
+            line = QLineEdit(str(value or ""))
+            line.setPlaceholderText(item.hint)
+            line.setReadOnly(locked)
+            line.setClearButtonEnabled(not locked)
+            line.textChanged.connect(lambda _="", n=item.name: self._edited(n))
+            editor = line
+        editor.setObjectName(f"field_{item.name}")
+        return editor
+
+    def _edited(self, name: str) -> None:
+        self._touched.add(name)
+        self.revalidate()
+
+    def raw_value(self, name: str) -> Any:
+        editor = self.editors[name]
+        if isinstance(editor, QCheckBox):
+            return editor.isChecked()
+        if isinstance(editor, QPlainTextEdit):
+            return editor.toPlainText()
+        if isinstance(editor, QComboBox):
+            return editor.currentText()
+        assert isinstance(editor, QLineEdit)
+        return editor.text()
+
+    # ------------------------------------------------------------ validation
+
+    def revalidate(self) -> bool:
+        """Check every field; show messages beside fields the user touched (or that hold
+        a value), and enable OK only when all are fine and something is to be done."""
+        valid = True
+        for item in self.fields:
+            if item.on_create_only and not self.creating:
+                continue
+            value = self.raw_value(item.name)
+            message = item.validate(value, creating=self.creating)
+            label = self.errors[item.name]
+            shown = message is not None and (
+                item.name in self._touched or (not self.creating) or bool(str(value).strip())
+            )
+            label.setText(message or "")
+            label.setVisible(bool(shown))
+            if message is not None:
+                valid = False
+        ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        ok.setEnabled(valid and not self.read_only and (self.creating or bool(self.changed_values())))
+        return valid
+
+    def error_text(self, name: str) -> str:
+        label = self.errors[name]
+        return label.text() if label.isVisible() else ""
+
+    def is_valid(self) -> bool:
+        return self.buttons.button(QDialogButtonBox.StandardButton.Ok).isEnabled()
+
+    # ------------------------------------------------------------ results
+
+    def values(self) -> dict[str, Any]:
+        """Every field, shaped for the core (empty optional fields left out or None)."""
+        out: dict[str, Any] = {}
+        for item in self.fields:
+            value = self.raw_value(item.name)
+            if isinstance(value, str):
+                value = value.strip()
+                if item.name == "email" and not value:
+                    value = None
+                if self.creating and item.optional_on_create and not value:
+                    continue
+            out[item.name] = value
+        return out
+
+    def changed_values(self) -> dict[str, Any]:
+        """For an existing record: only what differs from what the user saw."""
+        if self.creating:
+            return self.values()
+        changed: dict[str, Any] = {}
+        for name, value in self.values().items():
+            item = next(f for f in self.fields if f.name == name)
+            if item.on_create_only:
+                continue
+            before = self.initial.get(name)
+            if item.kind is FieldKind.BOOL:
+                differs = bool(before) != bool(value)
+            else:
+                differs = (before or None) != (value or None)
+            if differs:
+                changed[name] = value
+        return changed
+
+    @classmethod
+    def ask(
+        cls,
+        parent: QWidget | None,
+        entity: Entity,
+        initial: Mapping[str, Any] | None = None,
+        *,
+        choices: Sequence[str] = (),
+        read_only: bool = False,
+    ) -> dict[str, Any] | None:
+        """Show the form; the values to add / the changed values, or None if cancelled."""
+        dialog = cls(entity, initial, choices=choices, read_only=read_only, parent=parent)
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return None
+        return dialog.changed_values()

@@ -1,0 +1,231 @@
+"""One page of the main window: search box, table, row count and the details pane.
+
+The page shows a ``RecordTableModel`` (ui/table_model.py) and never touches the database
+itself: searching and sorting are the model's (in SQL), editing goes through the model's
+``setData`` into the PendingStore, and the window's actions (add, delete, form) read the
+selected rows from here.
+
+Signals:
+    record_activated: the user pressed Enter or double-clicked a row (argument: row).
+    current_changed: the current record changed (argument: the row snapshot or None).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QSplitter,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..core.changes import Entity
+from .delegates import RecordDelegate
+from .details import DetailsPane, record_values
+
+SEARCH_DELAY_MS = 250
+
+
+@dataclass(frozen=True)
+class PageKind:
+    """What a page shows.
+
+    Attributes:
+        key: stable name used in settings and by the details hook ("users").
+        title: the navigation entry ("Users").
+        noun: singular and plural for the row count ("user", "users").
+        entity: the editable record kind, or None for the read-only audit log.
+    """
+
+    key: str
+    title: str
+    singular: str
+    plural: str
+    entity: Entity | None
+
+    @property
+    def editable(self) -> bool:
+        return self.entity is not None
+
+
+PAGES: tuple[PageKind, ...] = (
+    PageKind("users", "Users", "user", "users", Entity.USER),
+    PageKind("roles", "Roles", "role", "roles", Entity.ROLE),
+    PageKind("resources", "Resources", "resource", "resources", Entity.RESOURCE),
+    PageKind("permissions", "Permissions", "permission", "permissions", Entity.PERMISSION),
+    PageKind("audit", "Audit log", "audit entry", "audit entries", None),
+)
+
+
+class RecordTableView(QTableView):
+    """Enter opens the record form (unless a cell editor is open); typing edits a cell."""
+
+    activated_row = Signal(int)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt override
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and (
+            self.state() != QAbstractItemView.State.EditingState
+        ):
+            index = self.currentIndex()
+            if index.isValid():
+                self.activated_row.emit(index.row())
+                event.accept()
+                return
+        super().keyPressEvent(event)
+
+
+def count_text(shown: int, total: int, kind: PageKind, searching: bool) -> str:
+    """ "12 of 1,000,000 users" while searching, "1,000,000 users" otherwise."""
+    noun = kind.singular if total == 1 else kind.plural
+    if searching or shown != total:
+        return f"{shown:,} of {total:,} {noun}"
+    return f"{total:,} {noun}"
+
+
+class TablePage(QWidget):
+    record_activated = Signal(int)
+    current_changed = Signal(object)
+
+    def __init__(self, kind: PageKind, model: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.kind = kind
+        self.model = model
+        self.setObjectName(f"page_{kind.key}")
+
+        self.search = QLineEdit()
+        self.search.setObjectName("search")
+        self.search.setPlaceholderText(f"Search {kind.plural}…  (Ctrl+F)")
+        self.search.setClearButtonEnabled(True)
+        self.count_label = QLabel("")
+        self.count_label.setObjectName("count")
+        self.count_label.setAlignment(
+            Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+        )
+        self.count_label.setMinimumWidth(180)
+        self._search_timer = QTimer(self)
+        self._search_timer.setSingleShot(True)
+        self._search_timer.setInterval(SEARCH_DELAY_MS)
+        self._search_timer.timeout.connect(self.apply_search)
+        self.search.textChanged.connect(lambda _t: self._search_timer.start())
+        self.search.returnPressed.connect(self.apply_search)
+
+        self.view = RecordTableView()
+        self.view.setObjectName("table")
+        self.view.setModel(model)
+        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.view.setAlternatingRowColors(True)
+        self.view.setWordWrap(False)
+        self.view.setEditTriggers(
+            QAbstractItemView.EditTrigger.EditKeyPressed
+            | QAbstractItemView.EditTrigger.AnyKeyPressed
+            | QAbstractItemView.EditTrigger.SelectedClicked
+        )
+        self.view.verticalHeader().setVisible(False)
+        self.view.verticalHeader().setDefaultSectionSize(
+            self.view.fontMetrics().height() + 8
+        )
+        header = self.view.horizontalHeader()
+        header.setStretchLastSection(True)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setHighlightSections(False)
+        self.delegate = RecordDelegate(kind.entity, self.view)
+        self.view.setItemDelegate(self.delegate)
+        self.view.doubleClicked.connect(lambda index: self.record_activated.emit(index.row()))
+        self.view.activated_row.connect(self.record_activated.emit)
+        self.view.selectionModel().currentRowChanged.connect(self._current_row_changed)
+        counts = getattr(model, "counts_changed", None)
+        if counts is not None:
+            counts.connect(self._show_counts)
+
+        self.details = DetailsPane()
+        self.details.setObjectName("details")
+
+        top = QHBoxLayout()
+        top.setContentsMargins(0, 0, 0, 0)
+        top.addWidget(self.search, 1)
+        top.addWidget(self.count_label)
+        left = QWidget()
+        box = QVBoxLayout(left)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.addLayout(top)
+        box.addWidget(self.view, 1)
+
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.setObjectName("splitter")
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(self.details)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setChildrenCollapsible(False)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(self.splitter)
+        self.setFocusProxy(self.view)
+        QWidget.setTabOrder(self.search, self.view)
+        QWidget.setTabOrder(self.view, self.details)
+        self._show_counts(*self._counts())
+
+    # ------------------------------------------------------------ search and counts
+
+    def apply_search(self) -> None:
+        self._search_timer.stop()
+        self.model.set_search(self.search.text())
+
+    def _counts(self) -> tuple[int, int]:
+        counts = getattr(self.model, "counts", None)
+        if callable(counts):
+            shown, total = counts()
+            return int(shown), int(total)
+        return self.model.rowCount(), self.model.rowCount()
+
+    def _show_counts(self, shown: int, total: int) -> None:
+        self.count_label.setText(count_text(shown, total, self.kind, bool(self.search.text())))
+
+    def refresh(self) -> None:
+        """Reload from the file, keeping the selected record selected."""
+        row = self.current_row()
+        record_id = record_values(self.model.record(row)).get("id") if row is not None else None
+        self.model.refresh()
+        if isinstance(record_id, int):
+            new_row = self.model.row_for_id(record_id)
+            if new_row is not None:
+                self.select_row(new_row)
+        self.details.refresh_extensions()
+        self._show_counts(*self._counts())
+
+    # ------------------------------------------------------------ selection
+
+    def current_row(self) -> int | None:
+        index = self.view.currentIndex()
+        return index.row() if index.isValid() else None
+
+    def selected_rows(self) -> list[int]:
+        rows = {index.row() for index in self.view.selectionModel().selectedRows()}
+        if not rows and self.current_row() is not None:
+            rows = {self.current_row()}  # type: ignore[arg-type]
+        return sorted(rows)
+
+    def select_row(self, row: int) -> None:
+        index = self.model.index(row, 0)
+        self.view.setCurrentIndex(index)
+        self.view.selectionModel().select(
+            index,
+            QItemSelectionModel.SelectionFlag.ClearAndSelect
+            | QItemSelectionModel.SelectionFlag.Rows,
+        )
+        self.view.scrollTo(index)
+
+    def _current_row_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        record = self.model.record(current.row()) if current.isValid() else None
+        self.current_changed.emit(record)
