@@ -15,6 +15,7 @@ block WAL checkpoints and show stale data.
 from __future__ import annotations
 
 import getpass
+import glob
 import os
 import shutil
 import sqlite3
@@ -457,7 +458,10 @@ class Database:
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         backup = _unused(real.with_name(f"{real.stem}.backup-{stamp}-{revision}{real.suffix or '.db'}"))
         work = real.with_name(real.name + ".upgrading")
+        # Leftovers of an upgrade that died halfway: never the user's data, safe to drop.
         _remove_with_side_files(work)
+        for stale in real.parent.glob(f"{glob.escape(real.stem)}.backup-*{PARTIAL}"):
+            stale.unlink(missing_ok=True)
         mode = stat.S_IMODE(real.stat().st_mode)
         try:
             _copy_file(real, backup, mode=stat.S_IRUSR | stat.S_IWUSR)
@@ -477,6 +481,7 @@ class Database:
                 upgrade(conn, "head")
             engine.dispose()
             os.replace(work, real)
+            _sync_folder(real.parent)
         except Exception as exc:
             engine.dispose()
             _remove_with_side_files(work)
@@ -517,6 +522,7 @@ def _memory_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 
 SIDE_SUFFIXES = ("-wal", "-shm", "-journal")
+PARTIAL = ".partial"
 
 
 def _side_files(path: Path) -> list[Path]:
@@ -538,18 +544,40 @@ def _unused(path: Path) -> Path:
 
 
 def _copy_file(source: Path, dest: Path, *, mode: int) -> None:
-    """A byte copy into a new file created with ``mode``, synced to disk, same mtime."""
-    fd = os.open(dest, os.O_CREAT | os.O_EXCL | os.O_WRONLY, mode)
+    """A byte copy with ``mode`` and the source's mtime, synced to disk and renamed into
+    place only when complete: a crash never leaves a half copy under ``dest``'s name."""
+    tmp = dest.with_name(dest.name + PARTIAL)
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, mode)
     try:
         with open(source, "rb") as src, os.fdopen(fd, "wb", closefd=False) as out:
             shutil.copyfileobj(src, out, 1024 * 1024)
             out.flush()
             os.fsync(fd)
+        os.chmod(tmp, mode)
+        st = source.stat()
+        os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns))
+        os.replace(tmp, dest)
     finally:
         os.close(fd)
-    os.chmod(dest, mode)
-    st = source.stat()
-    os.utime(dest, ns=(st.st_atime_ns, st.st_mtime_ns))
+        tmp.unlink(missing_ok=True)
+    _sync_folder(dest.parent)
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make a rename durable: fsync the folder that holds the new name (POSIX only)."""
+    if os.name != "posix":
+        return
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _settle(path: Path, timeout: float) -> None:
@@ -591,7 +619,7 @@ def _frozen(path: Path) -> bool:
 
 def _sqlite_backup(source: Path, dest: Path, *, replace: bool = False) -> None:
     """A consistent copy through the online backup API, renamed into place when done."""
-    tmp = _unused(dest.with_name(dest.name + ".partial"))
+    tmp = _unused(dest.with_name(dest.name + PARTIAL))
     fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, stat.S_IRUSR | stat.S_IWUSR)
     os.close(fd)
     try:
@@ -609,6 +637,7 @@ def _sqlite_backup(source: Path, dest: Path, *, replace: bool = False) -> None:
         if not replace and dest.exists():
             raise FileExistsError(dest)
         os.replace(tmp, dest)
+        _sync_folder(dest.parent)
     finally:
         _remove_with_side_files(tmp)
 
@@ -617,9 +646,8 @@ def restore_backup(backup: Path, path: Path) -> None:
     """Put a backup back in place of ``path`` (the database must be closed everywhere)."""
     for side in _side_files(path):
         side.unlink(missing_ok=True)
-    tmp = _unused(path.with_name(path.name + ".restoring"))
-    _copy_file(backup, tmp, mode=stat.S_IMODE(path.stat().st_mode) if path.exists() else 0o600)
-    os.replace(tmp, path)
+    mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else stat.S_IRUSR | stat.S_IWUSR
+    _copy_file(backup, path, mode=mode)
 
 
 def _translate_sqlite(exc: sqlite3.Error) -> DatabaseError:

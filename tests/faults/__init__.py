@@ -1,0 +1,1 @@
+"""The fault suite: real processes and real files (issue 5)."""
