@@ -13,6 +13,7 @@ names are unique ignoring case. A permission is referenced by its id or by a
 
 from __future__ import annotations
 
+import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -105,7 +106,7 @@ def _by_ref(session: Session, model: Any, ref: Ref, name_col: Any, kind: str) ->
         return obj
     if not isinstance(ref, str):
         raise NotFoundError(f"No {kind} {ref!r}.")
-    key = ref.strip()
+    key = unicodedata.normalize("NFC", ref).strip()  # as validation stores names
     # lower() on both sides: SQLite's lower() folds ASCII only, so Python's str.lower()
     # on the key would miss names with non-ASCII capitals ("Ärzte").
     obj = session.scalars(select(model).where(func.lower(name_col) == func.lower(key))).first()

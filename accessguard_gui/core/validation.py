@@ -42,10 +42,16 @@ def _has_control(text: str, *, allow_newlines: bool = False) -> bool:
     return False
 
 
-def _required(field: str, label: str, value: object, limit: int) -> str:
+def _required(
+    field: str, label: str, value: object, limit: int, *, collapse_spaces: bool = False
+) -> str:
     if not isinstance(value, str):
         raise ValidationError(field, f"{label} must be text.")
-    text = value.strip()
+    # NFC: "é" typed as e + combining accent (macOS, some paste sources) is the same name
+    # as the precomposed "é" — for lookups, duplicates and the character rules alike.
+    text = unicodedata.normalize("NFC", value).strip()
+    if collapse_spaces:
+        text = re.sub(r" {2,}", " ", text)
     if not text:
         raise ValidationError(field, f"{label} must not be empty.")
     if len(text) > limit:
@@ -90,8 +96,7 @@ def email(value: object) -> str | None:
 
 
 def _name(field: str, label: str, value: object, limit: int) -> str:
-    text = _required(field, label, value, limit)
-    text = re.sub(r" {2,}", " ", text)
+    text = _required(field, label, value, limit, collapse_spaces=True)
     if not _NAME_RE.fullmatch(text) or _has_control(text):
         raise ValidationError(
             field,
@@ -130,7 +135,9 @@ def description(value: object) -> str:
         return ""
     if not isinstance(value, str):
         raise ValidationError("description", "Description must be text.")
-    text = value.strip()
+    # Windows line ends (pasted text, imported files) are line ends, not control characters.
+    text = unicodedata.normalize("NFC", value.replace("\r\n", "\n").replace("\r", "\n"))
+    text = text.strip()
     if len(text) > DESCRIPTION_MAX:
         raise ValidationError(
             "description", f"Description is too long: at most {DESCRIPTION_MAX} characters."
