@@ -1,0 +1,224 @@
+"""Pending edits applied in one action: all or nothing, the failing edit named."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from accessguard_gui.core import audit, passwords, rbac
+from accessguard_gui.core.changes import (
+    Assign,
+    Create,
+    Deassign,
+    Delete,
+    EditFailed,
+    Entity,
+    Grant,
+    Inherit,
+    Revoke,
+    SetExpiry,
+    SetPasswordHash,
+    Uninherit,
+    Update,
+    apply_edits,
+)
+from accessguard_gui.core.database import Database
+from accessguard_gui.core.errors import (
+    ConflictError,
+    CycleError,
+    DuplicateError,
+    NotFoundError,
+    ValidationError,
+)
+
+from accessguard_gui.core.rows import UserRow
+
+from .reference import snapshot
+
+EXPIRY = datetime(2031, 1, 31, 17, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def org(db: Database) -> Database:
+    with db.action("setup") as s:
+        rbac.add_user(s, "alice", "Alice")
+        rbac.add_user(s, "bob")
+        rbac.add_role(s, "Staff")
+        rbac.add_role(s, "Boss")
+        rbac.add_resource(s, "Door")
+        rbac.add_permission(s, "Door", "open")
+        rbac.grant_permission(s, "Staff", ("Door", "open"))
+        rbac.assign_user(s, "bob", "Staff")
+        rbac.add_inheritance(s, "Boss", "Staff")
+    return db
+
+
+def test_every_kind_of_edit_is_applied_in_one_save(org: Database) -> None:
+    with org.read() as s:
+        alice = rbac.get_user(s, "alice")
+        alice_id, alice_version = alice.id, alice.version
+        bob_id = rbac.get_user(s, "bob").id
+    hashed = passwords.hash_password("a long passphrase")
+    edits = [
+        Create(Entity.USER, {"username": "carol", "display_name": "Carol", "email": "c@x.org"}),
+        Create(Entity.ROLE, {"name": "Auditor", "description": "Reads"}),
+        Create(Entity.RESOURCE, {"name": "Safe"}),
+        Create(Entity.PERMISSION, {"resource": "Safe", "action": "open"}),
+        Update(Entity.USER, alice_id, alice_version, {"display_name": "Alice S."}, "alice"),
+        Assign("carol", "Auditor", EXPIRY),
+        Grant("Auditor", ("Safe", "open")),
+        Inherit("Boss", "Auditor"),
+        Uninherit("Boss", "Staff"),
+        Revoke("Staff", ("Door", "open")),
+        Deassign("bob", "Staff"),
+        SetExpiry("carol", "Auditor", None, 1),
+        SetPasswordHash("carol", hashed),
+        Delete(Entity.USER, bob_id, 1, "bob"),
+    ]
+    with org.action("Save") as s:
+        apply_edits(s, edits)
+    with org.read() as s:
+        assert rbac.get_user(s, "alice").display_name == "Alice S."
+        carol = rbac.get_user(s, "carol")
+        assert (carol.display_name, carol.email, carol.password_hash) == ("Carol", "c@x.org", hashed)
+        assert rbac.verify_password(s, "carol", "a long passphrase")
+        assert [(a.role, a.expires_at) for a in rbac.assigned_roles(s, "carol")] == [
+            ("Auditor", None)
+        ]
+        assert rbac.check_access(s, "carol", "Safe", "open").allowed
+        assert [r.name for r in rbac.inherits_from(s, "Boss")] == ["Auditor"]
+        assert rbac.role_permissions(s, "Staff") == []
+        with pytest.raises(NotFoundError):
+            rbac.get_user(s, "bob")
+        saved = audit.audit_entries(s, limit=100)
+    saved = [e for e in saved if e.action == "Save"]
+    assert {e.record_type for e in saved} == {
+        "user", "role", "resource", "permission", "assignment", "grant", "inheritance"
+    }
+    assert ("delete", "user", "bob") in {(e.operation, e.record_type, e.record_key) for e in saved}
+    password_set = [e for e in saved if e.operation == "update" and e.record_key == "carol"]
+    assert [(e.before, e.after) for e in password_set] == [
+        ({"password_hash": None}, {"password_hash": "(set)"})
+    ]
+
+
+def test_one_refused_edit_refuses_the_whole_save(org: Database) -> None:
+    with org.read() as s:
+        before = snapshot(s)
+    edits = [
+        Create(Entity.ROLE, {"name": "Auditor"}),
+        Assign("alice", "Auditor"),
+        Create(Entity.ROLE, {"name": "staff"}),  # duplicate of Staff
+        Assign("alice", "Staff"),
+    ]
+    with pytest.raises(EditFailed) as info:
+        with org.action("Save") as s:
+            apply_edits(s, edits)
+    err = info.value
+    assert err.index == 2
+    assert err.edit is edits[2]
+    assert isinstance(err.cause, DuplicateError)
+    assert str(err) == "Add role staff: A role named \u201cstaff\u201d already exists."
+    with org.read() as s:
+        assert snapshot(s) == before  # nothing written, no audit entries either
+
+
+@pytest.mark.parametrize(
+    ("edit", "cause"),
+    [
+        (Create(Entity.USER, {"username": "bad name"}), ValidationError),
+        (Inherit("Staff", "Boss"), CycleError),
+        (Deassign("alice", "Staff"), NotFoundError),
+        (Grant("Staff", ("Door", "open")), DuplicateError),
+        (Assign("alice", "Nobody"), NotFoundError),
+        (SetExpiry("bob", "Staff", EXPIRY, version=5), ConflictError),
+    ],
+)
+def test_edit_failed_carries_the_cause(org: Database, edit: object, cause: type) -> None:
+    with pytest.raises(EditFailed) as info:
+        with org.action("Save") as s:
+            apply_edits(s, [Create(Entity.ROLE, {"name": "Fine"}), edit])  # type: ignore[list-item]
+    assert info.value.index == 1
+    assert isinstance(info.value.cause, cause)
+    assert str(info.value).endswith(info.value.cause.message)
+    with org.read() as s:
+        with pytest.raises(NotFoundError):
+            rbac.get_role(s, "Fine")
+
+
+def test_a_stale_version_is_a_conflict_with_the_current_values(org: Database) -> None:
+    with org.read() as s:
+        loaded = UserRow.of(rbac.get_user(s, "alice"))
+    with org.action("Someone else saves") as s:
+        rbac.update_user(s, "alice", display_name="Alice (theirs)", email="theirs@x.org")
+    with pytest.raises(EditFailed) as info:
+        with org.action("I save") as s:
+            apply_edits(
+                s,
+                [Update(Entity.USER, loaded.id, loaded.version, {"display_name": "Mine"}, "alice")],
+            )
+    conflict = info.value.cause
+    assert isinstance(conflict, ConflictError)
+    assert conflict.theirs == {
+        "username": "alice",
+        "display_name": "Alice (theirs)",
+        "email": "theirs@x.org",
+        "active": True,
+        "version": 2,
+    }
+    assert str(info.value) == (
+        "Change user alice: display_name: The user alice was changed by someone else since "
+        "you loaded it."
+    )
+    with org.read() as s:
+        assert rbac.get_user(s, "alice").display_name == "Alice (theirs)"
+
+
+def test_a_stale_delete_is_a_conflict(org: Database) -> None:
+    with org.read() as s:
+        role = rbac.get_role(s, "Boss")
+        role_id, version = role.id, role.version
+    with org.action("Someone else") as s:
+        rbac.update_role(s, "Boss", description="changed")
+    with pytest.raises(EditFailed) as info:
+        with org.action("Save") as s:
+            apply_edits(s, [Delete(Entity.ROLE, role_id, version, "Boss")])
+    assert isinstance(info.value.cause, ConflictError)
+    assert info.value.cause.theirs == {"name": "Boss", "description": "changed", "version": 2}
+
+
+def test_editing_a_record_deleted_meanwhile_is_not_found(org: Database) -> None:
+    with org.read() as s:
+        bob_id = rbac.get_user(s, "bob").id
+    with org.action("Someone else") as s:
+        rbac.delete_user(s, "bob")
+    with pytest.raises(EditFailed) as info:
+        with org.action("Save") as s:
+            apply_edits(s, [Update(Entity.USER, bob_id, 1, {"active": False}, "bob")])
+    assert isinstance(info.value.cause, NotFoundError)
+    assert str(info.value.cause) == f"The user #{bob_id} does not exist (any more)."
+
+
+def test_descriptions_for_the_pending_list() -> None:
+    assert Create(Entity.USER, {"username": "carol"}).describe() == "Add user carol"
+    assert Create(Entity.PERMISSION, {"resource": "Door", "action": "open"}).describe() == (
+        "Add permission open"
+    )
+    assert Update(Entity.ROLE, 3, 1, {"name": "X", "description": ""}).describe() == (
+        "Change role #3: name, description"
+    )
+    assert Delete(Entity.RESOURCE, 4, 1, "Door").describe() == "Delete resource Door"
+    assert Assign("alice", "Staff").describe() == "Assign alice to Staff"
+    assert Deassign("alice", "Staff").describe() == "Remove alice from Staff"
+    assert SetExpiry("alice", "Staff", EXPIRY).describe() == (
+        "Set expiry of alice \u2192 Staff to 2031-01-31"
+    )
+    assert SetExpiry("alice", "Staff", None).describe().endswith("to never")
+    assert Grant("Staff", ("Door", "open")).describe() == "Grant Door: open to Staff"
+    assert Revoke("Staff", 7).describe() == "Revoke permission #7 from Staff"
+    assert Inherit("Boss", "Staff").describe() == "Boss inherits from Staff"
+    assert Uninherit("Boss", "Staff").describe() == "Boss no longer inherits from Staff"
+    assert SetPasswordHash("alice", "$argon2id$secret").describe() == "Set password of alice"
+    assert SetPasswordHash("alice", None).describe() == "Remove password of alice"
+    assert "secret" not in repr(SetPasswordHash("alice", "$argon2id$secret"))
