@@ -138,12 +138,17 @@ def open_file(path: str) -> None:
 
         database.upgrade = half_upgrade  # type: ignore[assignment]
     say(ready=True)
+    started = time.perf_counter()
     try:
         db = Database(path)
     except AccessGuardError as exc:
         say(**error_event(exc))
         return
-    say(opened=True, backup=str(db.backup_path) if db.backup_path else None)
+    say(
+        opened=True,
+        open_s=time.perf_counter() - started,
+        backup=str(db.backup_path) if db.backup_path else None,
+    )
     db.close()
 
 
