@@ -1,0 +1,278 @@
+"""Review changes: before Save, the access each user would gain and lose, per pending edit
+and net per user; Save from here saves exactly the reviewed list."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QBrush, QFont
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QLabel,
+    QPushButton,
+    QTabWidget,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ...core import impact
+from ...core.changes import Edit
+from ...core.database import Database
+from ...core.errors import AccessGuardError
+from ..pending import PendingStore
+from .common import GREEN, GREY, RED
+
+SaveCallback = Callable[[Sequence[Edit]], "SaveResult"]
+SaveResult = tuple[bool, str]
+"""(saved, message): what the window's save did with the reviewed edits."""
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+class ReviewChangesDialog(QDialog):
+    """For every pending edit, who gains and who loses which permission if it is saved.
+
+    The review runs in a rolled-back transaction (``core.impact.review``) over the store's
+    ``edits_for_save()``; nothing is written until Save. Save refuses if the pending list
+    changed since the review (the user must review again), so what is saved is exactly
+    what was reviewed.
+
+    Args:
+        db: the open database.
+        store: the window's pending edits.
+        save: the window's save function, called with the reviewed edits; returns
+            (saved, message). Default: ``ui.saving.save_pending(db, store)``.
+
+    Signals:
+        saved(int): the reviewed edits were saved (their number).
+
+    Attributes:
+        report: the last review (``core.impact.ImpactReport``).
+        summary: the headline; by_edit / by_user: the two trees; save_button.
+    """
+
+    saved = Signal(int)
+
+    def __init__(
+        self,
+        db: Database,
+        store: PendingStore,
+        save: SaveCallback | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Review changes")
+        self._db = db
+        self._store = store
+        self._save = save or self._default_save
+        self.report: impact.ImpactReport | None = None
+        self.summary = QLabel()
+        self.summary.setWordWrap(True)
+        font = QFont()
+        font.setPointSize(font.pointSize() + 2)
+        self.summary.setFont(font)
+        self.notice = QLabel()
+        self.notice.setWordWrap(True)
+        self.notice.setStyleSheet(f"color: {RED.name()};")
+        self.notice.hide()
+        self.by_edit = QTreeWidget()
+        self.by_edit.setHeaderLabels(["Pending change / user", "Gains", "Losses"])
+        self.by_user = QTreeWidget()
+        self.by_user.setHeaderLabels(["User / permission", "Change"])
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.by_edit, "By change")
+        self.tabs.addTab(self.by_user, "By user (net)")
+        self.buttons = QDialogButtonBox()
+        self.save_button = self.buttons.addButton(
+            "Save these changes", QDialogButtonBox.ButtonRole.AcceptRole
+        )
+        self.refresh_button = QPushButton("Review again")
+        self.buttons.addButton(self.refresh_button, QDialogButtonBox.ButtonRole.ActionRole)
+        self.close_button = self.buttons.addButton(QDialogButtonBox.StandardButton.Close)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.notice)
+        layout.addWidget(self.tabs, 1)
+        layout.addWidget(self.buttons)
+        self.save_button.clicked.connect(self.save)
+        self.refresh_button.clicked.connect(self.refresh)
+        self.close_button.clicked.connect(self.reject)
+        store.changed.connect(self._store_changed)
+        self.resize(760, 520)
+        self.refresh()
+
+    # ------------------------------------------------------------ API
+
+    def refresh(self) -> None:
+        """Review the store's current pending edits."""
+        edits = self._store.edits_for_save()
+        self.notice.hide()
+        try:
+            self.report = impact.review(self._db, edits)
+        except AccessGuardError as exc:
+            self.report = None
+            self._fill_trees(None)
+            self.summary.setText(f"The review could not be made: {exc.message}")
+            self.save_button.setEnabled(False)
+            return
+        self._fill_trees(self.report)
+        self.summary.setText(self._headline(self.report))
+        if not self.report.ok:
+            self._show_notice(
+                f"Saving would fail: {self.report.error} Fix or undo that change first."
+            )
+        self.save_button.setEnabled(bool(edits) and self.report.ok)
+
+    def is_stale(self) -> bool:
+        """The pending list differs from the reviewed one."""
+        if self.report is None:
+            return True
+        return list(self.report.edits) != self._store.edits_for_save()
+
+    def save(self) -> bool:
+        """Save exactly the reviewed edits, or refuse if the pending list changed."""
+        if self.report is None or not self.report.ok:
+            return False
+        if self.is_stale():
+            self._show_notice(
+                "The pending changes changed since this review; nothing was saved. "
+                "Press \u201cReview again\u201d."
+            )
+            self.save_button.setEnabled(False)
+            return False
+        reviewed = list(self.report.edits)
+        ok, message = self._save(reviewed)
+        if not ok:
+            self._show_notice(message or "Nothing was saved.")
+            return False
+        self.saved.emit(len(reviewed))
+        self.accept()
+        return True
+
+    # ------------------------------------------------------------ internals
+
+    def _default_save(self, edits: Sequence[Edit]) -> SaveResult:
+        from ..saving import save_pending  # the window's save path, same rules
+
+        outcome = save_pending(self._db, self._store)
+        return outcome.ok, " ".join(x for x in (outcome.error, outcome.hint) if x)
+
+    def _store_changed(self) -> None:
+        if self.report is not None and self.is_stale():
+            self._show_notice(
+                "The pending changes changed since this review. Press \u201cReview again\u201d "
+                "before saving."
+            )
+            self.save_button.setEnabled(False)
+
+    def _show_notice(self, text: str) -> None:
+        self.notice.setText(text)
+        self.notice.show()
+
+    @staticmethod
+    def _headline(report: impact.ImpactReport) -> str:
+        n = len(report.edits)
+        if not n:
+            return "There are no pending changes."
+        gainers = sum(1 for u in report.per_user if u.gains)
+        losers = sum(1 for u in report.per_user if u.losses)
+        text = f"{_plural(n, 'pending change')}. If saved: "
+        if report.failed_index is not None:
+            return (
+                f"{_plural(n, 'pending change')}. Saving them would fail at change "
+                f"{report.failed_index + 1}, so nothing would be saved."
+            )
+        if not report.per_user:
+            return text + "nobody gains or loses any access."
+        parts = []
+        if gainers:
+            parts.append(
+                f"{_plural(gainers, 'user')} gain {_plural(report.net_gained, 'permission')}"
+            )
+        if losers:
+            parts.append(f"{_plural(losers, 'user')} lose {_plural(report.net_lost, 'permission')}")
+        text += "; ".join(parts) + "."
+        if report.truncated:
+            text += " (Long lists are cut; the counts are complete.)"
+        return text
+
+    def _fill_trees(self, report: impact.ImpactReport | None) -> None:
+        self.by_edit.clear()
+        self.by_user.clear()
+        if report is None:
+            return
+        for entry in report.per_edit:
+            top = QTreeWidgetItem(
+                [
+                    f"{entry.index + 1}. {entry.description}",
+                    f"+{entry.gained_count}" if entry.gained_count else "",
+                    f"\u2212{entry.lost_count}" if entry.lost_count else "",
+                ]
+            )
+            if not entry.changes_access:
+                top.setText(1, "no change in access")
+                top.setForeground(1, QBrush(GREY))
+            for change in entry.gains + entry.losses:
+                verb = "gains" if change.gained else "loses"
+                child = QTreeWidgetItem([f"{change.username} {verb} {change.permission}"])
+                child.setForeground(0, QBrush(GREEN if change.gained else RED))
+                top.addChild(child)
+            if entry.truncated:
+                top.addChild(QTreeWidgetItem(["\u2026 (more not listed)"]))
+            self.by_edit.addTopLevelItem(top)
+            top.setExpanded(top.childCount() <= 20)
+        if report.failed_index is not None:
+            failed = report.edits[report.failed_index]
+            item = QTreeWidgetItem(
+                [f"{report.failed_index + 1}. {failed.describe()}", "refused", ""]
+            )
+            item.setForeground(0, QBrush(RED))
+            item.setForeground(1, QBrush(RED))
+            item.setToolTip(0, report.error or "")
+            self.by_edit.addTopLevelItem(item)
+        for user in report.per_user:
+            top = QTreeWidgetItem(
+                [user.username, f"+{len(user.gains)} / \u2212{len(user.losses)}"]
+            )
+            for label in user.gains:
+                child = QTreeWidgetItem([label, "gains"])
+                child.setForeground(0, QBrush(GREEN))
+                child.setForeground(1, QBrush(GREEN))
+                top.addChild(child)
+            for label in user.losses:
+                child = QTreeWidgetItem([label, "loses"])
+                child.setForeground(0, QBrush(RED))
+                child.setForeground(1, QBrush(RED))
+                top.addChild(child)
+            self.by_user.addTopLevelItem(top)
+            top.setExpanded(True)
+        self.by_edit.resizeColumnToContents(0)
+        self.by_user.resizeColumnToContents(0)
+
+    def edit_lines(self) -> list[str]:
+        """The "By change" tree as text lines (top level and children), for tests/logs."""
+        lines = []
+        for i in range(self.by_edit.topLevelItemCount()):
+            top = self.by_edit.topLevelItem(i)
+            lines.append(" | ".join(top.text(c) for c in range(3)).rstrip(" |"))
+            lines += ["  " + top.child(j).text(0) for j in range(top.childCount())]
+        return lines
+
+
+def show_review_changes(
+    db: Database,
+    store: PendingStore,
+    save: SaveCallback | None = None,
+    parent: QWidget | None = None,
+) -> ReviewChangesDialog:
+    """Open the review non-modally (the window may also ``exec()`` it)."""
+    dialog = ReviewChangesDialog(db, store, save, parent)
+    dialog.setWindowModality(Qt.WindowModality.WindowModal)
+    dialog.show()
+    return dialog
