@@ -95,6 +95,11 @@ class User(Base):
         Index("uq_users_username_lower", func.lower(username), unique=True),
         Index("ix_users_display_name", display_name),
         Index("ix_users_email", email),
+        # Every column the users table can be sorted by (migration 0003, core/browse.py).
+        Index("ix_users_active", active),
+        Index("ix_users_has_password", password_hash.is_not(None)),
+        Index("ix_users_created_at", created_at),
+        Index("ix_users_updated_at", updated_at),
     )
 
 

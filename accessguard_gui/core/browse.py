@@ -1,0 +1,820 @@
+"""Browsing tables of any size: per-table column specs and keyset-paginated SQL queries.
+
+Qt-free. The table models (ui/table_model.py) describe *what* they show with a
+``TableSpec`` and a ``BrowseQuery`` (sort column, direction, search text, column filters)
+and call the functions here inside one short ``db.read()`` session per page.
+
+How it stays fast at a million rows:
+
+- Pages are read by **keyset** on the current order: ``ORDER BY sort, id`` and
+  ``WHERE (sort, id) > (last sort value, last id)``, written as
+  ``sort >= :k AND (sort > :k OR id > :i)`` so SQLite walks the sort column's index from the
+  anchor (row values are not always matched to an index). ``id`` breaks ties, so every
+  row has exactly one place in every order; NULLs are placed the way the dialect sorts them.
+- Every sortable column has an index (migration 0003), so a sort is an index walk, not a
+  full sort.
+- Each row comes back as a plain tuple laid out for display:
+  ``(id, version, sort value, cell 0 … cell n-1, raw bool …)``. The cells are computed by
+  SQL (``coalesce(email, '')``, ``substr(created_at, 1, 19)``), so the model shows them as
+  they are, with no Python formatting per row. No ORM objects: statements are Core
+  ``select()``s compiled once per query shape and run on the DBAPI cursor of the session's
+  connection, which costs the same as hand-written sqlite3.
+- Search is literal and case-insensitive over the columns a person expects (users:
+  username, display name, e-mail). On SQLite a term of 3 or more characters goes through an
+  FTS5 **trigram** index (``search_<table>``, kept in sync by triggers), which answers
+  substrings, not only prefixes, without a scan; shorter terms and other databases use
+  ``LIKE``/``ILIKE`` with ``%``, ``_`` and the escape character escaped.
+- ``page_anchors`` reads the keys of every ``page_size``-th row in one C-side pass over an
+  index (chunked), so a model can jump to row 500,000 with one keyset seek.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    String,
+    and_,
+    bindparam,
+    column,
+    func,
+    literal_column,
+    or_,
+    select,
+    table,
+    type_coerce,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import Session
+from sqlalchemy.sql import FromClause
+
+from .changes import Entity
+from .models import AuditEntry, Permission, Resource, Role, User, UserRole
+
+PAGE_SIZE = 256
+FTS_MIN_CHARS = 3
+#: A search with at most this many matches is driven from the search index (look the
+#: matches up, sort them); larger results walk the sort column's index and keep matches.
+FTS_DRIVEN_LIMIT = 20_000
+
+Key = tuple[Any, int]
+"""A row's position in the current order: (sort value, id)."""
+
+# Row layout: (id, version, sort value, cells..., raw bools...)
+ID, VERSION, SORT, FIRST_CELL = 0, 1, 2, 3
+
+
+class Kind(enum.StrEnum):
+    TEXT = "text"
+    BOOL = "bool"
+    DATETIME = "datetime"
+    INT = "int"
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """One column of a table view.
+
+    Attributes:
+        key: the record field (``"username"``); also the key of ``Update.values``.
+        title: the header text.
+        kind: how the value is shown and edited.
+        expr: the SQL expression of the stored value.
+        sort: the SQL expression ordered by (an index exists for it), None if unsortable.
+        editable: can be changed in place (through the pending edits).
+        nullable: the value may be NULL (matters for keyset pagination and display).
+        width: a hint for the initial column width, in characters.
+    """
+
+    key: str
+    title: str
+    kind: Kind
+    expr: ColumnElement[Any]
+    sort: ColumnElement[Any] | None = None
+    editable: bool = False
+    nullable: bool = False
+    width: int = 16
+
+    @property
+    def sortable(self) -> bool:
+        return self.sort is not None
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """What a table view shows and how to read it.
+
+    Attributes:
+        key: a stable name ("users"), also used in settings.
+        title, singular, plural: texts for navigation and the row count ("12 of 1,000 users").
+        entity: the kind of record edits apply to, None for the read-only audit log.
+        columns: the visible columns, in order.
+        id_expr / version_expr: the record's id and version (version None: not versioned).
+        from_: the FROM clause (a table or a join).
+        search_columns: expressions a search looks in (substring, case-insensitive).
+        fts: name of the FTS5 trigram table over ``search_columns`` (SQLite only), or None.
+        default_sort / default_descending: the order a fresh view shows.
+        label_key: the column that names a record in edit labels ("username").
+    """
+
+    key: str
+    title: str
+    singular: str
+    plural: str
+    entity: Entity | None
+    columns: tuple[ColumnSpec, ...]
+    id_expr: ColumnElement[Any]
+    version_expr: ColumnElement[Any] | None
+    from_: FromClause
+    search_columns: tuple[ColumnElement[Any], ...]
+    fts: str | None = None
+    default_sort: str = ""
+    default_descending: bool = False
+    label_key: str = ""
+
+    def column(self, key: str) -> ColumnSpec:
+        for col in self.columns:
+            if col.key == key:
+                return col
+        raise KeyError(key)
+
+    def index_of(self, key: str) -> int:
+        for i, col in enumerate(self.columns):
+            if col.key == key:
+                return i
+        raise KeyError(key)
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return tuple(col.key for col in self.columns)
+
+    @property
+    def raw_columns(self) -> tuple[int, ...]:
+        """Positions of the columns whose stored value differs from the cell shown (bools,
+        datetimes); their stored values follow the cells in a row tuple, in this order."""
+        return tuple(
+            i for i, col in enumerate(self.columns) if col.kind in (Kind.BOOL, Kind.DATETIME)
+        )
+
+    def default_query(self) -> BrowseQuery:
+        return BrowseQuery(sort=self.default_sort, descending=self.default_descending)
+
+
+@dataclass(frozen=True)
+class BrowseQuery:
+    """The order and filter of a table view.
+
+    Attributes:
+        sort: the key of the column ordered by.
+        descending: reverse order.
+        search: literal text searched for (case-insensitive substring); "" for none.
+        filters: (column key, value) pairs that must be equal, e.g. ``(("active", True),)``.
+    """
+
+    sort: str
+    descending: bool = False
+    search: str = ""
+    filters: tuple[tuple[str, Any], ...] = ()
+
+    def sorted_by(self, key: str, descending: bool = False) -> BrowseQuery:
+        return replace(self, sort=key, descending=descending)
+
+    def searching(self, text: str) -> BrowseQuery:
+        return replace(self, search=text)
+
+    def filtered(self, **filters: Any) -> BrowseQuery:
+        """Replace the column filters; a value of None removes that filter."""
+        current = dict(self.filters)
+        for key, value in filters.items():
+            if value is None:
+                current.pop(key, None)
+            else:
+                current[key] = value
+        return replace(self, filters=tuple(sorted(current.items())))
+
+    @property
+    def term(self) -> str:
+        return self.search.strip()
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """A snapshot of one row as the view shows it (stored values, no pending overlay).
+
+    Attributes:
+        id, version: identify the record and the version it was read at.
+        values: field key -> stored value (datetimes as aware UTC datetimes).
+    """
+
+    id: int
+    version: int | None
+    values: Mapping[str, Any] = field(default_factory=dict)
+
+    def __getitem__(self, key: str) -> Any:
+        return self.values[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.values.get(key, default)
+
+
+# ---------------------------------------------------------------------- display expressions
+
+
+def _raw(expr: ColumnElement[Any], type_: Any = String) -> ColumnElement[Any]:
+    """The column without SQLAlchemy's result/bind processing (datetimes stay text)."""
+    return type_coerce(expr, type_)
+
+
+def _cell(col: ColumnSpec, dialect: Dialect) -> ColumnElement[Any]:
+    """What the view shows for a column, computed by the database."""
+    if col.kind is Kind.BOOL:
+        return literal_column("''")
+    if col.kind is Kind.INT:
+        return col.expr
+    if col.kind is Kind.DATETIME:
+        if dialect.name == "sqlite":
+            # Stored as naive UTC text "YYYY-MM-DD HH:MM:SS.ffffff": the first 16 characters.
+            return func.substr(col.expr, 1, 16)
+        if dialect.name == "postgresql":
+            return func.to_char(
+                func.timezone("UTC", col.expr), literal_column("'YYYY-MM-DD HH24:MI'")
+            )
+        return func.coalesce(type_coerce(col.expr, String), literal_column("''"))
+    if col.nullable:
+        return func.coalesce(col.expr, literal_column("''"))
+    return col.expr
+
+
+def parse_datetime(value: Any) -> datetime | None:
+    """A stored datetime (text on SQLite) as an aware UTC datetime."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
+
+
+# ---------------------------------------------------------------------- the tables
+
+_u = User.__table__.c
+_r = Role.__table__.c
+_res = Resource.__table__.c
+_p = Permission.__table__.c
+_a = AuditEntry.__table__.c
+_ur = UserRole.__table__.c
+
+_member_count = (
+    select(func.count()).where(_ur.role_id == _r.id).correlate(Role.__table__).scalar_subquery()
+)
+_has_password = _u.password_hash.is_not(None)
+
+USERS = TableSpec(
+    key="users",
+    title="Users",
+    singular="user",
+    plural="users",
+    entity=Entity.USER,
+    columns=(
+        ColumnSpec("username", "Username", Kind.TEXT, _u.username, func.lower(_u.username),
+                   editable=True, width=18),
+        ColumnSpec("display_name", "Display name", Kind.TEXT, _u.display_name, _u.display_name,
+                   editable=True, width=24),
+        ColumnSpec("email", "E-mail", Kind.TEXT, _u.email, _u.email, editable=True,
+                   nullable=True, width=28),
+        ColumnSpec("active", "Active", Kind.BOOL, _raw(_u.active, Integer),
+                   _raw(_u.active, Integer), editable=True, width=7),
+        ColumnSpec("has_password", "Password", Kind.BOOL, _raw(_has_password, Integer),
+                   _raw(_has_password, Integer), width=9),
+        ColumnSpec("created_at", "Created (UTC)", Kind.DATETIME, _raw(_u.created_at),
+                   _raw(_u.created_at), width=17),
+        ColumnSpec("updated_at", "Updated (UTC)", Kind.DATETIME, _raw(_u.updated_at),
+                   _raw(_u.updated_at), width=17),
+    ),
+    id_expr=_u.id,
+    version_expr=_u.version,
+    from_=User.__table__,
+    search_columns=(_u.username, _u.display_name, _u.email),
+    fts="search_users",
+    default_sort="username",
+    label_key="username",
+)
+
+ROLES = TableSpec(
+    key="roles",
+    title="Roles",
+    singular="role",
+    plural="roles",
+    entity=Entity.ROLE,
+    columns=(
+        ColumnSpec("name", "Name", Kind.TEXT, _r.name, func.lower(_r.name), editable=True,
+                   width=28),
+        ColumnSpec("description", "Description", Kind.TEXT, _r.description, _r.description,
+                   editable=True, width=40),
+        ColumnSpec("members", "Members", Kind.INT, _member_count, _member_count, width=9),
+        ColumnSpec("updated_at", "Updated (UTC)", Kind.DATETIME, _raw(_r.updated_at),
+                   _raw(_r.updated_at), width=17),
+    ),
+    id_expr=_r.id,
+    version_expr=_r.version,
+    from_=Role.__table__,
+    search_columns=(_r.name, _r.description),
+    default_sort="name",
+    label_key="name",
+)
+
+RESOURCES = TableSpec(
+    key="resources",
+    title="Resources",
+    singular="resource",
+    plural="resources",
+    entity=Entity.RESOURCE,
+    columns=(
+        ColumnSpec("name", "Name", Kind.TEXT, _res.name, func.lower(_res.name), editable=True,
+                   width=28),
+        ColumnSpec("description", "Description", Kind.TEXT, _res.description,
+                   _res.description, editable=True, width=40),
+        ColumnSpec("updated_at", "Updated (UTC)", Kind.DATETIME, _raw(_res.updated_at),
+                   _raw(_res.updated_at), width=17),
+    ),
+    id_expr=_res.id,
+    version_expr=_res.version,
+    from_=Resource.__table__,
+    search_columns=(_res.name, _res.description),
+    default_sort="name",
+    label_key="name",
+)
+
+_perm_from = Permission.__table__.join(Resource.__table__, _p.resource_id == _res.id)
+
+PERMISSIONS = TableSpec(
+    key="permissions",
+    title="Permissions",
+    singular="permission",
+    plural="permissions",
+    entity=Entity.PERMISSION,
+    columns=(
+        ColumnSpec("resource", "Resource", Kind.TEXT, _res.name, func.lower(_res.name),
+                   width=28),
+        ColumnSpec("action", "Action", Kind.TEXT, _p.action, _p.action, editable=True,
+                   width=18),
+        ColumnSpec("description", "Description", Kind.TEXT, _p.description, _p.description,
+                   editable=True, width=40),
+    ),
+    id_expr=_p.id,
+    version_expr=_p.version,
+    from_=_perm_from,
+    search_columns=(_res.name, _p.action, _p.description),
+    default_sort="resource",
+    label_key="action",
+)
+
+_summary = func.coalesce(func.substr(_a.before, 1, 120), literal_column("''")).op("||")(
+    literal_column("' \u2192 '")
+).op("||")(func.coalesce(func.substr(_a.after, 1, 120), literal_column("''")))
+
+AUDIT = TableSpec(
+    key="audit",
+    title="Audit log",
+    singular="entry",
+    plural="entries",
+    entity=None,
+    columns=(
+        ColumnSpec("at", "At (UTC)", Kind.DATETIME, _raw(_a.at), _raw(_a.at), width=17),
+        ColumnSpec("operator", "Operator", Kind.TEXT, _a.operator, _a.operator, width=14),
+        ColumnSpec("action", "Action", Kind.TEXT, _a.action, None, width=24),
+        ColumnSpec("operation", "Operation", Kind.TEXT, _a.operation, None, width=9),
+        ColumnSpec("record_type", "Record type", Kind.TEXT, _a.record_type, _a.record_type,
+                   width=11),
+        ColumnSpec("record_key", "Record", Kind.TEXT, _a.record_key, None, width=24),
+        ColumnSpec("summary", "Before \u2192 after", Kind.TEXT, _summary, None, width=60),
+    ),
+    id_expr=_a.id,
+    version_expr=None,
+    from_=AuditEntry.__table__,
+    search_columns=(_a.operator, _a.action, _a.record_type, _a.record_key),
+    fts="search_audit_log",
+    default_sort="at",
+    default_descending=True,
+)
+
+SPECS: dict[str, TableSpec] = {s.key: s for s in (USERS, ROLES, RESOURCES, PERMISSIONS, AUDIT)}
+
+
+# ---------------------------------------------------------------------- query building
+
+
+def escape_like(text: str, escape: str = "\\") -> str:
+    """``text`` with LIKE's wildcards and the escape character matching themselves."""
+    return (
+        text.replace(escape, escape + escape).replace("%", escape + "%").replace("_", escape + "_")
+    )
+
+
+def fts_phrase(text: str) -> str:
+    """An FTS5 query that matches ``text`` literally: one quoted phrase."""
+    return '"' + text.replace('"', '""') + '"'
+
+
+def _search_mode(spec: TableSpec, query: BrowseQuery, dialect: Dialect) -> str:
+    term = query.term
+    if not term:
+        return ""
+    if spec.fts and dialect.name == "sqlite" and len(term) >= FTS_MIN_CHARS:
+        return "fts"
+    return "like"
+
+
+def _fts_ids(spec: TableSpec) -> Select[Any]:
+    assert spec.fts is not None
+    fts = table(spec.fts, column("rowid"))
+    return select(fts.c.rowid).where(literal_column(spec.fts).op("MATCH")(bindparam("q")))
+
+
+def _conditions(
+    spec: TableSpec, query: BrowseQuery, dialect: Dialect, mode: str
+) -> list[ColumnElement[bool]]:
+    conds: list[ColumnElement[bool]] = []
+    if mode == "fts":
+        conds.append(spec.id_expr.in_(_fts_ids(spec)))
+    elif mode == "like":
+        pattern = bindparam("q")
+        if dialect.name == "postgresql":
+            conds.append(or_(*(c.ilike(pattern, escape="\\") for c in spec.search_columns)))
+        else:
+            conds.append(
+                or_(*(func.lower(c).like(pattern, escape="\\") for c in spec.search_columns))
+            )
+    for key, _value in query.filters:
+        col = spec.column(key)
+        conds.append(col.expr == bindparam(f"f_{key}"))
+    return conds
+
+
+def _params(spec: TableSpec, query: BrowseQuery, mode: str) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    term = query.term
+    if mode == "fts":
+        params["q"] = fts_phrase(term)
+    elif mode == "like":
+        params["q"] = "%" + escape_like(term.lower()) + "%"
+    for key, value in query.filters:
+        col = spec.column(key)
+        params[f"f_{key}"] = int(value) if col.kind is Kind.BOOL else value
+    return params
+
+
+def _nulls_low(dialect: Dialect) -> bool:
+    """Does the dialect sort NULLs before every value in ascending order?"""
+    return dialect.name in ("sqlite", "mysql", "mariadb", "mssql")
+
+
+def _keyset(
+    sort: ColumnElement[Any],
+    id_expr: ColumnElement[Any],
+    *,
+    forward: bool,
+    key_is_null: bool,
+    nullable: bool,
+    nulls_low: bool,
+) -> ColumnElement[bool]:
+    """Rows strictly after (sort, id) = (:k, :i) in the direction walked.
+
+    ``forward`` is the direction of the walk in SQL terms (ascending when True).
+    """
+    k, i = bindparam("k"), bindparam("i")
+    if forward:
+        strict, loose, id_after = sort > k, sort >= k, id_expr > i
+    else:
+        strict, loose, id_after = sort < k, sort <= k, id_expr < i
+    nulls_first = forward == nulls_low  # do NULLs come before values in this walk?
+    if key_is_null:
+        same = and_(sort.is_(None), id_after)
+        return or_(same, sort.is_not(None)) if nulls_first else same
+    after = and_(loose, or_(strict, id_after))
+    if nullable and not nulls_first:
+        return or_(after, sort.is_(None))
+    return after
+
+
+@dataclass(frozen=True)
+class _Shape:
+    spec: str
+    sort: str
+    forward: bool
+    mode: str
+    filters: tuple[str, ...]
+    keyset: str  # "" | "value" | "null"
+    offset: bool
+    fts_driven: bool
+
+
+_SQL_CACHE: dict[tuple[str, Any], tuple[str, tuple[str, ...] | None, dict[str, Any]]] = {}
+
+
+def _run(
+    session: Session, cache_key: Any, build: Callable[[Dialect], Select[Any]], params: dict[str, Any]
+) -> list[tuple[Any, ...]]:
+    """Execute a statement compiled once per shape on the raw DBAPI cursor.
+
+    SQLAlchemy compiles it (dialect-correct SQL, no string pasting of values); the rows
+    come back as plain tuples without Row objects or result processing.
+    """
+    conn = session.connection()
+    dialect = conn.dialect
+    key = (dialect.name, cache_key)
+    entry = _SQL_CACHE.get(key)
+    if entry is None:
+        compiled = build(dialect).compile(dialect=dialect)
+        positions = tuple(compiled.positiontup) if compiled.positional and compiled.positiontup else None
+        if compiled.positional and positions is None:
+            positions = ()
+        entry = (str(compiled), positions, dict(compiled.params))
+        _SQL_CACHE[key] = entry
+    sql, positions, defaults = entry
+    values = {**defaults, **params} if defaults else params
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    cursor = raw.cursor()
+    try:
+        if positions is None:
+            cursor.execute(sql, values)
+        else:
+            cursor.execute(sql, [values[name] for name in positions])
+        return cursor.fetchall()  # type: ignore[no-any-return]
+    finally:
+        cursor.close()
+
+
+def _dialect(session: Session) -> Dialect:
+    return session.connection().dialect
+
+
+def _select_row(spec: TableSpec, sort: ColumnElement[Any], dialect: Dialect) -> Select[Any]:
+    version = spec.version_expr if spec.version_expr is not None else literal_column("NULL")
+    cells = [_cell(c, dialect) for c in spec.columns]
+    raws = [spec.columns[i].expr for i in spec.raw_columns]
+    return select(spec.id_expr, version, sort, *cells, *raws).select_from(spec.from_)
+
+
+def _order(
+    sort: ColumnElement[Any], id_expr: ColumnElement[Any], forward: bool
+) -> tuple[ColumnElement[Any], ColumnElement[Any]]:
+    if forward:
+        return sort.asc(), id_expr.asc()
+    return sort.desc(), id_expr.desc()
+
+
+def _unindexed(expr: ColumnElement[Any], kind: Kind) -> ColumnElement[Any]:
+    """The same value, as an expression no index matches."""
+    if kind in (Kind.BOOL, Kind.INT):
+        return expr.op("+")(literal_column("0"))
+    return expr.op("||")(literal_column("''"))
+
+
+def _sort_expr(spec: TableSpec, query: BrowseQuery, fts_driven: bool) -> ColumnElement[Any]:
+    col = spec.column(query.sort or spec.default_sort)
+    sort = col.sort if col.sort is not None else spec.id_expr
+    if fts_driven:
+        # Force the plan "look up the matches, then sort them": with an index usable for
+        # the order, SQLite would walk all of it to find a few matches.
+        return _unindexed(sort, col.kind)
+    return sort
+
+
+def count(session: Session, spec: TableSpec, query: BrowseQuery | None = None) -> int:
+    """How many rows the query shows (``SELECT count(*)`` with the same filter)."""
+    query = query or spec.default_query()
+    dialect = _dialect(session)
+    mode = _search_mode(spec, query, dialect)
+    filters = tuple(k for k, _ in query.filters)
+
+    def build(d: Dialect) -> Select[Any]:
+        stmt = select(func.count()).select_from(spec.from_)
+        conds = _conditions(spec, query, d, mode)
+        return stmt.where(*conds) if conds else stmt
+
+    rows = _run(session, ("count", spec.key, mode, filters), build, _params(spec, query, mode))
+    return int(rows[0][0])
+
+
+def fetch_page(
+    session: Session,
+    spec: TableSpec,
+    query: BrowseQuery,
+    *,
+    after: Key | None = None,
+    before: Key | None = None,
+    from_end: bool = False,
+    offset: int = 0,
+    limit: int = PAGE_SIZE,
+    fts_driven: bool = False,
+) -> list[tuple[Any, ...]]:
+    """Up to ``limit`` rows in the query's order, as display tuples.
+
+    Args:
+        after: start just after this key (keyset seek); None starts at the first row.
+        before: read the rows just before this key instead (returned in order).
+        from_end: read the last rows of the order (``offset`` counted from the end).
+        offset: skip this many rows after the seek (only for short hops from an anchor).
+        fts_driven: plan a search from the search index (few matches) rather than the sort
+            index (many matches).
+
+    Returns:
+        Tuples ``(id, version, sort value, cell 0..n-1, raw bool values...)``.
+    """
+    dialect = _dialect(session)
+    mode = _search_mode(spec, query, dialect)
+    fts_driven = fts_driven and mode == "fts"
+    col = spec.column(query.sort or spec.default_sort)
+    backwards = before is not None or from_end
+    forward = (not query.descending) != backwards
+    anchor = before if before is not None else after
+    keyset = "" if anchor is None else ("null" if anchor[0] is None else "value")
+    shape = _Shape(
+        spec.key, col.key, forward, mode, tuple(k for k, _ in query.filters), keyset,
+        bool(offset), fts_driven,
+    )
+
+    def build(d: Dialect) -> Select[Any]:
+        sort = _sort_expr(spec, query, fts_driven)
+        stmt = _select_row(spec, sort, d)
+        conds = _conditions(spec, query, d, mode)
+        if keyset:
+            conds.append(
+                _keyset(
+                    sort, spec.id_expr, forward=forward, key_is_null=keyset == "null",
+                    nullable=col.nullable, nulls_low=_nulls_low(d),
+                )
+            )
+        if conds:
+            stmt = stmt.where(*conds)
+        stmt = stmt.order_by(*_order(sort, spec.id_expr, forward))
+        stmt = stmt.limit(bindparam("lim", type_=Integer))
+        if offset:
+            stmt = stmt.offset(bindparam("off", type_=Integer))
+        return stmt
+
+    params = _params(spec, query, mode)
+    params["lim"] = limit
+    if offset:
+        params["off"] = offset
+    if anchor is not None:
+        if anchor[0] is not None:
+            params["k"] = anchor[0]
+        params["i"] = anchor[1]
+    rows = _run(session, ("page", shape), build, params)
+    if backwards:
+        rows.reverse()
+    return rows
+
+
+def page_anchors(
+    session: Session,
+    spec: TableSpec,
+    query: BrowseQuery,
+    *,
+    after: Key | None = None,
+    page_size: int = PAGE_SIZE,
+    pages: int = 256,
+) -> tuple[list[Key], int]:
+    """The keys that end each of the next ``pages`` pages after ``after``.
+
+    One pass over the sort index in SQL; only every ``page_size``-th key comes back to
+    Python. A model calls this in chunks (from idle time) until the whole order is covered,
+    then reaches any page with one keyset seek.
+
+    Returns:
+        (keys, rows): the key of the last row of each complete page, and how many rows the
+        chunk covered (``rows < page_size * pages`` means the end was reached).
+    """
+    dialect = _dialect(session)
+    mode = _search_mode(spec, query, dialect)
+    col = spec.column(query.sort or spec.default_sort)
+    forward = not query.descending
+    keyset = "" if after is None else ("null" if after[0] is None else "value")
+    shape = _Shape(
+        spec.key, col.key, forward, mode, tuple(k for k, _ in query.filters), keyset, False, False
+    )
+
+    def build(d: Dialect) -> Select[Any]:
+        sort = _sort_expr(spec, query, False)
+        inner = select(sort.label("k"), spec.id_expr.label("i")).select_from(spec.from_)
+        conds = _conditions(spec, query, d, mode)
+        if keyset:
+            conds.append(
+                _keyset(
+                    sort, spec.id_expr, forward=forward, key_is_null=keyset == "null",
+                    nullable=col.nullable, nulls_low=_nulls_low(d),
+                )
+            )
+        if conds:
+            inner = inner.where(*conds)
+        inner_q = (
+            inner.order_by(*_order(sort, spec.id_expr, forward))
+            .limit(bindparam("lim", type_=Integer))
+            .subquery("chunk")
+        )
+        numbered = select(
+            inner_q.c.k,
+            inner_q.c.i,
+            func.row_number().over().label("n"),
+            func.count().over().label("total"),
+        ).subquery("numbered")
+        return select(numbered.c.k, numbered.c.i, numbered.c.n, numbered.c.total).where(
+            or_(numbered.c.n % bindparam("ps", type_=Integer) == 0, numbered.c.n == numbered.c.total)
+        )
+
+    params = _params(spec, query, mode)
+    params["lim"] = page_size * pages
+    params["ps"] = page_size
+    if after is not None:
+        if after[0] is not None:
+            params["k"] = after[0]
+        params["i"] = after[1]
+    rows = _run(session, ("anchors", shape), build, params)
+    if not rows:
+        return [], 0
+    covered = int(rows[-1][3])
+    keys = [(r[0], r[1]) for r in rows if r[2] % page_size == 0]
+    return keys, covered
+
+
+def position_of(
+    session: Session, spec: TableSpec, query: BrowseQuery, record_id: int
+) -> int | None:
+    """The row number of a record in the query's order, None if the query hides it."""
+    dialect = _dialect(session)
+    mode = _search_mode(spec, query, dialect)
+    col = spec.column(query.sort or spec.default_sort)
+    filters = tuple(k for k, _ in query.filters)
+    sort = _sort_expr(spec, query, False)
+
+    def build_key(d: Dialect) -> Select[Any]:
+        stmt = select(sort, spec.id_expr).select_from(spec.from_)
+        conds = _conditions(spec, query, d, mode)
+        return stmt.where(spec.id_expr == bindparam("rid"), *conds)
+
+    params = _params(spec, query, mode)
+    found = _run(
+        session, ("key", spec.key, col.key, mode, filters),
+        build_key, {**params, "rid": record_id},
+    )
+    if not found:
+        return None
+    key = found[0][0]
+    forward = query.descending  # count the rows *before* it: walk the other way
+    keyset = "null" if key is None else "value"
+
+    def build_count(d: Dialect) -> Select[Any]:
+        conds = _conditions(spec, query, d, mode)
+        conds.append(
+            _keyset(
+                sort, spec.id_expr, forward=forward, key_is_null=keyset == "null",
+                nullable=col.nullable, nulls_low=_nulls_low(d),
+            )
+        )
+        return select(func.count()).select_from(spec.from_).where(*conds)
+
+    if key is not None:
+        params["k"] = key
+    params["i"] = record_id
+    rows = _run(
+        session, ("before", spec.key, col.key, forward, mode, filters, keyset),
+        build_count, params,
+    )
+    return int(rows[0][0])
+
+
+def to_record(spec: TableSpec, row: Sequence[Any]) -> Record:
+    """A row tuple from ``fetch_page`` as a ``Record`` of stored values."""
+    values: dict[str, Any] = {}
+    raws = spec.raw_columns
+    n = len(spec.columns)
+    for i, col in enumerate(spec.columns):
+        if col.kind is Kind.BOOL:
+            values[col.key] = bool(row[FIRST_CELL + n + raws.index(i)])
+        elif col.kind is Kind.DATETIME:
+            values[col.key] = parse_datetime(row[FIRST_CELL + n + raws.index(i)])
+        else:
+            cell = row[FIRST_CELL + i]
+            values[col.key] = None if (col.nullable and cell == "") else cell
+    return Record(id=int(row[ID]), version=row[VERSION], values=values)
+
+
+def fetch_record(session: Session, spec: TableSpec, record_id: int) -> Record | None:
+    """One record as the view would show it, None if it is gone."""
+    sort = _sort_expr(spec, spec.default_query(), False)
+    rows = _run(
+        session,
+        ("record", spec.key),
+        lambda d: _select_row(spec, sort, d).where(spec.id_expr == bindparam("rid")),
+        {"rid": record_id},
+    )
+    return to_record(spec, rows[0]) if rows else None

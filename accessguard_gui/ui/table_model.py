@@ -1,0 +1,812 @@
+"""Lazy, SQL-sorted and SQL-filtered table models that stay smooth at a million rows.
+
+Design: **rowCount() is the real row count** (``SELECT count(*)`` with the current filter,
+plus pending new rows shown at the top), and rows live in a **bounded cache of pages** of
+``PAGE_SIZE`` rows around what the view shows:
+
+- ``data()`` never runs SQL. It finds the row's page in a dict and returns a string the
+  database already formatted (core/browse.py computes display cells in SQL). A row whose
+  page is not cached returns nothing and asks for the page; a zero-delay timer then calls
+  ``fetchMore()``, which loads every asked-for page in **one short read**
+  (``db.read()``) and emits ``dataChanged`` — the view repaints them a moment later.
+  ``canFetchMore()`` is True while such pages are asked for.
+- Each page is read by a **keyset seek** on (sort value, id): page p starts just after the
+  key that ends page p-1. The model remembers these *anchors* for every page it has read,
+  and after every reset it fills in the rest from idle time: ``browse.page_anchors``
+  reads the key of every 256th row, a chunk of 64 pages per timer tick (a few ms each, in C),
+  until the whole order is covered (~4,000 keys for 1M rows). From then on any page —
+  the middle of the table after a scroll-bar drag, row 500,000 for Ctrl+G, the end for
+  Ctrl+End — is one indexed seek, flat in table size. Before its anchor is known a page is
+  read from the nearest known anchor (or from the end) with a short OFFSET.
+- At most ``max_pages`` pages are kept; loading another evicts the page farthest from it,
+  so scrolling through a million rows keeps memory flat.
+- Sorting (``sort()``) and searching (``set_search()``) happen in SQL (browse.py) and reset
+  the model with the new count; ``refresh()`` re-reads keeping sort and search.
+
+Pending edits overlay: given a ``PendingStore``, the model shows pending values in place of
+stored ones, new records (``store.created``) as rows at the top, and marks changed cells
+(bold, tinted), new rows (green), rows marked for deletion (struck out, grey) and rows of a
+failed save (red, the reason as tooltip). ``setData`` validates with core.validation and
+pushes a ``core.changes.Update`` to the store; it never writes to the database.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from functools import cache
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+    QTimer,
+    Signal,
+)
+from PySide6.QtGui import QBrush, QColor, QFont
+
+from ..core import browse, validation
+from ..core.browse import FIRST_CELL, ID, SORT, BrowseQuery, Key, Kind, Record, TableSpec
+from ..core.changes import Create, Delete, Entity, Update
+from ..core.database import Database
+from ..core.errors import ValidationError
+from .pending import PendingStore
+
+PAGE_SIZE = browse.PAGE_SIZE
+MAX_PAGES = 64
+ANCHOR_CHUNK_PAGES = 64
+
+Index = QModelIndex | QPersistentModelIndex
+
+_DISPLAY = int(Qt.ItemDataRole.DisplayRole)
+_EDIT = int(Qt.ItemDataRole.EditRole)
+_CHECK = int(Qt.ItemDataRole.CheckStateRole)
+_FONT = int(Qt.ItemDataRole.FontRole)
+_BACKGROUND = int(Qt.ItemDataRole.BackgroundRole)
+_FOREGROUND = int(Qt.ItemDataRole.ForegroundRole)
+_TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
+_ALIGN = int(Qt.ItemDataRole.TextAlignmentRole)
+_CHECKED = Qt.CheckState.Checked
+_UNCHECKED = Qt.CheckState.Unchecked
+
+
+class ItemRole(enum.IntEnum):
+    """Our item data roles (beyond Qt's)."""
+
+    RECORD_ID = int(Qt.ItemDataRole.UserRole) + 1
+    STATE = int(Qt.ItemDataRole.UserRole) + 2  # "", "changed", "new", "deleted", "failed"
+
+
+class RowState(enum.StrEnum):
+    STORED = ""
+    CHANGED = "changed"
+    NEW = "new"
+    DELETED = "deleted"
+    FAILED = "failed"
+
+
+_CHANGED_BRUSH = QBrush(QColor(255, 243, 196))
+_NEW_BRUSH = QBrush(QColor(214, 245, 214))
+_DELETED_BRUSH = QBrush(QColor(235, 235, 235))
+_FAILED_BRUSH = QBrush(QColor(255, 214, 214))
+_GREY = QBrush(QColor(128, 128, 128))
+
+
+@cache
+def _font(*, bold: bool = False, strike: bool = False) -> QFont:
+    """Made on first use: a QFont needs the QGuiApplication."""
+    font = QFont()
+    font.setBold(bold)
+    font.setStrikeOut(strike)
+    return font
+
+
+_VALIDATORS: dict[tuple[Entity, str], Any] = {
+    (Entity.USER, "username"): validation.username,
+    (Entity.USER, "display_name"): validation.display_name,
+    (Entity.USER, "email"): validation.email,
+    (Entity.ROLE, "name"): validation.role_name,
+    (Entity.ROLE, "description"): validation.description,
+    (Entity.RESOURCE, "name"): validation.resource_name,
+    (Entity.RESOURCE, "description"): validation.description,
+    (Entity.PERMISSION, "action"): validation.action,
+    (Entity.PERMISSION, "description"): validation.description,
+}
+
+
+class RecordTableModel(QAbstractTableModel):
+    """One table (users, roles, …) of a database, read lazily page by page.
+
+    Args:
+        db: the open database (read with short ``db.read()`` sessions).
+        spec: what to show (``browse.USERS``, ``browse.ROLES``, …).
+        pending: the window's pending edits; without it the model is read-only.
+        max_pages: bound of the page cache.
+
+    Signals:
+        counts_changed(shown, total): rows matching the search and filters, and all rows.
+        edit_refused(message): ``setData`` refused a value (the reason, for a person).
+        anchors_ready(): every page can now be reached with one seek (for tests/benchmarks).
+    """
+
+    counts_changed = Signal(int, int)
+    edit_refused = Signal(str)
+    anchors_ready = Signal()
+
+    def __init__(
+        self,
+        db: Database,
+        spec: TableSpec,
+        pending: PendingStore | None = None,
+        parent: QObject | None = None,
+        *,
+        max_pages: int = MAX_PAGES,
+    ) -> None:
+        super().__init__(parent)
+        self.db = db
+        self.spec = spec
+        self.pending = pending
+        self.max_pages = max(4, max_pages)
+        self._query = spec.default_query()
+        n = len(spec.columns)
+        self._ncols = n
+        raws = spec.raw_columns
+        # Where each column's value for EditRole sits in a row tuple.
+        self._edit_at = [
+            FIRST_CELL + n + raws.index(i) if i in raws else FIRST_CELL + i for i in range(n)
+        ]
+        self._bool_at = {
+            i: FIRST_CELL + n + raws.index(i) for i, c in enumerate(spec.columns)
+            if c.kind is Kind.BOOL
+        }
+        self._right = {i for i, c in enumerate(spec.columns) if c.kind is Kind.INT}
+        self._titles = [c.title for c in spec.columns]
+        self._keys = [c.key for c in spec.columns]
+        self._base_flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+        self._flags: list[Qt.ItemFlag] = []
+        self._update_flags()
+
+        self._count = 0  # rows matching the query, in the database
+        self._total = 0  # all rows of the table
+        self._pages: dict[int, list[tuple[Any, ...]]] = {}
+        self._anchors: dict[int, Key] = {}  # page -> key of the row just before it
+        self._anchor_scan: tuple[int, Key | None] | None = None  # next page, its anchor
+        self._row_of: dict[int, int] = {}  # record id -> database row (cached pages only)
+        self._wanted: set[int] = set()
+        self._last_page = 0
+        self._fts_driven = False
+        self._generation = 0
+
+        # Pending overlay.
+        self._created: list[Create] = []
+        self._created_rows: list[tuple[Any, ...]] = []
+        self._ncreated = 0
+        self._pending_values: dict[int, dict[str, Any]] = {}
+        self._patched: dict[int, tuple[Any, ...]] = {}
+        self._deleted: set[int] = set()
+        self._failed: dict[int, str] = {}
+        self._marked = False
+
+        self._load_timer = QTimer(self)
+        self._load_timer.setSingleShot(True)
+        self._load_timer.setInterval(0)
+        self._load_timer.timeout.connect(self._load_wanted)
+        self._anchor_timer = QTimer(self)
+        self._anchor_timer.setSingleShot(True)
+        self._anchor_timer.setInterval(0)
+        self._anchor_timer.timeout.connect(self._scan_anchors_chunk)
+
+        if pending is not None:
+            pending.changed.connect(self._pending_changed)
+            self._rebuild_overlay()
+        self._reset(recount_total=True, emit_reset=False)
+
+    # ------------------------------------------------------------------ Qt model API
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802
+        if parent.isValid():
+            return 0
+        return self._count + self._ncreated
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802
+        if parent.isValid():
+            return 0
+        return self._ncols
+
+    def data(self, index: Index, role: int = _DISPLAY) -> Any:
+        r = index.row() - self._ncreated
+        if r < 0:
+            return self._created_data(r + self._ncreated, index.column(), role)
+        page = self._pages.get(r // PAGE_SIZE)
+        if page is None:
+            if role == _DISPLAY:
+                self._want(r // PAGE_SIZE)
+            return None
+        try:
+            row = page[r % PAGE_SIZE]
+        except IndexError:
+            return None
+        if role == _DISPLAY:
+            if self._patched:
+                row = self._patched.get(row[ID], row)
+            return row[FIRST_CELL + index.column()]
+        c = index.column()
+        if self._marked and role in (_FONT, _BACKGROUND, _FOREGROUND, _TOOLTIP):
+            return self._mark_data(row[ID], c, role)
+        if role == _CHECK:
+            at = self._bool_at.get(c)
+            if at is None:
+                return None
+            if self._patched:
+                row = self._patched.get(row[ID], row)
+            return _CHECKED if row[at] else _UNCHECKED
+        if role == _EDIT:
+            if self._patched:
+                row = self._patched.get(row[ID], row)
+            value = row[self._edit_at[c]]
+            return bool(value) if c in self._bool_at else value
+        if role == _ALIGN:
+            if c in self._right:
+                return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            return None
+        if role == ItemRole.RECORD_ID:
+            return row[ID]
+        if role == ItemRole.STATE:
+            return str(self._state_of(row[ID]))
+        return None
+
+    def headerData(  # noqa: N802
+        self, section: int, orientation: Qt.Orientation, role: int = _DISPLAY
+    ) -> Any:
+        if role != _DISPLAY:
+            return None
+        if orientation == Qt.Orientation.Horizontal:
+            if 0 <= section < self._ncols:
+                return self._titles[section]
+            return None
+        if section < self._ncreated:
+            return "+"
+        return section - self._ncreated + 1
+
+    def flags(self, index: Index) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        r = index.row() - self._ncreated
+        if r < 0 or (self._deleted and self._id_at(r) in self._deleted):
+            return self._base_flags
+        return self._flags[index.column()]
+
+    def setData(self, index: Index, value: Any, role: int = _EDIT) -> bool:  # noqa: N802
+        if not index.isValid() or self.pending is None or self.spec.entity is None:
+            return False
+        c = index.column()
+        col = self.spec.columns[c]
+        if not col.editable or self.db.read_only:
+            return False
+        r = index.row() - self._ncreated
+        if r < 0:
+            return False
+        row = self._stored_row(r)
+        if row is None or row[ID] in self._deleted:
+            return False
+        if col.kind is Kind.BOOL:
+            if role == _CHECK:
+                new: Any = value in (_CHECKED, int(_CHECKED.value)) or value is True
+            elif role == _EDIT:
+                new = bool(value)
+            else:
+                return False
+        elif role == _EDIT:
+            check = _VALIDATORS.get((self.spec.entity, col.key))
+            try:
+                new = check(value) if check is not None else value
+            except ValidationError as exc:
+                self.edit_refused.emit(exc.message)
+                return False
+        else:
+            return False
+        shown = self._patched.get(row[ID], row)
+        current = shown[self._edit_at[c]]
+        if col.kind is Kind.BOOL:
+            current = bool(current)
+        elif col.nullable and current == "":
+            current = None
+        if new == current:
+            return True
+        label_at = self.spec.index_of(self.spec.label_key) if self.spec.label_key else 0
+        label = str(shown[FIRST_CELL + label_at])
+        self.pending.push(Update(self.spec.entity, int(row[ID]), row[1], {col.key: new}, label))
+        return True
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        if not 0 <= column < self._ncols or not self.spec.columns[column].sortable:
+            return
+        descending = order == Qt.SortOrder.DescendingOrder
+        query = self._query.sorted_by(self._keys[column], descending)
+        if query == self._query:
+            return
+        self._query = query
+        self._reset(recount=False)
+
+    def canFetchMore(self, parent: Index = QModelIndex()) -> bool:  # noqa: B008, N802
+        return not parent.isValid() and bool(self._wanted)
+
+    def fetchMore(self, parent: Index = QModelIndex()) -> None:  # noqa: B008, N802
+        if not parent.isValid():
+            self._load_wanted()
+
+    # ------------------------------------------------------------------ our API
+
+    @property
+    def query(self) -> BrowseQuery:
+        return self._query
+
+    def counts(self) -> tuple[int, int]:
+        """(rows shown by the search and filters, all rows of the table)."""
+        return self._count, self._total
+
+    def column_key(self, column: int) -> str | None:
+        if 0 <= column < self._ncols:
+            return self._keys[column]
+        return None
+
+    def column_of(self, key: str) -> int:
+        return self.spec.index_of(key)
+
+    def sort_column(self) -> int:
+        return self.spec.index_of(self._query.sort or self.spec.default_sort)
+
+    def sort_order(self) -> Qt.SortOrder:
+        if self._query.descending:
+            return Qt.SortOrder.DescendingOrder
+        return Qt.SortOrder.AscendingOrder
+
+    def set_search(self, text: str) -> None:
+        """Show only rows containing ``text`` (literal, case-insensitive) — in SQL."""
+        if text.strip() == self._query.term:
+            self._query = self._query.searching(text)
+            return
+        self._query = self._query.searching(text)
+        self._reset()
+
+    def set_filter(self, key: str, value: Any) -> None:
+        """Show only rows whose ``key`` column equals ``value``; None removes the filter."""
+        query = self._query.filtered(**{key: value})
+        if query != self._query:
+            self._query = query
+            self._reset()
+
+    def set_query(self, query: BrowseQuery) -> None:
+        """Sort, search and filters at once (e.g. restored from settings)."""
+        if query != self._query:
+            self._query = query
+            self._reset()
+
+    def refresh(self) -> None:
+        """Re-read counts and rows, keeping sort, search and filters (F5, after a save)."""
+        old_count = self._count
+        recent = sorted(self._pages, key=lambda p: abs(p - self._last_page))[:4]
+        count, total = self._read_counts(recount_total=True)
+        if count != old_count:
+            self._reset(recount_total=True)
+            return
+        self._total = total
+        self._drop_cache()
+        self._generation += 1
+        self._load_pages(recent or [0])
+        self._start_anchor_scan()
+        if self.rowCount():
+            self.dataChanged.emit(
+                self.index(0, 0), self.index(self.rowCount() - 1, self._ncols - 1)
+            )
+        self.counts_changed.emit(self._count, self._total)
+
+    def record(self, row: int) -> Record | None:
+        """The stored snapshot of a row (id, version, values) — None for a pending new row."""
+        r = row - self._ncreated
+        if r < 0 or r >= self._count:
+            return None
+        stored = self._stored_row(r, load=True)
+        return browse.to_record(self.spec, stored) if stored is not None else None
+
+    def created_edit(self, row: int) -> Create | None:
+        """The pending ``Create`` a row at the top shows, None for stored rows."""
+        if 0 <= row < self._ncreated:
+            return self._created[row]
+        return None
+
+    def row_state(self, row: int) -> RowState:
+        r = row - self._ncreated
+        if r < 0:
+            return RowState.NEW
+        stored = self._stored_row(r)
+        return self._state_of(stored[ID]) if stored is not None else RowState.STORED
+
+    def id_at(self, row: int) -> int | None:
+        """The record id of a row (loads its page if needed), None for a new row."""
+        r = row - self._ncreated
+        if r < 0 or r >= self._count:
+            return None
+        stored = self._stored_row(r, load=True)
+        return int(stored[ID]) if stored is not None else None
+
+    def row_for_id(self, record_id: int) -> int | None:
+        """The row showing a record, None if the search/filters hide it.
+
+        Cached rows answer at once; otherwise one count over the index finds its position.
+        """
+        r = self._row_of.get(record_id)
+        if r is None:
+            with self.db.read() as s:
+                r = browse.position_of(s, self.spec, self._query, record_id)
+        return None if r is None else r + self._ncreated
+
+    def ensure_loaded(self, first: int, last: int | None = None) -> None:
+        """Load the rows ``first..last`` now (for jumps, tests and benchmarks)."""
+        last = first if last is None else last
+        lo = max(0, first - self._ncreated)
+        hi = min(self._count - 1, last - self._ncreated)
+        if hi < lo:
+            return
+        pages = [p for p in range(lo // PAGE_SIZE, hi // PAGE_SIZE + 1) if p not in self._pages]
+        if pages:
+            self._load_pages(pages)
+
+    def finish_anchors(self) -> None:
+        """Run the background anchor scan to its end now (tests, benchmarks)."""
+        self._anchor_timer.stop()
+        while self._anchor_scan is not None:
+            self._scan_anchors_chunk(restart=False)
+
+    def cached_pages(self) -> int:
+        return len(self._pages)
+
+    def known_anchors(self) -> int:
+        return len(self._anchors)
+
+    # ------------------------------------------------------------------ loading
+
+    def _read_counts(self, *, recount_total: bool) -> tuple[int, int]:
+        q = self._query
+        plain = not q.term and not q.filters
+        with self.db.read() as s:
+            count = browse.count(s, self.spec, q)
+            if plain:
+                total = count
+            elif recount_total or not self._total:
+                total = browse.count(s, self.spec, self.spec.default_query())
+            else:
+                total = self._total
+        return count, total
+
+    def _reset(
+        self, *, recount: bool = True, recount_total: bool = False, emit_reset: bool = True
+    ) -> None:
+        if emit_reset:
+            self.beginResetModel()
+        try:
+            if recount:
+                self._count, self._total = self._read_counts(recount_total=recount_total)
+            self._fts_driven = bool(self._query.term) and self._count <= browse.FTS_DRIVEN_LIMIT
+            self._drop_cache()
+            self._generation += 1
+            if self._count:
+                self._load_pages([0])
+        finally:
+            if emit_reset:
+                self.endResetModel()
+        self._start_anchor_scan()
+        self.counts_changed.emit(self._count, self._total)
+
+    def _drop_cache(self) -> None:
+        self._pages.clear()
+        self._anchors.clear()
+        self._row_of.clear()
+        self._wanted.clear()
+        self._patched.clear()
+        self._load_timer.stop()
+        self._anchor_scan = None
+        self._anchor_timer.stop()
+
+    def _want(self, page: int) -> None:
+        if page not in self._wanted:
+            self._wanted.add(page)
+            self._load_timer.start()
+
+    def _load_wanted(self) -> None:
+        pages = sorted(p for p in self._wanted if p not in self._pages)
+        self._wanted.clear()
+        if not pages:
+            return
+        self._load_pages(pages)
+        nc = self._ncreated
+        for p in pages:
+            first = p * PAGE_SIZE + nc
+            last = min((p + 1) * PAGE_SIZE, self._count) - 1 + nc
+            if last >= first:
+                self.dataChanged.emit(self.index(first, 0), self.index(last, self._ncols - 1))
+
+    def _load_pages(self, pages: Iterable[int]) -> None:
+        """Read the given pages in one short session."""
+        pages = [p for p in pages if 0 <= p * PAGE_SIZE < self._count]
+        if not pages:
+            return
+        with self.db.read() as s:
+            for p in pages:
+                rows = self._read_page(s, p)
+                self._install(p, rows)
+
+    def _read_page(self, session: Any, p: int) -> list[tuple[Any, ...]]:
+        q, spec, fd = self._query, self.spec, self._fts_driven
+        if p == 0:
+            return browse.fetch_page(session, spec, q, fts_driven=fd)
+        anchor = self._anchors.get(p)
+        if anchor is not None:
+            return browse.fetch_page(session, spec, q, after=anchor, fts_driven=fd)
+        nxt = self._pages.get(p + 1)
+        if nxt:
+            first = nxt[0]
+            return browse.fetch_page(session, spec, q, before=(first[SORT], first[ID]),
+                                     fts_driven=fd)
+        # The nearest known anchor before p, or the end of the order, whichever is closer.
+        known = [a for a in self._anchors if a < p]
+        base = max(known) if known else 0
+        hop = (p - base) * PAGE_SIZE
+        end = min((p + 1) * PAGE_SIZE, self._count)
+        from_end = self._count - end
+        if from_end < hop:
+            rows = browse.fetch_page(session, spec, q, from_end=True, offset=from_end,
+                                     limit=end - p * PAGE_SIZE, fts_driven=fd)
+            return rows
+        after = self._anchors.get(base) if base else None
+        return browse.fetch_page(session, spec, q, after=after, offset=hop, fts_driven=fd)
+
+    def _install(self, p: int, rows: list[tuple[Any, ...]]) -> None:
+        if len(self._pages) >= self.max_pages:
+            self._evict(p)
+        self._pages[p] = rows
+        self._last_page = p
+        base = p * PAGE_SIZE
+        row_of = self._row_of
+        for i, row in enumerate(rows):
+            row_of[row[ID]] = base + i
+        if rows and len(rows) == PAGE_SIZE:
+            last = rows[-1]
+            self._anchors.setdefault(p + 1, (last[SORT], last[ID]))
+        if self._pending_values:
+            for row in rows:
+                values = self._pending_values.get(row[ID])
+                if values:
+                    self._patched[row[ID]] = self._patch(row, values)
+
+    def _evict(self, near: int) -> None:
+        while len(self._pages) >= self.max_pages:
+            far = max(self._pages, key=lambda q: abs(q - near))
+            for row in self._pages.pop(far):
+                self._row_of.pop(row[ID], None)
+                self._patched.pop(row[ID], None)
+
+    def _stored_row(self, r: int, *, load: bool = False) -> tuple[Any, ...] | None:
+        """The database row ``r`` (0 = first stored row) if its page is cached/loaded."""
+        p = r // PAGE_SIZE
+        page = self._pages.get(p)
+        if page is None and load:
+            self._load_pages([p])
+            page = self._pages.get(p)
+        if page is None or r % PAGE_SIZE >= len(page):
+            return None
+        return page[r % PAGE_SIZE]
+
+    def _id_at(self, r: int) -> int | None:
+        row = self._stored_row(r)
+        return None if row is None else row[ID]
+
+    # ------------------------------------------------------------------ anchors
+
+    def _start_anchor_scan(self) -> None:
+        if self._count <= PAGE_SIZE * 2:
+            self._anchor_scan = None
+            return
+        self._anchor_scan = (1, None)  # page 1's anchor is the key ending page 0
+        self._anchor_timer.start()
+
+    def _scan_anchors_chunk(self, restart: bool = True) -> None:
+        if self._anchor_scan is None:
+            return
+        page, after = self._anchor_scan
+        with self.db.read() as s:
+            keys, covered = browse.page_anchors(
+                s, self.spec, self._query, after=after, page_size=PAGE_SIZE,
+                pages=ANCHOR_CHUNK_PAGES,
+            )
+        for i, key in enumerate(keys):
+            self._anchors[page + i] = key
+        if covered < PAGE_SIZE * ANCHOR_CHUNK_PAGES or not keys:
+            self._anchor_scan = None
+            self.anchors_ready.emit()
+            return
+        self._anchor_scan = (page + len(keys), keys[-1])
+        if restart:
+            self._anchor_timer.start()
+
+    # ------------------------------------------------------------------ pending overlay
+
+    def _update_flags(self) -> None:
+        editable = self.pending is not None and not self.db.read_only
+        flags = []
+        for col in self.spec.columns:
+            f = self._base_flags
+            if editable and col.editable:
+                if col.kind is Kind.BOOL:
+                    f |= Qt.ItemFlag.ItemIsUserCheckable
+                else:
+                    f |= Qt.ItemFlag.ItemIsEditable
+            flags.append(f)
+        self._flags = flags
+
+    def _rebuild_overlay(self) -> set[int]:
+        """Recompute the overlay from the store; returns the record ids whose look changed."""
+        store, entity = self.pending, self.spec.entity
+        old_ids = set(self._pending_values) | self._deleted | set(self._failed)
+        values: dict[int, dict[str, Any]] = {}
+        deleted: set[int] = set()
+        failed: dict[int, str] = {}
+        if store is not None and entity is not None:
+            for edit in store.edits():
+                if isinstance(edit, Update) and edit.entity == entity:
+                    values.setdefault(edit.id, {}).update(edit.values)
+                elif isinstance(edit, Delete) and edit.entity == entity:
+                    deleted.add(edit.id)
+                else:
+                    continue
+                message = store.failure(edit)
+                if message:
+                    failed[edit.id] = message
+        changed = old_ids | set(values) | deleted | set(failed)
+        self._pending_values, self._deleted, self._failed = values, deleted, failed
+        self._patched = {
+            rid: self._patch(row, vals)
+            for rid, vals in values.items()
+            if (row := self._cached_by_id(rid)) is not None
+        }
+        self._marked = bool(values or deleted or failed)
+        return changed
+
+    def _cached_by_id(self, record_id: int) -> tuple[Any, ...] | None:
+        r = self._row_of.get(record_id)
+        return None if r is None else self._stored_row(r)
+
+    def _patch(self, row: tuple[Any, ...], values: dict[str, Any]) -> tuple[Any, ...]:
+        out = list(row)
+        n = self._ncols
+        for key, value in values.items():
+            try:
+                c = self.spec.index_of(key)
+            except KeyError:
+                continue
+            col = self.spec.columns[c]
+            if col.kind is Kind.BOOL:
+                out[self._bool_at[c]] = int(bool(value))
+            elif col.kind is Kind.TEXT:
+                out[FIRST_CELL + c] = "" if value is None else str(value)
+        del n
+        return tuple(out)
+
+    def _created_rows_for(self, created: list[Create]) -> list[tuple[Any, ...]]:
+        rows = []
+        n = self._ncols
+        raws = self.spec.raw_columns
+        for i, edit in enumerate(created):
+            cells: list[Any] = []
+            for col in self.spec.columns:
+                value = edit.values.get(col.key)
+                if col.kind is Kind.BOOL:
+                    cells.append("")
+                else:
+                    cells.append("" if value is None else str(value))
+            extra = []
+            for c in raws:
+                col = self.spec.columns[c]
+                value = edit.values.get(col.key, True if col.key == "active" else None)
+                extra.append(int(bool(value)) if col.kind is Kind.BOOL else value)
+            rows.append((-(i + 1), None, None, *cells, *extra))
+        del n
+        return rows
+
+    def _pending_changed(self) -> None:
+        changed = self._rebuild_overlay()
+        store, entity = self.pending, self.spec.entity
+        created = store.created(entity) if store is not None and entity is not None else []
+        old = self._created
+        if [id(e) for e in created] != [id(e) for e in old]:
+            keep = 0
+            while keep < min(len(old), len(created)) and old[keep] is created[keep]:
+                keep += 1
+            if len(old) > keep:
+                self.beginRemoveRows(QModelIndex(), keep, len(old) - 1)
+                self._created = old[:keep]
+                self._created_rows = self._created_rows[:keep]
+                self._ncreated = keep
+                self.endRemoveRows()
+            if len(created) > keep:
+                self.beginInsertRows(QModelIndex(), keep, len(created) - 1)
+                self._created = list(created)
+                self._created_rows = self._created_rows_for(self._created)
+                self._ncreated = len(created)
+                self.endInsertRows()
+        if self._ncreated:
+            self._marked = True
+        last_col = self._ncols - 1
+        for rid in changed:
+            r = self._row_of.get(rid)
+            if r is not None:
+                row = r + self._ncreated
+                self.dataChanged.emit(self.index(row, 0), self.index(row, last_col))
+
+    def _state_of(self, record_id: int) -> RowState:
+        if record_id in self._failed:
+            return RowState.FAILED
+        if record_id in self._deleted:
+            return RowState.DELETED
+        if record_id in self._pending_values:
+            return RowState.CHANGED
+        return RowState.STORED
+
+    def _mark_data(self, record_id: int, column: int, role: int) -> Any:
+        state = self._state_of(record_id)
+        if state is RowState.STORED:
+            return None
+        if state is RowState.FAILED:
+            if role == _BACKGROUND:
+                return _FAILED_BRUSH
+            if role == _TOOLTIP:
+                return self._failed[record_id]
+            if role == _FONT and self._keys[column] in self._pending_values.get(record_id, {}):
+                return _font(bold=True)
+            return None
+        if state is RowState.DELETED:
+            if role == _FONT:
+                return _font(strike=True)
+            if role == _FOREGROUND:
+                return _GREY
+            if role == _BACKGROUND:
+                return _DELETED_BRUSH
+            if role == _TOOLTIP:
+                return "Marked for deletion: removed when you save."
+            return None
+        # Changed: only the changed cells look different.
+        if self._keys[column] not in self._pending_values.get(record_id, {}):
+            return None
+        if role == _FONT:
+            return _font(bold=True)
+        if role == _BACKGROUND:
+            return _CHANGED_BRUSH
+        if role == _TOOLTIP:
+            return "Changed: saved when you save."
+        return None
+
+    def _created_data(self, row: int, column: int, role: int) -> Any:
+        cells = self._created_rows[row]
+        if role == _DISPLAY:
+            return cells[FIRST_CELL + column]
+        if role == _EDIT:
+            value = cells[self._edit_at[column]]
+            return bool(value) if column in self._bool_at else value
+        if role == _CHECK:
+            at = self._bool_at.get(column)
+            if at is None:
+                return None
+            return _CHECKED if cells[at] else _UNCHECKED
+        if role == _BACKGROUND:
+            failed = self.pending.failure(self._created[row]) if self.pending else None
+            return _FAILED_BRUSH if failed else _NEW_BRUSH
+        if role == _TOOLTIP:
+            failed = self.pending.failure(self._created[row]) if self.pending else None
+            return failed or "New: added when you save."
+        if role == ItemRole.STATE:
+            return str(RowState.NEW)
+        return None
+
