@@ -54,6 +54,8 @@ LABELS = {
     "record_key": "Record",
     "before": "Before",
     "after": "After",
+    "members": "Members",
+    "summary": "Before → after",
 }
 
 
@@ -63,6 +65,10 @@ def record_values(record: object) -> dict[str, Any]:
         return {}
     if isinstance(record, Mapping):
         return dict(record)
+    stored = getattr(record, "values", None)
+    if isinstance(stored, Mapping) and hasattr(record, "id"):
+        # core.browse.Record: id and version beside the field values.
+        return {"id": record.id, "version": getattr(record, "version", None), **stored}
     if dataclasses.is_dataclass(record) and not isinstance(record, type):
         return {f.name: getattr(record, f.name) for f in dataclasses.fields(record)}
     as_dict = getattr(record, "_asdict", None)

@@ -669,7 +669,6 @@ class MainWindow(QMainWindow):
         dirty = "*" if not self.store.is_empty() else ""
         ro = " (read-only)" if self.db.read_only else ""
         self.setWindowTitle(f"{APP_TITLE} — {name}{dirty}{ro}")
-        self.setWindowModified(bool(dirty))
         count = len(self.store)
         failed = any(self.store.failure(e) for e in self.store.edits())
         if count:

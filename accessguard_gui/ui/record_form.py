@@ -183,7 +183,7 @@ class RecordForm(QDialog):
 
     def error_text(self, name: str) -> str:
         label = self.errors[name]
-        return label.text() if label.isVisible() else ""
+        return label.text() if not label.isHidden() else ""
 
     def is_valid(self) -> bool:
         return self.buttons.button(QDialogButtonBox.StandardButton.Ok).isEnabled()

@@ -1,0 +1,83 @@
+"""Launch: command line, welcome choice, the demo, the icon and the desktop entry."""
+
+from __future__ import annotations
+
+import configparser
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from accessguard_gui import app
+from accessguard_gui.core.database import Database
+from accessguard_gui.ui.icons import RESOURCES, app_icon
+from accessguard_gui.ui.welcome import WelcomeChoice
+
+
+def test_command_line() -> None:
+    args = app.parse_args(["people.db", "--read-only"])
+    assert args.database == "people.db" and args.read_only and not args.demo
+    assert app.parse_args(["--demo"]).demo
+
+
+def test_path_on_the_command_line_is_opened(db_path: Path, qtbot: Any) -> None:
+    Database(db_path).close()
+    db = app.choose_database(app.parse_args([str(db_path)]), None, welcome=_no_welcome)
+    assert db is not None and db.path == db_path
+    db.close()
+
+
+def test_bad_path_falls_back_to_the_welcome_choice(
+    tmp_path: Path, dialogs: Any, qtbot: Any
+) -> None:
+    bad = tmp_path / "bad.db"
+    bad.write_text("nope" * 100)
+    answers = [WelcomeChoice.NEW]
+    dialogs.save_path = str(tmp_path / "created.db")
+    db = app.choose_database(app.parse_args([str(bad)]), None, welcome=answers.pop)
+    assert "not an SQLite database" in dialogs.errors[0][1]
+    assert db is not None and db.path == tmp_path / "created.db" and db.created
+    db.close()
+
+
+def test_first_launch_without_database_asks_and_may_quit(qtbot: Any) -> None:
+    asked: list[int] = []
+
+    def welcome() -> WelcomeChoice:
+        asked.append(1)
+        return WelcomeChoice.QUIT
+
+    assert app.choose_database(app.parse_args([]), None, welcome=welcome) is None
+    assert asked == [1]
+
+
+def test_last_database_is_reopened(db_path: Path, qtbot: Any) -> None:
+    Database(db_path).close()
+    db = app.choose_database(app.parse_args([]), str(db_path), welcome=_no_welcome)
+    assert db is not None and db.path == db_path
+    db.close()
+
+
+def test_demo_opens_a_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, qtbot: Any) -> None:
+    monkeypatch.setattr(app, "demo_database_path", lambda: tmp_path / "demo.db")
+    db = app.choose_database(app.parse_args(["--demo"]), None, welcome=_no_welcome)
+    assert db is not None and db.path == tmp_path / "demo.db"
+    db.close()
+
+
+def test_icon_and_desktop_entry(qtbot: Any) -> None:
+    icon = app_icon()
+    assert not icon.isNull()
+    assert not icon.pixmap(256, 256).isNull()
+    entry = configparser.ConfigParser(interpolation=None)
+    entry.optionxform = str  # type: ignore[assignment,method-assign]
+    entry.read(RESOURCES / "accessguard.desktop")
+    desktop = entry["Desktop Entry"]
+    assert desktop["Exec"].startswith("accessguard ") and desktop["Icon"] == "accessguard"
+    assert desktop["Type"] == "Application" and desktop["Terminal"] == "false"
+    for size in (16, 32, 48, 64, 128, 256):
+        assert (RESOURCES / f"icons/hicolor/{size}x{size}/apps/accessguard.png").is_file()
+
+
+def _no_welcome() -> WelcomeChoice:
+    raise AssertionError("the welcome dialog should not be needed")
