@@ -171,9 +171,24 @@ def generate(
             f"AND tbl_name IN ({marks})",
             _LOADED_TABLES,
         ).fetchall()
+        # Triggers on the loaded tables (the search-index sync of migration 0003) would
+        # fire per row; they are dropped too, and the full-text indexes rebuilt at once.
+        triggers = conn.execute(
+            f"SELECT name, sql FROM sqlite_master WHERE type='trigger' AND tbl_name IN ({marks})",
+            _LOADED_TABLES,
+        ).fetchall()
+        search_tables = [
+            name
+            for name, sql in conn.execute(
+                "SELECT name, sql FROM sqlite_master WHERE type='table' AND sql LIKE '%fts5%'"
+            )
+            if any(f"content='{table}'" in sql for table in _LOADED_TABLES)
+        ]
         conn.execute("BEGIN")
         for name, _sql in indexes:
             conn.execute(f'DROP INDEX "{name}"')
+        for name, _sql in triggers:
+            conn.execute(f'DROP TRIGGER "{name}"')
         counts = _load(
             conn, rng, history, past, future,
             users=users, roles=roles, resources=resources, permissions=permissions,
@@ -183,6 +198,10 @@ def generate(
             expiring_share=expiring_share,
         )
         for _name, sql in indexes:
+            conn.execute(sql)
+        for name in search_tables:
+            conn.execute(f"INSERT INTO \"{name}\"(\"{name}\") VALUES ('rebuild')")
+        for _name, sql in triggers:
             conn.execute(sql)
         conn.execute("COMMIT")
         conn.execute("PRAGMA journal_mode=WAL")

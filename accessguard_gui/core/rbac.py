@@ -23,9 +23,6 @@ from typing import Any, TypeVar
 from sqlalchemy import (
     CTE,
     Select,
-    and_,
-    String,
-    cast,
     exists,
     func,
     literal,
@@ -35,6 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from . import passwords, validation
+from .access_query import run_access_query
 from .errors import (
     ConflictError,
     CycleError,
@@ -905,26 +903,39 @@ def check_access(
     user_label = str(user)
     resource_label = str(resource)
     action_label = str(action).strip().lower()
-    try:
-        u = get_user(session, user)
-    except NotFoundError:
+    user_key = _lookup_key(user)
+    resource_key = _lookup_key(resource)
+    if user_key is None:
         return AccessDecision(False, user_label, resource_label, action_label, DenyReason.UNKNOWN_USER)
-    try:
-        res = get_resource(session, resource)
-    except NotFoundError:
-        return AccessDecision(
-            False, u.username, resource_label, action_label, DenyReason.UNKNOWN_RESOURCE
-        )
-    perm_id = session.scalar(
-        select(Permission.id).where(
-            Permission.resource_id == res.id, Permission.action == action_label
-        )
+    if resource_key is None:
+        resource_key = -1  # matches nothing: reported as an unknown resource below
+    # One statement for lookups and paths (access_query.py says why).
+    found = run_access_query(
+        session,
+        user_key,
+        resource_key,
+        action_label,
+        moment,
+        max_depth=MAX_PATH_DEPTH,
+        limit=MAX_EXPLAINED_PATHS,
     )
-    if perm_id is None:
-        return AccessDecision(False, u.username, res.name, action_label, DenyReason.UNKNOWN_ACTION)
-    paths = _access_paths(session, u.id, perm_id, moment)
+    if found.user_id is None or found.username is None:
+        return AccessDecision(False, user_label, resource_label, action_label, DenyReason.UNKNOWN_USER)
+    if found.resource is None:
+        return AccessDecision(
+            False, found.username, resource_label, action_label, DenyReason.UNKNOWN_RESOURCE
+        )
+    if found.permission_id is None:
+        return AccessDecision(
+            False, found.username, found.resource, action_label, DenyReason.UNKNOWN_ACTION
+        )
+    paths = [
+        AccessPath(roles=roles, expires_at=expires, expired=expires is not None and expires <= moment)
+        for roles, expires in found.paths
+    ]
+    paths.sort(key=lambda p: (p.expired, len(p.roles)))
     granting = [p for p in paths if not p.expired]
-    if not u.active:
+    if not found.active:
         reason: DenyReason | None = DenyReason.INACTIVE_USER
     elif granting:
         reason = None
@@ -934,55 +945,24 @@ def check_access(
         reason = DenyReason.NO_PATH
     return AccessDecision(
         allowed=reason is None,
-        username=u.username,
-        resource=res.name,
+        username=found.username,
+        resource=found.resource,
         action=action_label,
         reason=reason,
         paths=tuple(paths),
     )
 
 
-def _access_paths(
-    session: Session, user_id: int, permission_id: int, now: datetime
-) -> list[AccessPath]:
-    walk = select(
-        UserRole.role_id.label("role_id"),
-        cast(UserRole.role_id, String).label("path"),
-        literal(0).label("depth"),
-        UserRole.expires_at.label("expires_at"),
-    ).where(UserRole.user_id == user_id).cte("walk", recursive=True)
-    walk = walk.union_all(
-        select(
-            RoleInheritance.inherits_from_id,
-            walk.c.path + "," + cast(RoleInheritance.inherits_from_id, String),
-            walk.c.depth + 1,
-            walk.c.expires_at,
-        ).where(RoleInheritance.role_id == walk.c.role_id, walk.c.depth < MAX_PATH_DEPTH)
-    )
-    holders = select(RolePermission.role_id).where(RolePermission.permission_id == permission_id)
-    # Granting walks first: with many expired walks, the LIMIT must not cut off the one
-    # that grants (the decision is taken from these rows).
-    expired = and_(walk.c.expires_at.is_not(None), walk.c.expires_at <= now)
-    rows = session.execute(
-        select(walk.c.path, walk.c.expires_at)
-        .where(walk.c.role_id.in_(holders))
-        .order_by(expired, walk.c.depth, walk.c.path)
-        .limit(MAX_EXPLAINED_PATHS)
-    ).all()
-    id_paths = [([int(x) for x in path.split(",")], expires) for path, expires in rows]
-    names = _role_names(session, (i for ids, _ in id_paths for i in ids))
-    result = []
-    for ids, expires in id_paths:
-        expires_at = _as_utc(expires)
-        result.append(
-            AccessPath(
-                roles=tuple(names.get(i, f"#{i}") for i in ids),
-                expires_at=expires_at,
-                expired=expires_at is not None and expires_at <= now,
-            )
-        )
-    result.sort(key=lambda p: (p.expired, len(p.roles)))
-    return result
+def _lookup_key(ref: Ref) -> int | str | None:
+    """An id or a trimmed name to look a record up by, as _by_ref does; None for refs
+    that can name nothing."""
+    if isinstance(ref, bool):
+        return None
+    if isinstance(ref, int):
+        return ref
+    if isinstance(ref, str):
+        return unicodedata.normalize("NFC", ref).strip()
+    return None
 
 
 def _as_utc(value: datetime | None) -> datetime | None:

@@ -221,3 +221,19 @@ def test_command_line_builds_and_prints_the_time(
     assert "50 users" in out and " s" in out
     assert main([str(path), "--users", "5"]) == 2  # exists: refused, file kept
     assert _rows(path, "SELECT count(*) FROM users") == [(50,)]
+
+
+def test_search_index_covers_generated_users(generated: tuple[Path, GenerationStats]) -> None:
+    """Triggers are dropped for the load: the full-text index must still hold every user,
+    and the sync triggers must be back for later edits."""
+    path, _ = generated
+    tables = {r[0] for r in _rows(path, "SELECT name FROM sqlite_master WHERE type='table'")}
+    if "search_users" not in tables:
+        pytest.skip("no full-text search index in this schema")
+    (username,) = _rows(path, "SELECT username FROM users WHERE id = 123")[0]
+    hits = _rows(
+        path, f"SELECT rowid FROM search_users WHERE search_users MATCH '\"{username}\"'"
+    )
+    assert (123,) in hits
+    triggers = {r[0] for r in _rows(path, "SELECT name FROM sqlite_master WHERE type='trigger'")}
+    assert {"search_users_insert", "search_users_update", "search_users_delete"} <= triggers
