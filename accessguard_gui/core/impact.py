@@ -483,7 +483,12 @@ def refusal(db: Database, pending: Sequence[Edit], new: Sequence[Edit]) -> Acces
 
 
 def bulk_role_edits(
-    session: Session, user_ids: Sequence[int], role: rbac.Ref, *, remove: bool = False
+    session: Session,
+    user_ids: Sequence[int],
+    role: rbac.Ref,
+    *,
+    remove: bool = False,
+    expires_at: datetime | None = None,
 ) -> list[Edit]:
     """Assign (or remove) ``role`` for every user in ``user_ids`` that needs it: users
     already assigned (or not assigned, when removing) are skipped, found in one query."""
@@ -492,10 +497,14 @@ def bulk_role_edits(
     if not ids:
         return []
     assigned = select(UserRole.user_id).where(UserRole.role_id == r.id)
-    query = select(User.id).where(User.id.in_(ids))
-    query = query.where(User.id.in_(assigned) if remove else User.id.not_in(assigned))
-    wanted = set(session.scalars(query))
-    kept = [i for i in ids if i in wanted]
+    wanted: dict[int, str] = {}
+    # Chunks keep each IN list under SQLite's bound-parameter limit for huge selections.
+    for start in range(0, len(ids), 5000):
+        query = select(User.id, User.username).where(User.id.in_(ids[start : start + 5000]))
+        query = query.where(User.id.in_(assigned) if remove else User.id.not_in(assigned))
+        # Edits name their records, so the pending list and the review read like sentences.
+        wanted.update({uid: name for uid, name in session.execute(query)})
+    kept = [wanted[i] for i in ids if i in wanted]
     if remove:
-        return [Deassign(user=i, role=r.id) for i in kept]
-    return [Assign(user=i, role=r.id) for i in kept]
+        return [Deassign(user=name, role=r.name) for name in kept]
+    return [Assign(user=name, role=r.name, expires_at=expires_at) for name in kept]

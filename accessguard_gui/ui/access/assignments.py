@@ -1,0 +1,797 @@
+"""A user's roles and a role's members, permissions and inheritance, edited as pending
+edits: nothing here writes to the database; Save (in the window) does.
+
+Each panel shows the state *as it will be* once the pending edits are saved (read in a
+rolled-back preview with the edits applied) and marks what is still pending. An edit the
+rules would refuse (an inheritance cycle, a separation-of-duty violation, a duplicate) is
+refused on the spot, with the cycle or the set named, and never reaches the store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, time
+
+from PySide6.QtCore import QDate, Qt, Signal
+from PySide6.QtGui import QColor, QFont
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QButtonGroup,
+    QDateEdit,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QRadioButton,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ...core import impact, lookup, rbac
+from ...core.changes import Assign, Deassign, Edit, Grant, Inherit, Revoke, SetExpiry, Uninherit
+from ...core.database import Database
+from ...core.errors import AccessGuardError
+from ...core.rows import AssignmentRow, PermissionRow, RoleRow
+from ..pending import PendingStore
+from .common import GREY, RED, PickerDialog, RowsModel, SqlCompleter
+
+PENDING = QColor("#8a5a00")
+
+
+def _when(moment: datetime | None) -> str:
+    return f"{moment:%Y-%m-%d %H:%M}" if moment else ""
+
+
+def _member_note(a: AssignmentRow) -> str:
+    if a.expires_at is None:
+        return ""
+    if a.expired(datetime.now(UTC)):
+        return f" (expired {_when(a.expires_at)}: grants nothing)"
+    return f" (until {_when(a.expires_at)})"
+
+
+def inheritance_sentence(role: str, inherits_from: str) -> str:
+    """The one wording used everywhere for an inheritance edge."""
+    return f"{role} inherits from {inherits_from} ({role} gets every permission of {inherits_from})"
+
+
+class _EditingPanel(QWidget):
+    """Common plumbing: push edits after checking them against the rules.
+
+    Signals:
+        refused(str): an edit was refused on the spot; the message names the reason.
+    """
+
+    refused = Signal(str)
+
+    def __init__(self, db: Database, store: PendingStore, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._db = db
+        self._store = store
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        self.message.hide()
+        store.changed.connect(self._store_changed)
+
+    def propose(self, edits: Sequence[Edit]) -> bool:
+        """Push ``edits`` to the store unless the rules refuse one (then nothing is pushed
+        and the reason is shown)."""
+        if not edits:
+            return False
+        try:
+            problem = impact.refusal(self._db, self._store.edits_for_save(), edits)
+        except AccessGuardError as exc:
+            problem = exc
+        if problem is not None:
+            self._say(f"Refused: {problem.message}", RED)
+            self.refused.emit(problem.message)
+            return False
+        self._say("", None)
+        if len(edits) == 1:
+            self._store.push(edits[0])
+        else:
+            self._store.push_many(edits)
+        return True
+
+    def _say(self, text: str, color: QColor | None) -> None:
+        self.message.setText(text)
+        self.message.setStyleSheet(f"color: {color.name()};" if color is not None else "")
+        self.message.setVisible(bool(text))
+
+    def _store_changed(self) -> None:
+        self.refresh()
+
+    def refresh(self) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+
+def _date_edit() -> QDateEdit:
+    edit = QDateEdit()
+    edit.setCalendarPopup(True)
+    edit.setDisplayFormat("yyyy-MM-dd")
+    edit.setDate(QDate.currentDate().addMonths(3))
+    return edit
+
+
+def _expiry_from(edit: QDateEdit) -> datetime:
+    """End of the chosen day, UTC: "until 2027-02-01" includes that day."""
+    d = edit.date()
+    return datetime.combine(datetime(d.year(), d.month(), d.day()).date(), time(23, 59), UTC)
+
+
+# ---------------------------------------------------------------------- user's roles
+
+
+@dataclass(frozen=True)
+class _UserState:
+    username: str
+    display_name: str
+    active: bool
+    now: tuple[AssignmentRow, ...]
+    saved: tuple[AssignmentRow, ...]
+    problems: tuple[str, ...]
+
+
+class UserRolesPanel(_EditingPanel):
+    """The roles of one user: granted when and by whom, until when; add several roles at
+    once, remove, set or clear the expiry. Every change becomes a pending edit.
+
+    Args:
+        db: the open database.
+        store: the window's pending edits.
+
+    Signals:
+        refused(str): an edit was refused (e.g. a separation-of-duty set would break).
+
+    Attributes:
+        table: the roles (``model`` holds rows: role, granted, granted by, expires, state).
+        add_button, remove_button, expiry_edit, set_expiry_button, clear_expiry_button.
+    """
+
+    HEADERS = ("Role", "Granted", "Granted by", "Expires", "Pending")
+
+    def __init__(self, db: Database, store: PendingStore, parent: QWidget | None = None) -> None:
+        super().__init__(db, store, parent)
+        self._user: str | None = None
+        self._user_ref: int | str | None = None
+        self._rows: list[tuple[str, AssignmentRow | None, AssignmentRow | None]] = []
+        self.title = QLabel("No user chosen")
+        font = QFont()
+        font.setBold(True)
+        font.setPointSize(font.pointSize() + 2)
+        self.title.setFont(font)
+        self.model = RowsModel(self.HEADERS, self)
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.add_button = QPushButton("Add roles\u2026")
+        self.remove_button = QPushButton("Remove")
+        self.expiry_edit = _date_edit()
+        self.set_expiry_button = QPushButton("Set expiry")
+        self.clear_expiry_button = QPushButton("Clear expiry")
+        buttons = QHBoxLayout()
+        for w in (self.add_button, self.remove_button):
+            buttons.addWidget(w)
+        buttons.addStretch(1)
+        buttons.addWidget(QLabel("Expires on"))
+        for w in (self.expiry_edit, self.set_expiry_button, self.clear_expiry_button):
+            buttons.addWidget(w)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.title)
+        layout.addWidget(self.table, 1)
+        layout.addLayout(buttons)
+        layout.addWidget(self.message)
+        self.add_button.clicked.connect(self.add_roles)
+        self.remove_button.clicked.connect(self.remove_selected)
+        self.set_expiry_button.clicked.connect(lambda: self.set_expiry(_expiry_from(self.expiry_edit)))
+        self.clear_expiry_button.clicked.connect(lambda: self.set_expiry(None))
+        self._enable(False)
+
+    # ------------------------------------------------------------ API
+
+    def set_user(self, user: int | str) -> None:
+        """Show (and edit) this user's roles."""
+        self._user = str(user) if isinstance(user, str) else None
+        self._user_ref = user
+        self.refresh()
+
+    def role_names(self) -> list[str]:
+        """The roles shown, in order (for tests and the window's status line)."""
+        return [name for name, _, _ in self._rows]
+
+    def select_roles(self, names: Sequence[str]) -> None:
+        self.table.clearSelection()
+        mode = self.table.selectionMode()
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.MultiSelection)
+        for row, (name, _, _) in enumerate(self._rows):
+            if name in names:
+                self.table.selectRow(row)
+        self.table.setSelectionMode(mode)
+
+    def selected_roles(self) -> list[str]:
+        rows = sorted({i.row() for i in self.table.selectionModel().selectedRows()})
+        return [self._rows[r][0] for r in rows if self._rows[r][1] is not None]
+
+    def add_roles(self) -> bool:
+        """Ask for roles (searchable, several at once) and assign them (pending)."""
+        if self._user_ref is None:
+            return False
+        chosen = PickerDialog.ask(self, "Add roles", self._search_roles)
+        username = self._username()
+        edits: list[Edit] = [Assign(user=username, role=c.label) for c in chosen]
+        return self.propose(edits)
+
+    def remove_selected(self) -> bool:
+        username = self._username()
+        return self.propose([Deassign(user=username, role=r) for r in self.selected_roles()])
+
+    def set_expiry(self, moment: datetime | None) -> bool:
+        """Set (or clear, with None) the expiry of the selected assignments."""
+        username = self._username()
+        edits: list[Edit] = []
+        for name in self.selected_roles():
+            saved = next((s for n, _, s in self._rows if n == name), None)
+            edits.append(
+                SetExpiry(
+                    user=username,
+                    role=name,
+                    expires_at=moment,
+                    version=saved.version if saved is not None else None,
+                )
+            )
+        return self.propose(edits)
+
+    def refresh(self) -> None:
+        if self._user_ref is None:
+            return
+        ref = self._user_ref
+        try:
+            state = self._read(ref)
+        except AccessGuardError as exc:
+            self.title.setText(exc.message)
+            self.model.set_rows([])
+            self._rows = []
+            self._enable(False)
+            return
+        self._user = state.username
+        inactive = "" if state.active else " \u2014 inactive: none of these roles grants anything"
+        self.title.setText(f"{state.username} ({state.display_name}){inactive}")
+        saved = {a.role_id: a for a in state.saved}
+        now = {a.role_id: a for a in state.now}
+        ids = sorted(set(saved) | set(now), key=lambda i: (now.get(i) or saved[i]).role.lower())
+        moment = datetime.now(UTC)
+        rows, colors, rows_meta = [], [], []
+        for rid in ids:
+            cur, old = now.get(rid), saved.get(rid)
+            shown = cur or old
+            assert shown is not None
+            if old is None:
+                state_text, color = "will be added", PENDING
+            elif cur is None:
+                state_text, color = "will be removed", GREY
+            elif cur.expires_at != old.expires_at:
+                state_text, color = "expiry will change", PENDING
+            else:
+                state_text, color = "", None
+            if cur is not None and cur.expired(moment):
+                color = RED
+                state_text = state_text or "expired"
+            rows.append(
+                (
+                    shown.role,
+                    _when(shown.granted_at) if old is not None else "on save",
+                    shown.granted_by,
+                    _when(shown.expires_at) if shown.expires_at else "never",
+                    state_text,
+                )
+            )
+            colors.append(color)
+            rows_meta.append((shown.role, cur, old))
+        self._rows = rows_meta
+        self.model.set_rows(rows, colors)
+        self.table.resizeColumnsToContents()
+        self._enable(True)
+        if state.problems:
+            self._say("Some pending changes would be refused: " + "; ".join(state.problems), RED)
+
+    # ------------------------------------------------------------ internals
+
+    def _read(self, ref: int | str) -> _UserState:
+        def read(session: object) -> tuple[object, list[AssignmentRow]]:
+            u = rbac.get_user(session, ref)  # type: ignore[arg-type]
+            return (u.username, u.display_name, u.active), rbac.assigned_roles(session, u.id)  # type: ignore[arg-type]
+
+        (info, now), problems = impact.with_pending(self._db, self._store.edits_for_save(), read)
+        with self._db.read() as session:
+            try:
+                saved = rbac.assigned_roles(session, ref)
+            except AccessGuardError:
+                saved = []  # a user that exists only in the pending edits
+        username, display, active = info  # type: ignore[misc]
+        return _UserState(username, display, active, tuple(now), tuple(saved), tuple(problems))
+
+    def _username(self) -> str:
+        return self._user or str(self._user_ref)
+
+    def _search_roles(self, text: str) -> list[lookup.Choice]:
+        with self._db.read() as session:
+            return lookup.search_roles(session, text)
+
+    def _enable(self, on: bool) -> None:
+        for w in (
+            self.add_button,
+            self.remove_button,
+            self.set_expiry_button,
+            self.clear_expiry_button,
+        ):
+            w.setEnabled(on)
+
+
+# ---------------------------------------------------------------------- role details
+
+
+@dataclass(frozen=True)
+class _RoleState:
+    role: RoleRow
+    members: tuple[AssignmentRow, ...]
+    permissions: tuple[PermissionRow, ...]
+    parents: tuple[RoleRow, ...]
+    children: tuple[RoleRow, ...]
+    problems: tuple[str, ...]
+
+
+class RoleDetailsPanel(_EditingPanel):
+    """One role: its members, direct permissions, the roles it inherits from and the roles
+    inheriting from it, each inheritance spelled out as a sentence. Adding an inheritance
+    that would close a cycle is refused with the cycle named.
+
+    Args:
+        db: the open database.
+        store: the window's pending edits.
+
+    Signals:
+        refused(str): an edit was refused on the spot.
+
+    Attributes:
+        members, permissions, inherits_from, inherited_by: the four lists (QListWidget).
+    """
+
+    def __init__(self, db: Database, store: PendingStore, parent: QWidget | None = None) -> None:
+        super().__init__(db, store, parent)
+        self._role_ref: int | str | None = None
+        self._role_name = ""
+        self.title = QLabel("No role chosen")
+        font = QFont()
+        font.setBold(True)
+        font.setPointSize(font.pointSize() + 2)
+        self.title.setFont(font)
+        self.description = QLabel()
+        self.description.setWordWrap(True)
+        self.members = QListWidget()
+        self.permissions = QListWidget()
+        self.inherits_from = QListWidget()
+        self.inherited_by = QListWidget()
+        for w in (self.members, self.permissions, self.inherits_from, self.inherited_by):
+            w.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+            w.setWordWrap(True)
+            w.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+            w.setResizeMode(QListWidget.ResizeMode.Adjust)
+        self.add_members_button = QPushButton("Add members\u2026")
+        self.remove_members_button = QPushButton("Remove")
+        self.add_permissions_button = QPushButton("Grant permissions\u2026")
+        self.remove_permissions_button = QPushButton("Revoke")
+        self.add_parent_button = QPushButton("Inherit from\u2026")
+        self.remove_parent_button = QPushButton("Stop inheriting")
+        self.add_child_button = QPushButton("Let roles inherit from this\u2026")
+        self.remove_child_button = QPushButton("Remove")
+        self.parents_help = QLabel()
+        self.children_help = QLabel()
+        for w in (self.parents_help, self.children_help):
+            w.setWordWrap(True)
+            w.setStyleSheet(f"color: {GREY.name()};")
+
+        def box(
+            title: str, lst: QListWidget, add: QPushButton, rem: QPushButton, help_: QLabel | None
+        ) -> QGroupBox:
+            group = QGroupBox(title)
+            lay = QVBoxLayout(group)
+            if help_ is not None:
+                lay.addWidget(help_)
+            lay.addWidget(lst)
+            row = QHBoxLayout()
+            row.addWidget(add)
+            row.addWidget(rem)
+            row.addStretch(1)
+            lay.addLayout(row)
+            return group
+
+        grid = QHBoxLayout()
+        left = QVBoxLayout()
+        right = QVBoxLayout()
+        left.addWidget(
+            box("Members", self.members, self.add_members_button, self.remove_members_button, None)
+        )
+        left.addWidget(
+            box(
+                "Direct permissions",
+                self.permissions,
+                self.add_permissions_button,
+                self.remove_permissions_button,
+                None,
+            )
+        )
+        right.addWidget(
+            box(
+                "Inherits from",
+                self.inherits_from,
+                self.add_parent_button,
+                self.remove_parent_button,
+                self.parents_help,
+            )
+        )
+        right.addWidget(
+            box(
+                "Inherited by",
+                self.inherited_by,
+                self.add_child_button,
+                self.remove_child_button,
+                self.children_help,
+            )
+        )
+        grid.addLayout(left, 1)
+        grid.addLayout(right, 1)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.title)
+        layout.addWidget(self.description)
+        layout.addLayout(grid, 1)
+        layout.addWidget(self.message)
+
+        self.add_members_button.clicked.connect(self.add_members)
+        self.remove_members_button.clicked.connect(self.remove_selected_members)
+        self.add_permissions_button.clicked.connect(self.add_permissions)
+        self.remove_permissions_button.clicked.connect(self.revoke_selected_permissions)
+        self.add_parent_button.clicked.connect(self.add_inherits_from)
+        self.remove_parent_button.clicked.connect(self.remove_selected_inherits_from)
+        self.add_child_button.clicked.connect(self.add_inherited_by)
+        self.remove_child_button.clicked.connect(self.remove_selected_inherited_by)
+
+    # ------------------------------------------------------------ API
+
+    def set_role(self, role: int | str) -> None:
+        self._role_ref = role
+        self.refresh()
+
+    def refresh(self) -> None:
+        if self._role_ref is None:
+            return
+        try:
+            state = self._read(self._role_ref)
+        except AccessGuardError as exc:
+            self.title.setText(exc.message)
+            for w in (self.members, self.permissions, self.inherits_from, self.inherited_by):
+                w.clear()
+            return
+        name = state.role.name
+        self._role_name = name
+        self.title.setText(name)
+        self.description.setText(state.role.description)
+        self.description.setVisible(bool(state.role.description))
+        saved = self._saved_keys(name)
+        self._fill(
+            self.members,
+            [
+                (
+                    a.username,
+                    a.username + _member_note(a),
+                    ("m", a.username) not in saved,
+                )
+                for a in state.members
+            ],
+        )
+        self._fill(
+            self.permissions,
+            [(p.label, p.label, ("p", p.label) not in saved) for p in state.permissions],
+        )
+        self._fill(
+            self.inherits_from,
+            [
+                (r.name, inheritance_sentence(name, r.name), ("up", r.name) not in saved)
+                for r in state.parents
+            ],
+        )
+        self._fill(
+            self.inherited_by,
+            [
+                (r.name, inheritance_sentence(r.name, name), ("down", r.name) not in saved)
+                for r in state.children
+            ],
+        )
+        self.parents_help.setText(
+            f"{name} gets every permission of the roles listed here."
+        )
+        self.children_help.setText(
+            f"The roles listed here get every permission of {name}."
+        )
+        if state.problems:
+            self._say("Some pending changes would be refused: " + "; ".join(state.problems), RED)
+
+    def add_members(self) -> bool:
+        chosen = PickerDialog.ask(self, f"Add members to {self._role_name}", self._search_users)
+        names = [c.label.split(" (")[0] for c in chosen]
+        return self.propose([Assign(user=n, role=self._role_name) for n in names])
+
+    def remove_selected_members(self) -> bool:
+        return self.propose(
+            [Deassign(user=n, role=self._role_name) for n in _selected(self.members)]
+        )
+
+    def add_permissions(self) -> bool:
+        chosen = PickerDialog.ask(
+            self, f"Grant permissions to {self._role_name}", self._search_permissions
+        )
+        return self.propose(
+            [Grant(role=self._role_name, permission=_permission_ref(c.label)) for c in chosen]
+        )
+
+    def revoke_selected_permissions(self) -> bool:
+        return self.propose(
+            [
+                Revoke(role=self._role_name, permission=_permission_ref(label))
+                for label in _selected(self.permissions)
+            ]
+        )
+
+    def add_inherits_from(self) -> bool:
+        chosen = PickerDialog.ask(
+            self, f"Roles {self._role_name} inherits from", self._search_roles
+        )
+        return self.propose(
+            [Inherit(role=self._role_name, inherits_from=c.label) for c in chosen]
+        )
+
+    def remove_selected_inherits_from(self) -> bool:
+        return self.propose(
+            [Uninherit(role=self._role_name, inherits_from=n) for n in _selected(self.inherits_from)]
+        )
+
+    def add_inherited_by(self) -> bool:
+        chosen = PickerDialog.ask(
+            self, f"Roles that inherit from {self._role_name}", self._search_roles
+        )
+        return self.propose(
+            [Inherit(role=c.label, inherits_from=self._role_name) for c in chosen]
+        )
+
+    def remove_selected_inherited_by(self) -> bool:
+        return self.propose(
+            [Uninherit(role=n, inherits_from=self._role_name) for n in _selected(self.inherited_by)]
+        )
+
+    def texts(self, which: QListWidget) -> list[str]:
+        return [which.item(i).text() for i in range(which.count())]
+
+    # ------------------------------------------------------------ internals
+
+    def _read(self, ref: int | str) -> _RoleState:
+        def read(session: object) -> _RoleState:
+            s = session
+            r = rbac.get_role(s, ref)  # type: ignore[arg-type]
+            return _RoleState(
+                RoleRow.of(r),
+                tuple(rbac.assigned_users(s, r.id)),  # type: ignore[arg-type]
+                tuple(rbac.role_permissions(s, r.id)),  # type: ignore[arg-type]
+                tuple(rbac.inherits_from(s, r.id)),  # type: ignore[arg-type]
+                tuple(rbac.inherited_by(s, r.id)),  # type: ignore[arg-type]
+                (),
+            )
+
+        state, problems = impact.with_pending(self._db, self._store.edits_for_save(), read)
+        return _RoleState(
+            state.role, state.members, state.permissions, state.parents, state.children,
+            tuple(problems),
+        )
+
+    def _saved_keys(self, name: str) -> set[tuple[str, str]]:
+        """What is already in the file, to mark the rest as pending."""
+        try:
+            with self._db.read() as s:
+                r = rbac.get_role(s, name)
+                keys = {("m", a.username) for a in rbac.assigned_users(s, r.id)}
+                keys |= {("p", p.label) for p in rbac.role_permissions(s, r.id)}
+                keys |= {("up", x.name) for x in rbac.inherits_from(s, r.id)}
+                keys |= {("down", x.name) for x in rbac.inherited_by(s, r.id)}
+                return keys
+        except AccessGuardError:
+            return set()
+
+    @staticmethod
+    def _fill(widget: QListWidget, entries: list[tuple[str, str, bool]]) -> None:
+        widget.clear()
+        for key, text, pending in entries:
+            item = QListWidgetItem(text + ("  \u2014 pending" if pending else ""))
+            item.setData(256, key)
+            if pending:
+                item.setForeground(PENDING)
+            widget.addItem(item)
+
+    def _search_roles(self, text: str) -> list[lookup.Choice]:
+        with self._db.read() as s:
+            return [c for c in lookup.search_roles(s, text) if c.label != self._role_name]
+
+    def _search_users(self, text: str) -> list[lookup.Choice]:
+        with self._db.read() as s:
+            return lookup.search_users(s, text)
+
+    def _search_permissions(self, text: str) -> list[lookup.Choice]:
+        with self._db.read() as s:
+            return lookup.search_permissions(s, text)
+
+
+def _permission_ref(label: str) -> tuple[str, str]:
+    """ "Server room: open" -> ("Server room", "open"); actions never contain spaces, so the
+    last ": " separates them even if a resource name contains one."""
+    resource, _, action = label.rpartition(": ")
+    return resource, action
+
+
+def _selected(widget: QListWidget) -> list[str]:
+    return [str(item.data(256)) for item in widget.selectedItems()]
+
+
+# ---------------------------------------------------------------------- bulk
+
+
+def bulk_role_change(
+    db: Database,
+    store: PendingStore,
+    user_ids: Sequence[int],
+    role: str,
+    *,
+    remove: bool = False,
+    expires_at: datetime | None = None,
+) -> tuple[int, str | None]:
+    """Assign (or remove) ``role`` for every listed user in one step: one pending edit per
+    user that needs it, pushed together (one gesture) after the rules accept them all.
+
+    Returns:
+        (number of edits pushed, None) or (0, the refusal message).
+    """
+    try:
+        edits, _ = impact.with_pending(
+            db,
+            store.edits_for_save(),
+            lambda s: impact.bulk_role_edits(
+                s, user_ids, role, remove=remove, expires_at=expires_at
+            ),
+        )
+        if not edits:
+            return 0, None
+        problem = impact.refusal(db, store.edits_for_save(), edits)
+    except AccessGuardError as exc:
+        return 0, exc.message
+    if problem is not None:
+        return 0, problem.message
+    store.push_many(edits)
+    return len(edits), None
+
+
+class BulkRoleDialog(QDialog):
+    """Assign or remove one role for a list of users (e.g. the rows selected in the users
+    table) in one step. Tests call ``apply()`` directly; the window may ``exec()`` it.
+
+    Signals:
+        applied(int): how many pending edits were added.
+    """
+
+    applied = Signal(int)
+
+    def __init__(
+        self,
+        db: Database,
+        store: PendingStore,
+        user_ids: Sequence[int],
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._db = db
+        self._store = store
+        self._ids = list(user_ids)
+        self.setWindowTitle(f"Change a role for {len(self._ids):,} users")
+        self.role_edit = QLineEdit(placeholderText="role")
+        self.completer = SqlCompleter(db, lookup.complete_roles, self.role_edit)
+        self.assign_radio = QRadioButton("Assign the role")
+        self.remove_radio = QRadioButton("Remove the role")
+        self.assign_radio.setChecked(True)
+        group = QButtonGroup(self)
+        group.addButton(self.assign_radio)
+        group.addButton(self.remove_radio)
+        self.expiry_edit = _date_edit()
+        self.expiry_edit.setEnabled(False)
+        self.expires_check = QRadioButton("until")
+        self.no_expiry = QRadioButton("no expiry")
+        self.no_expiry.setChecked(True)
+        expiry_group = QButtonGroup(self)
+        expiry_group.addButton(self.no_expiry)
+        expiry_group.addButton(self.expires_check)
+        self.expires_check.toggled.connect(self.expiry_edit.setEnabled)
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        self.message.setStyleSheet(f"color: {RED.name()};")
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        form = QFormLayout()
+        form.addRow("Role", self.role_edit)
+        choice = QHBoxLayout()
+        choice.addWidget(self.assign_radio)
+        choice.addWidget(self.remove_radio)
+        form.addRow("", choice)
+        expiry = QHBoxLayout()
+        expiry.addWidget(self.no_expiry)
+        expiry.addWidget(self.expires_check)
+        expiry.addWidget(self.expiry_edit)
+        form.addRow("Assignment", expiry)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.message)
+        layout.addWidget(self.buttons)
+        self.buttons.accepted.connect(self.apply)
+        self.buttons.rejected.connect(self.reject)
+
+    def apply(self) -> bool:
+        role = self.role_edit.text().strip()
+        if not role:
+            self.message.setText("Choose a role.")
+            return False
+        expires = (
+            _expiry_from(self.expiry_edit)
+            if self.expires_check.isChecked() and self.assign_radio.isChecked()
+            else None
+        )
+        count, problem = bulk_role_change(
+            self._db,
+            self._store,
+            self._ids,
+            role,
+            remove=self.remove_radio.isChecked(),
+            expires_at=expires,
+        )
+        if problem is not None:
+            self.message.setText(f"Refused: {problem}")
+            return False
+        self.applied.emit(count)
+        self.accept()
+        return True
+
+
+def show_user_roles(
+    db: Database, store: PendingStore, user: int | str, parent: QWidget | None = None
+) -> UserRolesPanel:
+    panel = UserRolesPanel(db, store, parent)
+    panel.setWindowTitle(f"Roles of {user} \u2014 AccessGuard")
+    panel.set_user(user)
+    panel.resize(760, 360)
+    panel.show()
+    return panel
+
+
+def show_role_details(
+    db: Database, store: PendingStore, role: int | str, parent: QWidget | None = None
+) -> RoleDetailsPanel:
+    panel = RoleDetailsPanel(db, store, parent)
+    panel.setWindowTitle(f"Role {role} \u2014 AccessGuard")
+    panel.set_role(role)
+    panel.resize(900, 560)
+    panel.show()
+    return panel
+

@@ -1,0 +1,202 @@
+"""User roles and role details panels: edits go to the pending store, refusals on the spot."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from pytestqt.qtbot import QtBot
+
+from accessguard_gui.core import lookup, rbac
+from accessguard_gui.core.changes import Assign, Deassign, Grant, Inherit, Revoke, SetExpiry, Uninherit
+from accessguard_gui.core.database import Database
+from accessguard_gui.ui.access.assignments import (
+    BulkRoleDialog,
+    RoleDetailsPanel,
+    UserRolesPanel,
+    bulk_role_change,
+)
+from accessguard_gui.ui.access.common import PickerDialog, save_png
+from accessguard_gui.ui.pending import PendingStore
+
+from .conftest import SHOTS
+
+
+def _answer_picker(monkeypatch: pytest.MonkeyPatch, labels: list[str]) -> list[str]:
+    """Replace the modal picker: build the real dialog, tick ``labels`` through it."""
+    titles: list[str] = []
+
+    def ask(cls, parent, title, search: Callable[[str], list[lookup.Choice]], *, multi=True):  # type: ignore[no-untyped-def]
+        titles.append(title)
+        dialog = cls(title, search, parent, multi=multi)
+        for label in labels:
+            dialog.filter.setText(label)
+            dialog.refresh()
+            dialog.set_checked(label)
+        chosen = dialog.chosen()
+        dialog.deleteLater()
+        return chosen
+
+    monkeypatch.setattr(PickerDialog, "ask", classmethod(ask))
+    return titles
+
+
+def _user_panel(qtbot: QtBot, db: Database, store: PendingStore, user: str) -> UserRolesPanel:
+    panel = UserRolesPanel(db, store)
+    qtbot.addWidget(panel)
+    panel.set_user(user)
+    panel.resize(820, 320)
+    panel.show()
+    return panel
+
+
+def test_user_roles_shows_details(qtbot: QtBot, demo_db: Database) -> None:
+    panel = _user_panel(qtbot, demo_db, PendingStore(), "bob")
+    rows = panel.model.rows()
+    assert [r[0] for r in rows] == ["Auditor", "Payments"]
+    assert rows[0][2] == "root"
+    assert rows[1][3].startswith("2020-01-01") and rows[1][4] == "expired"
+    assert panel.title.text() == "bob (Bob Brown)"
+    save_png(panel, SHOTS / "user_roles.png")
+
+
+def test_add_several_roles_pushes_pending_edits(
+    qtbot: QtBot, demo_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = PendingStore()
+    panel = _user_panel(qtbot, demo_db, store, "dave")
+    _answer_picker(monkeypatch, ["Auditor", "Operator"])
+    with qtbot.waitSignal(store.changed):
+        panel.add_button.click()
+    assert store.edits() == [Assign("dave", "Auditor"), Assign("dave", "Operator")]
+    assert panel.role_names() == ["Auditor", "Operator", "Payments"]
+    assert panel.model.row(0)[4] == "will be added"
+    save_png(panel, SHOTS / "user_roles_pending.png")
+    with demo_db.read() as s:  # nothing written
+        assert [a.role for a in rbac.assigned_roles(s, "dave")] == ["Payments"]
+
+
+def test_ssd_violation_refused_with_set_named(
+    qtbot: QtBot, demo_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = PendingStore()
+    panel = _user_panel(qtbot, demo_db, store, "dave")
+    _answer_picker(monkeypatch, ["Approvals"])
+    with qtbot.waitSignal(panel.refused), qtbot.assertNotEmitted(store.changed):
+        panel.add_button.click()
+    assert store.is_empty()
+    assert "Pay and approve" in panel.message.text()
+    assert "Approvals, Payments" in panel.message.text()
+    save_png(panel, SHOTS / "user_roles_refused.png")
+
+
+def test_remove_and_expiry(qtbot: QtBot, demo_db: Database) -> None:
+    store = PendingStore()
+    panel = _user_panel(qtbot, demo_db, store, "bob")
+    panel.select_roles(["Payments"])
+    panel.remove_button.click()
+    assert store.edits() == [Deassign("bob", "Payments")]
+    assert panel.model.row(1)[4] == "will be removed"
+    panel.select_roles(["Auditor"])
+    panel.clear_expiry_button.click()
+    last = store.edits()[-1]
+    assert isinstance(last, SetExpiry) and last.role == "Auditor" and last.expires_at is None
+    assert panel.model.row(0)[3] == "never"
+    assert panel.model.row(0)[4] == "expiry will change"
+
+
+def _role_panel(qtbot: QtBot, db: Database, store: PendingStore, role: str) -> RoleDetailsPanel:
+    panel = RoleDetailsPanel(db, store)
+    qtbot.addWidget(panel)
+    panel.set_role(role)
+    panel.resize(980, 560)
+    panel.show()
+    return panel
+
+
+def test_role_details_lists_and_sentences(qtbot: QtBot, demo_db: Database) -> None:
+    panel = _role_panel(qtbot, demo_db, PendingStore(), "Staff")
+    assert panel.texts(panel.members) == ["carol"]
+    assert panel.texts(panel.permissions) == ["Ledger: read"]
+    assert panel.texts(panel.inherits_from) == [
+        "Staff inherits from Base (Staff gets every permission of Base)"
+    ]
+    assert panel.texts(panel.inherited_by) == [
+        "Admin inherits from Staff (Admin gets every permission of Staff)",
+        "Auditor inherits from Staff (Auditor gets every permission of Staff)",
+    ]
+    save_png(panel, SHOTS / "role_details.png")
+
+
+def test_cycle_refused_with_cycle_named(
+    qtbot: QtBot, demo_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = PendingStore()
+    panel = _role_panel(qtbot, demo_db, store, "Base")
+    _answer_picker(monkeypatch, ["Auditor"])
+    panel.add_parent_button.click()
+    assert store.is_empty()
+    assert "Base \u2192 Auditor \u2192 Staff \u2192 Base" in panel.message.text()
+    save_png(panel, SHOTS / "role_details_cycle.png")
+
+
+def test_cycle_through_a_pending_edit_is_refused(
+    qtbot: QtBot, demo_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = PendingStore()
+    store.push(Inherit("Payments", "Admin"))
+    panel = _role_panel(qtbot, demo_db, store, "Base")
+    _answer_picker(monkeypatch, ["Payments"])
+    panel.add_parent_button.click()
+    assert store.edits() == [Inherit("Payments", "Admin")]
+    assert "Base \u2192 Payments \u2192 Admin" in panel.message.text()
+
+
+def test_role_edits_are_pending(
+    qtbot: QtBot, demo_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = PendingStore()
+    panel = _role_panel(qtbot, demo_db, store, "Payments")
+    _answer_picker(monkeypatch, ["Door B2.14: open"])
+    panel.add_permissions_button.click()
+    _answer_picker(monkeypatch, ["Staff"])
+    panel.add_parent_button.click()
+    _answer_picker(monkeypatch, ["Operator"])
+    panel.add_child_button.click()
+    assert store.edits() == [
+        Grant("Payments", ("Door B2.14", "open")),
+        Inherit("Payments", "Staff"),
+        Inherit("Operator", "Payments"),
+    ]
+    assert "Door B2.14: open  \u2014 pending" in panel.texts(panel.permissions)
+    save_png(panel, SHOTS / "role_details_pending.png")
+    panel.permissions.item(1).setSelected(True)  # Ledger: write
+    panel.revoke_selected_permissions()
+    assert store.edits()[-1] == Revoke("Payments", ("Ledger", "write"))
+    panel.inherits_from.item(0).setSelected(True)
+    panel.remove_selected_inherits_from()
+    assert store.edits()[-1] == Uninherit("Payments", "Staff")
+
+
+def test_bulk_assign_and_remove(qtbot: QtBot, demo_db: Database) -> None:
+    store = PendingStore()
+    with demo_db.read() as s:
+        ids = [rbac.get_user(s, n).id for n in ("alice", "bob", "carol", "dave")]
+    count, problem = bulk_role_change(demo_db, store, ids, "Staff")
+    assert (count, problem) == (3, None)  # carol already has Staff
+    assert store.edits() == [Assign("alice", "Staff"), Assign("bob", "Staff"), Assign("dave", "Staff")]
+    dialog = BulkRoleDialog(demo_db, store, ids)
+    qtbot.addWidget(dialog)
+    dialog.role_edit.setText("Staff")
+    dialog.remove_radio.setChecked(True)
+    with qtbot.waitSignal(dialog.applied) as blocker:
+        assert dialog.apply()
+    # After the pending assigns, all four hold Staff: four removals.
+    assert blocker.args == [4]
+    dialog2 = BulkRoleDialog(demo_db, store, ids)
+    qtbot.addWidget(dialog2)
+    dialog2.role_edit.setText("Approvals")
+    dialog2.show()
+    assert not dialog2.apply()  # dave holds Payments: the SSD set refuses
+    assert "Pay and approve" in dialog2.message.text()
+    save_png(dialog2, SHOTS / "bulk_refused.png")
