@@ -79,7 +79,7 @@ def record_values(record: object) -> dict[str, Any]:
 
 def show_value(name: str, value: Any) -> str:
     """How a field reads to a person."""
-    if value is None:
+    if value is None or value == "":
         return "—"
     if name == "has_password":
         return "set" if value else "not set"

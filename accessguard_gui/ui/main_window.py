@@ -59,9 +59,7 @@ def make_model(db: Database, kind: PageKind, store: PendingStore, parent: QObjec
     from ..core import browse
     from .table_model import RecordTableModel
 
-    model = RecordTableModel(db, browse.SPECS[kind.key], store)
-    model.setParent(parent)
-    return model
+    return RecordTableModel(db, browse.SPECS[kind.key], store, parent)
 
 
 class MainWindow(QMainWindow):
@@ -88,6 +86,7 @@ class MainWindow(QMainWindow):
         self.nav = QListWidget()
         self.nav.setObjectName("navigation")
         self.nav.setMinimumWidth(120)
+        self.nav.setStyleSheet("QListWidget#navigation::item { padding: 6px 8px; }")
         for number, kind in enumerate(PAGES, start=1):
             item = QListWidgetItem(kind.title)
             item.setToolTip(f"{kind.title} (Ctrl+{number})")
@@ -232,6 +231,10 @@ class MainWindow(QMainWindow):
             page.record_activated.connect(self.edit_row)
             page.current_changed.connect(lambda record, p=page: self._show_details(p, record))
             page.delegate.invalid.connect(self._cell_refused)
+            page.sort_refused.connect(lambda text: self.statusBar().showMessage(text, 5000))
+            refused = getattr(model, "edit_refused", None)
+            if refused is not None:
+                refused.connect(self._cell_refused)
             # Del works on the table only, so it never eats a keypress in the search box.
             page.view.addAction(self.act_delete)
             for title, widget in self.details_extension(kind.key):
@@ -286,32 +289,44 @@ class MainWindow(QMainWindow):
 
     def _show_details(self, page: TablePage, record: object | None) -> None:
         entity = page.kind.entity
+        row = page.current_row()
         pending: dict[str, Any] = {}
         failure = None
         state = ""
+        created = self._created_at(page, row)
+        if created is not None:
+            record = dict(created.values)
+            failure = self.store.failure(created)
+            state = "New: it is added when you save."
         values = record_values(record)
         record_id = values.get("id")
+        if entity is not None and isinstance(record_id, int):
+            pending = self.store.pending_values(entity, record_id)
+            failure = self.store.failure_for_record(entity, record_id)
+            if self.store.is_deleted(entity, record_id):
+                state = "Marked for deletion: it is removed when you save."
+            elif pending:
+                state = "Changed: the new values are saved when you save."
+        shown = {**values, **pending}
         title = str(
-            values.get("username") or values.get("name") or values.get("action")
-            or values.get("record_key") or ""
+            shown.get("username") or shown.get("name") or shown.get("action")
+            or shown.get("record_key") or ""
         )
-        if entity is not None and record is not None:
-            if isinstance(record_id, int):
-                pending = self.store.pending_values(entity, record_id)
-                failure = self.store.failure_for_record(entity, record_id)
-                if self.store.is_deleted(entity, record_id):
-                    state = "Marked for deletion: it is removed when you save."
-                elif pending:
-                    state = "Changed: the new values are saved when you save."
-            else:
-                state = "New: it is added when you save."
-        if entity is Entity.PERMISSION and values.get("resource"):
-            title = f"{values.get('resource')}: {pending.get('action', values.get('action'))}"
+        if entity is Entity.PERMISSION and shown.get("resource"):
+            title = f"{shown['resource']}: {shown.get('action', '')}"
         page.details.record.show_record(
             record, pending, title=title, state=state, failure=failure
         )
-        page.details.show_record_in_extensions(record)
+        page.details.show_record_in_extensions(None if created is not None else record)
         self._update_actions()
+
+    @staticmethod
+    def _created_at(page: TablePage, row: int | None) -> Create | None:
+        """The pending new record a row shows (new rows sit at the top), else None."""
+        if row is None:
+            return None
+        created_edit = getattr(page.model, "created_edit", None)
+        return created_edit(row) if callable(created_edit) else None
 
     def _refresh_details(self) -> None:
         for page in self.pages.values():
@@ -324,8 +339,13 @@ class MainWindow(QMainWindow):
         page = page or self.current_page()
         return page.kind.editable and not self.db.read_only
 
-    def _current_values(self, page: TablePage, row: int) -> tuple[dict[str, Any], int | None, int | None]:
+    def _current_values(
+        self, page: TablePage, row: int
+    ) -> tuple[dict[str, Any], int | None, int | None]:
         """The record's values as the user sees them (pending edits applied), id, version."""
+        created = self._created_at(page, row)
+        if created is not None:
+            return dict(created.values), None, None
         values = record_values(page.model.record(row))
         record_id = values.get("id")
         version = values.get("version")
@@ -358,8 +378,11 @@ class MainWindow(QMainWindow):
         if entity is None:
             return
         values, record_id, version = self._current_values(page, row)
+        created = self._created_at(page, row)
+        if created is not None:
+            self._edit_new_record(page, created)
+            return
         if record_id is None:
-            self.statusBar().showMessage("New records can be changed after saving, or undone.", 5000)
             return
         if self.store.is_deleted(entity, record_id):
             self.statusBar().showMessage("This record is marked for deletion (undo to keep it).", 5000)
@@ -370,6 +393,17 @@ class MainWindow(QMainWindow):
         label = str(values.get("username") or values.get("name") or values.get("action") or "")
         self.store.push(Update(entity, record_id, version, changed, label))
 
+    def _edit_new_record(self, page: TablePage, created: Create) -> None:
+        """A new, unsaved record opens in the add form; OK changes the pending addition."""
+        if not self._editable(page):
+            return
+        values = RecordForm.ask(
+            self, created.entity, dict(created.values), choices=self._choices(created.entity),
+            creating=True,
+        )
+        if values:
+            self.store.replace(created, Create(created.entity, {**created.values, **values}))
+
     def delete_selected(self) -> None:
         """Mark every selected record for deletion (removed from the file at Save)."""
         page = self.current_page()
@@ -377,7 +411,12 @@ class MainWindow(QMainWindow):
         if entity is None or not self._editable(page):
             return
         edits = []
+        withdrawn = []
         for row in page.selected_rows():
+            created = self._created_at(page, row)
+            if created is not None:
+                withdrawn.append(created)  # never saved: deleting it just drops it
+                continue
             values, record_id, version = self._current_values(page, row)
             if record_id is None or self.store.is_deleted(entity, record_id):
                 continue
@@ -385,6 +424,8 @@ class MainWindow(QMainWindow):
             if entity is Entity.PERMISSION and values.get("resource"):
                 label = f"{values['resource']}: {values.get('action', '')}"
             edits.append(Delete(entity, record_id, version, label))
+        if withdrawn:
+            self.store.withdraw(withdrawn)
         if edits:
             self.store.push_many(edits)
             noun = page.kind.singular if len(edits) == 1 else page.kind.plural
@@ -735,15 +776,14 @@ class MainWindow(QMainWindow):
 
     def _restore_page(self, page: TablePage) -> None:
         key = f"pages/{page.kind.key}"
-        header = self.settings.bytes(f"{key}/header")
-        if header is not None:
-            page.view.horizontalHeader().restoreState(header)
+        header = page.view.horizontalHeader()
+        state = self.settings.bytes(f"{key}/header")
+        if state is None or not header.restoreState(state):
+            page.apply_default_layout()
         splitter = self.settings.bytes(f"{key}/splitter")
-        if splitter is not None:
-            page.splitter.restoreState(splitter)
-        else:
-            page.splitter.setSizes([780, 300])
-        # Enabling sorting sorts by the restored header indicator (in SQL, by the model).
+        if splitter is None or not page.splitter.restoreState(splitter):
+            page.splitter.setSizes([860, 320])
+        # Enabling sorting sorts by the header's indicator (in SQL, by the model).
         page.view.setSortingEnabled(True)
 
     def _save_pages(self) -> None:

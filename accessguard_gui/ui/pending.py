@@ -45,6 +45,29 @@ class PendingStore(QObject):
         self._redo.clear()
         self.changed.emit()
 
+    def replace(self, old: Edit, new: Edit) -> None:
+        """Change one pending edit in place (the user edits a new, unsaved record's form):
+        the record keeps its place in the list and Save applies the new values."""
+        for position, edit in enumerate(self._edits):
+            if edit is old:
+                self._edits[position] = new
+                self._failures.pop(id(old), None)
+                self._redo.clear()
+                self.changed.emit()
+                return
+        raise ValueError("that edit is not pending")
+
+    def withdraw(self, edits: Iterable[Edit]) -> None:
+        """Take pending edits back out (deleting a new, unsaved record removes it)."""
+        gone = {id(e) for e in edits}
+        if not gone:
+            return
+        self._edits = [e for e in self._edits if id(e) not in gone]
+        for key in gone:
+            self._failures.pop(key, None)
+        self._redo.clear()
+        self.changed.emit()
+
     def undo(self) -> Edit | None:
         if not self._edits:
             return None

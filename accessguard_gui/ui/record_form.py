@@ -48,16 +48,20 @@ class RecordForm(QDialog):
         *,
         choices: Sequence[str] = (),
         read_only: bool = False,
+        creating: bool | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.entity = entity
-        self.creating = initial is None
+        # A pending new record reopens as "creating" with its values filled in.
+        self.creating = initial is None if creating is None else creating
         self.initial: dict[str, Any] = dict(initial or {})
         self.read_only = read_only
         noun = ENTITY_NOUN[entity]
-        if self.creating:
+        if self.creating and initial is None:
             self.setWindowTitle(f"Add {noun}")
+        elif self.creating:
+            self.setWindowTitle(f"New {noun} (not saved yet)")
         else:
             label = self.initial.get("username") or self.initial.get("name") or self.initial.get(
                 "action", ""
@@ -231,9 +235,12 @@ class RecordForm(QDialog):
         *,
         choices: Sequence[str] = (),
         read_only: bool = False,
+        creating: bool | None = None,
     ) -> dict[str, Any] | None:
         """Show the form; the values to add / the changed values, or None if cancelled."""
-        dialog = cls(entity, initial, choices=choices, read_only=read_only, parent=parent)
+        dialog = cls(
+            entity, initial, choices=choices, read_only=read_only, creating=creating, parent=parent
+        )
         if dialog.exec() != QDialog.DialogCode.Accepted:
             return None
         return dialog.changed_values()

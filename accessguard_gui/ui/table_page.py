@@ -8,6 +8,7 @@ selected rows from here.
 Signals:
     record_activated: the user pressed Enter or double-clicked a row (argument: row).
     current_changed: the current record changed (argument: the row snapshot or None).
+    sort_refused: the user clicked a column that cannot be sorted (argument: message).
 """
 
 from __future__ import annotations
@@ -95,6 +96,7 @@ def count_text(shown: int, total: int, kind: PageKind, searching: bool) -> str:
 class TablePage(QWidget):
     record_activated = Signal(int)
     current_changed = Signal(object)
+    sort_refused = Signal(str)
 
     def __init__(self, kind: PageKind, model: Any, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -139,6 +141,10 @@ class TablePage(QWidget):
         header.setStretchLastSection(True)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setHighlightSections(False)
+        # Queued: the view calls model.sort() on the same signal; check after it did.
+        header.sortIndicatorChanged.connect(
+            self._sort_indicator_changed, Qt.ConnectionType.QueuedConnection
+        )
         self.delegate = RecordDelegate(kind.entity, self.view)
         self.view.setItemDelegate(self.delegate)
         self.view.doubleClicked.connect(lambda index: self.record_activated.emit(index.row()))
@@ -175,6 +181,34 @@ class TablePage(QWidget):
         QWidget.setTabOrder(self.search, self.view)
         QWidget.setTabOrder(self.view, self.details)
         self._show_counts(*self._counts())
+
+    # ------------------------------------------------------------ layout and sort
+
+    def apply_default_layout(self) -> None:
+        """Column widths from the spec's hints, the sort indicator on the model's order."""
+        spec = getattr(self.model, "spec", None)
+        header = self.view.horizontalHeader()
+        if spec is not None:
+            char = self.view.fontMetrics().averageCharWidth()
+            for column, col in enumerate(spec.columns):
+                width = max(col.width * char + 16, header.sectionSizeFromContents(column).width())
+                header.resizeSection(column, width)
+        sort_column = getattr(self.model, "sort_column", None)
+        sort_order = getattr(self.model, "sort_order", None)
+        if callable(sort_column) and callable(sort_order):
+            header.setSortIndicator(sort_column(), sort_order())
+
+    def _sort_indicator_changed(self, column: int, _order: Qt.SortOrder) -> None:
+        """Keep the arrow on the column the model really sorts by (some cannot be sorted)."""
+        sort_column = getattr(self.model, "sort_column", None)
+        if not callable(sort_column) or sort_column() == column:
+            return
+        header = self.view.horizontalHeader()
+        blocked = header.blockSignals(True)
+        header.setSortIndicator(sort_column(), self.model.sort_order())
+        header.blockSignals(blocked)
+        title = self.model.headerData(column, Qt.Orientation.Horizontal)
+        self.sort_refused.emit(f"The table cannot be sorted by {title}.")
 
     # ------------------------------------------------------------ search and counts
 

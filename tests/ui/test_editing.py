@@ -185,3 +185,29 @@ def test_password_edit_carries_only_the_hash(
     finally:
         fresh.close()
     assert users_in_file(seeded.path)["bob"].has_password
+
+
+def test_new_rows_are_shown_edited_and_withdrawn_before_saving(
+    qtbot: Any, window: Any, seeded: Database, monkeypatch: Any
+) -> None:
+    answers = iter([
+        {"name": "Payrol", "description": ""},
+        {"name": "Payroll", "description": "Runs the payroll"},
+    ])
+    monkeypatch.setattr(RecordForm, "ask", classmethod(lambda *_a, **_k: next(answers)))
+    window.show_page(1)
+    page = window.page("roles")
+    window.act_add.trigger()
+    assert page.model.rowCount() == 3  # the new role shows at the top
+    page.select_row(0)
+    assert "New" in page.details.record.status.text()
+    assert page.details.record.title.text() == "Payrol"
+
+    page.view.setFocus()
+    qtbot.keyClick(page.view, Qt.Key.Key_Return)  # fix the typo in its form
+    (create,) = window.store.edits()
+    assert create.values["name"] == "Payroll"
+
+    page.select_row(0)
+    qtbot.keyClick(page.view, Qt.Key.Key_Delete)  # a new row is simply dropped
+    assert window.store.is_empty() and page.model.rowCount() == 2

@@ -1,0 +1,97 @@
+"""The window on a generated database of 100,000 users: search, sort, scroll, edit and save."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QPoint, Qt
+
+from accessguard_gui.core import rbac
+from accessguard_gui.core.database import Database
+from accessguard_gui.core.generate import generate
+from accessguard_gui.ui.main_window import MainWindow
+
+from .helpers import cell_text, column_of, type_into_cell
+
+pytestmark = pytest.mark.slow
+USERS = 100_000
+
+
+@pytest.fixture(scope="module")
+def big_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("big") / "big.db"
+    generate(path, users=USERS, roles=200, resources=300, permissions=1_000, seed=7)
+    return path
+
+
+@pytest.fixture
+def big_window(qtbot: Any, big_file: Path, settings: Any) -> Iterator[MainWindow]:
+    db = Database(big_file, create=False)
+    window = MainWindow(db, settings)
+    qtbot.addWidget(window)
+    window.resize(1200, 800)
+    window.show()
+    qtbot.waitExposed(window)
+    yield window
+    window.store.clear()
+    window.db.close()
+
+
+def _visible_column(page: Any, key: str, rows: int = 20) -> list[str]:
+    page.model.ensure_loaded(0, rows - 1)
+    return [cell_text(page, r, key) for r in range(min(rows, page.model.rowCount()))]
+
+
+def test_search_box_filters_in_sql_and_counts(qtbot: Any, big_window: MainWindow) -> None:
+    page = big_window.page("users")
+    assert page.count_label.text() == f"{USERS:,} users"
+
+    big_window.act_find.trigger()
+    assert page.search.hasFocus()
+    qtbot.keyClicks(page.search, "ANNA.M")  # case-insensitive substring, '.' literal
+    qtbot.waitUntil(lambda: " of " in page.count_label.text())
+    shown, total = page.model.counts()
+    assert 0 < shown < total == USERS
+    assert page.count_label.text() == f"{shown:,} of {USERS:,} users"
+    for r in range(min(shown, 50)):
+        page.model.ensure_loaded(r)
+        texts = " ".join(
+            cell_text(page, r, k) for k in ("username", "display_name", "email")
+        ).lower()
+        assert "anna.m" in texts
+
+    page.search.clear()
+    qtbot.waitUntil(lambda: page.count_label.text() == f"{USERS:,} users")
+
+
+def test_sorting_by_a_header_click(qtbot: Any, big_window: MainWindow) -> None:
+    page = big_window.page("users")
+    header = page.view.horizontalHeader()
+    column = column_of(page, "display_name")
+    x = header.sectionViewportPosition(column) + header.sectionSize(column) // 2
+    qtbot.mouseClick(header.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(x, 5))
+    names = _visible_column(page, "display_name", 200)
+    assert names == sorted(names, key=str.lower) or names == sorted(names)
+    qtbot.mouseClick(header.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(x, 5))
+    reverse = _visible_column(page, "display_name", 200)
+    assert reverse[0] >= reverse[-1] and reverse[0] != names[0]
+    assert page.model.rowCount() == USERS
+
+
+def test_scroll_to_the_end_edit_and_save(qtbot: Any, big_window: MainWindow) -> None:
+    page = big_window.page("users")
+    page.view.setFocus()
+    qtbot.keyClick(page.view, Qt.Key.Key_End, Qt.KeyboardModifier.ControlModifier)
+    last = page.model.rowCount() - 1
+    assert page.current_row() == last
+    page.model.ensure_loaded(last)
+    username = cell_text(page, last, "username")
+    assert username  # the last row is shown, not a blank placeholder
+    type_into_cell(qtbot, page, last, "display_name", "Last Of All")
+    with qtbot.waitSignal(big_window.saved, timeout=10_000):
+        big_window.act_save.trigger()
+    with Database(big_window.db.path, create=False) as fresh, fresh.read() as s:
+        assert rbac.get_user(s, username).display_name == "Last Of All"
