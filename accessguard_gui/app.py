@@ -117,7 +117,13 @@ def build_window(db: Database, qsettings: QSettings) -> MainWindow:
     return MainWindow(db, settings)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, qsettings: QSettings | None = None) -> int:
+    """Start the app; returns the exit code.
+
+    Args:
+        argv: the command line without the program name (default: ``sys.argv[1:]``).
+        qsettings: where settings live (tests pass a temporary file; default: the user's).
+    """
     args = parse_args(sys.argv[1:] if argv is None else argv)
     from PySide6.QtCore import QCoreApplication
     from PySide6.QtWidgets import QApplication
@@ -132,10 +138,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.setApplicationDisplayName("AccessGuard")
     app.setDesktopFileName("accessguard")
     app.setWindowIcon(app_icon())
-    qsettings = default_settings()
+    qsettings = qsettings if qsettings is not None else default_settings()
     db = choose_database(args, AppSettings(qsettings).last_database())
     if db is None:
         return 0
     window = build_window(db, qsettings)
     window.show()
-    return app.exec()
+    try:
+        return app.exec()
+    finally:
+        window.db.close()

@@ -169,7 +169,7 @@ class MainWindow(QMainWindow):
                 kind.title, lambda n=number - 1: self.show_page(n), f"Ctrl+{number}"
             )
             self.page_actions.append(act)
-        self.act_about = self._action("&About AccessGuard", self.about)
+        self.act_about = self._action("&About and shortcuts", self.about, "F1")
 
     def _create_menus(self) -> None:
         bar = self.menuBar()
@@ -751,11 +751,17 @@ class MainWindow(QMainWindow):
             )
 
     def about(self) -> None:
+        keys = [
+            f"{a.text().replace('&', '').rstrip('…')}: {a.shortcut().toString()}"
+            for a in self.actions()
+            if not a.shortcut().isEmpty() and a is not self.act_about
+        ]
         messages.show_info(
             self,
             "About AccessGuard",
-            "AccessGuard — users, roles and permissions (RBAC) in a local database.",
+            "AccessGuard — users, roles and permissions (RBAC) in a local database.\n"
             f"Database: {self.db.display_name}",
+            "Keyboard shortcuts:\n" + "\n".join(keys),
         )
 
     # ================================================================ settings

@@ -81,3 +81,29 @@ def test_icon_and_desktop_entry(qtbot: Any) -> None:
 
 def _no_welcome() -> WelcomeChoice:
     raise AssertionError("the welcome dialog should not be needed")
+
+
+def test_main_opens_the_window_on_the_given_file(
+    db_path: Path, tmp_path: Path, qtbot: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from accessguard_gui.ui.main_window import MainWindow
+
+    Database(db_path).close()
+    seen: list[str] = []
+
+    def fake_exec() -> int:  # the event loop: look at the window, then "quit"
+        windows = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow)]
+        seen.extend(w.windowTitle() for w in windows if w.isVisible())
+        for w in windows:
+            w.close()
+            w.deleteLater()
+        return 0
+
+    monkeypatch.setattr(QApplication, "exec", staticmethod(fake_exec))
+    settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    assert app.main([str(db_path)], settings) == 0
+    assert seen == ["AccessGuard — accessguard.db"]
+    assert settings.value("recent_files") in ([str(db_path)], str(db_path))

@@ -1,0 +1,90 @@
+"""Navigation, search focus, counts, details, checkbox editing, refresh on focus."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt
+
+from accessguard_gui.core import rbac
+from accessguard_gui.core.changes import Entity, Update
+from accessguard_gui.core.database import Database
+from accessguard_gui.ui.main_window import MainWindow
+from accessguard_gui.ui.table_page import PAGES
+
+from .helpers import column_of, row_of_user, users_in_file
+
+
+def test_navigation_pages_and_keyboard(qtbot: Any, window: MainWindow) -> None:
+    assert [window.nav.item(i).text() for i in range(window.nav.count())] == [
+        "Users", "Roles", "Resources", "Permissions", "Audit log"
+    ]
+    assert window.windowTitle() == "AccessGuard — accessguard.db"
+    assert not window.windowIcon().isNull()
+    for number, kind in enumerate(PAGES, start=1):
+        qtbot.keyClick(window, Qt.Key(Qt.Key.Key_0 + number), Qt.KeyboardModifier.ControlModifier)
+        assert window.current_page().kind is kind
+    window.show_page(1)
+    qtbot.keyClick(window, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    assert window.page("roles").search.hasFocus()
+    # Every action is reachable from a menu and has a shortcut.
+    in_menus = {a for m in window.menuBar().actions() for a in m.menu().actions()}
+    for act in (
+        window.act_new, window.act_open, window.act_save, window.act_revert, window.act_backup,
+        window.act_check, window.act_quit, window.act_undo, window.act_redo, window.act_add,
+        window.act_edit, window.act_delete, window.act_password, window.act_find,
+        window.act_refresh, window.act_about, *window.page_actions,
+    ):
+        assert act in in_menus and not act.shortcut().isEmpty(), act.text()
+
+
+def test_counts_and_details(qtbot: Any, window: MainWindow, seeded: Database) -> None:
+    page = window.page("users")
+    assert page.count_label.text() == "3 users"
+    page.search.setText("bo")
+    page.apply_search()
+    assert page.count_label.text() == "1 of 3 users"
+    page.select_row(0)
+    assert page.details.record.title.text() == "bob"
+    assert page.details.record.value_text("email") == "bob@example.org"
+    assert page.details.tabText(0) == "Record"
+
+
+def test_space_toggles_the_active_checkbox(qtbot: Any, window: MainWindow, seeded: Database) -> None:
+    page = window.page("users")
+    index = page.model.index(row_of_user(page, seeded, "alice"), column_of(page, "active"))
+    page.view.setFocus()
+    page.view.setCurrentIndex(index)
+    qtbot.keyClick(page.view, Qt.Key.Key_Space)
+    (edit,) = window.store.edits()
+    assert isinstance(edit, Update) and dict(edit.values) == {"active": False}
+    assert index.data(Qt.ItemDataRole.CheckStateRole) == Qt.CheckState.Unchecked
+    with qtbot.waitSignal(window.saved, timeout=5000):
+        window.act_save.trigger()
+    assert users_in_file(seeded.path)["alice"].active is False
+
+
+def test_unsortable_column_keeps_the_real_sort(qtbot: Any, window: MainWindow) -> None:
+    window.show_page(4)
+    page = window.page("audit")
+    column = column_of(page, "action")
+    page.view.sortByColumn(column, Qt.SortOrder.AscendingOrder)
+    qtbot.waitUntil(lambda: page.view.horizontalHeader().sortIndicatorSection() != column)
+    assert "cannot be sorted" in window.statusBar().currentMessage()
+
+
+def test_window_refreshes_when_it_regains_focus(
+    qtbot: Any, window: MainWindow, seeded: Database
+) -> None:
+    page = window.page("users")
+    page.select_row(row_of_user(page, seeded, "carol"))
+    window.store.push(Update(Entity.USER, 1, None, {"display_name": "Pending"}, "alice"))
+    with Database(seeded.path, create=False) as other, other.action("Add") as s:
+        rbac.add_user(s, "aaron")  # sorts first: every row moves down by one
+    assert page.model.rowCount() == 3
+
+    window._application_state_changed(Qt.ApplicationState.ApplicationInactive)
+    window._application_state_changed(Qt.ApplicationState.ApplicationActive)
+    qtbot.waitUntil(lambda: page.count_label.text() == "4 users")
+    assert len(window.store) == 1  # pending edits survive the reload
+    assert page.details.record.title.text() == "carol"  # the selection follows the record
