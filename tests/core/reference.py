@@ -99,6 +99,27 @@ class Reference:
     def authorized_users(self, perm: tuple[str, str], now: datetime) -> set[str]:
         return {u for u in self.active if self.check_access(u, perm, now)}
 
+    def ssd_roles(self, user: str) -> set[str]:
+        """Roles counted by separation of duty: every assignment (expired ones too, inactive
+        users too) and everything those roles inherit from."""
+        result: set[str] = set()
+        for u, role in self.assignments:
+            if u == user:
+                result |= self.reachable(role)
+        return result
+
+    def ssd_breaches(
+        self, sets: dict[str, tuple[set[str], int]]
+    ) -> set[tuple[str, str, tuple[str, ...]]]:
+        """(set, user, roles held) for every user holding ``n`` or more roles of a set."""
+        found = set()
+        for name, (members, n) in sets.items():
+            for user in self.active:
+                held = self.ssd_roles(user) & members
+                if len(held) >= n:
+                    found.add((name, user, tuple(sorted(held, key=str.lower))))
+        return found
+
     def access_paths(self, user: str, perm: tuple[str, str]) -> set[tuple[str, ...]]:
         """Every walk assigned role -> ... -> role holding ``perm`` (expiry ignored)."""
         holders = {r for r, p in self.grants if p == perm}

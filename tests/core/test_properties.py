@@ -1,0 +1,308 @@
+"""Property tests: random small RBAC states built through the core API agree with the
+plain-Python reference in ``reference.py`` — decisions, explanations, review functions,
+refusals (cycles, duplicates, separation of duty) — and refused calls leave no trace."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy.orm import Session
+
+from accessguard_gui.core import rbac
+from accessguard_gui.core.database import Database
+from accessguard_gui.core.errors import (
+    AccessGuardError,
+    CycleError,
+    DuplicateError,
+    NotFoundError,
+    SeparationOfDutyError,
+)
+from accessguard_gui.core.models import utcnow
+from accessguard_gui.core.rows import DenyReason
+
+from .reference import Reference, snapshot
+
+NOW = utcnow()
+EXPIRIES = {"never": None, "past": NOW - timedelta(days=1), "future": NOW + timedelta(days=1)}
+# Modest by default so the suite stays quick; AG_PROPERTY_EXAMPLES=2000 for a long hunt.
+PROPERTY_SETTINGS = settings(
+    max_examples=int(os.environ.get("AG_PROPERTY_EXAMPLES", "60")),
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty database at schema head, copied for every example (migrations run once)."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    Database(path, operator="tester").close()
+    return path
+
+
+@contextmanager
+def fresh_db(template: Path) -> Iterator[Database]:
+    """A fresh copy of the template for one hypothesis example (function-scoped fixtures
+    are shared by every example of a test, so each example opens its own)."""
+    with tempfile.TemporaryDirectory(prefix="agprop-") as folder:
+        path = Path(folder) / "example.db"
+        shutil.copyfile(template, path)
+        db = Database(path, operator="tester")
+        try:
+            yield db
+        finally:
+            db.close()
+
+
+# ---------------------------------------------------------------------- scenarios
+
+
+@dataclass(frozen=True)
+class Scenario:
+    active: tuple[bool, ...]
+    roles: int
+    permissions: tuple[tuple[str, str], ...]
+    ssd: tuple[tuple[int, ...], int] | None  # (member role indexes, cardinality)
+    ops: tuple[tuple[Any, ...], ...]
+
+    @property
+    def users(self) -> list[str]:
+        return [f"u{i}" for i in range(len(self.active))]
+
+    @property
+    def role_names(self) -> list[str]:
+        return [f"R{i}" for i in range(self.roles)]
+
+
+@st.composite
+def scenarios(draw: st.DrawFn) -> Scenario:
+    n_users = draw(st.integers(1, 4))
+    n_roles = draw(st.integers(1, 6))
+    active = tuple(draw(st.lists(st.sampled_from([True, True, False]), min_size=n_users, max_size=n_users)))
+    resources = draw(st.integers(1, 2))
+    actions = draw(st.integers(1, 2))
+    permissions = tuple((f"Res{r}", f"a{a}") for r in range(resources) for a in range(actions))
+    user = st.integers(0, n_users - 1)
+    role = st.integers(0, n_roles - 1)
+    perm = st.integers(0, len(permissions) - 1)
+    expiry = st.sampled_from(sorted(EXPIRIES))
+
+    @st.composite
+    def inherit_pair(d: st.DrawFn) -> tuple[int, int]:
+        a, b = d(role), d(role)
+        # Mostly downward edges (senior index < junior index): acyclic graphs rich in
+        # diamonds; the rest probe self-inheritance and cycles.
+        if d(st.integers(0, 9)) < 8 and a > b:
+            a, b = b, a
+        return a, b
+
+    op = st.one_of(
+        st.tuples(st.just("inherit"), inherit_pair()),
+        st.tuples(st.just("inherit"), inherit_pair()),
+        st.tuples(st.just("uninherit"), st.tuples(role, role)),
+        st.tuples(st.just("assign"), st.tuples(user, role, expiry)),
+        st.tuples(st.just("assign"), st.tuples(user, role, expiry)),
+        st.tuples(st.just("deassign"), st.tuples(user, role)),
+        st.tuples(st.just("expiry"), st.tuples(user, role, expiry)),
+        st.tuples(st.just("grant"), st.tuples(role, perm)),
+        st.tuples(st.just("grant"), st.tuples(role, perm)),
+        st.tuples(st.just("revoke"), st.tuples(role, perm)),
+        st.tuples(st.just("active"), st.tuples(user, st.booleans())),
+    )
+    ssd = None
+    if n_roles >= 2 and draw(st.booleans()):
+        members = tuple(sorted(draw(st.sets(role, min_size=2, max_size=min(3, n_roles)))))
+        ssd = (members, draw(st.integers(2, len(members))))
+    ops = tuple(draw(st.lists(op, max_size=30)))
+    return Scenario(active, n_roles, permissions, ssd, ops)
+
+
+# ---------------------------------------------------------------------- applying
+
+
+def _expected(ref: Reference, sets: dict[str, tuple[set[str], int]], op: tuple[Any, ...], sc: Scenario) -> type | None:
+    """What the reference says the core must answer: None (done) or the error class.
+    Applies the op to ``ref`` when it succeeds."""
+    kind, args = op
+    users, roles, perms = sc.users, sc.role_names, sc.permissions
+    if kind == "inherit":
+        senior, junior = roles[args[0]], roles[args[1]]
+        if senior == junior:
+            return CycleError
+        if junior in ref.parents.get(senior, set()):
+            return DuplicateError
+        if ref.would_cycle(senior, junior):
+            return CycleError
+        ref.add_inheritance(senior, junior)
+        if ref.ssd_breaches(sets):
+            ref.parents[senior].discard(junior)
+            return SeparationOfDutyError
+        return None
+    if kind == "uninherit":
+        senior, junior = roles[args[0]], roles[args[1]]
+        if junior not in ref.parents.get(senior, set()):
+            return NotFoundError
+        ref.parents[senior].discard(junior)
+        return None
+    if kind == "assign":
+        key = (users[args[0]], roles[args[1]])
+        if key in ref.assignments:
+            return DuplicateError
+        ref.assignments[key] = EXPIRIES[args[2]]
+        if ref.ssd_breaches(sets):
+            del ref.assignments[key]
+            return SeparationOfDutyError
+        return None
+    if kind in ("deassign", "expiry"):
+        key = (users[args[0]], roles[args[1]])
+        if key not in ref.assignments:
+            return NotFoundError
+        if kind == "deassign":
+            del ref.assignments[key]
+        else:
+            ref.assignments[key] = EXPIRIES[args[2]]
+        return None
+    if kind in ("grant", "revoke"):
+        grant = (roles[args[0]], perms[args[1]])
+        if kind == "grant":
+            if grant in ref.grants:
+                return DuplicateError
+            ref.grants.add(grant)
+        else:
+            if grant not in ref.grants:
+                return NotFoundError
+            ref.grants.discard(grant)
+        return None
+    if kind == "active":
+        ref.active[users[args[0]]] = args[1]
+        return None
+    raise AssertionError(kind)
+
+
+def _apply(s: Session, op: tuple[Any, ...], sc: Scenario) -> None:
+    kind, args = op
+    users, roles, perms = sc.users, sc.role_names, sc.permissions
+    if kind == "inherit":
+        rbac.add_inheritance(s, roles[args[0]], roles[args[1]])
+    elif kind == "uninherit":
+        rbac.delete_inheritance(s, roles[args[0]], roles[args[1]])
+    elif kind == "assign":
+        rbac.assign_user(s, users[args[0]], roles[args[1]], expires_at=EXPIRIES[args[2]])
+    elif kind == "deassign":
+        rbac.deassign_user(s, users[args[0]], roles[args[1]])
+    elif kind == "expiry":
+        rbac.set_assignment_expiry(s, users[args[0]], roles[args[1]], EXPIRIES[args[2]])
+    elif kind == "grant":
+        rbac.grant_permission(s, roles[args[0]], perms[args[1]])
+    elif kind == "revoke":
+        rbac.revoke_permission(s, roles[args[0]], perms[args[1]])
+    elif kind == "active":
+        rbac.update_user(s, users[args[0]], active=args[1])
+
+
+def _build(db: Database, sc: Scenario) -> tuple[Reference, dict[str, tuple[set[str], int]]]:
+    ref = Reference()
+    sets: dict[str, tuple[set[str], int]] = {}
+    with db.action("Build") as s:
+        for name, active in zip(sc.users, sc.active, strict=True):
+            rbac.add_user(s, name, active=active)
+            ref.active[name] = active
+        for name in sc.role_names:
+            rbac.add_role(s, name)
+            ref.roles.add(name)
+        for resource in sorted({resource for resource, _ in sc.permissions}):
+            rbac.add_resource(s, resource)
+        for resource, action in sc.permissions:
+            rbac.add_permission(s, resource, action)
+            ref.permissions.add((resource, action))
+        if sc.ssd is not None:
+            members = [sc.role_names[i] for i in sc.ssd[0]]
+            rbac.create_ssd_set(s, "Split", members, sc.ssd[1])
+            sets["Split"] = (set(members), sc.ssd[1])
+        for op in sc.ops:
+            expected = _expected(ref, sets, op, sc)
+            before = snapshot(s) if expected is not None else None
+            try:
+                _apply(s, op, sc)
+            except AccessGuardError as exc:
+                assert type(exc) is expected, (op, exc)
+                assert snapshot(s) == before, op  # a refused call leaves no trace
+            else:
+                assert expected is None, (op, expected)
+    return ref, sets
+
+
+# ---------------------------------------------------------------------- properties
+
+
+@PROPERTY_SETTINGS
+@given(sc=scenarios())
+def test_core_agrees_with_the_reference(template: Path, sc: Scenario) -> None:
+    with fresh_db(template) as db:
+        _compare(db, sc)
+
+
+def _compare(db: Database, sc: Scenario) -> None:
+    ref, sets = _build(db, sc)
+    with db.read() as s:
+        for role in sc.role_names:
+            for inherited in (False, True):
+                got = {(p.resource, p.action) for p in rbac.role_permissions(s, role, inherited=inherited)}
+                assert got == ref.role_permissions(role, inherited=inherited), (role, inherited)
+        for user in sc.users:
+            assert {r.name for r in rbac.authorized_roles(s, user, now=NOW)} == (
+                ref.authorized_roles(user, NOW)
+            ), user
+            assert {(p.resource, p.action) for p in rbac.user_permissions(s, user, now=NOW)} == (
+                ref.user_permissions(user, NOW)
+            ), user
+            assert {(a.role, a.expires_at) for a in rbac.assigned_roles(s, user)} == {
+                (r, e) for (u, r), e in ref.assignments.items() if u == user
+            }
+        for perm in sc.permissions:
+            assert {u.username for u in rbac.authorized_users(s, *perm, now=NOW)} == (
+                ref.authorized_users(perm, NOW)
+            ), perm
+            assert {r.name for r in rbac.authorized_roles_for(s, *perm)} == {
+                r for r in sc.role_names if perm in ref.role_permissions(r, inherited=True)
+            }, perm
+        for user in sc.users:
+            for perm in sc.permissions:
+                decision = rbac.check_access(s, user, *perm, now=NOW)
+                _check_decision(ref, user, perm, decision)
+        breaches = {(v.ssd_set, v.username, v.roles) for v in rbac.ssd_violations(s)}
+        assert breaches == ref.ssd_breaches(sets) == set()
+
+
+def _check_decision(ref: Reference, user: str, perm: tuple[str, str], decision: Any) -> None:
+    expected_paths = ref.access_paths(user, perm)
+    assert {p.roles for p in decision.paths} == expected_paths, (user, perm)
+    for p in decision.paths:
+        expires = ref.assignments[(user, p.roles[0])]
+        assert p.expires_at == expires
+        assert p.expired == (expires is not None and expires <= NOW)
+    allowed = ref.check_access(user, perm, NOW)
+    assert decision.allowed == allowed, (user, perm)
+    if allowed:
+        assert decision.reason is None and decision.granting_paths
+    elif not ref.active[user]:
+        assert decision.reason is DenyReason.INACTIVE_USER
+    elif expected_paths:
+        assert decision.reason is DenyReason.EXPIRED_ASSIGNMENT
+    else:
+        assert decision.reason is DenyReason.NO_PATH
+    # Granting walks come first, shortest first.
+    keys = [(p.expired, len(p.roles)) for p in decision.paths]
+    assert keys == sorted(keys)
