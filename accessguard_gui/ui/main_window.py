@@ -47,7 +47,7 @@ from .settings import AppSettings
 from .table_page import PAGES, PageKind, TablePage
 
 APP_TITLE = "AccessGuard"
-CHOICES_LIMIT = 5000  # the combo completes by substring; the core refuses unknown names
+CHOICES_LIMIT = 20_000  # offered in the form's combo (completes by substring)
 DB_SUFFIXES = (".db", ".sqlite", ".sqlite3", ".accessguard")
 BANNER_STYLE = (
     "background: #fff4ce; color: #5c4400; border: 1px solid #e0c46c; padding: 6px 10px;"
@@ -358,8 +358,10 @@ class MainWindow(QMainWindow):
         if not self._editable(page):
             return
         assert page.kind.entity is not None
+        choices = self._choices(page.kind.entity)
         values = RecordForm.ask(
-            self, page.kind.entity, None, choices=self._choices(page.kind.entity)
+            self, page.kind.entity, None, choices=choices,
+            choices_complete=len(choices) < CHOICES_LIMIT,
         )
         if values is None:
             return
@@ -397,9 +399,10 @@ class MainWindow(QMainWindow):
         """A new, unsaved record opens in the add form; OK changes the pending addition."""
         if not self._editable(page):
             return
+        choices = self._choices(created.entity)
         values = RecordForm.ask(
-            self, created.entity, dict(created.values), choices=self._choices(created.entity),
-            creating=True,
+            self, created.entity, dict(created.values), choices=choices, creating=True,
+            choices_complete=len(choices) < CHOICES_LIMIT,
         )
         if values:
             self.store.replace(created, Create(created.entity, {**created.values, **values}))

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPlainTextEdit,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -49,9 +50,12 @@ class RecordForm(QDialog):
         choices: Sequence[str] = (),
         read_only: bool = False,
         creating: bool | None = None,
+        choices_complete: bool = True,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
+        # When ``choices`` lists every allowed value, anything else is refused at once.
+        self._allowed = {c.casefold() for c in choices} if choices and choices_complete else None
         self.entity = entity
         # A pending new record reopens as "creating" with its values filled in.
         self.creating = initial is None if creating is None else creating
@@ -101,7 +105,7 @@ class RecordForm(QDialog):
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.buttons)
-        self.setMinimumWidth(460)
+        self.setMinimumWidth(540)
         self._touched: set[str] = set()
         self.revalidate()
 
@@ -134,6 +138,10 @@ class RecordForm(QDialog):
             completer.setFilterMode(Qt.MatchFlag.MatchContains)
             combo.setCompleter(completer)
             combo.setCurrentText(str(value or ""))
+            combo.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+            line_edit = combo.lineEdit()
+            if line_edit is not None:
+                line_edit.setPlaceholderText(f"type to find a {item.label.lower()}")
             combo.setEnabled(not locked)
             combo.currentTextChanged.connect(lambda _="", n=item.name: self._edited(n))
             editor = combo
@@ -173,6 +181,13 @@ class RecordForm(QDialog):
                 continue
             value = self.raw_value(item.name)
             message = item.validate(value, creating=self.creating)
+            if (
+                message is None
+                and item.kind is FieldKind.CHOICE
+                and self._allowed is not None
+                and str(value).strip().casefold() not in self._allowed
+            ):
+                message = f"There is no {item.label.lower()} named \u201c{str(value).strip()}\u201d."
             label = self.errors[item.name]
             shown = message is not None and (
                 item.name in self._touched or (not self.creating) or bool(str(value).strip())
@@ -183,7 +198,20 @@ class RecordForm(QDialog):
                 valid = False
         ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
         ok.setEnabled(valid and not self.read_only and (self.creating or bool(self.changed_values())))
+        self._fit()
         return valid
+
+    def _fit(self) -> None:
+        """Grow (never shrink) when a message appears, so no message is cut off."""
+        layout = self.layout()
+        if layout is None:
+            return
+        layout.activate()
+        wanted = layout.totalHeightForWidth(self.width())
+        if wanted < 0:
+            wanted = self.sizeHint().height()
+        if wanted > self.height():
+            self.resize(self.width(), wanted)
 
     def error_text(self, name: str) -> str:
         label = self.errors[name]
@@ -236,10 +264,12 @@ class RecordForm(QDialog):
         choices: Sequence[str] = (),
         read_only: bool = False,
         creating: bool | None = None,
+        choices_complete: bool = True,
     ) -> dict[str, Any] | None:
         """Show the form; the values to add / the changed values, or None if cancelled."""
         dialog = cls(
-            entity, initial, choices=choices, read_only=read_only, creating=creating, parent=parent
+            entity, initial, choices=choices, read_only=read_only, creating=creating,
+            choices_complete=choices_complete, parent=parent,
         )
         if dialog.exec() != QDialog.DialogCode.Accepted:
             return None

@@ -58,6 +58,8 @@ def test_permission_form_offers_resources(qtbot: Any) -> None:
     form.editors["action"].clear()  # type: ignore[attr-defined]
     qtbot.keyClicks(form.editors["action"], "open")
     assert not form.is_valid()  # no resource chosen
+    form.editors["resource"].setCurrentText("Door B2")  # type: ignore[attr-defined]
+    assert "no resource named" in form.error_text("resource") and not form.is_valid()
     form.editors["resource"].setCurrentText("Door B2.14")  # type: ignore[attr-defined]
     assert form.is_valid()
     assert form.values()["resource"] == "Door B2.14"
