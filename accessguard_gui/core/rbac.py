@@ -17,12 +17,14 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import lru_cache
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import (
     CTE,
     Select,
+    bindparam,
     exists,
     func,
     literal,
@@ -51,6 +53,7 @@ from .models import (
     SsdSetRole,
     User,
     UserRole,
+    UTCDateTime,
     utcnow,
 )
 from .rows import (
@@ -800,13 +803,25 @@ def authorized_roles(
 
 
 def _permission_rows(session: Session, ids_query: Select[Any]) -> list[PermissionRow]:
-    query = (
-        select(Permission, Resource.name)
+    return [PermissionRow(*row) for row in session.execute(_permission_query(ids_query))]
+
+
+def _permission_query(ids_query: Select[Any]) -> Select[Any]:
+    # Plain columns, not ORM objects: an effective-permission list is a read, and ORM
+    # instances cost several times a Core row (shared/guide/performance.md).
+    return (
+        select(
+            Permission.id,
+            Permission.resource_id,
+            Resource.name,
+            Permission.action,
+            Permission.description,
+            Permission.version,
+        )
         .join(Resource, Resource.id == Permission.resource_id)
         .where(Permission.id.in_(ids_query))
         .order_by(func.lower(Resource.name), Permission.action)
     )
-    return [PermissionRow.of(p, name) for p, name in session.execute(query)]
 
 
 def role_permissions(
@@ -832,11 +847,26 @@ def user_permissions(
     u = get_user(session, user)
     if not u.active:
         return []
-    reach = _inherited_cte(_active_assignments(u.id, now or utcnow()))
+    rows = session.execute(_user_permissions_query(), {"user_id": u.id, "now": now or utcnow()})
+    return [PermissionRow(*row) for row in rows]
+
+
+@lru_cache(maxsize=1)
+def _user_permissions_query() -> Select[Any]:
+    """Built once, run with bound parameters: constructing the recursive statement (and
+    its cache key) cost more than running it (bench/bench_core.py)."""
+    start = select(UserRole.role_id.label("role_id")).where(
+        UserRole.user_id == bindparam("user_id"),
+        or_(
+            UserRole.expires_at.is_(None),
+            UserRole.expires_at > bindparam("now", type_=UTCDateTime()),
+        ),
+    )
+    reach = _inherited_cte(start)
     ids = select(RolePermission.permission_id).where(
         RolePermission.role_id.in_(select(reach.c.role_id))
     )
-    return _permission_rows(session, ids)
+    return _permission_query(ids)
 
 
 def _granting_roles(permission_id: int) -> CTE:
@@ -873,13 +903,23 @@ def authorized_users(
         or_(UserRole.expires_at.is_(None), UserRole.expires_at > moment),
     )
     query = (
-        select(User)
+        select(  # plain columns: thousands of rows, ORM objects would cost ~3x
+            User.id,
+            User.username,
+            User.display_name,
+            User.email,
+            User.active,
+            User.password_hash.is_not(None),
+            User.created_at,
+            User.updated_at,
+            User.version,
+        )
         .where(User.id.in_(members), User.active.is_(True))
         .order_by(func.lower(User.username))
     )
     if limit is not None:
         query = query.limit(limit)
-    return [UserRow.of(u) for u in session.scalars(query)]
+    return [UserRow(*row) for row in session.execute(query)]
 
 
 # ---------------------------------------------------------------------- the access check
