@@ -1,0 +1,355 @@
+"""The role × permission matrix: roles as rows, permissions ("resource: action") as
+columns, a check box per direct grant and a distinct mark for grants that come through
+inheritance. Checking or unchecking a box pushes a Grant or Revoke to the pending store.
+
+Lazy like the tables: the model keeps only the two id lists (a few bytes per role and per
+permission) and a bounded cache of blocks of cells; ``data()`` never runs SQL — a cell
+of a block not yet loaded asks for the block, and blocks are fetched (two queries each)
+on the next turn of the event loop. Only what the view paints is ever queried, so 2,000
+roles × 20,000 permissions (40 million cells) costs the same as a small matrix.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    Qt,
+    QTimer,
+    Signal,
+)
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ...core import lookup
+from ...core.changes import Grant, Revoke
+from ...core.database import Database
+from ...core.errors import AccessGuardError
+from ..pending import PendingStore
+from .common import DEBOUNCE_MS
+
+Index = QModelIndex | QPersistentModelIndex
+BLOCK = 32
+MAX_BLOCKS = 512  # 512 blocks × 1,024 cells: far more than any screen shows
+INHERITED_MARK = "\u25c6"  # ◆
+INHERITED_BG = QColor("#dde8f7")
+PENDING_BG = QColor("#fff1c2")
+
+
+class RolePermissionMatrixModel(QAbstractTableModel):
+    """Roles × permissions with direct grants checkable and inherited grants marked.
+
+    Args:
+        db: the open database.
+        store: the window's pending edits (Grant/Revoke edits are drawn as an overlay).
+
+    Signals:
+        block_loaded(int, int): a block (row block, column block) arrived from the database.
+
+    Attributes:
+        blocks_loaded: how many block fetches ran (for tests and benchmarks).
+    """
+
+    block_loaded = Signal(int, int)
+
+    def __init__(self, db: Database, store: PendingStore, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._db = db
+        self._store = store
+        self._roles: list[tuple[int, str]] = []
+        self._perms: list[tuple[int, str]] = []
+        self._role_by_name: dict[str, int] = {}
+        self._perm_by_label: dict[tuple[str, str], int] = {}
+        self._blocks: OrderedDict[tuple[int, int], lookup.MatrixBlock] = OrderedDict()
+        self._wanted: set[tuple[int, int]] = set()
+        self._overlay: dict[tuple[int, int], bool] = {}
+        self._role_filter = ""
+        self._perm_filter = ""
+        self.blocks_loaded = 0
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(0)
+        self._timer.timeout.connect(self.load_wanted)
+        store.changed.connect(self._store_changed)
+        self.reload()
+
+    # ------------------------------------------------------------ filters and reload
+
+    def set_filters(self, roles: str = "", permissions: str = "") -> None:
+        """Show only roles whose name contains ``roles`` and permissions whose label
+        contains ``permissions`` ("ledger", "ledger: wr")."""
+        self._role_filter = roles
+        self._perm_filter = permissions
+        self.reload()
+
+    def reload(self) -> None:
+        """Re-read the two axes (ids and names only) and drop every cached block."""
+        try:
+            with self._db.read() as s:
+                roles = lookup.matrix_roles(s, self._role_filter)
+                perms = lookup.matrix_permissions(s, self._perm_filter)
+        except AccessGuardError:
+            roles, perms = [], []
+        self.beginResetModel()
+        self._roles = roles
+        self._perms = perms
+        self._role_by_name = {name.lower(): rid for rid, name in roles}
+        self._perm_by_label = {}
+        for pid, label in perms:
+            res, _, act = label.rpartition(": ")
+            self._perm_by_label[(res.lower(), act)] = pid
+        self._blocks.clear()
+        self._wanted.clear()
+        self._overlay = self._compute_overlay()
+        self.endResetModel()
+
+    # ------------------------------------------------------------ Qt model API
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if parent.isValid() else len(self._roles)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if parent.isValid() else len(self._perms)
+
+    def headerData(  # noqa: N802
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if role not in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
+            return None
+        if orientation == Qt.Orientation.Horizontal:
+            return self._perms[section][1] if 0 <= section < len(self._perms) else None
+        return self._roles[section][1] if 0 <= section < len(self._roles) else None
+
+    def flags(self, index: Index) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return (
+            Qt.ItemFlag.ItemIsEnabled
+            | Qt.ItemFlag.ItemIsSelectable
+            | Qt.ItemFlag.ItemIsUserCheckable
+        )
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        if role not in (
+            Qt.ItemDataRole.CheckStateRole,
+            Qt.ItemDataRole.DisplayRole,
+            Qt.ItemDataRole.BackgroundRole,
+            Qt.ItemDataRole.ToolTipRole,
+        ):
+            return None
+        state = self.cell_state(index.row(), index.column())
+        if state is None:
+            return None
+        direct, inherited, pending = state
+        if role == Qt.ItemDataRole.CheckStateRole:
+            return Qt.CheckState.Checked if direct else Qt.CheckState.Unchecked
+        if role == Qt.ItemDataRole.DisplayRole:
+            return INHERITED_MARK if inherited else ""
+        if role == Qt.ItemDataRole.BackgroundRole:
+            if pending:
+                return QBrush(PENDING_BG)
+            return QBrush(INHERITED_BG) if inherited else None
+        role_name = self._roles[index.row()][1]
+        perm = self._perms[index.column()][1]
+        parts = []
+        if direct:
+            parts.append(f"{role_name} has {perm} directly")
+        if inherited:
+            parts.append(f"{role_name} gets {perm} from a role it inherits from")
+        if pending:
+            parts.append("(pending: not saved yet)")
+        return "; ".join(parts) or f"{role_name} does not have {perm}"
+
+    def setData(self, index: Index, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:  # noqa: N802
+        if not index.isValid() or role != Qt.ItemDataRole.CheckStateRole:
+            return False
+        state = self.cell_state(index.row(), index.column())
+        if state is None:
+            self._load_block(index.row() // BLOCK, index.column() // BLOCK)
+            state = self.cell_state(index.row(), index.column())
+            assert state is not None
+        if isinstance(value, Qt.CheckState):
+            want = value == Qt.CheckState.Checked
+        else:
+            want = int(value) == Qt.CheckState.Checked.value
+        if want == state[0]:
+            return False
+        role_name = self._roles[index.row()][1]
+        res, _, act = self._perms[index.column()][1].rpartition(": ")
+        edit = Grant(role_name, (res, act)) if want else Revoke(role_name, (res, act))
+        self._store.push(edit)  # the store's change signal redraws the overlay
+        return True
+
+    # ------------------------------------------------------------ cells
+
+    def cell_state(self, row: int, column: int) -> tuple[bool, bool, bool] | None:
+        """(direct incl. pending, inherited, pending) or None while the block loads."""
+        key = (row // BLOCK, column // BLOCK)
+        block = self._blocks.get(key)
+        if block is None:
+            if key not in self._wanted:
+                self._wanted.add(key)
+                self._timer.start()
+            return None
+        role_id = self._roles[row][0]
+        perm_id = self._perms[column][0]
+        pending = self._overlay.get((role_id, perm_id))
+        direct = (role_id, perm_id) in block.direct
+        if pending is not None and pending != direct:
+            return pending, (role_id, perm_id) in block.inherited, True
+        return direct, (role_id, perm_id) in block.inherited, False
+
+    def load_wanted(self) -> None:
+        """Fetch every block a paint asked for (runs on the next event-loop turn)."""
+        wanted, self._wanted = self._wanted, set()
+        for rb, cb in sorted(wanted):
+            if (rb, cb) not in self._blocks:
+                self._load_block(rb, cb)
+
+    def ensure_loaded(self, rows: range, columns: range) -> None:
+        """Load the blocks covering ``rows`` × ``columns`` now (e.g. before a screenshot)."""
+        if not rows or not columns:
+            return
+        for rb in range(rows.start // BLOCK, (rows.stop - 1) // BLOCK + 1):
+            for cb in range(columns.start // BLOCK, (columns.stop - 1) // BLOCK + 1):
+                if (rb, cb) not in self._blocks:
+                    self._load_block(rb, cb)
+
+    def _load_block(self, rb: int, cb: int) -> None:
+        r0, c0 = rb * BLOCK, cb * BLOCK
+        role_ids = [rid for rid, _ in self._roles[r0 : r0 + BLOCK]]
+        perm_ids = [pid for pid, _ in self._perms[c0 : c0 + BLOCK]]
+        if not role_ids or not perm_ids:
+            return
+        try:
+            with self._db.read() as s:
+                block = lookup.matrix_block(s, role_ids, perm_ids)
+        except AccessGuardError:
+            return
+        self.blocks_loaded += 1
+        self._blocks[(rb, cb)] = block
+        self._wanted.discard((rb, cb))
+        while len(self._blocks) > MAX_BLOCKS:
+            self._blocks.popitem(last=False)
+        self.dataChanged.emit(
+            self.index(r0, c0),
+            self.index(r0 + len(role_ids) - 1, c0 + len(perm_ids) - 1),
+        )
+        self.block_loaded.emit(rb, cb)
+
+    # ------------------------------------------------------------ pending overlay
+
+    def _compute_overlay(self) -> dict[tuple[int, int], bool]:
+        """(role id, permission id) -> granted after the pending Grant/Revoke edits."""
+        overlay: dict[tuple[int, int], bool] = {}
+        for edit in self._store.edits():
+            if not isinstance(edit, (Grant, Revoke)):
+                continue
+            role_id = self._resolve_role(edit.role)
+            perm_id = self._resolve_perm(edit.permission)
+            if role_id is not None and perm_id is not None:
+                overlay[(role_id, perm_id)] = isinstance(edit, Grant)
+        return overlay
+
+    def _resolve_role(self, ref: Any) -> int | None:
+        if isinstance(ref, int):
+            return ref
+        return self._role_by_name.get(str(ref).strip().lower())
+
+    def _resolve_perm(self, ref: Any) -> int | None:
+        if isinstance(ref, int):
+            return ref
+        res, act = ref
+        if isinstance(res, int):
+            return None
+        return self._perm_by_label.get((str(res).strip().lower(), str(act).strip().lower()))
+
+    def _store_changed(self) -> None:
+        self._overlay = self._compute_overlay()
+        if self._roles and self._perms:
+            self.dataChanged.emit(
+                self.index(0, 0), self.index(len(self._roles) - 1, len(self._perms) - 1)
+            )
+
+
+class RolePermissionMatrix(QWidget):
+    """The matrix with a filter box for each axis and a legend.
+
+    Args:
+        db: the open database.
+        store: the window's pending edits.
+
+    Attributes:
+        model: the ``RolePermissionMatrixModel``; view: its QTableView;
+        role_filter, permission_filter: the two filter boxes (debounced).
+    """
+
+    def __init__(self, db: Database, store: PendingStore, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = RolePermissionMatrixModel(db, store, self)
+        self.view = QTableView()
+        self.view.setModel(self.model)
+        self.view.setWordWrap(False)
+        hh = self.view.horizontalHeader()
+        hh.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        hh.setDefaultSectionSize(120)
+        hh.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        vh = self.view.verticalHeader()
+        vh.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        vh.setDefaultSectionSize(24)
+        self.role_filter = QLineEdit(placeholderText="Filter roles\u2026")
+        self.permission_filter = QLineEdit(placeholderText="Filter permissions (resource: action)\u2026")
+        self.legend = QLabel(
+            "\u2611 direct grant (click to grant or revoke)   "
+            f"{INHERITED_MARK} inherited through another role   "
+            "yellow: pending, not saved yet"
+        )
+        self.counts = QLabel()
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(DEBOUNCE_MS)
+        self._timer.timeout.connect(self.apply_filters)
+        self.role_filter.textChanged.connect(lambda _t: self._timer.start())
+        self.permission_filter.textChanged.connect(lambda _t: self._timer.start())
+        bar = QHBoxLayout()
+        bar.addWidget(self.role_filter)
+        bar.addWidget(self.permission_filter)
+        layout = QVBoxLayout(self)
+        layout.addLayout(bar)
+        layout.addWidget(self.view, 1)
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.legend, 1)
+        bottom.addWidget(self.counts)
+        layout.addLayout(bottom)
+        self._update_counts()
+
+    def apply_filters(self) -> None:
+        self.model.set_filters(self.role_filter.text(), self.permission_filter.text())
+        self._update_counts()
+
+    def _update_counts(self) -> None:
+        self.counts.setText(
+            f"{self.model.rowCount():,} roles \u00d7 {self.model.columnCount():,} permissions"
+        )
+
+
+def show_matrix(db: Database, store: PendingStore, parent: QWidget | None = None) -> RolePermissionMatrix:
+    widget = RolePermissionMatrix(db, store, parent)
+    widget.setWindowTitle("Roles \u00d7 permissions \u2014 AccessGuard")
+    widget.resize(1000, 600)
+    widget.show()
+    return widget
