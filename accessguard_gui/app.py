@@ -38,7 +38,7 @@ def demo_database_path() -> Path:
     """The demo file: built by core/demo.py when that exists, else an empty file beside
     the default database (so --demo always opens something)."""
     try:
-        from .core import demo
+        from .core import demo  # type: ignore[attr-defined,unused-ignore]
     except ImportError:
         from .core.database import default_database_path
 

@@ -13,7 +13,15 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from PySide6.QtCore import QAbstractItemModel, QDate, QModelIndex, QObject, QPersistentModelIndex, Qt, Signal
+from PySide6.QtCore import (
+    QAbstractItemModel,
+    QDate,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+    Signal,
+)
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -81,7 +89,9 @@ class RecordDelegate(QStyledItemDelegate):
             box = QCheckBox(parent)
             box.setAutoFillBackground(True)
             return box
-        if isinstance(value, (datetime, date)) or (item is not None and item.kind is FieldKind.DATE):
+        if isinstance(value, (datetime, date)) or (
+            item is not None and item.kind is FieldKind.DATE
+        ):
             editor = QDateEdit(parent)
             editor.setCalendarPopup(True)
             editor.setDisplayFormat("yyyy-MM-dd")
@@ -136,11 +146,16 @@ class RecordDelegate(QStyledItemDelegate):
             if message is not None:
                 self.invalid.emit(message)
                 return
-        if isinstance(value, str) and item is not None and item.name == "email" and not value.strip():
+        if (
+            isinstance(value, str)
+            and item is not None
+            and item.name == "email"
+            and not value.strip()
+        ):
             value = None
         model.setData(index, value, Qt.ItemDataRole.EditRole)
 
     def updateEditorGeometry(  # noqa: N802 - Qt override
         self, editor: QWidget, option: QStyleOptionViewItem, index: Index
     ) -> None:
-        editor.setGeometry(option.rect)  # type: ignore[attr-defined]
+        editor.setGeometry(option.rect)

@@ -75,7 +75,9 @@ class FormField:
 
 FIELDS: dict[Entity, tuple[FormField, ...]] = {
     Entity.USER: (
-        FormField("username", "Username", FieldKind.TEXT, validation.username, hint="e.g. alice.smith"),
+        FormField(
+            "username", "Username", FieldKind.TEXT, validation.username, hint="e.g. alice.smith"
+        ),
         FormField(
             "display_name",
             "Display name",

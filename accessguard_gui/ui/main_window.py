@@ -49,9 +49,7 @@ from .table_page import PAGES, PageKind, TablePage
 APP_TITLE = "AccessGuard"
 CHOICES_LIMIT = 20_000  # offered in the form's combo (completes by substring)
 DB_SUFFIXES = (".db", ".sqlite", ".sqlite3", ".accessguard")
-BANNER_STYLE = (
-    "background: #fff4ce; color: #5c4400; border: 1px solid #e0c46c; padding: 6px 10px;"
-)
+BANNER_STYLE = "background: #fff4ce; color: #5c4400; border: 1px solid #e0c46c; padding: 6px 10px;"
 
 
 def make_model(db: Database, kind: PageKind, store: PendingStore, parent: QObject) -> Any:
@@ -145,29 +143,62 @@ class MainWindow(QMainWindow):
 
     def _create_actions(self) -> None:
         K = QKeySequence.StandardKey
-        self.act_new = self._action("&New database…", self.new_database, "Ctrl+Shift+N", "Create an empty database file")
+        self.act_new = self._action(
+            "&New database…", self.new_database, "Ctrl+Shift+N", "Create an empty database file"
+        )
         self.act_open = self._action("&Open…", self.open_dialog, K.Open, "Open a database file")
-        self.act_save = self._action("&Save", self.save, K.Save, "Write every pending change to the file")
-        self.act_revert = self._action("&Revert…", self.revert, "Ctrl+Shift+R", "Throw away every pending change")
-        self.act_backup = self._action("&Back up database…", self.backup, "Ctrl+Shift+B", "Write a consistent copy of the database")
-        self.act_check = self._action("&Check database", self.check_database, "Ctrl+Shift+K", "Run the integrity and foreign-key checks")
+        self.act_save = self._action(
+            "&Save", self.save, K.Save, "Write every pending change to the file"
+        )
+        self.act_revert = self._action(
+            "&Revert…", self.revert, "Ctrl+Shift+R", "Throw away every pending change"
+        )
+        self.act_backup = self._action(
+            "&Back up database…",
+            self.backup,
+            "Ctrl+Shift+B",
+            "Write a consistent copy of the database",
+        )
+        self.act_check = self._action(
+            "&Check database",
+            self.check_database,
+            "Ctrl+Shift+K",
+            "Run the integrity and foreign-key checks",
+        )
         self.act_quit = self._action("&Quit", self.close, K.Quit, "Close AccessGuard")
         self.act_quit.setShortcut(QKeySequence("Ctrl+Q"))
         self.act_undo = self._action("&Undo", self.undo, K.Undo)
         self.act_redo = self._action("&Redo", self.redo, "Ctrl+Shift+Z")
-        self.act_add = self._action("&Add record…", self.add_record, "Ctrl+N", "Add a record to this table")
-        self.act_edit = self._action("&Edit record…", self.edit_current, "Ctrl+E", "Open the selected record in a form (Enter)")
-        self.act_delete = self._action("&Delete selected", self.delete_selected, K.Delete, "Mark the selected records for deletion")
-        self.act_password = self._action("Set &password…", self.set_password, "Ctrl+Shift+P", "Set or reset the selected user's password")
+        self.act_add = self._action(
+            "&Add record…", self.add_record, "Ctrl+N", "Add a record to this table"
+        )
+        self.act_edit = self._action(
+            "&Edit record…",
+            self.edit_current,
+            "Ctrl+E",
+            "Open the selected record in a form (Enter)",
+        )
+        self.act_delete = self._action(
+            "&Delete selected",
+            self.delete_selected,
+            K.Delete,
+            "Mark the selected records for deletion",
+        )
+        self.act_password = self._action(
+            "Set &password…",
+            self.set_password,
+            "Ctrl+Shift+P",
+            "Set or reset the selected user's password",
+        )
         self.act_find = self._action("&Find", self.focus_search, K.Find, "Search this table")
-        self.act_refresh = self._action("&Refresh", self.refresh, K.Refresh, "Reload from the database; pending changes stay")
+        self.act_refresh = self._action(
+            "&Refresh", self.refresh, K.Refresh, "Reload from the database; pending changes stay"
+        )
         self.act_refresh.setShortcut(QKeySequence("F5"))
         self.act_find.setShortcut(QKeySequence("Ctrl+F"))
         self.page_actions: list[QAction] = []
         for number, kind in enumerate(PAGES, start=1):
-            act = self._action(
-                kind.title, lambda n=number - 1: self.show_page(n), f"Ctrl+{number}"
-            )
+            act = self._action(kind.title, lambda n=number - 1: self.show_page(n), f"Ctrl+{number}")
             self.page_actions.append(act)
         self.act_about = self._action("&About and shortcuts", self.about, "F1")
 
@@ -309,14 +340,15 @@ class MainWindow(QMainWindow):
                 state = "Changed: the new values are saved when you save."
         shown = {**values, **pending}
         title = str(
-            shown.get("username") or shown.get("name") or shown.get("action")
-            or shown.get("record_key") or ""
+            shown.get("username")
+            or shown.get("name")
+            or shown.get("action")
+            or shown.get("record_key")
+            or ""
         )
         if entity is Entity.PERMISSION and shown.get("resource"):
             title = f"{shown['resource']}: {shown.get('action', '')}"
-        page.details.record.show_record(
-            record, pending, title=title, state=state, failure=failure
-        )
+        page.details.record.show_record(record, pending, title=title, state=state, failure=failure)
         page.details.show_record_in_extensions(None if created is not None else record)
         self._update_actions()
 
@@ -360,7 +392,10 @@ class MainWindow(QMainWindow):
         assert page.kind.entity is not None
         choices = self._choices(page.kind.entity)
         values = RecordForm.ask(
-            self, page.kind.entity, None, choices=choices,
+            self,
+            page.kind.entity,
+            None,
+            choices=choices,
             choices_complete=len(choices) < CHOICES_LIMIT,
         )
         if values is None:
@@ -387,7 +422,9 @@ class MainWindow(QMainWindow):
         if record_id is None:
             return
         if self.store.is_deleted(entity, record_id):
-            self.statusBar().showMessage("This record is marked for deletion (undo to keep it).", 5000)
+            self.statusBar().showMessage(
+                "This record is marked for deletion (undo to keep it).", 5000
+            )
             return
         changed = RecordForm.ask(self, entity, values, read_only=not self._editable(page))
         if not changed:
@@ -401,7 +438,11 @@ class MainWindow(QMainWindow):
             return
         choices = self._choices(created.entity)
         values = RecordForm.ask(
-            self, created.entity, dict(created.values), choices=choices, creating=True,
+            self,
+            created.entity,
+            dict(created.values),
+            choices=choices,
+            creating=True,
             choices_complete=len(choices) < CHOICES_LIMIT,
         )
         if values:
@@ -622,7 +663,9 @@ class MainWindow(QMainWindow):
 
     def backup(self) -> None:
         if self.db.path is None:
-            messages.show_error(self, "Back up", "Backups of server databases are made with the server's tools.")
+            messages.show_error(
+                self, "Back up", "Backups of server databases are made with the server's tools."
+            )
             return
         suggested = str(self.db.path.with_name(self.db.path.stem + "-backup.db"))
         path = messages.ask_save_path(self, "Back up database", suggested)
@@ -652,14 +695,17 @@ class MainWindow(QMainWindow):
             messages.show_error(self, "Check database", f"The check could not finish: {exc}")
             return
         if not problems:
-            messages.show_info(self, "Check database", "The database is healthy: no problems found.")
+            messages.show_info(
+                self, "Check database", "The database is healthy: no problems found."
+            )
         else:
             shown = "\n".join(problems[:20])
             more = f"\n… and {len(problems) - 20} more." if len(problems) > 20 else ""
             messages.show_error(
                 self,
                 "Check database",
-                f"The check found {len(problems):,} problem(s). Restore a backup or keep a copy of this file.",
+                f"The check found {len(problems):,} problem(s). "
+                "Restore a backup, or keep a copy of this file before changing it.",
                 shown + more,
             )
 
@@ -675,7 +721,11 @@ class MainWindow(QMainWindow):
         else:
             self.recent_menu.addSeparator()
             clear = self.recent_menu.addAction("Clear list")
-            clear.triggered.connect(lambda _c=False: (self.settings.clear_recent(), self._fill_recent_menu()))
+            clear.triggered.connect(self._clear_recent)
+
+    def _clear_recent(self) -> None:
+        self.settings.clear_recent()
+        self._fill_recent_menu()
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt override
         if self._dropped_path(event) is not None:

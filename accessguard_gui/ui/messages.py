@@ -39,7 +39,9 @@ def show_info(parent: QWidget | None, title: str, text: str, details: str = "") 
 
 def confirm(parent: QWidget | None, title: str, text: str, ok_label: str = "OK") -> bool:
     """Ask before something that cannot be taken back (revert, discard)."""
-    box = QMessageBox(QMessageBox.Icon.Question, title, text, QMessageBox.StandardButton.NoButton, parent)
+    box = QMessageBox(
+        QMessageBox.Icon.Question, title, text, QMessageBox.StandardButton.NoButton, parent
+    )
     ok = box.addButton(ok_label, QMessageBox.ButtonRole.AcceptRole)
     box.addButton(QMessageBox.StandardButton.Cancel)
     box.setDefaultButton(QMessageBox.StandardButton.Cancel)

@@ -67,8 +67,10 @@ class RecordForm(QDialog):
         elif self.creating:
             self.setWindowTitle(f"New {noun} (not saved yet)")
         else:
-            label = self.initial.get("username") or self.initial.get("name") or self.initial.get(
-                "action", ""
+            label = (
+                self.initial.get("username")
+                or self.initial.get("name")
+                or self.initial.get("action", "")
             )
             self.setWindowTitle(f"{'View' if read_only else 'Edit'} {noun} {label}".rstrip())
         self.fields: tuple[FormField, ...] = FIELDS[entity]
@@ -187,7 +189,9 @@ class RecordForm(QDialog):
                 and self._allowed is not None
                 and str(value).strip().casefold() not in self._allowed
             ):
-                message = f"There is no {item.label.lower()} named \u201c{str(value).strip()}\u201d."
+                message = (
+                    f"There is no {item.label.lower()} named \u201c{str(value).strip()}\u201d."
+                )
             label = self.errors[item.name]
             shown = message is not None and (
                 item.name in self._touched or (not self.creating) or bool(str(value).strip())
@@ -197,7 +201,9 @@ class RecordForm(QDialog):
             if message is not None:
                 valid = False
         ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        ok.setEnabled(valid and not self.read_only and (self.creating or bool(self.changed_values())))
+        ok.setEnabled(
+            valid and not self.read_only and (self.creating or bool(self.changed_values()))
+        )
         self._fit()
         return valid
 
@@ -268,8 +274,13 @@ class RecordForm(QDialog):
     ) -> dict[str, Any] | None:
         """Show the form; the values to add / the changed values, or None if cancelled."""
         dialog = cls(
-            entity, initial, choices=choices, read_only=read_only, creating=creating,
-            choices_complete=choices_complete, parent=parent,
+            entity,
+            initial,
+            choices=choices,
+            read_only=read_only,
+            creating=creating,
+            choices_complete=choices_complete,
+            parent=parent,
         )
         if dialog.exec() != QDialog.DialogCode.Accepted:
             return None

@@ -18,7 +18,9 @@ RECENT_MAX = 8
 
 def default_settings() -> QSettings:
     """The user's settings (native format, per user)."""
-    return QSettings(QSettings.Format.NativeFormat, QSettings.Scope.UserScope, ORGANIZATION, APPLICATION)
+    return QSettings(
+        QSettings.Format.NativeFormat, QSettings.Scope.UserScope, ORGANIZATION, APPLICATION
+    )
 
 
 class AppSettings:

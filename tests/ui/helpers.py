@@ -54,10 +54,10 @@ def type_into_cell(qtbot: Any, page: TablePage, row: int, key: str, text: str) -
 
 def users_in_file(path: Any) -> dict[str, Any]:
     """What a fresh connection to the file holds (not the window's view of it)."""
-    from accessguard_gui.core.rows import UserRow
     from sqlalchemy import select
 
     from accessguard_gui.core.models import User
+    from accessguard_gui.core.rows import UserRow
 
     fresh = Database(path, create=False)
     try:

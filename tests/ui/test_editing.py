@@ -43,7 +43,9 @@ def test_ctrl_s_saves(qtbot: Any, window: Any, seeded: Database) -> None:
     assert users_in_file(seeded.path)["bob"].email == "rb@example.org"
 
 
-def test_invalid_cell_value_is_refused_with_a_reason(qtbot: Any, window: Any, seeded: Database) -> None:
+def test_invalid_cell_value_is_refused_with_a_reason(
+    qtbot: Any, window: Any, seeded: Database
+) -> None:
     page = window.page("users")
     row = row_of_user(page, seeded, "bob")
     type_into_cell(qtbot, page, row, "email", "not an address")
@@ -156,7 +158,10 @@ def test_enter_opens_the_form_and_its_changes_become_one_edit(
     qtbot.keyClick(page.view, Qt.Key.Key_Return)
     assert seen and seen[0]["username"] == "carol" and seen[0]["active"] is False
     (edit,) = window.store.edits()
-    assert isinstance(edit, Update) and dict(edit.values) == {"display_name": "Carol C.", "active": True}
+    assert isinstance(edit, Update) and dict(edit.values) == {
+        "display_name": "Carol C.",
+        "active": True,
+    }
     with qtbot.waitSignal(window.saved, timeout=5000):
         window.act_save.trigger()
     carol = users_in_file(seeded.path)["carol"]
@@ -190,10 +195,12 @@ def test_password_edit_carries_only_the_hash(
 def test_new_rows_are_shown_edited_and_withdrawn_before_saving(
     qtbot: Any, window: Any, seeded: Database, monkeypatch: Any
 ) -> None:
-    answers = iter([
-        {"name": "Payrol", "description": ""},
-        {"name": "Payroll", "description": "Runs the payroll"},
-    ])
+    answers = iter(
+        [
+            {"name": "Payrol", "description": ""},
+            {"name": "Payroll", "description": "Runs the payroll"},
+        ]
+    )
     monkeypatch.setattr(RecordForm, "ask", classmethod(lambda *_a, **_k: next(answers)))
     window.show_page(1)
     page = window.page("roles")

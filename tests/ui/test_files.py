@@ -57,7 +57,9 @@ def test_open_errors_keep_the_previous_database(
     assert (bad.read_bytes() if bad.exists() else None) == before  # refused file untouched
 
 
-def test_newer_schema_is_refused(window: MainWindow, seeded: Database, dialogs: Any, tmp_path: Path) -> None:
+def test_newer_schema_is_refused(
+    window: MainWindow, seeded: Database, dialogs: Any, tmp_path: Path
+) -> None:
     newer = tmp_path / "newer.db"
     seeded.backup_to(newer)
     conn = sqlite3.connect(newer)
@@ -137,22 +139,25 @@ def test_read_only_database_is_visible_and_not_editable(
         db.close()
 
 
-def test_drop_a_database_file_opens_it(
-    qtbot: Any, window: MainWindow, tmp_path: Path
-) -> None:
+def test_drop_a_database_file_opens_it(qtbot: Any, window: MainWindow, tmp_path: Path) -> None:
     other = tmp_path / "dropped.db"
     Database(other).close()
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(other))])
     event = QDropEvent(
-        QPointF(50, 50), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+        QPointF(50, 50),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
         Qt.KeyboardModifier.NoModifier,
     )
     window.dropEvent(event)
     qtbot.waitUntil(lambda: window.db.path == other)
 
 
-def test_backup_and_check(window: MainWindow, seeded: Database, dialogs: Any, tmp_path: Path) -> None:
+def test_backup_and_check(
+    window: MainWindow, seeded: Database, dialogs: Any, tmp_path: Path
+) -> None:
     target = tmp_path / "copy.db"
     dialogs.save_path = str(target)
     window.act_backup.trigger()

@@ -17,7 +17,11 @@ from .helpers import column_of, row_of_user, users_in_file
 
 def test_navigation_pages_and_keyboard(qtbot: Any, window: MainWindow) -> None:
     assert [window.nav.item(i).text() for i in range(window.nav.count())] == [
-        "Users", "Roles", "Resources", "Permissions", "Audit log"
+        "Users",
+        "Roles",
+        "Resources",
+        "Permissions",
+        "Audit log",
     ]
     assert window.windowTitle() == "AccessGuard — accessguard.db"
     assert not window.windowIcon().isNull()
@@ -30,10 +34,23 @@ def test_navigation_pages_and_keyboard(qtbot: Any, window: MainWindow) -> None:
     # Every action is reachable from a menu and has a shortcut.
     in_menus = {a for m in window.menuBar().actions() for a in m.menu().actions()}
     for act in (
-        window.act_new, window.act_open, window.act_save, window.act_revert, window.act_backup,
-        window.act_check, window.act_quit, window.act_undo, window.act_redo, window.act_add,
-        window.act_edit, window.act_delete, window.act_password, window.act_find,
-        window.act_refresh, window.act_about, *window.page_actions,
+        window.act_new,
+        window.act_open,
+        window.act_save,
+        window.act_revert,
+        window.act_backup,
+        window.act_check,
+        window.act_quit,
+        window.act_undo,
+        window.act_redo,
+        window.act_add,
+        window.act_edit,
+        window.act_delete,
+        window.act_password,
+        window.act_find,
+        window.act_refresh,
+        window.act_about,
+        *window.page_actions,
     ):
         assert act in in_menus and not act.shortcut().isEmpty(), act.text()
 
@@ -50,7 +67,9 @@ def test_counts_and_details(qtbot: Any, window: MainWindow, seeded: Database) ->
     assert page.details.tabText(0) == "Record"
 
 
-def test_space_toggles_the_active_checkbox(qtbot: Any, window: MainWindow, seeded: Database) -> None:
+def test_space_toggles_the_active_checkbox(
+    qtbot: Any, window: MainWindow, seeded: Database
+) -> None:
     page = window.page("users")
     index = page.model.index(row_of_user(page, seeded, "alice"), column_of(page, "active"))
     page.view.setFocus()

@@ -8,9 +8,9 @@ from typing import Any
 from sqlalchemy import select
 
 from accessguard_gui.core import rbac
-from accessguard_gui.core.models import Role
 from accessguard_gui.core.changes import Create, Entity
 from accessguard_gui.core.database import Database
+from accessguard_gui.core.models import Role
 
 from .helpers import cell_text, row_of_user, type_into_cell, user_id, users_in_file
 
