@@ -31,8 +31,16 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from . import rbac
-from .models import Permission, Resource, Role, RoleInheritance, RolePermission, User, UserRole
-from .models import utcnow
+from .models import (
+    Permission,
+    Resource,
+    Role,
+    RoleInheritance,
+    RolePermission,
+    User,
+    UserRole,
+    utcnow,
+)
 from .rbac import MAX_PATH_DEPTH, Ref
 from .rows import AccessPath, UserRow
 

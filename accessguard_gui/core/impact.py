@@ -250,9 +250,7 @@ def _snapshot(session: Session, step: int, side: int, users: Any, now: datetime)
         .join(RolePermission, RolePermission.role_id == reach.c.role_id)
         .distinct()
     )
-    session.execute(
-        _snap.insert().from_select(["step", "side", "user_id", "permission_id"], rows)
-    )
+    session.execute(_snap.insert().from_select(["step", "side", "user_id", "permission_id"], rows))
     # Labels as they are now: a later edit may delete or rename the record.
     known_perms = select(_perm_names.c.permission_id)
     session.execute(
@@ -363,9 +361,7 @@ def review_in_session(
     return _review(session, tuple(edits), now or utcnow(), limit)
 
 
-def _review(
-    session: Session, edits: tuple[Edit, ...], now: datetime, limit: int
-) -> ImpactReport:
+def _review(session: Session, edits: tuple[Edit, ...], now: datetime, limit: int) -> ImpactReport:
     _prepare(session)
     per_edit: list[EditImpact] = []
     error: str | None = None

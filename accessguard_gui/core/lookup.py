@@ -156,18 +156,16 @@ def role_graph(session: Session, role: Ref, limit: int = 150) -> RoleGraph:
     """Roles ``role`` inherits from (above) and roles inheriting from it (below), each at
     its longest distance so every edge points one way on the page."""
     center = rbac.get_role(session, role)
-    up = (
-        select(literal(center.id).label("role_id"), literal(0).label("depth"))
-        .cte("up", recursive=True)
+    up = select(literal(center.id).label("role_id"), literal(0).label("depth")).cte(
+        "up", recursive=True
     )
     up = up.union(
         select(RoleInheritance.inherits_from_id, up.c.depth + 1).where(
             RoleInheritance.role_id == up.c.role_id, up.c.depth < rbac.MAX_PATH_DEPTH
         )
     )
-    down = (
-        select(literal(center.id).label("role_id"), literal(0).label("depth"))
-        .cte("down", recursive=True)
+    down = select(literal(center.id).label("role_id"), literal(0).label("depth")).cte(
+        "down", recursive=True
     )
     down = down.union(
         select(RoleInheritance.role_id, down.c.depth + 1).where(
@@ -197,7 +195,10 @@ def role_graph(session: Session, role: Ref, limit: int = 150) -> RoleGraph:
     # In an acyclic graph every kept level makes an edge point upward; filter anyway so a
     # damaged file (a cycle) still draws.
     kept = tuple((a, b) for a, b in edges if levels[a] > levels[b])
-    names = {rid: name for rid, name in session.execute(select(Role.id, Role.name).where(Role.id.in_(ids)))}
+    names = {
+        rid: name
+        for rid, name in session.execute(select(Role.id, Role.name).where(Role.id.in_(ids)))
+    }
     return RoleGraph(center.id, names, levels, kept, truncated)
 
 

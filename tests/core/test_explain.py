@@ -88,7 +88,9 @@ def test_granted_matches_user_permissions(diamond: Database) -> None:
 
 def test_path_limit_is_reported(diamond: Database) -> None:
     with diamond.read() as s:
-        perms = _by_label(explain.effective_permissions(s, "alice", now=NOW, paths_per_permission=1))
+        perms = _by_label(
+            explain.effective_permissions(s, "alice", now=NOW, paths_per_permission=1)
+        )
     assert len(perms["vault: open"].paths) == 1
     assert perms["vault: open"].more_paths
 
@@ -189,5 +191,7 @@ def test_explanations_agree_with_check_access(db: Database, seed: int) -> None:
             for r in range(5):
                 result = explain.resource_access(s, f"res{r}", "read", now=NOW)
                 granted = {e.username for e in result.entries if e.granted}
-                expected = {row.username for row in rbac.authorized_users(s, f"res{r}", "read", now=NOW)}
+                expected = {
+                    row.username for row in rbac.authorized_users(s, f"res{r}", "read", now=NOW)
+                }
                 assert granted == expected

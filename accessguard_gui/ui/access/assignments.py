@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from sqlalchemy.orm import Session
 
 from ...core import impact, lookup, rbac
 from ...core.changes import Assign, Deassign, Edit, Grant, Inherit, Revoke, SetExpiry, Uninherit
@@ -184,8 +185,9 @@ class UserRolesPanel(_EditingPanel):
             buttons.addWidget(w)
         buttons.addStretch(1)
         buttons.addWidget(QLabel("Expires on"))
-        for w in (self.expiry_edit, self.set_expiry_button, self.clear_expiry_button):
-            buttons.addWidget(w)
+        buttons.addWidget(self.expiry_edit)
+        buttons.addWidget(self.set_expiry_button)
+        buttons.addWidget(self.clear_expiry_button)
         layout = QVBoxLayout(self)
         layout.addWidget(self.title)
         layout.addWidget(self.table, 1)
@@ -193,7 +195,9 @@ class UserRolesPanel(_EditingPanel):
         layout.addWidget(self.message)
         self.add_button.clicked.connect(self.add_roles)
         self.remove_button.clicked.connect(self.remove_selected)
-        self.set_expiry_button.clicked.connect(lambda: self.set_expiry(_expiry_from(self.expiry_edit)))
+        self.set_expiry_button.clicked.connect(
+            lambda: self.set_expiry(_expiry_from(self.expiry_edit))
+        )
         self.clear_expiry_button.clicked.connect(lambda: self.set_expiry(None))
         self._enable(False)
 
@@ -307,9 +311,9 @@ class UserRolesPanel(_EditingPanel):
     # ------------------------------------------------------------ internals
 
     def _read(self, ref: int | str) -> _UserState:
-        def read(session: object) -> tuple[object, list[AssignmentRow]]:
-            u = rbac.get_user(session, ref)  # type: ignore[arg-type]
-            return (u.username, u.display_name, u.active), rbac.assigned_roles(session, u.id)  # type: ignore[arg-type]
+        def read(session: Session) -> tuple[tuple[str, str, bool], list[AssignmentRow]]:
+            u = rbac.get_user(session, ref)
+            return (u.username, u.display_name, u.active), rbac.assigned_roles(session, u.id)
 
         (info, now), problems = impact.with_pending(self._db, self._store.edits_for_save(), read)
         with self._db.read() as session:
@@ -317,7 +321,7 @@ class UserRolesPanel(_EditingPanel):
                 saved = rbac.assigned_roles(session, ref)
             except AccessGuardError:
                 saved = []  # a user that exists only in the pending edits
-        username, display, active = info  # type: ignore[misc]
+        username, display, active = info
         return _UserState(username, display, active, tuple(now), tuple(saved), tuple(problems))
 
     def _username(self) -> str:
@@ -396,9 +400,9 @@ class RoleDetailsPanel(_EditingPanel):
         self.remove_child_button = QPushButton("Remove")
         self.parents_help = QLabel()
         self.children_help = QLabel()
-        for w in (self.parents_help, self.children_help):
-            w.setWordWrap(True)
-            w.setStyleSheet(f"color: {GREY.name()};")
+        for help_label in (self.parents_help, self.children_help):
+            help_label.setWordWrap(True)
+            help_label.setStyleSheet(f"color: {GREY.name()};")
 
         def box(
             title: str, lst: QListWidget, add: QPushButton, rem: QPushButton, help_: QLabel | None
@@ -516,12 +520,8 @@ class RoleDetailsPanel(_EditingPanel):
                 for r in state.children
             ],
         )
-        self.parents_help.setText(
-            f"{name} gets every permission of the roles listed here."
-        )
-        self.children_help.setText(
-            f"The roles listed here get every permission of {name}."
-        )
+        self.parents_help.setText(f"{name} gets every permission of the roles listed here.")
+        self.children_help.setText(f"The roles listed here get every permission of {name}.")
         if state.problems:
             self._say("Some pending changes would be refused: " + "; ".join(state.problems), RED)
 
@@ -555,22 +555,21 @@ class RoleDetailsPanel(_EditingPanel):
         chosen = PickerDialog.ask(
             self, f"Roles {self._role_name} inherits from", self._search_roles
         )
-        return self.propose(
-            [Inherit(role=self._role_name, inherits_from=c.label) for c in chosen]
-        )
+        return self.propose([Inherit(role=self._role_name, inherits_from=c.label) for c in chosen])
 
     def remove_selected_inherits_from(self) -> bool:
         return self.propose(
-            [Uninherit(role=self._role_name, inherits_from=n) for n in _selected(self.inherits_from)]
+            [
+                Uninherit(role=self._role_name, inherits_from=n)
+                for n in _selected(self.inherits_from)
+            ]
         )
 
     def add_inherited_by(self) -> bool:
         chosen = PickerDialog.ask(
             self, f"Roles that inherit from {self._role_name}", self._search_roles
         )
-        return self.propose(
-            [Inherit(role=c.label, inherits_from=self._role_name) for c in chosen]
-        )
+        return self.propose([Inherit(role=c.label, inherits_from=self._role_name) for c in chosen])
 
     def remove_selected_inherited_by(self) -> bool:
         return self.propose(
@@ -583,21 +582,24 @@ class RoleDetailsPanel(_EditingPanel):
     # ------------------------------------------------------------ internals
 
     def _read(self, ref: int | str) -> _RoleState:
-        def read(session: object) -> _RoleState:
-            s = session
-            r = rbac.get_role(s, ref)  # type: ignore[arg-type]
+        def read(s: Session) -> _RoleState:
+            r = rbac.get_role(s, ref)
             return _RoleState(
                 RoleRow.of(r),
-                tuple(rbac.assigned_users(s, r.id)),  # type: ignore[arg-type]
-                tuple(rbac.role_permissions(s, r.id)),  # type: ignore[arg-type]
-                tuple(rbac.inherits_from(s, r.id)),  # type: ignore[arg-type]
-                tuple(rbac.inherited_by(s, r.id)),  # type: ignore[arg-type]
+                tuple(rbac.assigned_users(s, r.id)),
+                tuple(rbac.role_permissions(s, r.id)),
+                tuple(rbac.inherits_from(s, r.id)),
+                tuple(rbac.inherited_by(s, r.id)),
                 (),
             )
 
         state, problems = impact.with_pending(self._db, self._store.edits_for_save(), read)
         return _RoleState(
-            state.role, state.members, state.permissions, state.parents, state.children,
+            state.role,
+            state.members,
+            state.permissions,
+            state.parents,
+            state.children,
             tuple(problems),
         )
 
@@ -794,4 +796,3 @@ def show_role_details(
     panel.resize(900, 560)
     panel.show()
     return panel
-

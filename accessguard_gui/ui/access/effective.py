@@ -223,4 +223,3 @@ def show_effective_access(db: Database, parent: QWidget | None = None) -> Effect
     view.resize(900, 500)
     view.show()
     return view
-

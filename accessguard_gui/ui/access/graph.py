@@ -5,7 +5,16 @@ it inherits from, so every permission flows down the page."""
 from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRectF, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QPainter, QPainterPath, QPen, QPolygonF
+from PySide6.QtGui import (
+    QBrush,
+    QColor,
+    QFont,
+    QFontMetrics,
+    QPainter,
+    QPainterPath,
+    QPen,
+    QPolygonF,
+)
 from PySide6.QtWidgets import (
     QGraphicsItem,
     QGraphicsPathItem,
@@ -35,7 +44,9 @@ EDGE = QColor("#555555")
 class RoleNode(QGraphicsPathItem):
     """One role box; double-click re-centres the graph on it."""
 
-    def __init__(self, role_id: int, name: str, rect: QRectF, fill: QColor, view: RoleGraphView) -> None:
+    def __init__(
+        self, role_id: int, name: str, rect: QRectF, fill: QColor, view: RoleGraphView
+    ) -> None:
         path = QPainterPath()
         path.addRoundedRect(rect, 8, 8)
         super().__init__(path)
@@ -47,7 +58,7 @@ class RoleNode(QGraphicsPathItem):
         self.setToolTip(name)
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable, True)
 
-    def mouseDoubleClickEvent(self, event: QGraphicsSceneMouseEvent) -> None:  # noqa: N802
+    def mouseDoubleClickEvent(self, event: QGraphicsSceneMouseEvent) -> None:
         self._view.role_activated.emit(self.name)
         self._view.set_role(self.role_id)
 
@@ -135,9 +146,7 @@ class RoleGraphView(QWidget):
                 f"{graph.names[a]} inherits from {graph.names[b]} "
                 f"({graph.names[a]} gets every permission of {graph.names[b]})"
             )
-            head = QPolygonF(
-                [p2, QPointF(p2.x() - 5, p2.y() + 9), QPointF(p2.x() + 5, p2.y() + 9)]
-            )
+            head = QPolygonF([p2, QPointF(p2.x() - 5, p2.y() + 9), QPointF(p2.x() + 5, p2.y() + 9)])
             self.scene.addPolygon(head, pen, QBrush(EDGE))
             self.edges.append((graph.names[a], graph.names[b]))
         for rid, rect in positions.items():
@@ -154,6 +163,7 @@ class RoleGraphView(QWidget):
             self.nodes[graph.names[rid]] = node
         above = sum(1 for lv in graph.levels.values() if lv < 0)
         below = sum(1 for lv in graph.levels.values() if lv > 0)
+
         def roles(n: int) -> str:
             return f"{n} role{'' if n == 1 else 's'}"
 
@@ -183,7 +193,9 @@ class RoleGraphView(QWidget):
     def _order(graph: lookup.RoleGraph, by_level: dict[int, list[int]]) -> dict[int, list[int]]:
         """Names in each level, then one barycentre pass outward from the centre so that
         connected roles sit near each other (fewer crossing arrows)."""
-        order = {lv: sorted(ids, key=lambda i: graph.names[i].lower()) for lv, ids in by_level.items()}
+        order = {
+            lv: sorted(ids, key=lambda i: graph.names[i].lower()) for lv, ids in by_level.items()
+        }
         neighbours: dict[int, list[int]] = {}
         for a, b in graph.edges:
             neighbours.setdefault(a, []).append(b)
@@ -197,7 +209,9 @@ class RoleGraphView(QWidget):
                     near = [prev[n] for n in neighbours.get(rid, []) if n in prev]
                     return sum(near) / len(near) if near else float(len(prev))
 
-                order[level] = sorted(order[level], key=lambda r: (weight(r), graph.names[r].lower()))
+                order[level] = sorted(
+                    order[level], key=lambda r: (weight(r), graph.names[r].lower())
+                )
                 level += step
         return order
 
@@ -209,5 +223,3 @@ def show_role_graph(db: Database, role: int | str, parent: QWidget | None = None
     view.set_role(role)
     view.show()
     return view
-
-

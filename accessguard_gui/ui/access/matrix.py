@@ -117,13 +117,13 @@ class RolePermissionMatrixModel(QAbstractTableModel):
 
     # ------------------------------------------------------------ Qt model API
 
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self._roles)
 
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self._perms)
 
-    def headerData(  # noqa: N802
+    def headerData(
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
     ) -> Any:
         if role not in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
@@ -174,7 +174,7 @@ class RolePermissionMatrixModel(QAbstractTableModel):
             parts.append("(pending: not saved yet)")
         return "; ".join(parts) or f"{role_name} does not have {perm}"
 
-    def setData(self, index: Index, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:  # noqa: N802
+    def setData(self, index: Index, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:
         if not index.isValid() or role != Qt.ItemDataRole.CheckStateRole:
             return False
         state = self.cell_state(index.row(), index.column())
@@ -312,7 +312,9 @@ class RolePermissionMatrix(QWidget):
         vh.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         vh.setDefaultSectionSize(24)
         self.role_filter = QLineEdit(placeholderText="Filter roles\u2026")
-        self.permission_filter = QLineEdit(placeholderText="Filter permissions (resource: action)\u2026")
+        self.permission_filter = QLineEdit(
+            placeholderText="Filter permissions (resource: action)\u2026"
+        )
         self.legend = QLabel(
             "\u2611 direct grant (click to grant or revoke)   "
             f"{INHERITED_MARK} inherited through another role   "
@@ -347,7 +349,9 @@ class RolePermissionMatrix(QWidget):
         )
 
 
-def show_matrix(db: Database, store: PendingStore, parent: QWidget | None = None) -> RolePermissionMatrix:
+def show_matrix(
+    db: Database, store: PendingStore, parent: QWidget | None = None
+) -> RolePermissionMatrix:
     widget = RolePermissionMatrix(db, store, parent)
     widget.setWindowTitle("Roles \u00d7 permissions \u2014 AccessGuard")
     widget.resize(1000, 600)

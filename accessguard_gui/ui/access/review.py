@@ -237,9 +237,7 @@ class ReviewChangesDialog(QDialog):
             item.setToolTip(0, report.error or "")
             self.by_edit.addTopLevelItem(item)
         for user in report.per_user:
-            top = QTreeWidgetItem(
-                [user.username, f"+{len(user.gains)} / \u2212{len(user.losses)}"]
-            )
+            top = QTreeWidgetItem([user.username, f"+{len(user.gains)} / \u2212{len(user.losses)}"])
             for label in user.gains:
                 child = QTreeWidgetItem([label, "gains"])
                 child.setForeground(0, QBrush(GREEN))
@@ -260,8 +258,12 @@ class ReviewChangesDialog(QDialog):
         lines = []
         for i in range(self.by_edit.topLevelItemCount()):
             top = self.by_edit.topLevelItem(i)
+            assert top is not None
             lines.append(" | ".join(top.text(c) for c in range(3)).rstrip(" |"))
-            lines += ["  " + top.child(j).text(0) for j in range(top.childCount())]
+            for j in range(top.childCount()):
+                child = top.child(j)
+                assert child is not None
+                lines.append("  " + child.text(0))
         return lines
 
 

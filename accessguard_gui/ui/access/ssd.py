@@ -52,7 +52,9 @@ class SsdSetDialog(QDialog):
         super().__init__(parent)
         self._db = db
         self._existing = existing
-        self.setWindowTitle("Edit separation-of-duty set" if existing else "New separation-of-duty set")
+        self.setWindowTitle(
+            "Edit separation-of-duty set" if existing else "New separation-of-duty set"
+        )
         self.name_edit = QLineEdit(existing.name if existing else "")
         self.name_edit.setReadOnly(existing is not None)
         self.description_edit = QLineEdit(existing.description if existing else "")
@@ -191,7 +193,9 @@ class SsdPanel(QWidget):
         self.violations_view.setModel(self.violations_model)
         self.violations_view.verticalHeader().setVisible(False)
         self.violations_view.horizontalHeader().setStretchLastSection(True)
-        self.violations_summary = QLabel("Press \u201cCheck for violations\u201d to scan every user.")
+        self.violations_summary = QLabel(
+            "Press \u201cCheck for violations\u201d to scan every user."
+        )
         self.violations_summary.setWordWrap(True)
         self.message = QLabel()
         self.message.setStyleSheet(f"color: {RED.name()};")

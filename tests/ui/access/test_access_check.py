@@ -74,9 +74,7 @@ def test_completion_comes_from_prefix_queries(qtbot: QtBot, demo_db: Database) -
     assert panel.action_completer.refresh() == ["audit", "open"]
 
 
-def test_panel_agrees_with_check_access_on_generated_database(
-    qtbot: QtBot, db: Database
-) -> None:
+def test_panel_agrees_with_check_access_on_generated_database(qtbot: QtBot, db: Database) -> None:
     names = build_generated(db, seed=7)
     panel = _panel(qtbot, db)
     rng = random.Random(11)

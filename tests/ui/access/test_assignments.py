@@ -8,7 +8,15 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from accessguard_gui.core import lookup, rbac
-from accessguard_gui.core.changes import Assign, Deassign, Grant, Inherit, Revoke, SetExpiry, Uninherit
+from accessguard_gui.core.changes import (
+    Assign,
+    Deassign,
+    Grant,
+    Inherit,
+    Revoke,
+    SetExpiry,
+    Uninherit,
+)
 from accessguard_gui.core.database import Database
 from accessguard_gui.ui.access.assignments import (
     BulkRoleDialog,
@@ -184,7 +192,11 @@ def test_bulk_assign_and_remove(qtbot: QtBot, demo_db: Database) -> None:
         ids = [rbac.get_user(s, n).id for n in ("alice", "bob", "carol", "dave")]
     count, problem = bulk_role_change(demo_db, store, ids, "Staff")
     assert (count, problem) == (3, None)  # carol already has Staff
-    assert store.edits() == [Assign("alice", "Staff"), Assign("bob", "Staff"), Assign("dave", "Staff")]
+    assert store.edits() == [
+        Assign("alice", "Staff"),
+        Assign("bob", "Staff"),
+        Assign("dave", "Staff"),
+    ]
     dialog = BulkRoleDialog(demo_db, store, ids)
     qtbot.addWidget(dialog)
     dialog.role_edit.setText("Staff")

@@ -20,9 +20,13 @@ from .conftest import SHOTS
 
 
 def _cell(model: RolePermissionMatrixModel, role: str, perm: str) -> QModelIndex:
-    row = next(r for r in range(model.rowCount()) if model.headerData(r, Qt.Orientation.Vertical) == role)
+    row = next(
+        r for r in range(model.rowCount()) if model.headerData(r, Qt.Orientation.Vertical) == role
+    )
     col = next(
-        c for c in range(model.columnCount()) if model.headerData(c, Qt.Orientation.Horizontal) == perm
+        c
+        for c in range(model.columnCount())
+        if model.headerData(c, Qt.Orientation.Horizontal) == perm
     )
     return model.index(row, col)
 

@@ -36,7 +36,9 @@ def test_lists_sets(qtbot: QtBot, demo_db: Database) -> None:
     ]
 
 
-def test_create_set_writes_it(qtbot: QtBot, demo_db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_create_set_writes_it(
+    qtbot: QtBot, demo_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
     panel = _panel(qtbot, demo_db)
     dialog = panel.make_dialog(None)
     qtbot.addWidget(dialog)
@@ -113,5 +115,3 @@ def test_violations_report_and_delete(
         assert panel.delete_selected()
     assert panel.sets_model.rowCount() == 0
     assert panel.check_violations() == 0
-
-
