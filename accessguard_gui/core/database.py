@@ -604,10 +604,20 @@ def _settle(path: Path, timeout: float) -> None:
 
 
 def _frozen(path: Path) -> bool:
-    """True for a WAL-mode file that nobody can have open for writing: no -wal beside it
-    and a folder we cannot write to. SQLite cannot open such a file read-only (it would
-    have to create the -shm file) except as immutable."""
-    if os.access(path.parent, os.W_OK) or any(side.exists() for side in _side_files(path)):
+    """True for a WAL-mode file that nobody has open and nobody can write: no -wal beside
+    it, and no write permission bits or a folder we cannot write to.
+
+    Such a file is opened as immutable. A plain read-only open would have to create
+    -wal/-shm files (impossible in a read-only folder) and would leave them behind,
+    with the file's read-only permissions, where they break the next writer.
+    """
+    if any(side.exists() for side in _side_files(path)):
+        return False
+    try:
+        unwritable = not (path.stat().st_mode & 0o222)
+    except OSError:
+        return False
+    if os.access(path.parent, os.W_OK) and not unwritable:
         return False
     try:
         with open(path, "rb") as fh:
