@@ -27,6 +27,7 @@ from accessguard_gui.core.errors import (
     DuplicateError,
     NotFoundError,
     SeparationOfDutyError,
+    ValidationError,
 )
 from accessguard_gui.core.models import utcnow
 from accessguard_gui.core.rows import DenyReason
@@ -120,6 +121,9 @@ def scenarios(draw: st.DrawFn) -> Scenario:
         st.tuples(st.just("grant"), st.tuples(role, perm)),
         st.tuples(st.just("revoke"), st.tuples(role, perm)),
         st.tuples(st.just("active"), st.tuples(user, st.booleans())),
+        st.tuples(st.just("ssd_add"), st.tuples(role)),
+        st.tuples(st.just("ssd_del"), st.tuples(role)),
+        st.tuples(st.just("ssd_card"), st.tuples(st.integers(2, 4))),
     )
     ssd = None
     if n_roles >= 2 and draw(st.booleans()):
@@ -188,6 +192,29 @@ def _expected(ref: Reference, sets: dict[str, tuple[set[str], int]], op: tuple[A
     if kind == "active":
         ref.active[users[args[0]]] = args[1]
         return None
+    if kind.startswith("ssd_"):
+        if "Split" not in sets:
+            return NotFoundError
+        members, n = sets["Split"]
+        if kind == "ssd_add":
+            if roles[args[0]] in members:
+                return DuplicateError
+            sets["Split"] = (members | {roles[args[0]]}, n)
+        elif kind == "ssd_del":
+            if roles[args[0]] not in members:
+                return NotFoundError
+            if len(members) - 1 < n:
+                return ValidationError
+            sets["Split"] = (members - {roles[args[0]]}, n)
+            return None
+        else:
+            if args[0] > len(members):
+                return ValidationError
+            sets["Split"] = (members, args[0])
+        if ref.ssd_breaches(sets):
+            sets["Split"] = (members, n)
+            return SeparationOfDutyError
+        return None
     raise AssertionError(kind)
 
 
@@ -210,6 +237,12 @@ def _apply(s: Session, op: tuple[Any, ...], sc: Scenario) -> None:
         rbac.revoke_permission(s, roles[args[0]], perms[args[1]])
     elif kind == "active":
         rbac.update_user(s, users[args[0]], active=args[1])
+    elif kind == "ssd_add":
+        rbac.add_ssd_role_member(s, "Split", roles[args[0]])
+    elif kind == "ssd_del":
+        rbac.delete_ssd_role_member(s, "Split", roles[args[0]])
+    elif kind == "ssd_card":
+        rbac.set_ssd_set_cardinality(s, "Split", args[0])
 
 
 def _build(db: Database, sc: Scenario) -> tuple[Reference, dict[str, tuple[set[str], int]]]:
@@ -284,6 +317,7 @@ def _compare(db: Database, sc: Scenario) -> None:
                 _check_decision(ref, user, perm, decision)
         breaches = {(v.ssd_set, v.username, v.roles) for v in rbac.ssd_violations(s)}
         assert breaches == ref.ssd_breaches(sets) == set()
+        assert {x.name: (set(x.roles), x.cardinality) for x in rbac.ssd_role_sets(s)} == sets
 
 
 def _check_decision(ref: Reference, user: str, perm: tuple[str, str], decision: Any) -> None:
