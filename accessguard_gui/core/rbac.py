@@ -1183,10 +1183,11 @@ def delete_ssd_role_member(session: Session, ssd_set: Ref, role: Ref) -> SsdSetR
     if member is None:
         raise NotFoundError(f"{r.name} is not in the set {ssd.name}.")
     if _ssd_role_count(session, ssd) - 1 < ssd.cardinality:
+        # The cardinality cannot go below 2, so a two-role set can only be deleted.
+        remedy = "lower its cardinality first" if ssd.cardinality > 2 else "delete the set instead"
         raise ValidationError(
             "roles",
-            f"The set {ssd.name} needs at least {ssd.cardinality} roles; lower its "
-            "cardinality first.",
+            f"The set {ssd.name} needs at least {ssd.cardinality} roles; {remedy}.",
         )
     with _atomic(session):
         session.delete(member)
