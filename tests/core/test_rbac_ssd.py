@@ -206,6 +206,16 @@ def test_add_and_delete_role_members(org: Database) -> None:
         ]
 
 
+def test_a_two_role_set_cannot_lose_a_role_and_says_what_to_do(org: Database) -> None:
+    with org.action("setup") as s:
+        rbac.create_ssd_set(s, "Pair", ["Clerk", "Auditor"], 2)
+    with org.action("Delete member") as s:
+        with pytest.raises(ValidationError) as info:
+            rbac.delete_ssd_role_member(s, "Pair", "Clerk")
+    assert str(info.value) == "The set Pair needs at least 2 roles; delete the set instead."
+    assert info.value.field == "roles"
+
+
 def test_add_role_member_refused_when_it_breaks_the_set(org: Database) -> None:
     with org.action("setup") as s:
         rbac.create_ssd_set(s, "Payments", ["Clerk", "Auditor"], 2)
