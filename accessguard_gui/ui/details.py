@@ -56,6 +56,7 @@ LABELS = {
     "after": "After",
     "members": "Members",
     "summary": "Before → after",
+    "changes": "Changes",
 }
 
 

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..core import lookup
+from ..core.audit import audit_entries
 from ..core.changes import Create, Delete, Entity, SetPasswordHash, Update
 from ..core.database import Database
 from ..core.errors import AccessGuardError
@@ -47,6 +48,7 @@ from .settings import AppSettings
 from .table_page import PAGES, PageKind, TablePage
 
 APP_TITLE = "AccessGuard"
+AUDIT_HISTORY_LIMIT = 500  # entries of one record searched for the selected one
 CHOICES_LIMIT = 20_000  # offered in the form's combo (completes by substring)
 DB_SUFFIXES = (".db", ".sqlite", ".sqlite3", ".accessguard")
 BANNER_STYLE = "background: #fff4ce; color: #5c4400; border: 1px solid #e0c46c; padding: 6px 10px;"
@@ -331,6 +333,8 @@ class MainWindow(QMainWindow):
             state = "New: it is added when you save."
         values = record_values(record)
         record_id = values.get("id")
+        if page.kind.key == "audit" and record is not None:
+            record = self._audit_details(values)
         if entity is not None and isinstance(record_id, int):
             pending = self.store.pending_values(entity, record_id)
             failure = self.store.failure_for_record(entity, record_id)
@@ -340,10 +344,10 @@ class MainWindow(QMainWindow):
                 state = "Changed: the new values are saved when you save."
         shown = {**values, **pending}
         title = str(
-            shown.get("username")
+            shown.get("record_key")  # audit entries: the record changed
+            or shown.get("username")
             or shown.get("name")
             or shown.get("action")
-            or shown.get("record_key")
             or ""
         )
         if entity is Entity.PERMISSION and shown.get("resource"):
@@ -351,6 +355,36 @@ class MainWindow(QMainWindow):
         page.details.record.show_record(record, pending, title=title, state=state, failure=failure)
         page.details.show_record_in_extensions(None if created is not None else record)
         self._update_actions()
+
+    def _audit_details(self, values: dict[str, Any]) -> dict[str, Any]:
+        """An audit row with its full change, field by field (the table shows a summary)."""
+        shown = {k: v for k, v in values.items() if k != "summary"}
+        try:
+            with self.db.read() as session:
+                entries = audit_entries(
+                    session,
+                    limit=AUDIT_HISTORY_LIMIT,
+                    record_type=values.get("record_type"),
+                    record_key=values.get("record_key"),
+                )
+        except AccessGuardError:
+            return values
+        for entry in entries:
+            if entry.id == values.get("id"):
+                before, after = entry.before or {}, entry.after or {}
+                lines = []
+                for name in dict.fromkeys([*before, *after]):
+                    if not before:  # an insert: the values it got
+                        lines.append(f"{name}: {after[name]}")
+                    elif not after:  # a delete: the values it had
+                        lines.append(f"{name}: {before[name]}")
+                    elif before.get(name) != after.get(name):
+                        lines.append(f"{name}: {before.get(name, '—')} → {after.get(name, '—')}")
+                shown["changes"] = "\n".join(lines) or "—"
+                break
+        else:
+            shown["changes"] = values.get("summary", "")
+        return shown
 
     @staticmethod
     def _created_at(page: TablePage, row: int | None) -> Create | None:
