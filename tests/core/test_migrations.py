@@ -18,6 +18,7 @@ from accessguard_gui.core import database, rbac, schema
 from accessguard_gui.core.database import Database, restore_backup
 from accessguard_gui.core.errors import (
     CorruptDatabaseError,
+    DatabaseBusyError,
     DatabaseOpenError,
     ForeignDatabaseError,
     MigrationError,
@@ -108,6 +109,22 @@ def test_an_upgrade_left_half_done_by_a_dead_process_is_ignored(db_path: Path) -
     with Database(db_path):
         assert revision_of(db_path) == HEAD
     assert not list(db_path.parent.glob("*.upgrading*"))
+
+
+def test_an_older_file_open_in_another_program_is_not_upgraded_under_it(db_path: Path) -> None:
+    build_at_revision(db_path, "0001")
+    other = sqlite3.connect(db_path, isolation_level=None)
+    other.execute("PRAGMA journal_mode=WAL")
+    other.execute("SELECT count(*) FROM users").fetchone()
+    try:
+        with pytest.raises(DatabaseBusyError, match="another program has it open"):
+            Database(db_path)
+        assert revision_of(db_path) == "0001"
+        assert not [p for p in db_path.parent.iterdir() if ".backup-" in p.name]
+    finally:
+        other.close()
+    with Database(db_path):  # once the other program closed it, the upgrade goes ahead
+        assert revision_of(db_path) == HEAD
 
 
 def test_a_read_only_older_file_is_refused_unchanged(db_path: Path) -> None:

@@ -191,3 +191,23 @@ def test_a_failed_upgrade_in_another_process_leaves_the_file_as_it_was(tmp_path:
         opened = w.expect("opened")
     assert revision_of(path) != "0001"
     assert Path(opened["backup"]).read_bytes() == before.data
+
+
+def test_an_old_file_left_by_a_crashed_app_is_upgraded_with_its_last_changes(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "access.db"
+    build_at_revision(path, "0001")
+    with Worker("crash-after-commit", str(path)) as w:
+        w.expect("committed")
+        w.proc.wait()
+    assert Path(f"{path}-wal").stat().st_size > 0  # the change is only in the WAL
+    with Database(path) as db, db.read() as s:
+        assert rbac.get_user(s, "waluser").display_name == "Only in the WAL"
+        backup = db.backup_path
+    assert backup is not None and revision_of(backup) == "0001"
+    conn = sqlite3.connect(backup)
+    try:  # the backup holds it too: it is the old file with its last commit
+        assert conn.execute("SELECT count(*) FROM users WHERE username = 'waluser'").fetchone()[0] == 1
+    finally:
+        conn.close()

@@ -152,7 +152,21 @@ def open_file(path: str) -> None:
     db.close()
 
 
+def crash_after_commit(path: str) -> None:
+    """An app that committed a change in WAL mode and died before it was checkpointed."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA wal_autocheckpoint=0")
+    conn.execute(
+        "INSERT INTO users (username, display_name, active, created_at, updated_at, version) "
+        "VALUES ('waluser', 'Only in the WAL', 1, '2024-01-01', '2024-01-01', 1)"
+    )
+    say(committed=True)
+    os.kill(os.getpid(), 9)
+
+
 COMMANDS = {
+    "crash-after-commit": crash_after_commit,
     "edit-user": edit_user,
     "hold-lock": hold_lock,
     "big-save": big_save,
