@@ -235,16 +235,19 @@ def apply_edit(session: Session, edit: Edit) -> None:
 
 
 def apply_edits(session: Session, edits: Sequence[Edit]) -> None:
-    """Apply every edit in order inside the caller's action.
+    """Apply every edit in order inside the caller's action, all or nothing.
+
+    The edits run inside one SAVEPOINT: if one is refused, the ones before it are undone
+    too, even when the caller catches ``EditFailed`` and its action goes on to commit.
 
     Raises:
-        EditFailed: the first edit refused, with its index; the caller's action then rolls
-            back everything, so either all edits reach the file or none does.
+        EditFailed: the first edit refused, with its index; nothing of the list remains.
     """
-    for index, edit in enumerate(edits):
-        try:
-            apply_edit(session, edit)
-        except EditFailed:
-            raise
-        except AccessGuardError as exc:
-            raise EditFailed(index, edit, exc) from exc
+    with session.begin_nested():
+        for index, edit in enumerate(edits):
+            try:
+                apply_edit(session, edit)
+            except EditFailed:
+                raise
+            except AccessGuardError as exc:
+                raise EditFailed(index, edit, exc) from exc
