@@ -222,3 +222,24 @@ def test_descriptions_for_the_pending_list() -> None:
     assert SetPasswordHash("alice", "$argon2id$secret").describe() == "Set password of alice"
     assert SetPasswordHash("alice", None).describe() == "Remove password of alice"
     assert "secret" not in repr(SetPasswordHash("alice", "$argon2id$secret"))
+
+
+def test_a_refused_save_leaves_nothing_even_if_the_caller_goes_on(org: Database) -> None:
+    """A window may catch EditFailed inside its action to show it; the edits before the
+    failing one must not be committed by the same action."""
+    with org.read() as s:
+        before = snapshot(s)
+    with org.action("Save") as s:
+        with pytest.raises(EditFailed) as info:
+            apply_edits(
+                s,
+                [
+                    Create(Entity.ROLE, {"name": "Auditor"}),
+                    Update(Entity.ROLE, rbac.get_role(s, "Boss").id, None, {"description": "x"}),
+                    Assign("alice", "Nobody"),
+                ],
+            )
+        assert info.value.index == 2
+        assert snapshot(s) == before
+    with org.read() as s:
+        assert snapshot(s) == before
