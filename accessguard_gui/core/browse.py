@@ -24,6 +24,8 @@ How it stays fast at a million rows:
   FTS5 **trigram** index (``search_<table>``, kept in sync by triggers), which answers
   substrings, not only prefixes, without a scan; shorter terms and other databases use
   ``LIKE``/``ILIKE`` with ``%``, ``_`` and the escape character escaped.
+  The FTS index finds candidates, LIKE confirms them, so both plans (see ``Plan``) return
+  exactly the same rows; ``choose_plan`` picks one per search with a capped count.
 - ``page_anchors`` reads the keys of every ``page_size``-th row in one C-side pass over an
   index (chunked), so a model can jump to row 500,000 with one keyset seek.
 """
@@ -60,8 +62,8 @@ from .models import AuditEntry, Permission, Resource, Role, User, UserRole
 
 PAGE_SIZE = 256
 FTS_MIN_CHARS = 3
-#: A search with at most this many matches is driven from the search index (look the
-#: matches up, sort them); larger results walk the sort column's index and keep matches.
+#: A search with fewer candidates than this in the search index looks them up and sorts
+#: them; more candidates (dense matches) walk the sort column's index and keep matches.
 FTS_DRIVEN_LIMIT = 20_000
 
 Key = tuple[Any, int]
@@ -201,7 +203,9 @@ class BrowseQuery:
 
     @property
     def term(self) -> str:
-        return self.search.strip()
+        """The text searched for. A NUL (pasted) would end the string inside SQLite;
+        U+FFFF, which no stored value may hold, keeps the search literal: no match."""
+        return self.search.strip().replace("\x00", "\uffff")
 
 
 @dataclass(frozen=True, slots=True)
@@ -422,13 +426,34 @@ def fts_phrase(text: str) -> str:
     return '"' + text.replace('"', '""') + '"'
 
 
-def _search_mode(spec: TableSpec, query: BrowseQuery, dialect: Dialect) -> str:
+class Plan(enum.StrEnum):
+    """How a query finds its rows.
+
+    ``SCAN``: no search, or a search walked along the sort index with LIKE — cheap when
+    matches are dense (every few rows) or the table is small. ``INDEXED``: the FTS5 trigram
+    index finds the candidates, LIKE confirms them, then they are sorted — cheap when the
+    matches are few, whatever the table size.
+    """
+
+    SCAN = "scan"
+    INDEXED = "indexed"
+
+
+def choose_plan(session: Session, spec: TableSpec, query: BrowseQuery) -> Plan:
+    """Pick the plan for a query: ``INDEXED`` for a search of 3+ characters with fewer than
+    ``FTS_DRIVEN_LIMIT`` candidates in the search index (one capped count, a few ms)."""
     term = query.term
-    if not term:
-        return ""
-    if spec.fts and dialect.name == "sqlite" and len(term) >= FTS_MIN_CHARS:
-        return "fts"
-    return "like"
+    dialect = _dialect(session)
+    if not (term and spec.fts and dialect.name == "sqlite" and len(term) >= FTS_MIN_CHARS):
+        return Plan.SCAN
+    fts = spec.fts
+
+    def build(_d: Dialect) -> Select[Any]:
+        inner = _fts_ids(spec).limit(bindparam("cap", type_=Integer)).subquery("candidates")
+        return select(func.count()).select_from(inner)
+
+    rows = _run(session, ("plan", fts), build, {"q": fts_phrase(term), "cap": FTS_DRIVEN_LIMIT})
+    return Plan.INDEXED if int(rows[0][0]) < FTS_DRIVEN_LIMIT else Plan.SCAN
 
 
 def _fts_ids(spec: TableSpec) -> Select[Any]:
@@ -438,15 +463,18 @@ def _fts_ids(spec: TableSpec) -> Select[Any]:
 
 
 def _conditions(
-    spec: TableSpec, query: BrowseQuery, dialect: Dialect, mode: str
+    spec: TableSpec, query: BrowseQuery, dialect: Dialect, plan: Plan
 ) -> list[ColumnElement[bool]]:
     conds: list[ColumnElement[bool]] = []
-    if mode == "fts":
-        conds.append(spec.id_expr.in_(_fts_ids(spec)))
-    elif mode == "like":
-        pattern = bindparam("q")
+    if query.term:
+        if plan is Plan.INDEXED:
+            conds.append(spec.id_expr.in_(_fts_ids(spec)))
+        pattern = bindparam("p")
         if dialect.name == "postgresql":
             conds.append(or_(*(c.ilike(pattern, escape="\\") for c in spec.search_columns)))
+        elif dialect.name == "sqlite":
+            # SQLite's LIKE ignores ASCII case by itself; lower() would only cost time.
+            conds.append(or_(*(c.like(pattern, escape="\\") for c in spec.search_columns)))
         else:
             conds.append(
                 or_(*(func.lower(c).like(pattern, escape="\\") for c in spec.search_columns))
@@ -457,17 +485,23 @@ def _conditions(
     return conds
 
 
-def _params(spec: TableSpec, query: BrowseQuery, mode: str) -> dict[str, Any]:
+def _params(spec: TableSpec, query: BrowseQuery, plan: Plan) -> dict[str, Any]:
     params: dict[str, Any] = {}
     term = query.term
-    if mode == "fts":
-        params["q"] = fts_phrase(term)
-    elif mode == "like":
-        params["q"] = "%" + escape_like(term.lower()) + "%"
+    if term:
+        params["p"] = "%" + escape_like(term.lower()) + "%"
+        if plan is Plan.INDEXED:
+            params["q"] = fts_phrase(term)
     for key, value in query.filters:
         col = spec.column(key)
         params[f"f_{key}"] = int(value) if col.kind is Kind.BOOL else value
     return params
+
+
+def _plan_of(session: Session, spec: TableSpec, query: BrowseQuery, plan: Plan | None) -> Plan:
+    if not query.term:
+        return Plan.SCAN
+    return plan if plan is not None else choose_plan(session, spec, query)
 
 
 def _nulls_low(dialect: Dialect) -> bool:
@@ -508,18 +542,23 @@ class _Shape:
     spec: str
     sort: str
     forward: bool
-    mode: str
+    plan: Plan
+    search: bool
     filters: tuple[str, ...]
     keyset: str  # "" | "value" | "null"
     offset: bool
-    fts_driven: bool
 
 
 _SQL_CACHE: dict[tuple[str, Any], tuple[str, tuple[str, ...] | None, dict[str, Any]]] = {}
 
 
 def _run(
-    session: Session, cache_key: Any, build: Callable[[Dialect], Select[Any]], params: dict[str, Any]
+    session: Session,
+    cache_key: Any,
+    build: Callable[[Dialect], Select[Any]],
+    params: dict[str, Any],
+    *,
+    explain: bool = False,
 ) -> list[tuple[Any, ...]]:
     """Execute a statement compiled once per shape on the raw DBAPI cursor.
 
@@ -538,6 +577,8 @@ def _run(
         entry = (str(compiled), positions, dict(compiled.params))
         _SQL_CACHE[key] = entry
     sql, positions, defaults = entry
+    if explain:
+        sql = "EXPLAIN QUERY PLAN " + sql
     values = {**defaults, **params} if defaults else params
     raw = conn.connection.driver_connection
     assert raw is not None
@@ -578,29 +619,66 @@ def _unindexed(expr: ColumnElement[Any], kind: Kind) -> ColumnElement[Any]:
     return expr.op("||")(literal_column("''"))
 
 
-def _sort_expr(spec: TableSpec, query: BrowseQuery, fts_driven: bool) -> ColumnElement[Any]:
+def _sort_expr(spec: TableSpec, query: BrowseQuery, plan: Plan) -> ColumnElement[Any]:
     col = spec.column(query.sort or spec.default_sort)
     sort = col.sort if col.sort is not None else spec.id_expr
-    if fts_driven:
+    if plan is Plan.INDEXED:
         # Force the plan "look up the matches, then sort them": with an index usable for
         # the order, SQLite would walk all of it to find a few matches.
         return _unindexed(sort, col.kind)
     return sort
 
 
-def count(session: Session, spec: TableSpec, query: BrowseQuery | None = None) -> int:
+def _shape(
+    spec: TableSpec, query: BrowseQuery, plan: Plan, forward: bool, anchor: Key | None,
+    offset: bool = False,
+) -> _Shape:
+    keyset = "" if anchor is None else ("null" if anchor[0] is None else "value")
+    col = spec.column(query.sort or spec.default_sort)
+    return _Shape(
+        spec.key, col.key, forward, plan, bool(query.term), tuple(k for k, _ in query.filters),
+        keyset, offset,
+    )
+
+
+def _where(
+    spec: TableSpec, query: BrowseQuery, d: Dialect, shape: _Shape, sort: ColumnElement[Any]
+) -> list[ColumnElement[bool]]:
+    conds = _conditions(spec, query, d, shape.plan)
+    if shape.keyset:
+        col = spec.column(shape.sort)
+        conds.append(
+            _keyset(
+                sort, spec.id_expr, forward=shape.forward, key_is_null=shape.keyset == "null",
+                nullable=col.nullable, nulls_low=_nulls_low(d),
+            )
+        )
+    return conds
+
+
+def _anchor_params(params: dict[str, Any], anchor: Key | None) -> dict[str, Any]:
+    if anchor is not None:
+        if anchor[0] is not None:
+            params["k"] = anchor[0]
+        params["i"] = anchor[1]
+    return params
+
+
+def count(
+    session: Session, spec: TableSpec, query: BrowseQuery | None = None, *,
+    plan: Plan | None = None,
+) -> int:
     """How many rows the query shows (``SELECT count(*)`` with the same filter)."""
     query = query or spec.default_query()
-    dialect = _dialect(session)
-    mode = _search_mode(spec, query, dialect)
-    filters = tuple(k for k, _ in query.filters)
+    plan = _plan_of(session, spec, query, plan)
+    shape = _shape(spec, query, plan, True, None)
 
     def build(d: Dialect) -> Select[Any]:
         stmt = select(func.count()).select_from(spec.from_)
-        conds = _conditions(spec, query, d, mode)
+        conds = _conditions(spec, query, d, plan)
         return stmt.where(*conds) if conds else stmt
 
-    rows = _run(session, ("count", spec.key, mode, filters), build, _params(spec, query, mode))
+    rows = _run(session, ("count", shape), build, _params(spec, query, plan))
     return int(rows[0][0])
 
 
@@ -614,7 +692,8 @@ def fetch_page(
     from_end: bool = False,
     offset: int = 0,
     limit: int = PAGE_SIZE,
-    fts_driven: bool = False,
+    plan: Plan | None = None,
+    explain: bool = False,
 ) -> list[tuple[Any, ...]]:
     """Up to ``limit`` rows in the query's order, as display tuples.
 
@@ -623,36 +702,22 @@ def fetch_page(
         before: read the rows just before this key instead (returned in order).
         from_end: read the last rows of the order (``offset`` counted from the end).
         offset: skip this many rows after the seek (only for short hops from an anchor).
-        fts_driven: plan a search from the search index (few matches) rather than the sort
-            index (many matches).
+        plan: from ``choose_plan`` (chosen here if None; a model keeps it per search).
+        explain: return SQLite's EXPLAIN QUERY PLAN rows instead (tests pin plans).
 
     Returns:
-        Tuples ``(id, version, sort value, cell 0..n-1, raw bool values...)``.
+        Tuples ``(id, version, sort value, cell 0..n-1, stored values of raw_columns...)``.
     """
-    dialect = _dialect(session)
-    mode = _search_mode(spec, query, dialect)
-    fts_driven = fts_driven and mode == "fts"
-    col = spec.column(query.sort or spec.default_sort)
+    plan = _plan_of(session, spec, query, plan)
     backwards = before is not None or from_end
     forward = (not query.descending) != backwards
     anchor = before if before is not None else after
-    keyset = "" if anchor is None else ("null" if anchor[0] is None else "value")
-    shape = _Shape(
-        spec.key, col.key, forward, mode, tuple(k for k, _ in query.filters), keyset,
-        bool(offset), fts_driven,
-    )
+    shape = _shape(spec, query, plan, forward, anchor, bool(offset))
 
     def build(d: Dialect) -> Select[Any]:
-        sort = _sort_expr(spec, query, fts_driven)
+        sort = _sort_expr(spec, query, plan)
         stmt = _select_row(spec, sort, d)
-        conds = _conditions(spec, query, d, mode)
-        if keyset:
-            conds.append(
-                _keyset(
-                    sort, spec.id_expr, forward=forward, key_is_null=keyset == "null",
-                    nullable=col.nullable, nulls_low=_nulls_low(d),
-                )
-            )
+        conds = _where(spec, query, d, shape, sort)
         if conds:
             stmt = stmt.where(*conds)
         stmt = stmt.order_by(*_order(sort, spec.id_expr, forward))
@@ -661,16 +726,12 @@ def fetch_page(
             stmt = stmt.offset(bindparam("off", type_=Integer))
         return stmt
 
-    params = _params(spec, query, mode)
+    params = _anchor_params(_params(spec, query, plan), anchor)
     params["lim"] = limit
     if offset:
         params["off"] = offset
-    if anchor is not None:
-        if anchor[0] is not None:
-            params["k"] = anchor[0]
-        params["i"] = anchor[1]
-    rows = _run(session, ("page", shape), build, params)
-    if backwards:
+    rows = _run(session, ("page", shape), build, params, explain=explain)
+    if backwards and not explain:
         rows.reverse()
     return rows
 
@@ -682,113 +743,71 @@ def page_anchors(
     *,
     after: Key | None = None,
     page_size: int = PAGE_SIZE,
-    pages: int = 256,
-) -> tuple[list[Key], int]:
-    """The keys that end each of the next ``pages`` pages after ``after``.
+    pages: int = 32,
+    plan: Plan | None = None,
+) -> list[Key]:
+    """The keys that end each of the next ``pages`` complete pages after ``after``.
 
     One pass over the sort index in SQL; only every ``page_size``-th key comes back to
-    Python. A model calls this in chunks (from idle time) until the whole order is covered,
-    then reaches any page with one keyset seek.
-
-    Returns:
-        (keys, rows): the key of the last row of each complete page, and how many rows the
-        chunk covered (``rows < page_size * pages`` means the end was reached).
+    Python. A model calls this in chunks (from idle time) until fewer than ``pages`` keys
+    come back, then reaches any page with one keyset seek.
     """
-    dialect = _dialect(session)
-    mode = _search_mode(spec, query, dialect)
-    col = spec.column(query.sort or spec.default_sort)
+    plan = _plan_of(session, spec, query, plan)
     forward = not query.descending
-    keyset = "" if after is None else ("null" if after[0] is None else "value")
-    shape = _Shape(
-        spec.key, col.key, forward, mode, tuple(k for k, _ in query.filters), keyset, False, False
-    )
+    shape = _shape(spec, query, plan, forward, after)
 
     def build(d: Dialect) -> Select[Any]:
-        sort = _sort_expr(spec, query, False)
+        sort = _sort_expr(spec, query, plan)
         inner = select(sort.label("k"), spec.id_expr.label("i")).select_from(spec.from_)
-        conds = _conditions(spec, query, d, mode)
-        if keyset:
-            conds.append(
-                _keyset(
-                    sort, spec.id_expr, forward=forward, key_is_null=keyset == "null",
-                    nullable=col.nullable, nulls_low=_nulls_low(d),
-                )
-            )
+        conds = _where(spec, query, d, shape, sort)
         if conds:
             inner = inner.where(*conds)
-        inner_q = (
+        chunk = (
             inner.order_by(*_order(sort, spec.id_expr, forward))
             .limit(bindparam("lim", type_=Integer))
             .subquery("chunk")
         )
+        # row_number() over the chunk as it comes (already in order): no second sort.
         numbered = select(
-            inner_q.c.k,
-            inner_q.c.i,
-            func.row_number().over().label("n"),
-            func.count().over().label("total"),
+            chunk.c.k, chunk.c.i, func.row_number().over().label("n")
         ).subquery("numbered")
-        return select(numbered.c.k, numbered.c.i, numbered.c.n, numbered.c.total).where(
-            or_(numbered.c.n % bindparam("ps", type_=Integer) == 0, numbered.c.n == numbered.c.total)
+        return select(numbered.c.k, numbered.c.i).where(
+            numbered.c.n % bindparam("ps", type_=Integer) == 0
         )
 
-    params = _params(spec, query, mode)
+    params = _anchor_params(_params(spec, query, plan), after)
     params["lim"] = page_size * pages
     params["ps"] = page_size
-    if after is not None:
-        if after[0] is not None:
-            params["k"] = after[0]
-        params["i"] = after[1]
-    rows = _run(session, ("anchors", shape), build, params)
-    if not rows:
-        return [], 0
-    covered = int(rows[-1][3])
-    keys = [(r[0], r[1]) for r in rows if r[2] % page_size == 0]
-    return keys, covered
+    return [(r[0], r[1]) for r in _run(session, ("anchors", shape), build, params)]
 
 
 def position_of(
-    session: Session, spec: TableSpec, query: BrowseQuery, record_id: int
+    session: Session, spec: TableSpec, query: BrowseQuery, record_id: int, *,
+    plan: Plan | None = None,
 ) -> int | None:
     """The row number of a record in the query's order, None if the query hides it."""
-    dialect = _dialect(session)
-    mode = _search_mode(spec, query, dialect)
-    col = spec.column(query.sort or spec.default_sort)
-    filters = tuple(k for k, _ in query.filters)
-    sort = _sort_expr(spec, query, False)
+    plan = _plan_of(session, spec, query, plan)
+    sort = _sort_expr(spec, query, plan)
+    base = _shape(spec, query, plan, True, None)
 
     def build_key(d: Dialect) -> Select[Any]:
         stmt = select(sort, spec.id_expr).select_from(spec.from_)
-        conds = _conditions(spec, query, d, mode)
+        conds = _conditions(spec, query, d, plan)
         return stmt.where(spec.id_expr == bindparam("rid"), *conds)
 
-    params = _params(spec, query, mode)
-    found = _run(
-        session, ("key", spec.key, col.key, mode, filters),
-        build_key, {**params, "rid": record_id},
-    )
+    params = _params(spec, query, plan)
+    found = _run(session, ("key", base), build_key, {**params, "rid": record_id})
     if not found:
         return None
-    key = found[0][0]
-    forward = query.descending  # count the rows *before* it: walk the other way
-    keyset = "null" if key is None else "value"
+    key: Key = (found[0][0], record_id)
+    # Count the rows before it: walk from it against the order.
+    shape = _shape(spec, query, plan, query.descending, key)
 
     def build_count(d: Dialect) -> Select[Any]:
-        conds = _conditions(spec, query, d, mode)
-        conds.append(
-            _keyset(
-                sort, spec.id_expr, forward=forward, key_is_null=keyset == "null",
-                nullable=col.nullable, nulls_low=_nulls_low(d),
-            )
-        )
+        conds = _where(spec, query, d, shape, sort)
         return select(func.count()).select_from(spec.from_).where(*conds)
 
-    if key is not None:
-        params["k"] = key
-    params["i"] = record_id
-    rows = _run(
-        session, ("before", spec.key, col.key, forward, mode, filters, keyset),
-        build_count, params,
-    )
+    rows = _run(session, ("before", shape), build_count, _anchor_params(params, key))
     return int(rows[0][0])
 
 
@@ -810,7 +829,7 @@ def to_record(spec: TableSpec, row: Sequence[Any]) -> Record:
 
 def fetch_record(session: Session, spec: TableSpec, record_id: int) -> Record | None:
     """One record as the view would show it, None if it is gone."""
-    sort = _sort_expr(spec, spec.default_query(), False)
+    sort = _sort_expr(spec, spec.default_query(), Plan.SCAN)
     rows = _run(
         session,
         ("record", spec.key),

@@ -57,7 +57,7 @@ from .pending import PendingStore
 
 PAGE_SIZE = browse.PAGE_SIZE
 MAX_PAGES = 64
-ANCHOR_CHUNK_PAGES = 64
+ANCHOR_CHUNK_PAGES = 32
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -177,7 +177,7 @@ class RecordTableModel(QAbstractTableModel):
         self._row_of: dict[int, int] = {}  # record id -> database row (cached pages only)
         self._wanted: set[int] = set()
         self._last_page = 0
-        self._fts_driven = False
+        self._plan = browse.Plan.SCAN
         self._generation = 0
 
         # Pending overlay.
@@ -441,7 +441,7 @@ class RecordTableModel(QAbstractTableModel):
         r = self._row_of.get(record_id)
         if r is None:
             with self.db.read() as s:
-                r = browse.position_of(s, self.spec, self._query, record_id)
+                r = browse.position_of(s, self.spec, self._query, record_id, plan=self._plan)
         return None if r is None else r + self._ncreated
 
     def ensure_loaded(self, first: int, last: int | None = None) -> None:
@@ -473,7 +473,8 @@ class RecordTableModel(QAbstractTableModel):
         q = self._query
         plain = not q.term and not q.filters
         with self.db.read() as s:
-            count = browse.count(s, self.spec, q)
+            self._plan = browse.choose_plan(s, self.spec, q)
+            count = browse.count(s, self.spec, q, plan=self._plan)
             if plain:
                 total = count
             elif recount_total or not self._total:
@@ -490,7 +491,6 @@ class RecordTableModel(QAbstractTableModel):
         try:
             if recount:
                 self._count, self._total = self._read_counts(recount_total=recount_total)
-            self._fts_driven = bool(self._query.term) and self._count <= browse.FTS_DRIVEN_LIMIT
             self._drop_cache()
             self._generation += 1
             if self._count:
@@ -540,17 +540,17 @@ class RecordTableModel(QAbstractTableModel):
                 self._install(p, rows)
 
     def _read_page(self, session: Any, p: int) -> list[tuple[Any, ...]]:
-        q, spec, fd = self._query, self.spec, self._fts_driven
+        q, spec, fd = self._query, self.spec, self._plan
         if p == 0:
-            return browse.fetch_page(session, spec, q, fts_driven=fd)
+            return browse.fetch_page(session, spec, q, plan=fd)
         anchor = self._anchors.get(p)
         if anchor is not None:
-            return browse.fetch_page(session, spec, q, after=anchor, fts_driven=fd)
+            return browse.fetch_page(session, spec, q, after=anchor, plan=fd)
         nxt = self._pages.get(p + 1)
         if nxt:
             first = nxt[0]
             return browse.fetch_page(session, spec, q, before=(first[SORT], first[ID]),
-                                     fts_driven=fd)
+                                     plan=fd)
         # The nearest known anchor before p, or the end of the order, whichever is closer.
         known = [a for a in self._anchors if a < p]
         base = max(known) if known else 0
@@ -559,10 +559,10 @@ class RecordTableModel(QAbstractTableModel):
         from_end = self._count - end
         if from_end < hop:
             rows = browse.fetch_page(session, spec, q, from_end=True, offset=from_end,
-                                     limit=end - p * PAGE_SIZE, fts_driven=fd)
+                                     limit=end - p * PAGE_SIZE, plan=fd)
             return rows
         after = self._anchors.get(base) if base else None
-        return browse.fetch_page(session, spec, q, after=after, offset=hop, fts_driven=fd)
+        return browse.fetch_page(session, spec, q, after=after, offset=hop, plan=fd)
 
     def _install(self, p: int, rows: list[tuple[Any, ...]]) -> None:
         if len(self._pages) >= self.max_pages:
@@ -607,8 +607,13 @@ class RecordTableModel(QAbstractTableModel):
     # ------------------------------------------------------------------ anchors
 
     def _start_anchor_scan(self) -> None:
+        self._anchor_scan = None
         if self._count <= PAGE_SIZE * 2:
-            self._anchor_scan = None
+            return
+        q = self._query
+        if (q.term or q.filters) and self._plan is browse.Plan.SCAN and self._count * 4 < self._total:
+            # Sparse matches along the sort index: a pass would read most of the table per
+            # chunk. Pages are then reached from the anchors learned while reading.
             return
         self._anchor_scan = (1, None)  # page 1's anchor is the key ending page 0
         self._anchor_timer.start()
@@ -618,13 +623,13 @@ class RecordTableModel(QAbstractTableModel):
             return
         page, after = self._anchor_scan
         with self.db.read() as s:
-            keys, covered = browse.page_anchors(
+            keys = browse.page_anchors(
                 s, self.spec, self._query, after=after, page_size=PAGE_SIZE,
-                pages=ANCHOR_CHUNK_PAGES,
+                pages=ANCHOR_CHUNK_PAGES, plan=self._plan,
             )
         for i, key in enumerate(keys):
             self._anchors[page + i] = key
-        if covered < PAGE_SIZE * ANCHOR_CHUNK_PAGES or not keys:
+        if len(keys) < ANCHOR_CHUNK_PAGES:
             self._anchor_scan = None
             self.anchors_ready.emit()
             return
