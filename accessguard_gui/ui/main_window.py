@@ -43,7 +43,7 @@ from .messages import SaveChoice
 from .password_dialog import PasswordDialog
 from .pending import PendingStore
 from .record_form import RecordForm
-from .saving import save_pending
+from .saving import SaveOutcome, save_pending
 from .settings import AppSettings
 from .table_page import PAGES, PageKind, TablePage
 
@@ -78,6 +78,7 @@ class MainWindow(QMainWindow):
         self.store = PendingStore(self)
         self.pages: dict[str, TablePage] = {}
         self._was_away = False
+        self._review: Any = None  # the open Review changes dialog, if any
         self.setObjectName("main_window")
         self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)
@@ -152,6 +153,12 @@ class MainWindow(QMainWindow):
         self.act_save = self._action(
             "&Save", self.save, K.Save, "Write every pending change to the file"
         )
+        self.act_review = self._action(
+            "Re&view changes…",
+            self.review_changes,
+            "Ctrl+Shift+S",
+            "See who gains and loses access if the pending changes are saved",
+        )
         self.act_revert = self._action(
             "&Revert…", self.revert, "Ctrl+Shift+R", "Throw away every pending change"
         )
@@ -214,6 +221,7 @@ class MainWindow(QMainWindow):
         file_menu.addMenu(self.recent_menu)
         file_menu.addSeparator()
         file_menu.addAction(self.act_save)
+        file_menu.addAction(self.act_review)
         file_menu.addAction(self.act_revert)
         file_menu.addSeparator()
         file_menu.addAction(self.act_backup)
@@ -559,22 +567,47 @@ class MainWindow(QMainWindow):
         """Apply every pending edit in one action; True if nothing is left pending."""
         if self.store.is_empty():
             return True
-        if self.db.read_only:
-            messages.show_error(
-                self, "Cannot save", "The database is open read-only; changes cannot be saved."
-            )
+        outcome = self._apply_pending()
+        if not outcome.ok:
+            messages.show_error(self, "Nothing was saved", outcome.error, outcome.hint)
             return False
+        return True
+
+    def _apply_pending(self) -> SaveOutcome:
+        """The save itself, shared by Save and the Review dialog: on success refresh and
+        emit ``saved``; on failure mark and select the failing row."""
+        if self.db.read_only:
+            return SaveOutcome(
+                0,
+                "The database is open read-only; changes cannot be saved.",
+                "Back up the file (File → Back up) to get a copy you can change.",
+            )
         outcome = save_pending(self.db, self.store)
         if not outcome.ok:
             self._select_failed_row()
-            messages.show_error(self, "Nothing was saved", outcome.error, outcome.hint)
             self._refresh_details()
-            return False
+            return outcome
         self.refresh()
         noun = "change" if outcome.saved == 1 else "changes"
         self.statusBar().showMessage(f"Saved {outcome.saved:,} {noun}.", 5000)
         self.saved.emit(outcome.saved)
-        return True
+        return outcome
+
+    def review_changes(self) -> Any:
+        """Who gains and loses what if the pending edits are saved (the access views'
+        Review dialog, issue 4); its Save goes through the window's save."""
+        if self.store.is_empty():
+            self.statusBar().showMessage("Nothing to review: there are no unsaved changes.", 5000)
+            return None
+        from .access.review import show_review_changes
+
+        def save_reviewed(_edits: Any) -> tuple[bool, str]:
+            # The dialog checked that the store still holds exactly the reviewed edits.
+            outcome = self._apply_pending()
+            return outcome.ok, " ".join(x for x in (outcome.error, outcome.hint) if x)
+
+        self._review = show_review_changes(self.db, self.store, save_reviewed, self)
+        return self._review
 
     def _select_failed_row(self) -> None:
         for page in self.pages.values():
@@ -748,7 +781,7 @@ class MainWindow(QMainWindow):
         files = self.settings.recent_files()
         for number, path in enumerate(files, start=1):
             act = self.recent_menu.addAction(f"&{number} {path}")
-            act.triggered.connect(lambda _c=False, p=path: self.open_path(p))
+            act.triggered.connect(lambda _c=False, p=path: self._open_recent(p))
         if not files:
             empty = self.recent_menu.addAction("No recent files")
             empty.setEnabled(False)
@@ -756,6 +789,11 @@ class MainWindow(QMainWindow):
             self.recent_menu.addSeparator()
             clear = self.recent_menu.addAction("Clear list")
             clear.triggered.connect(self._clear_recent)
+
+    def _open_recent(self, path: str) -> None:
+        if not self.open_path(path) and not Path(path).exists():
+            self.settings.remove_recent(path)  # gone for good: stop offering it
+            self._fill_recent_menu()
 
     def _clear_recent(self) -> None:
         self.settings.clear_recent()
@@ -815,6 +853,7 @@ class MainWindow(QMainWindow):
         pending = not self.store.is_empty()
         self.act_save.setEnabled(pending and not self.db.read_only)
         self.act_revert.setEnabled(pending)
+        self.act_review.setEnabled(pending and not self.db.read_only)
         self.act_undo.setEnabled(self.store.can_undo())
         self.act_redo.setEnabled(self.store.can_redo())
         self.act_add.setEnabled(editable)

@@ -218,3 +218,15 @@ def test_new_rows_are_shown_edited_and_withdrawn_before_saving(
     page.select_row(0)
     qtbot.keyClick(page.view, Qt.Key.Key_Delete)  # a new row is simply dropped
     assert window.store.is_empty() and page.model.rowCount() == 2
+
+
+def test_review_dialog_saves_through_the_window(qtbot: Any, window: Any, seeded: Database) -> None:
+    page = window.page("users")
+    type_into_cell(qtbot, page, row_of_user(page, seeded, "carol"), "display_name", "Carol R.")
+    dialog = window.review_changes()
+    qtbot.addWidget(dialog)
+    assert dialog.save_button.isEnabled()
+    with qtbot.waitSignal(window.saved, timeout=5000):
+        dialog.save_button.click()
+    assert window.store.is_empty()
+    assert users_in_file(seeded.path)["carol"].display_name == "Carol R."

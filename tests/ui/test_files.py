@@ -208,3 +208,15 @@ def test_settings_remember_layout_and_sort(
     assert header.sortIndicatorOrder() == Qt.SortOrder.DescendingOrder
     assert again.page("users").view.columnWidth(0) == 211
     assert again.current_page().kind.key == "resources"
+
+
+def test_recent_file_that_is_gone_leaves_the_list(
+    window: MainWindow, dialogs: Any, tmp_path: Path
+) -> None:
+    gone = tmp_path / "gone.db"
+    window.settings.add_recent(gone)
+    window._fill_recent_menu()
+    (entry,) = [a for a in window.recent_menu.actions() if str(gone) in a.text()]
+    entry.trigger()
+    assert "does not exist" in dialogs.errors[0][1]
+    assert str(gone) not in window.settings.recent_files()

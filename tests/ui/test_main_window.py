@@ -33,25 +33,9 @@ def test_navigation_pages_and_keyboard(qtbot: Any, window: MainWindow) -> None:
     assert window.page("roles").search.hasFocus()
     # Every action is reachable from a menu and has a shortcut.
     in_menus = {a for m in window.menuBar().actions() for a in m.menu().actions()}
-    for act in (
-        window.act_new,
-        window.act_open,
-        window.act_save,
-        window.act_revert,
-        window.act_backup,
-        window.act_check,
-        window.act_quit,
-        window.act_undo,
-        window.act_redo,
-        window.act_add,
-        window.act_edit,
-        window.act_delete,
-        window.act_password,
-        window.act_find,
-        window.act_refresh,
-        window.act_about,
-        *window.page_actions,
-    ):
+    actions = window.actions()
+    assert window.act_review in actions and len(actions) >= 22
+    for act in actions:
         assert act in in_menus and not act.shortcut().isEmpty(), act.text()
 
 
@@ -107,3 +91,11 @@ def test_window_refreshes_when_it_regains_focus(
     qtbot.waitUntil(lambda: page.count_label.text() == "4 users")
     assert len(window.store) == 1  # pending edits survive the reload
     assert page.details.record.title.text() == "carol"  # the selection follows the record
+
+
+def test_tab_goes_from_search_to_table(qtbot: Any, window: MainWindow) -> None:
+    page = window.page("users")
+    qtbot.keyClick(window, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    assert page.search.hasFocus()
+    qtbot.keyClick(page.search, Qt.Key.Key_Tab)
+    assert page.view.hasFocus()
