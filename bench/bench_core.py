@@ -34,10 +34,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from accessguard_gui.core import rbac  # noqa: E402
-from accessguard_gui.core.database import Database  # noqa: E402
-from accessguard_gui.core.generate import generate  # noqa: E402
-from accessguard_gui.core.schema import head_revision  # noqa: E402
+from accessguard_gui.core import rbac
+from accessguard_gui.core.database import Database
+from accessguard_gui.core.generate import generate
+from accessguard_gui.core.schema import head_revision
 
 DATA = ROOT / "bench" / "data"
 TS = "%Y-%m-%d %H:%M:%S.%f"

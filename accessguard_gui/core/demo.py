@@ -363,7 +363,8 @@ def _is_empty_or_missing(path: Path) -> bool:
     try:
         conn = sqlite3.connect(path.as_uri() + "?mode=ro", uri=True)
         try:
-            return conn.execute("SELECT count(*) FROM users").fetchone()[0] == 0
+            (count,) = conn.execute("SELECT count(*) FROM users").fetchone()
+            return bool(count == 0)
         finally:
             conn.close()
     except sqlite3.Error:

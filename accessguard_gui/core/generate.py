@@ -327,8 +327,7 @@ def _load(
         for rid in range(1, resources + 1):
             vocab = DOOR_ACTIONS if rid <= door_count else SYSTEM_ACTIONS
             want = base + (1 if rid <= extra else 0)
-            if want > len(vocab):  # doors hold fewer actions: top up from the systems
-                want = len(vocab)
+            want = min(want, len(vocab))  # doors hold fewer actions: topped up below
             for action in sorted(rng.sample(vocab, want)):
                 pid += 1
                 yield pid, rid, action, "", history[pid % n_hist], 1
@@ -357,9 +356,7 @@ def _load(
     # --- users and their assignments: the bulk of the file.
     def user_rows() -> Iterator[tuple[object, ...]]:
         rand = rng.random
-        uid = 0
-        for username, shown in _usernames(rng, users):
-            uid += 1
+        for uid, (username, shown) in enumerate(_usernames(rng, users), start=1):
             stamp = history[int(rand() * n_hist)]
             active = 0 if rand() < inactive_share else 1
             yield (uid, username, shown, f"{username}@corp.example", active, None,

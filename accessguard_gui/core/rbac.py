@@ -17,8 +17,8 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from functools import lru_cache
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -513,7 +513,12 @@ def assign_user(
         )
         session.add(assignment)
         session.flush()
-        _refuse_ssd_violations(session, users=select(literal(u.id)))
+        # Only sets holding a role this assignment authorizes can be broken by it (a
+        # breach of another set, e.g. from imported data, must not block it).
+        gained = _inherited_cte(select(literal(r.id).label("role_id")), "gained")
+        touched = _ssd_sets_of(session, select(gained.c.role_id))
+        if touched:
+            _refuse_ssd_violations(session, users=select(literal(u.id)), sets=touched)
     return AssignmentRow.of(assignment, u.username, r.name)
 
 
@@ -659,8 +664,9 @@ def add_inheritance(session: Session, role: Ref, inherits_from: Ref) -> None:
         affected_roles = select(_inheriting_cte(select(literal(senior.id).label("role_id")))).subquery()
         members = select(UserRole.user_id).where(UserRole.role_id.in_(select(affected_roles)))
         new_roles = _inherited_cte(select(literal(junior.id).label("role_id")), "newroles")
-        if _touches_ssd(session, select(new_roles.c.role_id)):
-            _refuse_ssd_violations(session, users=members)
+        touched = _ssd_sets_of(session, select(new_roles.c.role_id))
+        if touched:
+            _refuse_ssd_violations(session, users=members, sets=touched)
 
 
 def _path_between(session: Session, start: int, goal: int) -> list[int] | None:
@@ -806,7 +812,7 @@ def _permission_rows(session: Session, ids_query: Select[Any]) -> list[Permissio
     return [PermissionRow(*row) for row in session.execute(_permission_query(ids_query))]
 
 
-def _permission_query(ids_query: Select[Any]) -> Select[Any]:
+def _permission_query(ids_query: Select[Any]) -> Select[int, int, str, str, str, int]:
     # Plain columns, not ORM objects: an effective-permission list is a read, and ORM
     # instances cost several times a Core row (shared/guide/performance.md).
     return (
@@ -852,7 +858,7 @@ def user_permissions(
 
 
 @lru_cache(maxsize=1)
-def _user_permissions_query() -> Select[Any]:
+def _user_permissions_query() -> Select[int, int, str, str, str, int]:
     """Built once, run with bound parameters: constructing the recursive statement (and
     its cache key) cost more than running it (bench/bench_core.py)."""
     start = select(UserRole.role_id.label("role_id")).where(
@@ -1016,8 +1022,10 @@ def _as_utc(value: datetime | None) -> datetime | None:
 # ---------------------------------------------------------------------- separation of duty
 
 
-def _touches_ssd(session: Session, roles: Select[Any]) -> bool:
-    return session.scalar(select(exists().where(SsdSetRole.role_id.in_(roles)))) is True
+def _ssd_sets_of(session: Session, roles: Select[Any]) -> list[int]:
+    """Ids of the separation-of-duty sets that hold any of ``roles``."""
+    query = select(SsdSetRole.ssd_set_id).where(SsdSetRole.role_id.in_(roles)).distinct()
+    return list(session.scalars(query))
 
 
 def ssd_violations(

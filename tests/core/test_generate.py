@@ -8,6 +8,7 @@ import sqlite3
 from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,7 +18,7 @@ from accessguard_gui.core.generate import GenerationStats, generate, main
 from accessguard_gui.core.schema import head_revision
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
-SIZES = dict(users=600, roles=80, resources=40, permissions=150, max_depth=5)
+SIZES: dict[str, Any] = {"users": 600, "roles": 80, "resources": 40, "permissions": 150, "max_depth": 5}
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +27,7 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Generatio
     return path, generate(path, seed=7, now=NOW, **SIZES)
 
 
-def _rows(path: Path, sql: str) -> list[tuple[object, ...]]:
+def _rows(path: Path, sql: str) -> list[tuple[Any, ...]]:
     conn = sqlite3.connect(path)
     try:
         return conn.execute(sql).fetchall()
@@ -37,7 +38,7 @@ def _rows(path: Path, sql: str) -> list[tuple[object, ...]]:
 def _parents(path: Path) -> dict[int, list[int]]:
     parents: dict[int, list[int]] = defaultdict(list)
     for role_id, parent in _rows(path, "SELECT role_id, inherits_from_id FROM role_inheritance"):
-        parents[int(role_id)].append(int(parent))  # type: ignore[call-overload]
+        parents[int(role_id)].append(int(parent))
     return parents
 
 
@@ -118,7 +119,7 @@ def test_some_users_inactive_and_some_assignments_expired(
 ) -> None:
     path, _ = generated
     inactive = _rows(path, "SELECT count(*) FROM users WHERE active = 0")[0][0]
-    assert 0 < inactive < 600  # type: ignore[operator]
+    assert 0 < inactive < 600
     with Database(path) as db, db.read() as s:
         rows = [
             a
@@ -126,8 +127,8 @@ def test_some_users_inactive_and_some_assignments_expired(
             for a in rbac.assigned_roles(s, u)
             if a.expires_at is not None
         ]
-    assert any(a.expires_at < NOW for a in rows if a.expires_at)  # type: ignore[operator]
-    assert any(a.expires_at > NOW for a in rows if a.expires_at)  # type: ignore[operator]
+    assert any(a.expires_at < NOW for a in rows if a.expires_at)
+    assert any(a.expires_at > NOW for a in rows if a.expires_at)
 
 
 def test_check_access_agrees_with_a_reference_on_generated_data(
@@ -137,7 +138,7 @@ def test_check_access_agrees_with_a_reference_on_generated_data(
     parents = _parents(path)
     grants: dict[int, set[int]] = defaultdict(set)
     for role_id, perm_id in _rows(path, "SELECT role_id, permission_id FROM role_permissions"):
-        grants[role_id].add(perm_id)  # type: ignore[index]
+        grants[role_id].add(perm_id)
     active = {u: bool(a) for u, a in _rows(path, "SELECT id, active FROM users")}
     live: dict[int, list[int]] = defaultdict(list)
     with Database(path) as db, db.read() as s:
@@ -170,7 +171,7 @@ def test_check_access_agrees_with_a_reference_on_generated_data(
             user = rng.randrange(1, 601)
             perm_id, resource, action = rng.choice(perms)
             decision = rbac.check_access(s, usernames[user], resource, action, now=NOW)
-            expected = active[user] and reference(user, perm_id)  # type: ignore[arg-type]
+            expected = active[user] and reference(user, perm_id)
             assert decision.allowed == expected, decision.explanation()
             allowed += decision.allowed
             if decision.allowed:
@@ -180,7 +181,7 @@ def test_check_access_agrees_with_a_reference_on_generated_data(
             if not active[user]:
                 continue
             held = rbac.user_permissions(s, user, now=NOW)
-            expected_ids = {p for p, _, _ in perms if reference(user, p)}  # type: ignore[misc]
+            expected_ids = {p for p, _, _ in perms if reference(user, p)}
             assert {p.id for p in held} == expected_ids
             if held:
                 d = rbac.check_access(s, user, held[0].resource, held[0].action, now=NOW)
@@ -190,10 +191,10 @@ def test_check_access_agrees_with_a_reference_on_generated_data(
 
 
 def test_same_seed_same_rows_other_seed_other_rows(tmp_path: Path) -> None:
-    small = dict(users=200, roles=30, resources=10, permissions=40)
-    a = generate(tmp_path / "a.db", seed=5, now=NOW, **small).path  # type: ignore[arg-type]
-    b = generate(tmp_path / "b.db", seed=5, now=NOW, **small).path  # type: ignore[arg-type]
-    c = generate(tmp_path / "c.db", seed=6, now=NOW, **small).path  # type: ignore[arg-type]
+    small: dict[str, Any] = {"users": 200, "roles": 30, "resources": 10, "permissions": 40}
+    a = generate(tmp_path / "a.db", seed=5, now=NOW, **small).path
+    b = generate(tmp_path / "b.db", seed=5, now=NOW, **small).path
+    c = generate(tmp_path / "c.db", seed=6, now=NOW, **small).path
     for table in ("users", "user_roles", "role_inheritance", "role_permissions", "permissions"):
         sql = f"SELECT * FROM {table} ORDER BY 1, 2"
         assert _rows(a, sql) == _rows(b, sql)

@@ -113,9 +113,15 @@ def test_check_access_by_id_uses_primary_keys(
 
 
 def test_denied_and_unknown_checks_scan_nothing(plan_db: Database) -> None:
-    for args in (("nobody.here", "Door A0.00", "open"), ("nobody.here", "No such thing", "x")):
-        plans = statement_plans(plan_db, lambda s, a=args: rbac.check_access(s, *a))
-        assert full_scans(plans) == [], args
+    for user, resource, action in (
+        ("nobody.here", "Door A0.00", "open"),
+        ("nobody.here", "No such thing", "x"),
+    ):
+        def call(s: Session, u: str = user, r: str = resource, a: str = action) -> object:
+            return rbac.check_access(s, u, r, a)
+
+        plans = statement_plans(plan_db, call)
+        assert full_scans(plans) == [], (user, resource, action)
 
 
 def test_user_permissions_is_permission_id_in_recursive_cte(
