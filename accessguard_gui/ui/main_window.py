@@ -260,33 +260,43 @@ class MainWindow(QMainWindow):
         self._fill_recent_menu()
 
     def _build_pages(self) -> None:
-        """One page per table for the current database (rebuilt when another is opened)."""
+        """Forget the pages of the previous database; each page (its model, its first
+        count and page of rows) is built when first shown, so opening a file pays for
+        one table, not five."""
         current = max(self.nav.currentRow(), 0)
         for page in self.pages.values():
             self.stack.removeWidget(page)
             page.deleteLater()
         self.pages = {}
-        for kind in PAGES:
-            model = make_model(self.db, kind, self.store, self)
-            page = TablePage(kind, model)
-            page.record_activated.connect(self.edit_row)
-            page.current_changed.connect(lambda record, p=page: self._show_details(p, record))
-            page.delegate.invalid.connect(self._cell_refused)
-            page.sort_refused.connect(lambda text: self.statusBar().showMessage(text, 5000))
-            refused = getattr(model, "edit_refused", None)
-            if refused is not None:
-                refused.connect(self._cell_refused)
-            # Del works on the table only, so it never eats a keypress in the search box.
-            page.view.addAction(self.act_delete)
-            for title, widget in self.details_extension(kind.key):
-                page.details.add_extension(title, widget)
-            self.pages[kind.key] = page
-            self.stack.addWidget(page)
-            self._restore_page(page)
         self.act_delete.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
-        self.nav.setCurrentRow(current)
-        self._show_page(current)
         self._apply_read_only()
+        if self.nav.currentRow() != current:
+            self.nav.setCurrentRow(current)
+        self._show_page(current)
+
+    def _ensure_page(self, kind: PageKind) -> TablePage:
+        page = self.pages.get(kind.key)
+        if page is not None:
+            return page
+        model = make_model(self.db, kind, self.store, self)
+        page = TablePage(kind, model)
+        page.record_activated.connect(self.edit_row)
+        page.current_changed.connect(lambda record, p=page: self._show_details(p, record))
+        page.delegate.invalid.connect(self._cell_refused)
+        page.sort_refused.connect(lambda text: self.statusBar().showMessage(text, 5000))
+        refused = getattr(model, "edit_refused", None)
+        if refused is not None:
+            refused.connect(self._cell_refused)
+        # Del works on the table only, so it never eats a keypress in the search box.
+        page.view.addAction(self.act_delete)
+        for title, widget in self.details_extension(kind.key):
+            page.details.add_extension(title, widget)
+        if self.db.read_only or not kind.editable:
+            page.view.setEditTriggers(page.view.EditTrigger.NoEditTriggers)
+        self.pages[kind.key] = page
+        self.stack.addWidget(page)
+        self._restore_page(page)
+        return page
 
     def details_extension(self, page_key: str) -> list[tuple[str, QWidget]]:
         """Extra tabs for a page's details pane (the issue-4 access views plug in here).
@@ -309,7 +319,11 @@ class MainWindow(QMainWindow):
         return widget
 
     def page(self, key: str) -> TablePage:
-        return self.pages[key]
+        """The page of a table (built now if it was never shown)."""
+        for kind in PAGES:
+            if kind.key == key:
+                return self._ensure_page(kind)
+        raise KeyError(key)
 
     def show_page(self, number: int) -> None:
         self.nav.setCurrentRow(number)
@@ -317,7 +331,7 @@ class MainWindow(QMainWindow):
     def _show_page(self, number: int) -> None:
         if number < 0 or number >= len(PAGES):
             return
-        page = self.pages[PAGES[number].key]
+        page = self._ensure_page(PAGES[number])
         self.stack.setCurrentWidget(page)
         self._update_actions()
 
@@ -610,20 +624,31 @@ class MainWindow(QMainWindow):
         return self._review
 
     def _select_failed_row(self) -> None:
-        for page in self.pages.values():
-            entity = page.kind.entity
-            if entity is None:
+        """Show the row of the edit the save refused (its page, selected, scrolled to)."""
+        for edit in self.store.edits():
+            if self.store.failure(edit) is None:
                 continue
-            for edit in self.store.edits():
-                if self.store.failure(edit) is None:
-                    continue
-                record_id = getattr(edit, "id", None)
-                if getattr(edit, "entity", None) == entity and isinstance(record_id, int):
-                    row = page.model.row_for_id(record_id)
-                    if row is not None:
-                        self.show_page(PAGES.index(page.kind))
-                        page.select_row(row)
-                        return
+            entity = getattr(edit, "entity", None)
+            kind = next((k for k in PAGES if k.entity is not None and k.entity == entity), None)
+            if kind is None:
+                return  # an assignment or grant: its own view marks it
+            page = self._ensure_page(kind)
+            row: int | None = None
+            if isinstance(edit, Create):
+                row = next(
+                    (
+                        r
+                        for r in range(len(self.store.created(kind.entity)))  # type: ignore[arg-type]
+                        if self._created_at(page, r) is edit
+                    ),
+                    None,
+                )
+            elif isinstance(getattr(edit, "id", None), int):
+                row = page.model.row_for_id(edit.id)  # type: ignore[union-attr]
+            self.show_page(PAGES.index(kind))
+            if row is not None:
+                page.select_row(row)
+            return
 
     def revert(self) -> bool:
         if self.store.is_empty():
@@ -863,12 +888,8 @@ class MainWindow(QMainWindow):
         self.act_backup.setEnabled(self.db.path is not None)
 
     def _apply_read_only(self) -> None:
+        """The banner; pages switch their editing off as they are built (_ensure_page)."""
         read_only = self.db.read_only
-        for page in self.pages.values():
-            editable = page.kind.editable and not read_only
-            page.view.setEditTriggers(
-                page.view.editTriggers() if editable else page.view.EditTrigger.NoEditTriggers
-            )
         self.banner.setVisible(read_only)
         if read_only:
             self.banner.setText(
