@@ -282,3 +282,37 @@ def test_ssd_violations_report_existing_breaches(org: Database) -> None:
             SsdViolation("Payments", 2, "alice", ("Auditor", "Clerk"))
         ]
         assert rbac.ssd_violations(s, sets=[]) == []
+
+
+def _raw_assign(s: object, user: str, role: str) -> None:
+    """An assignment made behind the rules' back (an import by another tool)."""
+    s.execute(  # type: ignore[attr-defined]
+        text(
+            "INSERT INTO user_roles (user_id, role_id, granted_at, granted_by, version) "
+            "VALUES (:u, :r, '2026-01-01 00:00:00', 'import', 1)"
+        ),
+        {"u": rbac.get_user(s, user).id, "r": rbac.get_role(s, role).id},  # type: ignore[arg-type]
+    )
+
+
+def test_an_existing_breach_does_not_block_unrelated_changes(org: Database) -> None:
+    """alice already breaks Payments (imported data). Changes that add no role of that set
+    to anyone go through; changes that add one of its roles are still refused."""
+    _payments(org, cardinality=2)
+    with org.action("Raw import") as s:
+        _raw_assign(s, "alice", "Auditor")
+    with org.action("Unrelated") as s:
+        rbac.assign_user(s, "alice", "Trainee")
+        rbac.add_role(s, "Canteen")
+        rbac.add_inheritance(s, "Clerk", "Canteen")
+    with org.action("Related") as s:
+        with pytest.raises(SeparationOfDutyError) as info:
+            rbac.assign_user(s, "alice", "Approver")
+        assert info.value.violations == {"alice": ("Approver", "Auditor", "Clerk")}
+        with pytest.raises(SeparationOfDutyError):
+            rbac.add_inheritance(s, "Trainee", "Approver")
+    with org.read() as s:
+        assert [a.role for a in rbac.assigned_roles(s, "alice")] == ["Auditor", "Clerk", "Trainee"]
+        assert [(v.username, v.roles) for v in rbac.ssd_violations(s)] == [
+            ("alice", ("Auditor", "Clerk"))
+        ]
