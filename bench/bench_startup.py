@@ -1,0 +1,89 @@
+"""Cold start of the app: a new process until the main window is painted, on 100k / 1M users.
+
+Each run is a fresh Python process (offscreen Qt) that imports the app, opens the file
+read-only (the benchmark never changes it), builds the MainWindow, shows it and paints it
+once (``grab()``). Printed: the median of each phase over the runs, next to the floor of
+any PySide6 app (a process that imports QtWidgets and paints an empty QMainWindow), in the
+same run. Target (shared/guide/performance.md): <= 0.55 s to a painted window on the 1M file.
+
+    .venv/bin/python bench/bench_startup.py                 # 100k and 1M, 5 runs each
+    .venv/bin/python bench/bench_startup.py --sizes 100000 --runs 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_core import database_for  # noqa: E402 - the shared generated files
+
+CHILD = r"""
+import json, os, sys, tempfile, time
+t0 = time.perf_counter()
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QApplication, QMainWindow
+app = QApplication([])
+t_qt = time.perf_counter()
+if sys.argv[1] == "-":
+    w = QMainWindow(); w.resize(1200, 800); w.show(); app.processEvents(); w.grab()
+    print(json.dumps({"total": time.perf_counter() - t0, "qt": t_qt - t0}))
+    raise SystemExit
+from accessguard_gui.core.database import Database
+from accessguard_gui.ui.main_window import MainWindow
+from accessguard_gui.ui.settings import AppSettings
+t_imp = time.perf_counter()
+db = Database(sys.argv[1], create=False, read_only=True)
+t_open = time.perf_counter()
+settings = QSettings(os.path.join(tempfile.mkdtemp(), "s.ini"), QSettings.Format.IniFormat)
+w = MainWindow(db, AppSettings(settings))
+t_win = time.perf_counter()
+w.resize(1200, 800); w.show(); app.processEvents(); w.grab()
+t_paint = time.perf_counter()
+print(json.dumps({"qt": t_qt - t0, "imports": t_imp - t_qt, "open": t_open - t_imp,
+                  "window": t_win - t_open, "paint": t_paint - t_win, "total": t_paint - t0}))
+"""
+
+
+def run(target: str) -> dict[str, float]:
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, target], capture_output=True, text=True, env=env, check=True
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def median(runs: list[dict[str, float]], key: str) -> float:
+    return statistics.median(r[key] for r in runs) * 1000
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args(argv)
+    floor = [run("-") for _ in range(args.runs)]
+    print(f"empty PySide6 window painted: {median(floor, 'total'):6.0f} ms (floor)")
+    for users in args.sizes:
+        path = database_for(users)
+        runs = [run(str(path)) for _ in range(args.runs)]
+        phases = ", ".join(
+            f"{k} {median(runs, k):.0f}" for k in ("qt", "imports", "open", "window", "paint")
+        )
+        total = median(runs, "total")
+        print(
+            f"{users:>9,} users: {total:6.0f} ms to a painted window "
+            f"({total / median(floor, 'total'):.1f}x the floor; {phases} ms)"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
