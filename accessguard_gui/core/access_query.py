@@ -12,6 +12,7 @@ SQL through ``text()``.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,6 +20,7 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Boolean, Dialect, Integer, String, TextClause, bindparam, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from .models import UTCDateTime
@@ -148,7 +150,13 @@ def run_access_query(
         params["now"] = to_db(now) if to_db else now
         dbapi = conn.connection.driver_connection
         assert dbapi is not None
-        raw = dbapi.execute(access_sql(user_by_id, resource_by_id), params).fetchall()
+        sql = access_sql(user_by_id, resource_by_id)
+        try:
+            raw = dbapi.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            # As SQLAlchemy would wrap it, so Database turns it into a typed error
+            # (busy, damaged file...) like any other query's.
+            raise DBAPIError.instance(sql, params, exc, sqlite3.Error) from exc
         rows = [
             (*r[:6], from_db(r[6]) if from_db and r[6] is not None else r[6], *r[7:])
             for r in raw
