@@ -20,6 +20,7 @@ from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QComboBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -38,6 +39,21 @@ SEARCH_DELAY_MS = 250
 
 
 @dataclass(frozen=True)
+class PageFilter:
+    """A per-column filter offered above the table (a combo of choices).
+
+    Attributes:
+        key: the column filtered on (equality, in SQL, by the model).
+        label: what the combo is called ("Status").
+        options: (shown text, value) pairs; the value None shows every row.
+    """
+
+    key: str
+    label: str
+    options: tuple[tuple[str, Any], ...]
+
+
+@dataclass(frozen=True)
 class PageKind:
     """What a page shows.
 
@@ -46,6 +62,7 @@ class PageKind:
         title: the navigation entry ("Users").
         noun: singular and plural for the row count ("user", "users").
         entity: the editable record kind, or None for the read-only audit log.
+        filters: per-column filters where they help (active users, audit operations).
     """
 
     key: str
@@ -53,6 +70,7 @@ class PageKind:
     singular: str
     plural: str
     entity: Entity | None
+    filters: tuple[PageFilter, ...] = ()
 
     @property
     def editable(self) -> bool:
@@ -60,11 +78,54 @@ class PageKind:
 
 
 PAGES: tuple[PageKind, ...] = (
-    PageKind("users", "Users", "user", "users", Entity.USER),
+    PageKind(
+        "users",
+        "Users",
+        "user",
+        "users",
+        Entity.USER,
+        (
+            PageFilter(
+                "active", "Status", (("All users", None), ("Active", True), ("Inactive", False))
+            ),
+        ),
+    ),
     PageKind("roles", "Roles", "role", "roles", Entity.ROLE),
     PageKind("resources", "Resources", "resource", "resources", Entity.RESOURCE),
     PageKind("permissions", "Permissions", "permission", "permissions", Entity.PERMISSION),
-    PageKind("audit", "Audit log", "audit entry", "audit entries", None),
+    PageKind(
+        "audit",
+        "Audit log",
+        "audit entry",
+        "audit entries",
+        None,
+        (
+            PageFilter(
+                "operation",
+                "Operation",
+                (
+                    ("All operations", None),
+                    ("Added", "insert"),
+                    ("Changed", "update"),
+                    ("Deleted", "delete"),
+                ),
+            ),
+            PageFilter(
+                "record_type",
+                "Record type",
+                (
+                    ("All records", None),
+                    ("Users", "user"),
+                    ("Roles", "role"),
+                    ("Resources", "resource"),
+                    ("Permissions", "permission"),
+                    ("Assignments", "assignment"),
+                    ("Grants", "grant"),
+                    ("Inheritance", "inheritance"),
+                ),
+            ),
+        ),
+    ),
 )
 
 
@@ -156,6 +217,19 @@ class TablePage(QWidget):
         top = QHBoxLayout()
         top.setContentsMargins(0, 0, 0, 0)
         top.addWidget(self.search, 1)
+        self.filters: dict[str, QComboBox] = {}
+        for item in kind.filters:
+            combo = QComboBox()
+            combo.setObjectName(f"filter_{item.key}")
+            combo.setToolTip(item.label)
+            combo.setAccessibleName(item.label)
+            for text, value in item.options:
+                combo.addItem(text, value)
+            combo.currentIndexChanged.connect(
+                lambda _i, k=item.key, c=combo: self.model.set_filter(k, c.currentData())
+            )
+            self.filters[item.key] = combo
+            top.addWidget(combo)
         top.addWidget(self.count_label)
         left = QWidget()
         box = QVBoxLayout(left)
@@ -174,8 +248,9 @@ class TablePage(QWidget):
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self.splitter)
         self.setFocusProxy(self.view)
-        QWidget.setTabOrder(self.search, self.view)
-        QWidget.setTabOrder(self.view, self.details)
+        chain: list[QWidget] = [self.search, *self.filters.values(), self.view, self.details]
+        for first, second in zip(chain, chain[1:], strict=False):
+            QWidget.setTabOrder(first, second)
         self._show_counts(*self._counts())
 
     # ------------------------------------------------------------ layout and sort
@@ -220,7 +295,10 @@ class TablePage(QWidget):
         return self.model.rowCount(), self.model.rowCount()
 
     def _show_counts(self, shown: int, total: int) -> None:
-        self.count_label.setText(count_text(shown, total, self.kind, bool(self.search.text())))
+        filtering = bool(self.search.text()) or any(
+            c.currentIndex() > 0 for c in self.filters.values()
+        )
+        self.count_label.setText(count_text(shown, total, self.kind, filtering))
 
     def refresh(self) -> None:
         """Reload from the file, keeping the selected record selected."""

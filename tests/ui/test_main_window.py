@@ -98,4 +98,26 @@ def test_tab_goes_from_search_to_table(qtbot: Any, window: MainWindow) -> None:
     qtbot.keyClick(window, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
     assert page.search.hasFocus()
     qtbot.keyClick(page.search, Qt.Key.Key_Tab)
+    assert page.filters["active"].hasFocus()
+    qtbot.keyClick(page.filters["active"], Qt.Key.Key_Tab)
     assert page.view.hasFocus()
+
+
+def test_status_filter_shows_inactive_users(qtbot: Any, window: MainWindow) -> None:
+    page = window.page("users")
+    page.filters["active"].setCurrentIndex(page.filters["active"].findText("Inactive"))
+    assert page.count_label.text() == "1 of 3 users"
+    page.model.ensure_loaded(0)
+    assert [page.model.index(r, 0).data() for r in range(page.model.rowCount())] == ["carol"]
+    page.filters["active"].setCurrentIndex(0)
+    assert page.count_label.text() == "3 users"
+
+
+def test_audit_filters(qtbot: Any, window: MainWindow, seeded: Database) -> None:
+    window.show_page(4)
+    page = window.page("audit")
+    total = page.model.rowCount()
+    combo = page.filters["record_type"]
+    combo.setCurrentIndex(combo.findText("Users"))
+    assert page.model.rowCount() == 3 < total
+    assert page.count_label.text() == f"3 of {total} audit entries"
