@@ -54,7 +54,7 @@ DB_SUFFIXES = (".db", ".sqlite", ".sqlite3", ".accessguard")
 BANNER_STYLE = "background: #fff4ce; color: #5c4400; border: 1px solid #e0c46c; padding: 6px 10px;"
 
 
-def make_model(db: Database, kind: PageKind, store: PendingStore, parent: QObject) -> Any:
+def make_model(db: Database, kind: PageKind, store: PendingStore, parent: QObject | None) -> Any:
     """The lazy table model for one page (built by ui/table_model.py)."""
     from ..core import browse
     from .table_model import RecordTableModel
@@ -278,8 +278,9 @@ class MainWindow(QMainWindow):
         page = self.pages.get(kind.key)
         if page is not None:
             return page
-        model = make_model(self.db, kind, self.store, self)
+        model = make_model(self.db, kind, self.store, None)
         page = TablePage(kind, model)
+        model.setParent(page)  # goes with the page when another database is opened
         page.record_activated.connect(self.edit_row)
         page.current_changed.connect(lambda record, p=page: self._show_details(p, record))
         page.delegate.invalid.connect(self._cell_refused)

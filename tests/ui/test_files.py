@@ -220,3 +220,18 @@ def test_recent_file_that_is_gone_leaves_the_list(
     entry.trigger()
     assert "does not exist" in dialogs.errors[0][1]
     assert str(gone) not in window.settings.recent_files()
+
+
+def test_opening_another_database_drops_the_old_pages(
+    qtbot: Any, window: MainWindow, tmp_path: Path
+) -> None:
+    from accessguard_gui.ui.table_model import RecordTableModel
+
+    window.page("roles")
+    old_models = window.findChildren(RecordTableModel)
+    assert len(old_models) == 2
+    other = tmp_path / "other.db"
+    Database(other).close()
+    assert window.open_path(other)
+    qtbot.waitUntil(lambda: all(m not in window.findChildren(RecordTableModel) for m in old_models))
+    assert window.page("users").model.db is window.db
