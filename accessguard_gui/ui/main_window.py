@@ -894,8 +894,8 @@ class MainWindow(QMainWindow):
         self.banner.setVisible(read_only)
         if read_only:
             self.banner.setText(
-                f"<b>Read-only:</b> {self.db.display_name} cannot be written, so editing is off. "
-                "Back up the file (File → Back up) to get a copy you can change."
+                f"<b>Read-only:</b> {self.db.display_name} is open read-only, so editing is "
+                "off. To make changes, back it up (File → Back up database…) and open the copy."
             )
 
     def about(self) -> None:
