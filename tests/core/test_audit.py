@@ -103,9 +103,7 @@ def test_deleting_a_role_audits_every_removed_dependent(db: Database) -> None:
         rbac.assign_user(s, "alice", "Staff")
     with db.action("Delete role") as s:
         rbac.delete_role(s, "Staff")
-    removed = {
-        (e.record_type, e.record_key) for e in _entries(db) if e.action == "Delete role"
-    }
+    removed = {(e.record_type, e.record_key) for e in _entries(db) if e.action == "Delete role"}
     assert removed == {
         ("role", "Staff"),
         ("assignment", "alice \u2192 Staff"),
@@ -154,9 +152,11 @@ def test_the_audit_log_refuses_update_and_delete(db: Database, statement: str) -
     with db.action("Add role") as s:
         rbac.add_role(s, "Staff")
     before = _entries(db)
-    with pytest.raises(DatabaseError, match="the audit log is append-only"):
-        with db.action("Tamper") as s:
-            s.execute(text(statement))
+    with (
+        pytest.raises(DatabaseError, match="the audit log is append-only"),
+        db.action("Tamper") as s,
+    ):
+        s.execute(text(statement))
     assert _entries(db) == before
 
 

@@ -31,7 +31,6 @@ from accessguard_gui.core.errors import (
     NotFoundError,
     ValidationError,
 )
-
 from accessguard_gui.core.rows import UserRow
 
 from .reference import snapshot
@@ -81,7 +80,11 @@ def test_every_kind_of_edit_is_applied_in_one_save(org: Database) -> None:
     with org.read() as s:
         assert rbac.get_user(s, "alice").display_name == "Alice S."
         carol = rbac.get_user(s, "carol")
-        assert (carol.display_name, carol.email, carol.password_hash) == ("Carol", "c@x.org", hashed)
+        assert (carol.display_name, carol.email, carol.password_hash) == (
+            "Carol",
+            "c@x.org",
+            hashed,
+        )
         assert rbac.verify_password(s, "carol", "a long passphrase")
         assert [(a.role, a.expires_at) for a in rbac.assigned_roles(s, "carol")] == [
             ("Auditor", None)
@@ -94,7 +97,13 @@ def test_every_kind_of_edit_is_applied_in_one_save(org: Database) -> None:
         saved = audit.audit_entries(s, limit=100)
     saved = [e for e in saved if e.action == "Save"]
     assert {e.record_type for e in saved} == {
-        "user", "role", "resource", "permission", "assignment", "grant", "inheritance"
+        "user",
+        "role",
+        "resource",
+        "permission",
+        "assignment",
+        "grant",
+        "inheritance",
     }
     assert ("delete", "user", "bob") in {(e.operation, e.record_type, e.record_key) for e in saved}
     password_set = [e for e in saved if e.operation == "update" and e.record_key == "carol"]
@@ -112,9 +121,8 @@ def test_one_refused_edit_refuses_the_whole_save(org: Database) -> None:
         Create(Entity.ROLE, {"name": "staff"}),  # duplicate of Staff
         Assign("alice", "Staff"),
     ]
-    with pytest.raises(EditFailed) as info:
-        with org.action("Save") as s:
-            apply_edits(s, edits)
+    with pytest.raises(EditFailed) as info, org.action("Save") as s:
+        apply_edits(s, edits)
     err = info.value
     assert err.index == 2
     assert err.edit is edits[2]
@@ -136,15 +144,13 @@ def test_one_refused_edit_refuses_the_whole_save(org: Database) -> None:
     ],
 )
 def test_edit_failed_carries_the_cause(org: Database, edit: object, cause: type) -> None:
-    with pytest.raises(EditFailed) as info:
-        with org.action("Save") as s:
-            apply_edits(s, [Create(Entity.ROLE, {"name": "Fine"}), edit])  # type: ignore[list-item]
+    with pytest.raises(EditFailed) as info, org.action("Save") as s:
+        apply_edits(s, [Create(Entity.ROLE, {"name": "Fine"}), edit])  # type: ignore[list-item]
     assert info.value.index == 1
     assert isinstance(info.value.cause, cause)
     assert str(info.value).endswith(info.value.cause.message)
-    with org.read() as s:
-        with pytest.raises(NotFoundError):
-            rbac.get_role(s, "Fine")
+    with org.read() as s, pytest.raises(NotFoundError):
+        rbac.get_role(s, "Fine")
 
 
 def test_a_stale_version_is_a_conflict_with_the_current_values(org: Database) -> None:
@@ -152,12 +158,11 @@ def test_a_stale_version_is_a_conflict_with_the_current_values(org: Database) ->
         loaded = UserRow.of(rbac.get_user(s, "alice"))
     with org.action("Someone else saves") as s:
         rbac.update_user(s, "alice", display_name="Alice (theirs)", email="theirs@x.org")
-    with pytest.raises(EditFailed) as info:
-        with org.action("I save") as s:
-            apply_edits(
-                s,
-                [Update(Entity.USER, loaded.id, loaded.version, {"display_name": "Mine"}, "alice")],
-            )
+    with pytest.raises(EditFailed) as info, org.action("I save") as s:
+        apply_edits(
+            s,
+            [Update(Entity.USER, loaded.id, loaded.version, {"display_name": "Mine"}, "alice")],
+        )
     conflict = info.value.cause
     assert isinstance(conflict, ConflictError)
     assert conflict.theirs == {
@@ -181,9 +186,8 @@ def test_a_stale_delete_is_a_conflict(org: Database) -> None:
         role_id, version = role.id, role.version
     with org.action("Someone else") as s:
         rbac.update_role(s, "Boss", description="changed")
-    with pytest.raises(EditFailed) as info:
-        with org.action("Save") as s:
-            apply_edits(s, [Delete(Entity.ROLE, role_id, version, "Boss")])
+    with pytest.raises(EditFailed) as info, org.action("Save") as s:
+        apply_edits(s, [Delete(Entity.ROLE, role_id, version, "Boss")])
     assert isinstance(info.value.cause, ConflictError)
     assert info.value.cause.theirs == {"name": "Boss", "description": "changed", "version": 2}
 
@@ -193,9 +197,8 @@ def test_editing_a_record_deleted_meanwhile_is_not_found(org: Database) -> None:
         bob_id = rbac.get_user(s, "bob").id
     with org.action("Someone else") as s:
         rbac.delete_user(s, "bob")
-    with pytest.raises(EditFailed) as info:
-        with org.action("Save") as s:
-            apply_edits(s, [Update(Entity.USER, bob_id, 1, {"active": False}, "bob")])
+    with pytest.raises(EditFailed) as info, org.action("Save") as s:
+        apply_edits(s, [Update(Entity.USER, bob_id, 1, {"active": False}, "bob")])
     assert isinstance(info.value.cause, NotFoundError)
     assert str(info.value.cause) == f"The user #{bob_id} does not exist (any more)."
 

@@ -97,9 +97,8 @@ def test_verify_refuses_non_text_and_unknown_users(alice: Database) -> None:
     ],
 )
 def test_set_password_validation(alice: Database, value: object, message: str) -> None:
-    with alice.action("Set") as s:
-        with pytest.raises(ValidationError) as info:
-            rbac.set_password(s, "alice", value)  # type: ignore[arg-type]
+    with alice.action("Set") as s, pytest.raises(ValidationError) as info:
+        rbac.set_password(s, "alice", value)  # type: ignore[arg-type]
     assert str(info.value) == message
     assert info.value.field == "password"
     assert _stored_hash(alice, "alice") is None

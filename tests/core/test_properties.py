@@ -91,7 +91,9 @@ class Scenario:
 def scenarios(draw: st.DrawFn) -> Scenario:
     n_users = draw(st.integers(1, 4))
     n_roles = draw(st.integers(1, 6))
-    active = tuple(draw(st.lists(st.sampled_from([True, True, False]), min_size=n_users, max_size=n_users)))
+    active = tuple(
+        draw(st.lists(st.sampled_from([True, True, False]), min_size=n_users, max_size=n_users))
+    )
     resources = draw(st.integers(1, 2))
     actions = draw(st.integers(1, 2))
     permissions = tuple((f"Res{r}", f"a{a}") for r in range(resources) for a in range(actions))
@@ -136,7 +138,9 @@ def scenarios(draw: st.DrawFn) -> Scenario:
 # ---------------------------------------------------------------------- applying
 
 
-def _expected(ref: Reference, sets: dict[str, tuple[set[str], int]], op: tuple[Any, ...], sc: Scenario) -> type | None:
+def _expected(
+    ref: Reference, sets: dict[str, tuple[set[str], int]], op: tuple[Any, ...], sc: Scenario
+) -> type | None:
     """What the reference says the core must answer: None (done) or the error class.
     Applies the op to ``ref`` when it succeeds."""
     kind, args = op
@@ -292,7 +296,10 @@ def _compare(db: Database, sc: Scenario) -> None:
     with db.read() as s:
         for role in sc.role_names:
             for inherited in (False, True):
-                got = {(p.resource, p.action) for p in rbac.role_permissions(s, role, inherited=inherited)}
+                got = {
+                    (p.resource, p.action)
+                    for p in rbac.role_permissions(s, role, inherited=inherited)
+                }
                 assert got == ref.role_permissions(role, inherited=inherited), (role, inherited)
         for user in sc.users:
             assert {r.name for r in rbac.authorized_roles(s, user, now=NOW)} == (
@@ -315,6 +322,12 @@ def _compare(db: Database, sc: Scenario) -> None:
             for perm in sc.permissions:
                 decision = rbac.check_access(s, user, *perm, now=NOW)
                 _check_decision(ref, user, perm, decision)
+                # Names ignore case and surrounding spaces, ids work as well as names.
+                resource_id = rbac.get_resource(s, perm[0]).id
+                again = rbac.check_access(
+                    s, f" {user.upper()} ", resource_id, perm[1].upper(), now=NOW
+                )
+                assert again == decision
         breaches = {(v.ssd_set, v.username, v.roles) for v in rbac.ssd_violations(s)}
         assert breaches == ref.ssd_breaches(sets) == set()
         assert {x.name: (set(x.roles), x.cardinality) for x in rbac.ssd_role_sets(s)} == sets

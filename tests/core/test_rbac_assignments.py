@@ -58,9 +58,8 @@ def test_assign_user_records_who_and_when(org: Database) -> None:
 def test_assign_twice_is_refused(org: Database) -> None:
     with org.action("Assign") as s:
         rbac.assign_user(s, "alice", "Staff")
-    with org.action("Again") as s:
-        with pytest.raises(DuplicateError) as info:
-            rbac.assign_user(s, "ALICE", "staff")
+    with org.action("Again") as s, pytest.raises(DuplicateError) as info:
+        rbac.assign_user(s, "ALICE", "staff")
     assert str(info.value) == "alice is already assigned to Staff."
 
 

@@ -111,14 +111,13 @@ def test_a_failed_action_writes_nothing_not_even_audit_entries(org: Database) ->
     class Boom(Exception):
         pass
 
-    with pytest.raises(Boom):
-        with org.action("Doomed") as s:
-            rbac.add_user(s, "carol")
-            rbac.assign_user(s, "carol", "Boss")
-            rbac.delete_role(s, "Auditor")
-            s.flush()
-            assert s.execute(text("SELECT count(*) FROM audit_log WHERE action='Doomed'")).scalar()
-            raise Boom
+    with pytest.raises(Boom), org.action("Doomed") as s:
+        rbac.add_user(s, "carol")
+        rbac.assign_user(s, "carol", "Boss")
+        rbac.delete_role(s, "Auditor")
+        s.flush()
+        assert s.execute(text("SELECT count(*) FROM audit_log WHERE action='Doomed'")).scalar()
+        raise Boom
     with org.read() as s:
         assert snapshot(s) == before
         assert s.execute(text("SELECT count(*) FROM audit_log WHERE action='Doomed'")).scalar() == 0
@@ -127,10 +126,9 @@ def test_a_failed_action_writes_nothing_not_even_audit_entries(org: Database) ->
 def test_a_typed_error_leaving_the_action_rolls_everything_back(org: Database) -> None:
     with org.read() as s:
         before = snapshot(s)
-    with pytest.raises(DuplicateError):
-        with org.action("Half") as s:
-            rbac.add_role(s, "New")
-            rbac.add_role(s, "new")
+    with pytest.raises(DuplicateError), org.action("Half") as s:
+        rbac.add_role(s, "New")
+        rbac.add_role(s, "new")
     with org.read() as s:
         assert snapshot(s) == before
 
@@ -140,14 +138,13 @@ def test_a_constraint_failure_at_commit_becomes_a_typed_error(org: Database) -> 
     traceback for the user, nothing written."""
     with org.read() as s:
         before = snapshot(s)
-    with pytest.raises(DuplicateError, match="already exists"):
-        with org.action("Raw") as s:
-            s.execute(
-                text(
-                    "INSERT INTO roles (name, description, created_at, updated_at, version) "
-                    "VALUES ('CLERK', '', '2026-01-01', '2026-01-01', 1)"
-                )
+    with pytest.raises(DuplicateError, match="already exists"), org.action("Raw") as s:
+        s.execute(
+            text(
+                "INSERT INTO roles (name, description, created_at, updated_at, version) "
+                "VALUES ('CLERK', '', '2026-01-01', '2026-01-01', 1)"
             )
+        )
     with org.read() as s:
         assert snapshot(s) == before
 

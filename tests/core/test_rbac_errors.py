@@ -33,7 +33,9 @@ def test_every_error_is_an_access_guard_error_whose_text_is_the_message() -> Non
 
 
 def test_cycle_error_messages() -> None:
-    assert str(errors.CycleError(["Staff", "Staff"])) == "A role cannot inherit from itself (Staff)."
+    assert (
+        str(errors.CycleError(["Staff", "Staff"])) == "A role cannot inherit from itself (Staff)."
+    )
     chain = errors.CycleError(["A", "B", "C", "A"])
     assert chain.cycle == ("A", "B", "C", "A")
     assert str(chain) == "This inheritance would create a cycle: A \u2192 B \u2192 C \u2192 A."
@@ -80,9 +82,8 @@ def test_an_action_on_a_read_only_database_is_refused(db: Database, db_path: Pat
     db.close()
     viewer = Database(db_path, read_only=True, operator="viewer")
     try:
-        with pytest.raises(errors.ReadOnlyDatabaseError):
-            with viewer.action("Add role") as s:
-                rbac.add_role(s, "Boss")
+        with pytest.raises(errors.ReadOnlyDatabaseError), viewer.action("Add role") as s:
+            rbac.add_role(s, "Boss")
         with viewer.read() as s:
             assert rbac.get_role(s, "Staff").name == "Staff"
             with pytest.raises(errors.NotFoundError):
@@ -99,9 +100,8 @@ def test_a_write_lock_held_elsewhere_is_a_busy_error(db_path: Path) -> None:
         with db.read() as s:
             before = snapshot(s)
         other.execute("BEGIN IMMEDIATE")
-        with pytest.raises(errors.DatabaseBusyError) as info:
-            with db.action("Add role") as s:
-                rbac.add_role(s, "Staff")
+        with pytest.raises(errors.DatabaseBusyError) as info, db.action("Add role") as s:
+            rbac.add_role(s, "Staff")
         assert str(info.value) == "The database is busy \u2014 try again."
         other.execute("ROLLBACK")
         with db.read() as s:

@@ -89,15 +89,16 @@ def test_delete_inheritance_removes_one_path_then_the_grant(diamond: Database) -
 
 
 def test_delete_missing_inheritance_is_refused(diamond: Database) -> None:
-    with diamond.action("cut") as s:
-        with pytest.raises(NotFoundError, match="Staff does not inherit from Manager"):
-            rbac.delete_inheritance(s, "Staff", "Manager")
+    with (
+        diamond.action("cut") as s,
+        pytest.raises(NotFoundError, match="Staff does not inherit from Manager"),
+    ):
+        rbac.delete_inheritance(s, "Staff", "Manager")
 
 
 def test_self_inheritance_is_refused(diamond: Database) -> None:
-    with diamond.action("self") as s:
-        with pytest.raises(CycleError) as info:
-            rbac.add_inheritance(s, "Staff", "staff")
+    with diamond.action("self") as s, pytest.raises(CycleError) as info:
+        rbac.add_inheritance(s, "Staff", "staff")
     assert info.value.cycle == ("Staff", "Staff")
     assert str(info.value) == "A role cannot inherit from itself (Staff)."
 
@@ -115,9 +116,11 @@ def test_cycle_is_refused_and_named(diamond: Database) -> None:
 
 
 def test_duplicate_inheritance_is_refused(diamond: Database) -> None:
-    with diamond.action("again") as s:
-        with pytest.raises(DuplicateError, match="Manager already inherits from Sales"):
-            rbac.add_inheritance(s, "Manager", "Sales")
+    with (
+        diamond.action("again") as s,
+        pytest.raises(DuplicateError, match="Manager already inherits from Sales"),
+    ):
+        rbac.add_inheritance(s, "Manager", "Sales")
 
 
 def test_unknown_roles_are_refused(diamond: Database) -> None:
@@ -159,9 +162,8 @@ def test_deep_chain_grants_and_is_explained_end_to_end(db: Database) -> None:
 def test_cycle_through_a_deep_chain_is_refused(db: Database) -> None:
     length = rbac.MAX_PATH_DEPTH + 1
     _chain(db, length)
-    with db.action("close the loop") as s:
-        with pytest.raises(CycleError) as info:
-            rbac.add_inheritance(s, f"L{length - 1}", "L0")
+    with db.action("close the loop") as s, pytest.raises(CycleError) as info:
+        rbac.add_inheritance(s, f"L{length - 1}", "L0")
     assert len(info.value.cycle) == length + 1
 
 

@@ -13,7 +13,6 @@ from accessguard_gui.core.errors import (
     ConflictError,
     DuplicateError,
     NotFoundError,
-    ValidationError,
 )
 
 from .reference import snapshot
@@ -46,9 +45,8 @@ def test_add_user_with_display_name_inactive(db: Database) -> None:
 def test_usernames_are_unique_ignoring_case(db: Database) -> None:
     with db.action("Add user") as s:
         rbac.add_user(s, "alice")
-    with db.action("Add user") as s:
-        with pytest.raises(DuplicateError) as info:
-            rbac.add_user(s, " ALICE ")
+    with db.action("Add user") as s, pytest.raises(DuplicateError) as info:
+        rbac.add_user(s, " ALICE ")
     assert str(info.value) == "A user named \u201cALICE\u201d already exists."
     assert info.value.field == "username"
 
@@ -107,9 +105,8 @@ def test_update_user_with_an_old_version_is_a_conflict_with_current_values(
         rbac.add_user(s, "alice", "Alice", email="alice@example.org")
     with db.action("Someone else") as s:
         rbac.update_user(s, "alice", display_name="Alice A.")
-    with db.action("Me") as s:
-        with pytest.raises(ConflictError) as info:
-            rbac.update_user(s, "alice", expected_version=1, display_name="Alice B.")
+    with db.action("Me") as s, pytest.raises(ConflictError) as info:
+        rbac.update_user(s, "alice", expected_version=1, display_name="Alice B.")
     err = info.value
     assert str(err) == "The user alice was changed by someone else since you loaded it."
     assert err.record == "user alice"
@@ -144,9 +141,8 @@ def test_delete_user_with_an_old_version_is_refused(db: Database) -> None:
     with db.action("setup") as s:
         rbac.add_user(s, "alice")
         rbac.update_user(s, "alice", display_name="A")
-    with db.action("Delete") as s:
-        with pytest.raises(ConflictError):
-            rbac.delete_user(s, "alice", expected_version=1)
+    with db.action("Delete") as s, pytest.raises(ConflictError):
+        rbac.delete_user(s, "alice", expected_version=1)
     with db.read() as s:
         assert rbac.get_user(s, "alice").version == 2
 
@@ -176,9 +172,11 @@ def test_add_update_delete_role(db: Database) -> None:
     assert (row.name, row.description, row.version) == ("Sales", "", 2)
     with db.action("Delete role") as s:
         rbac.delete_role(s, "Sales", expected_version=2)
-    with db.read() as s:
-        with pytest.raises(NotFoundError, match="There is no role named \u201cSales\u201d"):
-            rbac.get_role(s, "Sales")
+    with (
+        db.read() as s,
+        pytest.raises(NotFoundError, match="There is no role named \u201cSales\u201d"),
+    ):
+        rbac.get_role(s, "Sales")
 
 
 def test_role_names_are_unique_ignoring_case(db: Database) -> None:
@@ -200,9 +198,8 @@ def test_non_ascii_role_names_are_found_by_their_own_name(db: Database) -> None:
     with db.read() as s:
         assert rbac.get_role(s, "Ärzte").name == "Ärzte"
         assert rbac.get_resource(s, " Büro Zürich ").name == "Büro Zürich"
-    with db.action("dup") as s:
-        with pytest.raises(DuplicateError):
-            rbac.add_role(s, "Ärzte")
+    with db.action("dup") as s, pytest.raises(DuplicateError):
+        rbac.add_role(s, "Ärzte")
 
 
 def test_role_version_conflict(db: Database) -> None:
@@ -253,15 +250,19 @@ def test_add_update_delete_resource(db: Database) -> None:
         row = rbac.add_resource(s, "Door B2.14", "Second floor")
         rbac.add_permission(s, row.id, "open")
     assert (row.name, row.description) == ("Door B2.14", "Second floor")
-    with db.action("dup") as s:
-        with pytest.raises(DuplicateError, match="A resource named \u201cdoor b2.14\u201d"):
-            rbac.add_resource(s, "door b2.14")
+    with (
+        db.action("dup") as s,
+        pytest.raises(DuplicateError, match="A resource named \u201cdoor b2.14\u201d"),
+    ):
+        rbac.add_resource(s, "door b2.14")
     with db.action("Rename") as s:
         row = rbac.update_resource(s, "door b2.14", expected_version=1, name="Door B2.15")
     assert (row.name, row.version) == ("Door B2.15", 2)
-    with db.action("stale") as s:
-        with pytest.raises(ConflictError, match="The resource Door B2.15 was changed"):
-            rbac.update_resource(s, row.id, expected_version=1, description="x")
+    with (
+        db.action("stale") as s,
+        pytest.raises(ConflictError, match="The resource Door B2.15 was changed"),
+    ):
+        rbac.update_resource(s, row.id, expected_version=1, description="x")
     with db.read() as s:
         assert rbac.get_permission(s, ("Door B2.15", "open")).action == "open"
 
@@ -300,17 +301,20 @@ def test_add_permission_normalises_the_action(db: Database) -> None:
         "Sign off",
         "Ledger: approve-invoice",
     )
-    with db.action("dup") as s:
-        with pytest.raises(DuplicateError) as info:
-            rbac.add_permission(s, "Ledger", "APPROVE-INVOICE")
-    assert str(info.value) == "The resource Ledger already has the action \u201capprove-invoice\u201d."
+    with db.action("dup") as s, pytest.raises(DuplicateError) as info:
+        rbac.add_permission(s, "Ledger", "APPROVE-INVOICE")
+    assert (
+        str(info.value) == "The resource Ledger already has the action \u201capprove-invoice\u201d."
+    )
     assert info.value.field == "action"
 
 
 def test_add_permission_to_unknown_resource(db: Database) -> None:
-    with db.action("x") as s:
-        with pytest.raises(NotFoundError, match="There is no resource named \u201cNowhere\u201d"):
-            rbac.add_permission(s, "Nowhere", "open")
+    with (
+        db.action("x") as s,
+        pytest.raises(NotFoundError, match="There is no resource named \u201cNowhere\u201d"),
+    ):
+        rbac.add_permission(s, "Nowhere", "open")
 
 
 def test_get_permission_by_id_and_pair(db: Database) -> None:
@@ -320,7 +324,9 @@ def test_get_permission_by_id_and_pair(db: Database) -> None:
     with db.read() as s:
         assert rbac.get_permission(s, row.id).action == "open"
         assert rbac.get_permission(s, ("DOOR", " Open ")).id == row.id
-        with pytest.raises(NotFoundError, match="The resource Door has no action \u201cclose\u201d"):
+        with pytest.raises(
+            NotFoundError, match="The resource Door has no action \u201cclose\u201d"
+        ):
             rbac.get_permission(s, ("Door", "close"))
         with pytest.raises(NotFoundError, match="The permission #99 does not exist"):
             rbac.get_permission(s, 99)

@@ -75,7 +75,9 @@ def test_create_set_refusals(org: Database) -> None:
             rbac.create_ssd_set(s, "X", ["Clerk", "Auditor"], "2")  # type: ignore[arg-type]
         with pytest.raises(DuplicateError) as dup:
             rbac.create_ssd_set(s, "PAYMENTS", ["Clerk", "Auditor"], 2)
-        assert str(dup.value) == "A separation-of-duty set named \u201cPAYMENTS\u201d already exists."
+        assert (
+            str(dup.value) == "A separation-of-duty set named \u201cPAYMENTS\u201d already exists."
+        )
         with pytest.raises(NotFoundError, match="There is no role named \u201cGhost\u201d"):
             rbac.create_ssd_set(s, "X", ["Clerk", "Ghost"], 2)
         with pytest.raises(ValidationError):
@@ -122,9 +124,8 @@ def test_assign_user_refused_naming_set_user_and_roles(org: Database) -> None:
 def test_assign_user_refused_through_inheritance(org: Database) -> None:
     """bob holds Approver only through Manager; Clerk would make two roles of the set."""
     _payments(org)
-    with org.action("Assign") as s:
-        with pytest.raises(SeparationOfDutyError) as info:
-            rbac.assign_user(s, "bob", "Clerk")
+    with org.action("Assign") as s, pytest.raises(SeparationOfDutyError) as info:
+        rbac.assign_user(s, "bob", "Clerk")
     assert info.value.violations == {"bob": ("Approver", "Clerk")}
 
 
@@ -133,9 +134,8 @@ def test_expired_assignments_still_count(org: Database) -> None:
     _payments(org)
     with org.action("Assign") as s:
         rbac.set_assignment_expiry(s, "alice", "Clerk", utcnow() - timedelta(days=1))
-    with org.action("Assign") as s:
-        with pytest.raises(SeparationOfDutyError):
-            rbac.assign_user(s, "alice", "Approver")
+    with org.action("Assign") as s, pytest.raises(SeparationOfDutyError):
+        rbac.assign_user(s, "alice", "Approver")
 
 
 def test_add_inheritance_refused_naming_set_users_and_roles(org: Database) -> None:
@@ -149,18 +149,16 @@ def test_add_inheritance_refused_naming_set_users_and_roles(org: Database) -> No
         rbac.add_inheritance(s, "Trainee", "Auditor")
     assert info.value.ssd_set == "Payments"
     assert info.value.violations == {"alice": ("Auditor", "Clerk")}
-    with org.action("Inherit") as s:
-        with pytest.raises(SeparationOfDutyError) as info2:
-            rbac.add_inheritance(s, "Manager", "Clerk")
+    with org.action("Inherit") as s, pytest.raises(SeparationOfDutyError) as info2:
+        rbac.add_inheritance(s, "Manager", "Clerk")
     assert info2.value.violations == {"bob": ("Approver", "Clerk")}
 
 
 def test_add_inheritance_refused_for_users_of_senior_roles(org: Database) -> None:
     """bob is a Manager (senior of Approver): Approver inheriting Auditor breaks it for bob."""
     _payments(org)
-    with org.action("Inherit") as s:
-        with pytest.raises(SeparationOfDutyError) as info:
-            rbac.add_inheritance(s, "Approver", "Auditor")
+    with org.action("Inherit") as s, pytest.raises(SeparationOfDutyError) as info:
+        rbac.add_inheritance(s, "Approver", "Auditor")
     assert info.value.violations == {"bob": ("Approver", "Auditor")}
 
 
@@ -174,9 +172,8 @@ def test_message_lists_three_users_and_counts_the_rest(db: Database) -> None:
             rbac.assign_user(s, f"user{i}", "AB")
         rbac.create_ssd_set(s, "Split", ["A", "B"], 2)
         rbac.add_inheritance(s, "AB", "A")
-    with db.action("Inherit") as s:
-        with pytest.raises(SeparationOfDutyError) as info:
-            rbac.add_inheritance(s, "AB", "B")
+    with db.action("Inherit") as s, pytest.raises(SeparationOfDutyError) as info:
+        rbac.add_inheritance(s, "AB", "B")
     assert len(info.value.violations) == 5
     assert str(info.value).endswith("user2 would hold A, B (and 2 more users).")
 
@@ -209,9 +206,8 @@ def test_add_and_delete_role_members(org: Database) -> None:
 def test_a_two_role_set_cannot_lose_a_role_and_says_what_to_do(org: Database) -> None:
     with org.action("setup") as s:
         rbac.create_ssd_set(s, "Pair", ["Clerk", "Auditor"], 2)
-    with org.action("Delete member") as s:
-        with pytest.raises(ValidationError) as info:
-            rbac.delete_ssd_role_member(s, "Pair", "Clerk")
+    with org.action("Delete member") as s, pytest.raises(ValidationError) as info:
+        rbac.delete_ssd_role_member(s, "Pair", "Clerk")
     assert str(info.value) == "The set Pair needs at least 2 roles; delete the set instead."
     assert info.value.field == "roles"
 

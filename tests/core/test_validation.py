@@ -64,7 +64,9 @@ def test_role_names_accepted(raw: str, clean: str) -> None:
     assert validation.ssd_name(raw) == clean
 
 
-@pytest.mark.parametrize("bad", ["-Sales", "_Sales", "Sales; DROP", 'The "A" team', "a<b", "x\ty", "a\u200bb"])
+@pytest.mark.parametrize(
+    "bad", ["-Sales", "_Sales", "Sales; DROP", 'The "A" team', "a<b", "x\ty", "a\u200bb"]
+)
 def test_role_names_bad_characters(bad: str) -> None:
     err = _refused(validation.role_name, bad)
     assert err.field == "name"
@@ -90,7 +92,9 @@ def test_name_limits() -> None:
 
 
 def test_display_names() -> None:
-    assert validation.display_name("  Zo\u00eb M\u00fcller-O'Brien ") == "Zo\u00eb M\u00fcller-O'Brien"
+    assert (
+        validation.display_name("  Zo\u00eb M\u00fcller-O'Brien ") == "Zo\u00eb M\u00fcller-O'Brien"
+    )
     assert str(_refused(validation.display_name, "a\nb")) == (
         "Display name contains control characters."
     )
@@ -116,8 +120,18 @@ def test_email_accepted(raw: str | None, clean: str | None) -> None:
 
 
 @pytest.mark.parametrize(
-    "bad", ["alice", "alice@", "@example.org", "alice@example", "a b@example.org", "a@b@c.org",
-            "alice@.org", "alice@example.org.", "al\u0007ice@example.org"]
+    "bad",
+    [
+        "alice",
+        "alice@",
+        "@example.org",
+        "alice@example",
+        "a b@example.org",
+        "a@b@c.org",
+        "alice@.org",
+        "alice@example.org.",
+        "al\u0007ice@example.org",
+    ],
 )
 def test_email_shape(bad: str) -> None:
     err = _refused(validation.email, bad)
@@ -195,7 +209,11 @@ def test_stored_names_are_the_cleaned_ones(db: Database) -> None:
 
 @pytest.mark.parametrize(
     ("first", "second"),
-    [("Sales", "sales"), ("SALES TEAM", "sales  team"), ("Caf\u00e9", unicodedata.normalize("NFD", "CAF\u00e9"))],
+    [
+        ("Sales", "sales"),
+        ("SALES TEAM", "sales  team"),
+        ("Caf\u00e9", unicodedata.normalize("NFD", "CAF\u00e9")),
+    ],
 )
 def test_duplicate_names_ignore_case_and_spacing(db: Database, first: str, second: str) -> None:
     with db.action("x") as s:
@@ -215,6 +233,5 @@ def test_duplicate_names_ignore_case_and_spacing(db: Database, first: str, secon
 def test_duplicate_usernames_ignore_case(db: Database) -> None:
     with db.action("x") as s:
         rbac.add_user(s, "Alice.Smith")
-    with db.action("y") as s:
-        with pytest.raises(DuplicateError, match="already exists"):
-            rbac.add_user(s, "alice.smith ")
+    with db.action("y") as s, pytest.raises(DuplicateError, match="already exists"):
+        rbac.add_user(s, "alice.smith ")
