@@ -1,11 +1,14 @@
 """What pending edits would do before they are saved: the access each user would gain or
 lose, computed in SQL against the pending state inside a transaction that is rolled back.
 
-For each edit, the users it can affect are found set-based (the user of an assignment; the
-members of a role and of every role inheriting from it for grants, inheritance and role
-deletion), their effective permissions are snapshotted into a temporary table before and
-after the edit is applied, and the two snapshots are diffed with EXCEPT. Nothing is loaded
-into Python but the (bounded) differences. The same preview session also answers "what
+For each edit, its scope is found set-based before it is applied: the users it can affect
+(the user of an assignment; the members of a role and of every role inheriting from it for
+grants, inheritance and role deletion) and the permissions it can move (the granted
+permission; everything the junior role of an inheritance holds; ...). Which of those
+permissions those users hold is snapshotted into a temporary table before and after the
+edit, and the snapshots are diffed with EXCEPT into a table of gain/loss events; the net
+result per user is an aggregate over the events. Nothing is loaded into Python but the
+(bounded) lists of differences. The same preview session also answers "what
 would this view show if the pending edits were saved" (``with_pending``) and "would this
 new edit be refused" (``refusal``).
 """
@@ -23,7 +26,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
-    and_,
+    case,
     except_,
     func,
     literal,
@@ -92,7 +95,23 @@ _perm_names = Table(
     Column("label", String),
     prefixes=["TEMPORARY"],
 )
-_TABLES = (_affected, _snap, _user_names, _perm_names)
+_candidates = Table(
+    "ag_impact_candidates",
+    _meta,
+    Column("step", Integer, primary_key=True),
+    Column("permission_id", Integer, primary_key=True),
+    prefixes=["TEMPORARY"],
+)
+_events = Table(
+    "ag_impact_events",
+    _meta,
+    Column("step", Integer, primary_key=True),
+    Column("user_id", Integer, primary_key=True),
+    Column("permission_id", Integer, primary_key=True),
+    Column("gained", Integer, nullable=False),
+    prefixes=["TEMPORARY"],
+)
+_TABLES = (_affected, _candidates, _snap, _events, _user_names, _perm_names)
 BEFORE, AFTER = 0, 1
 
 
@@ -172,7 +191,7 @@ class ImpactReport:
         return self.error is None
 
 
-# ---------------------------------------------------------------------- affected users
+# ---------------------------------------------------------------------- scope of an edit
 
 
 def _members_of_seniors(role_ids: Any) -> Any:
@@ -182,33 +201,59 @@ def _members_of_seniors(role_ids: Any) -> Any:
     return select(UserRole.user_id).where(UserRole.role_id.in_(select(seniors.c.role_id)))
 
 
-def _affected_users(session: Session, edit: Edit) -> Any | None:
-    """A SELECT of the ids of users whose access ``edit`` can change, or None.
+def _closure_permissions(role_ids: Any) -> Any:
+    """Permissions of ``role_ids`` (a one-column SELECT) and of every role they inherit
+    from: all a member of them can hold through them."""
+    reach = rbac._inherited_cte(select(role_ids.subquery().c[0].label("role_id")), "impact_up")
+    return select(RolePermission.permission_id).where(
+        RolePermission.role_id.in_(select(reach.c.role_id))
+    )
+
+
+def _scope(session: Session, edit: Edit) -> tuple[Any, Any] | None:
+    """(users, permissions): two SELECTs of ids bounding what ``edit`` can change — the
+    edit can only make a listed user gain or lose a listed permission — or None if it
+    cannot change anyone's access.
 
     Raises AccessGuardError when a referenced record does not exist; the caller then lets
     the edit itself report the failure.
     """
     match edit:
-        case Assign(user=user) | Deassign(user=user) | SetExpiry(user=user):
-            return select(literal(rbac.get_user(session, user).id))
-        case Grant(role=role) | Revoke(role=role) | Inherit(role=role) | Uninherit(role=role):
-            return _members_of_seniors(select(literal(rbac.get_role(session, role).id)))
+        case (
+            Assign(user=user, role=role)
+            | Deassign(user=user, role=role)
+            | SetExpiry(user=user, role=role)
+        ):
+            u = rbac.get_user(session, user).id
+            r = rbac.get_role(session, role).id
+            return select(literal(u)), _closure_permissions(select(literal(r)))
+        case Grant(role=role, permission=perm) | Revoke(role=role, permission=perm):
+            r = rbac.get_role(session, role).id
+            p = rbac.get_permission(session, perm).id
+            return _members_of_seniors(select(literal(r))), select(literal(p))
+        case Inherit(role=role, inherits_from=junior) | Uninherit(role=role, inherits_from=junior):
+            r = rbac.get_role(session, role).id
+            j = rbac.get_role(session, junior).id
+            # The junior's own closure is untouched by an edge above it (no cycles).
+            return _members_of_seniors(select(literal(r))), _closure_permissions(select(literal(j)))
         case Delete(entity=Entity.ROLE, id=rid):
-            return _members_of_seniors(select(literal(rbac.get_role(session, rid).id)))
-        case Delete(entity=Entity.USER, id=uid):
-            return select(literal(rbac.get_user(session, uid).id))
-        case Update(entity=Entity.USER, id=uid, values=values) if "active" in values:
-            return select(literal(rbac.get_user(session, uid).id))
+            r = rbac.get_role(session, rid).id
+            return _members_of_seniors(select(literal(r))), _closure_permissions(select(literal(r)))
+        case (
+            Delete(entity=Entity.USER, id=uid)
+            | Update(entity=Entity.USER, id=uid, values={"active": _})
+        ):
+            u = rbac.get_user(session, uid).id
+            roles = select(UserRole.role_id).where(UserRole.user_id == u)
+            return select(literal(u)), _closure_permissions(roles)
         case Delete(entity=Entity.PERMISSION, id=pid):
-            holders = select(RolePermission.role_id).where(RolePermission.permission_id == pid)
-            return _members_of_seniors(holders)
+            p = rbac.get_permission(session, pid).id
+            holders = select(RolePermission.role_id).where(RolePermission.permission_id == p)
+            return _members_of_seniors(holders), select(literal(p))
         case Delete(entity=Entity.RESOURCE, id=res_id):
-            holders = select(RolePermission.role_id).where(
-                RolePermission.permission_id.in_(
-                    select(Permission.id).where(Permission.resource_id == res_id)
-                )
-            )
-            return _members_of_seniors(holders)
+            perms = select(Permission.id).where(Permission.resource_id == res_id)
+            holders = select(RolePermission.role_id).where(RolePermission.permission_id.in_(perms))
+            return _members_of_seniors(holders), perms
     return None
 
 
@@ -228,8 +273,51 @@ def _drop(session: Session) -> None:
         table.drop(conn, checkfirst=True)
 
 
-def _snapshot(session: Session, step: int, side: int, users: Any, now: datetime) -> None:
-    """Insert the effective permissions of ``users`` (a SELECT of ids) as (step, side)."""
+def _record_scope(session: Session, step: int, users: Any, perms: Any) -> int:
+    """Store the edit's users and permissions (before it is applied: a delete would make
+    them unreachable) with their names; returns the number of users."""
+    session.execute(
+        _affected.insert().from_select(
+            ["step", "user_id"], select(literal(step), users.subquery().c[0]).distinct()
+        )
+    )
+    session.execute(
+        _candidates.insert().from_select(
+            ["step", "permission_id"], select(literal(step), perms.subquery().c[0]).distinct()
+        )
+    )
+    session.execute(
+        _user_names.insert().from_select(
+            ["user_id", "username"],
+            select(User.id, User.username).where(
+                User.id.in_(select(_affected.c.user_id).where(_affected.c.step == step)),
+                User.id.not_in(select(_user_names.c.user_id)),
+            ),
+        )
+    )
+    session.execute(
+        _perm_names.insert().from_select(
+            ["permission_id", "label"],
+            select(Permission.id, Resource.name + ": " + Permission.action)
+            .join(Resource, Resource.id == Permission.resource_id)
+            .where(
+                Permission.id.in_(
+                    select(_candidates.c.permission_id).where(_candidates.c.step == step)
+                ),
+                Permission.id.not_in(select(_perm_names.c.permission_id)),
+            ),
+        )
+    )
+    return int(
+        session.scalar(select(func.count()).select_from(_affected).where(_affected.c.step == step))
+        or 0
+    )
+
+
+def _snapshot(session: Session, step: int, side: int, now: datetime) -> None:
+    """Insert which of the step's permissions each of the step's users holds now: walks up
+    from their live assignments and keeps only the step's candidate permissions."""
+    users = select(_affected.c.user_id).where(_affected.c.step == step)
     start = (
         select(UserRole.user_id.label("user_id"), UserRole.role_id.label("role_id"))
         .join(User, User.id == UserRole.user_id)
@@ -245,53 +333,14 @@ def _snapshot(session: Session, step: int, side: int, users: Any, now: datetime)
             RoleInheritance.role_id == start.c.role_id
         )
     )
+    candidates = select(_candidates.c.permission_id).where(_candidates.c.step == step)
     rows = (
         select(literal(step), literal(side), reach.c.user_id, RolePermission.permission_id)
         .join(RolePermission, RolePermission.role_id == reach.c.role_id)
+        .where(RolePermission.permission_id.in_(candidates))
         .distinct()
     )
     session.execute(_snap.insert().from_select(["step", "side", "user_id", "permission_id"], rows))
-    # Labels as they are now: a later edit may delete or rename the record.
-    known_perms = select(_perm_names.c.permission_id)
-    session.execute(
-        _perm_names.insert().from_select(
-            ["permission_id", "label"],
-            select(Permission.id, Resource.name + ": " + Permission.action)
-            .join(Resource, Resource.id == Permission.resource_id)
-            .where(
-                Permission.id.in_(
-                    select(_snap.c.permission_id).where(_snap.c.step == step, _snap.c.side == side)
-                ),
-                Permission.id.not_in(known_perms),
-            ),
-        )
-    )
-
-
-def _step_users(step: int) -> Any:
-    return select(_affected.c.user_id).where(_affected.c.step == step)
-
-
-def _record_affected(session: Session, step: int, users: Any) -> int:
-    session.execute(
-        _affected.insert().from_select(
-            ["step", "user_id"],
-            select(literal(step), users.subquery().c[0]).distinct(),
-        )
-    )
-    session.execute(
-        _user_names.insert().from_select(
-            ["user_id", "username"],
-            select(User.id, User.username).where(
-                User.id.in_(_step_users(step)),
-                User.id.not_in(select(_user_names.c.user_id)),
-            ),
-        )
-    )
-    return int(
-        session.scalar(select(func.count()).select_from(_affected).where(_affected.c.step == step))
-        or 0
-    )
 
 
 def _pairs(step: int, side: int) -> Any:
@@ -300,32 +349,64 @@ def _pairs(step: int, side: int) -> Any:
     )
 
 
-def _diff(
-    session: Session, plus: Any, minus: Any, gained: bool, limit: int
-) -> tuple[list[AccessChange], int]:
-    """Rows of ``plus`` EXCEPT ``minus`` with names, at most ``limit``, and their count."""
-    diff = except_(plus, minus).subquery("impact_diff")
-    count = int(session.scalar(select(func.count()).select_from(diff)) or 0)
-    if not count:
-        return [], 0
+def _record_events(session: Session, step: int) -> tuple[int, int]:
+    """Store the step's gains (after EXCEPT before) and losses (before EXCEPT after)."""
+    counts = []
+    for gained, plus, minus in ((1, AFTER, BEFORE), (0, BEFORE, AFTER)):
+        diff = except_(_pairs(step, plus), _pairs(step, minus)).subquery("impact_diff")
+        session.execute(
+            _events.insert().from_select(
+                ["step", "user_id", "permission_id", "gained"],
+                select(literal(step), diff.c.user_id, diff.c.permission_id, literal(gained)),
+            )
+        )
+        counts.append(
+            int(
+                session.scalar(
+                    select(func.count())
+                    .select_from(_events)
+                    .where(_events.c.step == step, _events.c.gained == gained)
+                )
+                or 0
+            )
+        )
+    session.execute(_snap.delete().where(_snap.c.step == step))
+    return counts[0], counts[1]
+
+
+def _named(session: Session, rows_query: Any, limit: int) -> list[AccessChange]:
+    """(user_id, permission_id, gained) rows with names, by username then permission."""
+    sub = rows_query.subquery("impact_rows")
     rows = session.execute(
-        select(diff.c.user_id, _user_names.c.username, diff.c.permission_id, _perm_names.c.label)
-        .join(_user_names, _user_names.c.user_id == diff.c.user_id, isouter=True)
-        .join(_perm_names, _perm_names.c.permission_id == diff.c.permission_id, isouter=True)
+        select(
+            sub.c.user_id,
+            _user_names.c.username,
+            sub.c.permission_id,
+            _perm_names.c.label,
+            sub.c.gained,
+        )
+        .join(_user_names, _user_names.c.user_id == sub.c.user_id, isouter=True)
+        .join(_perm_names, _perm_names.c.permission_id == sub.c.permission_id, isouter=True)
         .order_by(func.lower(_user_names.c.username), _perm_names.c.label)
         .limit(limit)
     ).all()
-    found = [
+    return [
         AccessChange(
             user_id=u,
             username=name or f"user #{u}",
             permission_id=p,
             permission=label or f"permission #{p}",
-            gained=gained,
+            gained=bool(g),
         )
-        for u, name, p, label in rows
+        for u, name, p, label, g in rows
     ]
-    return found, count
+
+
+def _step_changes(session: Session, step: int, gained: int, limit: int) -> list[AccessChange]:
+    query = select(_events.c.user_id, _events.c.permission_id, _events.c.gained).where(
+        _events.c.step == step, _events.c.gained == gained
+    )
+    return _named(session, query, limit)
 
 
 # ---------------------------------------------------------------------- the review
@@ -369,13 +450,14 @@ def _review(session: Session, edits: tuple[Edit, ...], now: datetime, limit: int
     truncated = False
     for index, edit in enumerate(edits):
         try:
-            users = _affected_users(session, edit)
+            scope = _scope(session, edit)
         except AccessGuardError:
-            users = None
+            scope = None
         checked = 0
-        if users is not None:
-            checked = _record_affected(session, index, users)
-            _snapshot(session, index, BEFORE, _step_users(index), now)
+        if scope is not None:
+            checked = _record_scope(session, index, *scope)
+            if checked:
+                _snapshot(session, index, BEFORE, now)
         try:
             changes.apply_edit(session, edit)
         except AccessGuardError as exc:
@@ -385,39 +467,43 @@ def _review(session: Session, edits: tuple[Edit, ...], now: datetime, limit: int
         if not checked:
             per_edit.append(EditImpact(index, edit, edit.describe()))
             continue
-        _snapshot(session, index, AFTER, _step_users(index), now)
-        gains, n_gain = _diff(session, _pairs(index, AFTER), _pairs(index, BEFORE), True, limit)
-        losses, n_loss = _diff(session, _pairs(index, BEFORE), _pairs(index, AFTER), False, limit)
+        _snapshot(session, index, AFTER, now)
+        n_gain, n_loss = _record_events(session, index)
         impact = EditImpact(
-            index, edit, edit.describe(), tuple(gains), tuple(losses), n_gain, n_loss, checked
+            index,
+            edit,
+            edit.describe(),
+            tuple(_step_changes(session, index, 1, limit)) if n_gain else (),
+            tuple(_step_changes(session, index, 0, limit)) if n_loss else (),
+            n_gain,
+            n_loss,
+            checked,
         )
         truncated = truncated or impact.truncated
         per_edit.append(impact)
 
-    # Net: each user's permissions before the first edit that could touch them (no earlier
-    # edit changed them) against their permissions after the last edit.
-    final = len(edits)
-    everyone = select(_affected.c.user_id).distinct()
-    _snapshot(session, final, AFTER, everyone, now)
-    first_step = (
-        select(_affected.c.user_id, func.min(_affected.c.step).label("step"))
-        .group_by(_affected.c.user_id)
-        .subquery("impact_first")
+    # Net: a user's gains and losses of one permission alternate from edit to edit (each
+    # is measured against the state the previous edits left), so an odd number of events
+    # is a net change, in the direction of the first (and last) one.
+    net = (
+        select(
+            _events.c.user_id,
+            _events.c.permission_id,
+            case((2 * func.sum(_events.c.gained) > func.count(), 1), else_=0).label("gained"),
+        )
+        .group_by(_events.c.user_id, _events.c.permission_id)
+        .having(func.count() % 2 == 1)
     )
-    before = select(_snap.c.user_id, _snap.c.permission_id).join(
-        first_step,
-        and_(
-            first_step.c.user_id == _snap.c.user_id,
-            first_step.c.step == _snap.c.step,
-            _snap.c.side == BEFORE,
-        ),
-    )
-    after = _pairs(final, AFTER)
-    gains, n_gain = _diff(session, after, before, True, limit)
-    losses, n_loss = _diff(session, before, after, False, limit)
-    truncated = truncated or len(gains) < n_gain or len(losses) < n_loss
+    net_sq = net.subquery("impact_net")
+    totals: dict[int, int] = {
+        int(g): int(n)
+        for g, n in session.execute(select(net_sq.c.gained, func.count()).group_by(net_sq.c.gained))
+    }
+    n_gain, n_loss = int(totals.get(1, 0)), int(totals.get(0, 0))
+    changed = _named(session, select(net_sq), limit) if n_gain or n_loss else []
+    truncated = truncated or len(changed) < n_gain + n_loss
     by_user: dict[int, tuple[str, list[str], list[str]]] = {}
-    for change in gains + losses:
+    for change in changed:
         entry = by_user.setdefault(change.user_id, (change.username, [], []))
         (entry[1] if change.gained else entry[2]).append(change.permission)
     per_user = tuple(

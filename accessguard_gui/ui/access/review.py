@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QFont
 from PySide6.QtWidgets import (
+    QApplication,
     QDialog,
     QDialogButtonBox,
     QLabel,
@@ -113,6 +114,8 @@ class ReviewChangesDialog(QDialog):
         """Review the store's current pending edits."""
         edits = self._store.edits_for_save()
         self.notice.hide()
+        # A review of many edits touching big roles takes seconds (bench/bench_access.py).
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
             self.report = impact.review(self._db, edits)
         except AccessGuardError as exc:
@@ -121,6 +124,8 @@ class ReviewChangesDialog(QDialog):
             self.summary.setText(f"The review could not be made: {exc.message}")
             self.save_button.setEnabled(False)
             return
+        finally:
+            QApplication.restoreOverrideCursor()
         self._fill_trees(self.report)
         self.summary.setText(self._headline(self.report))
         if not self.report.ok:
