@@ -45,6 +45,7 @@ from sqlalchemy import (
     String,
     and_,
     bindparam,
+    case,
     column,
     func,
     literal_column,
@@ -93,6 +94,8 @@ class ColumnSpec:
         editable: can be changed in place (through the pending edits).
         nullable: the value may be NULL (matters for keyset pagination and display).
         width: a hint for the initial column width, in characters.
+        check: show a bool as a check box (else as the text of ``cell``).
+        cell: for a bool shown as text, the SQL of that text.
     """
 
     key: str
@@ -103,6 +106,8 @@ class ColumnSpec:
     editable: bool = False
     nullable: bool = False
     width: int = 16
+    check: bool = True
+    cell: ColumnElement[Any] | None = None
 
     @property
     def sortable(self) -> bool:
@@ -238,6 +243,8 @@ def _raw(expr: ColumnElement[Any], type_: Any = String) -> ColumnElement[Any]:
 
 def _cell(col: ColumnSpec, dialect: Dialect) -> ColumnElement[Any]:
     """What the view shows for a column, computed by the database."""
+    if col.cell is not None:
+        return col.cell
     if col.kind is Kind.BOOL:
         return literal_column("''")
     if col.kind is Kind.INT:
@@ -294,8 +301,10 @@ USERS = TableSpec(
                    nullable=True, width=28),
         ColumnSpec("active", "Active", Kind.BOOL, _raw(_u.active, Integer),
                    _raw(_u.active, Integer), editable=True, width=7),
+        # Shown as text, not a check box: it is not edited here, and text paints faster.
         ColumnSpec("has_password", "Password", Kind.BOOL, _raw(_has_password, Integer),
-                   _raw(_has_password, Integer), width=9),
+                   _raw(_has_password, Integer), width=9, check=False,
+                   cell=case((_has_password, literal_column("'set'")), else_=literal_column("''"))),
         ColumnSpec("created_at", "Created (UTC)", Kind.DATETIME, _raw(_u.created_at),
                    _raw(_u.created_at), width=17),
         ColumnSpec("updated_at", "Updated (UTC)", Kind.DATETIME, _raw(_u.updated_at),
@@ -473,8 +482,12 @@ def _conditions(
         if dialect.name == "postgresql":
             conds.append(or_(*(c.ilike(pattern, escape="\\") for c in spec.search_columns)))
         elif dialect.name == "sqlite":
-            # SQLite's LIKE ignores ASCII case by itself; lower() would only cost time.
-            conds.append(or_(*(c.like(pattern, escape="\\") for c in spec.search_columns)))
+            # SQLite's LIKE ignores ASCII case only: the term is also tried as typed and in
+            # upper case, so "Ärzte", "ärzte" and "ÄRZTE" all find "Ärzte".
+            patterns = (pattern, bindparam("p_typed"), bindparam("p_upper"))
+            conds.append(
+                or_(*(c.like(p, escape="\\") for c in spec.search_columns for p in patterns))
+            )
         else:
             conds.append(
                 or_(*(func.lower(c).like(pattern, escape="\\") for c in spec.search_columns))
@@ -490,6 +503,8 @@ def _params(spec: TableSpec, query: BrowseQuery, plan: Plan) -> dict[str, Any]:
     term = query.term
     if term:
         params["p"] = "%" + escape_like(term.lower()) + "%"
+        params["p_typed"] = "%" + escape_like(term) + "%"
+        params["p_upper"] = "%" + escape_like(term.upper()) + "%"
         if plan is Plan.INDEXED:
             params["q"] = fts_phrase(term)
     for key, value in query.filters:

@@ -162,6 +162,8 @@ class RecordTableModel(QAbstractTableModel):
             i: FIRST_CELL + n + raws.index(i) for i, c in enumerate(spec.columns)
             if c.kind is Kind.BOOL
         }
+        # Bool columns drawn as check boxes (CheckStateRole).
+        self._check_at = {i: at for i, at in self._bool_at.items() if spec.columns[i].check}
         self._right = {i for i, c in enumerate(spec.columns) if c.kind is Kind.INT}
         self._titles = [c.title for c in spec.columns]
         self._keys = [c.key for c in spec.columns]
@@ -237,7 +239,7 @@ class RecordTableModel(QAbstractTableModel):
         if self._marked and role in (_FONT, _BACKGROUND, _FOREGROUND, _TOOLTIP):
             return self._mark_data(row[ID], c, role)
         if role == _CHECK:
-            at = self._bool_at.get(c)
+            at = self._check_at.get(c)
             if at is None:
                 return None
             if self._patched:
@@ -801,7 +803,7 @@ class RecordTableModel(QAbstractTableModel):
             value = cells[self._edit_at[column]]
             return bool(value) if column in self._bool_at else value
         if role == _CHECK:
-            at = self._bool_at.get(column)
+            at = self._check_at.get(column)
             if at is None:
                 return None
             return _CHECKED if cells[at] else _UNCHECKED
