@@ -101,7 +101,9 @@ def record_key(session: Session, obj: Any) -> str:
             f"{_label(session, Role, obj.inherits_from_id)}"
         )
     if isinstance(obj, SsdSetRole):
-        return f"{_label(session, SsdSet, obj.ssd_set_id)} \u220b {_label(session, Role, obj.role_id)}"
+        return (
+            f"{_label(session, SsdSet, obj.ssd_set_id)} \u220b {_label(session, Role, obj.role_id)}"
+        )
     raise TypeError(f"not an audited record: {obj!r}")
 
 
@@ -178,7 +180,7 @@ def audit_query(
     record_key: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
-) -> Select[tuple[AuditEntry]]:
+) -> Select[AuditEntry]:
     """A SELECT of audit entries, newest first, filtered by the given criteria."""
     conditions = []
     if operator is not None:

@@ -9,7 +9,7 @@ window keeps every pending edit so the user can fix and save again.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -148,8 +148,17 @@ class SetPasswordHash:
 
 
 Edit = (
-    Create | Update | Delete | Assign | Deassign | SetExpiry | Grant | Revoke | Inherit
-    | Uninherit | SetPasswordHash
+    Create
+    | Update
+    | Delete
+    | Assign
+    | Deassign
+    | SetExpiry
+    | Grant
+    | Revoke
+    | Inherit
+    | Uninherit
+    | SetPasswordHash
 )
 
 
@@ -175,7 +184,7 @@ class EditFailed(AccessGuardError):
         self.cause = cause
 
 
-_CREATE = {
+_CREATE: dict[Entity, Callable[[Session, Mapping[str, Any]], object]] = {
     Entity.USER: lambda s, v: rbac.add_user(
         s,
         v.get("username", ""),
@@ -189,13 +198,14 @@ _CREATE = {
         s, v.get("resource", ""), v.get("action", ""), v.get("description", "")
     ),
 }
-_UPDATE = {
+# Each takes (session, id, expected_version=..., **fields); their keywords differ.
+_UPDATE: dict[Entity, Callable[..., object]] = {
     Entity.USER: rbac.update_user,
     Entity.ROLE: rbac.update_role,
     Entity.RESOURCE: rbac.update_resource,
     Entity.PERMISSION: rbac.update_permission,
 }
-_DELETE = {
+_DELETE: dict[Entity, Callable[..., object]] = {
     Entity.USER: rbac.delete_user,
     Entity.ROLE: rbac.delete_role,
     Entity.RESOURCE: rbac.delete_resource,
