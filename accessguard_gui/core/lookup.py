@@ -23,17 +23,32 @@ from .rbac import Ref
 _TOP = "\U0010ffff"
 
 
+def _variants(text: str) -> list[str]:
+    """The typed text as typed, in lower and in upper case. Folded by the database's own
+    lower() (as the column is), so "Ärzte", "ärzte" and "ÄRZTE" all find "Ärzte" even
+    where lower() folds ASCII only (SQLite). A NUL would end the string inside SQLite;
+    U+FFFF, which no name may hold, keeps it literal (browse.BrowseQuery.term does too)."""
+    key = text.strip().replace("\x00", "\uffff")
+    return list(dict.fromkeys((key, key.lower(), key.upper())))
+
+
 def _prefix(column: Any, text: str) -> Any:
-    key = text.strip().lower()
-    if not key:
+    if not text.strip():
         return literal(True)
-    return and_(column >= key, column < key + _TOP)
+    ranges = []
+    for key in _variants(text):
+        folded = func.lower(literal(key))
+        ranges.append(and_(column >= folded, column < folded.concat(_TOP)))
+    return or_(*ranges)
 
 
 def _contains(column: Any, text: str) -> Any:
     """Case-insensitive substring match; ``%`` and ``_`` typed by the user match literally."""
-    key = text.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return column.like(f"%{key}%", escape="\\")
+    patterns = []
+    for key in _variants(text):
+        escaped = key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        patterns.append(column.like(func.lower(literal(f"%{escaped}%")), escape="\\"))
+    return or_(*patterns)
 
 
 # ---------------------------------------------------------------------- completion
