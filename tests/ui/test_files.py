@@ -198,16 +198,26 @@ def test_settings_remember_layout_and_sort(
     page = window.page("users")
     page.view.sortByColumn(1, Qt.SortOrder.DescendingOrder)
     page.view.setColumnWidth(0, 211)
+    window.resize(760, 560)  # within the offscreen screen (800x600): restored unclamped
+    page.splitter.setSizes([300, 200])
+    sizes = page.splitter.sizes()
     window.show_page(2)
     window.close()
 
     again = MainWindow(seeded, settings)
     qtbot.addWidget(again)
-    header = again.page("users").view.horizontalHeader()
+    assert again.current_page().kind.key == "resources"
+    again.show()
+    qtbot.waitExposed(again)
+    again.show_page(0)
+    users = again.page("users")
+    header = users.view.horizontalHeader()
     assert header.sortIndicatorSection() == 1
     assert header.sortIndicatorOrder() == Qt.SortOrder.DescendingOrder
-    assert again.page("users").view.columnWidth(0) == 211
-    assert again.current_page().kind.key == "resources"
+    assert users.model.sort_column() == 1  # the model sorts by it too (in SQL)
+    assert users.view.columnWidth(0) == 211
+    qtbot.waitUntil(lambda: users.splitter.sizes() == sizes)  # once laid out
+    assert (again.width(), again.height()) == (760, 560)
 
 
 def test_recent_file_that_is_gone_leaves_the_list(
