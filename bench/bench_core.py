@@ -15,6 +15,7 @@ the number of users.
 
     .venv/bin/python bench/bench_core.py            # both sizes
     .venv/bin/python bench/bench_core.py --sizes 100000
+    .venv/bin/python bench/bench_core.py --rebuild   # also time the generator
 """
 
 from __future__ import annotations
@@ -89,10 +90,13 @@ ORDER BY lower(username)
 """
 
 
-def database_for(users: int) -> Path:
-    """The generated file for ``users`` users, built once and reused."""
+def database_for(users: int, *, rebuild: bool = False) -> Path:
+    """The generated file for ``users`` users, built once and reused (unless ``rebuild``)."""
     label = f"{users // 1_000_000}m" if users % 1_000_000 == 0 else f"{users // 1000}k"
     path = DATA / f"{label}.db"
+    if path.exists() and rebuild:
+        for side in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+            side.unlink(missing_ok=True)
     if path.exists() and _revision(path) != head_revision():
         print(f"{path} has an older schema: regenerating", flush=True)
         path.unlink()
@@ -168,8 +172,8 @@ def sample_cases(conn: sqlite3.Connection, count: int, seed: int = 11) -> list[t
     return cases
 
 
-def measure(users: int, n_cases: int) -> dict[str, tuple[float, float]]:
-    path = database_for(users)
+def measure(users: int, n_cases: int, *, rebuild: bool) -> dict[str, tuple[float, float]]:
+    path = database_for(users, rebuild=rebuild)
     conn = raw_connection(path)
     cases = sample_cases(conn, n_cases)
     now = datetime.now(UTC)
@@ -240,10 +244,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--cases", type=int, default=200, help="(user, permission) pairs")
+    parser.add_argument(
+        "--rebuild", action="store_true", help="regenerate the files (prints the build time)"
+    )
     args = parser.parse_args(argv)
     table: dict[int, dict[str, tuple[float, float]]] = {}
     for users in args.sizes:
-        table[users] = measure(users, args.cases)
+        table[users] = measure(users, args.cases, rebuild=args.rebuild)
     print()
     header = f"{'operation (median ms)':<22}"
     for users in args.sizes:
