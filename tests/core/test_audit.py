@@ -4,6 +4,7 @@ append-only in the file itself."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -16,7 +17,7 @@ from accessguard_gui.core.models import utcnow
 PASSWORD = "correct horse battery staple"
 
 
-def _entries(db: Database, **filters: object) -> list[audit.AuditRow]:
+def _entries(db: Database, **filters: Any) -> list[audit.AuditRow]:
     with db.read() as s:
         return list(reversed(audit.audit_entries(s, **filters)))  # oldest first
 

@@ -12,6 +12,7 @@ from accessguard_gui.core.changes import (
     Create,
     Deassign,
     Delete,
+    Edit,
     EditFailed,
     Entity,
     Grant,
@@ -59,7 +60,7 @@ def test_every_kind_of_edit_is_applied_in_one_save(org: Database) -> None:
         alice_id, alice_version = alice.id, alice.version
         bob_id = rbac.get_user(s, "bob").id
     hashed = passwords.hash_password("a long passphrase")
-    edits = [
+    edits: list[Edit] = [
         Create(Entity.USER, {"username": "carol", "display_name": "Carol", "email": "c@x.org"}),
         Create(Entity.ROLE, {"name": "Auditor", "description": "Reads"}),
         Create(Entity.RESOURCE, {"name": "Safe"}),
@@ -115,7 +116,7 @@ def test_every_kind_of_edit_is_applied_in_one_save(org: Database) -> None:
 def test_one_refused_edit_refuses_the_whole_save(org: Database) -> None:
     with org.read() as s:
         before = snapshot(s)
-    edits = [
+    edits: list[Edit] = [
         Create(Entity.ROLE, {"name": "Auditor"}),
         Assign("alice", "Auditor"),
         Create(Entity.ROLE, {"name": "staff"}),  # duplicate of Staff
@@ -143,9 +144,9 @@ def test_one_refused_edit_refuses_the_whole_save(org: Database) -> None:
         (SetExpiry("bob", "Staff", EXPIRY, version=5), ConflictError),
     ],
 )
-def test_edit_failed_carries_the_cause(org: Database, edit: object, cause: type) -> None:
+def test_edit_failed_carries_the_cause(org: Database, edit: Edit, cause: type) -> None:
     with pytest.raises(EditFailed) as info, org.action("Save") as s:
-        apply_edits(s, [Create(Entity.ROLE, {"name": "Fine"}), edit])  # type: ignore[list-item]
+        apply_edits(s, [Create(Entity.ROLE, {"name": "Fine"}), edit])
     assert info.value.index == 1
     assert isinstance(info.value.cause, cause)
     assert str(info.value).endswith(info.value.cause.message)

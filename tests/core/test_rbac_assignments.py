@@ -15,6 +15,7 @@ from accessguard_gui.core.errors import (
     ValidationError,
 )
 from accessguard_gui.core.models import utcnow
+from accessguard_gui.core.rows import DenyReason
 
 from .reference import snapshot
 
@@ -105,7 +106,7 @@ def test_set_assignment_expiry_sets_and_clears(org: Database) -> None:
     assert row.expired(utcnow())
     with org.read() as s:
         decision = rbac.check_access(s, "alice", "Door", "open")
-        assert decision.reason is rbac.DenyReason.EXPIRED_ASSIGNMENT
+        assert decision.reason is DenyReason.EXPIRED_ASSIGNMENT
     with org.action("Renew") as s:
         row = rbac.set_assignment_expiry(s, "alice", "Staff", None)
     assert row.expires_at is None

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 
 from accessguard_gui.core import rbac
 from accessguard_gui.core.database import Database
 from accessguard_gui.core.errors import CycleError, DuplicateError, NotFoundError, ValidationError
-from accessguard_gui.core.rows import DenyReason
+from accessguard_gui.core.rows import DenyReason, RoleRow
 
 from .reference import snapshot
 
 
-def _names(rows: list) -> list[str]:
+def _names(rows: Sequence[RoleRow]) -> list[str]:
     return [r.name for r in rows]
 
 

@@ -14,6 +14,7 @@ from accessguard_gui.core.errors import (
     DuplicateError,
     NotFoundError,
 )
+from accessguard_gui.core.rows import DenyReason
 
 from .reference import snapshot
 
@@ -285,7 +286,7 @@ def test_delete_resource_removes_its_permissions_and_grants(db: Database) -> Non
         assert s.execute(text("SELECT count(*) FROM permissions")).scalar() == 1
         assert s.execute(text("SELECT count(*) FROM role_permissions")).scalar() == 1
         decision = rbac.check_access(s, "alice", "Door", "open")
-        assert decision.reason is rbac.DenyReason.UNKNOWN_RESOURCE
+        assert decision.reason is DenyReason.UNKNOWN_RESOURCE
 
 
 # ---------------------------------------------------------------------- permissions

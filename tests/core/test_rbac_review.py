@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 
 import pytest
@@ -10,7 +11,7 @@ from accessguard_gui.core import rbac
 from accessguard_gui.core.database import Database
 from accessguard_gui.core.errors import NotFoundError
 from accessguard_gui.core.models import utcnow
-from accessguard_gui.core.rows import DenyReason
+from accessguard_gui.core.rows import AssignmentRow, DenyReason, RoleRow, UserRow
 
 NOW = utcnow()
 YESTERDAY = NOW - timedelta(days=1)
@@ -45,11 +46,11 @@ def org(db: Database) -> Database:
     return db
 
 
-def _users(rows: list) -> list[str]:
+def _users(rows: Sequence[UserRow | AssignmentRow]) -> list[str]:
     return [r.username for r in rows]
 
 
-def _names(rows: list) -> list[str]:
+def _names(rows: Sequence[RoleRow]) -> list[str]:
     return [r.name for r in rows]
 
 

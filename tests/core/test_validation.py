@@ -169,8 +169,8 @@ def test_descriptions() -> None:
 def test_cardinality() -> None:
     assert validation.cardinality(2) == 2
     assert validation.cardinality(10) == 10
-    for bad in (1, 0, -3):
-        assert _refused(validation.cardinality, bad).field == "cardinality"
+    for small in (1, 0, -3):
+        assert _refused(validation.cardinality, small).field == "cardinality"
     for bad in (True, 2.0, "2", None):
         assert str(_refused(validation.cardinality, bad)) == "Cardinality must be a whole number."
 
