@@ -248,6 +248,14 @@ def test_an_empty_file_gets_the_schema(db_path: Path) -> None:
     assert revision_of(db_path) == HEAD
 
 
+def test_an_empty_file_opened_read_only_is_refused_unchanged(db_path: Path) -> None:
+    db_path.touch()
+    before = snapshot(db_path)
+    with pytest.raises(DatabaseOpenError, match="empty"):
+        Database(db_path, read_only=True)
+    assert snapshot(db_path) == before
+
+
 def test_an_sqlite_file_without_tables_gets_the_schema(db_path: Path) -> None:
     raw = sqlite3.connect(db_path)
     raw.execute("PRAGMA user_version = 0")
