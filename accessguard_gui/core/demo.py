@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from . import rbac
 from .database import APP_NAME, Database
+from .errors import DatabaseOpenError
 from .models import utcnow
 from .names import FIRST_NAMES, LAST_NAMES, ascii_fold
 
@@ -382,12 +383,20 @@ def ensure_demo_database(path: Path | str | None = None) -> Path:
 
     Returns:
         The path of the (now complete) demo database.
+
+    Raises:
+        DatabaseOpenError: the folder cannot be written.
     """
     target = Path(path) if path is not None else demo_database_path()
     if not _is_empty_or_missing(target):
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=".demo-", suffix=".building", dir=target.parent)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=".demo-", suffix=".building", dir=target.parent)
+    except OSError as exc:
+        raise DatabaseOpenError(
+            f"The demo cannot be created in {target.parent}: {exc.strerror or exc}.", str(target)
+        ) from exc
     os.close(fd)
     tmp = Path(name)
     try:

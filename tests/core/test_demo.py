@@ -12,7 +12,7 @@ import pytest
 
 from accessguard_gui.core import audit, demo, rbac
 from accessguard_gui.core.database import Database
-from accessguard_gui.core.errors import SeparationOfDutyError
+from accessguard_gui.core.errors import DatabaseOpenError, SeparationOfDutyError
 from accessguard_gui.core.rows import DenyReason
 
 NOW = datetime(2026, 3, 14, 9, 30, tzinfo=UTC)
@@ -251,6 +251,14 @@ def test_a_failed_build_leaves_no_half_demo(
     with pytest.raises(RuntimeError):
         demo.ensure_demo_database(target)
     assert os.listdir(tmp_path) == []
+
+
+def test_ensure_where_no_folder_can_be_made_is_a_typed_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the data folder should be")
+    with pytest.raises(DatabaseOpenError, match="cannot be created"):
+        demo.ensure_demo_database(blocker / "AccessGuard" / "demo.db")
+    assert blocker.read_text() == "a file where the data folder should be"
 
 
 def test_default_location_is_the_user_data_folder(
