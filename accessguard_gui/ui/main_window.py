@@ -343,7 +343,11 @@ class MainWindow(QMainWindow):
 
     # ================================================================ details
 
-    def _show_details(self, page: TablePage, record: object | None) -> None:
+    def _show_details(
+        self, page: TablePage, record: object | None, *, extensions: bool = True
+    ) -> None:
+        """Fill the Record tab; tell the extension tabs only when the selection changed
+        (they follow the pending store themselves)."""
         entity = page.kind.entity
         row = page.current_row()
         pending: dict[str, Any] = {}
@@ -376,7 +380,8 @@ class MainWindow(QMainWindow):
         if entity is Entity.PERMISSION and shown.get("resource"):
             title = f"{shown['resource']}: {shown.get('action', '')}"
         page.details.record.show_record(record, pending, title=title, state=state, failure=failure)
-        page.details.show_record_in_extensions(None if created is not None else record)
+        if extensions:
+            page.details.show_record_in_extensions(None if created is not None else record)
         self._update_actions()
 
     def _audit_details(self, values: dict[str, Any]) -> dict[str, Any]:
@@ -420,7 +425,8 @@ class MainWindow(QMainWindow):
     def _refresh_details(self) -> None:
         for page in self.pages.values():
             row = page.current_row()
-            self._show_details(page, page.model.record(row) if row is not None else None)
+            record = page.model.record(row) if row is not None else None
+            self._show_details(page, record, extensions=False)
 
     # ================================================================ editing
 
