@@ -82,6 +82,24 @@ def test_a_deliberate_overwrite_is_allowed_and_audited(shared_file: Path) -> Non
     assert len(update_entries(shared_file)) == 2
 
 
+def test_saving_a_record_another_process_deleted_is_refused(shared_file: Path) -> None:
+    with Worker("edit-user", str(shared_file), "alice", "unused") as a, Worker(
+        "edit-user", str(shared_file), "alice", "Set by B"
+    ) as b:
+        a.expect("loaded"), b.expect("loaded")
+        a.send("delete")
+        assert a.event() == {"ok": True}
+        b.send("go")
+        refused = b.event()
+    # Refused, never silently re-created or lost: a conflict saying it was deleted, or
+    # "does not exist (any more)".
+    assert refused["cause"] in ("ConflictError", "NotFoundError"), refused
+    assert "deleted" in refused["message"] or "any more" in refused["message"]
+    with Database(shared_file) as db, db.read() as s:
+        entries = audit.audit_entries(s, record_key="alice")
+    assert [e.operation for e in entries] == ["delete", "insert"]  # newest first
+
+
 @pytest.mark.parametrize("round_", range(3))
 def test_simultaneous_saves_one_wins_one_is_refused(shared_file: Path, round_: int) -> None:
     with Worker("edit-user", str(shared_file), "alice", "Set by A") as a, Worker(

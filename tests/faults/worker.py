@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import select
 
 from accessguard_gui.core import changes, database, rbac, schema
-from accessguard_gui.core.changes import Create, EditFailed, Entity, Update
+from accessguard_gui.core.changes import Create, Delete, EditFailed, Entity, Update
 from accessguard_gui.core.database import Database
 from accessguard_gui.core.errors import AccessGuardError, ConflictError
 from accessguard_gui.core.models import User
@@ -48,7 +48,7 @@ def edit_user(path: str, username: str, display_name: str) -> None:
     """Load a user, wait, then save a new display name with the version that was loaded.
 
     After the first save the test may say ``retry`` (reload, re-apply), ``overwrite``
-    (save without a version check) or ``quit``.
+    (save without a version check) or ``quit``; ``delete`` deletes the loaded user instead.
     """
     db = Database(path, operator=f"editor-{os.getpid()}")
 
@@ -66,7 +66,9 @@ def edit_user(path: str, username: str, display_name: str) -> None:
         if command == "retry":
             user_id, version = load()
         edit_version = None if command == "overwrite" else version
-        edit = Update(Entity.USER, user_id, edit_version, {"display_name": display_name})
+        edit: changes.Edit = Update(Entity.USER, user_id, edit_version, {"display_name": display_name})
+        if command == "delete":
+            edit = Delete(Entity.USER, user_id, version)
         try:
             with db.action("Save") as s:
                 changes.apply_edits(s, [edit])
