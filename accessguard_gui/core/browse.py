@@ -697,6 +697,35 @@ def count(
     return int(rows[0][0])
 
 
+def id_bounds(session: Session, spec: TableSpec) -> tuple[int, int]:
+    """(smallest id - 1, largest id) of the table: the range ``count_range`` walks."""
+    rows = _run(
+        session, ("bounds", spec.key),
+        lambda d: select(func.min(spec.id_expr), func.max(spec.id_expr)).select_from(spec.from_),
+        {},
+    )
+    low, high = rows[0]
+    return (int(low) - 1, int(high)) if high is not None else (0, 0)
+
+
+def count_range(
+    session: Session, spec: TableSpec, query: BrowseQuery, after_id: int, upto_id: int, *,
+    plan: Plan | None = None,
+) -> int:
+    """``count`` restricted to ``after_id < id <= upto_id``: a search that must scan the
+    table is counted a slice at a time from idle time, so its first page shows at once."""
+    plan = _plan_of(session, spec, query, plan)
+    shape = _shape(spec, query, plan, True, None)
+
+    def build(d: Dialect) -> Select[Any]:
+        conds = _conditions(spec, query, d, plan)
+        conds += [spec.id_expr > bindparam("lo"), spec.id_expr <= bindparam("hi")]
+        return select(func.count()).select_from(spec.from_).where(*conds)
+
+    params = {**_params(spec, query, plan), "lo": after_id, "hi": upto_id}
+    return int(_run(session, ("count_range", shape), build, params)[0][0])
+
+
 def fetch_page(
     session: Session,
     spec: TableSpec,

@@ -58,6 +58,7 @@ from .pending import PendingStore
 PAGE_SIZE = browse.PAGE_SIZE
 MAX_PAGES = 64
 ANCHOR_CHUNK_PAGES = 32
+COUNT_CHUNK_IDS = 32_768
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -130,11 +131,14 @@ class RecordTableModel(QAbstractTableModel):
         counts_changed(shown, total): rows matching the search and filters, and all rows.
         edit_refused(message): ``setData`` refused a value (the reason, for a person).
         anchors_ready(): every page can now be reached with one seek (for tests/benchmarks).
+        counting_finished(): a search that scans the table has its final count (rows were
+            added at the end as slices of the table were counted; see ``is_counting``).
     """
 
     counts_changed = Signal(int, int)
     edit_refused = Signal(str)
     anchors_ready = Signal()
+    counting_finished = Signal()
 
     def __init__(
         self,
@@ -180,6 +184,8 @@ class RecordTableModel(QAbstractTableModel):
         self._wanted: set[int] = set()
         self._last_page = 0
         self._plan = browse.Plan.SCAN
+        self._counting: tuple[int, int] | None = None  # (ids counted up to, last id)
+        self._counted = 0
         self._generation = 0
 
         # Pending overlay.
@@ -200,6 +206,10 @@ class RecordTableModel(QAbstractTableModel):
         self._anchor_timer.setSingleShot(True)
         self._anchor_timer.setInterval(0)
         self._anchor_timer.timeout.connect(self._scan_anchors_chunk)
+        self._count_timer = QTimer(self)
+        self._count_timer.setSingleShot(True)
+        self._count_timer.setInterval(0)
+        self._count_timer.timeout.connect(self._count_chunk)
 
         if pending is not None:
             pending.changed.connect(self._pending_changed)
@@ -389,6 +399,9 @@ class RecordTableModel(QAbstractTableModel):
 
     def refresh(self) -> None:
         """Re-read counts and rows, keeping sort, search and filters (F5, after a save)."""
+        if self._scan_search():
+            self._reset(recount_total=True)  # counted again from idle time
+            return
         old_count = self._count
         recent = sorted(self._pages, key=lambda p: abs(p - self._last_page))[:4]
         count, total = self._read_counts(recount_total=True)
@@ -457,6 +470,16 @@ class RecordTableModel(QAbstractTableModel):
         if pages:
             self._load_pages(pages)
 
+    def is_counting(self) -> bool:
+        """True while a scanning search is still being counted (rowCount may grow)."""
+        return self._counting is not None
+
+    def finish_counting(self) -> None:
+        """Count a scanning search to its end now (tests, benchmarks)."""
+        self._count_timer.stop()
+        while self._counting is not None:
+            self._count_chunk(restart=False)
+
     def finish_anchors(self) -> None:
         """Run the background anchor scan to its end now (tests, benchmarks)."""
         self._anchor_timer.stop()
@@ -491,17 +514,75 @@ class RecordTableModel(QAbstractTableModel):
         if emit_reset:
             self.beginResetModel()
         try:
-            if recount:
-                self._count, self._total = self._read_counts(recount_total=recount_total)
             self._drop_cache()
             self._generation += 1
-            if self._count:
-                self._load_pages([0])
+            if recount and self._query.term and self._start_counting(recount_total):
+                pass  # page 0 read, the count runs from idle time
+            else:
+                if recount:
+                    self._count, self._total = self._read_counts(recount_total=recount_total)
+                if self._count:
+                    self._load_pages([0])
         finally:
             if emit_reset:
                 self.endResetModel()
-        self._start_anchor_scan()
+        if self._counting is not None:
+            self._count_timer.start()
+        else:
+            self._start_anchor_scan()
         self.counts_changed.emit(self._count, self._total)
+
+    def _scan_search(self) -> bool:
+        return bool(self._query.term) and self._plan is browse.Plan.SCAN
+
+    def _start_counting(self, recount_total: bool) -> bool:
+        """A search the search index cannot narrow: read the first page only, and count
+        slice by slice later. Returns False when the search should be counted at once."""
+        q, spec = self._query, self.spec
+        with self.db.read() as s:
+            self._plan = browse.choose_plan(s, spec, q)
+            if self._plan is not browse.Plan.SCAN:
+                return False
+            rows = browse.fetch_page(s, spec, q, plan=self._plan)
+            if recount_total or not self._total:
+                self._total = browse.count(s, spec, spec.default_query())
+            bounds = browse.id_bounds(s, spec) if len(rows) == PAGE_SIZE else None
+        self._count = len(rows)
+        self._counted = 0
+        self._counting = bounds
+        if rows:
+            self._install(0, rows)
+        return True
+
+    def _count_chunk(self, restart: bool = True) -> None:
+        if self._counting is None:
+            return
+        low, top = self._counting
+        high = min(low + COUNT_CHUNK_IDS, top)
+        with self.db.read() as s:
+            self._counted += browse.count_range(
+                s, self.spec, self._query, low, high, plan=self._plan
+            )
+        done = high >= top
+        self._counting = None if done else (high, top)
+        new = self._counted if done else max(self._count, self._counted)
+        nc = self._ncreated
+        if new > self._count:
+            self.beginInsertRows(QModelIndex(), nc + self._count, nc + new - 1)
+            self._count = new
+            self.endInsertRows()
+        elif new < self._count:  # rows went away while counting (another program)
+            self.beginRemoveRows(QModelIndex(), nc + new, nc + self._count - 1)
+            self._count = new
+            for p in [p for p in self._pages if p * PAGE_SIZE >= new]:
+                del self._pages[p]
+            self.endRemoveRows()
+        self.counts_changed.emit(self._count, self._total)
+        if done:
+            self.counting_finished.emit()
+            self._start_anchor_scan()
+        elif restart:
+            self._count_timer.start()
 
     def _drop_cache(self) -> None:
         self._pages.clear()
@@ -512,6 +593,8 @@ class RecordTableModel(QAbstractTableModel):
         self._load_timer.stop()
         self._anchor_scan = None
         self._anchor_timer.stop()
+        self._counting = None
+        self._count_timer.stop()
 
     def _want(self, page: int) -> None:
         if page not in self._wanted:
@@ -559,7 +642,7 @@ class RecordTableModel(QAbstractTableModel):
         hop = (p - base) * PAGE_SIZE
         end = min((p + 1) * PAGE_SIZE, self._count)
         from_end = self._count - end
-        if from_end < hop:
+        if from_end < hop and self._counting is None:
             rows = browse.fetch_page(session, spec, q, from_end=True, offset=from_end,
                                      limit=end - p * PAGE_SIZE, plan=fd)
             return rows

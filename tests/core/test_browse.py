@@ -228,3 +228,13 @@ def test_search_index_follows_inserts_updates_and_deletes(people: Database) -> N
     con = sqlite3.connect(path)
     assert con.execute("INSERT INTO search_users(search_users) VALUES ('integrity-check')")
     con.close()
+
+
+def test_counting_in_slices_adds_up_to_the_count(people: Database) -> None:
+    for query in (BrowseQuery("username", search="example"), BrowseQuery("email", search="a"),
+                  BrowseQuery("username").filtered(active=True)):
+        with people.read() as s:
+            low, high = browse.id_bounds(s, USERS)
+            parts = [browse.count_range(s, USERS, query, lo, min(lo + 2, high))
+                     for lo in range(low, high, 2)]
+            assert sum(parts) == browse.count(s, USERS, query) > 0
