@@ -64,18 +64,29 @@ class SeparationOfDutyError(AccessGuardError):
         ssd_set: the name of the violated set.
         cardinality: the set's limit n (no user may hold n or more of its roles).
         violations: username -> the roles of the set that user would be authorized for.
+        complete: False when ``violations`` lists only some of the users (the check stops
+            after a few); the message then says "at least".
     """
 
     def __init__(
-        self, ssd_set: str, cardinality: int, violations: Mapping[str, Sequence[str]]
+        self,
+        ssd_set: str,
+        cardinality: int,
+        violations: Mapping[str, Sequence[str]],
+        *,
+        complete: bool = True,
     ) -> None:
         self.ssd_set = ssd_set
         self.cardinality = cardinality
         self.violations = {user: tuple(roles) for user, roles in violations.items()}
+        self.complete = complete
         shown = list(self.violations.items())[:3]
         parts = [f"{user} would hold {', '.join(roles)}" for user, roles in shown]
         more = len(self.violations) - len(shown)
-        tail = f" (and {more} more users)" if more > 0 else ""
+        if complete:
+            tail = f" (and {more} more users)" if more > 0 else ""
+        else:
+            tail = f" (and at least {more + 1} more users)"
         super().__init__(
             f"Separation of duty \u201c{ssd_set}\u201d allows fewer than {cardinality} of its "
             f"roles per user: {'; '.join(parts)}{tail}."

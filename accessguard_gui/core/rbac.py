@@ -1106,12 +1106,19 @@ def ssd_violations(
 def _refuse_ssd_violations(
     session: Session, *, users: Select[Any] | None = None, sets: Sequence[int] | None = None
 ) -> None:
-    found = ssd_violations(session, users=users, sets=sets, limit=20)
+    shown = 20
+    # One row more than shown: tells whether the first set has further violators.
+    found = ssd_violations(session, users=users, sets=sets, limit=shown + 1)
     if not found:
         return
     first = found[0]
-    same_set = {v.username: v.roles for v in found if v.ssd_set == first.ssd_set}
-    raise SeparationOfDutyError(first.ssd_set, first.cardinality, same_set)
+    same_set = [v for v in found if v.ssd_set == first.ssd_set]
+    raise SeparationOfDutyError(
+        first.ssd_set,
+        first.cardinality,
+        {v.username: v.roles for v in same_set[:shown]},
+        complete=len(same_set) <= shown,
+    )
 
 
 def _ssd_set_users(ssd: SsdSet) -> Select[Any]:
