@@ -111,3 +111,11 @@ def test_a_write_lock_held_elsewhere_is_a_busy_error(db_path: Path) -> None:
     finally:
         other.close()
         db.close()
+
+
+def test_separation_of_duty_error_with_a_partial_list() -> None:
+    err = errors.SeparationOfDutyError(
+        "Split", 2, {f"u{i}": ("A", "B") for i in range(20)}, complete=False
+    )
+    assert str(err).endswith("u2 would hold A, B (and at least 18 more users).")
+    assert errors.SeparationOfDutyError("Split", 2, {"u": ("A", "B")}).complete is True

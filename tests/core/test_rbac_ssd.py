@@ -312,3 +312,22 @@ def test_an_existing_breach_does_not_block_unrelated_changes(org: Database) -> N
         assert [(v.username, v.roles) for v in rbac.ssd_violations(s)] == [
             ("alice", ("Auditor", "Clerk"))
         ]
+
+
+def test_message_counts_users_beyond_those_listed(db: Database) -> None:
+    """The error lists a few users; the count of the others must not be understated."""
+    with db.action("setup") as s:
+        rbac.add_role(s, "A")
+        rbac.add_role(s, "B")
+        rbac.add_role(s, "AB")
+        for i in range(30):
+            rbac.add_user(s, f"user{i:02d}")
+            rbac.assign_user(s, f"user{i:02d}", "AB")
+        rbac.create_ssd_set(s, "Split", ["A", "B"], 2)
+        rbac.add_inheritance(s, "AB", "A")
+    with db.action("Inherit") as s, pytest.raises(SeparationOfDutyError) as info:
+        rbac.add_inheritance(s, "AB", "B")
+    assert not str(info.value).endswith("(and 17 more users).")
+    assert str(info.value).endswith("user02 would hold A, B (and at least 18 more users).")
+    assert info.value.complete is False
+    assert len(info.value.violations) == 20
