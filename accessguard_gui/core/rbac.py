@@ -142,7 +142,10 @@ def get_permission(session: Session, ref: PermissionRef) -> Permission:
         if perm is None:
             raise NotFoundError(f"The permission #{ref} does not exist (any more).")
         return perm
-    resource_ref, action = ref  # type: ignore[misc]
+    if not (isinstance(ref, tuple) and len(ref) == 2):
+        # A bare "Door" (or "ab", which would unpack into two letters) names no permission.
+        raise NotFoundError(f"No permission {ref!r}: give an id or a (resource, action) pair.")
+    resource_ref, action = ref
     resource = get_resource(session, resource_ref)
     action_key = str(action).strip().lower()
     found = session.scalars(
