@@ -386,3 +386,13 @@ def test_a_raw_sql_delete_cascades(db: Database, table: str, key: str) -> None:
     expected = {"users": (0, 1), "roles": (0, 0), "resources": (1, 0)}[table]
     assert (assignments, grants) == expected
     assert problems == []
+
+
+@pytest.mark.parametrize("bad", ["Door", "do", ("Door",), ("Door", "open", "x"), None, True])
+def test_a_malformed_permission_reference_is_not_found(db: Database, bad: object) -> None:
+    with db.action("setup") as s:
+        rbac.add_resource(s, "d")
+        rbac.add_permission(s, "d", "o")  # "do" must not unpack into ("d", "o")
+        rbac.add_role(s, "Staff")
+    with db.action("Grant") as s, pytest.raises(NotFoundError):
+        rbac.grant_permission(s, "Staff", bad)  # type: ignore[arg-type]
