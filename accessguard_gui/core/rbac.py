@@ -481,7 +481,12 @@ def delete_permission(
     session: Session, ref: PermissionRef, *, expected_version: int | None = None
 ) -> None:
     perm = get_permission(session, ref)
-    _check_version(perm, expected_version, "permission", lambda: {"action": perm.action})
+    _check_version(
+        perm,
+        expected_version,
+        f"permission {_permission_row(session, perm).label}",
+        lambda: {"action": perm.action, "description": perm.description, "version": perm.version},
+    )
     with _atomic(session):
         _delete_permission(session, perm)
 
