@@ -351,8 +351,12 @@ def test_update_and_delete_permission(db: Database) -> None:
         with pytest.raises(ConflictError) as info:
             rbac.update_permission(s, row.id, expected_version=1, description="x")
         assert info.value.theirs == {"action": "unlock", "description": "With a key", "version": 2}
-        with pytest.raises(ConflictError):
+        with pytest.raises(ConflictError) as deleting:
             rbac.delete_permission(s, row.id, expected_version=1)
+        assert str(deleting.value) == (
+            "The permission Door: unlock was changed by someone else since you loaded it."
+        )
+        assert deleting.value.theirs == info.value.theirs
     with db.action("delete") as s:
         rbac.delete_permission(s, ("Door", "unlock"), expected_version=2)
     with db.read() as s:
