@@ -195,3 +195,27 @@ def test_explanations_agree_with_check_access(db: Database, seed: int) -> None:
                     row.username for row in rbac.authorized_users(s, f"res{r}", "read", now=NOW)
                 }
                 assert granted == expected
+
+
+def _plan(session: object, query: object) -> str:
+    conn = session.connection()  # type: ignore[attr-defined]
+    sql = str(query.compile(conn, compile_kwargs={"literal_binds": True}))  # type: ignore[attr-defined]
+    return " ".join(str(row[3]) for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
+
+
+def test_completion_is_served_by_the_name_indexes(diamond: Database) -> None:
+    """Completion must stay a few index probes at a million users: pin the plan."""
+    from sqlalchemy import func, select
+
+    from accessguard_gui.core.models import Role, User
+
+    with diamond.read() as s:
+        for model, col, index in (
+            (User, User.username, "uq_users_username_lower"),
+            (Role, Role.name, "uq_roles_name_lower"),
+        ):
+            lowered = func.lower(col)
+            query = select(col).where(lookup._prefix(lowered, "ab")).order_by(lowered).limit(50)
+            plan = _plan(s, query)
+            assert f"USING INDEX {index}" in plan, plan
+            assert f"SCAN {model.__tablename__}" not in plan.replace(f"USING INDEX {index}", "")

@@ -170,7 +170,9 @@ class PickerDialog(QDialog):
 
     def _update_summary(self) -> None:
         n = len(self._chosen)
-        self.summary.setText(f"{n} chosen" if n else "Nothing chosen yet")
+        names = list(self._chosen.values())
+        shown = ", ".join(names[:5]) + (f" and {n - 5} more" if n > 5 else "")
+        self.summary.setText(f"{n} chosen: {shown}" if n else "Nothing chosen yet")
         ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
         ok.setEnabled(n > 0)
 

@@ -97,7 +97,7 @@ def details_tabs(
     if page == "users":
         roles = UserRolesPanel(db, store)
         tabs.append(("Roles", FollowingTab(roles, lambda w, r: w.set_user(int(r.id)))))
-        effective = EffectiveAccessView(db)
+        effective = EffectiveAccessView(db, store=store)
         tabs.append(
             (
                 "Effective access",
@@ -112,7 +112,7 @@ def details_tabs(
         graph = RoleGraphView(db)
         tabs.append(("Inheritance graph", FollowingTab(graph, lambda w, r: w.set_role(int(r.id)))))
     elif page == "resources":
-        view = EffectiveAccessView(db)
+        view = EffectiveAccessView(db, store=store)
         tabs.append(
             (
                 "Who has access",
@@ -120,7 +120,7 @@ def details_tabs(
             )
         )
     elif page == "permissions":
-        view = EffectiveAccessView(db)
+        view = EffectiveAccessView(db, store=store)
         tabs.append(
             (
                 "Who has access",

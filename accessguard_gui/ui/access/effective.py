@@ -3,9 +3,13 @@ every user authorized for a resource (and action) with the path."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QHBoxLayout,
     QHeaderView,
@@ -16,13 +20,17 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from sqlalchemy.orm import Session
 
-from ...core import explain, lookup
+from ...core import explain, impact, lookup
 from ...core.database import Database
 from ...core.errors import AccessGuardError
 from ...core.explain import AccessStatus
 from ...core.rows import AccessPath
+from ..pending import PendingStore
 from .common import ARROW, GREEN, GREY, RED, RowsModel, SqlCompleter
+
+T = TypeVar("T")
 
 STATUS_TEXT = {
     AccessStatus.GRANTED: "granted",
@@ -49,6 +57,8 @@ class EffectiveAccessView(QWidget):
 
     Args:
         db: the open database.
+        store: the window's pending edits; if given, "Include unsaved changes" shows the
+            access as it will be after Save (computed in a rolled-back preview).
 
     Signals:
         shown(str): a new answer is displayed; the argument is the summary line.
@@ -64,9 +74,17 @@ class EffectiveAccessView(QWidget):
     USER_HEADERS = ("Permission", "Status", "Path", "Assignment")
     RESOURCE_HEADERS = ("User", "Permission", "Status", "Path", "Assignment")
 
-    def __init__(self, db: Database, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, db: Database, parent: QWidget | None = None, store: PendingStore | None = None
+    ) -> None:
         super().__init__(parent)
         self._db = db
+        self._store = store
+        self.pending_check = QCheckBox("Include unsaved changes")
+        self.pending_check.setToolTip(
+            "Show access as it will be once the pending changes are saved (nothing is written)."
+        )
+        self.pending_check.setVisible(store is not None)
         self.mode = QComboBox()
         self.mode.addItems(["User", "Resource"])
         self.subject = QLineEdit(placeholderText="username")
@@ -93,6 +111,7 @@ class EffectiveAccessView(QWidget):
         bar.addWidget(self.subject, 2)
         bar.addWidget(self.action, 1)
         bar.addWidget(self.show_button)
+        bar.addWidget(self.pending_check)
         layout = QVBoxLayout(self)
         layout.addLayout(bar)
         layout.addWidget(self.summary)
@@ -100,6 +119,9 @@ class EffectiveAccessView(QWidget):
 
         self.mode.currentTextChanged.connect(self._mode_changed)
         self.show_button.clicked.connect(self.refresh)
+        self.pending_check.toggled.connect(lambda _on: self.refresh())
+        if store is not None:
+            store.changed.connect(self._store_changed)
         self.subject.returnPressed.connect(self.refresh)
         self.action.returnPressed.connect(self.refresh)
 
@@ -137,8 +159,7 @@ class EffectiveAccessView(QWidget):
     # ------------------------------------------------------------ filling
 
     def _fill_user(self, user: str) -> None:
-        with self._db.read() as session:
-            access = explain.effective_permissions(session, user)
+        access = self._query(lambda s: explain.effective_permissions(s, user))
         rows: list[tuple[str, ...]] = []
         colors: list[QColor | None] = []
         tips: list[str] = []
@@ -172,8 +193,7 @@ class EffectiveAccessView(QWidget):
         self._set_summary(text + ".")
 
     def _fill_resource(self, resource: str, action: str | None) -> None:
-        with self._db.read() as session:
-            result = explain.resource_access(session, resource, action)
+        result = self._query(lambda s: explain.resource_access(s, resource, action))
         rows: list[tuple[str, ...]] = []
         colors: list[QColor | None] = []
         tips: list[str] = []
@@ -200,6 +220,18 @@ class EffectiveAccessView(QWidget):
         self._set_summary(text + ".")
 
     # ------------------------------------------------------------ internals
+
+    def _query(self, read: Callable[[Session], T]) -> T:
+        """Read the saved state, or the pending state (edits applied, rolled back)."""
+        if self._store is not None and self.pending_check.isChecked():
+            result, _problems = impact.with_pending(self._db, self._store.edits_for_save(), read)
+            return result
+        with self._db.read() as session:
+            return read(session)
+
+    def _store_changed(self) -> None:
+        if self.pending_check.isChecked() and self.subject.text().strip():
+            self.refresh()
 
     def _set_summary(self, text: str) -> None:
         self.summary.setText(text)

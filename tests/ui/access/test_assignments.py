@@ -212,3 +212,35 @@ def test_bulk_assign_and_remove(qtbot: QtBot, demo_db: Database) -> None:
     assert not dialog2.apply()  # dave holds Payments: the SSD set refuses
     assert "Pay and approve" in dialog2.message.text()
     save_png(dialog2, SHOTS / "bulk_refused.png")
+
+
+def test_picker_keeps_choices_across_searches(qtbot: QtBot, demo_db: Database) -> None:
+    def search(text: str) -> list[lookup.Choice]:
+        with demo_db.read() as s:
+            return lookup.search_roles(s, text)
+
+    dialog = PickerDialog("Add roles", search)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    ok = dialog.buttons.button(dialog.buttons.StandardButton.Ok)
+    assert not ok.isEnabled()
+    dialog.filter.setText("a")
+    qtbot.waitUntil(lambda: dialog.list.count() == 7)  # debounced search
+    # Names starting with "a" first, then those containing it.
+    assert [dialog.list.item(i).text() for i in range(7)] == [
+        "Admin",
+        "Approvals",
+        "Auditor",
+        "Base",
+        "Operator",
+        "Payments",
+        "Staff",
+    ]
+    dialog.set_checked("Auditor")
+    dialog.filter.setText("op")
+    qtbot.waitUntil(lambda: dialog.list.count() == 1)
+    dialog.set_checked("Operator")
+    assert ok.isEnabled()
+    assert dialog.summary.text() == "2 chosen: Auditor, Operator"
+    assert [c.label for c in dialog.chosen()] == ["Auditor", "Operator"]
+    save_png(dialog, SHOTS / "picker.png")

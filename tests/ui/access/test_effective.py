@@ -64,3 +64,23 @@ def test_unknown_names_are_said_plainly(qtbot: QtBot, demo_db: Database) -> None
     assert "nobody" in view.summary.text()
     view.show_resource("Ledger", "fly")
     assert "no action" in view.summary.text()
+
+
+def test_include_unsaved_changes(qtbot: QtBot, demo_db: Database) -> None:
+    from accessguard_gui.core.changes import Assign
+    from accessguard_gui.ui.pending import PendingStore
+
+    store = PendingStore()
+    view = EffectiveAccessView(demo_db, store=store)
+    qtbot.addWidget(view)
+    view.show_user("dave")
+    assert view.summary.text() == "dave: 1 permission granted."
+    store.push(Assign("dave", "Auditor"))
+    view.pending_check.setChecked(True)
+    assert view.summary.text() == "dave: 4 permissions granted."
+    store.undo()  # the view follows the pending list while the box is ticked
+    assert view.summary.text() == "dave: 1 permission granted."
+    with demo_db.read() as s:
+        from accessguard_gui.core import rbac
+
+        assert [a.role for a in rbac.assigned_roles(s, "dave")] == ["Payments"]
