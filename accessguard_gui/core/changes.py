@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from . import rbac
-from .errors import AccessGuardError
-from .models import User
+from .errors import AccessGuardError, ConflictError
+from .models import Permission, Resource, Role, User
 from .rbac import PermissionRef, Ref
 
 
@@ -213,14 +213,31 @@ _DELETE: dict[Entity, Callable[..., object]] = {
 }
 
 
+_MODELS: dict[Entity, type[Any]] = {
+    Entity.USER: User,
+    Entity.ROLE: Role,
+    Entity.RESOURCE: Resource,
+    Entity.PERMISSION: Permission,
+}
+
+
+def _require(session: Session, entity: Entity, id_: int, label: str) -> None:
+    """A pending change to a row someone else deleted meanwhile is a conflict (the window
+    offers to reload), not a bare "does not exist"."""
+    if session.get(_MODELS[entity], id_) is None:
+        raise ConflictError(f"{entity} {label or '#' + str(id_)}", None)
+
+
 def apply_edit(session: Session, edit: Edit) -> None:
     """Apply one edit through the RBAC rules (validation, duplicates, cycles, SoD)."""
     match edit:
         case Create(entity, values):
             _CREATE[entity](session, values)
-        case Update(entity, id_, version, values, _):
+        case Update(entity, id_, version, values, label):
+            _require(session, entity, id_, label)
             _UPDATE[entity](session, id_, expected_version=version, **dict(values))
-        case Delete(entity, id_, version, _):
+        case Delete(entity, id_, version, label):
+            _require(session, entity, id_, label)
             _DELETE[entity](session, id_, expected_version=version)
         case Assign(user, role, expires_at):
             rbac.assign_user(session, user, role, expires_at=expires_at)
