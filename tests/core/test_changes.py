@@ -193,15 +193,21 @@ def test_a_stale_delete_is_a_conflict(org: Database) -> None:
     assert info.value.cause.theirs == {"name": "Boss", "description": "changed", "version": 2}
 
 
-def test_editing_a_record_deleted_meanwhile_is_not_found(org: Database) -> None:
+def test_editing_a_record_deleted_meanwhile_is_a_conflict(org: Database) -> None:
     with org.read() as s:
         bob_id = rbac.get_user(s, "bob").id
     with org.action("Someone else") as s:
         rbac.delete_user(s, "bob")
     with pytest.raises(EditFailed) as info, org.action("Save") as s:
         apply_edits(s, [Update(Entity.USER, bob_id, 1, {"active": False}, "bob")])
-    assert isinstance(info.value.cause, NotFoundError)
-    assert str(info.value.cause) == f"The user #{bob_id} does not exist (any more)."
+    assert isinstance(info.value.cause, ConflictError)
+    assert info.value.cause.theirs is None
+    assert str(info.value.cause) == "The user bob was deleted by someone else since you loaded it."
+    with pytest.raises(EditFailed) as deleting, org.action("Save") as s:
+        apply_edits(s, [Delete(Entity.USER, bob_id, 1)])
+    assert str(deleting.value.cause) == (
+        f"The user #{bob_id} was deleted by someone else since you loaded it."
+    )
 
 
 def test_descriptions_for_the_pending_list() -> None:
