@@ -41,32 +41,41 @@ def main() -> None:
     folder = args.keep or Path(tempfile.mkdtemp(prefix="ag-bench-db-"))
     folder.mkdir(parents=True, exist_ok=True)
     print(f"quick_check limit on open: {database.QUICK_CHECK_LIMIT / 2**20:.0f} MiB")
-    print(f"{'users':>9} {'file MiB':>9} {'open ms':>9} {'open, no check ms':>18} "
-          f"{'check() s':>10} {'backup_to s':>12}")
+    print(
+        f"{'users':>9} {'file MiB':>9} {'open ms':>9} {'open, no check ms':>18} "
+        f"{'check() s':>10} {'backup_to s':>12}"
+    )
     for users in args.users:
         path = folder / f"bench-{users}.db"
         if not path.exists():
-            generate(path, users=users, roles=max(50, users // 500),
-                     resources=max(100, users // 200), permissions=max(400, users // 50))
+            generate(
+                path,
+                users=users,
+                roles=max(50, users // 500),
+                resources=max(100, users // 200),
+                permissions=max(400, users // 50),
+            )
         size = path.stat().st_size
-        opened = timed(lambda: open_close(path))
+        opened = timed(lambda p=path: open_close(p))
         limit = database.QUICK_CHECK_LIMIT
         database.QUICK_CHECK_LIMIT = 0
         try:
-            unchecked = timed(lambda: open_close(path))
+            unchecked = timed(lambda p=path: open_close(p))
         finally:
             database.QUICK_CHECK_LIMIT = limit
         with Database(path) as db:
             checked = timed(lambda: db.check(), repeat=1)
             copy = folder / f"bench-{users}.backup"
 
-            def backup() -> None:
+            def backup(db: Database = db, copy: Path = copy) -> None:
                 db.backup_to(copy, overwrite=True)
 
             backed = timed(backup, repeat=1)
         copy.unlink(missing_ok=True)
-        print(f"{users:>9,} {size / 2**20:>9.1f} {opened * 1000:>9.1f} {unchecked * 1000:>18.1f} "
-              f"{checked:>10.2f} {backed:>12.2f}")
+        print(
+            f"{users:>9,} {size / 2**20:>9.1f} {opened * 1000:>9.1f} {unchecked * 1000:>18.1f} "
+            f"{checked:>10.2f} {backed:>12.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import platformdirs
 from sqlalchemy import Engine, create_engine, event, inspect
@@ -255,7 +255,7 @@ class Database:
         """Release every pooled connection (lets SQLite checkpoint and drop -wal/-shm)."""
         self._engine.dispose()
 
-    def __enter__(self) -> Database:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -288,7 +288,9 @@ class Database:
             typed = _translate_sqlite(exc)
             raise typed from exc
         except OSError as exc:
-            raise DatabaseError(f"The backup could not be written to {dest}: {exc.strerror}.") from exc
+            raise DatabaseError(
+                f"The backup could not be written to {dest}: {exc.strerror}."
+            ) from exc
         return dest
 
     def check(self) -> list[str]:
@@ -310,9 +312,7 @@ class Database:
                 if line != "ok":
                     problems.append(str(line))
             for row in conn.execute("PRAGMA foreign_key_check").fetchall():
-                problems.append(
-                    f"table {row[0]} row {row[1]} refers to a missing {row[2]} record"
-                )
+                problems.append(f"table {row[0]} row {row[1]} refers to a missing {row[2]} record")
         except sqlite3.DatabaseError as exc:
             problems.append(f"The database file is damaged: {exc}.")
         finally:
@@ -350,9 +350,7 @@ class Database:
         state = inspect_sqlite_file(path)
         if state.revision is None and not state.tables:
             if self.read_only:
-                raise DatabaseOpenError(
-                    f"{shown} holds no tables and cannot be written.", shown
-                )
+                raise DatabaseOpenError(f"{shown} holds no tables and cannot be written.", shown)
             engine = self._make_engine(path)
             self._init_schema(engine)
             self.created = True
@@ -456,7 +454,9 @@ class Database:
         real = path.resolve()
         _settle(real, self.busy_timeout)
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-        backup = _unused(real.with_name(f"{real.stem}.backup-{stamp}-{revision}{real.suffix or '.db'}"))
+        backup = _unused(
+            real.with_name(f"{real.stem}.backup-{stamp}-{revision}{real.suffix or '.db'}")
+        )
         work = real.with_name(real.name + ".upgrading")
         # Leftovers of an upgrade that died halfway: never the user's data, safe to drop.
         _remove_with_side_files(work)
@@ -665,7 +665,9 @@ def _translate_sqlite(exc: sqlite3.Error) -> DatabaseError:
     if "locked" in text or "busy" in text:
         return DatabaseBusyError()
     if "readonly" in text or "read-only" in text:
-        return ReadOnlyDatabaseError("The database file cannot be written (read-only file or folder).")
+        return ReadOnlyDatabaseError(
+            "The database file cannot be written (read-only file or folder)."
+        )
     if "malformed" in text or "not a database" in text:
         return DatabaseError(f"The database file is damaged: {exc}.")
     return DatabaseError(f"The database file could not be used: {exc}.")
@@ -731,9 +733,7 @@ def inspect_sqlite_file(path: Path) -> SchemaState:
         if size <= QUICK_CHECK_LIMIT:
             result = conn.execute("PRAGMA quick_check").fetchall()
             if result != [("ok",)]:
-                raise CorruptDatabaseError(
-                    f"{shown} is damaged ({result[0][0]}).", shown
-                )
+                raise CorruptDatabaseError(f"{shown} is damaged ({result[0][0]}).", shown)
     except sqlite3.DatabaseError as exc:
         text = str(exc).lower()
         if "locked" in text or "busy" in text:

@@ -7,6 +7,7 @@ import sqlite3
 import stat
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import event, select, text
@@ -99,7 +100,8 @@ def test_every_pooled_connection_gets_the_safety_pragmas(db: Database) -> None:
     conns = [db.engine.connect() for _ in range(3)]  # three distinct pooled connections
     try:
         for conn in conns:
-            def pragma(name: str) -> object:
+
+            def pragma(name: str, conn: Any = conn) -> object:
                 return conn.exec_driver_sql(f"PRAGMA {name}").scalar()
 
             assert pragma("foreign_keys") == 1

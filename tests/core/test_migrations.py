@@ -62,7 +62,9 @@ def test_an_older_file_is_upgraded_after_a_backup_of_it(db_path: Path) -> None:
         with db.read() as s:  # the old data came along
             assert rbac.get_user(s, "olduser").display_name == "Old User"
         with db.action("Works at head") as s:
-            rbac.create_ssd_set(s, "Payments", [rbac.add_role(s, "A").id, rbac.add_role(s, "B").id], 2)
+            rbac.create_ssd_set(
+                s, "Payments", [rbac.add_role(s, "A").id, rbac.add_role(s, "B").id], 2
+            )
     assert backup.read_bytes() == original.data  # the backup is the old file as it was
     assert revision_of(backup) == "0001" and "ssd_sets" not in tables_of(backup)
     if os.name == "posix":
@@ -319,9 +321,11 @@ def try_open(path: Path) -> Callable[[], str]:
     def run() -> str:
         with Database(path) as db:
             with db.read() as s:
-                names = [u.username for u in rbac.search_users(s, "")] if hasattr(
-                    rbac, "search_users"
-                ) else [rbac.get_user(s, "alice").username]
+                names = (
+                    [u.username for u in rbac.search_users(s, "")]
+                    if hasattr(rbac, "search_users")
+                    else [rbac.get_user(s, "alice").username]
+                )
             try:
                 with db.action("Add") as s:
                     rbac.add_user(s, "bob")
@@ -379,8 +383,8 @@ def test_the_models_match_the_migrations(tmp_path: Path) -> None:
                     "compare_type": _compare_type,
                     "render_as_batch": True,
                     # The FTS5 search indexes (migration 0003) live outside the models.
-                    "include_name": lambda name, kind, _parent: not (
-                        kind == "table" and str(name).startswith("search_")
+                    "include_name": lambda name, kind, _parent: (
+                        not (kind == "table" and str(name).startswith("search_"))
                     ),
                 },
             )
@@ -400,7 +404,11 @@ def test_the_models_match_the_migrations(tmp_path: Path) -> None:
 
 
 def _compare_type(
-    context: object, inspected: object, metadata: object, inspected_type: object, metadata_type: object
+    context: object,
+    inspected: object,
+    metadata: object,
+    inspected_type: object,
+    metadata_type: object,
 ) -> bool | None:
     """UTCDateTime is a DateTime on disk: not a difference."""
     if isinstance(metadata_type, UTCDateTime) and isinstance(inspected_type, DateTime):

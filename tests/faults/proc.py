@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 WORKER = Path(__file__).with_name("worker.py")
 # Generous: only reached when something is broken, never part of a passing run's time.
@@ -83,7 +83,7 @@ class Worker:
             self.kill()
             raise
 
-    def __enter__(self) -> Worker:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

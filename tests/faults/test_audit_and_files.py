@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from core.filetools import build_at_revision, tables_of
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
@@ -37,7 +38,6 @@ from accessguard_gui.core.database import Database
 from accessguard_gui.core.errors import DatabaseError
 from accessguard_gui.core.models import AuditEntry
 
-from core.filetools import build_at_revision, tables_of
 from .proc import Worker
 
 # ---------------------------------------------------------------------- audit
@@ -96,9 +96,7 @@ def audited_state(conn: Connection) -> dict[str, dict[tuple[Any, ...], dict[str,
         rows = {}
         for values in result:
             record = dict(zip(keys, values, strict=True))
-            rows[tuple(record[k] for k in pk)] = {
-                k: v for k, v in record.items() if k not in QUIET
-            }
+            rows[tuple(record[k] for k in pk)] = {k: v for k, v in record.items() if k not in QUIET}
         state[table] = rows
     return state
 
@@ -311,7 +309,9 @@ def test_backup_while_another_process_writes_is_a_consistent_copy(db_path: Path)
                     "SELECT count(*) FROM users WHERE username LIKE 'tick-%'"
                 ).fetchone()[0]
                 counter = int(
-                    conn.execute("SELECT description FROM roles WHERE name = 'Counter'").fetchone()[0]
+                    conn.execute("SELECT description FROM roles WHERE name = 'Counter'").fetchone()[
+                        0
+                    ]
                 )
                 tick_entries = conn.execute(
                     "SELECT count(*) FROM audit_log WHERE action = 'Tick'"

@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import pytest
+from core.filetools import snapshot
 from sqlalchemy import select
 
 from accessguard_gui.core import audit, changes, rbac
@@ -14,7 +15,6 @@ from accessguard_gui.core.database import Database
 from accessguard_gui.core.errors import DatabaseBusyError
 from accessguard_gui.core.models import Role
 
-from core.filetools import snapshot
 from .proc import Worker
 
 
@@ -38,9 +38,10 @@ def update_entries(path: Path) -> list[audit.AuditRow]:
 def test_the_second_save_of_the_same_record_is_refused_with_the_other_values(
     shared_file: Path,
 ) -> None:
-    with Worker("edit-user", str(shared_file), "alice", "Set by A") as a, Worker(
-        "edit-user", str(shared_file), "alice", "Set by B"
-    ) as b:
+    with (
+        Worker("edit-user", str(shared_file), "alice", "Set by A") as a,
+        Worker("edit-user", str(shared_file), "alice", "Set by B") as b,
+    ):
         loaded_a, loaded_b = a.expect("loaded"), b.expect("loaded")
         assert loaded_a["version"] == loaded_b["version"]  # both read the same row
         a.send("go")
@@ -68,9 +69,10 @@ def test_the_second_save_of_the_same_record_is_refused_with_the_other_values(
 
 
 def test_a_deliberate_overwrite_is_allowed_and_audited(shared_file: Path) -> None:
-    with Worker("edit-user", str(shared_file), "alice", "Set by A") as a, Worker(
-        "edit-user", str(shared_file), "alice", "Set by B"
-    ) as b:
+    with (
+        Worker("edit-user", str(shared_file), "alice", "Set by A") as a,
+        Worker("edit-user", str(shared_file), "alice", "Set by B") as b,
+    ):
         a.expect("loaded"), b.expect("loaded")
         a.send("go")
         assert a.event() == {"ok": True}
@@ -83,9 +85,10 @@ def test_a_deliberate_overwrite_is_allowed_and_audited(shared_file: Path) -> Non
 
 
 def test_saving_a_record_another_process_deleted_is_refused(shared_file: Path) -> None:
-    with Worker("edit-user", str(shared_file), "alice", "unused") as a, Worker(
-        "edit-user", str(shared_file), "alice", "Set by B"
-    ) as b:
+    with (
+        Worker("edit-user", str(shared_file), "alice", "unused") as a,
+        Worker("edit-user", str(shared_file), "alice", "Set by B") as b,
+    ):
         a.expect("loaded"), b.expect("loaded")
         a.send("delete")
         assert a.event() == {"ok": True}
@@ -102,9 +105,10 @@ def test_saving_a_record_another_process_deleted_is_refused(shared_file: Path) -
 
 @pytest.mark.parametrize("round_", range(3))
 def test_simultaneous_saves_one_wins_one_is_refused(shared_file: Path, round_: int) -> None:
-    with Worker("edit-user", str(shared_file), "alice", "Set by A") as a, Worker(
-        "edit-user", str(shared_file), "alice", "Set by B"
-    ) as b:
+    with (
+        Worker("edit-user", str(shared_file), "alice", "Set by A") as a,
+        Worker("edit-user", str(shared_file), "alice", "Set by B") as b,
+    ):
         a.expect("loaded"), b.expect("loaded")
         a.send("go")
         b.send("go")  # both race for the write lock

@@ -14,11 +14,11 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from core.filetools import build_at_revision, revision_of, snapshot
 
 from accessguard_gui.core import rbac
 from accessguard_gui.core.database import Database
 
-from core.filetools import build_at_revision, revision_of, snapshot
 from .proc import Worker, sleep
 
 SAVE_SIZE = 800  # new users per save, plus an update of every existing user
@@ -208,6 +208,8 @@ def test_an_old_file_left_by_a_crashed_app_is_upgraded_with_its_last_changes(
     assert backup is not None and revision_of(backup) == "0001"
     conn = sqlite3.connect(backup)
     try:  # the backup holds it too: it is the old file with its last commit
-        assert conn.execute("SELECT count(*) FROM users WHERE username = 'waluser'").fetchone()[0] == 1
+        assert (
+            conn.execute("SELECT count(*) FROM users WHERE username = 'waluser'").fetchone()[0] == 1
+        )
     finally:
         conn.close()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -57,7 +56,9 @@ def case_variants(name: str) -> st.SearchStrategy[str]:
     return st.sampled_from(sorted(forms))
 
 
-names_like = st.from_regex(r"[A-Za-z\u00c0-\u024f0-9][A-Za-z\u00c0-\u024f0-9 ._'&()-]{0,30}", fullmatch=True)
+names_like = st.from_regex(
+    r"[A-Za-z\u00c0-\u024f0-9][A-Za-z\u00c0-\u024f0-9 ._'&()-]{0,30}", fullmatch=True
+)
 hostile_text = st.one_of(
     st.text(max_size=60),  # any code point but surrogates, control characters included
     st.text(
@@ -235,7 +236,9 @@ def target_id(db: Database, table: str, column: str, name: str) -> int:
 @given(
     username=half_hostile(username_like),
     display_name=half_hostile(st.one_of(st.none(), names_like)),
-    email=half_hostile(st.sampled_from([None, "", "someone@example.org", " Mixed.Case@Example.ORG "])),
+    email=half_hostile(
+        st.sampled_from([None, "", "someone@example.org", " Mixed.Case@Example.ORG "])
+    ),
     edits=st.booleans(),
 )
 def test_add_user(
@@ -243,14 +246,18 @@ def test_add_user(
 ) -> None:
     db = hostile_db
     name = expect(validation.username, username)
-    shown = INVALID if name is INVALID else expect(
-        validation.display_name, display_name if display_name else name
+    shown = (
+        INVALID
+        if name is INVALID
+        else expect(validation.display_name, display_name if display_name else name)
     )
     mail = expect(validation.email, email)
     taken = names_in(db, "users", "username")
     if edits:
         values = {"username": username, "display_name": display_name, "email": email}
-        attempt = Attempt(db, lambda s: changes.apply_edits(s, [Create(Entity.USER, values)]), via_edits=True)
+        attempt = Attempt(
+            db, lambda s: changes.apply_edits(s, [Create(Entity.USER, values)]), via_edits=True
+        )
     else:
         attempt = Attempt(db, lambda s: rbac.add_user(s, username, display_name, email=email))
     if INVALID in (name, shown, mail):
@@ -282,7 +289,9 @@ def _named_create(
     taken = names_in(db, table, "name")
     if edits:
         values = {"name": name, "description": description}
-        attempt = Attempt(db, lambda s: changes.apply_edits(s, [Create(entity, values)]), via_edits=True)
+        attempt = Attempt(
+            db, lambda s: changes.apply_edits(s, [Create(entity, values)]), via_edits=True
+        )
     else:
         attempt = Attempt(db, lambda s: create(s, name, description))
     if INVALID in (clean, text):
@@ -303,13 +312,22 @@ def _named_create(
 @given(name=hostile_text, description=optional_text, edits=st.booleans())
 def test_add_role(hostile_db: Database, name: str, description: str | None, edits: bool) -> None:
     _named_create(
-        hostile_db, "roles", Entity.ROLE, validation.role_name, rbac.add_role, name, description, edits
+        hostile_db,
+        "roles",
+        Entity.ROLE,
+        validation.role_name,
+        rbac.add_role,
+        name,
+        description,
+        edits,
     )
 
 
 @EXAMPLES
 @given(name=hostile_text, description=optional_text, edits=st.booleans())
-def test_add_resource(hostile_db: Database, name: str, description: str | None, edits: bool) -> None:
+def test_add_resource(
+    hostile_db: Database, name: str, description: str | None, edits: bool
+) -> None:
     _named_create(
         hostile_db,
         "resources",
@@ -468,7 +486,14 @@ def _edit_target(db: Database, table: str) -> int:
 @given(field=st.sampled_from(["name", "description"]), value=hostile_text, edits=st.booleans())
 def test_update_role(hostile_db: Database, field: str, value: str, edits: bool) -> None:
     _named_update(
-        hostile_db, "roles", Entity.ROLE, validation.role_name, rbac.update_role, field, value, edits
+        hostile_db,
+        "roles",
+        Entity.ROLE,
+        validation.role_name,
+        rbac.update_role,
+        field,
+        value,
+        edits,
     )
 
 
@@ -553,7 +578,9 @@ def test_references_by_name_find_the_record_or_nothing(
             assert got == expected
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(password=st.one_of(st.text(max_size=40), st.sampled_from(SQL_FRAGMENTS + ONE_MB[:1])))
 def test_set_password_stores_only_a_hash_of_exactly_that_password(
     hostile_db: Database, password: str

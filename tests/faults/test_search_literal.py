@@ -26,7 +26,15 @@ PEOPLE = [
     ("ivan", "Иван Петров", None),
     ("li", "李小龍", "li@example.cn"),
 ]
-ROLES = ["Ärzte", "Staff", "Öffentlichkeit", "Finance (100+)", "O'Brien team", "Ωmega", "Ärztekammer"]
+ROLES = [
+    "Ärzte",
+    "Staff",
+    "Öffentlichkeit",
+    "Finance (100+)",
+    "O'Brien team",
+    "Ωmega",
+    "Ärztekammer",
+]
 SEARCH = {p[0]: " ".join(x for x in p if x) for p in PEOPLE}
 
 
@@ -65,9 +73,9 @@ def search_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
 def substrings() -> st.SearchStrategy[str]:
     """Pieces of the stored text, as typed in the case the user happens to use."""
     texts = [t for p in PEOPLE for t in p if t] + ROLES
-    return st.tuples(st.sampled_from(texts), st.integers(0, 30), st.integers(1, 12), st.integers(0, 3)).map(
-        lambda x: _cased(x[0][x[1] : x[1] + x[2]] or x[0], x[3])
-    )
+    return st.tuples(
+        st.sampled_from(texts), st.integers(0, 30), st.integers(1, 12), st.integers(0, 3)
+    ).map(lambda x: _cased(x[0][x[1] : x[1] + x[2]] or x[0], x[3]))
 
 
 def _cased(text: str, how: int) -> str:
@@ -76,7 +84,9 @@ def _cased(text: str, how: int) -> str:
 
 terms = st.one_of(
     substrings(),
-    st.sampled_from(["%", "_", "\\", "'", '"', "%_", "\\%", "100%", "' OR 1=1 --", "*", "NEAR", "a\x00b"]),
+    st.sampled_from(
+        ["%", "_", "\\", "'", '"', "%_", "\\%", "100%", "' OR 1=1 --", "*", "NEAR", "a\x00b"]
+    ),
     st.text(max_size=8),
 )
 

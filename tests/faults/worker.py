@@ -66,7 +66,9 @@ def edit_user(path: str, username: str, display_name: str) -> None:
         if command == "retry":
             user_id, version = load()
         edit_version = None if command == "overwrite" else version
-        edit: changes.Edit = Update(Entity.USER, user_id, edit_version, {"display_name": display_name})
+        edit: changes.Edit = Update(
+            Entity.USER, user_id, edit_version, {"display_name": display_name}
+        )
         if command == "delete":
             edit = Delete(Entity.USER, user_id, version)
         try:
@@ -134,6 +136,7 @@ def ticker(path: str, count: str) -> None:
 def open_file(path: str) -> None:
     """Open (and so upgrade) a file. With AG_FAIL_MIGRATION=1 the upgrade fails halfway."""
     if os.environ.get("AG_FAIL_MIGRATION") == "1":
+
         def half_upgrade(conn: Any, target: str = "head") -> None:
             schema.upgrade(conn, "0002")
             raise RuntimeError("migration failed halfway")
