@@ -4,9 +4,11 @@ with a typed error and left exactly as it was."""
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 import stat
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -296,17 +298,24 @@ def test_a_missing_folder_is_refused(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def user_dir(tmp_path: Path) -> Path:
-    """A folder the unprivileged test user owns (see filetools.run_as_other_user)."""
-    folder = tmp_path / "home"
-    folder.mkdir()
-    if is_root():
-        os.chmod(tmp_path, 0o755)
-        for parent in tmp_path.parents:  # pytest's base folders are 0700
-            if str(parent).startswith("/tmp/") or parent == Path("/tmp"):
-                os.chmod(parent, os.stat(parent).st_mode | 0o011)
-    give_to_other_user(folder)
-    return folder
+def user_dir(tmp_path: Path) -> Iterator[Path]:
+    """A folder the unprivileged test user owns (see filetools.run_as_other_user).
+
+    As root it lives directly in /tmp, which every user can reach (pytest's own base
+    folders are 0700), and is removed afterwards.
+    """
+    if not is_root():
+        folder = tmp_path / "home"
+        folder.mkdir()
+        yield folder
+        return
+    folder = Path(tempfile.mkdtemp(prefix="accessguard-perm-", dir="/tmp"))
+    try:
+        give_to_other_user(folder)
+        yield folder
+    finally:
+        os.chmod(folder, 0o700)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def owned_database(folder: Path, mode: int) -> Path:
