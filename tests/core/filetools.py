@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import pickle
+import shutil
 import sqlite3
+import tempfile
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -93,6 +95,41 @@ def _outcome(fn: Callable[[], Any]) -> Outcome:
         return Outcome(error_types=names, message=str(exc))
 
 
+def _warm_up() -> None:
+    """Walk the opening code paths once as root, so that everything they import lazily
+    (Alembic's revision scripts, SQLAlchemy dialect modules, error classes) is in memory
+    before the child gives up the right to read the source tree (CI may clone it into a
+    folder only root can read)."""
+    from accessguard_gui.core import rbac
+    from accessguard_gui.core.database import Database
+    from accessguard_gui.core.errors import AccessGuardError
+
+    schema.known_revisions()
+    schema.head_revision()
+    folder = Path(tempfile.mkdtemp(prefix="accessguard-warm-"))
+    try:
+        path = folder / "warm.db"
+        Database(path).close()
+        for read_only in (False, True):
+            with Database(path, read_only=read_only) as db:
+                with db.read() as s:
+                    try:
+                        rbac.get_user(s, "nobody")
+                    except AccessGuardError:
+                        pass
+                try:
+                    with db.action("Warm up") as s:
+                        rbac.add_user(s, f"warm{int(read_only)}")
+                except AccessGuardError:
+                    pass
+        try:
+            Database(folder / "missing.db", create=False)
+        except AccessGuardError:
+            pass
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def run_as_other_user(fn: Callable[[], Any]) -> Outcome:
     """Run ``fn`` as an unprivileged user; its value must be picklable.
 
@@ -103,6 +140,7 @@ def run_as_other_user(fn: Callable[[], Any]) -> Outcome:
     """
     if not is_root():
         return _outcome(fn)
+    _warm_up()
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - child
