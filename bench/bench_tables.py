@@ -3,7 +3,8 @@
 For a 100k-user and a 1M-user generated database (built into bench/data/ on first run and
 reused after), prints the median time of
 
-- first page shown: model created, set on a 1200x800 QTableView, painted (``grab()``),
+- first page shown: model created, set on a 1200x800 QTableView (vertical header hidden,
+  as the main window has it), painted (``grab()``),
 - sort by another column (display name, descending), first page,
 - search, first page: a prefix of usernames, a substring in the middle of names, a term
   matching every row, a 2-character term (a search the trigram index cannot narrow shows
@@ -43,15 +44,15 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from PySide6.QtCore import Qt  # noqa: E402
-from PySide6.QtSql import QSqlDatabase, QSqlQuery, QSqlTableModel  # noqa: E402
-from PySide6.QtWidgets import QApplication, QTableView  # noqa: E402
+from PySide6.QtCore import Qt
+from PySide6.QtSql import QSqlDatabase, QSqlQuery, QSqlTableModel
+from PySide6.QtWidgets import QApplication, QTableView
 
-from accessguard_gui.core import browse  # noqa: E402
-from accessguard_gui.core.database import Database  # noqa: E402
-from accessguard_gui.core.generate import generate  # noqa: E402
-from accessguard_gui.core.schema import head_revision  # noqa: E402
-from accessguard_gui.ui.table_model import PAGE_SIZE, RecordTableModel  # noqa: E402
+from accessguard_gui.core import browse
+from accessguard_gui.core.database import Database
+from accessguard_gui.core.generate import generate
+from accessguard_gui.core.schema import head_revision
+from accessguard_gui.ui.table_model import PAGE_SIZE, RecordTableModel
 
 DATA = ROOT / "bench" / "data"
 WIDTH, HEIGHT = 1200, 800
@@ -97,15 +98,31 @@ def _revision(path: Path) -> str | None:
 
 
 def median_ms(fn: Callable[[], Any], repeat: int = 7, setup: Callable[[], Any] | None = None) -> float:
-    times = []
+    return trio(fn, None, None, repeat=repeat, setup=setup)[0]  # type: ignore[return-value]
+
+
+def trio(
+    ours: Callable[[], Any],
+    raw: Callable[[], Any] | None,
+    qsql: Callable[[], Any] | None,
+    *,
+    repeat: int = 9,
+    setup: Callable[[], Any] | None = None,
+) -> tuple[float, float | None, float | None]:
+    """Median ms of each, run interleaved (ours, sqlite3, QSqlTM, ours, …) so that load
+    from other processes on a shared machine hits all three alike."""
+    times: list[list[float]] = [[], [], []]
     for _ in range(repeat):
-        if setup is not None:
-            setup()
-        gc.collect()
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
+        for slot, fn in enumerate((ours, raw, qsql)):
+            if fn is None:
+                continue
+            if setup is not None and slot == 0:
+                setup()
+            gc.collect()
+            start = time.perf_counter()
+            fn()
+            times[slot].append((time.perf_counter() - start) * 1000)
+    return tuple(statistics.median(t) if t else None for t in times)  # type: ignore[return-value]
 
 
 def rss_mib() -> dict[str, float]:
@@ -126,7 +143,7 @@ class Recorder:
         self.statements: list[str] = []
         self._orig = browse._run
 
-    def __enter__(self) -> Recorder:
+    def __enter__(self) -> Recorder:  # noqa: PYI034
         orig = self._orig
         statements = self.statements
 
@@ -165,8 +182,11 @@ def replay(conn: sqlite3.Connection, statements: list[str]) -> Callable[[], None
 
 
 def view_for(model: Any) -> QTableView:
+    """A view set up as the main window's table page sets it up: no vertical header (a
+    header section per row costs time with a million rows; the page shows a row count)."""
     view = QTableView()
     view.resize(WIDTH, HEIGHT)
+    view.verticalHeader().setVisible(False)
     view.setModel(model)
     return view
 
@@ -231,8 +251,8 @@ def bench_size(users: int, app: QApplication) -> list[tuple[str, float, float | 
     ours_first(), qsql_first()  # warm the page cache and the compiled statements
     with Recorder() as rec:
         RecordTableModel(db, spec)
-    rows.append(("first page shown (1200x800)", median_ms(ours_first),
-                 median_ms(replay(conn, rec.statements)), median_ms(qsql_first)))
+    rows.append(("first page shown (1200x800)",
+                 *trio(ours_first, replay(conn, rec.statements), qsql_first, repeat=11)))
 
     # --- sort by display name, descending: the model's SQL work, then also painted
     model = RecordTableModel(db, spec)
@@ -248,11 +268,13 @@ def bench_size(users: int, app: QApplication) -> list[tuple[str, float, float | 
     reset_sort()
     with Recorder() as rec:
         ours_sort()
-    rows.append(("sort by display name desc, first page", median_ms(ours_sort, setup=reset_sort),
-                 median_ms(replay(conn, rec.statements)),
-                 median_ms(lambda: qsql_model(qdb, ("display_name", True)))))
-    rows.append(("  same, painted", median_ms(lambda: (ours_sort(), view.grab()), setup=reset_sort),
-                 None, median_ms(lambda: qsql_view(qsql_model(qdb, ("display_name", True))).grab())))
+    rows.append(("sort by display name desc, first page",
+                 *trio(ours_sort, replay(conn, rec.statements),
+                       lambda: qsql_model(qdb, ("display_name", True)), setup=reset_sort)))
+    rows.append(("  same, painted",
+                 *trio(lambda: (ours_sort(), view.grab()), None,
+                       lambda: qsql_view(qsql_model(qdb, ("display_name", True))).grab(),
+                       setup=reset_sort)))
 
     # --- searches
     reset_sort()
@@ -274,10 +296,9 @@ def bench_size(users: int, app: QApplication) -> list[tuple[str, float, float | 
         like = "%" + term + "%"
         where = (f"username LIKE '{like}' OR display_name LIKE '{like}' OR email LIKE '{like}'")
         rows.append((f"search {label} '{term}' ({shown:,} rows), first page",
-                     median_ms(ours_search, repeat=5, setup=clear),
-                     median_ms(replay(conn, rec.statements), repeat=5),
-                     median_ms(lambda where=where: qsql_model(qdb, ("username", False), where),
-                               repeat=5)))
+                     *trio(ours_search, replay(conn, rec.statements),
+                           lambda where=where: qsql_model(qdb, ("username", False), where),
+                           repeat=5, setup=clear)))
         if counting:
             count_sql = [f"SELECT count(*) FROM users WHERE {where}"]
             rows.append(("  then counted slice by slice from idle time", counted_ms,
@@ -310,18 +331,15 @@ def bench_size(users: int, app: QApplication) -> list[tuple[str, float, float | 
     offset_sql = [
         f"SELECT * FROM users ORDER BY lower(username), id LIMIT {PAGE_SIZE} OFFSET {target}"
     ]
-    rows.append((f"jump to row {target:,}: page by keyset seek", median_ms(ours_jump, setup=forget),
-                 median_ms(replay(conn, jump_sql)), None))
+    rows.append((f"jump to row {target:,}: page by keyset seek",
+                 *trio(ours_jump, replay(conn, jump_sql), None, repeat=11, setup=forget)))
     rows.append(("  same by OFFSET (sqlite3)", median_ms(replay(conn, offset_sql), repeat=3),
                  None, None))
     rows.append(("  loaded + scrolled + painted", median_ms(ours_jump_painted, setup=forget),
                  None, None))
     rows.append(("  anchor scan of the whole order (idle time, once)", anchors_ms, None, None))
 
-    del view, model
     qdb.close()
-    del qdb
-    QSqlDatabase.removeDatabase(f"bench{users}")
     conn.close()
     db.close()
     return rows
@@ -412,6 +430,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{WIDTH}x{HEIGHT} offscreen views; medians in ms (memory in MiB)")
     for users in args.sizes:
         rows = bench_size(users, app)  # type: ignore[arg-type]
+        gc.collect()
+        QSqlDatabase.removeDatabase(f"bench{users}")
         if not args.no_memory:
             rows += memory_rows(users)
         print(f"\n{users:,} users")

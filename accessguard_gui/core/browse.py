@@ -57,6 +57,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import FromClause
+from sqlalchemy.sql.elements import BindParameter
 
 from .changes import Entity
 from .models import AuditEntry, Permission, Resource, Role, User, UserRole
@@ -65,7 +66,7 @@ PAGE_SIZE = 256
 FTS_MIN_CHARS = 3
 #: A search with fewer candidates than this in the search index looks them up and sorts
 #: them; more candidates (dense matches) walk the sort column's index and keep matches.
-FTS_DRIVEN_LIMIT = 20_000
+FTS_DRIVEN_LIMIT = 8_000
 
 Key = tuple[Any, int]
 """A row's position in the current order: (sort value, id)."""
@@ -478,13 +479,15 @@ def _conditions(
     if query.term:
         if plan is Plan.INDEXED:
             conds.append(spec.id_expr.in_(_fts_ids(spec)))
-        pattern = bindparam("p")
+        pattern: BindParameter[Any] = bindparam("p")
         if dialect.name == "postgresql":
             conds.append(or_(*(c.ilike(pattern, escape="\\") for c in spec.search_columns)))
         elif dialect.name == "sqlite":
             # SQLite's LIKE ignores ASCII case only: the term is also tried as typed and in
             # upper case, so "Ärzte", "ärzte" and "ÄRZTE" all find "Ärzte".
-            patterns = (pattern, bindparam("p_typed"), bindparam("p_upper"))
+            patterns: tuple[BindParameter[Any], ...] = (
+                pattern, bindparam("p_typed"), bindparam("p_upper")
+            )
             conds.append(
                 or_(*(c.like(p, escape="\\") for c in spec.search_columns for p in patterns))
             )
@@ -537,7 +540,8 @@ def _keyset(
 
     ``forward`` is the direction of the walk in SQL terms (ascending when True).
     """
-    k, i = bindparam("k"), bindparam("i")
+    k: BindParameter[Any] = bindparam("k")
+    i: BindParameter[Any] = bindparam("i")
     if forward:
         strict, loose, id_after = sort > k, sort >= k, id_expr > i
     else:

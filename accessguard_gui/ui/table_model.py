@@ -218,12 +218,12 @@ class RecordTableModel(QAbstractTableModel):
 
     # ------------------------------------------------------------------ Qt model API
 
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
         if parent.isValid():
             return 0
         return self._count + self._ncreated
 
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
         if parent.isValid():
             return 0
         return self._ncols
@@ -270,7 +270,7 @@ class RecordTableModel(QAbstractTableModel):
             return str(self._state_of(row[ID]))
         return None
 
-    def headerData(  # noqa: N802
+    def headerData(
         self, section: int, orientation: Qt.Orientation, role: int = _DISPLAY
     ) -> Any:
         if role != _DISPLAY:
@@ -291,7 +291,7 @@ class RecordTableModel(QAbstractTableModel):
             return self._base_flags
         return self._flags[index.column()]
 
-    def setData(self, index: Index, value: Any, role: int = _EDIT) -> bool:  # noqa: N802
+    def setData(self, index: Index, value: Any, role: int = _EDIT) -> bool:
         if not index.isValid() or self.pending is None or self.spec.entity is None:
             return False
         c = index.column()
@@ -343,10 +343,10 @@ class RecordTableModel(QAbstractTableModel):
         self._query = query
         self._reset(recount=False)
 
-    def canFetchMore(self, parent: Index = QModelIndex()) -> bool:  # noqa: B008, N802
+    def canFetchMore(self, parent: Index = QModelIndex()) -> bool:  # noqa: B008
         return not parent.isValid() and bool(self._wanted)
 
-    def fetchMore(self, parent: Index = QModelIndex()) -> None:  # noqa: B008, N802
+    def fetchMore(self, parent: Index = QModelIndex()) -> None:  # noqa: B008
         if not parent.isValid():
             self._load_wanted()
 

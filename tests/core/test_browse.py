@@ -220,7 +220,7 @@ def test_search_index_follows_inserts_updates_and_deletes(people: Database) -> N
     with people.action("Rename") as s:
         rbac.update_user(s, "heidi", display_name="Heidi Zebrafinch")
         rbac.delete_user(s, "ivan")
-    found = lambda term: usernames(walk(people, BrowseQuery("username", search=term), 10))  # noqa: E731
+    found = lambda term: usernames(walk(people, BrowseQuery("username", search=term), 10))
     assert found("zebrafinch") == ["heidi"]
     assert found("axb") == []
     assert found("ivan@") == []

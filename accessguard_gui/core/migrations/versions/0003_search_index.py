@@ -36,18 +36,26 @@ def search_index_sql(table: str) -> list[str]:
     new = ", ".join(f"new.{c}" for c in columns)
     old = ", ".join(f"old.{c}" for c in columns)
     statements = [
-        f"CREATE VIRTUAL TABLE {fts} USING fts5({cols}, content='{table}', "
-        "content_rowid='id', tokenize='trigram')",
-        f"CREATE TRIGGER {fts}_insert AFTER INSERT ON {table} BEGIN "
-        f"INSERT INTO {fts}(rowid, {cols}) VALUES (new.id, {new}); END",
+        (
+            f"CREATE VIRTUAL TABLE {fts} USING fts5({cols}, content='{table}', "
+            "content_rowid='id', tokenize='trigram')"
+        ),
+        (
+            f"CREATE TRIGGER {fts}_insert AFTER INSERT ON {table} BEGIN "
+            f"INSERT INTO {fts}(rowid, {cols}) VALUES (new.id, {new}); END"
+        ),
     ]
     if mutable:
         statements += [
-            f"CREATE TRIGGER {fts}_delete AFTER DELETE ON {table} BEGIN "
-            f"INSERT INTO {fts}({fts}, rowid, {cols}) VALUES ('delete', old.id, {old}); END",
-            f"CREATE TRIGGER {fts}_update AFTER UPDATE OF {cols} ON {table} BEGIN "
-            f"INSERT INTO {fts}({fts}, rowid, {cols}) VALUES ('delete', old.id, {old}); "
-            f"INSERT INTO {fts}(rowid, {cols}) VALUES (new.id, {new}); END",
+            (
+                f"CREATE TRIGGER {fts}_delete AFTER DELETE ON {table} BEGIN "
+                f"INSERT INTO {fts}({fts}, rowid, {cols}) VALUES ('delete', old.id, {old}); END"
+            ),
+            (
+                f"CREATE TRIGGER {fts}_update AFTER UPDATE OF {cols} ON {table} BEGIN "
+                f"INSERT INTO {fts}({fts}, rowid, {cols}) VALUES ('delete', old.id, {old}); "
+                f"INSERT INTO {fts}(rowid, {cols}) VALUES (new.id, {new}); END"
+            ),
         ]
     statements.append(f"INSERT INTO {fts}({fts}) VALUES ('rebuild')")
     return statements
