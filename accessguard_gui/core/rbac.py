@@ -752,7 +752,7 @@ def inherits_from(session: Session, role: Ref) -> list[RoleRow]:
         select(Role)
         .join(RoleInheritance, RoleInheritance.inherits_from_id == Role.id)
         .where(RoleInheritance.role_id == r.id)
-        .order_by(Role.name)
+        .order_by(func.lower(Role.name))
     )
     return [RoleRow.of(x) for x in session.scalars(query)]
 
@@ -764,7 +764,7 @@ def inherited_by(session: Session, role: Ref) -> list[RoleRow]:
         select(Role)
         .join(RoleInheritance, RoleInheritance.role_id == Role.id)
         .where(RoleInheritance.inherits_from_id == r.id)
-        .order_by(Role.name)
+        .order_by(func.lower(Role.name))
     )
     return [RoleRow.of(x) for x in session.scalars(query)]
 
