@@ -212,3 +212,16 @@ def test_stacked_diamonds_add_quickly_and_explain_every_path(db: Database) -> No
     assert decision.allowed
     assert len(decision.paths) == rbac.MAX_EXPLAINED_PATHS
     assert all(len(p.roles) == 2 * levels + 1 for p in decision.paths)
+
+
+def test_parents_and_children_sort_ignoring_case(db: Database) -> None:
+    with db.action("setup") as s:
+        for role in ("Middle", "zeta", "Alpha", "beta", "omega", "Delta"):
+            rbac.add_role(s, role)
+        for parent in ("zeta", "Alpha", "beta"):
+            rbac.add_inheritance(s, "Middle", parent)
+        for child in ("omega", "Delta"):
+            rbac.add_inheritance(s, child, "Middle")
+    with db.read() as s:
+        assert _names(rbac.inherits_from(s, "Middle")) == ["Alpha", "beta", "zeta"]
+        assert _names(rbac.inherited_by(s, "Middle")) == ["Delta", "omega"]
