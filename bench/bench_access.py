@@ -10,7 +10,7 @@ permissions; 100k users by default), printed as medians.
   transaction on a throwaway copy of the file.
 
     .venv/bin/python bench/bench_access.py                  # bench/data/100k.db
-    .venv/bin/python bench/bench_access.py --db bench/data/1m.db
+    .venv/bin/python bench/bench_access.py --db bench/data/1m.db --no-review
 """
 
 from __future__ import annotations
@@ -202,6 +202,9 @@ def main() -> int:
     parser.add_argument("--db", type=Path, default=ROOT / "bench" / "data" / "100k.db")
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument(
+        "--no-review", action="store_true", help="skip the review (it copies the file)"
+    )
     args = parser.parse_args()
     if not args.db.exists():
         print(f"{args.db} is missing: run bench/bench_core.py (or core.generate) first")
@@ -214,7 +217,8 @@ def main() -> int:
         bench_matrix(db, max(5, args.runs // 3))
     finally:
         db.close()
-    bench_review(args.db, rng)
+    if not args.no_review:
+        bench_review(args.db, rng)
     return 0
 
 

@@ -245,49 +245,39 @@ def effective_permissions(
         .join(RolePermission, RolePermission.role_id == walk.c.role_id)
         .subquery("hits")
     )
-    wanted_perms = (
-        select(Permission.id)
-        .join(Resource, Resource.id == Permission.resource_id)
-        .where(Permission.id.in_(select(hits.c.permission_id)))
-        .order_by(func.lower(Resource.name), Permission.action)
-        .limit(limit + 1)
-    )
-    perm_ids = list(session.scalars(wanted_perms))
-    truncated = len(perm_ids) > limit
-    perm_ids = perm_ids[:limit]
-    if not perm_ids:
-        return UserAccess(UserRow.of(u), ())
+    # One query: each permission brings at most k+1 paths (k shown, one to say "more"),
+    # so (limit+1)·(k+1) rows are enough to see limit+1 permissions, the first limit whole.
     rows = session.execute(
-        select(hits.c.permission_id, hits.c.path, hits.c.expires_at, hits.c.rn)
-        .where(hits.c.permission_id.in_(perm_ids), hits.c.rn <= paths_per_permission + 1)
-        .order_by(hits.c.permission_id, hits.c.rn)
-    ).all()
-    labels = {
-        pid: (res, act)
-        for pid, res, act in session.execute(
-            select(Permission.id, Resource.name, Permission.action)
-            .join(Resource, Resource.id == Permission.resource_id)
-            .where(Permission.id.in_(perm_ids))
+        select(
+            hits.c.permission_id, Resource.name, Permission.action, hits.c.path, hits.c.expires_at
         )
-    }
-    raw: dict[int, list[tuple[str, datetime | None]]] = {pid: [] for pid in perm_ids}
-    for pid, path, expires, _rn in rows:
-        raw[pid].append((path, expires))
-    all_raw = [r for pid in perm_ids for r in raw[pid][:paths_per_permission]]
+        .join(Permission, Permission.id == hits.c.permission_id)
+        .join(Resource, Resource.id == Permission.resource_id)
+        .where(hits.c.rn <= paths_per_permission + 1)
+        .order_by(func.lower(Resource.name), Permission.action, hits.c.rn)
+        .limit((limit + 1) * (paths_per_permission + 1))
+    ).all()
+    grouped: dict[int, list[Any]] = {}
+    for row in rows:
+        grouped.setdefault(row.permission_id, []).append(row)
+    truncated = len(grouped) > limit
+    perm_ids = list(grouped)[:limit]
+    all_raw = [
+        (r.path, r.expires_at) for pid in perm_ids for r in grouped[pid][:paths_per_permission]
+    ]
     converted = iter(_as_paths(session, all_raw, moment))
     result = []
     for pid in perm_ids:
-        shown = raw[pid][:paths_per_permission]
-        paths = tuple(next(converted) for _ in shown)
-        res, act = labels[pid]
+        group = grouped[pid]
+        paths = tuple(next(converted) for _ in group[:paths_per_permission])
         result.append(
             EffectivePermission(
                 permission_id=pid,
-                resource=res,
-                action=act,
+                resource=group[0].name,
+                action=group[0].action,
                 status=_status(u.active, paths),
                 paths=paths,
-                more_paths=len(raw[pid]) > paths_per_permission,
+                more_paths=len(group) > paths_per_permission,
             )
         )
     return UserAccess(UserRow.of(u), tuple(result), truncated)

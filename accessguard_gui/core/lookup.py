@@ -29,6 +29,11 @@ def _variants(text: str) -> list[str]:
     where lower() folds ASCII only (SQLite). A NUL would end the string inside SQLite;
     U+FFFF, which no name may hold, keeps it literal (browse.BrowseQuery.term does too)."""
     key = text.strip().replace("\x00", "\uffff")
+    if key.isascii():
+        # Every lower() folds ASCII the same way: one range, so the index walk stays in
+        # order and LIMIT stops it early (three OR-ed ranges sort all matches first:
+        # 86 ms instead of 0.2 ms for "a" at a million users, bench/bench_access.py).
+        return [key.lower()]
     return list(dict.fromkeys((key, key.lower(), key.upper())))
 
 

@@ -219,3 +219,25 @@ def test_completion_is_served_by_the_name_indexes(diamond: Database) -> None:
             plan = _plan(s, query)
             assert f"USING INDEX {index}" in plan, plan
             assert f"SCAN {model.__tablename__}" not in plan.replace(f"USING INDEX {index}", "")
+
+
+def test_ascii_completion_walks_the_index_in_order(diamond: Database) -> None:
+    """No temporary sort: LIMIT stops the index walk after a page of names."""
+    from sqlalchemy import func, select
+
+    from accessguard_gui.core.models import User
+
+    with diamond.read() as s:
+        lowered = func.lower(User.username)
+        query = select(User.username).where(lookup._prefix(lowered, "Ab")).order_by(lowered)
+        plan = _plan(s, query.limit(50))
+    assert "TEMP B-TREE" not in plan, plan
+
+
+def test_permission_limit_is_reported(diamond: Database) -> None:
+    with diamond.read() as s:
+        full = explain.effective_permissions(s, "alice", now=NOW)
+        cut = explain.effective_permissions(s, "alice", now=NOW, limit=1)
+    assert not full.truncated and len(full.permissions) == 3
+    assert cut.truncated
+    assert cut.permissions == full.permissions[:1]
