@@ -480,6 +480,7 @@ class Database:
             with engine.execution_options(accessguard_write=True).begin() as conn:
                 upgrade(conn, "head")
             engine.dispose()
+            _make_self_contained(work)
             os.replace(work, real)
             _sync_folder(real.parent)
         except Exception as exc:
@@ -578,6 +579,20 @@ def _sync_folder(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def _make_self_contained(path: Path) -> None:
+    """Fold any -wal into the file itself (synced), so that renaming the file moves the
+    whole database and leaves no side file behind that belongs to the old name."""
+    conn = sqlite3.connect(path.as_uri(), uri=True, isolation_level=None)
+    try:
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA journal_mode=DELETE")
+    finally:
+        conn.close()
+    leftovers = [side for side in _side_files(path) if side.exists()]
+    if leftovers:
+        raise DatabaseError(f"{leftovers[0]} could not be folded into {path.name}.")
 
 
 def _settle(path: Path, timeout: float) -> None:
