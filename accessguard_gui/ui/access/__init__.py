@@ -7,6 +7,7 @@ Each view is a self-contained widget that takes the ``Database`` (and the window
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -24,3 +25,50 @@ def details_tabs(
     from .details import details_tabs as tabs
 
     return tabs(page, db, store, parent)
+
+
+def menu_entries(
+    db: Database, store: PendingStore, parent: QWidget
+) -> list[tuple[str, str, Callable[[], QWidget]]]:
+    """(menu text, status tip, opener) for an "Access" menu of the main window; each
+    opener shows one view as a window of its own (kept alive by ``parent``) and returns it.
+    """
+    from .access_check import show_access_check
+    from .effective import show_effective_access
+    from .matrix import show_matrix
+    from .ssd import show_ssd
+
+    return [
+        (
+            "Access &check\u2026",
+            "May this user do this action on this resource, and why?",
+            lambda: show_access_check(db, parent),
+        ),
+        (
+            "&Effective access\u2026",
+            "Every permission of a user, or every user of a resource, with the path",
+            lambda: show_effective_access(db, parent, store),
+        ),
+        (
+            "Roles \u00d7 &permissions\u2026",
+            "Grant and revoke permissions in a role \u00d7 permission matrix",
+            lambda: show_matrix(db, store, parent),
+        ),
+        (
+            "&Separation of duty\u2026",
+            "Separation-of-duty sets and the users who break them",
+            lambda: show_ssd(db, parent),
+        ),
+    ]
+
+
+def bulk_role_dialog(
+    db: Database, store: PendingStore, user_ids: list[int], parent: QWidget
+) -> QWidget:
+    """Assign or remove one role for the selected users in one step (non-modal)."""
+    from .assignments import BulkRoleDialog
+    from .common import open_window
+
+    dialog = BulkRoleDialog(db, store, user_ids, parent)
+    open_window(dialog)
+    return dialog

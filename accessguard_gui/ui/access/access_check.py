@@ -23,7 +23,7 @@ from ...core import lookup, rbac
 from ...core.database import Database
 from ...core.errors import AccessGuardError
 from ...core.rows import AccessDecision
-from .common import GREEN, GREY, RED, SqlCompleter
+from .common import GREEN, GREY, RED, SqlCompleter, open_window
 
 
 class AccessCheckPanel(QWidget):
@@ -144,5 +144,5 @@ def show_access_check(db: Database, parent: QWidget | None = None) -> AccessChec
     panel = AccessCheckPanel(db, parent)
     panel.setWindowTitle("Access check \u2014 AccessGuard")
     panel.resize(560, 460)
-    panel.show()
+    open_window(panel)
     return panel

@@ -42,7 +42,7 @@ from ...core.database import Database
 from ...core.errors import AccessGuardError
 from ...core.rows import AssignmentRow, PermissionRow, RoleRow
 from ..pending import PendingStore
-from .common import GREY, RED, PickerDialog, RowsModel, SqlCompleter
+from .common import GREY, RED, PickerDialog, RowsModel, SqlCompleter, open_window
 
 PENDING = QColor("#8a5a00")
 
@@ -787,7 +787,7 @@ def show_user_roles(
     panel.setWindowTitle(f"Roles of {user} \u2014 AccessGuard")
     panel.set_user(user)
     panel.resize(760, 360)
-    panel.show()
+    open_window(panel)
     return panel
 
 
@@ -798,5 +798,5 @@ def show_role_details(
     panel.setWindowTitle(f"Role {role} \u2014 AccessGuard")
     panel.set_role(role)
     panel.resize(900, 560)
-    panel.show()
+    open_window(panel)
     return panel

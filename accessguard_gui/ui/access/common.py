@@ -263,6 +263,15 @@ class RowsModel(QAbstractTableModel):
         return None
 
 
+def open_window(widget: QWidget) -> None:
+    """Show ``widget`` as a window of its own, even when it has a parent (which keeps it
+    alive and on top of the main window instead of being drawn inside it)."""
+    widget.setWindowFlag(Qt.WindowType.Window, True)
+    widget.show()
+    widget.raise_()
+    widget.activateWindow()
+
+
 def save_png(widget: QWidget, path: str | Path) -> Path:
     """Render ``widget`` (shown or not) to a PNG, for looking at a view without a display."""
     target = Path(path)

@@ -28,7 +28,7 @@ from ...core.errors import AccessGuardError
 from ...core.explain import AccessStatus
 from ...core.rows import AccessPath
 from ..pending import PendingStore
-from .common import ARROW, GREEN, GREY, RED, RowsModel, SqlCompleter
+from .common import ARROW, GREEN, GREY, RED, RowsModel, SqlCompleter, open_window
 
 T = TypeVar("T")
 
@@ -248,10 +248,12 @@ class EffectiveAccessView(QWidget):
         return lookup.complete_resources(session, prefix)  # type: ignore[arg-type]
 
 
-def show_effective_access(db: Database, parent: QWidget | None = None) -> EffectiveAccessView:
+def show_effective_access(
+    db: Database, parent: QWidget | None = None, store: PendingStore | None = None
+) -> EffectiveAccessView:
     """The view as a window of its own."""
-    view = EffectiveAccessView(db, parent)
+    view = EffectiveAccessView(db, parent, store)
     view.setWindowTitle("Effective access \u2014 AccessGuard")
     view.resize(900, 500)
-    view.show()
+    open_window(view)
     return view

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 from ...core import lookup
 from ...core.database import Database
 from ...core.errors import AccessGuardError
+from .common import open_window
 
 LEVEL_GAP = 90
 NODE_GAP = 24
@@ -221,5 +222,5 @@ def show_role_graph(db: Database, role: int | str, parent: QWidget | None = None
     view.setWindowTitle(f"Inheritance of {role} \u2014 AccessGuard")
     view.resize(760, 520)
     view.set_role(role)
-    view.show()
+    open_window(view)
     return view

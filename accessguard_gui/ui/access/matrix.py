@@ -38,7 +38,7 @@ from ...core.changes import Grant, Revoke
 from ...core.database import Database
 from ...core.errors import AccessGuardError
 from ..pending import PendingStore
-from .common import DEBOUNCE_MS
+from .common import DEBOUNCE_MS, open_window
 
 Index = QModelIndex | QPersistentModelIndex
 BLOCK = 32
@@ -355,5 +355,5 @@ def show_matrix(
     widget = RolePermissionMatrix(db, store, parent)
     widget.setWindowTitle("Roles \u00d7 permissions \u2014 AccessGuard")
     widget.resize(1000, 600)
-    widget.show()
+    open_window(widget)
     return widget

@@ -29,7 +29,7 @@ from ...core import lookup, rbac
 from ...core.database import Database
 from ...core.errors import AccessGuardError
 from ...core.rows import SsdSetRow
-from .common import RED, PickerDialog, RowsModel
+from .common import RED, PickerDialog, RowsModel, open_window
 
 VIOLATION_LIMIT = 1000
 
@@ -319,5 +319,5 @@ def show_ssd(db: Database, parent: QWidget | None = None) -> SsdPanel:
     panel = SsdPanel(db, parent)
     panel.setWindowTitle("Separation of duty \u2014 AccessGuard")
     panel.resize(760, 520)
-    panel.show()
+    open_window(panel)
     return panel
