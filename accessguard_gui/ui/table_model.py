@@ -21,7 +21,12 @@ plus pending new rows shown at the top), and rows live in a **bounded cache of p
 - At most ``max_pages`` pages are kept; loading another evicts the page farthest from it,
   so scrolling through a million rows keeps memory flat.
 - Sorting (``sort()``) and searching (``set_search()``) happen in SQL (browse.py) and reset
-  the model with the new count; ``refresh()`` re-reads keeping sort and search.
+  the model with the new count; ``refresh()`` re-reads keeping sort and search. A search of
+  3+ characters with few candidates in the FTS5 trigram index is counted and sorted from
+  those candidates (milliseconds at any size). A search the index cannot narrow (1-2
+  characters, or matches in most rows) shows its first page at once; its count then
+  runs from idle time over slices of 32k ids, and rows are inserted at the end as the
+  count grows (``is_counting()``, ``counting_finished``; ``counts_changed`` each slice).
 
 Pending edits overlay: given a ``PendingStore``, the model shows pending values in place of
 stored ones, new records (``store.created``) as rows at the top, and marks changed cells
@@ -341,7 +346,8 @@ class RecordTableModel(QAbstractTableModel):
         if query == self._query:
             return
         self._query = query
-        self._reset(recount=False)
+        # Same rows in another order: the count stands, unless it was still being counted.
+        self._reset(recount=self._counting is not None)
 
     def canFetchMore(self, parent: Index = QModelIndex()) -> bool:  # noqa: B008
         return not parent.isValid() and bool(self._wanted)

@@ -318,3 +318,17 @@ def test_a_view_paints_the_first_page(big: Database, qtbot: Any) -> None:
     view.scrollToBottom()
     qtbot.waitUntil(lambda: model.index(99_999, 0).data() == "user099999")
     assert model.cached_pages() <= 3
+
+
+def test_sorting_while_a_search_is_being_counted_still_counts_it(
+    big: Database, qtbot: Any
+) -> None:
+    model = RecordTableModel(big, browse.USERS)
+    model.set_search("u9")
+    assert model.is_counting()
+    model.sort(model.column_of("email"), Qt.SortOrder.DescendingOrder)
+    with qtbot.waitSignal(model.counting_finished, timeout=20_000):
+        pass
+    assert model.counts() == (11_111, 100_000)
+    model.ensure_loaded(0)
+    assert model.index(0, model.column_of("email")).data() == "u9@example.org"  # "@" sorts after digits
