@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from accessguard_gui.core import database
+from accessguard_gui.core import sqlite_files
 from accessguard_gui.core.database import Database
 from accessguard_gui.core.generate import generate
 
@@ -40,7 +40,7 @@ def main() -> None:
     args = parser.parse_args()
     folder = args.keep or Path(tempfile.mkdtemp(prefix="ag-bench-db-"))
     folder.mkdir(parents=True, exist_ok=True)
-    print(f"quick_check limit on open: {database.QUICK_CHECK_LIMIT / 2**20:.0f} MiB")
+    print(f"quick_check limit on open: {sqlite_files.QUICK_CHECK_LIMIT / 2**20:.0f} MiB")
     print(
         f"{'users':>9} {'file MiB':>9} {'open ms':>9} {'open, no check ms':>18} "
         f"{'check() s':>10} {'backup_to s':>12}"
@@ -57,12 +57,12 @@ def main() -> None:
             )
         size = path.stat().st_size
         opened = timed(lambda p=path: open_close(p))
-        limit = database.QUICK_CHECK_LIMIT
-        database.QUICK_CHECK_LIMIT = 0
+        limit = sqlite_files.QUICK_CHECK_LIMIT
+        sqlite_files.QUICK_CHECK_LIMIT = 0
         try:
             unchecked = timed(lambda p=path: open_close(p))
         finally:
-            database.QUICK_CHECK_LIMIT = limit
+            sqlite_files.QUICK_CHECK_LIMIT = limit
         with Database(path) as db:
             checked = timed(lambda: db.check(), repeat=1)
             copy = folder / f"bench-{users}.backup"

@@ -10,6 +10,13 @@ creates or upgrades the schema through Alembic, and hands out sessions:
 
 No session outlives the ``with`` block: a long-lived session would pin a read transaction,
 block WAL checkpoints and show stale data.
+
+Every SQLite connection gets foreign keys on, WAL with synchronous=FULL (a committed save
+survives a crash or power loss), and a busy timeout: a save while another process holds
+the write lock waits that long, then fails with DatabaseBusyError and writes nothing.
+A refused file is never written to; an older file is upgraded on a copy that replaces it
+only when complete, after a timestamped backup of the original (``_upgrade_with_backup``).
+File-level helpers live in ``sqlite_files``.
 """
 
 from __future__ import annotations
@@ -17,7 +24,6 @@ from __future__ import annotations
 import getpass
 import glob
 import os
-import shutil
 import sqlite3
 import stat
 from collections.abc import Iterator
@@ -38,7 +44,6 @@ from . import audit
 from .errors import (
     AccessGuardError,
     ConflictError,
-    CorruptDatabaseError,
     DatabaseBusyError,
     DatabaseError,
     DatabaseOpenError,
@@ -46,19 +51,39 @@ from .errors import (
     ForeignDatabaseError,
     MigrationError,
     NewerSchemaError,
-    NotADatabaseError,
     ReadOnlyDatabaseError,
 )
-from .schema import SchemaState, head_revision, known_revisions, upgrade
+from .schema import head_revision, known_revisions, upgrade
+from .sqlite_files import (
+    PARTIAL,
+    QUICK_CHECK_LIMIT,
+    SQLITE_HEADER,
+    copy_file,
+    inspect_sqlite_file,
+    is_frozen,
+    make_self_contained,
+    remove_with_side_files,
+    restore_backup,
+    settle,
+    sqlite_backup,
+    sync_folder,
+    translate_sqlite,
+    unused_name,
+)
+
+__all__ = [
+    "QUICK_CHECK_LIMIT",
+    "SQLITE_HEADER",
+    "Database",
+    "current_operator",
+    "default_database_path",
+    "inspect_sqlite_file",
+    "restore_backup",
+]
 
 APP_NAME = "AccessGuard"
 DEFAULT_FILENAME = "accessguard.db"
-SQLITE_HEADER = b"SQLite format 3\x00"
 BUSY_TIMEOUT_S = 5.0
-# Files up to this size get a full PRAGMA quick_check on open; larger ones only the cheap
-# header and size checks (a full check of a 1M-user file takes seconds; "Check database"
-# runs it on demand).
-QUICK_CHECK_LIMIT = 64 * 1024 * 1024
 
 
 def default_database_path() -> Path:
@@ -118,6 +143,7 @@ class Database:
         create: create a missing file (default True); when False a missing file is refused.
         read_only: open without write access even if the file is writable.
         operator: the name recorded in the audit trail (default: the OS user).
+        busy_timeout: seconds a save waits for another writer before DatabaseBusyError.
 
     Attributes:
         path: the SQLite file, or None for a server URL.
@@ -283,9 +309,9 @@ class Database:
         if dest.is_dir():
             raise DatabaseError(f"{dest} is a folder.")
         try:
-            _sqlite_backup(self.path, dest, replace=True)
+            sqlite_backup(self.path, dest, replace=True)
         except sqlite3.Error as exc:
-            typed = _translate_sqlite(exc)
+            typed = translate_sqlite(exc)
             raise typed from exc
         except OSError as exc:
             raise DatabaseError(
@@ -388,7 +414,7 @@ class Database:
         assert target is not None
         uri = target.as_uri()
         if self.read_only:
-            uri += "?immutable=1" if _frozen(target) else "?mode=ro"
+            uri += "?immutable=1" if is_frozen(target) else "?mode=ro"
         return sqlite3.connect(
             uri,
             uri=True,
@@ -452,22 +478,22 @@ class Database:
         halfway) the original is left exactly as it was, byte for byte.
         """
         real = path.resolve()
-        _settle(real, self.busy_timeout)
+        settle(real, self.busy_timeout)
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-        backup = _unused(
+        backup = unused_name(
             real.with_name(f"{real.stem}.backup-{stamp}-{revision}{real.suffix or '.db'}")
         )
         work = real.with_name(real.name + ".upgrading")
         # Leftovers of an upgrade that died halfway: never the user's data, safe to drop.
-        _remove_with_side_files(work)
+        remove_with_side_files(work)
         for stale in real.parent.glob(f"{glob.escape(real.stem)}.backup-*{PARTIAL}"):
             stale.unlink(missing_ok=True)
         mode = stat.S_IMODE(real.stat().st_mode)
         try:
-            _copy_file(real, backup, mode=stat.S_IRUSR | stat.S_IWUSR)
-            _copy_file(real, work, mode=mode)
+            copy_file(real, backup, mode=stat.S_IRUSR | stat.S_IWUSR)
+            copy_file(real, work, mode=mode)
         except OSError as exc:
-            _remove_with_side_files(work)
+            remove_with_side_files(work)
             if backup.exists():
                 backup.unlink()
             raise DatabaseOpenError(
@@ -480,12 +506,12 @@ class Database:
             with engine.execution_options(accessguard_write=True).begin() as conn:
                 upgrade(conn, "head")
             engine.dispose()
-            _make_self_contained(work)
+            make_self_contained(work)
             os.replace(work, real)
-            _sync_folder(real.parent)
+            sync_folder(real.parent)
         except Exception as exc:
             engine.dispose()
-            _remove_with_side_files(work)
+            remove_with_side_files(work)
             backup.unlink(missing_ok=True)
             raise MigrationError(
                 f"Upgrading {path} to this version of AccessGuard failed ({exc}); "
@@ -520,242 +546,3 @@ class Database:
 
 def _memory_pragmas(dbapi_conn: Any, _record: Any) -> None:
     dbapi_conn.execute("PRAGMA foreign_keys=ON")
-
-
-SIDE_SUFFIXES = ("-wal", "-shm", "-journal")
-PARTIAL = ".partial"
-
-
-def _side_files(path: Path) -> list[Path]:
-    return [Path(str(path) + suffix) for suffix in SIDE_SUFFIXES]
-
-
-def _remove_with_side_files(path: Path) -> None:
-    for file in (path, *_side_files(path)):
-        file.unlink(missing_ok=True)
-
-
-def _unused(path: Path) -> Path:
-    """``path``, or the same name with -2, -3... if it is taken."""
-    candidate, n = path, 1
-    while candidate.exists():
-        n += 1
-        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
-    return candidate
-
-
-def _copy_file(source: Path, dest: Path, *, mode: int) -> None:
-    """A byte copy with ``mode`` and the source's mtime, synced to disk and renamed into
-    place only when complete: a crash never leaves a half copy under ``dest``'s name."""
-    tmp = dest.with_name(dest.name + PARTIAL)
-    tmp.unlink(missing_ok=True)
-    fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, mode)
-    try:
-        with open(source, "rb") as src, os.fdopen(fd, "wb", closefd=False) as out:
-            shutil.copyfileobj(src, out, 1024 * 1024)
-            out.flush()
-            os.fsync(fd)
-        os.chmod(tmp, mode)
-        st = source.stat()
-        os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns))
-        os.replace(tmp, dest)
-    finally:
-        os.close(fd)
-        tmp.unlink(missing_ok=True)
-    _sync_folder(dest.parent)
-
-
-def _sync_folder(folder: Path) -> None:
-    """Make a rename durable: fsync the folder that holds the new name (POSIX only)."""
-    if os.name != "posix":
-        return
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _make_self_contained(path: Path) -> None:
-    """Fold any -wal into the file itself (synced), so that renaming the file moves the
-    whole database and leaves no side file behind that belongs to the old name."""
-    conn = sqlite3.connect(path.as_uri(), uri=True, isolation_level=None)
-    try:
-        conn.execute("PRAGMA synchronous=FULL")
-        conn.execute("PRAGMA journal_mode=DELETE")
-    finally:
-        conn.close()
-    leftovers = [side for side in _side_files(path) if side.exists()]
-    if leftovers:
-        raise DatabaseError(f"{leftovers[0]} could not be folded into {path.name}.")
-
-
-def _settle(path: Path, timeout: float) -> None:
-    """Make the main file hold the whole database before it is copied byte for byte.
-
-    A -wal or -journal next to the file means another program has it open, or one died
-    with changes not yet written back. Opening it read-write lets SQLite recover them;
-    if the side files stay after our connection closed, someone else is using the file.
-    """
-    if not any(side.exists() for side in _side_files(path)):
-        return
-    conn = sqlite3.connect(path.as_uri(), uri=True, timeout=timeout, isolation_level=None)
-    try:
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    except sqlite3.Error as exc:
-        raise _translate_sqlite(exc) from exc
-    finally:
-        conn.close()
-    if any(side.exists() for side in _side_files(path)):
-        raise DatabaseBusyError(
-            f"{path} uses an older schema and must be upgraded, but another program has it "
-            "open. Close other AccessGuard windows on this file and try again."
-        )
-
-
-def _frozen(path: Path) -> bool:
-    """True for a WAL-mode file that nobody has open and nobody can write: no -wal beside
-    it, and no write permission bits or a folder we cannot write to.
-
-    Such a file is opened as immutable. A plain read-only open would have to create
-    -wal/-shm files (impossible in a read-only folder) and would leave them behind,
-    with the file's read-only permissions, where they break the next writer.
-    """
-    if any(side.exists() for side in _side_files(path)):
-        return False
-    try:
-        unwritable = not (path.stat().st_mode & 0o222)
-    except OSError:
-        return False
-    if os.access(path.parent, os.W_OK) and not unwritable:
-        return False
-    try:
-        with open(path, "rb") as fh:
-            header = fh.read(20)
-    except OSError:
-        return False
-    return len(header) == 20 and header[18] == 2 and header[19] == 2
-
-
-def _sqlite_backup(source: Path, dest: Path, *, replace: bool = False) -> None:
-    """A consistent copy through the online backup API, renamed into place when done."""
-    tmp = _unused(dest.with_name(dest.name + PARTIAL))
-    fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, stat.S_IRUSR | stat.S_IWUSR)
-    os.close(fd)
-    try:
-        src = sqlite3.connect(source.as_uri() + "?mode=ro", uri=True)
-        try:
-            dst = sqlite3.connect(tmp)
-            try:
-                src.backup(dst)
-                # The copy is a self-contained file: no -wal to carry along.
-                dst.execute("PRAGMA journal_mode=DELETE")
-            finally:
-                dst.close()
-        finally:
-            src.close()
-        if not replace and dest.exists():
-            raise FileExistsError(dest)
-        os.replace(tmp, dest)
-        _sync_folder(dest.parent)
-    finally:
-        _remove_with_side_files(tmp)
-
-
-def restore_backup(backup: Path, path: Path) -> None:
-    """Put a backup back in place of ``path`` (the database must be closed everywhere)."""
-    for side in _side_files(path):
-        side.unlink(missing_ok=True)
-    mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else stat.S_IRUSR | stat.S_IWUSR
-    _copy_file(backup, path, mode=mode)
-
-
-def _translate_sqlite(exc: sqlite3.Error) -> DatabaseError:
-    text = str(exc).lower()
-    if "locked" in text or "busy" in text:
-        return DatabaseBusyError()
-    if "readonly" in text or "read-only" in text:
-        return ReadOnlyDatabaseError(
-            "The database file cannot be written (read-only file or folder)."
-        )
-    if "malformed" in text or "not a database" in text:
-        return DatabaseError(f"The database file is damaged: {exc}.")
-    return DatabaseError(f"The database file could not be used: {exc}.")
-
-
-def inspect_sqlite_file(path: Path) -> SchemaState:
-    """Read what a file is without changing a byte of it.
-
-    Raises:
-        NotADatabaseError: the file is not SQLite at all.
-        CorruptDatabaseError: it is SQLite but damaged (truncated, bad pages).
-    """
-    shown = str(path)
-    try:
-        with open(path, "rb") as fh:
-            header = fh.read(100)
-    except OSError as exc:
-        raise DatabaseOpenError(f"{shown} cannot be read: {exc.strerror}.", shown) from exc
-    if not header.startswith(SQLITE_HEADER):
-        raise NotADatabaseError(f"{shown} is not an SQLite database file.", shown)
-    if len(header) < 100:
-        raise CorruptDatabaseError(f"{shown} is damaged: the file header is incomplete.", shown)
-    page_size = int.from_bytes(header[16:18], "big")
-    page_size = 65536 if page_size == 1 else page_size
-    page_count = int.from_bytes(header[28:32], "big")
-    change_counter = int.from_bytes(header[24:28], "big")
-    valid_for = int.from_bytes(header[92:96], "big")
-    size = path.stat().st_size
-    if page_size < 512 or page_size & (page_size - 1):
-        raise CorruptDatabaseError(f"{shown} is damaged: invalid page size in the header.", shown)
-    wal = Path(str(path) + "-wal")
-    if (
-        change_counter == valid_for
-        and page_count
-        and size < page_count * page_size
-        and not (wal.exists() and wal.stat().st_size > 0)
-    ):
-        raise CorruptDatabaseError(
-            f"{shown} is damaged: it is shorter than its header says (truncated?).", shown
-        )
-    # A WAL-mode file without a -wal beside it is not open anywhere: read it as immutable
-    # so that looking at it creates no -wal/-shm files. Otherwise read-only, which shares
-    # the other program's WAL and sees its committed changes.
-    in_wal_mode = header[18] == 2 and header[19] == 2
-    idle = not any(side.exists() for side in _side_files(path))
-    uri = path.as_uri() + ("?immutable=1" if in_wal_mode and idle else "?mode=ro")
-    try:
-        conn = sqlite3.connect(uri, uri=True)
-    except sqlite3.Error as exc:
-        raise DatabaseOpenError(f"{shown} cannot be opened: {exc}.", shown) from exc
-    try:
-        tables = [
-            r[0]
-            for r in conn.execute(
-                "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' "
-                "ORDER BY name"
-            )
-        ]
-        revision = None
-        if "alembic_version" in tables:
-            row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
-            revision = row[0] if row else None
-        if size <= QUICK_CHECK_LIMIT:
-            result = conn.execute("PRAGMA quick_check").fetchall()
-            if result != [("ok",)]:
-                raise CorruptDatabaseError(f"{shown} is damaged ({result[0][0]}).", shown)
-    except sqlite3.DatabaseError as exc:
-        text = str(exc).lower()
-        if "locked" in text or "busy" in text:
-            raise DatabaseBusyError(
-                f"{shown} is locked by another program \u2014 try again."
-            ) from exc
-        raise CorruptDatabaseError(f"{shown} is damaged ({exc}).", shown) from exc
-    finally:
-        conn.close()
-    return SchemaState(tables=tables, revision=revision)

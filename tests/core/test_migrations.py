@@ -16,7 +16,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import DateTime, create_engine
 
-from accessguard_gui.core import database, rbac, schema
+from accessguard_gui.core import database, rbac, schema, sqlite_files
 from accessguard_gui.core.database import Database, restore_backup
 from accessguard_gui.core.errors import (
     CorruptDatabaseError,
@@ -236,7 +236,7 @@ def test_a_large_file_is_not_fully_checked_on_open(
 ) -> None:
     """Opening stays cheap for big files; "Check database" finds the damage instead."""
     damaged_pages(db_path)
-    monkeypatch.setattr(database, "QUICK_CHECK_LIMIT", 0)
+    monkeypatch.setattr(sqlite_files, "QUICK_CHECK_LIMIT", 0)
     try:
         db = Database(db_path, read_only=True)
     except CorruptDatabaseError:
