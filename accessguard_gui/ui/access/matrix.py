@@ -32,8 +32,9 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from sqlalchemy.orm import Session
 
-from ...core import lookup
+from ...core import impact, lookup
 from ...core.changes import Grant, Revoke
 from ...core.database import Database
 from ...core.errors import AccessGuardError
@@ -179,9 +180,10 @@ class RolePermissionMatrixModel(QAbstractTableModel):
             return False
         state = self.cell_state(index.row(), index.column())
         if state is None:
-            self._load_block(index.row() // BLOCK, index.column() // BLOCK)
+            self._load_blocks([(index.row() // BLOCK, index.column() // BLOCK)])
             state = self.cell_state(index.row(), index.column())
-            assert state is not None
+            if state is None:
+                return False
         if isinstance(value, Qt.CheckState):
             want = value == Qt.CheckState.Checked
         else:
@@ -216,40 +218,64 @@ class RolePermissionMatrixModel(QAbstractTableModel):
     def load_wanted(self) -> None:
         """Fetch every block a paint asked for (runs on the next event-loop turn)."""
         wanted, self._wanted = self._wanted, set()
-        for rb, cb in sorted(wanted):
-            if (rb, cb) not in self._blocks:
-                self._load_block(rb, cb)
+        self._load_blocks(sorted(k for k in wanted if k not in self._blocks))
 
     def ensure_loaded(self, rows: range, columns: range) -> None:
         """Load the blocks covering ``rows`` × ``columns`` now (e.g. before a screenshot)."""
         if not rows or not columns:
             return
-        for rb in range(rows.start // BLOCK, (rows.stop - 1) // BLOCK + 1):
-            for cb in range(columns.start // BLOCK, (columns.stop - 1) // BLOCK + 1):
-                if (rb, cb) not in self._blocks:
-                    self._load_block(rb, cb)
+        keys = [
+            (rb, cb)
+            for rb in range(rows.start // BLOCK, (rows.stop - 1) // BLOCK + 1)
+            for cb in range(columns.start // BLOCK, (columns.stop - 1) // BLOCK + 1)
+            if (rb, cb) not in self._blocks
+        ]
+        self._load_blocks(keys)
 
-    def _load_block(self, rb: int, cb: int) -> None:
+    def _block_ids(self, rb: int, cb: int) -> tuple[list[int], list[int]]:
         r0, c0 = rb * BLOCK, cb * BLOCK
-        role_ids = [rid for rid, _ in self._roles[r0 : r0 + BLOCK]]
-        perm_ids = [pid for pid, _ in self._perms[c0 : c0 + BLOCK]]
-        if not role_ids or not perm_ids:
+        return (
+            [rid for rid, _ in self._roles[r0 : r0 + BLOCK]],
+            [pid for pid, _ in self._perms[c0 : c0 + BLOCK]],
+        )
+
+    def _load_blocks(self, keys: list[tuple[int, int]]) -> None:
+        """Direct grants from the file; inherited marks from the pending state (a pending
+        grant or inheritance changes what other roles inherit), all blocks of one paint
+        in one read and, if anything is pending, one rolled-back preview."""
+        keys = [k for k in keys if all(self._block_ids(*k))]
+        if not keys:
             return
+
+        def fetch(session: Session) -> list[lookup.MatrixBlock]:
+            return [lookup.matrix_block(session, *self._block_ids(*k)) for k in keys]
+
         try:
             with self._db.read() as s:
-                block = lookup.matrix_block(s, role_ids, perm_ids)
+                saved = fetch(s)
         except AccessGuardError:
             return
-        self.blocks_loaded += 1
-        self._blocks[(rb, cb)] = block
-        self._wanted.discard((rb, cb))
+        after = saved
+        pending = self._store.edits_for_save()
+        if pending:
+            try:
+                after, _problems = impact.with_pending(self._db, pending, fetch)
+            except AccessGuardError:
+                pass  # e.g. busy: show the saved inheritance rather than nothing
+        for key, direct, inherited in zip(keys, saved, after, strict=True):
+            rb, cb = key
+            role_ids, perm_ids = self._block_ids(rb, cb)
+            self.blocks_loaded += 1
+            self._blocks[key] = lookup.MatrixBlock(direct.direct, inherited.inherited)
+            self._wanted.discard(key)
+            r0, c0 = rb * BLOCK, cb * BLOCK
+            self.dataChanged.emit(
+                self.index(r0, c0),
+                self.index(r0 + len(role_ids) - 1, c0 + len(perm_ids) - 1),
+            )
+            self.block_loaded.emit(rb, cb)
         while len(self._blocks) > MAX_BLOCKS:
             self._blocks.popitem(last=False)
-        self.dataChanged.emit(
-            self.index(r0, c0),
-            self.index(r0 + len(role_ids) - 1, c0 + len(perm_ids) - 1),
-        )
-        self.block_loaded.emit(rb, cb)
 
     # ------------------------------------------------------------ pending overlay
 
@@ -280,6 +306,8 @@ class RolePermissionMatrixModel(QAbstractTableModel):
 
     def _store_changed(self) -> None:
         self._overlay = self._compute_overlay()
+        # Inherited marks depend on every pending edit: refetch what is shown.
+        self._blocks.clear()
         if self._roles and self._perms:
             self.dataChanged.emit(
                 self.index(0, 0), self.index(len(self._roles) - 1, len(self._perms) - 1)

@@ -6,7 +6,7 @@ from PySide6.QtCore import QModelIndex, Qt
 from pytestqt.qtbot import QtBot
 
 from accessguard_gui.core import rbac
-from accessguard_gui.core.changes import Grant, Revoke
+from accessguard_gui.core.changes import Grant, Inherit, Revoke
 from accessguard_gui.core.database import Database
 from accessguard_gui.ui.access.common import save_png
 from accessguard_gui.ui.access.matrix import (
@@ -65,6 +65,8 @@ def test_checking_pushes_grant_and_revoke(qtbot: QtBot, demo_db: Database) -> No
     with qtbot.waitSignal(store.changed):
         assert model.setData(cell, Qt.CheckState.Checked.value, Qt.ItemDataRole.CheckStateRole)
     assert store.edits() == [Grant("Auditor", ("Ledger", "write"))]
+    # The view refetches the blocks it shows (inherited marks follow pending edits).
+    qtbot.waitUntil(lambda: cell.data(Qt.ItemDataRole.CheckStateRole) is not None)
     assert cell.data(Qt.ItemDataRole.CheckStateRole) == Qt.CheckState.Checked
     assert cell.data(Qt.ItemDataRole.BackgroundRole) is not None  # pending colour
     # Through the view: select a granted cell and press space.
@@ -72,9 +74,29 @@ def test_checking_pushes_grant_and_revoke(qtbot: QtBot, demo_db: Database) -> No
     widget.view.setCurrentIndex(granted)
     qtbot.keyClick(widget.view, Qt.Key.Key_Space)
     assert store.edits()[-1] == Revoke("Staff", ("Ledger", "read"))
+    _loaded(model)
     assert granted.data(Qt.ItemDataRole.CheckStateRole) == Qt.CheckState.Unchecked
     with demo_db.read() as s:  # nothing written
         assert [p.label for p in rbac.role_permissions(s, "Staff")] == ["Ledger: read"]
+
+
+def test_inherited_marks_follow_pending_edits(qtbot: QtBot, demo_db: Database) -> None:
+    store = PendingStore()
+    model = _loaded(RolePermissionMatrixModel(demo_db, store))
+    admin_write = _cell(model, "Admin", "Ledger: write")
+    assert admin_write.data() == ""
+    store.push(Grant("Staff", ("Ledger", "write")))  # Admin inherits from Staff
+    _loaded(model)
+    assert admin_write.data() == INHERITED_MARK
+    assert _cell(model, "Auditor", "Ledger: write").data() == INHERITED_MARK
+    store.push(Inherit("Payments", "Operator"))
+    _loaded(model)
+    assert _cell(model, "Payments", "Server room: open").data() == INHERITED_MARK
+    store.undo()
+    store.undo()
+    _loaded(model)
+    assert admin_write.data() == ""
+    assert _cell(model, "Payments", "Server room: open").data() == ""
 
 
 def test_filters_on_both_axes(qtbot: QtBot, demo_db: Database) -> None:
