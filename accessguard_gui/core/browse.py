@@ -66,7 +66,7 @@ PAGE_SIZE = 256
 FTS_MIN_CHARS = 3
 #: A search with fewer candidates than this in the search index looks them up and sorts
 #: them; more candidates (dense matches) walk the sort column's index and keep matches.
-FTS_DRIVEN_LIMIT = 8_000
+FTS_DRIVEN_LIMIT = 20_000
 
 Key = tuple[Any, int]
 """A row's position in the current order: (sort value, id)."""
@@ -483,11 +483,12 @@ def _conditions(
         if dialect.name == "postgresql":
             conds.append(or_(*(c.ilike(pattern, escape="\\") for c in spec.search_columns)))
         elif dialect.name == "sqlite":
-            # SQLite's LIKE ignores ASCII case only: the term is also tried as typed and in
-            # upper case, so "Ärzte", "ärzte" and "ÄRZTE" all find "Ärzte".
-            patterns: tuple[BindParameter[Any], ...] = (
-                pattern, bindparam("p_typed"), bindparam("p_upper")
-            )
+            # SQLite's LIKE ignores ASCII case only: a term with other letters is also
+            # tried as typed and in upper case, so "Ärzte", "ärzte" and "ÄRZTE" all find
+            # "Ärzte". An ASCII term needs one pattern (three would triple a scan's cost).
+            patterns: tuple[BindParameter[Any], ...] = (pattern,)
+            if not query.term.isascii():
+                patterns += (bindparam("p_typed"), bindparam("p_upper"))
             conds.append(
                 or_(*(c.like(p, escape="\\") for c in spec.search_columns for p in patterns))
             )
@@ -506,8 +507,9 @@ def _params(spec: TableSpec, query: BrowseQuery, plan: Plan) -> dict[str, Any]:
     term = query.term
     if term:
         params["p"] = "%" + escape_like(term.lower()) + "%"
-        params["p_typed"] = "%" + escape_like(term) + "%"
-        params["p_upper"] = "%" + escape_like(term.upper()) + "%"
+        if not term.isascii():
+            params["p_typed"] = "%" + escape_like(term) + "%"
+            params["p_upper"] = "%" + escape_like(term.upper()) + "%"
         if plan is Plan.INDEXED:
             params["q"] = fts_phrase(term)
     for key, value in query.filters:
@@ -562,7 +564,7 @@ class _Shape:
     sort: str
     forward: bool
     plan: Plan
-    search: bool
+    search: str  # "", "ascii" or "unicode": how many LIKE patterns a search needs
     filters: tuple[str, ...]
     keyset: str  # "" | "value" | "null"
     offset: bool
@@ -655,7 +657,9 @@ def _shape(
     keyset = "" if anchor is None else ("null" if anchor[0] is None else "value")
     col = spec.column(query.sort or spec.default_sort)
     return _Shape(
-        spec.key, col.key, forward, plan, bool(query.term), tuple(k for k, _ in query.filters),
+        spec.key, col.key, forward, plan,
+        "" if not query.term else ("ascii" if query.term.isascii() else "unicode"),
+        tuple(k for k, _ in query.filters),
         keyset, offset,
     )
 

@@ -238,3 +238,15 @@ def test_counting_in_slices_adds_up_to_the_count(people: Database) -> None:
             parts = [browse.count_range(s, USERS, query, lo, min(lo + 2, high))
                      for lo in range(low, high, 2)]
             assert sum(parts) == browse.count(s, USERS, query) > 0
+
+
+@pytest.mark.parametrize("term", ["Ärzte", "ärzte", "ÄRZTE", "rzt", "ÄRZ"])
+def test_a_search_for_other_letters_ignores_their_case_too(db: Database, term: str) -> None:
+    with db.action("Seed") as s:
+        rbac.add_role(s, "Ärzte")
+        rbac.add_role(s, "Pflege")
+    query = BrowseQuery("name", search=term)
+    with db.read() as s:
+        rows = browse.fetch_page(s, browse.ROLES, query)
+        assert [r[FIRST_CELL] for r in rows] == ["Ärzte"]
+        assert browse.count(s, browse.ROLES, query) == 1
