@@ -5,7 +5,8 @@ For each edit, its scope is found set-based before it is applied: the users it c
 (the user of an assignment; the members of a role and of every role inheriting from it for
 grants, inheritance and role deletion) and the permissions it can move (the granted
 permission; everything the junior role of an inheritance holds; ...). Which of those
-permissions those users hold is snapshotted into a temporary table before and after the
+permissions those users hold (through the roles granting them: one walk of the role graph
+per edit, not one per user) is snapshotted into a temporary table before and after the
 edit, and the snapshots are diffed with EXCEPT into a table of gain/loss events; the net
 result per user is an aggregate over the events. Nothing is loaded into Python but the
 (bounded) lists of differences. The same preview session also answers "what
@@ -315,29 +316,37 @@ def _record_scope(session: Session, step: int, users: Any, perms: Any) -> int:
 
 
 def _snapshot(session: Session, step: int, side: int, now: datetime) -> None:
-    """Insert which of the step's permissions each of the step's users holds now: walks up
-    from their live assignments and keeps only the step's candidate permissions."""
-    users = select(_affected.c.user_id).where(_affected.c.step == step)
-    start = (
-        select(UserRole.user_id.label("user_id"), UserRole.role_id.label("role_id"))
+    """Insert which of the step's candidate permissions each of the step's users holds now.
+
+    Walks the role graph once per step, not once per user: the roles granting each
+    candidate permission (its holders and every role inheriting from them), then keeps
+    the step's active users with a live assignment to one of those roles.
+    """
+    start = select(
+        RolePermission.permission_id.label("permission_id"),
+        RolePermission.role_id.label("role_id"),
+    ).where(
+        RolePermission.permission_id.in_(
+            select(_candidates.c.permission_id).where(_candidates.c.step == step)
+        )
+    )
+    granting = start.cte("impact_granting", recursive=True)
+    granting = granting.union(
+        select(granting.c.permission_id, RoleInheritance.role_id).where(
+            RoleInheritance.inherits_from_id == granting.c.role_id
+        )
+    )
+    rows = (
+        select(literal(step), literal(side), UserRole.user_id, granting.c.permission_id)
+        .select_from(_affected)
+        .join(UserRole, UserRole.user_id == _affected.c.user_id)
         .join(User, User.id == UserRole.user_id)
+        .join(granting, granting.c.role_id == UserRole.role_id)
         .where(
-            UserRole.user_id.in_(users),
+            _affected.c.step == step,
             User.active.is_(True),
             or_(UserRole.expires_at.is_(None), UserRole.expires_at > now),
         )
-        .cte("impact_reach", recursive=True)
-    )
-    reach = start.union(
-        select(start.c.user_id, RoleInheritance.inherits_from_id).where(
-            RoleInheritance.role_id == start.c.role_id
-        )
-    )
-    candidates = select(_candidates.c.permission_id).where(_candidates.c.step == step)
-    rows = (
-        select(literal(step), literal(side), reach.c.user_id, RolePermission.permission_id)
-        .join(RolePermission, RolePermission.role_id == reach.c.role_id)
-        .where(RolePermission.permission_id.in_(candidates))
         .distinct()
     )
     session.execute(_snap.insert().from_select(["step", "side", "user_id", "permission_id"], rows))
