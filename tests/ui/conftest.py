@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QApplication
 
 from accessguard_gui.core import rbac
 from accessguard_gui.core.database import Database
@@ -101,14 +102,22 @@ def seeded(db: Database) -> Database:
     return db
 
 
+def _drop_pending(win: Any) -> None:
+    # pytest-qt closes tracked widgets before fixtures are torn down: without this, a
+    # test that ends with pending edits would answer "Cancel" and leave its window open.
+    win.store.clear()
+
+
 @pytest.fixture
 def window(qtbot: Any, seeded: Database, settings: AppSettings) -> Iterator[Any]:
     from accessguard_gui.ui.main_window import MainWindow
 
     win = MainWindow(seeded, settings)
-    qtbot.addWidget(win)
+    qtbot.addWidget(win, before_close_func=_drop_pending)
     win.show()
     qtbot.waitExposed(win)
+    win.activateWindow()  # keyboard focus inside it, whatever earlier tests left active
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is win)
     yield win
     win.store.clear()  # nothing pending: closing at teardown asks nothing
     win.db.close()

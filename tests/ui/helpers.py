@@ -5,12 +5,28 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QAbstractItemView, QLineEdit
+from PySide6.QtWidgets import QAbstractItemView, QApplication, QLineEdit
 
 from accessguard_gui.core import rbac
 from accessguard_gui.core.database import Database
 from accessguard_gui.ui.delegates import column_field
 from accessguard_gui.ui.table_page import TablePage
+
+
+def drop_pending(window: Any) -> None:
+    """``before_close_func`` for qtbot.addWidget: pytest-qt closes windows before fixtures
+    are torn down, and a window with pending edits would refuse to close."""
+    window.store.clear()
+
+
+def show_window(qtbot: Any, window: Any) -> None:
+    """Track, show and activate a main window (keyboard focus goes to it, not to a window
+    an earlier test left active)."""
+    qtbot.addWidget(window, before_close_func=drop_pending)
+    window.show()
+    qtbot.waitExposed(window)
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
 
 
 def column_of(page: TablePage, key: str) -> int:

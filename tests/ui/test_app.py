@@ -93,9 +93,14 @@ def test_main_opens_the_window_on_the_given_file(
 
     Database(db_path).close()
     seen: list[str] = []
+    before = set(QApplication.topLevelWidgets())
 
     def fake_exec() -> int:  # the event loop: look at the window, then "quit"
-        windows = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow)]
+        windows = [
+            w
+            for w in QApplication.topLevelWidgets()
+            if isinstance(w, MainWindow) and w not in before
+        ]
         seen.extend(w.windowTitle() for w in windows if w.isVisible())
         for w in windows:
             w.close()

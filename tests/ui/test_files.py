@@ -16,7 +16,7 @@ from accessguard_gui.core.database import Database
 from accessguard_gui.ui.main_window import MainWindow
 from accessguard_gui.ui.messages import SaveChoice
 
-from .helpers import row_of_user, type_into_cell, users_in_file
+from .helpers import drop_pending, row_of_user, show_window, type_into_cell, users_in_file
 
 
 def _not_sqlite(tmp_path: Path) -> Path:
@@ -121,9 +121,7 @@ def test_read_only_database_is_visible_and_not_editable(
     seeded.close()
     db = Database(seeded.path, create=False, read_only=True)
     window = MainWindow(db, settings)
-    qtbot.addWidget(window)
-    window.show()
-    qtbot.waitExposed(window)
+    show_window(qtbot, window)
     try:
         assert "read-only" in window.windowTitle()
         assert window.banner.isVisible() and "Read-only" in window.banner.text()
@@ -205,7 +203,7 @@ def test_settings_remember_layout_and_sort(
     window.close()
 
     again = MainWindow(seeded, settings)
-    qtbot.addWidget(again)
+    qtbot.addWidget(again, before_close_func=drop_pending)
     assert again.current_page().kind.key == "resources"
     again.show()
     qtbot.waitExposed(again)

@@ -12,7 +12,14 @@ from accessguard_gui.core.changes import Create, Entity
 from accessguard_gui.core.database import Database
 from accessguard_gui.core.models import Role
 
-from .helpers import cell_text, row_of_user, type_into_cell, user_id, users_in_file
+from .helpers import (
+    cell_text,
+    row_of_user,
+    show_window,
+    type_into_cell,
+    user_id,
+    users_in_file,
+)
 
 
 def _roles_in_file(db: Database) -> set[str]:
@@ -94,9 +101,7 @@ def test_busy_database_applies_nothing(
     seeded.close()
     db = Database(seeded.path, create=False, busy_timeout=0.2)
     window = MainWindow(db, settings)
-    qtbot.addWidget(window)
-    window.show()
-    qtbot.waitExposed(window)
+    show_window(qtbot, window)
     page = window.page("users")
     type_into_cell(qtbot, page, row_of_user(page, db, "bob"), "display_name", "Busy Bob")
     blocker = sqlite3.connect(seeded.path, timeout=0.2)

@@ -14,7 +14,7 @@ from accessguard_gui.core.database import Database
 from accessguard_gui.core.generate import generate
 from accessguard_gui.ui.main_window import MainWindow
 
-from .helpers import cell_text, column_of, type_into_cell
+from .helpers import cell_text, column_of, show_window, type_into_cell
 
 pytestmark = pytest.mark.slow
 USERS = 100_000
@@ -31,10 +31,8 @@ def big_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def big_window(qtbot: Any, big_file: Path, settings: Any) -> Iterator[MainWindow]:
     db = Database(big_file, create=False)
     window = MainWindow(db, settings)
-    qtbot.addWidget(window)
     window.resize(1200, 800)
-    window.show()
-    qtbot.waitExposed(window)
+    show_window(qtbot, window)
     yield window
     window.store.clear()
     window.db.close()
