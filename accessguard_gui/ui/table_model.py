@@ -77,6 +77,7 @@ _TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
 _ALIGN = int(Qt.ItemDataRole.TextAlignmentRole)
 _CHECKED = Qt.CheckState.Checked
 _UNCHECKED = Qt.CheckState.Unchecked
+_RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 
 
 class ItemRole(enum.IntEnum):
@@ -84,6 +85,25 @@ class ItemRole(enum.IntEnum):
 
     RECORD_ID = int(Qt.ItemDataRole.UserRole) + 1
     STATE = int(Qt.ItemDataRole.UserRole) + 2  # "", "changed", "new", "deleted", "failed"
+
+
+_RECORD_ID = int(ItemRole.RECORD_ID)
+_STATE = int(ItemRole.STATE)
+#: Roles with no answer for an unmarked stored row: answered without a lookup.
+_PLAIN_NOTHING = frozenset(
+    int(r) for r in (
+        Qt.ItemDataRole.DecorationRole, Qt.ItemDataRole.FontRole,
+        Qt.ItemDataRole.BackgroundRole, Qt.ItemDataRole.ForegroundRole,
+        Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.StatusTipRole,
+        Qt.ItemDataRole.WhatsThisRole, Qt.ItemDataRole.SizeHintRole,
+    )
+)
+_MARKED_NOTHING = frozenset(
+    int(r) for r in (
+        Qt.ItemDataRole.DecorationRole, Qt.ItemDataRole.StatusTipRole,
+        Qt.ItemDataRole.WhatsThisRole, Qt.ItemDataRole.SizeHintRole,
+    )
+)
 
 
 class RowState(enum.StrEnum):
@@ -201,7 +221,8 @@ class RecordTableModel(QAbstractTableModel):
         self._patched: dict[int, tuple[Any, ...]] = {}
         self._deleted: set[int] = set()
         self._failed: dict[int, str] = {}
-        self._marked = False
+        self._nothing = _PLAIN_NOTHING
+        self._marked_flag = False
 
         self._load_timer = QTimer(self)
         self._load_timer.setSingleShot(True)
@@ -234,22 +255,32 @@ class RecordTableModel(QAbstractTableModel):
         return self._ncols
 
     def data(self, index: Index, role: int = _DISPLAY) -> Any:
+        # Called ~7 times per painted cell: the common answers come first and cheaply.
+        if role == _DISPLAY:
+            r = index.row() - self._ncreated
+            if r >= 0:
+                page = self._pages.get(r // PAGE_SIZE)
+                if page is None:
+                    self._want(r // PAGE_SIZE)
+                    return None
+                if r % PAGE_SIZE >= len(page):
+                    return None
+                row = page[r % PAGE_SIZE]
+                if self._patched:
+                    row = self._patched.get(row[ID], row)
+                return row[FIRST_CELL + index.column()]
+        elif role in self._nothing:
+            return None
+        return self._other_data(index, role)
+
+    def _other_data(self, index: Index, role: int) -> Any:
         r = index.row() - self._ncreated
         if r < 0:
             return self._created_data(r + self._ncreated, index.column(), role)
         page = self._pages.get(r // PAGE_SIZE)
-        if page is None:
-            if role == _DISPLAY:
-                self._want(r // PAGE_SIZE)
+        if page is None or r % PAGE_SIZE >= len(page):
             return None
-        try:
-            row = page[r % PAGE_SIZE]
-        except IndexError:
-            return None
-        if role == _DISPLAY:
-            if self._patched:
-                row = self._patched.get(row[ID], row)
-            return row[FIRST_CELL + index.column()]
+        row = page[r % PAGE_SIZE]
         c = index.column()
         if self._marked and role in (_FONT, _BACKGROUND, _FOREGROUND, _TOOLTIP):
             return self._mark_data(row[ID], c, role)
@@ -267,11 +298,11 @@ class RecordTableModel(QAbstractTableModel):
             return bool(value) if c in self._bool_at else value
         if role == _ALIGN:
             if c in self._right:
-                return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                return _RIGHT
             return None
-        if role == ItemRole.RECORD_ID:
+        if role == _RECORD_ID:
             return row[ID]
-        if role == ItemRole.STATE:
+        if role == _STATE:
             return str(self._state_of(row[ID]))
         return None
 
@@ -289,12 +320,14 @@ class RecordTableModel(QAbstractTableModel):
         return section - self._ncreated + 1
 
     def flags(self, index: Index) -> Qt.ItemFlag:
-        if not index.isValid():
+        c = index.column()
+        if c < 0:
             return Qt.ItemFlag.NoItemFlags
-        r = index.row() - self._ncreated
-        if r < 0 or (self._deleted and self._id_at(r) in self._deleted):
-            return self._base_flags
-        return self._flags[index.column()]
+        if self._ncreated or self._deleted:
+            r = index.row() - self._ncreated
+            if r < 0 or (self._deleted and self._id_at(r) in self._deleted):
+                return self._base_flags
+        return self._flags[c]
 
     def setData(self, index: Index, value: Any, role: int = _EDIT) -> bool:
         if not index.isValid() or self.pending is None or self.spec.entity is None:
@@ -500,18 +533,19 @@ class RecordTableModel(QAbstractTableModel):
 
     # ------------------------------------------------------------------ loading
 
-    def _read_counts(self, *, recount_total: bool) -> tuple[int, int]:
-        q = self._query
-        plain = not q.term and not q.filters
-        with self.db.read() as s:
-            self._plan = browse.choose_plan(s, self.spec, q)
-            count = browse.count(s, self.spec, q, plan=self._plan)
-            if plain:
-                total = count
-            elif recount_total or not self._total:
-                total = browse.count(s, self.spec, self.spec.default_query())
-            else:
-                total = self._total
+    def _read_counts(self, *, recount_total: bool, session: Any = None) -> tuple[int, int]:
+        if session is None:
+            with self.db.read() as s:
+                return self._read_counts(recount_total=recount_total, session=s)
+        q, s = self._query, session
+        self._plan = browse.choose_plan(s, self.spec, q)
+        count = browse.count(s, self.spec, q, plan=self._plan)
+        if not q.term and not q.filters:
+            total = count
+        elif recount_total or not self._total:
+            total = browse.count(s, self.spec, self.spec.default_query())
+        else:
+            total = self._total
         return count, total
 
     def _reset(
@@ -522,13 +556,17 @@ class RecordTableModel(QAbstractTableModel):
         try:
             self._drop_cache()
             self._generation += 1
-            if recount and self._query.term and self._start_counting(recount_total):
-                pass  # page 0 read, the count runs from idle time
-            else:
-                if recount:
-                    self._count, self._total = self._read_counts(recount_total=recount_total)
-                if self._count:
-                    self._load_pages([0])
+            # One short read: the count (or the start of counting) and the first page.
+            with self.db.read() as s:
+                if recount and self._query.term and self._start_counting(s, recount_total):
+                    pass  # page 0 read, the count runs from idle time
+                else:
+                    if recount:
+                        self._count, self._total = self._read_counts(
+                            recount_total=recount_total, session=s
+                        )
+                    if self._count:
+                        self._install(0, self._read_page(s, 0))
         finally:
             if emit_reset:
                 self.endResetModel()
@@ -541,18 +579,17 @@ class RecordTableModel(QAbstractTableModel):
     def _scan_search(self) -> bool:
         return bool(self._query.term) and self._plan is browse.Plan.SCAN
 
-    def _start_counting(self, recount_total: bool) -> bool:
+    def _start_counting(self, s: Any, recount_total: bool) -> bool:
         """A search the search index cannot narrow: read the first page only, and count
         slice by slice later. Returns False when the search should be counted at once."""
         q, spec = self._query, self.spec
-        with self.db.read() as s:
-            self._plan = browse.choose_plan(s, spec, q)
-            if self._plan is not browse.Plan.SCAN:
-                return False
-            rows = browse.fetch_page(s, spec, q, plan=self._plan)
-            if recount_total or not self._total:
-                self._total = browse.count(s, spec, spec.default_query())
-            bounds = browse.id_bounds(s, spec) if len(rows) == PAGE_SIZE else None
+        self._plan = browse.choose_plan(s, spec, q)
+        if self._plan is not browse.Plan.SCAN:
+            return False
+        rows = browse.fetch_page(s, spec, q, plan=self._plan)
+        if recount_total or not self._total:
+            self._total = browse.count(s, spec, spec.default_query())
+        bounds = browse.id_bounds(s, spec) if len(rows) == PAGE_SIZE else None
         self._count = len(rows)
         self._counted = 0
         self._counting = bounds
@@ -729,6 +766,16 @@ class RecordTableModel(QAbstractTableModel):
             self._anchor_timer.start()
 
     # ------------------------------------------------------------------ pending overlay
+
+    @property
+    def _marked(self) -> bool:
+        """Does any row look different (pending edits, new rows)?"""
+        return self._marked_flag
+
+    @_marked.setter
+    def _marked(self, value: bool) -> None:
+        self._marked_flag = value
+        self._nothing = _MARKED_NOTHING if value else _PLAIN_NOTHING
 
     def _update_flags(self) -> None:
         editable = self.pending is not None and not self.db.read_only
