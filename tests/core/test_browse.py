@@ -250,3 +250,16 @@ def test_a_search_for_other_letters_ignores_their_case_too(db: Database, term: s
         rows = browse.fetch_page(s, browse.ROLES, query)
         assert [r[FIRST_CELL] for r in rows] == ["Ärzte"]
         assert browse.count(s, browse.ROLES, query) == 1
+
+
+def test_the_audit_log_is_searched_through_its_own_index(people: Database) -> None:
+    with people.action("Rename heidi") as s:
+        rbac.update_user(s, "heidi", display_name="Heidi Q")
+    query = BrowseQuery("at", descending=True, search="rename HEI")
+    with people.read() as s:
+        assert browse.choose_plan(s, browse.AUDIT, query) is Plan.INDEXED
+        rows = browse.fetch_page(s, browse.AUDIT, query)
+        newest = browse.fetch_page(s, browse.AUDIT, BrowseQuery("at", descending=True))[0]
+    assert [r[ID] for r in rows] == [newest[ID]]
+    action = browse.AUDIT.index_of("action")
+    assert rows[0][FIRST_CELL + action] == "Rename heidi"
