@@ -2,7 +2,28 @@
 assignments, separation of duty, the role × permission matrix and the inheritance graph.
 
 Each view is a self-contained widget that takes the ``Database`` (and the window's
-``PendingStore`` where it edits); ``show_*`` helpers open one on its own for testing.
+``PendingStore`` where it edits); nothing here writes table rows directly — edits go to the
+store and the window's Save applies them (SSD sets, which are rules, are the exception:
+their dialog saves each change in one audited ``db.action``).
+
+For the main window:
+    details_tabs(page, db, store, parent)   access tabs for a page's details pane
+    menu_entries(db, store, parent)         (text, tip, opener) for an "Access" menu
+    bulk_role_dialog(db, store, ids, parent) assign/remove one role for selected users
+    review.show_review_changes(db, store, save, parent) -> ReviewChangesDialog
+        save(edits) -> (ok, message) is the window's save; signal saved(int).
+
+Widgets (module: class(args) — signals):
+    access_check: AccessCheckPanel(db) — checked(AccessDecision); set_query(), check()
+    effective:    EffectiveAccessView(db, parent=None, store=None) — shown(str);
+                  show_user(name), show_resource(resource, action=None)
+    assignments:  UserRolesPanel(db, store) — refused(str); set_user(id or name)
+                  RoleDetailsPanel(db, store) — refused(str); set_role(id or name)
+                  BulkRoleDialog(db, store, user_ids) — applied(int); bulk_role_change()
+    ssd:          SsdPanel(db) — sets_changed(); SsdSetDialog(db, existing) — saved(str)
+    matrix:       RolePermissionMatrix(db, store) / RolePermissionMatrixModel(db, store)
+    graph:        RoleGraphView(db) — role_activated(str); set_role(id or name)
+Each module also has a ``show_*`` function that opens its view as a window of its own.
 """
 
 from __future__ import annotations

@@ -32,6 +32,11 @@ SaveResult = tuple[bool, str]
 """(saved, message): what the window's save did with the reviewed edits."""
 
 
+# Changes listed per edit and in the net list; the counts stay exact beyond it, and a
+# tree of 100 edits × 300 rows still fills in a blink.
+LIST_LIMIT = 300
+
+
 def _plural(n: int, word: str) -> str:
     return f"{n:,} {word}{'' if n == 1 else 's'}"
 
@@ -117,7 +122,7 @@ class ReviewChangesDialog(QDialog):
         # A review of many edits touching big roles takes seconds (bench/bench_access.py).
         QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
-            self.report = impact.review(self._db, edits)
+            self.report = impact.review(self._db, edits, limit=LIST_LIMIT)
         except AccessGuardError as exc:
             self.report = None
             self._fill_trees(None)
@@ -229,7 +234,8 @@ class ReviewChangesDialog(QDialog):
                 child.setForeground(0, QBrush(GREEN if change.gained else RED))
                 top.addChild(child)
             if entry.truncated:
-                top.addChild(QTreeWidgetItem(["\u2026 (more not listed)"]))
+                hidden = entry.gained_count + entry.lost_count - top.childCount()
+                top.addChild(QTreeWidgetItem([f"\u2026 and {hidden:,} more"]))
             self.by_edit.addTopLevelItem(top)
             top.setExpanded(top.childCount() <= 20)
         if report.failed_index is not None:
