@@ -157,7 +157,7 @@ class UserRolesPanel(_EditingPanel):
         add_button, remove_button, expiry_edit, set_expiry_button, clear_expiry_button.
     """
 
-    HEADERS = ("Role", "Granted", "Granted by", "Expires", "Pending")
+    HEADERS = ("Role", "Granted (UTC)", "Granted by", "Expires (UTC)", "State")
 
     def __init__(self, db: Database, store: PendingStore, parent: QWidget | None = None) -> None:
         super().__init__(db, store, parent)

@@ -43,7 +43,7 @@ STATUS_COLOR = {AccessStatus.GRANTED: GREEN, AccessStatus.EXPIRED: RED, AccessSt
 def _expires(path: AccessPath) -> str:
     if path.expires_at is None:
         return ""
-    when = f"{path.expires_at:%Y-%m-%d %H:%M} UTC"
+    when = f"{path.expires_at:%Y-%m-%d %H:%M}"
     return f"expired {when}" if path.expired else f"until {when}"
 
 
@@ -71,8 +71,8 @@ class EffectiveAccessView(QWidget):
 
     shown = Signal(str)
 
-    USER_HEADERS = ("Permission", "Status", "Path", "Assignment")
-    RESOURCE_HEADERS = ("User", "Permission", "Status", "Path", "Assignment")
+    USER_HEADERS = ("Permission", "Status", "Path", "Assignment (UTC)")
+    RESOURCE_HEADERS = ("User", "Permission", "Status", "Path", "Assignment (UTC)")
 
     def __init__(
         self, db: Database, parent: QWidget | None = None, store: PendingStore | None = None
