@@ -12,6 +12,8 @@ Signals:
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +62,16 @@ def make_model(db: Database, kind: PageKind, store: PendingStore, parent: QObjec
     from .table_model import RecordTableModel
 
     return RecordTableModel(db, browse.SPECS[kind.key], store, parent)
+
+
+@contextmanager
+def busy_cursor() -> Iterator[None]:
+    """A wait cursor while a user action runs (a large save can take seconds)."""
+    QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+    try:
+        yield
+    finally:
+        QApplication.restoreOverrideCursor()
 
 
 class MainWindow(QMainWindow):
@@ -603,7 +615,11 @@ class MainWindow(QMainWindow):
                 "The database is open read-only; changes cannot be saved.",
                 "Back up the file (File → Back up) to get a copy you can change.",
             )
-        outcome = save_pending(self.db, self.store)
+        count = len(self.store.edits_for_save())
+        self.statusBar().showMessage(f"Saving {count:,} change{'s' if count != 1 else ''}…")
+        with busy_cursor():
+            outcome = save_pending(self.db, self.store)
+        self.statusBar().clearMessage()
         if not outcome.ok:
             self._select_failed_row()
             self._refresh_details()
@@ -730,7 +746,8 @@ class MainWindow(QMainWindow):
         if not self.maybe_keep_pending("opening another database"):
             return False
         try:
-            db = Database(path, create=create, read_only=read_only, operator=self.db.operator)
+            with busy_cursor():
+                db = Database(path, create=create, read_only=read_only, operator=self.db.operator)
         except AccessGuardError as exc:
             messages.show_error(
                 self,
