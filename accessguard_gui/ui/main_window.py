@@ -50,6 +50,7 @@ from .settings import AppSettings
 from .table_page import PAGES, PageKind, TablePage
 
 APP_TITLE = "AccessGuard"
+DELETE_LIMIT = 10_000  # rows marked for deletion by one Del (each is read to be labelled)
 AUDIT_HISTORY_LIMIT = 500  # entries of one record searched for the selected one
 CHOICES_LIMIT = 20_000  # offered in the form's combo (completes by substring)
 DB_SUFFIXES = (".db", ".sqlite", ".sqlite3", ".accessguard")
@@ -528,6 +529,16 @@ class MainWindow(QMainWindow):
         page = self.current_page()
         entity = page.kind.entity
         if entity is None or not self._editable(page):
+            return
+        selected = page.selected_count()
+        if selected > DELETE_LIMIT:
+            messages.show_error(
+                self,
+                "Too many rows selected",
+                f"{selected:,} rows are selected; at most {DELETE_LIMIT:,} can be marked for "
+                "deletion at once.",
+                "Narrow the table with the search box or a filter first.",
+            )
             return
         edits = []
         withdrawn = []

@@ -318,6 +318,14 @@ class TablePage(QWidget):
         index = self.view.currentIndex()
         return index.row() if index.isValid() else None
 
+    def selected_count(self) -> int:
+        """How many rows are selected, from the selection ranges (no list of a million
+        indexes after Ctrl+A)."""
+        count = sum(r.bottom() - r.top() + 1 for r in self.view.selectionModel().selection())
+        if count == 0 and self.current_row() is not None:
+            return 1
+        return count
+
     def selected_rows(self) -> list[int]:
         rows = {index.row() for index in self.view.selectionModel().selectedRows()}
         if not rows and self.current_row() is not None:

@@ -93,3 +93,16 @@ def test_scroll_to_the_end_edit_and_save(qtbot: Any, big_window: MainWindow) -> 
         big_window.act_save.trigger()
     with Database(big_window.db.path, create=False) as fresh, fresh.read() as s:
         assert rbac.get_user(s, username).display_name == "Last Of All"
+
+
+def test_select_all_then_delete_is_refused_not_loaded(
+    qtbot: Any, big_window: MainWindow, dialogs: Any
+) -> None:
+    page = big_window.page("users")
+    page.view.setFocus()
+    page.view.selectAll()
+    assert page.selected_count() == USERS
+    qtbot.keyClick(page.view, Qt.Key.Key_Delete)
+    assert "100,000 rows are selected" in dialogs.errors[0][1]
+    assert big_window.store.is_empty()
+    assert page.model.cached_pages() <= page.model.max_pages  # nothing read the whole table
