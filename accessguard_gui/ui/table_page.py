@@ -321,7 +321,8 @@ class TablePage(QWidget):
     def selected_count(self) -> int:
         """How many rows are selected, from the selection ranges (no list of a million
         indexes after Ctrl+A)."""
-        count = sum(r.bottom() - r.top() + 1 for r in self.view.selectionModel().selection())
+        selection = self.view.selectionModel().selection()
+        count = sum(selection.at(i).height() for i in range(selection.count()))
         if count == 0 and self.current_row() is not None:
             return 1
         return count
