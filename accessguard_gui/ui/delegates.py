@@ -67,6 +67,12 @@ def column_choices(model: QAbstractItemModel, column: int) -> list[str]:
 
 
 class RecordDelegate(QStyledItemDelegate):
+    """Editors by value kind, checked by the core rule of the column's field.
+
+    Signals:
+        invalid(str): a typed value was refused; it did not reach the model.
+    """
+
     invalid = Signal(str)
 
     def __init__(self, entity: Entity | None, parent: QObject | None = None) -> None:

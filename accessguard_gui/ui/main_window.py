@@ -76,6 +76,21 @@ def busy_cursor() -> Iterator[None]:
 
 
 class MainWindow(QMainWindow):
+    """Navigation, one TablePage per table, the pending edits and the File/Edit/View menus.
+
+    Args:
+        db: the open database (replaced by ``open_path`` / ``set_database``).
+        settings: where geometry, layouts, sort orders and recent files are kept.
+
+    Signals:
+        saved(int): the pending edits reached the file (how many).
+        database_changed(object): another Database was opened.
+
+    Attributes:
+        store: the window's PendingStore (every view pushes its edits here).
+        pages: the pages built so far, by key ("users", ...); ``page(key)`` builds one.
+    """
+
     saved = Signal(int)
     database_changed = Signal(object)
 

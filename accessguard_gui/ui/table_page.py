@@ -155,6 +155,14 @@ def count_text(shown: int, total: int, kind: PageKind, searching: bool) -> str:
 
 
 class TablePage(QWidget):
+    """Search box, filters, row count, the table and the details pane of one table.
+
+    Signals:
+        record_activated(int): Enter or double-click on a row.
+        current_changed(object): the current row's snapshot (None for none / a new row).
+        sort_refused(str): a click on a column that cannot be sorted.
+    """
+
     record_activated = Signal(int)
     current_changed = Signal(object)
     sort_refused = Signal(str)
