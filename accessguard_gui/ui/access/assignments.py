@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time
 
 from PySide6.QtCore import QDate, Qt, Signal
-from PySide6.QtGui import QColor, QFont
+from PySide6.QtGui import QColor, QFont, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
@@ -80,6 +80,7 @@ class _EditingPanel(QWidget):
         self.message = QLabel()
         self.message.setWordWrap(True)
         self.message.hide()
+        self._stale = False
         store.changed.connect(self._store_changed)
 
     def propose(self, edits: Sequence[Edit]) -> bool:
@@ -108,7 +109,18 @@ class _EditingPanel(QWidget):
         self.message.setVisible(bool(text))
 
     def _store_changed(self) -> None:
-        self.refresh()
+        # Reading the pending state applies every pending edit in a preview: do it only
+        # for a panel someone can see, else once when it is shown again.
+        if self.isVisible():
+            self.refresh()
+        else:
+            self._stale = True
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self._stale:
+            self._stale = False
+            self.refresh()
 
     def refresh(self) -> None:  # pragma: no cover - overridden
         raise NotImplementedError

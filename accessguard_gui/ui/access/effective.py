@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from PySide6.QtCore import Signal
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -80,6 +80,7 @@ class EffectiveAccessView(QWidget):
         super().__init__(parent)
         self._db = db
         self._store = store
+        self._stale = False
         self.pending_check = QCheckBox("Include unsaved changes")
         self.pending_check.setToolTip(
             "Show access as it will be once the pending changes are saved (nothing is written)."
@@ -231,6 +232,15 @@ class EffectiveAccessView(QWidget):
 
     def _store_changed(self) -> None:
         if self.pending_check.isChecked() and self.subject.text().strip():
+            if self.isVisible():
+                self.refresh()
+            else:
+                self._stale = True
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self._stale:
+            self._stale = False
             self.refresh()
 
     def _set_summary(self, text: str) -> None:

@@ -244,3 +244,22 @@ def test_picker_keeps_choices_across_searches(qtbot: QtBot, demo_db: Database) -
     assert dialog.summary.text() == "2 chosen: Auditor, Operator"
     assert [c.label for c in dialog.chosen()] == ["Auditor", "Operator"]
     save_png(dialog, SHOTS / "picker.png")
+
+
+def test_hidden_panel_reads_pending_state_only_when_shown(
+    qtbot: QtBot, demo_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from accessguard_gui.core import impact
+
+    store = PendingStore()
+    panel = _user_panel(qtbot, demo_db, store, "dave")
+    panel.hide()
+    calls: list[int] = []
+    real = impact.with_pending
+    monkeypatch.setattr(impact, "with_pending", lambda *a, **k: (calls.append(1), real(*a, **k))[1])
+    for role in ("Auditor", "Operator", "Staff"):
+        store.push(Assign("dave", role))
+    assert calls == []  # nobody can see it: no preview per edit
+    panel.show()
+    assert len(calls) == 1
+    assert panel.role_names() == ["Auditor", "Operator", "Payments", "Staff"]

@@ -73,6 +73,7 @@ def test_include_unsaved_changes(qtbot: QtBot, demo_db: Database) -> None:
     store = PendingStore()
     view = EffectiveAccessView(demo_db, store=store)
     qtbot.addWidget(view)
+    view.show()
     view.show_user("dave")
     assert view.summary.text() == "dave: 1 permission granted."
     store.push(Assign("dave", "Auditor"))
