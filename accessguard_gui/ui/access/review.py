@@ -203,10 +203,14 @@ class ReviewChangesDialog(QDialog):
         parts = []
         if gainers:
             parts.append(
-                f"{_plural(gainers, 'user')} gain {_plural(report.net_gained, 'permission')}"
+                f"{_plural(gainers, 'user')} {'gains' if gainers == 1 else 'gain'} "
+                f"{_plural(report.net_gained, 'permission')}"
             )
         if losers:
-            parts.append(f"{_plural(losers, 'user')} lose {_plural(report.net_lost, 'permission')}")
+            parts.append(
+                f"{_plural(losers, 'user')} {'loses' if losers == 1 else 'lose'} "
+                f"{_plural(report.net_lost, 'permission')}"
+            )
         text += "; ".join(parts) + "."
         if report.truncated:
             text += " (Long lists are cut; the counts are complete.)"

@@ -84,3 +84,48 @@ def test_role_tabs(qtbot: QtBot, window: Any) -> None:
     qtbot.waitUntil(lambda: "Auditor" in graph.inner.nodes)
     assert set(graph.inner.nodes) == {"Auditor", "Accountant"}
     save_png(window, SHOTS / "window_role_graph_tab.png")
+
+
+def test_assign_review_and_save_through_the_window(
+    qtbot: QtBot, window: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The whole story: assign a role in the Roles tab, review who gains what, save from
+    the review, and find exactly that in the file."""
+    from accessguard_gui.core.database import Database
+    from accessguard_gui.ui.access.review import ReviewChangesDialog
+
+    with window.db.action("grant") as s:
+        rbac.grant_permission(s, "Accountant", ("Ledger", "read"))
+    window.show_page(next(i for i, k in enumerate(PAGES) if k.key == "users"))
+    page = window.page("users")
+    with window.db.read() as s:
+        alice = rbac.get_user(s, "alice").id
+    page.select_row(page.model.row_for_id(alice))
+    roles_tab = _tab(page, "Roles")
+    page.details.setCurrentWidget(roles_tab)
+    monkeypatch.setattr(
+        PickerDialog,
+        "ask",
+        classmethod(
+            lambda cls, parent, title, search, multi=True: [
+                c for c in search("") if c.label == "Accountant"
+            ]
+        ),
+    )
+    roles_tab.inner.add_button.click()
+    dialog = window.review_changes()
+    assert isinstance(dialog, ReviewChangesDialog)
+    qtbot.addWidget(dialog)
+    assert "  alice gains Ledger: read" in dialog.edit_lines()
+    assert dialog.summary.text() == "1 pending change. If saved: 1 user gains 1 permission."
+    save_png(dialog, SHOTS / "window_review.png")
+    with qtbot.waitSignal(dialog.saved):
+        dialog.save_button.click()
+    assert window.store.is_empty()
+    fresh = Database(window.db.path)
+    try:
+        with fresh.read() as s:
+            assert [a.role for a in rbac.assigned_roles(s, "alice")] == ["Accountant"]
+            assert [p.label for p in rbac.user_permissions(s, "alice")] == ["Ledger: read"]
+    finally:
+        fresh.close()
