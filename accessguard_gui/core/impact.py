@@ -171,7 +171,9 @@ class ImpactReport:
     Attributes:
         edits: exactly the edits reviewed, in order (what Save must apply).
         per_edit: one entry per edit up to (and excluding) a failing one.
-        per_user: net gains and losses per user, by username.
+        per_user: net gains and losses per user, by username (at most ``limit`` changes).
+        net_gained, net_lost: how many (user, permission) pairs are gained / lost in all.
+        users_gaining, users_losing: how many distinct users gain / lose something.
         error: the message of the edit that would make the save fail, else None.
         failed_index: its position in ``edits``.
         truncated: some lists were cut at the limit (counts stay exact).
@@ -182,6 +184,8 @@ class ImpactReport:
     per_user: tuple[UserImpact, ...] = ()
     net_gained: int = 0
     net_lost: int = 0
+    users_gaining: int = 0
+    users_losing: int = 0
     error: str | None = None
     failed_index: int | None = None
     truncated: bool = False
@@ -504,11 +508,15 @@ def _review(session: Session, edits: tuple[Edit, ...], now: datetime, limit: int
         .having(func.count() % 2 == 1)
     )
     net_sq = net.subquery("impact_net")
-    totals: dict[int, int] = {
-        int(g): int(n)
-        for g, n in session.execute(select(net_sq.c.gained, func.count()).group_by(net_sq.c.gained))
+    totals: dict[int, tuple[int, int]] = {
+        int(g): (int(n), int(u))
+        for g, n, u in session.execute(
+            select(
+                net_sq.c.gained, func.count(), func.count(func.distinct(net_sq.c.user_id))
+            ).group_by(net_sq.c.gained)
+        )
     }
-    n_gain, n_loss = int(totals.get(1, 0)), int(totals.get(0, 0))
+    (n_gain, users_gaining), (n_loss, users_losing) = totals.get(1, (0, 0)), totals.get(0, (0, 0))
     changed = _named(session, select(net_sq), limit) if n_gain or n_loss else []
     truncated = truncated or len(changed) < n_gain + n_loss
     by_user: dict[int, tuple[str, list[str], list[str]]] = {}
@@ -526,6 +534,8 @@ def _review(session: Session, edits: tuple[Edit, ...], now: datetime, limit: int
         per_user=per_user,
         net_gained=n_gain,
         net_lost=n_loss,
+        users_gaining=users_gaining,
+        users_losing=users_losing,
         error=error,
         failed_index=failed,
         truncated=truncated,

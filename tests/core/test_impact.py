@@ -156,6 +156,8 @@ def test_limit_keeps_counts_exact(office: Database) -> None:
     assert len(report.per_edit[0].gains) == 1
     assert report.per_edit[0].gained_count == 2
     assert report.truncated
+    assert (report.net_gained, report.users_gaining) == (2, 2)  # counted beyond the list
+    assert len(report.per_user) == 1
 
 
 def test_refusal_names_cycle_and_ssd(office: Database) -> None:

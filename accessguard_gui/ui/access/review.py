@@ -190,8 +190,7 @@ class ReviewChangesDialog(QDialog):
         n = len(report.edits)
         if not n:
             return "There are no pending changes."
-        gainers = sum(1 for u in report.per_user if u.gains)
-        losers = sum(1 for u in report.per_user if u.losses)
+        gainers, losers = report.users_gaining, report.users_losing
         text = f"{_plural(n, 'pending change')}. If saved: "
         if report.failed_index is not None:
             return (
