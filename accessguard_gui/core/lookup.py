@@ -17,8 +17,9 @@ from sqlalchemy import and_, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from . import rbac
-from .models import Permission, Resource, Role, RoleInheritance, RolePermission, User
+from .models import Permission, Resource, Role, RoleInheritance, RolePermission, User, UserRole
 from .rbac import Ref
+from .rows import AssignmentRow
 
 _TOP = "\U0010ffff"
 
@@ -296,3 +297,21 @@ def matrix_block(
     return MatrixBlock(
         frozenset((r, p) for r, p in direct), frozenset((r, p) for r, p in inherited)
     )
+
+
+# ---------------------------------------------------------------------- role members
+
+
+def role_members(session: Session, role: Ref, limit: int = 500) -> tuple[list[AssignmentRow], int]:
+    """The first ``limit`` direct members of a role by username, and how many there are:
+    a role held by half the company must not load half the company into a list."""
+    r = rbac.get_role(session, role)
+    total = int(session.scalar(select(func.count()).where(UserRole.role_id == r.id)) or 0)
+    query = (
+        select(UserRole, User.username)
+        .join(User, User.id == UserRole.user_id)
+        .where(UserRole.role_id == r.id)
+        .order_by(func.lower(User.username))
+        .limit(limit)
+    )
+    return [AssignmentRow.of(a, name, r.name) for a, name in session.execute(query)], total

@@ -45,6 +45,7 @@ from ..pending import PendingStore
 from .common import GREY, RED, PickerDialog, RowsModel, SqlCompleter, open_window
 
 PENDING = QColor("#8a5a00")
+MEMBER_LIMIT = 500  # members listed in a role's details; the rest are counted
 
 
 def _when(moment: datetime | None) -> str:
@@ -364,6 +365,7 @@ class UserRolesPanel(_EditingPanel):
 class _RoleState:
     role: RoleRow
     members: tuple[AssignmentRow, ...]
+    member_total: int
     permissions: tuple[PermissionRow, ...]
     parents: tuple[RoleRow, ...]
     children: tuple[RoleRow, ...]
@@ -438,9 +440,10 @@ class RoleDetailsPanel(_EditingPanel):
         grid = QHBoxLayout()
         left = QVBoxLayout()
         right = QVBoxLayout()
-        left.addWidget(
-            box("Members", self.members, self.add_members_button, self.remove_members_button, None)
+        self.members_box = box(
+            "Members", self.members, self.add_members_button, self.remove_members_button, None
         )
+        left.addWidget(self.members_box)
         left.addWidget(
             box(
                 "Direct permissions",
@@ -518,6 +521,12 @@ class RoleDetailsPanel(_EditingPanel):
                 for a in state.members
             ],
         )
+        self.members_box.setTitle(f"Members ({state.member_total:,})")
+        hidden = state.member_total - len(state.members)
+        if hidden > 0:
+            more = QListWidgetItem(f"\u2026 and {hidden:,} more (find them on the Users page)")
+            more.setFlags(Qt.ItemFlag.NoItemFlags)
+            self.members.addItem(more)
         self._fill(
             self.permissions,
             [(p.label, p.label, ("p", p.label) not in saved) for p in state.permissions],
@@ -600,9 +609,11 @@ class RoleDetailsPanel(_EditingPanel):
     def _read(self, ref: int | str) -> _RoleState:
         def read(s: Session) -> _RoleState:
             r = rbac.get_role(s, ref)
+            members, total = lookup.role_members(s, r.id, MEMBER_LIMIT)
             return _RoleState(
                 RoleRow.of(r),
-                tuple(rbac.assigned_users(s, r.id)),
+                tuple(members),
+                total,
                 tuple(rbac.role_permissions(s, r.id)),
                 tuple(rbac.inherits_from(s, r.id)),
                 tuple(rbac.inherited_by(s, r.id)),
@@ -613,6 +624,7 @@ class RoleDetailsPanel(_EditingPanel):
         return _RoleState(
             state.role,
             state.members,
+            state.member_total,
             state.permissions,
             state.parents,
             state.children,
@@ -624,7 +636,7 @@ class RoleDetailsPanel(_EditingPanel):
         try:
             with self._db.read() as s:
                 r = rbac.get_role(s, name)
-                keys = {("m", a.username) for a in rbac.assigned_users(s, r.id)}
+                keys = {("m", a.username) for a in lookup.role_members(s, r.id, MEMBER_LIMIT)[0]}
                 keys |= {("p", p.label) for p in rbac.role_permissions(s, r.id)}
                 keys |= {("up", x.name) for x in rbac.inherits_from(s, r.id)}
                 keys |= {("down", x.name) for x in rbac.inherited_by(s, r.id)}

@@ -263,3 +263,22 @@ def test_hidden_panel_reads_pending_state_only_when_shown(
     panel.show()
     assert len(calls) == 1
     assert panel.role_names() == ["Auditor", "Operator", "Payments", "Staff"]
+
+
+def test_big_role_lists_a_page_of_members(
+    qtbot: QtBot, demo_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from accessguard_gui.ui.access import assignments
+
+    monkeypatch.setattr(assignments, "MEMBER_LIMIT", 2)
+    with demo_db.action("more") as s:
+        for name in ("erin", "frank", "gina"):
+            rbac.add_user(s, name)
+            rbac.assign_user(s, name, "Staff")
+    panel = _role_panel(qtbot, demo_db, PendingStore(), "Staff")
+    assert panel.members_box.title() == "Members (4)"
+    assert panel.texts(panel.members) == [
+        "carol",
+        "erin",
+        "\u2026 and 2 more (find them on the Users page)",
+    ]
