@@ -14,7 +14,8 @@ For the main window:
         save(edits) -> (ok, message) is the window's save; signal saved(int).
 
 Widgets (module: class(args) — signals):
-    access_check: AccessCheckPanel(db) — checked(AccessDecision); set_query(), check()
+    access_check: AccessCheckPanel(db, parent=None, store=None) — checked(AccessDecision);
+                  set_query(user, resource, action), check()
     effective:    EffectiveAccessView(db, parent=None, store=None) — shown(str);
                   show_user(name), show_resource(resource, action=None)
     assignments:  UserRolesPanel(db, store) — refused(str); set_user(id or name)
@@ -63,7 +64,7 @@ def menu_entries(
         (
             "Access &check\u2026",
             "May this user do this action on this resource, and why?",
-            lambda: show_access_check(db, parent),
+            lambda: show_access_check(db, parent, store),
         ),
         (
             "&Effective access\u2026",

@@ -9,6 +9,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
+    QCheckBox,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -18,11 +19,13 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from sqlalchemy.orm import Session
 
-from ...core import lookup, rbac
+from ...core import impact, lookup, rbac
 from ...core.database import Database
 from ...core.errors import AccessGuardError
 from ...core.rows import AccessDecision
+from ..pending import PendingStore
 from .common import GREEN, GREY, RED, SqlCompleter, open_window
 
 
@@ -31,6 +34,8 @@ class AccessCheckPanel(QWidget):
 
     Args:
         db: the open database.
+        store: the window's pending edits; if given, "As if the unsaved changes were
+            saved" asks the same ``check_access`` inside a rolled-back preview of them.
 
     Signals:
         checked(AccessDecision): a check was answered.
@@ -43,9 +48,14 @@ class AccessCheckPanel(QWidget):
 
     checked = Signal(object)
 
-    def __init__(self, db: Database, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, db: Database, parent: QWidget | None = None, store: PendingStore | None = None
+    ) -> None:
         super().__init__(parent)
         self._db = db
+        self._store = store
+        self.pending_check = QCheckBox("As if the unsaved changes were saved")
+        self.pending_check.setVisible(store is not None)
         self._decision: AccessDecision | None = None
         self.user_edit = QLineEdit(placeholderText="username")
         self.resource_edit = QLineEdit(placeholderText="resource")
@@ -76,6 +86,7 @@ class AccessCheckPanel(QWidget):
         form.addRow("Resource", self.resource_edit)
         form.addRow("Action", self.action_edit)
         row = QHBoxLayout()
+        row.addWidget(self.pending_check)
         row.addStretch(1)
         row.addWidget(self.check_button)
         layout = QVBoxLayout(self)
@@ -88,6 +99,7 @@ class AccessCheckPanel(QWidget):
         for edit in (self.user_edit, self.resource_edit, self.action_edit):
             edit.returnPressed.connect(self.check)
             edit.textChanged.connect(self._clear_verdict)
+        self.pending_check.toggled.connect(self._clear_verdict)
         self._show_neutral("\u2014")
 
     # ------------------------------------------------------------ API
@@ -111,9 +123,18 @@ class AccessCheckPanel(QWidget):
         if not (user and resource and action):
             self._show_neutral("\u2014", "Fill in the user, the resource and the action.")
             return None
+
+        def ask(session: Session) -> AccessDecision:
+            return rbac.check_access(session, user, resource, action)
+
         try:
-            with self._db.read() as session:
-                decision = rbac.check_access(session, user, resource, action)
+            if self._store is not None and self.pending_check.isChecked():
+                decision, _problems = impact.with_pending(
+                    self._db, self._store.edits_for_save(), ask
+                )
+            else:
+                with self._db.read() as session:
+                    decision = ask(session)
         except AccessGuardError as exc:
             self._show_neutral("?", f"The check could not be made: {exc.message}")
             return None
@@ -139,9 +160,11 @@ class AccessCheckPanel(QWidget):
         self.explanation.setPlainText(explanation)
 
 
-def show_access_check(db: Database, parent: QWidget | None = None) -> AccessCheckPanel:
+def show_access_check(
+    db: Database, parent: QWidget | None = None, store: PendingStore | None = None
+) -> AccessCheckPanel:
     """The panel as a window of its own (for trying it out or testing it alone)."""
-    panel = AccessCheckPanel(db, parent)
+    panel = AccessCheckPanel(db, parent, store)
     panel.setWindowTitle("Access check \u2014 AccessGuard")
     panel.resize(560, 460)
     open_window(panel)

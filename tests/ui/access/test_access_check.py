@@ -94,3 +94,25 @@ def test_panel_agrees_with_check_access_on_generated_database(qtbot: QtBot, db: 
         denied += not expected.allowed
     # The generated data must exercise both answers, or the test proves little.
     assert allowed > 20 and denied > 20
+
+
+def test_as_if_saved_uses_check_access_on_the_pending_state(
+    qtbot: QtBot, demo_db: Database
+) -> None:
+    from accessguard_gui.core.changes import Assign
+    from accessguard_gui.ui.pending import PendingStore
+
+    store = PendingStore()
+    store.push(Assign("dave", "Auditor"))
+    panel = AccessCheckPanel(demo_db, store=store)
+    qtbot.addWidget(panel)
+    panel.set_query("dave", "Server room", "audit")
+    assert panel.check() is not None
+    assert panel.verdict.text() == "Denied"
+    panel.pending_check.setChecked(True)
+    assert panel.decision is None  # the old answer is cleared
+    decision = panel.check()
+    assert decision is not None and decision.allowed
+    assert "dave \u2192 Auditor \u2192 Server room: audit" in panel.explanation.toPlainText()
+    with demo_db.read() as s:  # still nothing written
+        assert not rbac.check_access(s, "dave", "Server room", "audit").allowed
