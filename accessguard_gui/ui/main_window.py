@@ -33,15 +33,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core import lookup
+from ..core import browse, lookup
 from ..core.audit import audit_entries
 from ..core.changes import Create, Delete, Entity, SetPasswordHash, Update
 from ..core.database import Database
-from ..core.errors import AccessGuardError
+from ..core.errors import AccessGuardError, ConflictError
 from . import messages
-from .details import record_values
+from .details import HIDDEN_FIELDS, LABELS, record_values, show_value
 from .icons import app_icon
-from .messages import SaveChoice
+from .messages import ConflictChoice, SaveChoice
 from .password_dialog import PasswordDialog
 from .pending import PendingStore
 from .record_form import RecordForm
@@ -59,7 +59,6 @@ BANNER_STYLE = "background: #fff4ce; color: #5c4400; border: 1px solid #e0c46c; 
 
 def make_model(db: Database, kind: PageKind, store: PendingStore, parent: QObject | None) -> Any:
     """The lazy table model for one page (built by ui/table_model.py)."""
-    from ..core import browse
     from .table_model import RecordTableModel
 
     return RecordTableModel(db, browse.SPECS[kind.key], store, parent)
@@ -627,10 +626,61 @@ class MainWindow(QMainWindow):
         if self.store.is_empty():
             return True
         outcome = self._apply_pending()
-        if not outcome.ok:
-            messages.show_error(self, "Nothing was saved", outcome.error, outcome.hint)
+        if outcome.ok:
+            return True
+        cause, failed = outcome.cause, outcome.failed
+        if (
+            isinstance(cause, ConflictError)
+            and cause.theirs is not None
+            and isinstance(failed, (Update, Delete))
+        ):
+            return self._resolve_conflict(cause, failed)
+        messages.show_error(self, "Nothing was saved", outcome.error, outcome.hint)
+        return False
+
+    def _resolve_conflict(self, cause: ConflictError, failed: Update | Delete) -> bool:
+        """Someone else changed a record the user changed too: the user decides whose
+        change wins (nothing is overwritten silently), then the save goes on."""
+        theirs = "\n".join(
+            f"{LABELS.get(k, k)}: {show_value(k, v)}"
+            for k, v in (cause.theirs or {}).items()
+            if k not in HIDDEN_FIELDS
+        )
+        choice = messages.ask_conflict(
+            self,
+            f"Nothing was saved. {cause.message} Overwrite their change with yours, or keep "
+            "theirs and drop your change of it?",
+            f"Their version now:\n{theirs}" if theirs else "",
+        )
+        if choice is ConflictChoice.CANCEL:
             return False
-        return True
+        if choice is ConflictChoice.THEIRS:
+            self.store.withdraw(self.store.for_record(failed.entity, failed.id))
+            self.refresh()
+            self.statusBar().showMessage(f"Kept their version of the {cause.record}.", 5000)
+            return self.save()
+        try:
+            with self.db.read() as session:
+                current = browse.fetch_record(
+                    session, browse.SPECS[self._key_of(failed)], failed.id
+                )
+        except AccessGuardError as exc:
+            messages.show_error(self, "Nothing was saved", exc.message)
+            return False
+        if current is None:
+            messages.show_error(
+                self,
+                "Nothing was saved",
+                f"The {cause.record} was deleted meanwhile.",
+                "Undo your change of it (Ctrl+Z), then save again.",
+            )
+            return False
+        self.store.rebase(failed.entity, failed.id, current.version)
+        return self.save()
+
+    @staticmethod
+    def _key_of(edit: Update | Delete) -> str:
+        return next(k.key for k in PAGES if k.entity == edit.entity)
 
     def _apply_pending(self) -> SaveOutcome:
         """The save itself, shared by Save and the Review dialog: on success refresh and

@@ -70,6 +70,35 @@ def ask_save_discard_cancel(parent: QWidget | None, count: int, what: str) -> Sa
     return SaveChoice.CANCEL
 
 
+class ConflictChoice(enum.Enum):
+    MINE = "mine"
+    THEIRS = "theirs"
+    CANCEL = "cancel"
+
+
+def ask_conflict(parent: QWidget | None, text: str, theirs: str = "") -> ConflictChoice:
+    """Someone else changed a record the user also changed: whose change wins?"""
+    box = QMessageBox(
+        QMessageBox.Icon.Warning,
+        "Changed by someone else",
+        text,
+        QMessageBox.StandardButton.NoButton,
+        parent,
+    )
+    if theirs:
+        box.setInformativeText(theirs)
+    mine = box.addButton("Overwrite with mine", QMessageBox.ButtonRole.AcceptRole)
+    keep = box.addButton("Keep theirs", QMessageBox.ButtonRole.DestructiveRole)
+    box.addButton(QMessageBox.StandardButton.Cancel)
+    box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+    box.exec()
+    if box.clickedButton() is mine:
+        return ConflictChoice.MINE
+    if box.clickedButton() is keep:
+        return ConflictChoice.THEIRS
+    return ConflictChoice.CANCEL
+
+
 def ask_open_path(parent: QWidget | None, title: str = "Open database") -> str | None:
     path, _ = QFileDialog.getOpenFileName(parent, title, "", DB_FILTER)
     return path or None

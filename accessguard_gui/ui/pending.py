@@ -68,6 +68,26 @@ class PendingStore(QObject):
         self._redo.clear()
         self.changed.emit()
 
+    def rebase(self, entity: Entity, record_id: int, version: int | None) -> None:
+        """The user chose to overwrite someone else's change: the pending updates and
+        deletes of this record now expect the version that is in the file."""
+        changed = False
+        for position, edit in enumerate(self._edits):
+            if isinstance(edit, (Update, Delete)) and (edit.entity, edit.id) == (entity, record_id):
+                self._failures.pop(id(edit), None)
+                self._edits[position] = replace(edit, version=version)
+                changed = True
+        if changed:
+            self.changed.emit()
+
+    def for_record(self, entity: Entity, record_id: int) -> list[Edit]:
+        """The pending updates and deletes of one record."""
+        return [
+            e
+            for e in self._edits
+            if isinstance(e, (Update, Delete)) and (e.entity, e.id) == (entity, record_id)
+        ]
+
     def undo(self) -> Edit | None:
         if not self._edits:
             return None
@@ -124,7 +144,11 @@ class PendingStore(QObject):
 
     def failure_for_record(self, entity: Entity, record_id: int) -> str | None:
         for edit in self._edits:
-            if isinstance(edit, (Update, Delete)) and edit.entity == entity and edit.id == record_id:
+            if (
+                isinstance(edit, (Update, Delete))
+                and edit.entity == entity
+                and edit.id == record_id
+            ):
                 message = self._failures.get(id(edit))
                 if message:
                     return message
@@ -159,9 +183,7 @@ class PendingStore(QObject):
         """
         folded: list[Edit] = []
         position: dict[tuple[Entity, int], int] = {}
-        deleted = {
-            (e.entity, e.id) for e in self._edits if isinstance(e, Delete)
-        }
+        deleted = {(e.entity, e.id) for e in self._edits if isinstance(e, Delete)}
         for edit in self._edits:
             if isinstance(edit, Update):
                 key = (edit.entity, edit.id)
@@ -184,7 +206,10 @@ class PendingStore(QObject):
         target = folded[folded_index]
         if isinstance(target, Update):
             for edit in self._edits:
-                if isinstance(edit, Update) and (edit.entity, edit.id) == (target.entity, target.id):
+                if isinstance(edit, Update) and (edit.entity, edit.id) == (
+                    target.entity,
+                    target.id,
+                ):
                     return edit
         for edit in self._edits:
             if edit is target:

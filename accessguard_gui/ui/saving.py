@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..core import changes
-from ..core.changes import EditFailed
+from ..core.changes import Edit, EditFailed
 from ..core.database import Database
 from ..core.errors import (
     AccessGuardError,
@@ -26,11 +26,15 @@ class SaveOutcome:
         saved: how many edits reached the file (0 when it failed).
         error: the message for the user when nothing was saved, else "".
         hint: what the user can do about it.
+        failed: the user's edit that was refused (as pending in the store), if known.
+        cause: the typed error that refused it (ConflictError, DuplicateError, ...).
     """
 
     saved: int
     error: str = ""
     hint: str = ""
+    failed: Edit | None = None
+    cause: AccessGuardError | None = None
 
     @property
     def ok(self) -> bool:
@@ -40,8 +44,8 @@ class SaveOutcome:
 def _hint(cause: AccessGuardError) -> str:
     if isinstance(cause, ConflictError):
         return (
-            "Press F5 to load their version (your pending edits stay), then change it again "
-            "or undo your edit (Ctrl+Z) and save."
+            "Choose whether your change overwrites theirs, or press F5 to see their version "
+            "first (your pending edits stay) and undo your edit (Ctrl+Z) to keep theirs."
         )
     if isinstance(cause, DuplicateError):
         return "Choose another name for the marked record, then save again."
@@ -73,9 +77,13 @@ def save_pending(db: Database, store: PendingStore) -> SaveOutcome:
         original = store.failing_original(exc.index) or exc.edit
         store.mark_failed(original, exc.cause.message)
         return SaveOutcome(
-            0, f"Nothing was saved. {exc.edit.describe()}: {exc.cause.message}", _hint(exc.cause)
+            0,
+            f"Nothing was saved. {exc.edit.describe()}: {exc.cause.message}",
+            _hint(exc.cause),
+            original,
+            exc.cause,
         )
     except AccessGuardError as exc:
-        return SaveOutcome(0, f"Nothing was saved. {exc.message}", _hint(exc))
+        return SaveOutcome(0, f"Nothing was saved. {exc.message}", _hint(exc), None, exc)
     store.clear()
     return SaveOutcome(len(edits))

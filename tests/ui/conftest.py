@@ -19,7 +19,7 @@ from PySide6.QtWidgets import QApplication
 from accessguard_gui.core import rbac
 from accessguard_gui.core.database import Database
 from accessguard_gui.ui import messages
-from accessguard_gui.ui.messages import SaveChoice
+from accessguard_gui.ui.messages import ConflictChoice, SaveChoice
 from accessguard_gui.ui.password_dialog import PasswordDialog
 from accessguard_gui.ui.record_form import RecordForm
 from accessguard_gui.ui.settings import AppSettings
@@ -41,8 +41,10 @@ class Dialogs:
     infos: list[tuple[str, str, str]] = field(default_factory=list)
     confirms: list[str] = field(default_factory=list)
     save_prompts: list[str] = field(default_factory=list)
+    conflicts: list[tuple[str, str]] = field(default_factory=list)
     confirm_answer: bool = True
     save_choice: SaveChoice = SaveChoice.CANCEL
+    conflict_choice: ConflictChoice = ConflictChoice.CANCEL
     open_path: str | None = None
     save_path: str | None = None
 
@@ -68,6 +70,10 @@ def dialogs(monkeypatch: pytest.MonkeyPatch) -> Dialogs:
         rec.save_prompts.append(what)
         return rec.save_choice
 
+    def ask_conflict(_parent: Any, text: str, theirs: str = "") -> ConflictChoice:
+        rec.conflicts.append((text, theirs))
+        return rec.conflict_choice
+
     def unexpected(*_args: Any, **_kwargs: Any) -> Any:
         raise AssertionError("a modal dialog was opened that the test did not answer")
 
@@ -75,6 +81,7 @@ def dialogs(monkeypatch: pytest.MonkeyPatch) -> Dialogs:
     monkeypatch.setattr(messages, "show_info", show_info)
     monkeypatch.setattr(messages, "confirm", confirm)
     monkeypatch.setattr(messages, "ask_save_discard_cancel", ask_save)
+    monkeypatch.setattr(messages, "ask_conflict", ask_conflict)
     monkeypatch.setattr(messages, "ask_open_path", lambda *_a, **_k: rec.open_path)
     monkeypatch.setattr(messages, "ask_save_path", lambda *_a, **_k: rec.save_path)
     monkeypatch.setattr(RecordForm, "ask", classmethod(unexpected))

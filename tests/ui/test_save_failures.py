@@ -11,6 +11,7 @@ from accessguard_gui.core import rbac
 from accessguard_gui.core.changes import Create, Entity
 from accessguard_gui.core.database import Database
 from accessguard_gui.core.models import Role
+from accessguard_gui.ui.messages import ConflictChoice
 
 from .helpers import (
     cell_text,
@@ -66,31 +67,61 @@ def test_duplicate_username_applies_nothing_and_keeps_edits(
     assert window.store.is_empty()
 
 
-def test_version_conflict_keeps_edits_and_the_other_change(
-    qtbot: Any, window: Any, seeded: Database, dialogs: Any
-) -> None:
+def _conflict(qtbot: Any, window: Any, seeded: Database) -> None:
+    """The user changes alice's display name; meanwhile someone else changes it too."""
     page = window.page("users")
     type_into_cell(qtbot, page, row_of_user(page, seeded, "alice"), "display_name", "Mine")
-
-    other = Database(seeded.path, create=False, operator="someone else")
-    try:
+    window.store.push(Create(Entity.ROLE, {"name": "Also pending", "description": ""}))
+    with Database(seeded.path, create=False, operator="someone else") as other:
         with other.action("Rename") as s:
             rbac.update_user(s, "alice", display_name="Theirs")
-    finally:
-        other.close()
 
+
+def test_version_conflict_applies_nothing_until_the_user_chooses(
+    qtbot: Any, window: Any, seeded: Database, dialogs: Any
+) -> None:
+    _conflict(qtbot, window, seeded)
+    dialogs.conflict_choice = ConflictChoice.CANCEL
     with qtbot.assertNotEmitted(window.saved):
         window.act_save.trigger()
-    (error,) = dialogs.errors
-    assert "changed by someone else" in error[1]
-    assert "F5" in error[2]
+    ((text, theirs),) = dialogs.conflicts
+    assert "changed by someone else" in text and "Nothing was saved" in text
+    assert "Display name: Theirs" in theirs
     assert users_in_file(seeded.path)["alice"].display_name == "Theirs"
-    assert len(window.store) == 1
+    assert "Also pending" not in _roles_in_file(seeded)
+    assert len(window.store) == 2
 
     # F5 loads their version underneath; the pending edit stays on top.
     window.act_refresh.trigger()
-    assert len(window.store) == 1
+    page = window.page("users")
+    assert len(window.store) == 2
     assert cell_text(page, row_of_user(page, seeded, "alice"), "display_name") == "Mine"
+
+
+def test_version_conflict_overwrite_with_mine(
+    qtbot: Any, window: Any, seeded: Database, dialogs: Any
+) -> None:
+    _conflict(qtbot, window, seeded)
+    dialogs.conflict_choice = ConflictChoice.MINE
+    with qtbot.waitSignal(window.saved, timeout=5000):
+        window.act_save.trigger()
+    assert users_in_file(seeded.path)["alice"].display_name == "Mine"
+    assert "Also pending" in _roles_in_file(seeded)
+    assert window.store.is_empty() and not dialogs.errors
+
+
+def test_version_conflict_keep_theirs(
+    qtbot: Any, window: Any, seeded: Database, dialogs: Any
+) -> None:
+    _conflict(qtbot, window, seeded)
+    dialogs.conflict_choice = ConflictChoice.THEIRS
+    with qtbot.waitSignal(window.saved, timeout=5000):
+        window.act_save.trigger()  # the rest of the pending edits still goes in
+    assert users_in_file(seeded.path)["alice"].display_name == "Theirs"
+    assert "Also pending" in _roles_in_file(seeded)
+    assert window.store.is_empty()
+    page = window.page("users")
+    assert cell_text(page, row_of_user(page, seeded, "alice"), "display_name") == "Theirs"
 
 
 def test_busy_database_applies_nothing(
