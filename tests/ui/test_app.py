@@ -112,3 +112,17 @@ def test_main_opens_the_window_on_the_given_file(
     assert app.main([str(db_path)], settings) == 0
     assert seen == ["AccessGuard — accessguard.db"]
     assert settings.value("recent_files") in ([str(db_path)], str(db_path))
+
+
+def test_python_dash_m_entry_point() -> None:
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-m", "accessguard_gui", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert "usage: accessguard" in out.stdout and "--demo" in out.stdout
