@@ -33,6 +33,7 @@ How it stays fast at a million rows:
 from __future__ import annotations
 
 import enum
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -703,6 +704,54 @@ def count(
 
     rows = _run(session, ("count", shape), build, _params(spec, query, plan))
     return int(rows[0][0])
+
+
+def matching_ids(session: Session, spec: TableSpec, query: BrowseQuery) -> list[int]:
+    """The ids of every match of an ``INDEXED`` search, in the query's order.
+
+    Fewer than ``FTS_DRIVEN_LIMIT`` candidates by definition of the plan, so a model can
+    keep this list (a few hundred KB at most): its count is the list's length, and any
+    page is ``fetch_ids`` of a slice — the search index is asked once per search, not once
+    per page.
+    """
+    plan = Plan.INDEXED
+    shape = _shape(spec, query, plan, not query.descending, None)
+
+    def build(d: Dialect) -> Select[Any]:
+        sort = _sort_expr(spec, query, plan)
+        return (
+            select(spec.id_expr)
+            .select_from(spec.from_)
+            .where(*_conditions(spec, query, d, plan))
+            .order_by(*_order(sort, spec.id_expr, not query.descending))
+        )
+
+    return [r[0] for r in _run(session, ("ids", shape), build, _params(spec, query, plan))]
+
+
+def fetch_ids(
+    session: Session, spec: TableSpec, ids: Sequence[int], query: BrowseQuery | None = None
+) -> list[tuple[Any, ...]]:
+    """The rows of these ids (as ``fetch_page`` tuples for ``query``'s sort), in the order
+    given; gone ids are left out. SQLite only (``json_each``), like the ``INDEXED`` plan."""
+    if not ids:
+        return []
+    query = query or spec.default_query()
+    sort_key = query.sort or spec.default_sort
+
+    def build(d: Dialect) -> Select[Any]:
+        wanted: Select[Any] = select(literal_column("value")).select_from(
+            func.json_each(bindparam("ids"))
+        )
+        sort = _sort_expr(spec, query, Plan.SCAN)
+        return _select_row(spec, sort, d).where(spec.id_expr.in_(wanted))
+
+    rows = _run(
+        session, ("by_ids", spec.key, sort_key), build, {"ids": json.dumps(list(ids))}
+    )
+    where = {rid: n for n, rid in enumerate(ids)}
+    rows.sort(key=lambda r: where[r[ID]])
+    return rows
 
 
 def id_bounds(session: Session, spec: TableSpec) -> tuple[int, int]:

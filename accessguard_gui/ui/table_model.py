@@ -22,8 +22,9 @@ plus pending new rows shown at the top), and rows live in a **bounded cache of p
   so scrolling through a million rows keeps memory flat.
 - Sorting (``sort()``) and searching (``set_search()``) happen in SQL (browse.py) and reset
   the model with the new count; ``refresh()`` re-reads keeping sort and search. A search of
-  3+ characters with few candidates in the FTS5 trigram index is counted and sorted from
-  those candidates (milliseconds at any size). A search the index cannot narrow (1-2
+  3+ characters with few candidates (< 20,000) in the FTS5 trigram index reads the ids of
+  its matches once, in order (``browse.matching_ids``): its count is their number and
+  each page is one read of 256 ids, so its pages cost the same at any table size. A search the index cannot narrow (1-2
   characters, or matches in most rows) shows its first page at once; its count then
   runs from idle time over slices of 32k ids, and rows are inserted at the end as the
   count grows (``is_counting()``, ``counting_finished``; ``counts_changed`` each slice).
@@ -211,6 +212,8 @@ class RecordTableModel(QAbstractTableModel):
         self._plan = browse.Plan.SCAN
         self._counting: tuple[int, int] | None = None  # (ids counted up to, last id)
         self._counted = 0
+        self._ids: list[int] | None = None  # INDEXED search: every match's id, in order
+        self._id_pos: dict[int, int] | None = None
         self._generation = 0
 
         # Pending overlay.
@@ -380,7 +383,7 @@ class RecordTableModel(QAbstractTableModel):
             return
         self._query = query
         # Same rows in another order: the count stands, unless it was still being counted.
-        self._reset(recount=self._counting is not None)
+        self._reset(recount=self._counting is not None or self._ids is not None)
 
     def canFetchMore(self, parent: Index = QModelIndex()) -> bool:  # noqa: B008
         return not parent.isValid() and bool(self._wanted)
@@ -438,8 +441,8 @@ class RecordTableModel(QAbstractTableModel):
 
     def refresh(self) -> None:
         """Re-read counts and rows, keeping sort, search and filters (F5, after a save)."""
-        if self._scan_search():
-            self._reset(recount_total=True)  # counted again from idle time
+        if self._query.term:
+            self._reset(recount_total=True)  # searched again (and counted from idle time)
             return
         old_count = self._count
         recent = sorted(self._pages, key=lambda p: abs(p - self._last_page))[:4]
@@ -493,6 +496,11 @@ class RecordTableModel(QAbstractTableModel):
         Cached rows answer at once; otherwise one count over the index finds its position.
         """
         r = self._row_of.get(record_id)
+        if r is None and self._ids is not None:
+            if self._id_pos is None:
+                self._id_pos = {rid: n for n, rid in enumerate(self._ids)}
+            r = self._id_pos.get(record_id)
+            return None if r is None else r + self._ncreated
         if r is None:
             with self.db.read() as s:
                 r = browse.position_of(s, self.spec, self._query, record_id, plan=self._plan)
@@ -551,22 +559,32 @@ class RecordTableModel(QAbstractTableModel):
     def _reset(
         self, *, recount: bool = True, recount_total: bool = False, emit_reset: bool = True
     ) -> None:
+        """Drop the cache and read the first page (and the count, unless only the order
+        changed) in one short read, inside a model reset."""
         if emit_reset:
             self.beginResetModel()
         try:
             self._drop_cache()
             self._generation += 1
-            # One short read: the count (or the start of counting) and the first page.
+            q, spec = self._query, self.spec
             with self.db.read() as s:
-                if recount and self._query.term and self._start_counting(s, recount_total):
-                    pass  # page 0 read, the count runs from idle time
-                else:
-                    if recount:
-                        self._count, self._total = self._read_counts(
-                            recount_total=recount_total, session=s
-                        )
-                    if self._count:
-                        self._install(0, self._read_page(s, 0))
+                if recount_total or not self._total or (recount and not q.term and not q.filters):
+                    self._total = browse.count(s, spec, spec.default_query())
+                if q.term and recount:
+                    self._plan = browse.choose_plan(s, spec, q)
+                if q.term and self._plan is browse.Plan.INDEXED:
+                    # Few matches: keep their ids in order (the order changes with a sort).
+                    self._ids = browse.matching_ids(s, spec, q)
+                    self._count = len(self._ids)
+                elif q.term and recount:
+                    self._start_counting(s)
+                elif recount:
+                    self._plan = browse.Plan.SCAN
+                    self._count = (
+                        self._total if not q.filters else browse.count(s, spec, q, plan=self._plan)
+                    )
+                if self._count and 0 not in self._pages:
+                    self._install(0, self._read_page(s, 0))
         finally:
             if emit_reset:
                 self.endResetModel()
@@ -579,23 +597,15 @@ class RecordTableModel(QAbstractTableModel):
     def _scan_search(self) -> bool:
         return bool(self._query.term) and self._plan is browse.Plan.SCAN
 
-    def _start_counting(self, s: Any, recount_total: bool) -> bool:
+    def _start_counting(self, s: Any) -> None:
         """A search the search index cannot narrow: read the first page only, and count
-        slice by slice later. Returns False when the search should be counted at once."""
-        q, spec = self._query, self.spec
-        self._plan = browse.choose_plan(s, spec, q)
-        if self._plan is not browse.Plan.SCAN:
-            return False
-        rows = browse.fetch_page(s, spec, q, plan=self._plan)
-        if recount_total or not self._total:
-            self._total = browse.count(s, spec, spec.default_query())
-        bounds = browse.id_bounds(s, spec) if len(rows) == PAGE_SIZE else None
+        slice by slice from idle time (unless the first page holds every match)."""
+        rows = browse.fetch_page(s, self.spec, self._query, plan=self._plan)
         self._count = len(rows)
         self._counted = 0
-        self._counting = bounds
+        self._counting = browse.id_bounds(s, self.spec) if len(rows) == PAGE_SIZE else None
         if rows:
             self._install(0, rows)
-        return True
 
     def _count_chunk(self, restart: bool = True) -> None:
         if self._counting is None:
@@ -638,6 +648,8 @@ class RecordTableModel(QAbstractTableModel):
         self._anchor_timer.stop()
         self._counting = None
         self._count_timer.stop()
+        self._ids = None
+        self._id_pos = None
 
     def _want(self, page: int) -> None:
         if page not in self._wanted:
@@ -669,6 +681,10 @@ class RecordTableModel(QAbstractTableModel):
 
     def _read_page(self, session: Any, p: int) -> list[tuple[Any, ...]]:
         q, spec, fd = self._query, self.spec, self._plan
+        if self._ids is not None:
+            return browse.fetch_ids(
+                session, spec, self._ids[p * PAGE_SIZE:(p + 1) * PAGE_SIZE], q
+            )
         if p == 0:
             return browse.fetch_page(session, spec, q, plan=fd)
         anchor = self._anchors.get(p)
@@ -736,7 +752,7 @@ class RecordTableModel(QAbstractTableModel):
 
     def _start_anchor_scan(self) -> None:
         self._anchor_scan = None
-        if self._count <= PAGE_SIZE * 2:
+        if self._count <= PAGE_SIZE * 2 or self._ids is not None:
             return
         q = self._query
         if (q.term or q.filters) and self._plan is browse.Plan.SCAN and self._count * 4 < self._total:

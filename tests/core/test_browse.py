@@ -263,3 +263,13 @@ def test_the_audit_log_is_searched_through_its_own_index(people: Database) -> No
     assert [r[ID] for r in rows] == [newest[ID]]
     action = browse.AUDIT.index_of("action")
     assert rows[0][FIRST_CELL + action] == "Rename heidi"
+
+
+def test_matching_ids_and_fetch_ids_give_the_indexed_search_in_order(people: Database) -> None:
+    for query in (BrowseQuery("email", search="example"),
+                  BrowseQuery("display_name", True, search="example")):
+        expected = walk(people, query, 3, Plan.INDEXED)
+        with people.read() as s:
+            ids = browse.matching_ids(s, USERS, query)
+            assert ids == [r[ID] for r in expected]
+            assert browse.fetch_ids(s, USERS, ids[::-1] + [10_000], query) == expected[::-1]

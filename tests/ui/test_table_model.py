@@ -332,3 +332,17 @@ def test_sorting_while_a_search_is_being_counted_still_counts_it(
     assert model.counts() == (11_111, 100_000)
     model.ensure_loaded(0)
     assert model.index(0, model.column_of("email")).data() == "u9@example.org"  # "@" sorts after digits
+
+
+def test_a_search_with_few_matches_keeps_their_order_and_finds_rows(big: Database) -> None:
+    model = RecordTableModel(big, browse.USERS)
+    model.set_search("er01")  # user01xxxx: 10,000 matches, found through the search index
+    assert model.counts() == (10_000, 100_000)
+    model.sort(model.column_of("username"), Qt.SortOrder.DescendingOrder)
+    model.ensure_loaded(9_999)
+    assert model.index(9_999, 0).data() == "user010000"
+    assert model.row_for_id(10_001) == 9_999  # user010000 has id 10,001
+    model.ensure_loaded(0, 3 * PAGE_SIZE)
+    assert column(model, "username")[: 3 * PAGE_SIZE] == [
+        f"user{19_999 - i:06d}" for i in range(3 * PAGE_SIZE)
+    ]
