@@ -1035,7 +1035,7 @@ class MainWindow(QMainWindow):
             page.apply_default_layout()
         splitter = self.settings.bytes(f"{key}/splitter")
         if splitter is None or not page.splitter.restoreState(splitter):
-            page.splitter.setSizes([860, 320])
+            page.splitter.setSizes([720, 420])  # room for the details tabs
         # Enabling sorting sorts by the header's indicator (in SQL, by the model).
         page.view.setSortingEnabled(True)
 
