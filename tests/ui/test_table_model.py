@@ -346,3 +346,17 @@ def test_a_search_with_few_matches_keeps_their_order_and_finds_rows(big: Databas
     assert column(model, "username")[: 3 * PAGE_SIZE] == [
         f"user{19_999 - i:06d}" for i in range(3 * PAGE_SIZE)
     ]
+
+
+def test_the_model_tester_passes_with_pending_edits_and_a_search(
+    seeded: Database, qtmodeltester: Any
+) -> None:
+    store = PendingStore()
+    model = loaded(RecordTableModel(seeded, browse.USERS, store))
+    store.push(Create(Entity.USER, {"username": "zoe"}))
+    store.push(Delete(Entity.USER, model.id_at(2), 1, "bob"))
+    store.push(Update(Entity.USER, model.id_at(1), 1, {"active": False}, "alice"))
+    qtmodeltester.check(model)
+    model.set_search("ali")
+    qtmodeltester.check(model)
+    assert model.rowCount() == 2  # the new row stays on top of the search result
