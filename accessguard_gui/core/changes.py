@@ -261,16 +261,19 @@ def apply_edit(session: Session, edit: Edit) -> None:
             raise TypeError(f"unknown edit {edit!r}")
 
 
-def apply_edits(session: Session, edits: Sequence[Edit]) -> None:
+def apply_edits(session: Session, edits: Sequence[Edit], *, savepoint: bool = True) -> None:
     """Apply every edit in order inside the caller's action, all or nothing.
 
     The edits run inside one SAVEPOINT: if one is refused, the ones before it are undone
     too, even when the caller catches ``EditFailed`` and its action goes on to commit.
 
+    ``savepoint=False`` leaves the all-or-nothing guarantee to the caller's action (which
+    must then not catch ``EditFailed`` inside it) and saves the SAVEPOINT's cost.
+
     Raises:
         EditFailed: the first edit refused, with its index; nothing of the list remains.
     """
-    with session.begin_nested():
+    with rbac.batch(session, savepoint=savepoint):
         for index, edit in enumerate(edits):
             try:
                 apply_edit(session, edit)

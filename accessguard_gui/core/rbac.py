@@ -84,10 +84,45 @@ _UNSET: Any = object()
 
 @contextmanager
 def _atomic(session: Session) -> Iterator[None]:
-    """A SAVEPOINT: on any error, undo exactly what this call did, nothing more."""
-    with session.begin_nested():
+    """A SAVEPOINT: on any error, undo exactly what this call did, nothing more.
+
+    Inside ``batch()`` the enclosing SAVEPOINT already guarantees all-or-nothing for the
+    whole batch, so no SAVEPOINT per call: SQLite's RELEASE costs ~1.5 ms each with a large
+    page cache, which made saving 1,000 edits take seconds.
+    """
+    if session.info.get(_BATCH_KEY):
         yield
+    else:
+        with session.begin_nested():
+            yield
     session.flush()
+
+
+_BATCH_KEY = "accessguard_batch"
+
+
+@contextmanager
+def batch(session: Session, *, savepoint: bool = True) -> Iterator[None]:
+    """Run many administrative calls as one unit: one SAVEPOINT around all of them.
+
+    A refusal inside undoes every call of the batch (not only the failing one), so the
+    caller must treat the batch as all-or-nothing — as saving pending edits does.
+    ``savepoint=False`` is for a caller whose whole transaction is the batch (its action
+    rolls back on any error): an open SAVEPOINT makes SQLite journal every page the batch
+    touches a second time, measured 4x slower on the search-indexed users table.
+    """
+    if session.info.get(_BATCH_KEY):
+        yield
+        return
+    session.info[_BATCH_KEY] = True
+    try:
+        if savepoint:
+            with session.begin_nested():
+                yield
+        else:
+            yield
+    finally:
+        session.info.pop(_BATCH_KEY, None)
 
 
 def _operator(session: Session, granted_by: str | None) -> str:

@@ -72,7 +72,8 @@ def save_pending(db: Database, store: PendingStore) -> SaveOutcome:
     store.clear_failures()
     try:
         with db.action(f"Save {len(edits)} {noun}") as session:
-            changes.apply_edits(session, edits)
+            # The action is the unit: it rolls back on EditFailed, no SAVEPOINT needed.
+            changes.apply_edits(session, edits, savepoint=False)
     except EditFailed as exc:
         original = store.failing_original(exc.index) or exc.edit
         store.mark_failed(original, exc.cause.message)
