@@ -53,7 +53,7 @@ from .errors import (
     NewerSchemaError,
     ReadOnlyDatabaseError,
 )
-from .schema import head_revision, known_revisions, upgrade
+from .schema import head_revision, is_known_revision, upgrade
 from .sqlite_files import (
     PARTIAL,
     QUICK_CHECK_LIMIT,
@@ -388,7 +388,7 @@ class Database:
                 "not an AccessGuard database.",
                 shown,
             )
-        if state.revision not in known_revisions():
+        if not is_known_revision(state.revision):
             raise NewerSchemaError(
                 f"{shown} was written by a newer version of AccessGuard "
                 f"(schema {state.revision}). Please update AccessGuard to open it.",
@@ -534,7 +534,7 @@ class Database:
             raise ForeignDatabaseError(
                 "This database holds tables of another application.", self.display_name
             )
-        elif revision not in known_revisions():
+        elif not is_known_revision(revision):
             raise NewerSchemaError(
                 f"This database was written by a newer AccessGuard (schema {revision}).",
                 self.display_name,

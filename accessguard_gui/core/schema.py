@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cache
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
 MIGRATIONS = "accessguard_gui.core:migrations"
+# The newest migration, pinned so that opening an up-to-date file never imports Alembic
+# (~110 ms of a cold start). tests/core/test_migrations.py checks it equals Alembic's head.
+SCHEMA_HEAD = "0003"
 
 
 @dataclass(frozen=True)
@@ -22,6 +27,8 @@ class SchemaState:
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", MIGRATIONS)
     if connection is not None:
@@ -31,13 +38,25 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 @cache
 def _script() -> ScriptDirectory:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config())
 
 
 def head_revision() -> str:
+    return SCHEMA_HEAD
+
+
+def alembic_head() -> str:
+    """The head according to the migration scripts themselves (slow: imports Alembic)."""
     head = _script().get_current_head()
     assert head is not None
     return head
+
+
+def is_known_revision(revision: str) -> bool:
+    """True for a schema this version of AccessGuard can open (possibly after upgrading)."""
+    return revision == SCHEMA_HEAD or revision in known_revisions()
 
 
 def known_revisions() -> frozenset[str]:
@@ -46,8 +65,12 @@ def known_revisions() -> frozenset[str]:
 
 def upgrade(connection: Connection, target: str = "head") -> None:
     """Migrate the database behind ``connection`` (inside the caller's transaction)."""
+    from alembic import command
+
     command.upgrade(alembic_config(connection), target)
 
 
 def downgrade(connection: Connection, target: str) -> None:
+    from alembic import command
+
     command.downgrade(alembic_config(connection), target)

@@ -423,3 +423,11 @@ def _compare_type(
     if isinstance(metadata_type, UTCDateTime) and isinstance(inspected_type, DateTime):
         return False
     return None
+
+
+def test_pinned_schema_head_is_the_newest_migration() -> None:
+    """SCHEMA_HEAD lets an up-to-date file open without importing Alembic; a new migration
+    must move it, or files at the new head would be refused as "newer"."""
+    from accessguard_gui.core import schema
+
+    assert schema.SCHEMA_HEAD == schema.alembic_head()
