@@ -68,6 +68,8 @@ FTS_MIN_CHARS = 3
 #: A search with fewer candidates than this in the search index looks them up and sorts
 #: them; more candidates (dense matches) walk the sort column's index and keep matches.
 FTS_DRIVEN_LIMIT = 20_000
+#: Rows a search is first tried on, to tell dense matches from sparse ones cheaply.
+DENSITY_SAMPLE = 4096
 
 Key = tuple[Any, int]
 """A row's position in the current order: (sort value, id)."""
@@ -452,12 +454,32 @@ class Plan(enum.StrEnum):
 
 def choose_plan(session: Session, spec: TableSpec, query: BrowseQuery) -> Plan:
     """Pick the plan for a query: ``INDEXED`` for a search of 3+ characters with fewer than
-    ``FTS_DRIVEN_LIMIT`` candidates in the search index (one capped count, a few ms)."""
+    ``FTS_DRIVEN_LIMIT`` candidates in the search index, else ``SCAN``.
+
+    Two cheap probes, no full count: the search is first tried on the first
+    ``DENSITY_SAMPLE`` rows (by id); matching 5% of them means matches are dense and a
+    scan finds a page at once (a capped count in the search index would cost more, since
+    it walks the candidates one by one). Otherwise a count of candidates capped at
+    ``FTS_DRIVEN_LIMIT`` decides.
+    """
     term = query.term
     dialect = _dialect(session)
     if not (term and spec.fts and dialect.name == "sqlite" and len(term) >= FTS_MIN_CHARS):
         return Plan.SCAN
     fts = spec.fts
+
+    def build_bound(_d: Dialect) -> Select[Any]:
+        return (
+            select(spec.id_expr).select_from(spec.from_).order_by(spec.id_expr)
+            .limit(1).offset(DENSITY_SAMPLE - 1)
+        )
+
+    bound = _run(session, ("sample_bound", spec.key), build_bound, {})
+    if bound:
+        low = id_bounds(session, spec)[0]
+        sampled = count_range(session, spec, query, low, int(bound[0][0]), plan=Plan.SCAN)
+        if sampled * 20 >= DENSITY_SAMPLE:
+            return Plan.SCAN
 
     def build(_d: Dialect) -> Select[Any]:
         inner = _fts_ids(spec).limit(bindparam("cap", type_=Integer)).subquery("candidates")
@@ -758,7 +780,12 @@ def id_bounds(session: Session, spec: TableSpec) -> tuple[int, int]:
     """(smallest id - 1, largest id) of the table: the range ``count_range`` walks."""
     rows = _run(
         session, ("bounds", spec.key),
-        lambda d: select(func.min(spec.id_expr), func.max(spec.id_expr)).select_from(spec.from_),
+        # Two subqueries: SQLite answers a lone min() or max() from the end of the index,
+        # but "SELECT min(id), max(id)" scans the table.
+        lambda d: select(
+            select(func.min(spec.id_expr)).select_from(spec.from_).scalar_subquery(),
+            select(func.max(spec.id_expr)).select_from(spec.from_).scalar_subquery(),
+        ),
         {},
     )
     low, high = rows[0]
