@@ -237,6 +237,25 @@ class MainWindow(QMainWindow):
             act = self._action(kind.title, lambda n=number - 1: self.show_page(n), f"Ctrl+{number}")
             self.page_actions.append(act)
         self.act_about = self._action("&About and shortcuts", self.about, "F1")
+        self.act_bulk_roles = self._action(
+            "Assign or remove a &role for selected users…",
+            self.bulk_roles,
+            "Ctrl+Shift+A",
+            "Assign one role to, or remove it from, every selected user in one step",
+        )
+        # The access views (issue 4): opened by index so they always use the current
+        # database, even after File > Open switched files.
+        self.access_actions: list[QAction] = []
+        for index, (text, shortcut) in enumerate(
+            (
+                ("Access &check…", "Ctrl+Shift+C"),
+                ("&Effective access…", "Ctrl+Shift+E"),
+                ("Roles × &permissions…", "Ctrl+Shift+M"),
+                ("&Separation of duty…", "Ctrl+Shift+D"),
+            )
+        ):
+            act = self._action(text, lambda i=index: self.open_access_view(i), shortcut)
+            self.access_actions.append(act)
 
     def _create_menus(self) -> None:
         bar = self.menuBar()
@@ -268,6 +287,11 @@ class MainWindow(QMainWindow):
             view_menu.addAction(act)
         view_menu.addSeparator()
         view_menu.addAction(self.act_refresh)
+        access_menu = bar.addMenu("&Access")
+        for act in self.access_actions:
+            access_menu.addAction(act)
+        access_menu.addSeparator()
+        access_menu.addAction(self.act_bulk_roles)
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(self.act_about)
 
@@ -706,6 +730,35 @@ class MainWindow(QMainWindow):
         self.saved.emit(outcome.saved)
         return outcome
 
+    def open_access_view(self, index: int) -> Any:
+        """Open one of the Access menu's views on the current database."""
+        from .access import menu_entries
+
+        entries = menu_entries(self.db, self.store, self)
+        _text, _tip, opener = entries[index]
+        return opener()
+
+    def bulk_roles(self) -> Any:
+        """Assign or remove one role for every selected user (edits go to the store)."""
+        page = self.current_page()
+        if page.kind.entity is not Entity.USER:
+            self.show_page(0)
+            self.statusBar().showMessage("Select users first, then assign or remove a role.", 5000)
+            return None
+        if not self._editable(page):
+            return None
+        ids = []
+        for row in page.selected_rows():
+            _values, record_id, _version = self._current_values(page, row)
+            if record_id is not None:
+                ids.append(record_id)
+        if not ids:
+            self.statusBar().showMessage("Select one or more saved users first.", 5000)
+            return None
+        from .access import bulk_role_dialog
+
+        return bulk_role_dialog(self.db, self.store, ids, self)
+
     def review_changes(self) -> Any:
         """Who gains and loses what if the pending edits are saved (the access views'
         Review dialog, issue 4); its Save goes through the window's save."""
@@ -985,6 +1038,7 @@ class MainWindow(QMainWindow):
         self.act_edit.setEnabled(has_row and page.kind.editable)
         self.act_delete.setEnabled(editable and has_row)
         self.act_password.setEnabled(editable and has_row and page.kind.entity is Entity.USER)
+        self.act_bulk_roles.setEnabled(editable and has_row and page.kind.entity is Entity.USER)
         self.act_backup.setEnabled(self.db.path is not None)
 
     def _apply_read_only(self) -> None:

@@ -26,8 +26,9 @@ from accessguard_gui.ui.settings import AppSettings
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # The offscreen platform warns on every top-level show(); nothing a user would see.
-    marker = pytest.mark.qt_log_ignore("propagateSizeHints")
+    # The offscreen platform warns on every top-level show() and raise(); nothing a user
+    # would see.
+    marker = pytest.mark.qt_log_ignore("propagateSizeHints", "does not support raise")
     for item in items:
         if "tests/ui" in str(item.fspath).replace("\\", "/"):
             item.add_marker(marker)
