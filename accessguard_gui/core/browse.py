@@ -14,8 +14,9 @@ How it stays fast at a million rows:
 - Every sortable column has an index (migration 0003), so a sort is an index walk, not a
   full sort.
 - Each row comes back as a plain tuple laid out for display:
-  ``(id, version, sort value, cell 0 … cell n-1, raw bool …)``. The cells are computed by
-  SQL (``coalesce(email, '')``, ``substr(created_at, 1, 19)``), so the model shows them as
+  ``(id, version, sort value, cell 0 … cell n-1, stored bool/datetime values …)``. The
+  cells are computed by SQL (``coalesce(email, '')``, ``substr(created_at, 1, 16)``,
+  ``'set'`` for a password), so the model shows them as
   they are, with no Python formatting per row. No ORM objects: statements are Core
   ``select()``s compiled once per query shape and run on the DBAPI cursor of the session's
   connection, which costs the same as hand-written sqlite3.
@@ -25,7 +26,10 @@ How it stays fast at a million rows:
   substrings, not only prefixes, without a scan; shorter terms and other databases use
   ``LIKE``/``ILIKE`` with ``%``, ``_`` and the escape character escaped.
   The FTS index finds candidates, LIKE confirms them, so both plans (see ``Plan``) return
-  exactly the same rows; ``choose_plan`` picks one per search with a capped count.
+  exactly the same rows; ``choose_plan`` picks one per search from two cheap probes (a
+  4,096-row sample for density, then a capped candidate count). Few matches: their ids
+  are read once in order (``matching_ids``) and pages fetched by id (``fetch_ids``);
+  dense matches: pages walk the sort index, ``count_range`` counts in slices.
 - ``page_anchors`` reads the keys of every ``page_size``-th row in one C-side pass over an
   index (chunked), so a model can jump to row 500,000 with one keyset seek.
 """
