@@ -35,14 +35,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 
 
 def demo_database_path() -> Path:
-    """The demo file: built by core/demo.py when that exists, else an empty file beside
-    the default database (so --demo always opens something)."""
-    try:
-        from .core import demo  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        from .core.database import default_database_path
+    """The demo file, built by ``core/demo.py`` on first use."""
+    from .core import demo
 
-        return default_database_path().with_name("demo.db")
     return Path(demo.ensure_demo_database())
 
 
