@@ -65,7 +65,7 @@ from sqlalchemy.sql import FromClause
 from sqlalchemy.sql.elements import BindParameter
 
 from .changes import Entity
-from .models import AuditEntry, Permission, Resource, Role, User, UserRole
+from .models import AuditEntry, Permission, Resource, Role, User, UserRole, UTCDateTime
 
 PAGE_SIZE = 256
 FTS_MIN_CHARS = 3
@@ -190,7 +190,8 @@ class BrowseQuery:
         sort: the key of the column ordered by.
         descending: reverse order.
         search: literal text searched for (case-insensitive substring); "" for none.
-        filters: (column key, value) pairs that must be equal, e.g. ``(("active", True),)``.
+        filters: (column key, value) pairs that must be equal, e.g. ``(("active", True),)``;
+            a key ``"<column>__since"`` is a lower time bound instead (see ``SINCE``).
     """
 
     sort: str
@@ -431,6 +432,11 @@ SPECS: dict[str, TableSpec] = {s.key: s for s in (USERS, ROLES, RESOURCES, PERMI
 # ---------------------------------------------------------------------- query building
 
 
+# A filter key "<column>__since" keeps rows whose datetime column is at or after the value
+# (an aware datetime), e.g. ``query.filtered(at__since=now - timedelta(days=7))``.
+SINCE = "__since"
+
+
 def escape_like(text: str, escape: str = "\\") -> str:
     """``text`` with LIKE's wildcards and the escape character matching themselves."""
     return (
@@ -524,6 +530,12 @@ def _conditions(
                 or_(*(func.lower(c).like(pattern, escape="\\") for c in spec.search_columns))
             )
     for key, _value in query.filters:
+        if key.endswith(SINCE):
+            # A lower time bound ("the last 24 hours"): bound through the UTC type so the
+            # value is compared in the column's own stored form on every backend.
+            col = spec.column(key.removesuffix(SINCE))
+            conds.append(col.expr >= bindparam(f"f_{key}", type_=UTCDateTime()))
+            continue
         col = spec.column(key)
         conds.append(col.expr == bindparam(f"f_{key}"))
     return conds
@@ -540,6 +552,9 @@ def _params(spec: TableSpec, query: BrowseQuery, plan: Plan) -> dict[str, Any]:
         if plan is Plan.INDEXED:
             params["q"] = fts_phrase(term)
     for key, value in query.filters:
+        if key.endswith(SINCE):
+            params[f"f_{key}"] = value
+            continue
         col = spec.column(key)
         params[f"f_{key}"] = int(value) if col.kind is Kind.BOOL else value
     return params

@@ -14,6 +14,7 @@ Signals:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
@@ -38,12 +39,21 @@ from .details import DetailsPane, record_values
 SEARCH_DELAY_MS = 250
 
 
+def _filter_value(combo: QComboBox) -> Any:
+    """A combo's filter value; a time span ("last 7 days") becomes its start, now."""
+    value = combo.currentData()
+    if isinstance(value, timedelta):
+        return datetime.now(UTC) - value
+    return value
+
+
 @dataclass(frozen=True)
 class PageFilter:
     """A per-column filter offered above the table (a combo of choices).
 
     Attributes:
-        key: the column filtered on (equality, in SQL, by the model).
+        key: the column filtered on (equality, in SQL, by the model), or
+            "<column>__since" with time spans as values (rows of the last hour, day, ...).
         label: what the combo is called ("Status").
         options: (shown text, value) pairs; the value None shows every row.
     """
@@ -122,6 +132,20 @@ PAGES: tuple[PageKind, ...] = (
                     ("Assignments", "assignment"),
                     ("Grants", "grant"),
                     ("Inheritance", "inheritance"),
+                    ("Separation-of-duty sets", "ssd_set"),
+                    ("Separation-of-duty members", "ssd_member"),
+                ),
+            ),
+            PageFilter(
+                "at__since",
+                "Time",
+                (
+                    ("Any time", None),
+                    ("Last hour", timedelta(hours=1)),
+                    ("Last 24 hours", timedelta(days=1)),
+                    ("Last 7 days", timedelta(days=7)),
+                    ("Last 30 days", timedelta(days=30)),
+                    ("Last 365 days", timedelta(days=365)),
                 ),
             ),
         ),
@@ -234,7 +258,7 @@ class TablePage(QWidget):
             for text, value in item.options:
                 combo.addItem(text, value)
             combo.currentIndexChanged.connect(
-                lambda _i, k=item.key, c=combo: self.model.set_filter(k, c.currentData())
+                lambda _i, k=item.key, c=combo: self.model.set_filter(k, _filter_value(c))
             )
             self.filters[item.key] = combo
             top.addWidget(combo)

@@ -121,3 +121,29 @@ def test_audit_filters(qtbot: Any, window: MainWindow, seeded: Database) -> None
     combo.setCurrentIndex(combo.findText("Users"))
     assert page.model.rowCount() == 3 < total
     assert page.count_label.text() == f"3 of {total} audit entries"
+
+
+def test_audit_time_filter_hides_older_entries(
+    qtbot: Any, window: MainWindow, seeded: Database
+) -> None:
+    import sqlite3
+    from datetime import UTC, datetime, timedelta
+
+    window.show_page(4)
+    page = window.page("audit")
+    total = page.model.rowCount()
+    assert seeded.path is not None
+    conn = sqlite3.connect(seeded.path)  # age alice's entry by ten days (test-only bypass)
+    try:
+        conn.execute("DROP TRIGGER audit_log_no_update")
+        old = (datetime.now(UTC) - timedelta(days=10)).replace(tzinfo=None)
+        conn.execute("UPDATE audit_log SET at = ? WHERE record_key = 'alice'", (str(old),))
+        conn.commit()
+    finally:
+        conn.close()
+    combo = page.filters["at__since"]
+    combo.setCurrentIndex(combo.findText("Last 7 days"))
+    qtbot.waitUntil(lambda: page.model.rowCount() == total - 1)
+    assert page.count_label.text() == f"{total - 1} of {total} audit entries"
+    combo.setCurrentIndex(combo.findText("Last 30 days"))
+    qtbot.waitUntil(lambda: page.model.rowCount() == total)
