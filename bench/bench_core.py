@@ -184,7 +184,7 @@ def measure(users: int, n_cases: int, *, rebuild: bool) -> dict[str, tuple[float
         with db.read() as session:
             allowed = sum(rbac.check_access(session, *c, now=now).allowed for c in cases)
             bare_allowed = sum(
-                conn.execute(BARE_CHECK, dict(zip(("user", "resource", "action"), c),
+                conn.execute(BARE_CHECK, dict(zip(("user", "resource", "action"), c, strict=True),
                                                now=now_text)).fetchone()[0]
                 for c in cases
             )

@@ -172,13 +172,13 @@ class MainWindow(QMainWindow):
         return action
 
     def _create_actions(self) -> None:
-        K = QKeySequence.StandardKey
+        keys = QKeySequence.StandardKey
         self.act_new = self._action(
             "&New database…", self.new_database, "Ctrl+Shift+N", "Create an empty database file"
         )
-        self.act_open = self._action("&Open…", self.open_dialog, K.Open, "Open a database file")
+        self.act_open = self._action("&Open…", self.open_dialog, keys.Open, "Open a database file")
         self.act_save = self._action(
-            "&Save", self.save, K.Save, "Write every pending change to the file"
+            "&Save", self.save, keys.Save, "Write every pending change to the file"
         )
         self.act_review = self._action(
             "Re&view changes…",
@@ -201,9 +201,9 @@ class MainWindow(QMainWindow):
             "Ctrl+Shift+K",
             "Run the integrity and foreign-key checks",
         )
-        self.act_quit = self._action("&Quit", self.close, K.Quit, "Close AccessGuard")
+        self.act_quit = self._action("&Quit", self.close, keys.Quit, "Close AccessGuard")
         self.act_quit.setShortcut(QKeySequence("Ctrl+Q"))
-        self.act_undo = self._action("&Undo", self.undo, K.Undo)
+        self.act_undo = self._action("&Undo", self.undo, keys.Undo)
         self.act_redo = self._action("&Redo", self.redo, "Ctrl+Shift+Z")
         self.act_add = self._action(
             "&Add record…", self.add_record, "Ctrl+N", "Add a record to this table"
@@ -217,7 +217,7 @@ class MainWindow(QMainWindow):
         self.act_delete = self._action(
             "&Delete selected",
             self.delete_selected,
-            K.Delete,
+            keys.Delete,
             "Mark the selected records for deletion",
         )
         self.act_password = self._action(
@@ -226,9 +226,9 @@ class MainWindow(QMainWindow):
             "Ctrl+Shift+P",
             "Set or reset the selected user's password",
         )
-        self.act_find = self._action("&Find", self.focus_search, K.Find, "Search this table")
+        self.act_find = self._action("&Find", self.focus_search, keys.Find, "Search this table")
         self.act_refresh = self._action(
-            "&Refresh", self.refresh, K.Refresh, "Reload from the database; pending changes stay"
+            "&Refresh", self.refresh, keys.Refresh, "Reload from the database; pending changes stay"
         )
         self.act_refresh.setShortcut(QKeySequence("F5"))
         self.act_find.setShortcut(QKeySequence("Ctrl+F"))

@@ -220,7 +220,10 @@ def test_search_index_follows_inserts_updates_and_deletes(people: Database) -> N
     with people.action("Rename") as s:
         rbac.update_user(s, "heidi", display_name="Heidi Zebrafinch")
         rbac.delete_user(s, "ivan")
-    found = lambda term: usernames(walk(people, BrowseQuery("username", search=term), 10))
+
+    def found(term: str) -> list[str]:
+        return usernames(walk(people, BrowseQuery("username", search=term), 10))
+
     assert found("zebrafinch") == ["heidi"]
     assert found("axb") == []
     assert found("ivan@") == []

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-
 from accessguard_gui.core import browse, rbac
 from accessguard_gui.core.browse import BrowseQuery
 from accessguard_gui.core.database import Database
