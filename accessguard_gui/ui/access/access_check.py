@@ -164,8 +164,4 @@ def show_access_check(
     db: Database, parent: QWidget | None = None, store: PendingStore | None = None
 ) -> AccessCheckPanel:
     """The panel as a window of its own (for trying it out or testing it alone)."""
-    panel = AccessCheckPanel(db, parent, store)
-    panel.setWindowTitle("Access check \u2014 AccessGuard")
-    panel.resize(560, 460)
-    open_window(panel)
-    return panel
+    return open_window(AccessCheckPanel(db, parent, store), "Access check", (560, 460))

@@ -10,11 +10,11 @@ refused on the spot, with the cycle or the set named, and never reaches the stor
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time
 
 from PySide6.QtCore import QDate, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QShowEvent
+from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
@@ -42,7 +42,17 @@ from ...core.database import Database
 from ...core.errors import AccessGuardError
 from ...core.rows import AssignmentRow, PermissionRow, RoleRow
 from ..pending import PendingStore
-from .common import GREY, RED, PickerDialog, RowsModel, SqlCompleter, open_window
+from .common import (
+    GREY,
+    RED,
+    PickerDialog,
+    RefreshWhenShown,
+    RowsModel,
+    SqlCompleter,
+    error_label,
+    open_window,
+    searcher,
+)
 
 PENDING = QColor("#8a5a00")
 MEMBER_LIMIT = 500  # members listed in a role's details; the rest are counted
@@ -81,8 +91,10 @@ class _EditingPanel(QWidget):
         self.message = QLabel()
         self.message.setWordWrap(True)
         self.message.hide()
-        self._stale = False
-        store.changed.connect(self._store_changed)
+        # Reading the pending state applies every pending edit in a preview: do it only
+        # for a panel someone can see, else once when it is shown again.
+        self._follow = RefreshWhenShown(self, self.refresh)
+        store.changed.connect(self._follow.request)
 
     def propose(self, edits: Sequence[Edit]) -> bool:
         """Push ``edits`` to the store unless the rules refuse one (then nothing is pushed
@@ -108,20 +120,6 @@ class _EditingPanel(QWidget):
         self.message.setText(text)
         self.message.setStyleSheet(f"color: {color.name()};" if color is not None else "")
         self.message.setVisible(bool(text))
-
-    def _store_changed(self) -> None:
-        # Reading the pending state applies every pending edit in a preview: do it only
-        # for a panel someone can see, else once when it is shown again.
-        if self.isVisible():
-            self.refresh()
-        else:
-            self._stale = True
-
-    def showEvent(self, event: QShowEvent) -> None:
-        super().showEvent(event)
-        if self._stale:
-            self._stale = False
-            self.refresh()
 
     def refresh(self) -> None:  # pragma: no cover - overridden
         raise NotImplementedError
@@ -247,7 +245,7 @@ class UserRolesPanel(_EditingPanel):
         """Ask for roles (searchable, several at once) and assign them (pending)."""
         if self._user_ref is None:
             return False
-        chosen = PickerDialog.ask(self, "Add roles", self._search_roles)
+        chosen = PickerDialog.ask(self, "Add roles", searcher(self._db, lookup.search_roles))
         username = self._username()
         edits: list[Edit] = [Assign(user=username, role=c.label) for c in chosen]
         return self.propose(edits)
@@ -343,10 +341,6 @@ class UserRolesPanel(_EditingPanel):
 
     def _username(self) -> str:
         return self._user or str(self._user_ref)
-
-    def _search_roles(self, text: str) -> list[lookup.Choice]:
-        with self._db.read() as session:
-            return lookup.search_roles(session, text)
 
     def _enable(self, on: bool) -> None:
         for w in (
@@ -551,7 +545,9 @@ class RoleDetailsPanel(_EditingPanel):
             self._say("Some pending changes would be refused: " + "; ".join(state.problems), RED)
 
     def add_members(self) -> bool:
-        chosen = PickerDialog.ask(self, f"Add members to {self._role_name}", self._search_users)
+        chosen = PickerDialog.ask(
+            self, f"Add members to {self._role_name}", searcher(self._db, lookup.search_users)
+        )
         names = [c.label.split(" (")[0] for c in chosen]
         return self.propose([Assign(user=n, role=self._role_name) for n in names])
 
@@ -562,7 +558,9 @@ class RoleDetailsPanel(_EditingPanel):
 
     def add_permissions(self) -> bool:
         chosen = PickerDialog.ask(
-            self, f"Grant permissions to {self._role_name}", self._search_permissions
+            self,
+            f"Grant permissions to {self._role_name}",
+            searcher(self._db, lookup.search_permissions),
         )
         return self.propose(
             [Grant(role=self._role_name, permission=_permission_ref(c.label)) for c in chosen]
@@ -621,15 +619,7 @@ class RoleDetailsPanel(_EditingPanel):
             )
 
         state, problems = impact.with_pending(self._db, self._store.edits_for_save(), read)
-        return _RoleState(
-            state.role,
-            state.members,
-            state.member_total,
-            state.permissions,
-            state.parents,
-            state.children,
-            tuple(problems),
-        )
+        return replace(state, problems=tuple(problems))
 
     def _saved_keys(self, name: str) -> set[tuple[str, str]]:
         """What is already in the file, to mark the rest as pending."""
@@ -649,22 +639,15 @@ class RoleDetailsPanel(_EditingPanel):
         widget.clear()
         for key, text, pending in entries:
             item = QListWidgetItem(text + ("  \u2014 pending" if pending else ""))
-            item.setData(256, key)
+            item.setData(Qt.ItemDataRole.UserRole, key)
             if pending:
                 item.setForeground(PENDING)
             widget.addItem(item)
 
     def _search_roles(self, text: str) -> list[lookup.Choice]:
-        with self._db.read() as s:
-            return [c for c in lookup.search_roles(s, text) if c.label != self._role_name]
-
-    def _search_users(self, text: str) -> list[lookup.Choice]:
-        with self._db.read() as s:
-            return lookup.search_users(s, text)
-
-    def _search_permissions(self, text: str) -> list[lookup.Choice]:
-        with self._db.read() as s:
-            return lookup.search_permissions(s, text)
+        """Roles other than this one (a role cannot inherit from itself)."""
+        found = searcher(self._db, lookup.search_roles)(text)
+        return [c for c in found if c.label != self._role_name]
 
 
 def _permission_ref(label: str) -> tuple[str, str]:
@@ -675,7 +658,7 @@ def _permission_ref(label: str) -> tuple[str, str]:
 
 
 def _selected(widget: QListWidget) -> list[str]:
-    return [str(item.data(256)) for item in widget.selectedItems()]
+    return [str(item.data(Qt.ItemDataRole.UserRole)) for item in widget.selectedItems()]
 
 
 # ---------------------------------------------------------------------- bulk
@@ -754,9 +737,7 @@ class BulkRoleDialog(QDialog):
         expiry_group.addButton(self.no_expiry)
         expiry_group.addButton(self.expires_check)
         self.expires_check.toggled.connect(self.expiry_edit.setEnabled)
-        self.message = QLabel()
-        self.message.setWordWrap(True)
-        self.message.setStyleSheet(f"color: {RED.name()};")
+        self.message = error_label()
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
@@ -808,19 +789,13 @@ def show_user_roles(
     db: Database, store: PendingStore, user: int | str, parent: QWidget | None = None
 ) -> UserRolesPanel:
     panel = UserRolesPanel(db, store, parent)
-    panel.setWindowTitle(f"Roles of {user} \u2014 AccessGuard")
     panel.set_user(user)
-    panel.resize(760, 360)
-    open_window(panel)
-    return panel
+    return open_window(panel, f"Roles of {user}", (760, 360))
 
 
 def show_role_details(
     db: Database, store: PendingStore, role: int | str, parent: QWidget | None = None
 ) -> RoleDetailsPanel:
     panel = RoleDetailsPanel(db, store, parent)
-    panel.setWindowTitle(f"Role {role} \u2014 AccessGuard")
     panel.set_role(role)
-    panel.resize(900, 560)
-    open_window(panel)
-    return panel
+    return open_window(panel, f"Role {role}", (900, 560))

@@ -1,15 +1,17 @@
 """Pieces shared by the access views: SQL-backed completion, a searchable multi-select
-picker, a plain-rows table model and a PNG snapshot helper."""
+picker, a plain-rows table model, refresh-when-shown, window opening and a PNG helper."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from PySide6.QtCore import (
     QAbstractTableModel,
+    QEvent,
     QModelIndex,
+    QObject,
     QPersistentModelIndex,
     QStringListModel,
     Qt,
@@ -40,6 +42,56 @@ GREY = QColor("#6b6b6b")
 DEBOUNCE_MS = 150
 
 Index = QModelIndex | QPersistentModelIndex
+W = TypeVar("W", bound=QWidget)
+
+
+def searcher(
+    db: Database, search: Callable[[Any, str], list[Choice]]
+) -> Callable[[str], list[Choice]]:
+    """``search(session, text)`` as the ``text -> choices`` callable a PickerDialog wants,
+    each call in a short read of its own."""
+
+    def run(text: str) -> list[Choice]:
+        with db.read() as session:
+            return search(session, text)
+
+    return run
+
+
+def error_label() -> QLabel:
+    """A wrapping red label for a refusal or failure message under a form."""
+    label = QLabel()
+    label.setWordWrap(True)
+    label.setStyleSheet(f"color: {RED.name()};")
+    return label
+
+
+class RefreshWhenShown(QObject):
+    """Runs ``refresh`` now if ``widget`` is visible, else once when it is next shown.
+
+    Views that follow the pending edits re-read them (a rolled-back preview applying every
+    edit) on each change; one that nobody can see need only catch up when it appears.
+    """
+
+    def __init__(self, widget: QWidget, refresh: Callable[[], None]) -> None:
+        super().__init__(widget)
+        self._widget = widget
+        self._refresh = refresh
+        self.stale = False
+        widget.installEventFilter(self)
+
+    def request(self) -> None:
+        if self._widget.isVisible():
+            self.stale = False
+            self._refresh()
+        else:
+            self.stale = True
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self._widget and event.type() == QEvent.Type.Show and self.stale:
+            self.stale = False
+            self._refresh()
+        return False
 
 
 class SqlCompleter(QCompleter):
@@ -263,13 +315,23 @@ class RowsModel(QAbstractTableModel):
         return None
 
 
-def open_window(widget: QWidget) -> None:
+def open_window(widget: W, title: str | None = None, size: tuple[int, int] | None = None) -> W:
     """Show ``widget`` as a window of its own, even when it has a parent (which keeps it
-    alive and on top of the main window instead of being drawn inside it)."""
+    alive and on top of the main window instead of being drawn inside it).
+
+    Args:
+        title: the window title, shown as "<title> — AccessGuard".
+        size: the initial (width, height).
+    """
+    if title is not None:
+        widget.setWindowTitle(f"{title} \u2014 AccessGuard")
+    if size is not None:
+        widget.resize(*size)
     widget.setWindowFlag(Qt.WindowType.Window, True)
     widget.show()
     widget.raise_()
     widget.activateWindow()
+    return widget
 
 
 def save_png(widget: QWidget, path: str | Path) -> Path:

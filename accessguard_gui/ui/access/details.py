@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from ...core.database import Database
 from ..pending import PendingStore
 from .assignments import RoleDetailsPanel, UserRolesPanel
+from .common import RefreshWhenShown
 from .effective import EffectiveAccessView
 from .graph import RoleGraphView
 
@@ -50,7 +50,7 @@ class FollowingTab(QWidget):
         self.inner = inner
         self._show = show
         self.record: Any = None
-        self._dirty = False
+        self._follow = RefreshWhenShown(self, self._catch_up)
         self.placeholder = QLabel("Select one row to see its access here.")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -60,22 +60,12 @@ class FollowingTab(QWidget):
 
     def show_record(self, record: object | None) -> None:
         self.record = record
-        self._dirty = True
-        if self.isVisible():
-            self._catch_up()
+        self._follow.request()
 
     def refresh(self) -> None:
-        self._dirty = True
-        if self.isVisible():
-            self._catch_up()
-
-    def showEvent(self, event: QShowEvent) -> None:
-        super().showEvent(event)
-        if self._dirty:
-            self._catch_up()
+        self._follow.request()
 
     def _catch_up(self) -> None:
-        self._dirty = False
         if self.record is None:
             self.inner.hide()
             self.placeholder.show()

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from PySide6.QtCore import Signal
-from PySide6.QtGui import QColor, QShowEvent
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -28,7 +28,16 @@ from ...core.errors import AccessGuardError
 from ...core.explain import AccessStatus
 from ...core.rows import AccessPath
 from ..pending import PendingStore
-from .common import ARROW, GREEN, GREY, RED, RowsModel, SqlCompleter, open_window
+from .common import (
+    ARROW,
+    GREEN,
+    GREY,
+    RED,
+    RefreshWhenShown,
+    RowsModel,
+    SqlCompleter,
+    open_window,
+)
 
 T = TypeVar("T")
 
@@ -80,7 +89,7 @@ class EffectiveAccessView(QWidget):
         super().__init__(parent)
         self._db = db
         self._store = store
-        self._stale = False
+        self._follow = RefreshWhenShown(self, self.refresh)
         self.pending_check = QCheckBox("Include unsaved changes")
         self.pending_check.setToolTip(
             "Show access as it will be once the pending changes are saved (nothing is written)."
@@ -232,16 +241,7 @@ class EffectiveAccessView(QWidget):
 
     def _store_changed(self) -> None:
         if self.pending_check.isChecked() and self.subject.text().strip():
-            if self.isVisible():
-                self.refresh()
-            else:
-                self._stale = True
-
-    def showEvent(self, event: QShowEvent) -> None:
-        super().showEvent(event)
-        if self._stale:
-            self._stale = False
-            self.refresh()
+            self._follow.request()
 
     def _set_summary(self, text: str) -> None:
         self.summary.setText(text)
@@ -262,8 +262,4 @@ def show_effective_access(
     db: Database, parent: QWidget | None = None, store: PendingStore | None = None
 ) -> EffectiveAccessView:
     """The view as a window of its own."""
-    view = EffectiveAccessView(db, parent, store)
-    view.setWindowTitle("Effective access \u2014 AccessGuard")
-    view.resize(900, 500)
-    open_window(view)
-    return view
+    return open_window(EffectiveAccessView(db, parent, store), "Effective access", (900, 500))

@@ -219,8 +219,5 @@ class RoleGraphView(QWidget):
 
 def show_role_graph(db: Database, role: int | str, parent: QWidget | None = None) -> RoleGraphView:
     view = RoleGraphView(db, parent)
-    view.setWindowTitle(f"Inheritance of {role} \u2014 AccessGuard")
-    view.resize(760, 520)
     view.set_role(role)
-    open_window(view)
-    return view
+    return open_window(view, f"Inheritance of {role}", (760, 520))

@@ -380,8 +380,5 @@ class RolePermissionMatrix(QWidget):
 def show_matrix(
     db: Database, store: PendingStore, parent: QWidget | None = None
 ) -> RolePermissionMatrix:
-    widget = RolePermissionMatrix(db, store, parent)
-    widget.setWindowTitle("Roles \u00d7 permissions \u2014 AccessGuard")
-    widget.resize(1000, 600)
-    open_window(widget)
-    return widget
+    matrix = RolePermissionMatrix(db, store, parent)
+    return open_window(matrix, "Roles \u00d7 permissions", (1000, 600))

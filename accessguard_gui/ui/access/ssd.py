@@ -29,7 +29,7 @@ from ...core import lookup, rbac
 from ...core.database import Database
 from ...core.errors import AccessGuardError
 from ...core.rows import SsdSetRow
-from .common import RED, PickerDialog, RowsModel, open_window
+from .common import RED, PickerDialog, RowsModel, error_label, open_window, searcher
 
 VIOLATION_LIMIT = 1000
 
@@ -70,9 +70,7 @@ class SsdSetDialog(QDialog):
         self.remove_roles_button = QPushButton("Remove")
         self.explain = QLabel()
         self.explain.setWordWrap(True)
-        self.message = QLabel()
-        self.message.setWordWrap(True)
-        self.message.setStyleSheet(f"color: {RED.name()};")
+        self.message = error_label()
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
         )
@@ -102,12 +100,9 @@ class SsdSetDialog(QDialog):
         return [self.roles.item(i).text() for i in range(self.roles.count())]
 
     def add_roles(self) -> None:
-        def search(text: str) -> list[lookup.Choice]:
-            with self._db.read() as s:
-                return lookup.search_roles(s, text)
-
         present = set(self.role_names())
-        for choice in PickerDialog.ask(self, "Roles of the set", search):
+        found = PickerDialog.ask(self, "Roles of the set", searcher(self._db, lookup.search_roles))
+        for choice in found:
             if choice.label not in present:
                 self.roles.addItem(choice.label)
                 present.add(choice.label)
@@ -197,9 +192,7 @@ class SsdPanel(QWidget):
             "Press \u201cCheck for violations\u201d to scan every user."
         )
         self.violations_summary.setWordWrap(True)
-        self.message = QLabel()
-        self.message.setStyleSheet(f"color: {RED.name()};")
-        self.message.setWordWrap(True)
+        self.message = error_label()
         buttons = QHBoxLayout()
         for b in (self.new_button, self.edit_button, self.delete_button):
             buttons.addWidget(b)
@@ -316,8 +309,4 @@ class SsdPanel(QWidget):
 
 
 def show_ssd(db: Database, parent: QWidget | None = None) -> SsdPanel:
-    panel = SsdPanel(db, parent)
-    panel.setWindowTitle("Separation of duty \u2014 AccessGuard")
-    panel.resize(760, 520)
-    open_window(panel)
-    return panel
+    return open_window(SsdPanel(db, parent), "Separation of duty", (760, 520))
