@@ -33,7 +33,8 @@ NAME_SEPARATOR = "\x1f"
 # matched nothing; expired = -1), the second the explaining walks, granting ones first
 # so that the LIMIT never cuts off a walk that grants. Lookups are repeated rather than
 # shared through CTEs: SQLite would materialize a CTE used twice, which costs more than
-# the index lookup it saves.
+# the index lookup it saves. PostgreSQL types a bare NULL in a subquery as text, which a
+# UNION with the header's integer and boolean columns refuses: there they are cast.
 _SQL = """
 WITH RECURSIVE walk(role_id, names, depth, expires_at) AS (
     SELECT ur.role_id, CAST(r.name AS TEXT), 0, ur.expires_at
@@ -54,7 +55,7 @@ LEFT JOIN resources res ON {resource_join}
 LEFT JOIN permissions p ON p.resource_id = res.id AND p.action = :action
 UNION ALL
 SELECT * FROM (
-    SELECT NULL, NULL, NULL, NULL, NULL, names, expires_at,
+    SELECT {header_nulls}, names, expires_at,
            CASE WHEN expires_at IS NOT NULL AND expires_at <= :now THEN 1 ELSE 0 END AS expired,
            depth
     FROM walk
@@ -81,11 +82,19 @@ class AccessRows:
     paths: list[tuple[tuple[str, ...], datetime | None]]
 
 
+_BARE_NULLS = "NULL, NULL, NULL, NULL, NULL"
+_TYPED_NULLS = (
+    "CAST(NULL AS INTEGER), CAST(NULL AS TEXT), CAST(NULL AS BOOLEAN), CAST(NULL AS TEXT), "
+    "CAST(NULL AS INTEGER)"
+)
+
+
 @lru_cache(maxsize=8)
-def access_sql(user_by_id: bool, resource_by_id: bool) -> str:
+def access_sql(user_by_id: bool, resource_by_id: bool, typed_nulls: bool = False) -> str:
     """The statement for a user / resource given by id or by name (names ignore case
     the way the unique indexes on lower(name) do, so those indexes serve the lookup)."""
     return _SQL.format(
+        header_nulls=_TYPED_NULLS if typed_nulls else _BARE_NULLS,
         user_cond="id = :user" if user_by_id else "lower(username) = lower(:user)",
         user_join="u.id = :user" if user_by_id else "lower(u.username) = lower(:user)",
         resource_join=(
@@ -97,7 +106,7 @@ def access_sql(user_by_id: bool, resource_by_id: bool) -> str:
 @lru_cache(maxsize=8)
 def _text(user_by_id: bool, resource_by_id: bool) -> TextClause:
     return (
-        text(access_sql(user_by_id, resource_by_id))
+        text(access_sql(user_by_id, resource_by_id, typed_nulls=True))
         .bindparams(bindparam("now", type_=UTCDateTime()))
         .columns(  # type: ignore[return-value]
             user_id=Integer,
