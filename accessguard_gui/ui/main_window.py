@@ -12,7 +12,7 @@ Signals:
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -106,6 +106,7 @@ class MainWindow(QMainWindow):
         self.pages: dict[str, TablePage] = {}
         self._was_away = False
         self._review: Any = None  # the open Review changes dialog, if any
+        self._access_windows: dict[str, QWidget] = {}  # Access menu windows, one of each
         self.setObjectName("main_window")
         self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)
@@ -736,7 +737,31 @@ class MainWindow(QMainWindow):
 
         entries = menu_entries(self.db, self.store, self)
         _text, _tip, opener = entries[index]
-        return opener()
+        return self._one_window(f"view {index}", opener, reuse=True)
+
+    def _one_window(self, key: str, opener: Callable[[], QWidget], *, reuse: bool) -> QWidget:
+        """At most one window per ``key``: an open one comes to the front (``reuse``) or
+        is replaced; a closed one is deleted, so repeated use does not pile up hidden
+        windows that still follow every pending edit."""
+        old = self._access_windows.pop(key, None)
+        if old is not None:
+            if reuse and old.isVisible():
+                self._access_windows[key] = old
+                old.raise_()
+                old.activateWindow()
+                return old
+            old.close()
+            old.deleteLater()
+        window = opener()
+        self._access_windows[key] = window
+        return window
+
+    def _close_access_windows(self) -> None:
+        """They read the file they were opened on: close them when it is replaced."""
+        for window in self._access_windows.values():
+            window.close()
+            window.deleteLater()
+        self._access_windows.clear()
 
     def bulk_roles(self) -> Any:
         """Assign or remove one role for every selected user (edits go to the store)."""
@@ -757,7 +782,10 @@ class MainWindow(QMainWindow):
             return None
         from .access import bulk_role_dialog
 
-        return bulk_role_dialog(self.db, self.store, ids, self)
+        # A new selection needs a new dialog: replace one still open for the old one.
+        return self._one_window(
+            "bulk roles", lambda: bulk_role_dialog(self.db, self.store, ids, self), reuse=False
+        )
 
     def review_changes(self) -> Any:
         """Who gains and loses what if the pending edits are saved (the access views'
@@ -890,6 +918,7 @@ class MainWindow(QMainWindow):
 
     def set_database(self, db: Database) -> None:
         self._save_pages()
+        self._close_access_windows()
         old = self.db
         self.store.clear()
         self.db = db

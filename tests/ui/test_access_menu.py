@@ -83,3 +83,17 @@ def test_bulk_assign_for_selected_users_is_pending_until_save(
             assert [a.username for a in rbac.assigned_users(s, "Auditor")] == ["alice", "bob"]
     finally:
         fresh.close()
+
+
+def test_access_windows_open_once_and_close_with_their_file(
+    qtbot: Any, window: MainWindow, tmp_path: Any
+) -> None:
+    first = window.access_actions[0]
+    first.trigger()
+    first.trigger()  # a second use brings the open window back, no second window
+    panels = [w for w in window.findChildren(AccessCheckPanel) if w.isVisible()]
+    assert len(panels) == 1
+    assert panels[0].windowTitle() == "Access check \u2014 AccessGuard"
+    assert window.open_path(tmp_path / "other.db", create=True)
+    # The panel read the old file: it is closed when another file is opened.
+    assert not panels[0].isVisible()
