@@ -3,17 +3,51 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
+from PySide6.QtWidgets import QWidget
+from pytestqt.qtbot import QtBot
 
-from accessguard_gui.core import rbac
+from accessguard_gui.core import lookup, rbac
 from accessguard_gui.core.database import Database
+from accessguard_gui.ui.access.common import PickerDialog
 
 SHOTS = Path("/tmp/shots/access")
 PAST = datetime(2020, 1, 1, tzinfo=UTC)
 FUTURE = datetime.now(UTC) + timedelta(days=365)
+W = TypeVar("W", bound=QWidget)
+
+
+def shown(qtbot: QtBot, widget: W, width: int, height: int) -> W:
+    """``widget`` closed by qtbot at the end of the test, sized and shown."""
+    qtbot.addWidget(widget)
+    widget.resize(width, height)
+    widget.show()
+    return widget
+
+
+def answer_picker(monkeypatch: pytest.MonkeyPatch, labels: list[str]) -> list[str]:
+    """Replace the modal picker: build the real dialog, search for and tick each of
+    ``labels`` through it. Returns the titles the picker was opened with."""
+    titles: list[str] = []
+
+    def ask(cls, parent, title, search: Callable[[str], list[lookup.Choice]], *, multi=True):  # type: ignore[no-untyped-def]
+        titles.append(title)
+        dialog = cls(title, search, parent, multi=multi)
+        for label in labels:
+            dialog.filter.setText(label)
+            dialog.refresh()
+            dialog.set_checked(label)
+        chosen = dialog.chosen()
+        dialog.deleteLater()
+        return chosen
+
+    monkeypatch.setattr(PickerDialog, "ask", classmethod(ask))
+    return titles
 
 
 def build_demo(db: Database) -> None:

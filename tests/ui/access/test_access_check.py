@@ -12,15 +12,11 @@ from accessguard_gui.core.database import Database
 from accessguard_gui.ui.access.access_check import AccessCheckPanel
 from accessguard_gui.ui.access.common import save_png
 
-from .conftest import SHOTS, build_generated
+from .conftest import SHOTS, build_generated, shown
 
 
 def _panel(qtbot: QtBot, db: Database) -> AccessCheckPanel:
-    panel = AccessCheckPanel(db)
-    qtbot.addWidget(panel)
-    panel.resize(560, 460)
-    panel.show()
-    return panel
+    return shown(qtbot, AccessCheckPanel(db), 560, 460)
 
 
 def test_allowed_with_paths(qtbot: QtBot, demo_db: Database) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
 from pytestqt.qtbot import QtBot
 
@@ -27,35 +25,13 @@ from accessguard_gui.ui.access.assignments import (
 from accessguard_gui.ui.access.common import PickerDialog, save_png
 from accessguard_gui.ui.pending import PendingStore
 
-from .conftest import SHOTS
-
-
-def _answer_picker(monkeypatch: pytest.MonkeyPatch, labels: list[str]) -> list[str]:
-    """Replace the modal picker: build the real dialog, tick ``labels`` through it."""
-    titles: list[str] = []
-
-    def ask(cls, parent, title, search: Callable[[str], list[lookup.Choice]], *, multi=True):  # type: ignore[no-untyped-def]
-        titles.append(title)
-        dialog = cls(title, search, parent, multi=multi)
-        for label in labels:
-            dialog.filter.setText(label)
-            dialog.refresh()
-            dialog.set_checked(label)
-        chosen = dialog.chosen()
-        dialog.deleteLater()
-        return chosen
-
-    monkeypatch.setattr(PickerDialog, "ask", classmethod(ask))
-    return titles
+from .conftest import SHOTS, answer_picker, shown
 
 
 def _user_panel(qtbot: QtBot, db: Database, store: PendingStore, user: str) -> UserRolesPanel:
     panel = UserRolesPanel(db, store)
-    qtbot.addWidget(panel)
     panel.set_user(user)
-    panel.resize(820, 320)
-    panel.show()
-    return panel
+    return shown(qtbot, panel, 820, 320)
 
 
 def test_user_roles_shows_details(qtbot: QtBot, demo_db: Database) -> None:
@@ -73,7 +49,7 @@ def test_add_several_roles_pushes_pending_edits(
 ) -> None:
     store = PendingStore()
     panel = _user_panel(qtbot, demo_db, store, "dave")
-    _answer_picker(monkeypatch, ["Auditor", "Operator"])
+    answer_picker(monkeypatch, ["Auditor", "Operator"])
     with qtbot.waitSignal(store.changed):
         panel.add_button.click()
     assert store.edits() == [Assign("dave", "Auditor"), Assign("dave", "Operator")]
@@ -89,7 +65,7 @@ def test_ssd_violation_refused_with_set_named(
 ) -> None:
     store = PendingStore()
     panel = _user_panel(qtbot, demo_db, store, "dave")
-    _answer_picker(monkeypatch, ["Approvals"])
+    answer_picker(monkeypatch, ["Approvals"])
     with qtbot.waitSignal(panel.refused), qtbot.assertNotEmitted(store.changed):
         panel.add_button.click()
     assert store.is_empty()
@@ -115,11 +91,8 @@ def test_remove_and_expiry(qtbot: QtBot, demo_db: Database) -> None:
 
 def _role_panel(qtbot: QtBot, db: Database, store: PendingStore, role: str) -> RoleDetailsPanel:
     panel = RoleDetailsPanel(db, store)
-    qtbot.addWidget(panel)
     panel.set_role(role)
-    panel.resize(980, 560)
-    panel.show()
-    return panel
+    return shown(qtbot, panel, 980, 560)
 
 
 def test_role_details_lists_and_sentences(qtbot: QtBot, demo_db: Database) -> None:
@@ -141,7 +114,7 @@ def test_cycle_refused_with_cycle_named(
 ) -> None:
     store = PendingStore()
     panel = _role_panel(qtbot, demo_db, store, "Base")
-    _answer_picker(monkeypatch, ["Auditor"])
+    answer_picker(monkeypatch, ["Auditor"])
     panel.add_parent_button.click()
     assert store.is_empty()
     assert "Base \u2192 Auditor \u2192 Staff \u2192 Base" in panel.message.text()
@@ -154,7 +127,7 @@ def test_cycle_through_a_pending_edit_is_refused(
     store = PendingStore()
     store.push(Inherit("Payments", "Admin"))
     panel = _role_panel(qtbot, demo_db, store, "Base")
-    _answer_picker(monkeypatch, ["Payments"])
+    answer_picker(monkeypatch, ["Payments"])
     panel.add_parent_button.click()
     assert store.edits() == [Inherit("Payments", "Admin")]
     assert "Base \u2192 Payments \u2192 Admin" in panel.message.text()
@@ -165,11 +138,11 @@ def test_role_edits_are_pending(
 ) -> None:
     store = PendingStore()
     panel = _role_panel(qtbot, demo_db, store, "Payments")
-    _answer_picker(monkeypatch, ["Door B2.14: open"])
+    answer_picker(monkeypatch, ["Door B2.14: open"])
     panel.add_permissions_button.click()
-    _answer_picker(monkeypatch, ["Staff"])
+    answer_picker(monkeypatch, ["Staff"])
     panel.add_parent_button.click()
-    _answer_picker(monkeypatch, ["Operator"])
+    answer_picker(monkeypatch, ["Operator"])
     panel.add_child_button.click()
     assert store.edits() == [
         Grant("Payments", ("Door B2.14", "open")),

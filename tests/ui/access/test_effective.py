@@ -8,15 +8,11 @@ from accessguard_gui.core.database import Database
 from accessguard_gui.ui.access.common import save_png
 from accessguard_gui.ui.access.effective import EffectiveAccessView
 
-from .conftest import SHOTS
+from .conftest import SHOTS, shown
 
 
 def _view(qtbot: QtBot, db: Database) -> EffectiveAccessView:
-    view = EffectiveAccessView(db)
-    qtbot.addWidget(view)
-    view.resize(900, 420)
-    view.show()
-    return view
+    return shown(qtbot, EffectiveAccessView(db), 900, 420)
 
 
 def test_user_permissions_with_paths(qtbot: QtBot, demo_db: Database) -> None:

@@ -9,15 +9,11 @@ from accessguard_gui.core.database import Database
 from accessguard_gui.ui.access.common import save_png
 from accessguard_gui.ui.access.graph import RoleGraphView
 
-from .conftest import SHOTS
+from .conftest import SHOTS, shown
 
 
 def _view(qtbot: QtBot, db: Database) -> RoleGraphView:
-    view = RoleGraphView(db)
-    qtbot.addWidget(view)
-    view.resize(760, 460)
-    view.show()
-    return view
+    return shown(qtbot, RoleGraphView(db), 760, 460)
 
 
 def test_staff_graph_places_parents_above_children_below(qtbot: QtBot, demo_db: Database) -> None:

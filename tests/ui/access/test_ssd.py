@@ -8,25 +8,14 @@ from pytestqt.qtbot import QtBot
 from accessguard_gui.core import rbac
 from accessguard_gui.core.database import Database
 from accessguard_gui.ui import messages
-from accessguard_gui.ui.access.common import PickerDialog, save_png
+from accessguard_gui.ui.access.common import save_png
 from accessguard_gui.ui.access.ssd import SsdPanel
 
-from .conftest import SHOTS
+from .conftest import SHOTS, answer_picker, shown
 
 
 def _panel(qtbot: QtBot, db: Database) -> SsdPanel:
-    panel = SsdPanel(db)
-    qtbot.addWidget(panel)
-    panel.resize(760, 520)
-    panel.show()
-    return panel
-
-
-def _pick(monkeypatch: pytest.MonkeyPatch, labels: list[str]) -> None:
-    def ask(cls, parent, title, search, *, multi=True):  # type: ignore[no-untyped-def]
-        return [c for c in search("") if c.label in labels]
-
-    monkeypatch.setattr(PickerDialog, "ask", classmethod(ask))
+    return shown(qtbot, SsdPanel(db), 760, 520)
 
 
 def test_lists_sets(qtbot: QtBot, demo_db: Database) -> None:
@@ -43,7 +32,7 @@ def test_create_set_writes_it(
     dialog = panel.make_dialog(None)
     qtbot.addWidget(dialog)
     dialog.name_edit.setText("Audit apart")
-    _pick(monkeypatch, ["Auditor", "Payments", "Approvals"])
+    answer_picker(monkeypatch, ["Auditor", "Payments", "Approvals"])
     dialog.add_roles()
     dialog.cardinality.setValue(3)
     with qtbot.waitSignal(panel.sets_changed):
@@ -61,7 +50,7 @@ def test_set_that_is_already_broken_is_refused(
     dialog = panel.make_dialog(None)
     qtbot.addWidget(dialog)
     dialog.name_edit.setText("Audit or pay")
-    _pick(monkeypatch, ["Auditor", "Payments"])
+    answer_picker(monkeypatch, ["Auditor", "Payments"])
     dialog.add_roles()
     dialog.show()
     with qtbot.assertNotEmitted(panel.sets_changed):
@@ -81,7 +70,7 @@ def test_edit_members_and_cardinality(
     existing = panel.selected_set()
     dialog = panel.make_dialog(existing)
     qtbot.addWidget(dialog)
-    _pick(monkeypatch, ["Operator"])
+    answer_picker(monkeypatch, ["Operator"])
     dialog.add_roles()
     dialog.roles.item(0).setSelected(True)  # Approvals
     dialog.remove_selected_roles()

@@ -10,12 +10,12 @@ from pytestqt.qtbot import QtBot
 from accessguard_gui.core import rbac
 from accessguard_gui.core.changes import Assign
 from accessguard_gui.ui.access.assignments import UserRolesPanel
-from accessguard_gui.ui.access.common import PickerDialog, save_png
+from accessguard_gui.ui.access.common import save_png
 from accessguard_gui.ui.access.details import FollowingTab
 from accessguard_gui.ui.access.effective import EffectiveAccessView
 from accessguard_gui.ui.table_page import PAGES
 
-from .conftest import SHOTS
+from .conftest import SHOTS, answer_picker
 
 
 def _tab(page: Any, title: str) -> FollowingTab:
@@ -44,15 +44,7 @@ def test_user_tabs_follow_selection_and_push_edits(
     panel = roles_tab.inner
     assert isinstance(panel, UserRolesPanel)
     qtbot.waitUntil(lambda: panel.title.text().startswith("alice"))
-    monkeypatch.setattr(
-        PickerDialog,
-        "ask",
-        classmethod(
-            lambda cls, parent, title, search, multi=True: [
-                c for c in search("Acc") if c.label == "Accountant"
-            ]
-        ),
-    )
+    answer_picker(monkeypatch, ["Accountant"])
     panel.add_button.click()
     assert window.store.edits() == [Assign("alice", "Accountant")]
     assert panel.role_names() == ["Accountant"]
@@ -103,15 +95,7 @@ def test_assign_review_and_save_through_the_window(
     page.select_row(page.model.row_for_id(alice))
     roles_tab = _tab(page, "Roles")
     page.details.setCurrentWidget(roles_tab)
-    monkeypatch.setattr(
-        PickerDialog,
-        "ask",
-        classmethod(
-            lambda cls, parent, title, search, multi=True: [
-                c for c in search("") if c.label == "Accountant"
-            ]
-        ),
-    )
+    answer_picker(monkeypatch, ["Accountant"])
     roles_tab.inner.add_button.click()
     dialog = window.review_changes()
     assert isinstance(dialog, ReviewChangesDialog)
