@@ -43,7 +43,8 @@ from accessguard_gui.core.schema import head_revision
 DATA = ROOT / "bench" / "data"
 TS = "%Y-%m-%d %H:%M:%S.%f"
 
-BARE_CHECK = """
+# The roles an active user reaches through unexpired assignments and inheritance.
+REACH = """
 WITH RECURSIVE reach(role_id) AS (
     SELECT ur.role_id FROM user_roles ur
     WHERE ur.user_id = (SELECT id FROM users WHERE lower(username) = lower(:user) AND active)
@@ -51,7 +52,9 @@ WITH RECURSIVE reach(role_id) AS (
     UNION
     SELECT ri.inherits_from_id FROM role_inheritance ri JOIN reach ON ri.role_id = reach.role_id
 )
-SELECT EXISTS (
+"""
+
+BARE_CHECK = REACH + """SELECT EXISTS (
     SELECT 1 FROM role_permissions rp
     WHERE rp.permission_id = (
         SELECT p.id FROM permissions p JOIN resources r ON r.id = p.resource_id
@@ -59,15 +62,7 @@ SELECT EXISTS (
       AND rp.role_id IN reach)
 """
 
-BARE_USER_PERMISSIONS = """
-WITH RECURSIVE reach(role_id) AS (
-    SELECT ur.role_id FROM user_roles ur
-    WHERE ur.user_id = (SELECT id FROM users WHERE lower(username) = lower(:user) AND active)
-      AND (ur.expires_at IS NULL OR ur.expires_at > :now)
-    UNION
-    SELECT ri.inherits_from_id FROM role_inheritance ri JOIN reach ON ri.role_id = reach.role_id
-)
-SELECT p.id, p.resource_id, r.name, p.action, p.description, p.version
+BARE_USER_PERMISSIONS = REACH + """SELECT p.id, p.resource_id, r.name, p.action, p.description, p.version
 FROM permissions p JOIN resources r ON r.id = p.resource_id
 WHERE p.id IN (SELECT permission_id FROM role_permissions WHERE role_id IN reach)
 ORDER BY lower(r.name), p.action

@@ -44,14 +44,13 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench_core import database_for  # the shared generated files
 from PySide6.QtCore import Qt
 from PySide6.QtSql import QSqlDatabase, QSqlQuery, QSqlTableModel
 from PySide6.QtWidgets import QApplication, QTableView
 
 from accessguard_gui.core import browse
 from accessguard_gui.core.database import Database
-from accessguard_gui.core.generate import generate
-from accessguard_gui.core.schema import head_revision
 from accessguard_gui.ui.table_model import PAGE_SIZE, RecordTableModel
 
 DATA = ROOT / "bench" / "data"
@@ -63,35 +62,6 @@ SEARCHES = {
     "short": "q",  # two characters or fewer: LIKE
 }
 SHOWN_COLUMNS = ("username", "display_name", "email", "active", "created_at", "updated_at")
-
-
-# ---------------------------------------------------------------------- files
-
-
-def database_for(users: int) -> Path:
-    """The generated file for ``users`` users, built once and reused (bench_core's files)."""
-    label = f"{users // 1_000_000}m" if users % 1_000_000 == 0 else f"{users // 1000}k"
-    path = DATA / f"{label}.db"
-    if path.exists() and _revision(path) != head_revision():
-        print(f"{path} has an older schema: regenerating", flush=True)
-        path.unlink()
-    if not path.exists():
-        DATA.mkdir(parents=True, exist_ok=True)
-        print(f"generating {path} ...", flush=True)
-        stats = generate(path, users=users)
-        print(f"  built in {stats.seconds:.1f} s", flush=True)
-    return path
-
-
-def _revision(path: Path) -> str | None:
-    conn = sqlite3.connect(path.as_uri() + "?mode=ro", uri=True)
-    try:
-        row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
-        return row[0] if row else None
-    except sqlite3.Error:
-        return None
-    finally:
-        conn.close()
 
 
 # ---------------------------------------------------------------------- measuring
