@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +52,7 @@ from .table_page import PAGES, PageKind, TablePage
 
 APP_TITLE = "AccessGuard"
 DELETE_LIMIT = 10_000  # rows marked for deletion by one Del (each is read to be labelled)
-AUDIT_HISTORY_LIMIT = 500  # entries of one record searched for the selected one
+AUDIT_HISTORY_LIMIT = 50  # entries of one record, up to the selected one's time, searched
 CHOICES_LIMIT = 20_000  # offered in the form's combo (completes by substring)
 DB_SUFFIXES = (".db", ".sqlite", ".sqlite3", ".accessguard")
 BANNER_STYLE = "background: #fff4ce; color: #5c4400; border: 1px solid #e0c46c; padding: 6px 10px;"
@@ -439,6 +440,10 @@ class MainWindow(QMainWindow):
     def _audit_details(self, values: dict[str, Any]) -> dict[str, Any]:
         """An audit row with its full change, field by field (the table shows a summary)."""
         shown = {k: v for k, v in values.items() if k != "summary"}
+        at = values.get("at")
+        # Newest first, none newer than the selected entry: it comes first (after any of
+        # the same instant), however long the record's history.
+        until = at + timedelta(microseconds=1) if isinstance(at, datetime) else None
         try:
             with self.db.read() as session:
                 entries = audit_entries(
@@ -446,6 +451,7 @@ class MainWindow(QMainWindow):
                     limit=AUDIT_HISTORY_LIMIT,
                     record_type=values.get("record_type"),
                     record_key=values.get("record_key"),
+                    until=until,
                 )
         except AccessGuardError:
             return values
@@ -474,8 +480,13 @@ class MainWindow(QMainWindow):
         created_edit = getattr(page.model, "created_edit", None)
         return created_edit(row) if callable(created_edit) else None
 
-    def _refresh_details(self) -> None:
+    def _refresh_details(self, *, pending_only: bool = False) -> None:
+        """Show each page's current record again; with ``pending_only`` (a pending edit
+        came or went) only pages of records that can have pending edits: the audit
+        page's details are a read of the log, which no pending edit changes."""
         for page in self.pages.values():
+            if pending_only and page.kind.entity is None:
+                continue
             row = page.current_row()
             record = page.model.record(row) if row is not None else None
             self._show_details(page, record, extensions=False)
@@ -1035,7 +1046,7 @@ class MainWindow(QMainWindow):
     def _pending_changed(self) -> None:
         self._update_title()
         self._update_actions()
-        self._refresh_details()
+        self._refresh_details(pending_only=True)
 
     def _update_title(self) -> None:
         name = self.db.path.name if self.db.path is not None else self.db.display_name

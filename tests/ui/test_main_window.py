@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt
 from accessguard_gui.core import rbac
 from accessguard_gui.core.changes import Entity, Update
 from accessguard_gui.core.database import Database
-from accessguard_gui.ui.main_window import MainWindow
+from accessguard_gui.ui.main_window import MainWindow, record_values
 from accessguard_gui.ui.table_page import PAGES
 
 from .helpers import column_of, row_of_user, users_in_file
@@ -147,3 +147,23 @@ def test_audit_time_filter_hides_older_entries(
     assert page.count_label.text() == f"{total - 1} of {total} audit entries"
     combo.setCurrentIndex(combo.findText("Last 30 days"))
     qtbot.waitUntil(lambda: page.model.rowCount() == total)
+
+
+def test_audit_details_show_the_change_of_an_old_entry(
+    qtbot: Any, window: MainWindow, seeded: Database
+) -> None:
+    """The selected entry's change, field by field, however many later entries the
+    same record has."""
+    for n in range(60):
+        with seeded.action(f"Rename {n}") as s:
+            rbac.update_user(s, "alice", display_name=f"Alice {n}")
+    window.refresh()
+    page = window.page("audit")
+    page.model.ensure_loaded(0, page.model.rowCount() - 1)
+    (first,) = (
+        r
+        for r in range(page.model.rowCount())
+        if record_values(page.model.record(r))["action"] == "Rename 0"
+    )
+    page.select_row(first)
+    assert page.details.record.value_text("changes") == "display_name: Alice Archer \u2192 Alice 0"
