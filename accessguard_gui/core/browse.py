@@ -59,6 +59,8 @@ from sqlalchemy import (
     table,
     type_coerce,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.types import TypeDecorator
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import FromClause
@@ -245,9 +247,27 @@ class Record:
 # ---------------------------------------------------------------------- display expressions
 
 
+class _Stored(TypeDecorator[Any]):
+    """A column as the database stores it: on SQLite the given type (datetimes are text,
+    booleans integers, compared as such), elsewhere the column's own type, so keyset and
+    filter parameters are bound (and cast, on PostgreSQL) as booleans and timestamps."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, sqlite_type: Any, native_type: Any) -> None:
+        super().__init__()
+        self.sqlite_type = sqlite_type
+        self.native_type = native_type
+
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        chosen = self.sqlite_type if dialect.name == "sqlite" else self.native_type
+        return dialect.type_descriptor(chosen)
+
+
 def _raw(expr: ColumnElement[Any], type_: Any = String) -> ColumnElement[Any]:
     """The column without SQLAlchemy's result/bind processing (datetimes stay text)."""
-    return type_coerce(expr, type_)
+    return type_coerce(expr, _Stored(type_, expr.type))
 
 
 def _cell(col: ColumnSpec, dialect: Dialect) -> ColumnElement[Any]:
@@ -556,13 +576,16 @@ def _params(spec: TableSpec, query: BrowseQuery, plan: Plan) -> dict[str, Any]:
             params[f"f_{key}"] = value
             continue
         col = spec.column(key)
-        params[f"f_{key}"] = int(value) if col.kind is Kind.BOOL else value
+        # A bool binds as 1 / 0 on SQLite and as a boolean elsewhere.
+        params[f"f_{key}"] = bool(int(value)) if col.kind is Kind.BOOL else value
     return params
 
 
 def _plan_of(session: Session, spec: TableSpec, query: BrowseQuery, plan: Plan | None) -> Plan:
     if not query.term:
         return Plan.SCAN
+    if _dialect(session).name != "sqlite":
+        return Plan.SCAN  # the FTS5 search indexes exist on SQLite only
     return plan if plan is not None else choose_plan(session, spec, query)
 
 
@@ -755,7 +778,7 @@ def matching_ids(session: Session, spec: TableSpec, query: BrowseQuery) -> list[
     page is ``fetch_ids`` of a slice — the search index is asked once per search, not once
     per page.
     """
-    plan = Plan.INDEXED
+    plan = Plan.INDEXED if _dialect(session).name == "sqlite" else Plan.SCAN
     shape = _shape(spec, query, plan, not query.descending, None)
 
     def build(d: Dialect) -> Select[Any]:
@@ -774,22 +797,26 @@ def fetch_ids(
     session: Session, spec: TableSpec, ids: Sequence[int], query: BrowseQuery | None = None
 ) -> list[tuple[Any, ...]]:
     """The rows of these ids (as ``fetch_page`` tuples for ``query``'s sort), in the order
-    given; gone ids are left out. SQLite only (``json_each``), like the ``INDEXED`` plan."""
+    given; gone ids are left out. The ids travel as one JSON text (``json_each``) on
+    SQLite, as one array elsewhere."""
     if not ids:
         return []
     query = query or spec.default_query()
     sort_key = query.sort or spec.default_sort
+    sqlite = _dialect(session).name == "sqlite"
 
     def build(d: Dialect) -> Select[Any]:
+        sort = _sort_expr(spec, query, Plan.SCAN)
+        if d.name != "sqlite":
+            listed = bindparam("ids", type_=ARRAY(Integer))
+            return _select_row(spec, sort, d).where(spec.id_expr == func.any(listed))
         wanted: Select[Any] = select(literal_column("value")).select_from(
             func.json_each(bindparam("ids"))
         )
-        sort = _sort_expr(spec, query, Plan.SCAN)
         return _select_row(spec, sort, d).where(spec.id_expr.in_(wanted))
 
-    rows = _run(
-        session, ("by_ids", spec.key, sort_key), build, {"ids": json.dumps(list(ids))}
-    )
+    ids_param: Any = json.dumps(list(ids)) if sqlite else list(ids)
+    rows = _run(session, ("by_ids", spec.key, sort_key), build, {"ids": ids_param})
     where = {rid: n for n, rid in enumerate(ids)}
     rows.sort(key=lambda r: where[r[ID]])
     return rows

@@ -118,6 +118,12 @@ def _translate(exc: BaseException) -> AccessGuardError | None:
         if "foreign key" in text:
             return DatabaseError("A referenced record no longer exists.")
         return DatabaseError(f"The database refused the change: {exc.orig}")
+    if isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) == "P0001":
+        # A PostgreSQL trigger's RAISE EXCEPTION (the append-only audit log): SQLite's
+        # RAISE(ABORT) arrives as an IntegrityError and reads the same.
+        diag = getattr(exc.orig, "diag", None)
+        message = getattr(diag, "message_primary", None) or str(exc.orig)
+        return DatabaseError(f"The database refused the change: {message}")
     if isinstance(exc, DBAPIError):
         text = str(exc.orig).lower()
         if "locked" in text or "busy" in text:
