@@ -67,7 +67,7 @@ class AccessCheckPanel(QWidget):
             lambda s, prefix: lookup.complete_actions(s, self.resource_edit.text(), prefix),
             self.action_edit,
         )
-        self.check_button = QPushButton("Check access")
+        self.check_button = QPushButton("&Check access")
         self.check_button.setDefault(True)
         self.verdict = QLabel("\u2014")
         font = QFont()
@@ -82,9 +82,9 @@ class AccessCheckPanel(QWidget):
         )
 
         form = QFormLayout()
-        form.addRow("User", self.user_edit)
-        form.addRow("Resource", self.resource_edit)
-        form.addRow("Action", self.action_edit)
+        form.addRow("&User", self.user_edit)  # Alt+U, Alt+R, Alt+A reach the fields
+        form.addRow("&Resource", self.resource_edit)
+        form.addRow("&Action", self.action_edit)
         row = QHBoxLayout()
         row.addWidget(self.pending_check)
         row.addStretch(1)

@@ -75,15 +75,15 @@ class SsdSetDialog(QDialog):
             QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
         )
         form = QFormLayout()
-        form.addRow("Name", self.name_edit)
-        form.addRow("Description", self.description_edit)
-        form.addRow("Roles", self.roles)
+        form.addRow("&Name", self.name_edit)
+        form.addRow("&Description", self.description_edit)
+        form.addRow("&Roles", self.roles)
         row = QHBoxLayout()
         row.addWidget(self.add_roles_button)
         row.addWidget(self.remove_roles_button)
         row.addStretch(1)
         form.addRow("", row)
-        form.addRow("Cardinality", self.cardinality)
+        form.addRow("&Cardinality", self.cardinality)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.explain)
@@ -209,6 +209,8 @@ class SsdPanel(QWidget):
         self.edit_button.clicked.connect(self._edit_selected)
         self.delete_button.clicked.connect(self.delete_selected)
         self.check_button.clicked.connect(self.check_violations)
+        self.sets_view.doubleClicked.connect(lambda _index: self._edit_selected())
+        self.sets_view.selectionModel().selectionChanged.connect(self._selection_changed)
         self.refresh()
 
     # ------------------------------------------------------------ API
@@ -227,6 +229,7 @@ class SsdPanel(QWidget):
             ]
         )
         self.sets_view.resizeColumnsToContents()
+        self._selection_changed()
 
     def select_set(self, name: str) -> None:
         for row, s in enumerate(self._sets):
@@ -301,6 +304,11 @@ class SsdPanel(QWidget):
         chosen = self.selected_set()
         if chosen is not None:
             self.open_dialog(chosen)
+
+    def _selection_changed(self) -> None:
+        chosen = self.selected_set() is not None
+        self.edit_button.setEnabled(chosen)
+        self.delete_button.setEnabled(chosen)
 
     def _written(self, _name: str) -> None:
         self.message.clear()

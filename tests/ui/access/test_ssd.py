@@ -62,6 +62,13 @@ def test_set_that_is_already_broken_is_refused(
         assert [r.name for r in rbac.ssd_role_sets(s)] == ["Pay and approve"]
 
 
+def test_edit_and_delete_need_a_chosen_set(qtbot: QtBot, demo_db: Database) -> None:
+    panel = _panel(qtbot, demo_db)
+    assert not panel.edit_button.isEnabled() and not panel.delete_button.isEnabled()
+    panel.select_set("Pay and approve")
+    assert panel.edit_button.isEnabled() and panel.delete_button.isEnabled()
+
+
 def test_edit_members_and_cardinality(
     qtbot: QtBot, demo_db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
