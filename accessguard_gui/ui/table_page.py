@@ -248,10 +248,15 @@ class TablePage(QWidget):
 
         top = QHBoxLayout()
         top.setContentsMargins(0, 0, 0, 0)
+        # The search box keeps room for its hint however many filters the page has.
+        metrics = self.search.fontMetrics()
+        self.search.setMinimumWidth(metrics.horizontalAdvance("Search audit"))
         top.addWidget(self.search, 1)
         self.filters: dict[str, QComboBox] = {}
         for item in kind.filters:
             combo = QComboBox()
+            # No wider than a short choice needs: a long set name stays readable in the list.
+            combo.setMaximumWidth(metrics.horizontalAdvance("All operations") + 30)
             combo.setObjectName(f"filter_{item.key}")
             combo.setToolTip(item.label)
             combo.setAccessibleName(item.label)
