@@ -60,11 +60,11 @@ from sqlalchemy import (
     type_coerce,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.types import TypeDecorator
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import FromClause
 from sqlalchemy.sql.elements import BindParameter
+from sqlalchemy.types import TypeDecorator
 
 from .changes import Entity
 from .models import AuditEntry, Permission, Resource, Role, User, UserRole, UTCDateTime
