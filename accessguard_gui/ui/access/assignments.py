@@ -186,6 +186,9 @@ class UserRolesPanel(_EditingPanel):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.verticalHeader().setVisible(False)
         self.table.horizontalHeader().setStretchLastSection(True)
+        # State ("will be added", "expired") shown next to the role: in the narrow details
+        # pane the last columns are scrolled out of sight.
+        self.table.horizontalHeader().moveSection(self.HEADERS.index("State"), 1)
         self.add_button = QPushButton("Add roles\u2026")
         self.remove_button = QPushButton("Remove")
         self.expiry_edit = _date_edit()
