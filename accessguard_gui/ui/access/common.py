@@ -248,16 +248,18 @@ class PickerDialog(QDialog):
 
 
 class RowsModel(QAbstractTableModel):
-    """A read-only table of pre-formatted rows (display strings computed once, so
-    ``data()`` is a list lookup), with optional per-row colour and tooltip."""
+    """A read-only table of pre-formatted rows (display strings, brushes and the bold font
+    made once, so ``data()`` is a list lookup), with optional per-row colour and tooltip."""
 
     def __init__(self, headers: Sequence[str], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._headers = list(headers)
         self._rows: list[tuple[str, ...]] = []
-        self._colors: list[QColor | None] = []
+        self._brushes: list[QBrush | None] = []
         self._tips: list[str] = []
         self._bold: list[bool] = []
+        self._bold_font = QFont()
+        self._bold_font.setBold(True)
 
     def set_rows(
         self,
@@ -272,7 +274,8 @@ class RowsModel(QAbstractTableModel):
         if headers is not None:
             self._headers = list(headers)
         self._rows = [tuple(r) for r in rows]
-        self._colors = list(colors) if colors is not None else [None] * len(self._rows)
+        # Brushes made once per row here, not on every paint in data().
+        self._brushes = [None if c is None else QBrush(c) for c in colors or [None] * len(rows)]
         self._tips = list(tips) if tips is not None else [""] * len(self._rows)
         self._bold = list(bold) if bold is not None else [False] * len(self._rows)
         self.endResetModel()
@@ -295,14 +298,12 @@ class RowsModel(QAbstractTableModel):
         r, c = index.row(), index.column()
         if role == Qt.ItemDataRole.DisplayRole:
             return self._rows[r][c]
-        if role == Qt.ItemDataRole.ForegroundRole and self._colors[r] is not None:
-            return QBrush(self._colors[r])
+        if role == Qt.ItemDataRole.ForegroundRole:
+            return self._brushes[r]
         if role == Qt.ItemDataRole.ToolTipRole and self._tips[r]:
             return self._tips[r]
         if role == Qt.ItemDataRole.FontRole and self._bold[r]:
-            font = QFont()
-            font.setBold(True)
-            return font
+            return self._bold_font
         return None
 
     def headerData(

@@ -47,6 +47,8 @@ MAX_BLOCKS = 512  # 512 blocks × 1,024 cells: far more than any screen shows
 INHERITED_MARK = "\u25c6"  # ◆
 INHERITED_BG = QColor("#dde8f7")
 PENDING_BG = QColor("#fff1c2")
+_INHERITED_BRUSH = QBrush(INHERITED_BG)  # built once, not per painted cell
+_PENDING_BRUSH = QBrush(PENDING_BG)
 
 
 class RolePermissionMatrixModel(QAbstractTableModel):
@@ -162,8 +164,8 @@ class RolePermissionMatrixModel(QAbstractTableModel):
             return INHERITED_MARK if inherited else ""
         if role == Qt.ItemDataRole.BackgroundRole:
             if pending:
-                return QBrush(PENDING_BG)
-            return QBrush(INHERITED_BG) if inherited else None
+                return _PENDING_BRUSH
+            return _INHERITED_BRUSH if inherited else None
         role_name = self._roles[index.row()][1]
         perm = self._perms[index.column()][1]
         parts = []
