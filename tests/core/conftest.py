@@ -104,12 +104,16 @@ def pg_server() -> URL:
     if raw is None:
         pytest.skip(f"no PostgreSQL server configured (set {URL_VARIABLE})")
     url = make_url(raw)
-    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    shown = url.render_as_string(hide_password=True)
+    try:
+        engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    except ImportError as exc:
+        pytest.skip(f"no driver for {shown} (pip install -e '.[postgres]'): {exc}")
     try:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
     except Exception as exc:  # noqa: BLE001 - any failure to reach the server is a skip
-        pytest.skip(f"PostgreSQL at {url.render_as_string(hide_password=True)} unreachable: {exc}")
+        pytest.skip(f"PostgreSQL at {shown} unreachable: {exc}")
     finally:
         engine.dispose()
     return url
