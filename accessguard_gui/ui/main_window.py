@@ -106,8 +106,8 @@ class MainWindow(QMainWindow):
         self.store = PendingStore(self)
         self.pages: dict[str, TablePage] = {}
         self._was_away = False
-        self._review: Any = None  # the open Review changes dialog, if any
-        self._access_windows: dict[str, QWidget] = {}  # Access menu windows, one of each
+        # Access menu windows and the Review dialog, one of each (see _one_window).
+        self._access_windows: dict[str, QWidget] = {}
         self.setObjectName("main_window")
         self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)
@@ -811,8 +811,12 @@ class MainWindow(QMainWindow):
             outcome = self._apply_pending()
             return outcome.ok, " ".join(x for x in (outcome.error, outcome.hint) if x)
 
-        self._review = show_review_changes(self.db, self.store, save_reviewed, self)
-        return self._review
+        # A new review replaces the last one (closed by now: it is window-modal).
+        return self._one_window(
+            "review",
+            lambda: show_review_changes(self.db, self.store, save_reviewed, self),
+            reuse=False,
+        )
 
     def _select_failed_row(self) -> None:
         """Show the row of the edit the save refused (its page, selected, scrolled to)."""

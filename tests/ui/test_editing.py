@@ -230,3 +230,16 @@ def test_review_dialog_saves_through_the_window(qtbot: Any, window: Any, seeded:
         dialog.save_button.click()
     assert window.store.is_empty()
     assert users_in_file(seeded.path)["carol"].display_name == "Carol R."
+
+
+def test_a_new_review_replaces_the_last_one(qtbot: Any, window: Any, seeded: Database) -> None:
+    from accessguard_gui.ui.access.review import ReviewChangesDialog
+
+    page = window.page("users")
+    type_into_cell(qtbot, page, row_of_user(page, seeded, "carol"), "display_name", "Carol R.")
+    first = window.review_changes()
+    first.close_button.click()
+    second = window.review_changes()
+    qtbot.waitUntil(lambda: window.findChildren(ReviewChangesDialog) == [second])
+    assert second.isVisible() and second.save_button.isEnabled()
+    second.close_button.click()
