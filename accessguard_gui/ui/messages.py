@@ -20,21 +20,23 @@ class SaveChoice(enum.Enum):
     CANCEL = "cancel"
 
 
-def show_error(parent: QWidget | None, title: str, text: str, details: str = "") -> None:
-    """A failure the user can understand and act on (never a traceback)."""
-    box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, parent)
+def _tell(
+    icon: QMessageBox.Icon, parent: QWidget | None, title: str, text: str, details: str
+) -> None:
+    box = QMessageBox(icon, title, text, QMessageBox.StandardButton.Ok, parent)
     if details:
         box.setInformativeText(details)
     box.exec()
+
+
+def show_error(parent: QWidget | None, title: str, text: str, details: str = "") -> None:
+    """A failure the user can understand and act on (never a traceback)."""
+    _tell(QMessageBox.Icon.Warning, parent, title, text, details)
 
 
 def show_info(parent: QWidget | None, title: str, text: str, details: str = "") -> None:
-    box = QMessageBox(
-        QMessageBox.Icon.Information, title, text, QMessageBox.StandardButton.Ok, parent
-    )
-    if details:
-        box.setInformativeText(details)
-    box.exec()
+    """A result to read (e.g. the database check found nothing wrong)."""
+    _tell(QMessageBox.Icon.Information, parent, title, text, details)
 
 
 def confirm(parent: QWidget | None, title: str, text: str, ok_label: str = "OK") -> bool:
