@@ -130,7 +130,8 @@ def main(argv: Sequence[str] | None = None, qsettings: QSettings | None = None) 
     QCoreApplication.setApplicationName(APPLICATION)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
-    app.setApplicationDisplayName("AccessGuard")
+    # No applicationDisplayName: Qt would append " — AccessGuard" to every title on X11 and
+    # Windows, and the main window's title already starts with it ("AccessGuard — x.db").
     app.setDesktopFileName("accessguard")
     app.setWindowIcon(app_icon())
     qsettings = qsettings if qsettings is not None else default_settings()
