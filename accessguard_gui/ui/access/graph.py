@@ -4,7 +4,9 @@ it inherits from, so every permission flows down the page."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QRectF, Signal
+import html
+
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
     QBrush,
     QColor,
@@ -89,6 +91,7 @@ class RoleGraphView(QWidget):
         self.view.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
         self.caption = QLabel()
         self.caption.setWordWrap(True)
+        self.caption.setTextFormat(Qt.TextFormat.RichText)  # role names are escaped
         self.nodes: dict[str, RoleNode] = {}
         self.edges: list[tuple[str, str]] = []
         layout = QVBoxLayout(self)
@@ -104,7 +107,7 @@ class RoleGraphView(QWidget):
             self.scene.clear()
             self.nodes.clear()
             self.edges.clear()
-            self.caption.setText(exc.message)
+            self.caption.setText(html.escape(exc.message))
             return
         self._draw(graph)
 
@@ -113,7 +116,7 @@ class RoleGraphView(QWidget):
     def _draw(self, graph: lookup.RoleGraph) -> None:
         self.scene.clear()
         self.nodes = {}
-        center = graph.names[graph.center]
+        center = html.escape(graph.names[graph.center])  # shown in the rich-text caption
         font = QFont()
         bold = QFont(font)
         bold.setBold(True)
