@@ -410,33 +410,24 @@ def test_create_ssd_set(hostile_db: Database, name: str, description: str | None
     edits=st.booleans(),
 )
 def test_update_user(hostile_db: Database, field: str, value: str, edits: bool) -> None:
-    db = hostile_db
-    uid = 3  # "edit-target", created third
-    current = row(db, "users", uid)
     check = {
         "username": validation.username,
         "display_name": validation.display_name,
         "email": validation.email,
     }[field]
-    clean = expect(check, value)
-    taken = names_in(db, "users", "username", exclude_id=uid)
-    if edits:
-        edit = Update(Entity.USER, uid, current["version"], {field: value})
-        attempt = Attempt(db, lambda s: changes.apply_edits(s, [edit]), via_edits=True)
-    else:
-        attempt = Attempt(db, lambda s: rbac.update_user(s, uid, **{field: value}))
-    if clean is INVALID:
-        assert isinstance(attempt.error, ValidationError), attempt.error
-        return attempt.assert_refused_cleanly()
-    if field == "username" and sql_lower(clean) in taken:
-        assert isinstance(attempt.error, DuplicateError), attempt.error
-        return attempt.assert_refused_cleanly()
-    assert attempt.error is None, attempt.error
-    if clean == current[field]:
-        return attempt.assert_refused_cleanly()  # nothing to change: nothing written
-    entry = attempt.assert_stored("users", "update")
-    assert row(db, "users", uid)[field] == clean
-    assert entry.before == {field: current[field]} and entry.after == {field: clean}
+    uid = 3  # "edit-target", created third
+    _check_update(
+        hostile_db,
+        "users",
+        Entity.USER,
+        uid,
+        check,
+        "username",
+        rbac.update_user,
+        field,
+        value,
+        edits,
+    )
 
 
 def _named_update(
@@ -449,26 +440,45 @@ def _named_update(
     value: str,
     edits: bool,
 ) -> None:
+    field_check = check if field == "name" else validation.description
     tid = _edit_target(db, table)
-    current = row(db, table, tid)
-    clean = expect(check if field == "name" else validation.description, value)
-    taken = names_in(db, table, "name", exclude_id=tid)
+    _check_update(db, table, entity, tid, field_check, "name", update, field, value, edits)
+
+
+def _check_update(
+    db: Database,
+    table: str,
+    entity: Entity,
+    rid: int,
+    check: Callable[[Any], str],
+    unique: str,
+    update: Callable[..., Any],
+    field: str,
+    value: str,
+    edits: bool,
+) -> None:
+    """Set one field of record ``rid`` to ``value`` (through ``update`` or as a pending
+    edit): stored as ``check`` cleans it and audited, or refused with nothing written
+    (invalid, or a duplicate of another record's ``unique`` field)."""
+    current = row(db, table, rid)
+    clean = expect(check, value)
+    taken = names_in(db, table, unique, exclude_id=rid)
     if edits:
-        edit = Update(entity, tid, current["version"], {field: value})
+        edit = Update(entity, rid, current["version"], {field: value})
         attempt = Attempt(db, lambda s: changes.apply_edits(s, [edit]), via_edits=True)
     else:
-        attempt = Attempt(db, lambda s: update(s, tid, **{field: value}))
+        attempt = Attempt(db, lambda s: update(s, rid, **{field: value}))
     if clean is INVALID:
         assert isinstance(attempt.error, ValidationError), attempt.error
         return attempt.assert_refused_cleanly()
-    if field == "name" and sql_lower(clean) in taken:
+    if field == unique and sql_lower(clean) in taken:
         assert isinstance(attempt.error, DuplicateError), attempt.error
         return attempt.assert_refused_cleanly()
     assert attempt.error is None, attempt.error
     if clean == current[field]:
-        return attempt.assert_refused_cleanly()
+        return attempt.assert_refused_cleanly()  # nothing to change: nothing written
     entry = attempt.assert_stored(table, "update")
-    assert row(db, table, tid)[field] == clean
+    assert row(db, table, rid)[field] == clean
     assert entry.before == {field: current[field]} and entry.after == {field: clean}
 
 
