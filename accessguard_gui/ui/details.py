@@ -108,7 +108,10 @@ class RecordDetails(QScrollArea):
         self.title.setObjectName("details_title")
         self.title.setStyleSheet("font-size: 14pt; font-weight: 600;")
         self.title.setWordWrap(True)
+        # Names, descriptions and messages are the user's text: never read as HTML.
+        self.title.setTextFormat(Qt.TextFormat.PlainText)
         self.status = QLabel("")
+        self.status.setTextFormat(Qt.TextFormat.PlainText)
         self.status.setWordWrap(True)
         self.status.setVisible(False)
         self.form = QFormLayout()
@@ -152,6 +155,7 @@ class RecordDetails(QScrollArea):
             shown = show_value(name, pending[name] if changed else value)
             caption = QLabel(LABELS.get(name, name.replace("_", " ").capitalize()) + ":")
             text = QLabel(shown + ("  (pending)" if changed else ""))
+            text.setTextFormat(Qt.TextFormat.PlainText)
             text.setWordWrap(True)
             text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             text.setObjectName(f"value_{name}")

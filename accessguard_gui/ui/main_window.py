@@ -11,6 +11,7 @@ Signals:
 
 from __future__ import annotations
 
+import html
 import importlib.util
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -1091,7 +1092,8 @@ class MainWindow(QMainWindow):
         self.banner.setVisible(read_only)
         if read_only:
             self.banner.setText(
-                f"<b>Read-only:</b> {self.db.display_name} is open read-only, so editing is "
+                f"<b>Read-only:</b> {html.escape(self.db.display_name)} is open read-only, so "
+                "editing is "
                 "off. To make changes, back it up (File → Back up database…) and open the copy."
             )
 

@@ -83,6 +83,7 @@ class RecordForm(QDialog):
             editor = self._make_editor(item, choices)
             self.editors[item.name] = editor
             error = QLabel("")
+            error.setTextFormat(Qt.TextFormat.PlainText)  # may quote what was typed
             error.setObjectName(f"error_{item.name}")
             error.setStyleSheet(ERROR_STYLE)
             error.setWordWrap(True)

@@ -167,3 +167,16 @@ def test_audit_details_show_the_change_of_an_old_entry(
     )
     page.select_row(first)
     assert page.details.record.value_text("changes") == "display_name: Alice Archer \u2192 Alice 0"
+
+
+def test_details_show_a_name_with_markup_as_typed(window: MainWindow, seeded: Database) -> None:
+    from PySide6.QtWidgets import QLabel
+
+    with seeded.action("Rename") as s:
+        rbac.update_user(s, "alice", display_name="<b>Al</b> & co")
+    window.refresh()
+    page = window.page("users")
+    page.select_row(row_of_user(page, seeded, "alice"))
+    label = page.details.record.findChild(QLabel, "value_display_name")
+    assert label is not None and label.text() == "<b>Al</b> & co"
+    assert label.textFormat() == Qt.TextFormat.PlainText  # not drawn as bold "Al"

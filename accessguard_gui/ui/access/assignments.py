@@ -51,6 +51,7 @@ from .common import (
     SqlCompleter,
     error_label,
     open_window,
+    plain_label,
     searcher,
 )
 
@@ -88,8 +89,7 @@ class _EditingPanel(QWidget):
         super().__init__(parent)
         self._db = db
         self._store = store
-        self.message = QLabel()
-        self.message.setWordWrap(True)
+        self.message = plain_label()
         self.message.hide()
         # Reading the pending state applies every pending edit in a preview: do it only
         # for a panel someone can see, else once when it is shown again.
@@ -175,7 +175,7 @@ class UserRolesPanel(_EditingPanel):
         self._user: str | None = None
         self._user_ref: int | str | None = None
         self._rows: list[tuple[str, AssignmentRow | None, AssignmentRow | None]] = []
-        self.title = QLabel("No user chosen")
+        self.title = plain_label("No user chosen")
         font = QFont()
         font.setBold(True)
         font.setPointSize(font.pointSize() + 2)
@@ -389,13 +389,12 @@ class RoleDetailsPanel(_EditingPanel):
         super().__init__(db, store, parent)
         self._role_ref: int | str | None = None
         self._role_name = ""
-        self.title = QLabel("No role chosen")
+        self.title = plain_label("No role chosen")
         font = QFont()
         font.setBold(True)
         font.setPointSize(font.pointSize() + 2)
         self.title.setFont(font)
-        self.description = QLabel()
-        self.description.setWordWrap(True)
+        self.description = plain_label()
         self.members = QListWidget()
         self.permissions = QListWidget()
         self.inherits_from = QListWidget()
@@ -413,10 +412,9 @@ class RoleDetailsPanel(_EditingPanel):
         self.remove_parent_button = QPushButton("Stop inheriting")
         self.add_child_button = QPushButton("Let roles inherit from this\u2026")
         self.remove_child_button = QPushButton("Remove")
-        self.parents_help = QLabel()
-        self.children_help = QLabel()
+        self.parents_help = plain_label()
+        self.children_help = plain_label()
         for help_label in (self.parents_help, self.children_help):
-            help_label.setWordWrap(True)
             help_label.setStyleSheet(f"color: {GREY.name()};")
 
         def box(

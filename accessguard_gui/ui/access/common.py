@@ -60,9 +60,17 @@ def searcher(
 
 def error_label() -> QLabel:
     """A wrapping red label for a refusal or failure message under a form."""
-    label = QLabel()
-    label.setWordWrap(True)
+    label = plain_label()
     label.setStyleSheet(f"color: {RED.name()};")
+    return label
+
+
+def plain_label(text: str = "") -> QLabel:
+    """A wrapping label for text that holds names, descriptions or messages quoting them:
+    plain text, so a display name such as "<b>Ann</b>" is shown as typed, not as HTML."""
+    label = QLabel(text)
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    label.setWordWrap(True)
     return label
 
 
@@ -163,7 +171,7 @@ class PickerDialog(QDialog):
         self._chosen: dict[int, str] = {}
         self.filter = QLineEdit(placeholderText="Type to search\u2026")
         self.list = QListWidget()
-        self.summary = QLabel()
+        self.summary = plain_label()
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )

@@ -13,7 +13,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
     QHeaderView,
-    QLabel,
     QLineEdit,
     QPushButton,
     QTableView,
@@ -37,6 +36,7 @@ from .common import (
     RowsModel,
     SqlCompleter,
     open_window,
+    plain_label,
 )
 
 T = TypeVar("T")
@@ -101,8 +101,7 @@ class EffectiveAccessView(QWidget):
         self.action = QLineEdit(placeholderText="action (empty: every action)")
         self.action.setVisible(False)
         self.show_button = QPushButton("&Show")
-        self.summary = QLabel("Choose User or Resource, type a name, then press Show.")
-        self.summary.setWordWrap(True)
+        self.summary = plain_label("Choose User or Resource, type a name, then press Show.")
         self.model = RowsModel(self.USER_HEADERS, self)
         self.table = QTableView()
         self.table.setModel(self.model)

@@ -11,7 +11,6 @@ from PySide6.QtWidgets import (
     QApplication,
     QDialog,
     QDialogButtonBox,
-    QLabel,
     QPushButton,
     QTabWidget,
     QTreeWidget,
@@ -25,7 +24,7 @@ from ...core.changes import Edit
 from ...core.database import Database
 from ...core.errors import AccessGuardError
 from ..pending import PendingStore
-from .common import GREEN, GREY, RED
+from .common import GREEN, GREY, RED, error_label, plain_label
 
 SaveCallback = Callable[[Sequence[Edit]], "SaveResult"]
 SaveResult = tuple[bool, str]
@@ -78,14 +77,11 @@ class ReviewChangesDialog(QDialog):
         self._store = store
         self._save = save or self._default_save
         self.report: impact.ImpactReport | None = None
-        self.summary = QLabel()
-        self.summary.setWordWrap(True)
+        self.summary = plain_label()
         font = QFont()
         font.setPointSize(font.pointSize() + 2)
         self.summary.setFont(font)
-        self.notice = QLabel()
-        self.notice.setWordWrap(True)
-        self.notice.setStyleSheet(f"color: {RED.name()};")
+        self.notice = error_label()
         self.notice.hide()
         self.by_edit = QTreeWidget()
         self.by_edit.setHeaderLabels(["Pending change / user", "Gains", "Losses"])

@@ -29,7 +29,15 @@ from ...core import lookup, rbac
 from ...core.database import Database
 from ...core.errors import AccessGuardError
 from ...core.rows import SsdSetRow
-from .common import RED, PickerDialog, RowsModel, error_label, open_window, searcher
+from .common import (
+    RED,
+    PickerDialog,
+    RowsModel,
+    error_label,
+    open_window,
+    plain_label,
+    searcher,
+)
 
 VIOLATION_LIMIT = 1000
 
@@ -68,8 +76,7 @@ class SsdSetDialog(QDialog):
             self.roles.addItem(name)
         self.add_roles_button = QPushButton("Add roles\u2026")
         self.remove_roles_button = QPushButton("Remove")
-        self.explain = QLabel()
-        self.explain.setWordWrap(True)
+        self.explain = plain_label()
         self.message = error_label()
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
@@ -188,10 +195,9 @@ class SsdPanel(QWidget):
         self.violations_view.setModel(self.violations_model)
         self.violations_view.verticalHeader().setVisible(False)
         self.violations_view.horizontalHeader().setStretchLastSection(True)
-        self.violations_summary = QLabel(
+        self.violations_summary = plain_label(
             "Press \u201cCheck for violations\u201d to scan every user."
         )
-        self.violations_summary.setWordWrap(True)
         self.message = error_label()
         buttons = QHBoxLayout()
         for b in (self.new_button, self.edit_button, self.delete_button):
