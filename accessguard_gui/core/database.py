@@ -17,6 +17,9 @@ the write lock waits that long, then fails with DatabaseBusyError and writes not
 A refused file is never written to; an older file is upgraded on a copy that replaces it
 only when complete, after a timestamped backup of the original (``_upgrade_with_backup``).
 File-level helpers live in ``sqlite_files``.
+
+On a PostgreSQL URL the schema is created or upgraded in place, and write transactions
+take turns through one advisory lock (``_writers_take_turns``), as on an SQLite file.
 """
 
 from __future__ import annotations
@@ -84,6 +87,8 @@ __all__ = [
 APP_NAME = "AccessGuard"
 DEFAULT_FILENAME = "accessguard.db"
 BUSY_TIMEOUT_S = 5.0
+# The PostgreSQL advisory lock every AccessGuard write transaction holds ("AGWR").
+PG_WRITE_LOCK = 0x41475752
 
 
 def default_database_path() -> Path:
@@ -105,6 +110,10 @@ def _is_url(target: str) -> bool:
     return "://" in target
 
 
+# PostgreSQL: lock_not_available (lock_timeout), serialization_failure, deadlock_detected.
+PG_BUSY_STATES = frozenset({"55P03", "40001", "40P01"})
+
+
 def _translate(exc: BaseException) -> AccessGuardError | None:
     """Known database failures as typed errors a person can read; None for bugs."""
     if isinstance(exc, AccessGuardError):
@@ -118,7 +127,10 @@ def _translate(exc: BaseException) -> AccessGuardError | None:
         if "foreign key" in text:
             return DatabaseError("A referenced record no longer exists.")
         return DatabaseError(f"The database refused the change: {exc.orig}")
-    if isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) == "P0001":
+    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    if isinstance(exc, DBAPIError) and sqlstate in PG_BUSY_STATES:
+        return DatabaseBusyError()
+    if isinstance(exc, DBAPIError) and sqlstate == "P0001":
         # A PostgreSQL trigger's RAISE EXCEPTION (the append-only audit log): SQLite's
         # RAISE(ABORT) arrives as an IntegrityError and reads the same.
         diag = getattr(exc.orig, "diag", None)
@@ -199,6 +211,8 @@ class Database:
             self._prepare_schema_server()
         else:
             self._engine = create_engine(self.url, pool_pre_ping=True)
+            if self._engine.dialect.name == "postgresql":
+                _writers_take_turns(self._engine, busy_timeout)
             self._prepare_schema_server()
         self._write_engine = self._engine.execution_options(accessguard_write=True)
         factory_args: dict[str, Any] = {"autoflush": False, "expire_on_commit": False}
@@ -532,8 +546,9 @@ class Database:
             revision = None
             if "alembic_version" in names:
                 revision = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+        writer = self._engine.execution_options(accessguard_write=True)
         if not names:
-            with self._engine.begin() as conn:
+            with writer.begin() as conn:
                 upgrade(conn, "head")
             self.created = True
         elif revision is None:
@@ -546,8 +561,25 @@ class Database:
                 self.display_name,
             )
         elif revision != head_revision():
-            with self._engine.begin() as conn:
+            with writer.begin() as conn:
                 upgrade(conn, "head")
+
+
+def _writers_take_turns(engine: Engine, timeout: float) -> None:
+    """One writer at a time on PostgreSQL, as SQLite's write lock gives on a file.
+
+    The RBAC rules (no inheritance cycle, separation of duty) are checked by reading
+    before writing; under READ COMMITTED two clients could each pass the check and
+    together break the rule. Every write transaction therefore first takes one
+    transaction-scoped advisory lock (released at commit or rollback; reads never take
+    it), waiting at most ``timeout`` like SQLite's busy timeout, then DatabaseBusyError.
+    """
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Any) -> None:
+        if conn.get_execution_options().get("accessguard_write"):
+            conn.exec_driver_sql(f"SET LOCAL lock_timeout = {max(1, int(timeout * 1000))}")
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({PG_WRITE_LOCK})")
 
 
 def _memory_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -32,6 +32,7 @@ from accessguard_gui.core.database import Database
 from accessguard_gui.core.errors import (
     ConflictError,
     CycleError,
+    DatabaseBusyError,
     DatabaseError,
     DuplicateError,
     ForeignDatabaseError,
@@ -468,3 +469,24 @@ def test_the_demo_organisation_builds_and_answers(pg_db: Database) -> None:
         assert rbac.ssd_violations(s) == []
         decision = rbac.check_access(s, holders[0].username, "Door", "open", now=NOW)
     assert decision.reason is not None or decision.allowed
+
+
+# ---------------------------------------------------------------------- two clients
+
+
+def test_writers_take_turns_so_rules_hold_across_clients(org: Database) -> None:
+    """Like SQLite's write lock: while one client saves, another's save waits (here it
+    gives up after its busy timeout, typed), then sees the first one's work. Without
+    turns, two clients could each add half of an inheritance cycle or of an SSD breach."""
+    url = org.url.render_as_string(hide_password=False)
+    with Database(url, operator="other", busy_timeout=0.3) as other:
+        with org.action("Mine") as s:
+            rbac.add_inheritance(s, "Auditor", "Staff")
+            with pytest.raises(DatabaseBusyError), other.action("Theirs") as t:
+                rbac.add_inheritance(t, "Staff", "Auditor")
+        with pytest.raises(CycleError), other.action("Theirs again") as t:
+            rbac.add_inheritance(t, "Staff", "Auditor")
+        with org.read() as s:
+            assert [r.name for r in rbac.inherits_from(s, "Staff")] == ["Employee"]
+        with other.read() as t:  # reads never wait for a writer
+            assert [r.name for r in rbac.inherits_from(t, "Auditor")] == ["Staff"]
