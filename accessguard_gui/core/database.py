@@ -210,10 +210,7 @@ class Database:
             event.listen(self._engine, "connect", _memory_pragmas)
             self._prepare_schema_server()
         else:
-            self._engine = create_engine(self.url, pool_pre_ping=True)
-            if self._engine.dialect.name == "postgresql":
-                _writers_take_turns(self._engine, busy_timeout)
-            self._prepare_schema_server()
+            self._engine = self._open_server()
         self._write_engine = self._engine.execution_options(accessguard_write=True)
         factory_args: dict[str, Any] = {"autoflush": False, "expire_on_commit": False}
         self._read_sessions = sessionmaker(bind=self._engine, **factory_args)
@@ -539,6 +536,32 @@ class Database:
                 str(path),
             ) from exc
         return backup
+
+    def _open_server(self) -> Engine:
+        """A database server's engine, its schema created or upgraded; a missing driver
+        or a server that cannot be reached is a DatabaseOpenError, not a traceback."""
+        shown = self.display_name
+        try:
+            self._engine = create_engine(self.url, pool_pre_ping=True)
+        except ImportError as exc:
+            raise DatabaseOpenError(
+                f"AccessGuard cannot talk to {self.url.get_backend_name()} here: its driver "
+                f"is not installed ({exc.name or exc}). For PostgreSQL install "
+                "accessguard[postgres].",
+                shown,
+            ) from exc
+        if self._engine.dialect.name == "postgresql":
+            _writers_take_turns(self._engine, self.busy_timeout)
+        try:
+            self._prepare_schema_server()
+        except (OperationalError, DBAPIError) as exc:
+            self._engine.dispose()
+            typed = _translate(exc)
+            if isinstance(typed, DatabaseBusyError):
+                raise typed from exc
+            first = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+            raise DatabaseOpenError(f"{shown} cannot be opened: {first}", shown) from exc
+        return self._engine
 
     def _prepare_schema_server(self) -> None:
         names = inspect(self._engine).get_table_names()

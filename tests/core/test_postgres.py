@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.engine import make_url
 
 from accessguard_gui.core import audit, browse, demo, explain, impact, lookup, rbac
 from accessguard_gui.core.browse import FIRST_CELL, ID, SORT, USERS, BrowseQuery, Plan
@@ -34,6 +35,7 @@ from accessguard_gui.core.errors import (
     CycleError,
     DatabaseBusyError,
     DatabaseError,
+    DatabaseOpenError,
     DuplicateError,
     ForeignDatabaseError,
     NotFoundError,
@@ -490,3 +492,11 @@ def test_writers_take_turns_so_rules_hold_across_clients(org: Database) -> None:
             assert [r.name for r in rbac.inherits_from(s, "Staff")] == ["Employee"]
         with other.read() as t:  # reads never wait for a writer
             assert [r.name for r in rbac.inherits_from(t, "Auditor")] == ["Staff"]
+
+
+def test_a_wrong_password_or_missing_database_is_a_readable_open_error(pg_url: str) -> None:
+    url = make_url(pg_url)
+    for bad in (url.set(password="wrong-password"), url.set(database="ag_no_such_db")):
+        with pytest.raises(DatabaseOpenError, match="cannot be opened") as info:
+            Database(bad.render_as_string(hide_password=False))
+        assert "wrong-password" not in str(info.value)  # the URL is shown without it
