@@ -594,9 +594,6 @@ class RecordTableModel(QAbstractTableModel):
             self._start_anchor_scan()
         self.counts_changed.emit(self._count, self._total)
 
-    def _scan_search(self) -> bool:
-        return bool(self._query.term) and self._plan is browse.Plan.SCAN
-
     def _start_counting(self, s: Any) -> None:
         """A search the search index cannot narrow: read the first page only, and count
         slice by slice from idle time (unless the first page holds every match)."""
