@@ -55,7 +55,6 @@ APP_TITLE = "AccessGuard"
 DELETE_LIMIT = 10_000  # rows marked for deletion by one Del (each is read to be labelled)
 AUDIT_HISTORY_LIMIT = 50  # entries of one record, up to the selected one's time, searched
 CHOICES_LIMIT = 20_000  # offered in the form's combo (completes by substring)
-DB_SUFFIXES = (".db", ".sqlite", ".sqlite3", ".accessguard")
 BANNER_STYLE = "background: #fff4ce; color: #5c4400; border: 1px solid #e0c46c; padding: 6px 10px;"
 
 
