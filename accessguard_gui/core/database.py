@@ -190,6 +190,9 @@ class Database:
             self.url: URL = make_url(f"sqlite:///{self.path}")
         elif isinstance(target, str) and _is_url(target):
             self.url = make_url(target)
+            if self.url.drivername == "postgresql":
+                # The driver of the "postgres" extra (SQLAlchemy's default is psycopg2).
+                self.url = self.url.set(drivername="postgresql+psycopg")
             self.path = None
             if self.url.get_backend_name() == "sqlite" and self.url.database not in (
                 None,

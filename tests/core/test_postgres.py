@@ -428,6 +428,8 @@ def test_filters_anchors_positions_and_records(people: Database) -> None:
     assert position == 2
     assert record.get("username") == "alice" and record.get("active") is True
     assert isinstance(record.get("created_at"), datetime)
+    shown = first[0][FIRST_CELL + [c.key for c in USERS.columns].index("created_at")]
+    assert shown == record.get("created_at").strftime("%Y-%m-%d %H:%M")  # UTC, as on SQLite
 
 
 def test_the_audit_log_browses_and_searches(people: Database) -> None:
@@ -500,3 +502,10 @@ def test_a_wrong_password_or_missing_database_is_a_readable_open_error(pg_url: s
         with pytest.raises(DatabaseOpenError, match="cannot be opened") as info:
             Database(bad.render_as_string(hide_password=False))
         assert "wrong-password" not in str(info.value)  # the URL is shown without it
+
+
+def test_a_plain_postgresql_url_uses_the_psycopg_driver(org: Database) -> None:
+    plain = org.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with Database(plain) as again, again.read() as s:
+        assert again.url.drivername == "postgresql+psycopg"
+        assert rbac.get_user(s, "alice").username == "alice"
