@@ -247,16 +247,12 @@ class MainWindow(QMainWindow):
         )
         # The access views (issue 4): opened by index so they always use the current
         # database, even after File > Open switched files.
+        from .access import MENU
+
         self.access_actions: list[QAction] = []
-        for index, (text, shortcut) in enumerate(
-            (
-                ("Access &check…", "Ctrl+Shift+C"),
-                ("&Effective access…", "Ctrl+Shift+E"),
-                ("Roles × &permissions…", "Ctrl+Shift+M"),
-                ("&Separation of duty…", "Ctrl+Shift+D"),
-            )
-        ):
-            act = self._action(text, lambda i=index: self.open_access_view(i), shortcut)
+        shortcuts = ("Ctrl+Shift+C", "Ctrl+Shift+E", "Ctrl+Shift+M", "Ctrl+Shift+D")
+        for index, ((text, tip), shortcut) in enumerate(zip(MENU, shortcuts, strict=True)):
+            act = self._action(text, lambda i=index: self.open_access_view(i), shortcut, tip)
             self.access_actions.append(act)
 
     def _create_menus(self) -> None:

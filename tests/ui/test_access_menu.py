@@ -97,3 +97,8 @@ def test_access_windows_open_once_and_close_with_their_file(
     assert window.open_path(tmp_path / "other.db", create=True)
     # The panel read the old file: it is closed when another file is opened.
     assert not panels[0].isVisible()
+
+
+def test_access_views_say_what_they_do_in_the_status_bar(window: MainWindow) -> None:
+    for act in window.access_actions:
+        assert act.statusTip(), act.text()

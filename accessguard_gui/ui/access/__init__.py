@@ -49,6 +49,21 @@ def details_tabs(
     return tabs(page, db, store, parent)
 
 
+MENU: list[tuple[str, str]] = [
+    ("Access &check\u2026", "May this user do this action on this resource, and why?"),
+    (
+        "&Effective access\u2026",
+        "Every permission of a user, or every user of a resource, with the path",
+    ),
+    (
+        "Roles \u00d7 &permissions\u2026",
+        "Grant and revoke permissions in a role \u00d7 permission matrix",
+    ),
+    ("&Separation of duty\u2026", "Separation-of-duty sets and the users who break them"),
+]
+"""(menu text, status tip) of the views ``menu_entries`` opens, in the same order."""
+
+
 def menu_entries(
     db: Database, store: PendingStore, parent: QWidget
 ) -> list[tuple[str, str, Callable[[], QWidget]]]:
@@ -60,28 +75,13 @@ def menu_entries(
     from .matrix import show_matrix
     from .ssd import show_ssd
 
-    return [
-        (
-            "Access &check\u2026",
-            "May this user do this action on this resource, and why?",
-            lambda: show_access_check(db, parent, store),
-        ),
-        (
-            "&Effective access\u2026",
-            "Every permission of a user, or every user of a resource, with the path",
-            lambda: show_effective_access(db, parent, store),
-        ),
-        (
-            "Roles \u00d7 &permissions\u2026",
-            "Grant and revoke permissions in a role \u00d7 permission matrix",
-            lambda: show_matrix(db, store, parent),
-        ),
-        (
-            "&Separation of duty\u2026",
-            "Separation-of-duty sets and the users who break them",
-            lambda: show_ssd(db, parent),
-        ),
+    openers: list[Callable[[], QWidget]] = [
+        lambda: show_access_check(db, parent, store),
+        lambda: show_effective_access(db, parent, store),
+        lambda: show_matrix(db, store, parent),
+        lambda: show_ssd(db, parent),
     ]
+    return [(text, tip, opener) for (text, tip), opener in zip(MENU, openers, strict=True)]
 
 
 def bulk_role_dialog(
