@@ -217,6 +217,7 @@ class UserRolesPanel(_EditingPanel):
             lambda: self.set_expiry(_expiry_from(self.expiry_edit))
         )
         self.clear_expiry_button.clicked.connect(lambda: self.set_expiry(None))
+        self.table.selectionModel().selectionChanged.connect(lambda *_: self._enable(True))
         self._enable(False)
 
     # ------------------------------------------------------------ API
@@ -346,13 +347,12 @@ class UserRolesPanel(_EditingPanel):
         return self._user or str(self._user_ref)
 
     def _enable(self, on: bool) -> None:
-        for w in (
-            self.add_button,
-            self.remove_button,
-            self.set_expiry_button,
-            self.clear_expiry_button,
-        ):
-            w.setEnabled(on)
+        """Add needs a user; Remove and the expiry buttons need a chosen (saved or
+        pending) assignment as well."""
+        self.add_button.setEnabled(on)
+        chosen = on and bool(self.selected_roles())
+        for w in (self.remove_button, self.set_expiry_button, self.clear_expiry_button):
+            w.setEnabled(chosen)
 
 
 # ---------------------------------------------------------------------- role details
@@ -399,7 +399,8 @@ class RoleDetailsPanel(_EditingPanel):
         self.permissions = QListWidget()
         self.inherits_from = QListWidget()
         self.inherited_by = QListWidget()
-        for w in (self.members, self.permissions, self.inherits_from, self.inherited_by):
+        lists = (self.members, self.permissions, self.inherits_from, self.inherited_by)
+        for w in lists:
             w.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
             w.setWordWrap(True)
             w.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -482,6 +483,18 @@ class RoleDetailsPanel(_EditingPanel):
         self.remove_parent_button.clicked.connect(self.remove_selected_inherits_from)
         self.add_child_button.clicked.connect(self.add_inherited_by)
         self.remove_child_button.clicked.connect(self.remove_selected_inherited_by)
+        removers = (
+            self.remove_members_button,
+            self.remove_permissions_button,
+            self.remove_parent_button,
+            self.remove_child_button,
+        )
+        for lst, remover in zip(lists, removers, strict=True):
+            # A Remove button needs something chosen in its own list.
+            remover.setEnabled(False)
+            lst.itemSelectionChanged.connect(
+                lambda lst=lst, remover=remover: remover.setEnabled(bool(_selected(lst)))
+            )
 
     # ------------------------------------------------------------ API
 

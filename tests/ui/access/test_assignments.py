@@ -255,3 +255,15 @@ def test_big_role_lists_a_page_of_members(
         "erin",
         "\u2026 and 2 more (find them on the Users page)",
     ]
+
+
+def test_remove_buttons_need_a_chosen_row(qtbot: QtBot, demo_db: Database) -> None:
+    panel = _user_panel(qtbot, demo_db, PendingStore(), "bob")
+    assert panel.add_button.isEnabled() and not panel.remove_button.isEnabled()
+    panel.select_roles(["Auditor"])
+    assert panel.remove_button.isEnabled() and panel.set_expiry_button.isEnabled()
+    role = _role_panel(qtbot, demo_db, PendingStore(), "Staff")
+    assert not role.remove_permissions_button.isEnabled()
+    role.permissions.item(0).setSelected(True)
+    assert role.remove_permissions_button.isEnabled()
+    assert not role.remove_members_button.isEnabled()
