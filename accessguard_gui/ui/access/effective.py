@@ -97,6 +97,8 @@ class EffectiveAccessView(QWidget):
         self.pending_check.setVisible(store is not None)
         self.mode = QComboBox()
         self.mode.addItems(["User", "Resource"])
+        self.mode.setToolTip("Show a user's permissions, or the users who reach a resource")
+        self.mode.setAccessibleName("Show access of")
         self.subject = QLineEdit(placeholderText="username")
         self.action = QLineEdit(placeholderText="action (empty: every action)")
         self.action.setVisible(False)
