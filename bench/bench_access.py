@@ -3,7 +3,7 @@ permissions; 100k users by default), printed as medians.
 
 - effective_permissions (with paths) next to rbac.user_permissions (no paths),
 - resource_access for one permission (first 500 users with paths),
-- name completion (prefix range on the lower(name) index),
+- name completion (prefix range on the name key index),
 - the role × permission matrix: reading both axes, one 32×32 block, and the first paint
   of a 1200×800 view (offscreen Qt) including the blocks it asks for,
 - impact.review of 100 pending edits (grants, inheritance, assignments), in a rolled-back

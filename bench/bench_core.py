@@ -43,11 +43,13 @@ from accessguard_gui.core.schema import head_revision
 DATA = ROOT / "bench" / "data"
 TS = "%Y-%m-%d %H:%M:%S.%f"
 
+# Names by their stored keys (core/keys.py): lower() of a bound name is its key for the
+# ASCII names generate.py makes.
 # The roles an active user reaches through unexpired assignments and inheritance.
 REACH = """
 WITH RECURSIVE reach(role_id) AS (
     SELECT ur.role_id FROM user_roles ur
-    WHERE ur.user_id = (SELECT id FROM users WHERE lower(username) = lower(:user) AND active)
+    WHERE ur.user_id = (SELECT id FROM users WHERE username_key = lower(:user) AND active)
       AND (ur.expires_at IS NULL OR ur.expires_at > :now)
     UNION
     SELECT ri.inherits_from_id FROM role_inheritance ri JOIN reach ON ri.role_id = reach.role_id
@@ -58,21 +60,21 @@ BARE_CHECK = REACH + """SELECT EXISTS (
     SELECT 1 FROM role_permissions rp
     WHERE rp.permission_id = (
         SELECT p.id FROM permissions p JOIN resources r ON r.id = p.resource_id
-        WHERE lower(r.name) = lower(:resource) AND p.action = :action)
+        WHERE r.name_key = lower(:resource) AND p.action = :action)
       AND rp.role_id IN reach)
 """
 
 BARE_USER_PERMISSIONS = REACH + """SELECT p.id, p.resource_id, r.name, p.action, p.description, p.version
 FROM permissions p JOIN resources r ON r.id = p.resource_id
 WHERE p.id IN (SELECT permission_id FROM role_permissions WHERE role_id IN reach)
-ORDER BY lower(r.name), p.action
+ORDER BY r.name_key, p.action
 """
 
 BARE_AUTHORIZED_USERS = """
 WITH RECURSIVE granting(role_id) AS (
     SELECT role_id FROM role_permissions WHERE permission_id = (
         SELECT p.id FROM permissions p JOIN resources r ON r.id = p.resource_id
-        WHERE lower(r.name) = lower(:resource) AND p.action = :action)
+        WHERE r.name_key = lower(:resource) AND p.action = :action)
     UNION
     SELECT ri.role_id FROM role_inheritance ri JOIN granting ON ri.inherits_from_id = granting.role_id
 )
@@ -81,7 +83,7 @@ FROM users
 WHERE active AND id IN (
     SELECT user_id FROM user_roles
     WHERE role_id IN granting AND (expires_at IS NULL OR expires_at > :now))
-ORDER BY lower(username)
+ORDER BY username_key
 """
 
 

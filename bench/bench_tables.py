@@ -308,7 +308,7 @@ def bench_size(users: int, app: QApplication) -> list[tuple[str, float, float | 
         ours_jump()
     jump_sql = list(rec.statements)
     offset_sql = [
-        f"SELECT * FROM users ORDER BY lower(username), id LIMIT {PAGE_SIZE} OFFSET {target}"
+        f"SELECT * FROM users ORDER BY username_key, id LIMIT {PAGE_SIZE} OFFSET {target}"
     ]
     rows.append((f"jump to row {target:,}: page by keyset seek",
                  *trio(ours_jump, replay(conn, jump_sql), None, repeat=11, setup=forget)))
@@ -364,7 +364,7 @@ def memory_worker(who: str, path: Path) -> None:
                 view.grab()
     elif who == "sqlite3":
         conn = raw_connection(path)
-        kept = conn.execute("SELECT * FROM users ORDER BY lower(username), id").fetchall()
+        kept = conn.execute("SELECT * FROM users ORDER BY username_key, id").fetchall()
         del kept
     else:
         qdb = qsql_database(path, "memory")

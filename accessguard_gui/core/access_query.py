@@ -23,6 +23,7 @@ from sqlalchemy import Boolean, Dialect, Integer, String, TextClause, bindparam,
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from .keys import name_key
 from .models import UTCDateTime
 
 # Role names never contain control characters (validation.role_name), so the unit
@@ -92,14 +93,13 @@ _TYPED_NULLS = (
 @lru_cache(maxsize=8)
 def access_sql(user_by_id: bool, resource_by_id: bool, typed_nulls: bool = False) -> str:
     """The statement for a user / resource given by id or by name (names ignore case
-    the way the unique indexes on lower(name) do, so those indexes serve the lookup)."""
+    by their stored keys, core/keys.py: the caller binds the *key* of a name, and the
+    unique indexes on the key columns serve the lookup)."""
     return _SQL.format(
         header_nulls=_TYPED_NULLS if typed_nulls else _BARE_NULLS,
-        user_cond="id = :user" if user_by_id else "lower(username) = lower(:user)",
-        user_join="u.id = :user" if user_by_id else "lower(u.username) = lower(:user)",
-        resource_join=(
-            "res.id = :resource" if resource_by_id else "lower(res.name) = lower(:resource)"
-        ),
+        user_cond="id = :user" if user_by_id else "username_key = :user",
+        user_join="u.id = :user" if user_by_id else "u.username_key = :user",
+        resource_join="res.id = :resource" if resource_by_id else "res.name_key = :resource",
     )
 
 
@@ -146,8 +146,8 @@ def run_access_query(
     user_by_id = isinstance(user, int)
     resource_by_id = isinstance(resource, int)
     params: dict[str, Any] = {
-        "user": user,
-        "resource": resource,
+        "user": user if user_by_id else name_key(str(user)),
+        "resource": resource if resource_by_id else name_key(str(resource)),
         "action": action,
         "sep": NAME_SEPARATOR,
         "max_depth": max_depth,

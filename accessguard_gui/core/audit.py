@@ -33,8 +33,9 @@ from .models import (
 )
 
 SECRET_FIELDS = frozenset({"password_hash"})
-# Bookkeeping columns that change with every update and say nothing to an auditor.
-QUIET_FIELDS = frozenset({"version", "updated_at"})
+# Bookkeeping columns that change with every update and say nothing to an auditor, and
+# the name keys (derived from the name, core/keys.py).
+QUIET_FIELDS = frozenset({"version", "updated_at", "username_key", "name_key"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -322,7 +322,7 @@ USERS = TableSpec(
     plural="users",
     entity=Entity.USER,
     columns=(
-        ColumnSpec("username", "Username", Kind.TEXT, _u.username, func.lower(_u.username),
+        ColumnSpec("username", "Username", Kind.TEXT, _u.username, _u.username_key,
                    editable=True, width=18),
         ColumnSpec("display_name", "Display name", Kind.TEXT, _u.display_name, _u.display_name,
                    editable=True, width=24),
@@ -355,7 +355,7 @@ ROLES = TableSpec(
     plural="roles",
     entity=Entity.ROLE,
     columns=(
-        ColumnSpec("name", "Name", Kind.TEXT, _r.name, func.lower(_r.name), editable=True,
+        ColumnSpec("name", "Name", Kind.TEXT, _r.name, _r.name_key, editable=True,
                    width=28),
         ColumnSpec("description", "Description", Kind.TEXT, _r.description, _r.description,
                    editable=True, width=40),
@@ -378,7 +378,7 @@ RESOURCES = TableSpec(
     plural="resources",
     entity=Entity.RESOURCE,
     columns=(
-        ColumnSpec("name", "Name", Kind.TEXT, _res.name, func.lower(_res.name), editable=True,
+        ColumnSpec("name", "Name", Kind.TEXT, _res.name, _res.name_key, editable=True,
                    width=28),
         ColumnSpec("description", "Description", Kind.TEXT, _res.description,
                    _res.description, editable=True, width=40),
@@ -402,7 +402,7 @@ PERMISSIONS = TableSpec(
     plural="permissions",
     entity=Entity.PERMISSION,
     columns=(
-        ColumnSpec("resource", "Resource", Kind.TEXT, _res.name, func.lower(_res.name),
+        ColumnSpec("resource", "Resource", Kind.TEXT, _res.name, _res.name_key,
                    width=28),
         ColumnSpec("action", "Action", Kind.TEXT, _p.action, _p.action, editable=True,
                    width=18),

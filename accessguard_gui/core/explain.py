@@ -254,7 +254,7 @@ def effective_permissions(
         .join(Permission, Permission.id == hits.c.permission_id)
         .join(Resource, Resource.id == Permission.resource_id)
         .where(hits.c.rn <= paths_per_permission + 1)
-        .order_by(func.lower(Resource.name), Permission.action, hits.c.rn)
+        .order_by(Resource.name_key, Permission.action, hits.c.rn)
         .limit((limit + 1) * (paths_per_permission + 1))
     ).all()
     grouped: dict[int, list[Any]] = {}
@@ -330,7 +330,7 @@ def resource_access(
 ) -> ResourceAccess:
     """Users who reach ``action`` on ``resource`` (every action if None), with paths.
 
-    The first ``user_limit`` users by username are listed (the index on lower(username)
+    The first ``user_limit`` users by username are listed (the index on username_key
     serves the order, so a huge audience costs a page, not a sort of everyone); expired
     and inactive ones are included and marked unless ``only_granted``.
     """
@@ -356,7 +356,7 @@ def resource_access(
     if only_granted:
         page_query = page_query.where(User.active.is_(True))
     page = list(
-        session.scalars(page_query.order_by(func.lower(User.username)).limit(user_limit + 1))
+        session.scalars(page_query.order_by(User.username_key).limit(user_limit + 1))
     )
     truncated = len(page) > user_limit
     page = page[:user_limit]
@@ -397,7 +397,7 @@ def resource_access(
         .join(User, User.id == hit_sq.c.user_id)
         .join(Permission, Permission.id == hit_sq.c.permission_id)
         .where(hit_sq.c.rn <= paths_per_permission + 1)
-        .order_by(func.lower(User.username), Permission.action, hit_sq.c.rn)
+        .order_by(User.username_key, Permission.action, hit_sq.c.rn)
     ).all()
     grouped: dict[tuple[int, int], list[Any]] = {}
     for row in rows:

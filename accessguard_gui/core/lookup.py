@@ -1,9 +1,10 @@
 """Small bounded reads the access views need: name completion, picker searches, the role
 inheritance graph and blocks of the role × permission matrix.
 
-Completion uses prefix *ranges* on the lower(name) expression indexes
-(``lower(name) >= 'ab' AND lower(name) < 'ab\\U0010ffff'``), which SQLite serves from the
-index, unlike ``LIKE 'ab%'`` on an expression. Every function returns at most ``limit``
+Completion uses prefix *ranges* on the indexed name keys (core/keys.py:
+``name_key >= 'ab' AND name_key < 'ab\\U0010ffff'``), which every database serves from
+the index, unlike ``LIKE 'ab%'``; the typed text is folded in Python the same way as the
+stored keys, so "Ärzte", "ärzte" and "ÄRZTE" find "Ärzte" on SQLite too. Every function returns at most ``limit``
 rows: a completer or picker never loads a whole table.
 """
 
@@ -17,6 +18,7 @@ from sqlalchemy import and_, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from . import rbac
+from .keys import name_key
 from .models import Permission, Resource, Role, RoleInheritance, RolePermission, User, UserRole
 from .rbac import Ref
 from .rows import AssignmentRow
@@ -48,6 +50,27 @@ def _prefix(column: Any, text: str) -> Any:
     return or_(*ranges)
 
 
+def _typed_key(text: str) -> str:
+    """The key of typed text; a NUL would end the string inside SQLite, U+FFFF (which no
+    name may hold) keeps it literal, as in _variants."""
+    return name_key(text.replace("\x00", "\uffff"))
+
+
+def _key_prefix(key_column: Any, text: str) -> Any:
+    """Keys starting with the key of ``text``: one index range."""
+    key = _typed_key(text)
+    if not key:
+        return literal(True)
+    return and_(key_column >= key, key_column < key + _TOP)
+
+
+def _key_contains(key_column: Any, text: str) -> Any:
+    """Keys containing the key of ``text``; ``%`` and ``_`` match literally."""
+    key = _typed_key(text)
+    escaped = key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return key_column.like(f"%{escaped}%", escape="\\")
+
+
 def _contains(column: Any, text: str) -> Any:
     """Case-insensitive substring match; ``%`` and ``_`` typed by the user match literally."""
     patterns = []
@@ -61,27 +84,27 @@ def _contains(column: Any, text: str) -> Any:
 
 
 def complete_usernames(session: Session, prefix: str, limit: int = 50) -> list[str]:
-    lowered = func.lower(User.username)
-    query = select(User.username).where(_prefix(lowered, prefix)).order_by(lowered).limit(limit)
+    keyed = User.username_key
+    query = select(User.username).where(_key_prefix(keyed, prefix)).order_by(keyed).limit(limit)
     return list(session.scalars(query))
 
 
 def complete_roles(session: Session, prefix: str, limit: int = 50) -> list[str]:
-    lowered = func.lower(Role.name)
-    query = select(Role.name).where(_prefix(lowered, prefix)).order_by(lowered).limit(limit)
+    keyed = Role.name_key
+    query = select(Role.name).where(_key_prefix(keyed, prefix)).order_by(keyed).limit(limit)
     return list(session.scalars(query))
 
 
 def complete_resources(session: Session, prefix: str, limit: int = 50) -> list[str]:
-    lowered = func.lower(Resource.name)
-    query = select(Resource.name).where(_prefix(lowered, prefix)).order_by(lowered).limit(limit)
+    keyed = Resource.name_key
+    query = select(Resource.name).where(_key_prefix(keyed, prefix)).order_by(keyed).limit(limit)
     return list(session.scalars(query))
 
 
 def complete_actions(session: Session, resource: str, prefix: str, limit: int = 50) -> list[str]:
     """Actions defined on ``resource`` (by name, any case); none if it does not exist."""
     res_id = session.scalar(
-        select(Resource.id).where(func.lower(Resource.name) == resource.strip().lower())
+        select(Resource.id).where(Resource.name_key == name_key(resource))
     )
     if res_id is None:
         return []
@@ -107,15 +130,15 @@ class Choice:
 
 def search_roles(session: Session, text: str, limit: int = 200) -> list[Choice]:
     """Roles whose name starts with ``text`` first, then those containing it."""
-    lowered = func.lower(Role.name)
-    starts = select(Role.id, Role.name).where(_prefix(lowered, text)).order_by(lowered).limit(limit)
+    keyed = Role.name_key
+    starts = select(Role.id, Role.name).where(_key_prefix(keyed, text)).order_by(keyed).limit(limit)
     found = [Choice(i, n) for i, n in session.execute(starts)]
     if len(found) < limit and text.strip():
         seen = [c.id for c in found]
         more = (
             select(Role.id, Role.name)
-            .where(_contains(lowered, text), Role.id.not_in(seen))
-            .order_by(lowered)
+            .where(_key_contains(keyed, text), Role.id.not_in(seen))
+            .order_by(keyed)
             .limit(limit - len(found))
         )
         found += [Choice(i, n) for i, n in session.execute(more)]
@@ -126,12 +149,12 @@ def search_permissions(session: Session, text: str, limit: int = 200) -> list[Ch
     """Permissions as "resource: action"; ``text`` matches the resource name prefix, or
     "resource: act" narrows to actions of that resource."""
     res_text, _, act_text = text.partition(":")
-    lowered = func.lower(Resource.name)
+    keyed = Resource.name_key
     query = (
         select(Permission.id, Resource.name, Permission.action)
         .join(Resource, Resource.id == Permission.resource_id)
-        .where(_prefix(lowered, res_text))
-        .order_by(lowered, Permission.action)
+        .where(_key_prefix(keyed, res_text))
+        .order_by(keyed, Permission.action)
         .limit(limit)
     )
     if act_text.strip():
@@ -140,11 +163,11 @@ def search_permissions(session: Session, text: str, limit: int = 200) -> list[Ch
 
 
 def search_users(session: Session, text: str, limit: int = 200) -> list[Choice]:
-    lowered = func.lower(User.username)
+    keyed = User.username_key
     query = (
         select(User.id, User.username, User.display_name)
-        .where(_prefix(lowered, text))
-        .order_by(lowered)
+        .where(_key_prefix(keyed, text))
+        .order_by(keyed)
         .limit(limit)
     )
     return [Choice(i, f"{u} ({d})" if d and d != u else u) for i, u, d in session.execute(query)]
@@ -229,29 +252,29 @@ def role_graph(session: Session, role: Ref, limit: int = 150) -> RoleGraph:
 def matrix_roles(session: Session, text: str = "") -> list[tuple[int, str]]:
     """(id, name) of the roles whose name contains ``text``, in name order (the matrix's
     rows: ids and names only, a few bytes per role)."""
-    lowered = func.lower(Role.name)
-    query = select(Role.id, Role.name).order_by(lowered)
+    keyed = Role.name_key
+    query = select(Role.id, Role.name).order_by(keyed)
     if text.strip():
-        query = query.where(_contains(lowered, text))
+        query = query.where(_key_contains(keyed, text))
     return [(i, n) for i, n in session.execute(query)]
 
 
 def matrix_permissions(session: Session, text: str = "") -> list[tuple[int, str]]:
     """(id, "resource: action") of permissions whose label contains ``text``, in order."""
-    lowered = func.lower(Resource.name)
+    keyed = Resource.name_key
     query = (
         select(Permission.id, Resource.name, Permission.action)
         .join(Resource, Resource.id == Permission.resource_id)
-        .order_by(lowered, Permission.action)
+        .order_by(keyed, Permission.action)
     )
     res_text, colon, act_text = text.partition(":")
     if colon:
         if res_text.strip():
-            query = query.where(_contains(lowered, res_text))
+            query = query.where(_key_contains(keyed, res_text))
         if act_text.strip():
             query = query.where(_prefix(Permission.action, act_text))
     elif text.strip():
-        query = query.where(or_(_contains(lowered, text), _contains(Permission.action, text)))
+        query = query.where(or_(_key_contains(keyed, text), _contains(Permission.action, text)))
     return [(i, f"{r}: {a}") for i, r, a in session.execute(query)]
 
 
@@ -311,7 +334,7 @@ def role_members(session: Session, role: Ref, limit: int = 500) -> tuple[list[As
         select(UserRole, User.username)
         .join(User, User.id == UserRole.user_id)
         .where(UserRole.role_id == r.id)
-        .order_by(func.lower(User.username))
+        .order_by(User.username_key)
         .limit(limit)
     )
     return [AssignmentRow.of(a, name, r.name) for a, name in session.execute(query)], total

@@ -23,10 +23,11 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    func,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
 from sqlalchemy.types import TypeDecorator
+
+from .keys import name_key as key_of
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -73,6 +74,25 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+def _key_of(column: str) -> Any:
+    """Column default for a ``*_key`` column: the key of the row's name, so that a Core
+    insert that leaves the key out still stores the right one (migration 0004)."""
+
+    def default(context: Any) -> str:  # a DefaultExecutionContext
+        return key_of(context.get_current_parameters()[column])
+
+    return default
+
+
+def _key_column(length: int, name_column: str) -> Any:
+    """A name's comparison key (core/keys.py), unique by index. The server default ""
+    exists only because SQLite cannot add a NOT NULL column without one; the key is
+    always written with the name (ORM: ``validates``; Core inserts: the default)."""
+    return mapped_column(
+        String(length), nullable=False, server_default="", default=_key_of(name_column)
+    )
+
+
 
 
 class User(Base):
@@ -89,10 +109,18 @@ class User(Base):
         UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow
     )
     version: Mapped[int] = mapped_column(Integer, nullable=False)
+    # Last: migration 0004 appended it, and bulk loaders insert rows by position.
+    username_key: Mapped[str] = _key_column(192, "username")
 
     __mapper_args__ = {"version_id_col": version}
+
+    @validates("username")
+    def _set_key(self, _key: str, value: str) -> str:
+        self.username_key = key_of(value)
+        return value
+
     __table_args__ = (
-        Index("uq_users_username_lower", func.lower(username), unique=True),
+        Index("uq_users_username_key", username_key, unique=True),
         Index("ix_users_display_name", display_name),
         Index("ix_users_email", email),
         # Every column the users table can be sorted by (migration 0003, core/browse.py).
@@ -114,9 +142,15 @@ class Role(Base):
         UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow
     )
     version: Mapped[int] = mapped_column(Integer, nullable=False)
+    name_key: Mapped[str] = _key_column(300, "name")  # last: see User.username_key
 
     __mapper_args__ = {"version_id_col": version}
-    __table_args__ = (Index("uq_roles_name_lower", func.lower(name), unique=True),)
+    __table_args__ = (Index("uq_roles_name_key", name_key, unique=True),)
+
+    @validates("name")
+    def _set_key(self, _key: str, value: str) -> str:
+        self.name_key = key_of(value)
+        return value
 
 
 class Resource(Base):
@@ -130,9 +164,15 @@ class Resource(Base):
         UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow
     )
     version: Mapped[int] = mapped_column(Integer, nullable=False)
+    name_key: Mapped[str] = _key_column(600, "name")  # last: see User.username_key
 
     __mapper_args__ = {"version_id_col": version}
-    __table_args__ = (Index("uq_resources_name_lower", func.lower(name), unique=True),)
+    __table_args__ = (Index("uq_resources_name_key", name_key, unique=True),)
+
+    @validates("name")
+    def _set_key(self, _key: str, value: str) -> str:
+        self.name_key = key_of(value)
+        return value
 
 
 class Permission(Base):
@@ -225,10 +265,17 @@ class SsdSet(Base):
     cardinality: Mapped[int] = mapped_column(Integer, nullable=False)
     description: Mapped[str] = mapped_column(Text, nullable=False, default="")
     version: Mapped[int] = mapped_column(Integer, nullable=False)
+    name_key: Mapped[str] = _key_column(300, "name")  # last: see User.username_key
 
     __mapper_args__ = {"version_id_col": version}
+
+    @validates("name")
+    def _set_key(self, _key: str, value: str) -> str:
+        self.name_key = key_of(value)
+        return value
+
     __table_args__ = (
-        Index("uq_ssd_sets_name_lower", func.lower(name), unique=True),
+        Index("uq_ssd_sets_name_key", name_key, unique=True),
         CheckConstraint("cardinality >= 2", name="cardinality_at_least_2"),
     )
 

@@ -43,6 +43,7 @@ from .errors import (
     SeparationOfDutyError,
     ValidationError,
 )
+from .keys import name_key
 from .models import (
     Permission,
     Resource,
@@ -132,7 +133,7 @@ def _operator(session: Session, granted_by: str | None) -> str:
 # ---------------------------------------------------------------------- lookups
 
 
-def _by_ref(session: Session, model: Any, ref: Ref, name_col: Any, kind: str) -> Any:
+def _by_ref(session: Session, model: Any, ref: Ref, key_col: Any, kind: str) -> Any:
     if isinstance(ref, bool):
         raise NotFoundError(f"No {kind} {ref!r}.")
     if isinstance(ref, int):
@@ -142,32 +143,31 @@ def _by_ref(session: Session, model: Any, ref: Ref, name_col: Any, kind: str) ->
         return obj
     if not isinstance(ref, str):
         raise NotFoundError(f"No {kind} {ref!r}.")
-    key = unicodedata.normalize("NFC", ref).strip()  # as validation stores names
-    # lower() on both sides: SQLite's lower() folds ASCII only, so Python's str.lower()
-    # on the key would miss names with non-ASCII capitals ("Ärzte").
-    obj = session.scalars(select(model).where(func.lower(name_col) == func.lower(key))).first()
+    shown = unicodedata.normalize("NFC", ref).strip()  # as validation stores names
+    # The stored key column (core/keys.py), served by its unique index.
+    obj = session.scalars(select(model).where(key_col == name_key(ref))).first()
     if obj is None:
-        raise NotFoundError(f"There is no {kind} named \u201c{key}\u201d.")
+        raise NotFoundError(f"There is no {kind} named \u201c{shown}\u201d.")
     return obj
 
 
 def get_user(session: Session, ref: Ref) -> User:
-    user: User = _by_ref(session, User, ref, User.username, "user")
+    user: User = _by_ref(session, User, ref, User.username_key, "user")
     return user
 
 
 def get_role(session: Session, ref: Ref) -> Role:
-    role: Role = _by_ref(session, Role, ref, Role.name, "role")
+    role: Role = _by_ref(session, Role, ref, Role.name_key, "role")
     return role
 
 
 def get_resource(session: Session, ref: Ref) -> Resource:
-    resource: Resource = _by_ref(session, Resource, ref, Resource.name, "resource")
+    resource: Resource = _by_ref(session, Resource, ref, Resource.name_key, "resource")
     return resource
 
 
 def get_ssd_set(session: Session, ref: Ref) -> SsdSet:
-    ssd: SsdSet = _by_ref(session, SsdSet, ref, SsdSet.name, "separation-of-duty set")
+    ssd: SsdSet = _by_ref(session, SsdSet, ref, SsdSet.name_key, "separation-of-duty set")
     return ssd
 
 
@@ -193,9 +193,9 @@ def get_permission(session: Session, ref: PermissionRef) -> Permission:
     return found
 
 
-def _exists(session: Session, model: Any, name_col: Any, name: str, exclude_id: int | None) -> bool:
-    # Same folding as the unique index on lower(name) (see _by_ref).
-    query = select(model.id).where(func.lower(name_col) == func.lower(name))
+def _exists(session: Session, model: Any, key_col: Any, name: str, exclude_id: int | None) -> bool:
+    # The same key as the unique index on the key column (see _by_ref).
+    query = select(model.id).where(key_col == name_key(name))
     if exclude_id is not None:
         query = query.where(model.id != exclude_id)
     return session.scalar(query.limit(1)) is not None
@@ -245,7 +245,7 @@ def add_user(
     if password is not None:
         validation.password(password)
     with _atomic(session):
-        if _exists(session, User, User.username, name, None):
+        if _exists(session, User, User.username_key, name, None):
             raise DuplicateError(f"A user named \u201c{name}\u201d already exists.", field="username")
         user = User(
             username=name,
@@ -282,7 +282,7 @@ def update_user(
         changes["active"] = bool(active)
     with _atomic(session):
         new_name = changes.get("username")
-        if new_name is not None and _exists(session, User, User.username, new_name, user.id):
+        if new_name is not None and _exists(session, User, User.username_key, new_name, user.id):
             raise DuplicateError(
                 f"A user named \u201c{new_name}\u201d already exists.", field="username"
             )
@@ -338,7 +338,7 @@ def add_role(session: Session, name: str, description: str | None = "") -> RoleR
     clean = validation.role_name(name)
     text = validation.description(description)
     with _atomic(session):
-        if _exists(session, Role, Role.name, clean, None):
+        if _exists(session, Role, Role.name_key, clean, None):
             raise DuplicateError(f"A role named \u201c{clean}\u201d already exists.", field="name")
         role = Role(name=clean, description=text)
         session.add(role)
@@ -359,7 +359,7 @@ def update_role(
     new_text = validation.description(description) if description is not _UNSET else None
     with _atomic(session):
         if new_name is not None and new_name != role.name:
-            if _exists(session, Role, Role.name, new_name, role.id):
+            if _exists(session, Role, Role.name_key, new_name, role.id):
                 raise DuplicateError(
                     f"A role named \u201c{new_name}\u201d already exists.", field="name"
                 )
@@ -393,7 +393,7 @@ def add_resource(session: Session, name: str, description: str | None = "") -> R
     clean = validation.resource_name(name)
     text = validation.description(description)
     with _atomic(session):
-        if _exists(session, Resource, Resource.name, clean, None):
+        if _exists(session, Resource, Resource.name_key, clean, None):
             raise DuplicateError(
                 f"A resource named \u201c{clean}\u201d already exists.", field="name"
             )
@@ -418,7 +418,7 @@ def update_resource(
     new_text = validation.description(description) if description is not _UNSET else None
     with _atomic(session):
         if new_name is not None and new_name != resource.name:
-            if _exists(session, Resource, Resource.name, new_name, resource.id):
+            if _exists(session, Resource, Resource.name_key, new_name, resource.id):
                 raise DuplicateError(
                     f"A resource named \u201c{new_name}\u201d already exists.", field="name"
                 )
@@ -787,7 +787,7 @@ def inherits_from(session: Session, role: Ref) -> list[RoleRow]:
         select(Role)
         .join(RoleInheritance, RoleInheritance.inherits_from_id == Role.id)
         .where(RoleInheritance.role_id == r.id)
-        .order_by(func.lower(Role.name))
+        .order_by(Role.name_key)
     )
     return [RoleRow.of(x) for x in session.scalars(query)]
 
@@ -799,7 +799,7 @@ def inherited_by(session: Session, role: Ref) -> list[RoleRow]:
         select(Role)
         .join(RoleInheritance, RoleInheritance.role_id == Role.id)
         .where(RoleInheritance.inherits_from_id == r.id)
-        .order_by(func.lower(Role.name))
+        .order_by(Role.name_key)
     )
     return [RoleRow.of(x) for x in session.scalars(query)]
 
@@ -814,7 +814,7 @@ def assigned_users(session: Session, role: Ref) -> list[AssignmentRow]:
         select(UserRole, User.username)
         .join(User, User.id == UserRole.user_id)
         .where(UserRole.role_id == r.id)
-        .order_by(func.lower(User.username))
+        .order_by(User.username_key)
     )
     return [AssignmentRow.of(a, name, r.name) for a, name in session.execute(query)]
 
@@ -826,7 +826,7 @@ def assigned_roles(session: Session, user: Ref) -> list[AssignmentRow]:
         select(UserRole, Role.name)
         .join(Role, Role.id == UserRole.role_id)
         .where(UserRole.user_id == u.id)
-        .order_by(func.lower(Role.name))
+        .order_by(Role.name_key)
     )
     return [AssignmentRow.of(a, u.username, name) for a, name in session.execute(query)]
 
@@ -847,7 +847,7 @@ def authorized_roles(
     if not u.active:
         return []
     reach = _inherited_cte(_active_assignments(u.id, now or utcnow()))
-    query = select(Role).where(Role.id.in_(select(reach.c.role_id))).order_by(func.lower(Role.name))
+    query = select(Role).where(Role.id.in_(select(reach.c.role_id))).order_by(Role.name_key)
     return [RoleRow.of(r) for r in session.scalars(query)]
 
 
@@ -869,7 +869,7 @@ def _permission_query(ids_query: Select[Any]) -> Select[int, int, str, str, str,
         )
         .join(Resource, Resource.id == Permission.resource_id)
         .where(Permission.id.in_(ids_query))
-        .order_by(func.lower(Resource.name), Permission.action)
+        .order_by(Resource.name_key, Permission.action)
     )
 
 
@@ -930,7 +930,7 @@ def authorized_roles_for(session: Session, resource: Ref, action: str) -> list[R
     """Roles that have the permission directly or through inheritance."""
     perm = get_permission(session, (resource, action))
     granting = _granting_roles(perm.id)
-    query = select(Role).where(Role.id.in_(select(granting.c.role_id))).order_by(func.lower(Role.name))
+    query = select(Role).where(Role.id.in_(select(granting.c.role_id))).order_by(Role.name_key)
     return [RoleRow.of(r) for r in session.scalars(query)]
 
 
@@ -964,7 +964,7 @@ def authorized_users(
             User.version,
         )
         .where(User.id.in_(members), User.active.is_(True))
-        .order_by(func.lower(User.username))
+        .order_by(User.username_key)
     )
     if limit is not None:
         query = query.limit(limit)
@@ -1125,7 +1125,7 @@ def ssd_violations(
         .join(auth2, auth2.c.role_id == SsdSetRole.role_id)
         .join(Role, Role.id == SsdSetRole.role_id)
         .where(SsdSetRole.ssd_set_id.in_(set_ids))
-        .order_by(func.lower(Role.name))
+        .order_by(Role.name_key)
     ).all()
     roles_of: dict[tuple[int, int], list[str]] = defaultdict(list)
     for set_id, user_id, role_name in detail:
@@ -1177,7 +1177,7 @@ def _ssd_row(session: Session, ssd: SsdSet) -> SsdSetRow:
         select(Role.name)
         .join(SsdSetRole, SsdSetRole.role_id == Role.id)
         .where(SsdSetRole.ssd_set_id == ssd.id)
-        .order_by(func.lower(Role.name))
+        .order_by(Role.name_key)
     ).all()
     return SsdSetRow.of(ssd, tuple(names))
 
@@ -1206,7 +1206,7 @@ def create_ssd_set(
             f"Cardinality {n} is larger than the number of roles in the set ({len(role_objs)}).",
         )
     with _atomic(session):
-        if _exists(session, SsdSet, SsdSet.name, clean, None):
+        if _exists(session, SsdSet, SsdSet.name_key, clean, None):
             raise DuplicateError(
                 f"A separation-of-duty set named \u201c{clean}\u201d already exists.", field="name"
             )
@@ -1282,7 +1282,7 @@ def set_ssd_set_cardinality(session: Session, ssd_set: Ref, cardinality: int) ->
 
 def ssd_role_sets(session: Session) -> list[SsdSetRow]:
     """ANSI SsdRoleSets: every separation-of-duty set with its roles."""
-    sets = session.scalars(select(SsdSet).order_by(func.lower(SsdSet.name))).all()
+    sets = session.scalars(select(SsdSet).order_by(SsdSet.name_key)).all()
     return [_ssd_row(session, s) for s in sets]
 
 
@@ -1293,7 +1293,7 @@ def ssd_role_set_roles(session: Session, ssd_set: Ref) -> list[RoleRow]:
         select(Role)
         .join(SsdSetRole, SsdSetRole.role_id == Role.id)
         .where(SsdSetRole.ssd_set_id == ssd.id)
-        .order_by(func.lower(Role.name))
+        .order_by(Role.name_key)
     )
     return [RoleRow.of(r) for r in session.scalars(query)]
 

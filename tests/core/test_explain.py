@@ -205,17 +205,16 @@ def _plan(session: object, query: object) -> str:
 
 def test_completion_is_served_by_the_name_indexes(diamond: Database) -> None:
     """Completion must stay a few index probes at a million users: pin the plan."""
-    from sqlalchemy import func, select
+    from sqlalchemy import select
 
     from accessguard_gui.core.models import Role, User
 
     with diamond.read() as s:
-        for model, col, index in (
-            (User, User.username, "uq_users_username_lower"),
-            (Role, Role.name, "uq_roles_name_lower"),
+        for model, col, key, index in (
+            (User, User.username, User.username_key, "uq_users_username_key"),
+            (Role, Role.name, Role.name_key, "uq_roles_name_key"),
         ):
-            lowered = func.lower(col)
-            query = select(col).where(lookup._prefix(lowered, "ab")).order_by(lowered).limit(50)
+            query = select(col).where(lookup._key_prefix(key, "ab")).order_by(key).limit(50)
             plan = _plan(s, query)
             assert f"USING INDEX {index}" in plan, plan
             assert f"SCAN {model.__tablename__}" not in plan.replace(f"USING INDEX {index}", "")
@@ -223,13 +222,13 @@ def test_completion_is_served_by_the_name_indexes(diamond: Database) -> None:
 
 def test_ascii_completion_walks_the_index_in_order(diamond: Database) -> None:
     """No temporary sort: LIMIT stops the index walk after a page of names."""
-    from sqlalchemy import func, select
+    from sqlalchemy import select
 
     from accessguard_gui.core.models import User
 
     with diamond.read() as s:
-        lowered = func.lower(User.username)
-        query = select(User.username).where(lookup._prefix(lowered, "Ab")).order_by(lowered)
+        key = User.username_key
+        query = select(User.username).where(lookup._key_prefix(key, "Ab")).order_by(key)
         plan = _plan(s, query.limit(50))
     assert "TEMP B-TREE" not in plan, plan
 

@@ -15,6 +15,7 @@ import pytest
 from accessguard_gui.core import rbac, validation
 from accessguard_gui.core.database import Database
 from accessguard_gui.core.generate import GenerationStats, generate, main
+from accessguard_gui.core.keys import name_key
 from accessguard_gui.core.schema import head_revision
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -72,9 +73,26 @@ def test_file_is_a_healthy_database_at_head_in_wal_mode(
         assert db.check() == []
     # Every secondary index dropped for the load is back.
     names = {r[0] for r in _rows(path, "SELECT name FROM sqlite_master WHERE type='index'")}
-    assert {"uq_users_username_lower", "ix_user_roles_role_user",
+    assert {"uq_users_username_key", "ix_user_roles_role_user",
             "ix_role_permissions_permission_role", "ix_role_inheritance_inherits_from_role",
-            "uq_roles_name_lower"} <= names
+            "uq_roles_name_key", "uq_resources_name_key"} <= names
+
+
+def test_every_generated_name_has_its_key(generated: tuple[Path, GenerationStats]) -> None:
+    """The bulk load writes rows by position: each name's key column must hold its key,
+    or lookups by name would miss generated records."""
+    path, _ = generated
+    for table, column, key in (
+        ("users", "username", "username_key"),
+        ("roles", "name", "name_key"),
+        ("resources", "name", "name_key"),
+    ):
+        rows = _rows(path, f"SELECT {column}, {key} FROM {table}")
+        assert rows
+        assert all(stored == name_key(name) for name, stored in rows), table
+    with Database(path, operator="tester") as db, db.read() as s:
+        some_role = str(_rows(path, "SELECT name FROM roles LIMIT 1")[0][0])
+        assert rbac.get_role(s, some_role.upper()).name == some_role
 
 
 def test_usernames_are_valid_and_unique_ignoring_case(

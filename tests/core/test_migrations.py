@@ -398,7 +398,7 @@ def test_the_models_match_the_migrations(tmp_path: Path) -> None:
                 },
             )
             diff = compare_metadata(context, Base.metadata)
-            # Autogenerate cannot reflect the lower(name) unique indexes: compare by name.
+            # Autogenerate cannot reflect expression indexes: compare by name too.
             on_disk = {
                 r[0]
                 for r in conn.exec_driver_sql(

@@ -78,9 +78,9 @@ def test_migrations_build_the_schema_without_sqlite_only_parts(pg_db: Database) 
     assert {"users", "roles", "audit_log", "ssd_sets", "alembic_version"} <= names
     assert not {n for n in names if n.startswith("search_")}  # FTS5 is SQLite's alone
     indexes = {i["name"] for i in inspect(pg_db.engine).get_indexes("users")}
-    assert {"uq_users_username_lower", "ix_users_has_password", "ix_users_active"} <= indexes
+    assert {"uq_users_username_key", "ix_users_has_password", "ix_users_active"} <= indexes
     with pg_db.read() as s:
-        assert s.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0003"
+        assert s.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0004"
         triggers = s.execute(
             text("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")
         ).scalars().all()
@@ -180,8 +180,8 @@ def test_a_unique_index_refusal_reads_as_a_duplicate(org: Database) -> None:
     """The database's own refusal (bypassing the core's check) is a DuplicateError too."""
     with pytest.raises(DuplicateError), org.action("Raw") as s:
         s.execute(text(
-            "INSERT INTO roles (name, description, created_at, updated_at, version)"
-            " VALUES ('STAFF', '', now(), now(), 1)"
+            "INSERT INTO roles (name, name_key, description, created_at, updated_at, version)"
+            " VALUES ('STAFF', 'staff', '', now(), now(), 1)"
         ))
 
 

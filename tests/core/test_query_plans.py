@@ -91,12 +91,12 @@ def test_check_access_is_one_statement_of_index_lookups(
     assert len(plans) == 1, [sql for sql, _ in plans]
     lines = lines_of(plans)
     assert full_scans(plans) == []
-    # The user by name through the lower(username) index, their roles by primary key,
+    # The user by name through the username_key index, their roles by primary key,
     # the holders of the permission through the (permission, role) index.
-    assert any("uq_users_username_lower" in line for line in lines)
+    assert any("uq_users_username_key" in line for line in lines)
     assert any(line.startswith("SEARCH ur USING") and "(user_id=?)" in line for line in lines)
     assert any("ix_role_permissions_permission_role (permission_id=?)" in line for line in lines)
-    assert any("uq_resources_name_lower" in line for line in lines)
+    assert any("uq_resources_name_key" in line for line in lines)
 
 
 def test_check_access_by_id_uses_primary_keys(

@@ -141,8 +141,8 @@ def test_a_constraint_failure_at_commit_becomes_a_typed_error(org: Database) -> 
     with pytest.raises(DuplicateError, match="already exists"), org.action("Raw") as s:
         s.execute(
             text(
-                "INSERT INTO roles (name, description, created_at, updated_at, version) "
-                "VALUES ('CLERK', '', '2026-01-01', '2026-01-01', 1)"
+                "INSERT INTO roles (name, name_key, description, created_at, updated_at, "
+                "version) VALUES ('CLERK', 'clerk', '', '2026-01-01', '2026-01-01', 1)"
             )
         )
     with org.read() as s:

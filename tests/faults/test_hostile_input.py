@@ -21,6 +21,7 @@ from accessguard_gui.core import audit, changes, rbac, validation
 from accessguard_gui.core.changes import Create, EditFailed, Entity, Update
 from accessguard_gui.core.database import Database
 from accessguard_gui.core.errors import DuplicateError, NotFoundError, ValidationError
+from accessguard_gui.core.keys import name_key
 
 SQL_FRAGMENTS = [
     "'; DROP TABLE users; --",
@@ -127,9 +128,9 @@ def expect(check: Callable[[Any], Any], value: Any) -> Any:
         return INVALID
 
 
-def sql_lower(text: str) -> str:
-    """SQLite's lower(): ASCII letters only, like the unique indexes on lower(name)."""
-    return text.translate(str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz"))
+def unique_key(text: str) -> str:
+    """The stored name key names are unique by (core/keys.py: NFC, Unicode case folding)."""
+    return name_key(text)
 
 
 def dump(db: Database) -> dict[str, list[tuple[Any, ...]]]:
@@ -170,7 +171,7 @@ def changed_tables(
 def names_in(db: Database, table: str, column: str, exclude_id: int | None = None) -> set[str]:
     with db.engine.connect() as conn:
         rows = conn.exec_driver_sql(f"SELECT id, {column} FROM {table}").fetchall()
-    return {sql_lower(name) for id_, name in rows if id_ != exclude_id}
+    return {unique_key(name) for id_, name in rows if id_ != exclude_id}
 
 
 def new_audit(db: Database, before_max: int) -> list[audit.AuditRow]:
@@ -263,7 +264,7 @@ def test_add_user(
     if INVALID in (name, shown, mail):
         assert isinstance(attempt.error, ValidationError), attempt.error
         return attempt.assert_refused_cleanly()
-    if sql_lower(name) in taken:
+    if unique_key(name) in taken:
         assert isinstance(attempt.error, DuplicateError), attempt.error
         return attempt.assert_refused_cleanly()
     assert attempt.error is None, attempt.error
@@ -297,7 +298,7 @@ def _named_create(
     if INVALID in (clean, text):
         assert isinstance(attempt.error, ValidationError), attempt.error
         return attempt.assert_refused_cleanly()
-    if sql_lower(clean) in taken:
+    if unique_key(clean) in taken:
         assert isinstance(attempt.error, DuplicateError), attempt.error
         return attempt.assert_refused_cleanly()
     assert attempt.error is None, attempt.error
@@ -350,10 +351,9 @@ def test_add_permission(
     hostile_db: Database, resource: str, action: str, description: str | None
 ) -> None:
     db = hostile_db
-    key = unicodedata.normalize("NFC", resource).strip()
     with db.engine.connect() as conn:
         found = conn.exec_driver_sql(
-            "SELECT id, name FROM resources WHERE lower(name) = lower(?)", (key,)
+            "SELECT id, name FROM resources WHERE name_key = ?", (name_key(resource),)
         ).first()
     act = expect(validation.action, action)
     text = expect(validation.description, description)
@@ -388,7 +388,7 @@ def test_create_ssd_set(hostile_db: Database, name: str, description: str | None
     if INVALID in (clean, text):
         assert isinstance(attempt.error, ValidationError), attempt.error
         return attempt.assert_refused_cleanly()
-    if sql_lower(clean) in taken:
+    if unique_key(clean) in taken:
         assert isinstance(attempt.error, DuplicateError), attempt.error
         return attempt.assert_refused_cleanly()
     assert attempt.error is None, attempt.error
@@ -471,7 +471,7 @@ def _check_update(
     if clean is INVALID:
         assert isinstance(attempt.error, ValidationError), attempt.error
         return attempt.assert_refused_cleanly()
-    if field == unique and sql_lower(clean) in taken:
+    if field == unique and unique_key(clean) in taken:
         assert isinstance(attempt.error, DuplicateError), attempt.error
         return attempt.assert_refused_cleanly()
     assert attempt.error is None, attempt.error
@@ -568,10 +568,10 @@ def test_references_by_name_find_the_record_or_nothing(
     db = hostile_db
 
     def find(table: str, column: str, ref: str) -> int | None:
-        key = sql_lower(unicodedata.normalize("NFC", ref).strip())
+        key = unique_key(unicodedata.normalize("NFC", ref).strip())
         with db.engine.connect() as conn:
             rows = conn.exec_driver_sql(f"SELECT id, {column} FROM {table}").fetchall()
-        hits = [id_ for id_, name in rows if sql_lower(name) == key]
+        hits = [id_ for id_, name in rows if unique_key(name) == key]
         return hits[0] if hits else None
 
     with db.read() as s:

@@ -86,8 +86,8 @@ def hold_lock(path: str) -> None:
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("BEGIN IMMEDIATE")
     conn.execute(
-        "INSERT INTO roles (name, description, created_at, updated_at, version) "
-        "VALUES ('Half written', '', '2024-01-01', '2024-01-01', 1)"
+        "INSERT INTO roles (name, name_key, description, created_at, updated_at, version) "
+        "VALUES ('Half written', 'half written', '', '2024-01-01', '2024-01-01', 1)"
     )
     say(locked=True)
     wait_for_line()

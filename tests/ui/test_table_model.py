@@ -27,11 +27,11 @@ def add_users(path: Path, count: int, start: int = 0) -> None:
     con = sqlite3.connect(path)
     with con:
         con.executemany(
-            "INSERT INTO users(username, display_name, email, active, created_at, updated_at,"
-            " version) VALUES (?,?,?,?,?,?,1)",
+            "INSERT INTO users(username, username_key, display_name, email, active, created_at,"
+            " updated_at, version) VALUES (?,?,?,?,?,?,?,1)",
             (
-                (f"user{i:06d}", f"User {i:06d}", f"u{i}@example.org", int(i % 3 != 0),
-                 STAMP, STAMP)
+                (f"user{i:06d}", f"user{i:06d}", f"User {i:06d}", f"u{i}@example.org",
+                 int(i % 3 != 0), STAMP, STAMP)
                 for i in range(start, start + count)
             ),
         )
