@@ -338,3 +338,21 @@ def role_members(session: Session, role: Ref, limit: int = 500) -> tuple[list[As
         .limit(limit)
     )
     return [AssignmentRow.of(a, name, r.name) for a, name in session.execute(query)], total
+
+
+def saved_members(session: Session, role: Ref, user_ids: Sequence[int]) -> set[int]:
+    """Which of ``user_ids`` are members of ``role`` in the file: to mark the rest of a
+    pending member list as pending, whatever the role's size (one indexed IN query)."""
+    r = rbac.get_role(session, role)
+    found: set[int] = set()
+    ids = list(user_ids)
+    for start in range(0, len(ids), 500):  # stay under every backend's parameter limit
+        chunk = ids[start : start + 500]
+        found.update(
+            session.scalars(
+                select(UserRole.user_id).where(
+                    UserRole.role_id == r.id, UserRole.user_id.in_(chunk)
+                )
+            )
+        )
+    return found

@@ -517,7 +517,7 @@ class RoleDetailsPanel(_EditingPanel):
         self.title.setText(name)
         self.description.setText(state.role.description)
         self.description.setVisible(bool(state.role.description))
-        saved = self._saved_keys(name)
+        saved = self._saved_keys(name, state.members)
         self._fill(
             self.members,
             [
@@ -635,12 +635,17 @@ class RoleDetailsPanel(_EditingPanel):
         state, problems = impact.with_pending(self._db, self._store.edits_for_save(), read)
         return replace(state, problems=tuple(problems))
 
-    def _saved_keys(self, name: str) -> set[tuple[str, str]]:
-        """What is already in the file, to mark the rest as pending."""
+    def _saved_keys(
+        self, name: str, members: Sequence[AssignmentRow]
+    ) -> set[tuple[str, str]]:
+        """What is already in the file, to mark the rest as pending. The members shown are
+        checked by id (not against the file's first page of members), so a pending change
+        in a role of any size marks exactly the pending rows."""
         try:
             with self._db.read() as s:
                 r = rbac.get_role(s, name)
-                keys = {("m", a.username) for a in lookup.role_members(s, r.id, MEMBER_LIMIT)[0]}
+                saved_ids = lookup.saved_members(s, r.id, [a.user_id for a in members])
+                keys = {("m", a.username) for a in members if a.user_id in saved_ids}
                 keys |= {("p", p.label) for p in rbac.role_permissions(s, r.id)}
                 keys |= {("up", x.name) for x in rbac.inherits_from(s, r.id)}
                 keys |= {("down", x.name) for x in rbac.inherited_by(s, r.id)}

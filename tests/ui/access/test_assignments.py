@@ -257,6 +257,31 @@ def test_big_role_lists_a_page_of_members(
     ]
 
 
+def test_pending_removal_in_a_big_role_marks_only_the_pending_rows(
+    qtbot: QtBot, demo_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The listed members come from the pending state; a saved member that moves up into
+    the list when another is removed must not be shown as pending."""
+    from accessguard_gui.ui.access import assignments
+
+    monkeypatch.setattr(assignments, "MEMBER_LIMIT", 2)
+    with demo_db.action("more") as s:
+        for name in ("erin", "frank", "gina"):
+            rbac.add_user(s, name)
+            rbac.assign_user(s, name, "Staff")
+    store = PendingStore()
+    store.push(Deassign("carol", "Staff"))
+    panel = _role_panel(qtbot, demo_db, store, "Staff")
+    assert panel.texts(panel.members) == [
+        "erin",
+        "frank",
+        "\u2026 and 1 more (find them on the Users page)",
+    ]
+    store.push(Assign("alice", "Staff"))
+    panel.refresh()
+    assert panel.texts(panel.members)[:2] == ["alice  \u2014 pending", "erin"]
+
+
 def test_remove_buttons_need_a_chosen_row(qtbot: QtBot, demo_db: Database) -> None:
     panel = _user_panel(qtbot, demo_db, PendingStore(), "bob")
     assert panel.add_button.isEnabled() and not panel.remove_button.isEnabled()
