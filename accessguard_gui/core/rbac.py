@@ -333,15 +333,40 @@ def verify_password(session: Session, ref: Ref, password: str) -> bool:
 # ---------------------------------------------------------------------- roles, resources
 
 
+NamedT = TypeVar("NamedT", Role, Resource)
+
+
+def _add_named(session: Session, obj: NamedT, kind: str) -> NamedT:
+    """Insert a role or resource whose name is free (ignoring case)."""
+    with _atomic(session):
+        if _exists(session, type(obj), type(obj).name_key, obj.name, None):
+            raise DuplicateError(
+                f"A {kind} named \u201c{obj.name}\u201d already exists.", field="name"
+            )
+        session.add(obj)
+    return obj
+
+
+def _change_named(
+    session: Session, obj: Role | Resource, kind: str, name: str | None, text: str | None
+) -> None:
+    """Rename and/or describe a role or resource; a name taken by another is refused."""
+    with _atomic(session):
+        if name is not None and name != obj.name:
+            if _exists(session, type(obj), type(obj).name_key, name, obj.id):
+                raise DuplicateError(
+                    f"A {kind} named \u201c{name}\u201d already exists.", field="name"
+                )
+            obj.name = name
+        if text is not None and text != obj.description:
+            obj.description = text
+
+
 def add_role(session: Session, name: str, description: str | None = "") -> RoleRow:
     """ANSI AddRole."""
     clean = validation.role_name(name)
     text = validation.description(description)
-    with _atomic(session):
-        if _exists(session, Role, Role.name_key, clean, None):
-            raise DuplicateError(f"A role named \u201c{clean}\u201d already exists.", field="name")
-        role = Role(name=clean, description=text)
-        session.add(role)
+    role = _add_named(session, Role(name=clean, description=text), "role")
     return RoleRow.of(role)
 
 
@@ -357,15 +382,7 @@ def update_role(
     _check_version(role, expected_version, f"role {role.name}", lambda: _named_values(role))
     new_name = validation.role_name(name) if name is not _UNSET else None
     new_text = validation.description(description) if description is not _UNSET else None
-    with _atomic(session):
-        if new_name is not None and new_name != role.name:
-            if _exists(session, Role, Role.name_key, new_name, role.id):
-                raise DuplicateError(
-                    f"A role named \u201c{new_name}\u201d already exists.", field="name"
-                )
-            role.name = new_name
-        if new_text is not None and new_text != role.description:
-            role.description = new_text
+    _change_named(session, role, "role", new_name, new_text)
     return RoleRow.of(role)
 
 
@@ -392,13 +409,7 @@ def delete_role(session: Session, ref: Ref, *, expected_version: int | None = No
 def add_resource(session: Session, name: str, description: str | None = "") -> ResourceRow:
     clean = validation.resource_name(name)
     text = validation.description(description)
-    with _atomic(session):
-        if _exists(session, Resource, Resource.name_key, clean, None):
-            raise DuplicateError(
-                f"A resource named \u201c{clean}\u201d already exists.", field="name"
-            )
-        resource = Resource(name=clean, description=text)
-        session.add(resource)
+    resource = _add_named(session, Resource(name=clean, description=text), "resource")
     return ResourceRow.of(resource)
 
 
@@ -416,15 +427,7 @@ def update_resource(
     )
     new_name = validation.resource_name(name) if name is not _UNSET else None
     new_text = validation.description(description) if description is not _UNSET else None
-    with _atomic(session):
-        if new_name is not None and new_name != resource.name:
-            if _exists(session, Resource, Resource.name_key, new_name, resource.id):
-                raise DuplicateError(
-                    f"A resource named \u201c{new_name}\u201d already exists.", field="name"
-                )
-            resource.name = new_name
-        if new_text is not None and new_text != resource.description:
-            resource.description = new_text
+    _change_named(session, resource, "resource", new_name, new_text)
     return ResourceRow.of(resource)
 
 
