@@ -33,6 +33,7 @@ from .database import APP_NAME, Database
 from .errors import DatabaseOpenError
 from .models import utcnow
 from .names import FIRST_NAMES, LAST_NAMES, ascii_fold
+from .sqlite_files import sync_folder
 
 DEMO_FILENAME = "demo.db"
 DEMO_SEED = 20261125
@@ -409,7 +410,7 @@ def ensure_demo_database(path: Path | str | None = None) -> Path:
         for suffix in ("-wal", "-shm", "-journal"):  # stale side files of an old target
             Path(str(target) + suffix).unlink(missing_ok=True)
         os.replace(tmp, target)
-        _fsync(target.parent)
+        sync_folder(target.parent)
     finally:
         for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm"), Path(f"{tmp}-journal")):
             leftover.unlink(missing_ok=True)
@@ -417,9 +418,7 @@ def ensure_demo_database(path: Path | str | None = None) -> Path:
 
 
 def _fsync(path: Path) -> None:
-    """Flush a file (or, on POSIX, a folder after a rename) to disk."""
-    if path.is_dir() and os.name != "posix":
-        return
+    """Flush a file to disk before it is renamed into place."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)

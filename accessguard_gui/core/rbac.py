@@ -1074,6 +1074,20 @@ def _ssd_sets_of(session: Session, roles: Select[Any]) -> list[int]:
     return list(session.scalars(query))
 
 
+def _authorization_cte(users: Select[Any] | Iterable[int] | None, name: str) -> CTE:
+    """(user_id, role_id) for every role a user is authorized for: each assignment (expired
+    ones included) and every role it inherits from. ``users`` limits the users (None: all)."""
+    start = select(UserRole.user_id.label("user_id"), UserRole.role_id.label("role_id"))
+    if users is not None:
+        start = start.where(UserRole.user_id.in_(users))
+    auth = start.cte(name, recursive=True)
+    return auth.union(
+        select(auth.c.user_id, RoleInheritance.inherits_from_id).where(
+            RoleInheritance.role_id == auth.c.role_id
+        )
+    )
+
+
 def ssd_violations(
     session: Session,
     *,
@@ -1086,15 +1100,7 @@ def ssd_violations(
 
     Expired assignments count: extending an expiry must never be a way around a set.
     """
-    start = select(UserRole.user_id.label("user_id"), UserRole.role_id.label("role_id"))
-    if users is not None:
-        start = start.where(UserRole.user_id.in_(users))
-    auth = start.cte("auth", recursive=True)
-    auth = auth.union(
-        select(auth.c.user_id, RoleInheritance.inherits_from_id).where(
-            RoleInheritance.role_id == auth.c.role_id
-        )
-    )
+    auth = _authorization_cte(users, "auth")
     counted = (
         select(SsdSetRole.ssd_set_id, auth.c.user_id)
         .join(auth, auth.c.role_id == SsdSetRole.role_id)
@@ -1113,16 +1119,7 @@ def ssd_violations(
     # Names of the offending roles per (set, user): a second small query.
     set_ids = {s for s, _ in pairs}
     user_ids = {u for _, u in pairs}
-    auth2 = (
-        select(UserRole.user_id.label("user_id"), UserRole.role_id.label("role_id"))
-        .where(UserRole.user_id.in_(user_ids))
-        .cte("auth2", recursive=True)
-    )
-    auth2 = auth2.union(
-        select(auth2.c.user_id, RoleInheritance.inherits_from_id).where(
-            RoleInheritance.role_id == auth2.c.role_id
-        )
-    )
+    auth2 = _authorization_cte(user_ids, "auth2")
     detail = session.execute(
         select(SsdSetRole.ssd_set_id, auth2.c.user_id, Role.name)
         .join(auth2, auth2.c.role_id == SsdSetRole.role_id)
