@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, insert, inspect, select
+from sqlalchemy import Connection, Select, and_, insert, inspect, select
 from sqlalchemy.orm import Session, UOWTransaction
 from sqlalchemy.orm.base import NO_VALUE
 
@@ -171,7 +171,17 @@ def after_flush(session: Session, flush_context: UOWTransaction) -> None:
         if type(obj) in AUDITED_TYPES:
             add("delete", obj, _values(obj), None)
     if rows:
-        session.connection().execute(insert(AuditEntry), rows)
+        write_entries(session.connection(), rows)
+
+
+def write_entries(connection: Connection, rows: list[dict[str, Any]]) -> None:
+    """Append audit entries (dicts of AuditEntry's columns, ``id`` left out) on the
+    caller's connection and transaction.
+
+    The one way any code adds to the trail: the ORM flush hook above and set-based bulk
+    writers (imports) both come through here, so the trail's rules live in one place.
+    """
+    connection.execute(insert(AuditEntry), rows)
 
 
 def audit_query(
