@@ -8,7 +8,11 @@ window keeps every pending edit so the user can fix and save again.
 
 from __future__ import annotations
 
+import binascii
 import enum
+import inspect
+import re
+from base64 import b64decode
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,7 +21,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from . import rbac
-from .errors import AccessGuardError, ConflictError
+from .errors import AccessGuardError, ConflictError, ValidationError
 from .models import Permission, Resource, Role, User
 from .rbac import PermissionRef, Ref
 
@@ -221,6 +225,80 @@ _MODELS: dict[Entity, type[Any]] = {
 }
 
 
+def _update_fields(entity: Entity) -> frozenset[str]:
+    """The fields an ``Update`` of ``entity`` may change: the keyword parameters of its
+    rbac update function, so the list cannot drift from what the rules accept."""
+    parameters = inspect.signature(_UPDATE[entity]).parameters.values()
+    return frozenset(
+        p.name
+        for p in parameters
+        if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name != "expected_version"
+    )
+
+
+_UPDATE_FIELDS: dict[Entity, frozenset[str]] = {e: _update_fields(e) for e in _UPDATE}
+
+
+def _check_update_fields(entity: Entity, values: Mapping[str, Any]) -> None:
+    """An unknown field (a typo, a column of another table) is refused by name, instead
+    of reaching the update function as a stray keyword (a TypeError)."""
+    allowed = _UPDATE_FIELDS[entity]
+    for name in values:
+        if name not in allowed:
+            shown = ", ".join(sorted(allowed))
+            raise ValidationError(
+                str(name),
+                f"A {entity} has no field \u201c{name}\u201d that can be changed "
+                f"(fields: {shown}).",
+            )
+
+
+# A PHC string as argon2-cffi writes it: Argon2id or Argon2i, version 19 (1.3), numeric
+# parameters, unpadded standard base64 salt (>= 8 bytes) and hash (>= 16 bytes). Bounded
+# lengths: a hash is short, and the column is no place for megabytes.
+_PHC = re.compile(
+    r"\$argon2(?:id|i)\$v=19\$m=([1-9][0-9]{0,9}),t=([1-9][0-9]{0,9}),p=([1-9][0-9]{0,5})"
+    r"\$([A-Za-z0-9+/]{11,88})\$([A-Za-z0-9+/]{22,176})"
+)
+
+
+def _unpadded_b64(text: str) -> bool:
+    try:
+        b64decode(text + "=" * (-len(text) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return len(text) % 4 != 1
+
+
+def check_password_hash(value: str | None) -> str | None:
+    """``value`` if it is a well-formed Argon2id/Argon2i PHC string (or None, no password).
+
+    Anything else — a plain password above all, but also bcrypt, Argon2d or a truncated
+    hash — is refused: stored, it would either leak the password or lock the user out.
+
+    Raises:
+        ValidationError: on field ``password_hash``; the message never quotes the value.
+    """
+    if value is None:
+        return None
+    found = _PHC.fullmatch(value) if isinstance(value, str) else None
+    if found is None or not all(_unpadded_b64(part) for part in found.group(4, 5)):
+        raise ValidationError(
+            "password_hash",
+            "The password hash is not a well-formed Argon2id hash "
+            "($argon2id$v=19$m=\u2026,t=\u2026,p=\u2026$salt$hash); set the password "
+            "through AccessGuard instead.",
+        )
+    memory, parallelism = int(found.group(1)), int(found.group(3))
+    if memory < 8 * parallelism:
+        raise ValidationError(
+            "password_hash",
+            "The password hash has impossible Argon2 parameters (memory below 8 KiB "
+            "per lane); set the password through AccessGuard instead.",
+        )
+    return value
+
+
 def _require(session: Session, entity: Entity, id_: int, label: str) -> None:
     """A pending change to a row someone else deleted meanwhile is a conflict (the window
     offers to reload), not a bare "does not exist"."""
@@ -234,6 +312,7 @@ def apply_edit(session: Session, edit: Edit) -> None:
         case Create(entity, values):
             _CREATE[entity](session, values)
         case Update(entity, id_, version, values, label):
+            _check_update_fields(entity, values)
             _require(session, entity, id_, label)
             _UPDATE[entity](session, id_, expected_version=version, **dict(values))
         case Delete(entity, id_, version, label):
@@ -254,8 +333,9 @@ def apply_edit(session: Session, edit: Edit) -> None:
         case Uninherit(role, inherits_from):
             rbac.delete_inheritance(session, role, inherits_from)
         case SetPasswordHash(user, password_hash):
+            checked = check_password_hash(password_hash)
             target: User = rbac.get_user(session, user)
-            target.password_hash = password_hash
+            target.password_hash = checked
             session.flush()
         case _:  # pragma: no cover - exhaustive
             raise TypeError(f"unknown edit {edit!r}")

@@ -253,3 +253,84 @@ def test_a_refused_save_leaves_nothing_even_if_the_caller_goes_on(org: Database)
         assert snapshot(s) == before
     with org.read() as s:
         assert snapshot(s) == before
+
+
+@pytest.mark.parametrize(
+    ("entity", "field"),
+    [
+        (Entity.USER, "nickname"),
+        (Entity.ROLE, "username"),
+        (Entity.RESOURCE, "expected_version"),
+        (Entity.PERMISSION, "name"),
+    ],
+)
+def test_an_update_of_an_unknown_field_is_a_validation_error_naming_it(
+    org: Database, entity: Entity, field: str
+) -> None:
+    with org.read() as s:
+        record_id = {
+            Entity.USER: lambda: rbac.get_user(s, "alice").id,
+            Entity.ROLE: lambda: rbac.get_role(s, "Staff").id,
+            Entity.RESOURCE: lambda: rbac.get_resource(s, "Door").id,
+            Entity.PERMISSION: lambda: rbac.get_permission(s, ("Door", "open")).id,
+        }[entity]()
+        before = snapshot(s)
+    with pytest.raises(EditFailed) as info, org.action("Save") as s:
+        apply_edits(s, [Update(entity, record_id, None, {field: "x"}, "it")])
+    cause = info.value.cause
+    assert isinstance(cause, ValidationError)
+    assert cause.field == field
+    assert f"\u201c{field}\u201d" in cause.message and entity.value in cause.message
+    with org.read() as s:
+        assert snapshot(s) == before
+
+
+VALID_HASH = (
+    "$argon2id$v=19$m=65536,t=3,p=4$c29tZXNhbHRzYWx0$RdescudvJCsgt3ub+b+dWRWJTmaaJObGzMtqMA"
+)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "a plain password",
+        "",
+        "$argon2id$secret",
+        "$argon2id$v=19$m=65536,t=3,p=4",  # no salt, no hash
+        "$argon2id$v=19$m=65536,t=3,p=4$$",  # empty salt and hash
+        "$argon2d$v=19$m=65536,t=3,p=4$c29tZXNhbHRzYWx0$RdescudvJCsgt3ub+b+dWRWJTmaaJObGzMtqMA",
+        "$argon2id$v=16$m=65536,t=3,p=4$c29tZXNhbHRzYWx0$RdescudvJCsgt3ub+b+dWRWJTmaaJObGzMtqMA",
+        "$argon2id$v=19$m=65536,t=0,p=4$c29tZXNhbHRzYWx0$RdescudvJCsgt3ub+b+dWRWJTmaaJObGzMtqMA",
+        "$argon2id$v=19$m=65536,t=3,p=4$c29tZXNhbHRzYWx0$RdescudvJCsgt3ub+b+dWRWJTmaaJObGzMtqMA\n",
+        "$argon2id$v=19$m=65536,t=3,p=4$c29tZXNhbHRzYWx0$Rdes cudvJCsgt3ub+b+dWRWJTmaaJObGzMtq",
+        "$argon2id$v=19$m=65536,t=3,p=4$c29tZXNhbHRzYWx0$RdescudvJCsgt3ub+b+dWRWJTmaaJObGzMtqMA=",
+        "$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW",  # bcrypt
+    ],
+)
+def test_a_password_hash_must_be_a_well_formed_argon2_phc_string(org: Database, value: str) -> None:
+    with org.read() as s:
+        before = snapshot(s)
+    with pytest.raises(EditFailed) as info, org.action("Save") as s:
+        apply_edits(s, [SetPasswordHash("alice", value)])
+    cause = info.value.cause
+    assert isinstance(cause, ValidationError)
+    assert cause.field == "password_hash"
+    assert value not in cause.message or not value  # a password is never echoed back
+    with org.read() as s:
+        assert snapshot(s) == before
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        VALID_HASH,
+        VALID_HASH.replace("$argon2id$", "$argon2i$"),
+        passwords.hash_password("correct horse battery staple"),
+    ],
+)
+def test_well_formed_argon2_hashes_are_stored(org: Database, value: str) -> None:
+    with org.action("Save") as s:
+        apply_edits(s, [SetPasswordHash("alice", value), SetPasswordHash("bob", None)])
+    with org.read() as s:
+        assert rbac.get_user(s, "alice").password_hash == value
+        assert rbac.get_user(s, "bob").password_hash is None
