@@ -46,6 +46,7 @@ from .icons import app_icon
 from .messages import ConflictChoice, SaveChoice
 from .password_dialog import PasswordDialog
 from .pending import PendingStore
+from .plain_text import plain_tooltip
 from .record_form import RecordForm
 from .saving import SaveOutcome, save_pending
 from .settings import AppSettings
@@ -638,7 +639,7 @@ class MainWindow(QMainWindow):
     def _cell_refused(self, message: str) -> None:
         self.statusBar().showMessage(f"Not changed: {message}", 8000)
         page = self.current_page()
-        page.view.setToolTip(message)
+        page.view.setToolTip(plain_tooltip(message))
 
     def _choices(self, entity: Entity) -> list[str]:
         """Values offered by the form's choice fields (resource names for a permission)."""

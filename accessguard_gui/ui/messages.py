@@ -3,13 +3,18 @@
 Every function here is looked up through the module at call time (``messages.show_error``),
 so a test can ``monkeypatch.setattr(messages, "confirm", lambda *a, **k: True)`` and no
 modal dialog ever runs inside the test suite.
+
+Every box shows its text as plain text: messages quote names, values and file contents
+(a table name read from a hostile file), and Qt would otherwise render "<h1>x</h1>" in
+them as a heading, or "<img src=…>" as an image.
 """
 
 from __future__ import annotations
 
 import enum
 
-from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFileDialog, QLabel, QMessageBox, QWidget
 
 DB_FILTER = "AccessGuard databases (*.db *.sqlite *.sqlite3);;All files (*)"
 
@@ -20,13 +25,30 @@ class SaveChoice(enum.Enum):
     CANCEL = "cancel"
 
 
+def message_box(
+    icon: QMessageBox.Icon,
+    parent: QWidget | None,
+    title: str,
+    text: str,
+    details: str = "",
+    buttons: QMessageBox.StandardButton = QMessageBox.StandardButton.NoButton,
+) -> QMessageBox:
+    """A message box (not yet shown) whose text and details are plain text."""
+    box = QMessageBox(icon, title, "", buttons, parent)
+    box.setTextFormat(Qt.TextFormat.PlainText)
+    box.setText(text)
+    if details:
+        box.setInformativeText(details)
+        # The details label takes the box's format only on some Qt versions: say it.
+        for label in box.findChildren(QLabel, "qt_msgbox_informativelabel"):
+            label.setTextFormat(Qt.TextFormat.PlainText)
+    return box
+
+
 def _tell(
     icon: QMessageBox.Icon, parent: QWidget | None, title: str, text: str, details: str
 ) -> None:
-    box = QMessageBox(icon, title, text, QMessageBox.StandardButton.Ok, parent)
-    if details:
-        box.setInformativeText(details)
-    box.exec()
+    message_box(icon, parent, title, text, details, QMessageBox.StandardButton.Ok).exec()
 
 
 def show_error(parent: QWidget | None, title: str, text: str, details: str = "") -> None:
@@ -41,9 +63,7 @@ def show_info(parent: QWidget | None, title: str, text: str, details: str = "") 
 
 def confirm(parent: QWidget | None, title: str, text: str, ok_label: str = "OK") -> bool:
     """Ask before something that cannot be taken back (revert, discard)."""
-    box = QMessageBox(
-        QMessageBox.Icon.Question, title, text, QMessageBox.StandardButton.NoButton, parent
-    )
+    box = message_box(QMessageBox.Icon.Question, parent, title, text)
     ok = box.addButton(ok_label, QMessageBox.ButtonRole.AcceptRole)
     box.addButton(QMessageBox.StandardButton.Cancel)
     box.setDefaultButton(QMessageBox.StandardButton.Cancel)
@@ -54,14 +74,15 @@ def confirm(parent: QWidget | None, title: str, text: str, ok_label: str = "OK")
 def ask_save_discard_cancel(parent: QWidget | None, count: int, what: str) -> SaveChoice:
     """Pending edits would be lost by ``what`` ("closing", "opening another database")."""
     noun = "change" if count == 1 else "changes"
-    box = QMessageBox(
+    box = message_box(
         QMessageBox.Icon.Warning,
+        parent,
         "Unsaved changes",
         f"You have {count:,} unsaved {noun}. Save before {what}?",
+        "",
         QMessageBox.StandardButton.Save
         | QMessageBox.StandardButton.Discard
         | QMessageBox.StandardButton.Cancel,
-        parent,
     )
     box.setDefaultButton(QMessageBox.StandardButton.Save)
     answer = box.exec()
@@ -80,15 +101,7 @@ class ConflictChoice(enum.Enum):
 
 def ask_conflict(parent: QWidget | None, text: str, theirs: str = "") -> ConflictChoice:
     """Someone else changed a record the user also changed: whose change wins?"""
-    box = QMessageBox(
-        QMessageBox.Icon.Warning,
-        "Changed by someone else",
-        text,
-        QMessageBox.StandardButton.NoButton,
-        parent,
-    )
-    if theirs:
-        box.setInformativeText(theirs)
+    box = message_box(QMessageBox.Icon.Warning, parent, "Changed by someone else", text, theirs)
     mine = box.addButton("Overwrite with mine", QMessageBox.ButtonRole.AcceptRole)
     keep = box.addButton("Keep theirs", QMessageBox.ButtonRole.DestructiveRole)
     box.addButton(QMessageBox.StandardButton.Cancel)

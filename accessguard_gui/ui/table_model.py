@@ -60,6 +60,7 @@ from ..core.changes import Create, Delete, Entity, Update
 from ..core.database import Database
 from ..core.errors import ValidationError
 from .pending import PendingStore
+from .plain_text import plain_tooltip
 
 PAGE_SIZE = browse.PAGE_SIZE
 MAX_PAGES = 64
@@ -919,7 +920,7 @@ class RecordTableModel(QAbstractTableModel):
             if role == _BACKGROUND:
                 return _FAILED_BRUSH
             if role == _TOOLTIP:
-                return self._failed[record_id]
+                return plain_tooltip(self._failed[record_id])  # quotes values
             if role == _FONT and self._keys[column] in self._pending_values.get(record_id, {}):
                 return _font(bold=True)
             return None
@@ -961,7 +962,7 @@ class RecordTableModel(QAbstractTableModel):
             return _FAILED_BRUSH if failed else _NEW_BRUSH
         if role == _TOOLTIP:
             failed = self.pending.failure(self._created[row]) if self.pending else None
-            return failed or "New: added when you save."
+            return plain_tooltip(failed) if failed else "New: added when you save."
         if role == ItemRole.STATE:
             return str(RowState.NEW)
         return None

@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 from ...core.database import Database
 from ...core.errors import AccessGuardError
 from ...core.lookup import Choice
+from ..plain_text import plain_tooltip
 
 ARROW = "\u2192"
 GREEN = QColor("#1b7f3b")
@@ -284,7 +285,8 @@ class RowsModel(QAbstractTableModel):
         self._rows = [tuple(r) for r in rows]
         # Brushes made once per row here, not on every paint in data().
         self._brushes = [None if c is None else QBrush(c) for c in colors or [None] * len(rows)]
-        self._tips = list(tips) if tips is not None else [""] * len(self._rows)
+        # Tips quote names and messages: plain, like every text from data.
+        self._tips = [plain_tooltip(t) for t in tips] if tips is not None else [""] * len(rows)
         self._bold = list(bold) if bold is not None else [False] * len(self._rows)
         self.endResetModel()
 

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 from ...core import lookup
 from ...core.database import Database
 from ...core.errors import AccessGuardError
+from ..plain_text import plain_tooltip
 from .common import open_window
 
 LEVEL_GAP = 90
@@ -58,7 +59,7 @@ class RoleNode(QGraphicsPathItem):
         self._view = view
         self.setBrush(QBrush(fill))
         self.setPen(QPen(fill.darker(150), 1.2))
-        self.setToolTip(name)
+        self.setToolTip(plain_tooltip(name))
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable, True)
 
     def mouseDoubleClickEvent(self, event: QGraphicsSceneMouseEvent) -> None:
@@ -147,8 +148,10 @@ class RoleGraphView(QWidget):
             edge = self.scene.addPath(path, pen)
             edge.setZValue(-1)
             edge.setToolTip(
-                f"{graph.names[a]} inherits from {graph.names[b]} "
-                f"({graph.names[a]} gets every permission of {graph.names[b]})"
+                plain_tooltip(
+                    f"{graph.names[a]} inherits from {graph.names[b]} "
+                    f"({graph.names[a]} gets every permission of {graph.names[b]})"
+                )
             )
             head = QPolygonF([p2, QPointF(p2.x() - 5, p2.y() + 9), QPointF(p2.x() + 5, p2.y() + 9)])
             self.scene.addPolygon(head, pen, QBrush(EDGE))

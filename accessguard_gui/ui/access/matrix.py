@@ -39,6 +39,7 @@ from ...core.changes import Grant, Revoke
 from ...core.database import Database
 from ...core.errors import AccessGuardError
 from ..pending import PendingStore
+from ..plain_text import plain_tooltip
 from .common import DEBOUNCE_MS, open_window
 
 Index = QModelIndex | QPersistentModelIndex
@@ -131,9 +132,11 @@ class RolePermissionMatrixModel(QAbstractTableModel):
     ) -> Any:
         if role not in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
             return None
-        if orientation == Qt.Orientation.Horizontal:
-            return self._perms[section][1] if 0 <= section < len(self._perms) else None
-        return self._roles[section][1] if 0 <= section < len(self._roles) else None
+        axis = self._perms if orientation == Qt.Orientation.Horizontal else self._roles
+        if not 0 <= section < len(axis):
+            return None
+        name = axis[section][1]
+        return plain_tooltip(name) if role == Qt.ItemDataRole.ToolTipRole else name
 
     def flags(self, index: Index) -> Qt.ItemFlag:
         if not index.isValid():
@@ -175,7 +178,7 @@ class RolePermissionMatrixModel(QAbstractTableModel):
             parts.append(f"{role_name} gets {perm} from a role it inherits from")
         if pending:
             parts.append("(pending: not saved yet)")
-        return "; ".join(parts) or f"{role_name} does not have {perm}"
+        return plain_tooltip("; ".join(parts) or f"{role_name} does not have {perm}")
 
     def setData(self, index: Index, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:
         if not index.isValid() or role != Qt.ItemDataRole.CheckStateRole:

@@ -24,6 +24,7 @@ from ...core.changes import Edit
 from ...core.database import Database
 from ...core.errors import AccessGuardError
 from ..pending import PendingStore
+from ..plain_text import plain_tooltip
 from .common import GREEN, GREY, RED, error_label, plain_label
 
 SaveCallback = Callable[[Sequence[Edit]], "SaveResult"]
@@ -244,7 +245,7 @@ class ReviewChangesDialog(QDialog):
             )
             item.setForeground(0, QBrush(RED))
             item.setForeground(1, QBrush(RED))
-            item.setToolTip(0, report.error or "")
+            item.setToolTip(0, plain_tooltip(report.error or ""))
             self.by_edit.addTopLevelItem(item)
         for user in report.per_user:
             top = QTreeWidgetItem([user.username, f"+{len(user.gains)} / \u2212{len(user.losses)}"])
