@@ -44,15 +44,9 @@ def demo_database_path() -> Path:
 def _try_open(
     target: str | Path, parent: QWidget | None, *, create: bool, read_only: bool = False
 ) -> Database | None:
-    from .core.database import Database
-    from .core.errors import AccessGuardError
-    from .ui import messages
+    from .ui.opening import open_database
 
-    try:
-        return Database(target, create=create, read_only=read_only)
-    except AccessGuardError as exc:
-        messages.show_error(parent, "Cannot open database", exc.message)
-        return None
+    return open_database(parent, target, create=create, read_only=read_only)
 
 
 def choose_database(

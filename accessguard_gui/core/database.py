@@ -27,9 +27,10 @@ from __future__ import annotations
 import getpass
 import glob
 import os
+import secrets
 import sqlite3
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,18 +44,22 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.pool import QueuePool, StaticPool
 
-from . import audit
+from . import audit, file_lock
 from .errors import (
     AccessGuardError,
     ConflictError,
+    CorruptDatabaseError,
     DatabaseBusyError,
     DatabaseError,
     DatabaseOpenError,
     DuplicateError,
+    EmptyFileError,
     ForeignDatabaseError,
+    HotJournalError,
     MigrationError,
     NewerSchemaError,
     ReadOnlyDatabaseError,
+    SpecialFileError,
 )
 from .schema import head_revision, is_known_revision, upgrade
 from .sqlite_files import (
@@ -62,12 +67,14 @@ from .sqlite_files import (
     QUICK_CHECK_LIMIT,
     SQLITE_HEADER,
     copy_file,
+    hot_journal,
     inspect_sqlite_file,
     is_frozen,
     make_self_contained,
     remove_with_side_files,
     restore_backup,
     settle,
+    side_files,
     sqlite_backup,
     sync_folder,
     translate_sqlite,
@@ -87,6 +94,15 @@ __all__ = [
 APP_NAME = "AccessGuard"
 DEFAULT_FILENAME = "accessguard.db"
 BUSY_TIMEOUT_S = 5.0
+# How long an opener waits while another process upgrades the same file (the user can
+# cancel sooner through ``on_wait``): upgrading a million-user file takes tens of seconds.
+UPGRADE_WAIT_S = 600.0
+# Tables whose row counts an upgrade must keep: a work copy that lost rows (or a fresh,
+# empty database in its place) never replaces the user's file.
+KEPT_TABLES = (
+    "users", "roles", "resources", "permissions", "user_roles", "role_permissions",
+    "role_inheritance", "audit_log",
+)
 # The PostgreSQL advisory lock every AccessGuard write transaction holds ("AGWR").
 PG_WRITE_LOCK = 0x41475752
 
@@ -162,11 +178,16 @@ class Database:
         read_only: open without write access even if the file is writable.
         operator: the name recorded in the audit trail (default: the OS user).
         busy_timeout: seconds a save waits for another writer before DatabaseBusyError.
+        on_wait: called with a message for the user, about every 50 ms, while another
+            process upgrades the same file; return False to stop waiting
+            (DatabaseBusyError). Without it the open waits up to UPGRADE_WAIT_S.
 
     Attributes:
         path: the SQLite file, or None for a server URL.
         read_only: True if changes cannot be saved (asked for, or the file is not writable).
         backup_path: the copy taken before an upgrade of an older file, if any.
+        recovery_backup: the copy taken before a rollback journal left by a crashed
+            program was played back, if any.
         created: True if this open created a new database.
     """
 
@@ -178,10 +199,13 @@ class Database:
         read_only: bool = False,
         operator: str | None = None,
         busy_timeout: float = BUSY_TIMEOUT_S,
+        on_wait: Callable[[str], bool] | None = None,
     ) -> None:
         self.operator = operator or current_operator()
         self.busy_timeout = busy_timeout
+        self._on_wait = on_wait
         self.backup_path: Path | None = None
+        self.recovery_backup: Path | None = None
         self.created = False
         self.read_only = read_only
         self.path: Path | None
@@ -369,6 +393,7 @@ class Database:
 
     def _open_sqlite(self, path: Path, *, create: bool) -> Engine:
         shown = str(path)
+        self._refuse_special(path)
         if path.is_dir():
             raise DatabaseOpenError(f"{shown} is a folder, not a database file.", shown)
         if not path.exists():
@@ -377,6 +402,7 @@ class Database:
             if not path.parent.is_dir():
                 raise DatabaseOpenError(f"The folder {path.parent} does not exist.", shown)
             self._create_file(path)
+            create = True
         if not os.access(path, os.R_OK):
             raise DatabaseOpenError(f"You do not have permission to read {shown}.", shown)
         writable = os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
@@ -389,10 +415,18 @@ class Database:
                     f"{shown} is empty and cannot be written, so no database can be created in it.",
                     shown,
                 )
+            if not create:
+                raise EmptyFileError(
+                    f"{shown} is an empty file. AccessGuard can make a new, empty database of "
+                    "it.",
+                    shown,
+                )
             engine = self._make_engine(path)
             self._init_schema(engine)
             self.created = True
             return engine
+        if hot_journal(path):
+            self.recovery_backup = self._recover_hot_journal(path)
         state = inspect_sqlite_file(path)
         if state.revision is None and not state.tables:
             if self.read_only:
@@ -401,27 +435,145 @@ class Database:
             self._init_schema(engine)
             self.created = True
             return engine
-        if state.revision is None:
-            raise ForeignDatabaseError(
-                f"{shown} is an SQLite database of another application "
-                f"(tables: {', '.join(state.tables[:5])}{'…' if len(state.tables) > 5 else ''}), "
-                "not an AccessGuard database.",
-                shown,
-            )
-        if not is_known_revision(state.revision):
-            raise NewerSchemaError(
-                f"{shown} was written by a newer version of AccessGuard "
-                f"(schema {state.revision}). Please update AccessGuard to open it.",
-                shown,
-            )
+        self._check_revision(path, state.revision, state.tables)
         if state.revision != head_revision():
             if self.read_only:
                 raise DatabaseOpenError(
                     f"{shown} uses an older schema and must be upgraded, but it is read-only.",
                     shown,
                 )
-            self.backup_path = self._upgrade_with_backup(path, state.revision)
+            self.backup_path = self._upgrade_under_lock(path)
         return self._make_engine(path)
+
+    @staticmethod
+    def _refuse_special(path: Path) -> None:
+        """Only regular files (or links to one) are databases. A FIFO would block the
+        first read forever; a device such as /dev/zero reads as an empty file and would
+        be "created" as a database, with a -journal made next to it."""
+        shown = str(path)
+        try:
+            info = os.stat(path)
+        except FileNotFoundError:
+            if os.path.lexists(path):
+                raise SpecialFileError(
+                    f"{shown} is a link to a file that does not exist "
+                    f"({os.readlink(path)}); AccessGuard does not create databases through "
+                    "broken links.",
+                    shown,
+                ) from None
+            return
+        except OSError as exc:
+            raise DatabaseOpenError(f"{shown} cannot be read: {exc.strerror}.", shown) from exc
+        if stat.S_ISDIR(info.st_mode) or stat.S_ISREG(info.st_mode):
+            return
+        kind = (
+            "a named pipe (FIFO)" if stat.S_ISFIFO(info.st_mode)
+            else "a device" if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode)
+            else "a socket" if stat.S_ISSOCK(info.st_mode)
+            else "not a regular file"
+        )
+        raise SpecialFileError(
+            f"{shown} is {kind}, not a database file. AccessGuard opens regular files only.",
+            shown,
+        )
+
+    def _check_revision(self, path: Path, revision: str | None, tables: list[str]) -> None:
+        shown = str(path)
+        if revision is None:
+            raise ForeignDatabaseError(
+                f"{shown} is an SQLite database of another application "
+                f"(tables: {', '.join(tables[:5])}{'…' if len(tables) > 5 else ''}), "
+                "not an AccessGuard database.",
+                shown,
+            )
+        if not is_known_revision(revision):
+            raise NewerSchemaError(
+                f"{shown} was written by a newer version of AccessGuard "
+                f"(schema {revision}). Please update AccessGuard to open it.",
+                shown,
+            )
+
+    def _recover_hot_journal(self, path: Path) -> Path:
+        """Play back a rollback journal left by a program that stopped mid-write.
+
+        SQLite rolls the interrupted transaction back on the next read-write open; the
+        file and its journal are first copied aside (kept), so even a failed recovery
+        loses nothing. Returns the copy of the file as it was.
+        """
+        shown = str(path)
+        if self.read_only:
+            raise HotJournalError(
+                f"{shown} has unfinished changes from a program that stopped while writing "
+                "it (a rollback journal beside it). AccessGuard can undo them safely, but "
+                "that needs write access to the file and its folder.",
+                shown,
+            )
+        real = path.resolve()
+        journal = Path(str(real) + "-journal")
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+        backup = unused_name(real.with_name(f"{real.stem}.before-recovery-{stamp}{real.suffix or '.db'}"))
+        try:
+            copy_file(real, backup, mode=stat.S_IRUSR | stat.S_IWUSR)
+            copy_file(journal, Path(str(backup) + "-journal"), mode=stat.S_IRUSR | stat.S_IWUSR)
+        except OSError as exc:
+            backup.unlink(missing_ok=True)
+            raise HotJournalError(
+                f"{shown} has unfinished changes from a program that stopped while writing "
+                f"it, and no copy could be made before undoing them ({exc.strerror}); the "
+                "file was left as it was.",
+                shown,
+            ) from exc
+        conn = self._connect(real)
+        try:
+            # Any read on a read-write connection plays the hot journal back.
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            result = conn.execute("PRAGMA quick_check").fetchall()
+        except sqlite3.Error as exc:
+            raise translate_sqlite(exc) from exc
+        finally:
+            conn.close()
+        if result != [("ok",)]:
+            raise CorruptDatabaseError(
+                f"{shown} is damaged even after undoing the unfinished changes "
+                f"({result[0][0]}); the file as it was is kept at {backup}.",
+                shown,
+            )
+        return backup
+
+    def _upgrade_under_lock(self, path: Path) -> Path | None:
+        """Upgrade an older file, one process at a time.
+
+        Any number of AccessGuard processes may open the same older file at once (two
+        windows after an update, two colleagues on a shared folder). They take turns
+        through an inter-process lock; each one looks at the file again once it holds
+        the lock, so the second finds the first one's upgraded file and simply opens
+        it. Returns the backup this process made, or None if another one upgraded.
+        """
+        real = path.resolve()
+        shown = str(path)
+        message = (
+            f"Another AccessGuard is upgrading {shown} to this version. Waiting for it to "
+            "finish…"
+        )
+
+        def waiting() -> bool:
+            return self._on_wait is None or self._on_wait(message)
+
+        with file_lock.exclusive(
+            file_lock.lock_path_for(real),
+            timeout=UPGRADE_WAIT_S,
+            on_wait=waiting,
+            busy_message=(
+                f"Another AccessGuard is still upgrading {shown}; the file was not opened. "
+                "Try again when it has finished."
+            ),
+        ):
+            state = inspect_sqlite_file(real)
+            self._check_revision(path, state.revision, state.tables)
+            if state.revision == head_revision():
+                return None
+            assert state.revision is not None
+            return self._upgrade_with_backup(path, state.revision)
 
     def _create_file(self, path: Path) -> None:
         """A new, empty file readable and writable by its owner only."""
@@ -435,6 +587,10 @@ class Database:
         uri = target.as_uri()
         if self.read_only:
             uri += "?immutable=1" if is_frozen(target) else "?mode=ro"
+        else:
+            # Never create: a file that vanished (or a work copy removed under us) must
+            # fail to open, not come back as a new, empty database.
+            uri += "?mode=rw"
         return sqlite3.connect(
             uri,
             uri=True,
@@ -492,10 +648,13 @@ class Database:
     def _upgrade_with_backup(self, path: Path, revision: str) -> Path:
         """Upgrade an older file without ever writing to it until the upgrade succeeded.
 
-        The file is copied twice: to a timestamped backup next to it (kept, so the user
-        can go back) and to a work copy that is migrated. Only a fully migrated work copy
-        replaces the file, by an atomic rename. If the migration fails (or the app dies
-        halfway) the original is left exactly as it was, byte for byte.
+        Called with the upgrade lock held (``_upgrade_under_lock``). The file is copied
+        twice: to a timestamped backup next to it (kept, so the user can go back) and to
+        a work copy of a name no other process uses, which is migrated. Only a work copy
+        that is complete — at the newest schema, healthy, with every record of the
+        original — replaces the file, by an atomic rename, and only if nobody changed
+        the original meanwhile. If anything fails (or the app dies halfway) the
+        original is left exactly as it was, byte for byte.
         """
         real = path.resolve()
         settle(real, self.busy_timeout)
@@ -503,12 +662,10 @@ class Database:
         backup = unused_name(
             real.with_name(f"{real.stem}.backup-{stamp}-{revision}{real.suffix or '.db'}")
         )
-        work = real.with_name(real.name + ".upgrading")
-        # Leftovers of an upgrade that died halfway: never the user's data, safe to drop.
-        remove_with_side_files(work)
-        for stale in real.parent.glob(f"{glob.escape(real.stem)}.backup-*{PARTIAL}"):
-            stale.unlink(missing_ok=True)
+        work = real.with_name(f"{real.name}.{os.getpid()}-{secrets.token_hex(4)}.upgrading")
+        self._remove_stale_upgrades(real)
         mode = stat.S_IMODE(real.stat().st_mode)
+        original = _identity(real)
         try:
             copy_file(real, backup, mode=stat.S_IRUSR | stat.S_IWUSR)
             copy_file(real, work, mode=mode)
@@ -527,18 +684,37 @@ class Database:
                 upgrade(conn, "head")
             engine.dispose()
             make_self_contained(work)
+            _verify_upgraded_copy(backup, work)
+            if _identity(real) != original or any(s.exists() for s in side_files(real)):
+                raise DatabaseBusyError(
+                    "another program opened or changed the file during the upgrade"
+                )
             os.replace(work, real)
             sync_folder(real.parent)
         except Exception as exc:
             engine.dispose()
             remove_with_side_files(work)
             backup.unlink(missing_ok=True)
+            reason = exc.message if isinstance(exc, AccessGuardError) else str(exc)
             raise MigrationError(
-                f"Upgrading {path} to this version of AccessGuard failed ({exc}); "
+                f"Upgrading {path} to this version of AccessGuard failed ({reason}); "
                 "the file was left as it was.",
                 str(path),
             ) from exc
         return backup
+
+    @staticmethod
+    def _remove_stale_upgrades(real: Path) -> None:
+        """Drop leftovers of upgrades that died halfway: never the user's data. Safe only
+        with the upgrade lock held — a live upgrader would hold it."""
+        name = glob.escape(real.name)
+        for work in (
+            *real.parent.glob(f"{name}.*.upgrading"),
+            real.with_name(real.name + ".upgrading"),  # the name older versions used
+        ):
+            remove_with_side_files(work)
+        for stale in real.parent.glob(f"{glob.escape(real.stem)}.backup-*{PARTIAL}"):
+            stale.unlink(missing_ok=True)
 
     def _open_server(self) -> Engine:
         """A database server's engine, its schema created or upgraded; a missing driver
@@ -589,6 +765,47 @@ class Database:
         elif revision != head_revision():
             with writer.begin() as conn:
                 upgrade(conn, "head")
+
+
+def _identity(path: Path) -> tuple[int, int, int, int]:
+    """What tells one state of a file from another: inode, size and change times."""
+    info = path.stat()
+    return (info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+
+
+def _verify_upgraded_copy(original: Path, work: Path) -> None:
+    """Refuse a work copy that is not a complete upgrade of ``original`` (the backup, a
+    byte copy of the user's file that nobody else writes): missing, not at
+    the newest schema, damaged, or holding fewer (or more) records than the original.
+
+    This is the last line of defence against ever renaming anything else over the
+    user's file — a fresh empty database made in the work copy's place, say.
+    """
+    if not work.is_file() or work.stat().st_size == 0:
+        raise DatabaseError("the upgraded copy is missing")
+    state = inspect_sqlite_file(work)
+    if state.revision != head_revision():
+        raise DatabaseError(f"the upgraded copy is at schema {state.revision}")
+    before, after = (_row_counts(p) for p in (original, work))
+    for table, count in before.items():
+        if after.get(table) != count:
+            raise DatabaseError(
+                f"the upgraded copy holds {after.get(table)} rows of {table}, the file {count}"
+            )
+
+
+def _row_counts(path: Path) -> dict[str, int]:
+    # immutable: our own copies, which nobody writes; reading them leaves no side files.
+    conn = sqlite3.connect(path.as_uri() + "?immutable=1", uri=True)
+    try:
+        present = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        return {
+            table: conn.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
+            for table in KEPT_TABLES
+            if table in present
+        }
+    finally:
+        conn.close()
 
 
 def _writers_take_turns(engine: Engine, timeout: float) -> None:

@@ -161,3 +161,51 @@ class NewerSchemaError(DatabaseOpenError):
 
 class MigrationError(DatabaseOpenError):
     """Upgrading an older file failed; the original was restored from the backup."""
+
+
+class SpecialFileError(DatabaseOpenError):
+    """Not a regular file (a FIFO, a device, a socket, a dangling link): never read from,
+    never written to, no side files made next to it."""
+
+
+class EmptyFileError(DatabaseOpenError):
+    """An existing 0-byte file was asked to be opened (not created): the user decides
+    whether it becomes a new database (open it again with ``create=True``)."""
+
+
+class HotJournalError(DatabaseOpenError):
+    """Another SQLite program stopped mid-write and left a rollback journal that must be
+    played back, which needs write access to the file and its folder."""
+
+
+class InterchangeError(AccessGuardError):
+    """Base of import/export failures (core/interchange); nothing was written."""
+
+
+class SourceFormatError(InterchangeError):
+    """An import source is malformed (encoding, quoting, a line too long, missing files).
+
+    Attributes:
+        file: the file (inside the source) at fault; line: its 1-based line, or 0.
+    """
+
+    def __init__(self, file: str, line: int, message: str) -> None:
+        where = f"{file}:{line}" if line else file
+        super().__init__(f"{where}: {message}")
+        self.file = file
+        self.line = line
+
+
+class ImportRefusedError(InterchangeError):
+    """An import found refused rows; nothing was written. ``plan`` holds the report."""
+
+    def __init__(self, message: str, plan: Any = None) -> None:
+        super().__init__(message)
+        self.plan = plan
+
+
+class ImportCancelledError(InterchangeError):
+    """The user cancelled an import or export; nothing was written."""
+
+    def __init__(self, message: str = "The import was cancelled; nothing was written.") -> None:
+        super().__init__(message)

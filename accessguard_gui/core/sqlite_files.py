@@ -126,6 +126,37 @@ def settle(path: Path, timeout: float) -> None:
         )
 
 
+JOURNAL_MAGIC = bytes.fromhex("d9d505f920a163d7")
+
+
+def hot_journal(path: Path) -> bool:
+    """True when a program stopped mid-write and left a rollback journal that must be
+    played back before the file can be read (SQLite calls it a hot journal).
+
+    Decided by SQLite itself: a read-only connection refuses to read such a file
+    ("attempt to write a readonly database"), while a journal that a live writer holds
+    (or a zeroed, persistent one) reads fine. Reading this way changes nothing.
+    """
+    journal = Path(str(path) + "-journal")
+    try:
+        with open(journal, "rb") as fh:
+            if fh.read(8) != JOURNAL_MAGIC:
+                return False
+    except OSError:
+        return False
+    try:
+        conn = sqlite3.connect(path.as_uri() + "?mode=ro", uri=True, timeout=0.5)
+    except sqlite3.Error:
+        return False
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.Error as exc:
+        return "readonly" in str(exc).lower() or "read-only" in str(exc).lower()
+    finally:
+        conn.close()
+    return False
+
+
 def is_frozen(path: Path) -> bool:
     """True for a WAL-mode file that nobody has open and nobody can write: no -wal beside
     it, and no write permission bits or a folder we cannot write to.

@@ -44,6 +44,7 @@ from . import messages
 from .details import HIDDEN_FIELDS, LABELS, record_values, show_value
 from .icons import app_icon
 from .messages import ConflictChoice, SaveChoice
+from .opening import open_database
 from .password_dialog import PasswordDialog
 from .pending import PendingStore
 from .plain_text import plain_tooltip
@@ -914,16 +915,16 @@ class MainWindow(QMainWindow):
         """Switch to another database; on any error stay on the current one."""
         if not self.maybe_keep_pending("opening another database"):
             return False
-        try:
-            with busy_cursor():
-                db = Database(path, create=create, read_only=read_only, operator=self.db.operator)
-        except AccessGuardError as exc:
-            messages.show_error(
+        with busy_cursor():
+            db = open_database(
                 self,
-                "Cannot open database",
-                exc.message,
-                f"AccessGuard stays on {self.db.display_name}.",
+                path,
+                create=create,
+                read_only=read_only,
+                operator=self.db.operator,
+                failure_details=f"AccessGuard stays on {self.db.display_name}.",
             )
+        if db is None:
             return False
         self.set_database(db)
         return True

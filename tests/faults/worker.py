@@ -157,6 +157,37 @@ def open_file(path: str) -> None:
     db.close()
 
 
+def open_on_go_and_add(path: str, username: str) -> None:
+    """Get ready, wait for ``go`` (so several workers open at the same instant), open
+    the file (upgrading it or waiting for another process that does), add one user.
+
+    The added user proves which file this process really edited: one replaced on disk
+    under it would lose the user."""
+    say(ready=True)
+    wait_for_line()
+    waits = 0
+
+    def waiting(_message: str) -> bool:
+        nonlocal waits
+        waits += 1
+        return True
+
+    try:
+        db = Database(path, operator=username, on_wait=waiting)
+    except AccessGuardError as exc:
+        say(**error_event(exc))
+        return
+    try:
+        with db.action("Add after upgrade") as s:
+            rbac.add_user(s, username, f"Added by {username}")
+    except AccessGuardError as exc:
+        say(**error_event(exc))
+        return
+    finally:
+        db.close()
+    say(added=True, backup=str(db.backup_path) if db.backup_path else None, waited=waits > 0)
+
+
 def crash_after_commit(path: str) -> None:
     """An app that committed a change in WAL mode and died before it was checkpointed."""
     conn = sqlite3.connect(path, isolation_level=None)
@@ -177,6 +208,7 @@ COMMANDS = {
     "big-save": big_save,
     "ticker": ticker,
     "open": open_file,
+    "open-on-go-and-add": open_on_go_and_add,
 }
 
 if __name__ == "__main__":
