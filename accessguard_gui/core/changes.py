@@ -151,6 +151,103 @@ class SetPasswordHash:
         return f"{'Set' if self.password_hash else 'Remove'} password of {self.user}"
 
 
+# ---------------------------------------------------------------------- separation of duty
+# Sets are rules, not table rows, but they are edited like everything else: pending until
+# Save, listed in Review changes (where they change nobody's access), undoable. An existing
+# set is named by its id (a pending rename does not break the edits after it) with the
+# name the user saw as its label; a new set exists only as its CreateSsdSet, which the
+# window replaces while the set is still unsaved.
+
+SSD = "separation-of-duty set"
+_SSD_FIELDS = ("name", "description", "cardinality")
+
+
+def _quoted(value: Any) -> str:
+    return f"\u201c{value}\u201d"
+
+
+def _limit(n: Any) -> str:
+    return f"fewer than {n}"
+
+
+@dataclass(frozen=True)
+class CreateSsdSet:
+    """A new separation-of-duty set: no user may be authorized for ``cardinality`` or more
+    of ``roles``."""
+
+    name: str
+    roles: tuple[str, ...]
+    cardinality: int
+    description: str = ""
+
+    def describe(self) -> str:
+        return (
+            f"Create {SSD} {self.name}: {_limit(self.cardinality)} of "
+            f"{', '.join(self.roles)}"
+        )
+
+
+@dataclass(frozen=True)
+class ChangeSsdSet:
+    """New name, description and/or cardinality of an existing set.
+
+    ``before`` holds the values the user saw for the changed fields: if the file holds
+    others when the edit is applied, someone else changed the set meanwhile and the edit
+    is refused as a conflict instead of overwriting their change.
+    """
+
+    ssd_set: Ref
+    values: Mapping[str, Any]
+    before: Mapping[str, Any]
+    label: str = ""
+
+    def describe(self) -> str:
+        parts = []
+        for key in _SSD_FIELDS:
+            if key not in self.values:
+                continue
+            old, new = self.before.get(key, "?"), self.values[key]
+            if key == "cardinality":
+                parts.append(f"limit {_limit(old)} \u2192 {_limit(new)}")
+            elif key == "description":
+                parts.append(f"description {_quoted(old)} \u2192 {_quoted(new)}")
+            else:
+                parts.append(f"name {old} \u2192 {new}")
+        return f"Change {SSD} {self.label or self.ssd_set}: {'; '.join(parts)}"
+
+
+@dataclass(frozen=True)
+class AddSsdRole:
+    ssd_set: Ref
+    role: Ref
+    label: str = ""
+
+    def describe(self) -> str:
+        return f"Add role {self.role} to {SSD} {self.label or self.ssd_set}"
+
+
+@dataclass(frozen=True)
+class RemoveSsdRole:
+    ssd_set: Ref
+    role: Ref
+    label: str = ""
+
+    def describe(self) -> str:
+        return f"Remove role {self.role} from {SSD} {self.label or self.ssd_set}"
+
+
+@dataclass(frozen=True)
+class DeleteSsdSet:
+    ssd_set: Ref
+    label: str = ""
+
+    def describe(self) -> str:
+        return f"Delete {SSD} {self.label or self.ssd_set}"
+
+
+SsdEdit = CreateSsdSet | ChangeSsdSet | AddSsdRole | RemoveSsdRole | DeleteSsdSet
+
+
 Edit = (
     Create
     | Update
@@ -163,6 +260,11 @@ Edit = (
     | Inherit
     | Uninherit
     | SetPasswordHash
+    | CreateSsdSet
+    | ChangeSsdSet
+    | AddSsdRole
+    | RemoveSsdRole
+    | DeleteSsdSet
 )
 
 
@@ -306,6 +408,42 @@ def _require(session: Session, entity: Entity, id_: int, label: str) -> None:
         raise ConflictError(f"{entity} {label or '#' + str(id_)}", None)
 
 
+def _ssd_values(session: Session, ssd_set: Ref) -> dict[str, Any]:
+    ssd = rbac.get_ssd_set(session, ssd_set)
+    return {key: getattr(ssd, key) for key in _SSD_FIELDS}
+
+
+def _change_ssd_set(session: Session, edit: ChangeSsdSet) -> None:
+    unknown = [key for key in edit.values if key not in _SSD_FIELDS]
+    if unknown:
+        raise ValidationError(
+            unknown[0], f"A {SSD} has no field {_quoted(unknown[0])} that can be changed."
+        )
+    theirs = _ssd_values(session, edit.ssd_set)
+    if any(key in edit.before and theirs[key] != edit.before[key] for key in edit.values):
+        raise ConflictError(f"{SSD} {edit.label or edit.ssd_set}", theirs)
+    renamed = {k: v for k, v in edit.values.items() if k in ("name", "description")}
+    if renamed:
+        rbac.update_ssd_set(session, edit.ssd_set, **renamed)
+    if "cardinality" in edit.values:
+        rbac.set_ssd_set_cardinality(session, edit.ssd_set, edit.values["cardinality"])
+
+
+def _apply_ssd_edit(session: Session, edit: SsdEdit) -> None:
+    """The ANSI SSD functions, each refusing a set some user would break."""
+    match edit:
+        case CreateSsdSet(name, roles, cardinality, description):
+            rbac.create_ssd_set(session, name, list(roles), cardinality, description)
+        case ChangeSsdSet():
+            _change_ssd_set(session, edit)
+        case AddSsdRole(ssd_set, role):
+            rbac.add_ssd_role_member(session, ssd_set, role)
+        case RemoveSsdRole(ssd_set, role):
+            rbac.delete_ssd_role_member(session, ssd_set, role)
+        case DeleteSsdSet(ssd_set):
+            rbac.delete_ssd_set(session, ssd_set)
+
+
 def apply_edit(session: Session, edit: Edit) -> None:
     """Apply one edit through the RBAC rules (validation, duplicates, cycles, SoD)."""
     match edit:
@@ -337,6 +475,8 @@ def apply_edit(session: Session, edit: Edit) -> None:
             target: User = rbac.get_user(session, user)
             target.password_hash = checked
             session.flush()
+        case CreateSsdSet() | ChangeSsdSet() | AddSsdRole() | RemoveSsdRole() | DeleteSsdSet():
+            _apply_ssd_edit(session, edit)
         case _:  # pragma: no cover - exhaustive
             raise TypeError(f"unknown edit {edit!r}")
 

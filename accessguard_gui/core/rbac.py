@@ -348,9 +348,14 @@ def _add_named(session: Session, obj: NamedT, kind: str) -> NamedT:
 
 
 def _change_named(
-    session: Session, obj: Role | Resource, kind: str, name: str | None, text: str | None
+    session: Session,
+    obj: Role | Resource | SsdSet,
+    kind: str,
+    name: str | None,
+    text: str | None,
 ) -> None:
-    """Rename and/or describe a role or resource; a name taken by another is refused."""
+    """Rename and/or describe a role, resource or SSD set; a name taken by another is
+    refused."""
     with _atomic(session):
         if name is not None and name != obj.name:
             if _exists(session, type(obj), type(obj).name_key, name, obj.id):
@@ -1277,6 +1282,18 @@ def set_ssd_set_cardinality(session: Session, ssd_set: Ref, cardinality: int) ->
             ssd.cardinality = n
             session.flush()
             _refuse_ssd_violations(session, users=_ssd_set_users(ssd), sets=[ssd.id])
+    return _ssd_row(session, ssd)
+
+
+def update_ssd_set(
+    session: Session, ssd_set: Ref, *, name: str = _UNSET, description: str = _UNSET
+) -> SsdSetRow:
+    """Rename a separation-of-duty set or change its description (its roles and its
+    cardinality have their ANSI functions above). A name another set has is refused."""
+    ssd = get_ssd_set(session, ssd_set)
+    new_name = validation.ssd_name(name) if name is not _UNSET else None
+    new_text = validation.description(description) if description is not _UNSET else None
+    _change_named(session, ssd, "separation-of-duty set", new_name, new_text)
     return _ssd_row(session, ssd)
 
 

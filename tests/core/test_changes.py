@@ -8,15 +8,20 @@ import pytest
 
 from accessguard_gui.core import audit, passwords, rbac
 from accessguard_gui.core.changes import (
+    AddSsdRole,
     Assign,
+    ChangeSsdSet,
     Create,
+    CreateSsdSet,
     Deassign,
     Delete,
+    DeleteSsdSet,
     Edit,
     EditFailed,
     Entity,
     Grant,
     Inherit,
+    RemoveSsdRole,
     Revoke,
     SetExpiry,
     SetPasswordHash,
@@ -30,6 +35,7 @@ from accessguard_gui.core.errors import (
     CycleError,
     DuplicateError,
     NotFoundError,
+    SeparationOfDutyError,
     ValidationError,
 )
 from accessguard_gui.core.rows import UserRow
@@ -334,3 +340,159 @@ def test_well_formed_argon2_hashes_are_stored(org: Database, value: str) -> None
     with org.read() as s:
         assert rbac.get_user(s, "alice").password_hash == value
         assert rbac.get_user(s, "bob").password_hash is None
+
+
+# ---------------------------------------------------------------------- separation of duty
+
+
+@pytest.fixture
+def sod(org: Database) -> Database:
+    with org.action("setup sod") as s:
+        for name in ("Payer", "Approver", "Clerk"):
+            rbac.add_role(s, name)
+        rbac.create_ssd_set(s, "Pay apart", ["Payer", "Approver"], 2, "Nobody pays and approves")
+    return org
+
+
+def _ssd_id(db: Database, name: str) -> int:
+    with db.read() as s:
+        return rbac.get_ssd_set(s, name).id
+
+
+def test_ssd_edits_are_applied_with_the_rules_and_audited(sod: Database) -> None:
+    set_id = _ssd_id(sod, "Pay apart")
+    edits: list[Edit] = [
+        CreateSsdSet("Keys apart", ("Staff", "Clerk"), 2, "Door keys"),
+        AddSsdRole(set_id, "Clerk", "Pay apart"),
+        ChangeSsdSet(
+            set_id,
+            {"name": "Payments apart", "description": "", "cardinality": 3},
+            {"name": "Pay apart", "description": "Nobody pays and approves", "cardinality": 2},
+            "Pay apart",
+        ),
+        ChangeSsdSet(set_id, {"cardinality": 2}, {"cardinality": 3}, "Payments apart"),
+        RemoveSsdRole(set_id, "Clerk", "Payments apart"),
+    ]
+    with sod.action("Save") as s:
+        apply_edits(s, edits)
+    with sod.read() as s:
+        sets = {r.name: r for r in rbac.ssd_role_sets(s)}
+        entries = [e for e in audit.audit_entries(s, limit=100) if e.action == "Save"]
+    assert set(sets) == {"Keys apart", "Payments apart"}
+    assert sets["Keys apart"].roles == ("Clerk", "Staff")
+    assert sets["Keys apart"].description == "Door keys"
+    renamed = sets["Payments apart"]
+    assert (renamed.roles, renamed.cardinality, renamed.description) == (
+        ("Approver", "Payer"),
+        2,
+        "",
+    )
+    assert {e.record_type for e in entries} == {"ssd_set", "ssd_member"}
+    assert ("update", "ssd_set") in {(e.operation, e.record_type) for e in entries}
+    with sod.action("Delete") as s:
+        apply_edits(s, [DeleteSsdSet(set_id, "Payments apart")])
+    with sod.read() as s:
+        assert [r.name for r in rbac.ssd_role_sets(s)] == ["Keys apart"]
+        deleted = [e for e in audit.audit_entries(s, limit=100) if e.action == "Delete"]
+    assert ("delete", "ssd_set", "Payments apart") in {
+        (e.operation, e.record_type, e.record_key) for e in deleted
+    }
+
+
+@pytest.mark.parametrize(
+    ("edit", "cause", "words"),
+    [
+        # Accepted: bob holds Staff, nobody holds Boss (or Staff through it).
+        (CreateSsdSet("Door apart", ("Boss", "Staff"), 2), None, ""),
+        (CreateSsdSet("pay APART", ("Staff", "Clerk"), 2), DuplicateError, "already exists"),
+        (CreateSsdSet("Too tight", ("Staff", "Clerk"), 3), ValidationError, "larger than"),
+        (RemoveSsdRole("Pay apart", "Payer"), ValidationError, "delete the set instead"),
+        (AddSsdRole("Pay apart", "Payer"), DuplicateError, "already in the set"),
+        (
+            ChangeSsdSet("Pay apart", {"name": "<h1>x</h1>"}, {"name": "Pay apart"}),
+            ValidationError,
+            "may contain",
+        ),
+        (ChangeSsdSet("Pay apart", {"colour": "red"}, {}), ValidationError, "\u201ccolour\u201d"),
+        (DeleteSsdSet("No such set"), NotFoundError, "No such set"),
+    ],
+)
+def test_ssd_edits_are_refused_by_the_rules(
+    sod: Database, edit: Edit, cause: type | None, words: str
+) -> None:
+    with sod.read() as s:
+        before = snapshot(s)
+        sets_before = rbac.ssd_role_sets(s)
+    if cause is None:
+        with sod.action("Save") as s:
+            apply_edits(s, [edit])
+        return
+    with pytest.raises(EditFailed) as info, sod.action("Save") as s:
+        apply_edits(s, [edit])
+    assert isinstance(info.value.cause, cause)
+    assert words in info.value.cause.message
+    with sod.read() as s:
+        assert snapshot(s) == before and rbac.ssd_role_sets(s) == sets_before
+
+
+def test_a_set_some_user_would_break_is_refused_naming_the_user(sod: Database) -> None:
+    with sod.action("bob pays") as s:
+        rbac.assign_user(s, "bob", "Payer")
+    with pytest.raises(EditFailed) as info, sod.action("Save") as s:
+        apply_edits(s, [CreateSsdSet("Staff or pay", ("Staff", "Payer"), 2)])
+    assert isinstance(info.value.cause, SeparationOfDutyError)
+    assert "bob" in info.value.cause.message
+
+
+def test_a_set_changed_meanwhile_is_a_conflict(sod: Database) -> None:
+    set_id = _ssd_id(sod, "Pay apart")
+    with sod.action("Someone else") as s:
+        rbac.update_ssd_set(s, set_id, description="theirs")
+    edit = ChangeSsdSet(
+        set_id, {"description": "mine"}, {"description": "Nobody pays and approves"}, "Pay apart"
+    )
+    with pytest.raises(EditFailed) as info, sod.action("Save") as s:
+        apply_edits(s, [edit])
+    conflict = info.value.cause
+    assert isinstance(conflict, ConflictError)
+    assert conflict.theirs is not None and conflict.theirs["description"] == "theirs"
+    assert "separation-of-duty set Pay apart was changed by someone else" in conflict.message
+
+
+def test_ssd_edits_describe_old_and_new_values() -> None:
+    assert CreateSsdSet("Pay apart", ("Payer", "Approver"), 2).describe() == (
+        "Create separation-of-duty set Pay apart: fewer than 2 of Payer, Approver"
+    )
+    assert ChangeSsdSet(
+        4,
+        {"name": "Payments apart", "cardinality": 3, "description": "x"},
+        {"name": "Pay apart", "cardinality": 2, "description": ""},
+        "Pay apart",
+    ).describe() == (
+        "Change separation-of-duty set Pay apart: name Pay apart \u2192 Payments apart; "
+        "description \u201c\u201d \u2192 \u201cx\u201d; limit fewer than 2 \u2192 fewer than 3"
+    )
+    assert AddSsdRole(4, "Clerk", "Pay apart").describe() == (
+        "Add role Clerk to separation-of-duty set Pay apart"
+    )
+    assert RemoveSsdRole(4, "Clerk", "Pay apart").describe() == (
+        "Remove role Clerk from separation-of-duty set Pay apart"
+    )
+    assert DeleteSsdSet(4, "Pay apart").describe() == "Delete separation-of-duty set Pay apart"
+
+
+def test_review_lists_ssd_edits_as_no_change_in_access(sod: Database) -> None:
+    from accessguard_gui.core import impact
+
+    set_id = _ssd_id(sod, "Pay apart")
+    edits: list[Edit] = [
+        CreateSsdSet("Keys apart", ("Staff", "Clerk"), 2),
+        ChangeSsdSet(set_id, {"description": "x"}, {"description": "Nobody pays and approves"}),
+        Grant("Boss", ("Door", "open")),
+    ]
+    report = impact.review(sod, edits)
+    assert report.ok
+    assert [e.description for e in report.per_edit] == [e.describe() for e in edits]
+    assert not any(e.changes_access for e in report.per_edit)
+    with sod.read() as s:
+        assert [r.name for r in rbac.ssd_role_sets(s)] == ["Pay apart"]  # rolled back
