@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QEventLoop, Qt
-from PySide6.QtWidgets import QProgressDialog, QWidget
+from PySide6.QtWidgets import QLabel, QProgressDialog, QWidget
 
 from ..core.database import Database
 from ..core.errors import AccessGuardError, EmptyFileError
@@ -30,7 +30,12 @@ class _UpgradeWait:
 
     def __call__(self, message: str) -> bool:
         if self._dialog is None:
-            dialog = QProgressDialog(message, "Cancel", 0, 0, self._parent)
+            dialog = QProgressDialog("", "Cancel", 0, 0, self._parent)
+            label = QLabel(message)  # a file name: plain text, wrapped, never cut
+            label.setTextFormat(Qt.TextFormat.PlainText)
+            label.setWordWrap(True)
+            dialog.setLabel(label)
+            dialog.setMinimumWidth(480)
             dialog.setWindowTitle("Waiting for another AccessGuard")
             dialog.setWindowModality(Qt.WindowModality.WindowModal)
             dialog.setMinimumDuration(0)
