@@ -781,6 +781,16 @@ class MainWindow(QMainWindow):
             return None
         if not self._editable(page):
             return None
+        selected = page.selected_count()
+        if selected > DELETE_LIMIT:  # one pending edit per user: Ctrl+A on 1M is too many
+            messages.show_error(
+                self,
+                "Too many rows selected",
+                f"{selected:,} users are selected; a role can be changed for at most "
+                f"{DELETE_LIMIT:,} users at once.",
+                "Narrow the table with the search box or a filter first.",
+            )
+            return None
         ids = []
         for row in page.selected_rows():
             _values, record_id, _version = self._current_values(page, row)

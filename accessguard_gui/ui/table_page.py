@@ -154,9 +154,29 @@ PAGES: tuple[PageKind, ...] = (
 
 
 class RecordTableView(QTableView):
-    """Enter opens the record form (unless a cell editor is open); typing edits a cell."""
+    """Enter opens the record form (unless a cell editor is open); typing edits a cell.
+
+    Selections stay ranges, whatever their size: Ctrl+A on a million rows is one
+    ``QItemSelectionRange``. Qt's header views would defeat that — to draw a section they
+    ask ``isColumnSelected``/``isRowSelected``, which call ``flags()`` for every row of the
+    range (6 million calls for Ctrl+A on 1M users, a freeze of a minute). The headers do
+    not highlight sections here, so each gets a selection model of its own that never
+    holds anything (``setSelectionModel`` below): painting after Ctrl+A asks only the
+    visible cells.
+    """
 
     activated_row = Signal(int)
+
+    def setSelectionModel(self, selection_model: QItemSelectionModel | None) -> None:  # noqa: N802
+        super().setSelectionModel(selection_model)
+        model = self.model()
+        if model is None:
+            return
+        for header in (self.horizontalHeader(), self.verticalHeader()):
+            old = header.selectionModel()
+            header.setSelectionModel(QItemSelectionModel(model, header))
+            if old is not None and old is not selection_model and old.parent() is header:
+                old.deleteLater()
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt override
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and (
@@ -358,17 +378,31 @@ class TablePage(QWidget):
     def selected_count(self) -> int:
         """How many rows are selected, from the selection ranges (no list of a million
         indexes after Ctrl+A)."""
+        return sum(last - first + 1 for first, last in self.selected_ranges())
+
+    def selected_ranges(self) -> list[tuple[int, int]]:
+        """The selected rows as sorted, merged (first, last) ranges — read from the
+        selection's ranges, never row by row (Ctrl+A on 1M rows is one range)."""
         selection = self.view.selectionModel().selection()
-        count = sum(selection.at(i).height() for i in range(selection.count()))
-        if count == 0 and self.current_row() is not None:
-            return 1
-        return count
+        spans = sorted(
+            (selection.at(i).top(), selection.at(i).bottom()) for i in range(selection.count())
+        )
+        merged: list[tuple[int, int]] = []
+        for first, last in spans:
+            if merged and first <= merged[-1][1] + 1:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], last))
+            else:
+                merged.append((first, last))
+        if not merged and self.current_row() is not None:
+            row = self.current_row()
+            assert row is not None
+            merged = [(row, row)]
+        return merged
 
     def selected_rows(self) -> list[int]:
-        rows = {index.row() for index in self.view.selectionModel().selectedRows()}
-        if not rows and self.current_row() is not None:
-            rows = {self.current_row()}  # type: ignore[arg-type]
-        return sorted(rows)
+        """Every selected row (callers check ``selected_count()`` first: after Ctrl+A on
+        a large table this list would be as long as the table)."""
+        return [r for first, last in self.selected_ranges() for r in range(first, last + 1)]
 
     def select_row(self, row: int) -> None:
         index = self.model.index(row, 0)
