@@ -167,7 +167,7 @@ class RecordTableView(QTableView):
 
     activated_row = Signal(int)
 
-    def setSelectionModel(self, selection_model: QItemSelectionModel | None) -> None:  # noqa: N802
+    def setSelectionModel(self, selection_model: QItemSelectionModel) -> None:  # noqa: N802
         super().setSelectionModel(selection_model)
         model = self.model()
         if model is None:
