@@ -14,6 +14,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from . import __version__
+
 if TYPE_CHECKING:
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QWidget
@@ -31,6 +33,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument(
         "--read-only", action="store_true", help="open the database without write access"
     )
+    parser.add_argument("--version", action="version", version=f"AccessGuard {__version__}")
+    # For smoke tests of an installed or bundled app: start, paint the window, quit.
+    parser.add_argument("--exit-after-start", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args(list(argv))
 
 
@@ -134,6 +139,14 @@ def main(argv: Sequence[str] | None = None, qsettings: QSettings | None = None) 
         return 0
     window = build_window(db, qsettings)
     window.show()
+    if args.exit_after_start:
+        from PySide6.QtCore import QTimer
+
+        def painted() -> None:
+            print(f"started: {window.windowTitle()}", flush=True)
+            app.quit()
+
+        QTimer.singleShot(0, painted)
     try:
         return app.exec()
     finally:

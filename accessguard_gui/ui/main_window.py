@@ -240,7 +240,8 @@ class MainWindow(QMainWindow):
         for number, kind in enumerate(PAGES, start=1):
             act = self._action(kind.title, lambda n=number - 1: self.show_page(n), f"Ctrl+{number}")
             self.page_actions.append(act)
-        self.act_about = self._action("&About and shortcuts", self.about, "F1")
+        self.act_guide = self._action("&Guide and shortcuts", self.show_guide, "F1")
+        self.act_about = self._action("&About AccessGuard", self.about)
         self.act_bulk_roles = self._action(
             "Assign or remove a &role for selected users…",
             self.bulk_roles,
@@ -293,6 +294,7 @@ class MainWindow(QMainWindow):
         access_menu.addSeparator()
         access_menu.addAction(self.act_bulk_roles)
         help_menu = bar.addMenu("&Help")
+        help_menu.addAction(self.act_guide)
         help_menu.addAction(self.act_about)
 
         tools = QToolBar("Main", self)
@@ -964,7 +966,8 @@ class MainWindow(QMainWindow):
                 self, "Back up", "Backups of server databases are made with the server's tools."
             )
             return
-        suggested = str(self.db.path.with_name(self.db.path.stem + "-backup.db"))
+        stamp = datetime.now().strftime("%Y-%m-%d")
+        suggested = str(self.db.path.with_name(f"{self.db.path.stem}-backup-{stamp}.db"))
         path = messages.ask_save_path(self, "Back up database", suggested)
         if not path:
             return
@@ -1104,18 +1107,24 @@ class MainWindow(QMainWindow):
                 "off. To make changes, back it up (File → Back up database…) and open the copy."
             )
 
+    def show_guide(self) -> None:
+        from .help import GuideDialog
+
+        dialog = GuideDialog([a for a in self.actions() if a is not self.act_guide], self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+        self.guide = dialog
+
     def about(self) -> None:
-        keys = [
-            f"{a.text().replace('&', '').rstrip('…')}: {a.shortcut().toString()}"
-            for a in self.actions()
-            if not a.shortcut().isEmpty() and a is not self.act_about
-        ]
+        from .. import __version__
+
         messages.show_info(
             self,
             "About AccessGuard",
-            "AccessGuard — users, roles and permissions (RBAC) in a local database.\n"
+            f"AccessGuard {__version__} — users, roles and permissions (RBAC) in a local "
+            "database.\n"
             f"Database: {self.db.display_name}",
-            "Keyboard shortcuts:\n" + "\n".join(keys),
+            "Help → Guide (F1) explains the ideas and lists the keyboard shortcuts.",
         )
 
     # ================================================================ settings

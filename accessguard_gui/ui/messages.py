@@ -12,6 +12,7 @@ them as a heading, or "<img src=…>" as an image.
 from __future__ import annotations
 
 import enum
+import os
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QLabel, QMessageBox, QWidget
@@ -114,14 +115,26 @@ def ask_conflict(parent: QWidget | None, text: str, theirs: str = "") -> Conflic
     return ConflictChoice.CANCEL
 
 
+def documents_folder() -> str:
+    """Where file dialogs start: the user's documents folder (not the working directory,
+    which for a desktop launch is wherever the launcher happened to run)."""
+    from PySide6.QtCore import QStandardPaths
+
+    folder = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+    return folder if folder and os.path.isdir(folder) else os.path.expanduser("~")
+
+
 def ask_open_path(parent: QWidget | None, title: str = "Open database") -> str | None:
-    path, _ = QFileDialog.getOpenFileName(parent, title, "", DB_FILTER)
+    path, _ = QFileDialog.getOpenFileName(parent, title, documents_folder(), DB_FILTER)
     return path or None
 
 
 def ask_save_path(
     parent: QWidget | None, title: str = "New database", suggested: str = ""
 ) -> str | None:
-    """A file name to create or write (the dialog asks before overwriting)."""
+    """A file name to create or write (the dialog asks before overwriting). A bare
+    suggested name starts in the documents folder."""
+    if not os.path.dirname(suggested):
+        suggested = os.path.join(documents_folder(), suggested)
     path, _ = QFileDialog.getSaveFileName(parent, title, suggested, DB_FILTER)
     return path or None
