@@ -209,3 +209,16 @@ class ImportCancelledError(InterchangeError):
 
     def __init__(self, message: str = "The import was cancelled; nothing was written.") -> None:
         super().__init__(message)
+
+
+class QueryStoppedError(AccessGuardError):
+    """A long query (a search or count) was stopped: cancelled by the user, or it ran past
+    the time it was given (``browse.bounded``). Nothing was changed.
+
+    Attributes:
+        timed_out: True if the time ran out, False if the user cancelled.
+    """
+
+    def __init__(self, message: str, *, timed_out: bool = False) -> None:
+        super().__init__(message)
+        self.timed_out = timed_out
