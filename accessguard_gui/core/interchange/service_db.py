@@ -376,7 +376,7 @@ class ServiceSource:
         self.name = self.path.name
 
     def records(self) -> Iterator[tuple[Origin, Record]]:
-        from .publish import is_unusable_hash  # publish imports this module
+        from .service_plan import is_unusable_hash  # it imports this module
 
         with service_snapshot(self.path) as copy:
             conn = sqlite3.connect(copy.as_uri() + "?mode=ro", uri=True)
