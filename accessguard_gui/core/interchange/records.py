@@ -88,6 +88,17 @@ class SsdSetRoleRecord:
     role: str
 
 
+@dataclass(frozen=True, slots=True)
+class SourceProblem:
+    """A row (or header, or file) a reader could not turn into a record, reported in the
+    dry run at its origin. ``refuses`` False is a warning (an unknown column ignored);
+    True refuses the whole import (a ragged row, a value of the wrong type)."""
+
+    message: str
+    refuses: bool = True
+    kind: str = ""  # the table it belongs to ("users"), when known
+
+
 Record = (
     UserRecord
     | RoleRecord
@@ -110,7 +121,14 @@ class Source(Protocol):
 
     name: str
 
-    def records(self) -> Iterator[tuple[Origin, Record]]:
+    def records(self) -> Iterator[tuple[Origin, Record | SourceProblem]]:
         """Stream the records (never the whole file in memory); raises
-        ``InterchangeError`` subclasses (with file:line) for malformed input."""
+        ``InterchangeError`` subclasses (with file:line) for input too malformed to go on
+        reading, and yields ``SourceProblem`` for a bad row it can read past.
+
+        A source may also have a ``covers`` attribute (a set of table names: "users",
+        "roles", "role_parents", "resources", "permissions", "user_roles",
+        "role_permissions", "ssd_sets", "ssd_set_roles"): the tables it speaks for in
+        full, which mirror mode empties of what the source lacks. Without it, mirror mode
+        covers the tables the source yielded any record for."""
         ...

@@ -1,0 +1,605 @@
+"""Writing a checked import into the database: set-based, in one transaction, audited.
+
+The rows come back from the staging file in batches and go to the target with one
+``executemany`` per batch and table — never one rbac call per row — followed by their
+audit entries (``audit.write_entries``), one per record, shaped exactly like the entries
+the ORM's flush hook writes for the same edit (record keys such as ``alice → Staff``,
+``before``/``after`` with the same fields, the password hash masked), so a record's
+history reads the same whether it was typed or imported. Row versions start at 1 and
+count up on changes, and name keys are written with the names, as the ORM does.
+
+Between batches the cancel check runs; cancelling raises ImportCancelledError and the
+caller's transaction rolls everything back.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection
+
+from .. import audit
+from ..errors import ImportCancelledError
+from ..keys import name_key
+from ..models import utcnow
+from .staging import BATCH, CancelCheck, Progress, ProgressCallback, Staging, from_storage
+
+SECRET = "(set)"
+
+
+@dataclass
+class ApplyStats:
+    """What an import wrote: (table, verdict) → rows."""
+
+    counts: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def add(self, kind: str, verdict: str, n: int) -> None:
+        if n:
+            self.counts[(kind, verdict)] = self.counts.get((kind, verdict), 0) + n
+
+
+def _dump(values: dict[str, Any] | None) -> str | None:
+    # The same text audit.after_flush writes.
+    return None if values is None else json.dumps(values, ensure_ascii=False, sort_keys=True)
+
+
+def _iso(text: Any) -> str | None:
+    moment = from_storage(text)
+    return None if moment is None else moment.isoformat()
+
+
+class Writer:
+    """One import's writes on the action's connection, with audit, progress and cancel."""
+
+    def __init__(
+        self,
+        staging: Staging,
+        conn: Connection,
+        *,
+        operator: str,
+        action: str,
+        progress: ProgressCallback | None,
+        cancelled: CancelCheck | None,
+    ) -> None:
+        self.st = staging
+        self.conn = conn
+        self.sqlite = conn.dialect.name == "sqlite"
+        self.mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        self.operator = operator
+        self.action = action
+        self.moment = utcnow()
+        self.progress = progress
+        self.cancelled = cancelled
+        self.done = 0
+        self.total = 0
+        self.stats = ApplyStats()
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _stamp(self) -> Any:
+        return self._time(self.moment)
+
+    def _time(self, value: Any) -> Any:
+        """A datetime as this backend binds it: storage text on SQLite (no default
+        adapters on Python 3.12+), an aware datetime elsewhere."""
+        moment = from_storage(value)
+        if moment is None:
+            return None
+        if self.sqlite:
+            return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
+        return moment
+
+    def execute(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            self.conn.exec_driver_sql(sql.replace("?", self.mark), list(rows))
+
+    def entry(
+        self,
+        operation: str,
+        record_type: str,
+        key: str,
+        before: dict[str, Any] | None,
+        after: dict[str, Any] | None,
+    ) -> dict[str, Any]:
+        return {
+            "at": self.moment,
+            "operator": self.operator,
+            "action": self.action,
+            "operation": operation,
+            "record_type": record_type,
+            "record_key": key[:400],
+            "before": _dump(before),
+            "after": _dump(after),
+        }
+
+    def step(self, n: int, phase: str) -> None:
+        self.done += n
+        if self.cancelled is not None and self.cancelled():
+            raise ImportCancelledError()
+        if self.progress is not None:
+            self.progress(Progress(phase, self.done, self.total))
+
+    def batches(self, sql: str) -> Iterable[Sequence[Any]]:
+        result = self.st.conn.exec_driver_sql(sql)
+        while True:
+            rows = result.fetchmany(BATCH)
+            if not rows:
+                break
+            yield rows
+
+    def run(
+        self,
+        kind: str,
+        verdict: str,
+        select_sql: str,
+        write_sql: str,
+        convert: Callable[[Any], tuple[Sequence[Any], dict[str, Any]]],
+    ) -> None:
+        """Stream ``select_sql`` from staging; per row ``convert`` gives the parameters
+        of ``write_sql`` and the audit entry."""
+        phase = {"add": "Adding", "change": "Changing", "remove": "Removing"}[verdict]
+        for rows in self.batches(select_sql):
+            params: list[Sequence[Any]] = []
+            entries: list[dict[str, Any]] = []
+            for row in rows:
+                values, entry = convert(row)
+                params.append(values)
+                entries.append(entry)
+            self.execute(write_sql, params)
+            audit.write_entries(self.conn, entries)
+            self.stats.add(kind, verdict, len(rows))
+            self.step(len(rows), f"{phase} {kind.replace('_', ' ')}")
+
+
+# ---------------------------------------------------------------------- preparing ids
+
+
+def _assign_ids(st: Staging) -> None:
+    """Ids of new records follow the largest id in the target; relation rows learn the
+    ids and display names of both ends (from the source when the import adds or changes
+    the record, otherwise from the database)."""
+    for kind in ("users", "roles", "resources", "ssd_sets", "permissions"):
+        base = st.scalar(f"SELECT coalesce(max(id), 0) FROM tgt.{kind}")
+        st.execute(
+            f"UPDATE s_{kind} SET new_id = ? + r.n FROM (SELECT seq, row_number() OVER "
+            f"(ORDER BY seq) AS n FROM s_{kind} WHERE verdict = 'add') r "
+            f"WHERE r.seq = s_{kind}.seq",
+            (base,),
+        )
+    live = "verdict IN ('add', 'change', 'leave')"
+    _resolve(st, "permissions", "resource_id", "rname", "reskey", "resources", live)
+    _resolve(st, "role_parents", "role_id", "rname", "rkey", "roles")
+    _resolve(st, "role_parents", "parent_id", "pname", "pkey", "roles")
+    _resolve(st, "user_roles", "user_id", "uname", "ukey", "users")
+    _resolve(st, "user_roles", "role_id", "rname", "rkey", "roles")
+    _resolve(st, "role_permissions", "role_id", "rname", "rkey", "roles")
+    _resolve(st, "ssd_set_roles", "set_id", "sname", "skey", "ssd_sets")
+    _resolve(st, "ssd_set_roles", "role_id", "rname", "rkey", "roles")
+    wanted = "s_role_permissions.verdict IN ('add', 'change')"
+    st.execute(
+        "UPDATE s_role_permissions SET permission_id = coalesce(p.target_id, p.new_id), "
+        "pname = p.rname || ': ' || p.action FROM s_permissions p WHERE p.reskey = "
+        "s_role_permissions.reskey AND p.action = s_role_permissions.action AND "
+        f"p.verdict IN ('add', 'change', 'leave') AND {wanted}"
+    )
+    st.execute(
+        "UPDATE s_role_permissions SET permission_id = p.id, pname = r.name || ': ' || "
+        "p.action FROM tgt.permissions p JOIN tgt.resources r ON r.id = p.resource_id "
+        "WHERE r.name_key = s_role_permissions.reskey AND p.action = "
+        f"s_role_permissions.action AND s_role_permissions.permission_id IS NULL AND {wanted}"
+    )
+    st.conn.commit()
+
+
+def _resolve(
+    st: Staging,
+    table: str,
+    id_column: str,
+    name_column: str,
+    key_column: str,
+    entity: str,
+    which: str = "verdict IN ('add', 'change')",
+) -> None:
+    source_key, name, target_key = {
+        "users": ("ukey", "username", "username_key"),
+        "roles": ("nkey", "name", "name_key"),
+        "resources": ("nkey", "name", "name_key"),
+        "ssd_sets": ("nkey", "name", "name_key"),
+    }[entity]
+    rows = f"s_{table}.{which}"
+    st.execute(
+        f"UPDATE s_{table} SET {id_column} = coalesce(e.target_id, e.new_id), "
+        f"{name_column} = e.{name} FROM s_{entity} e WHERE e.{source_key} = "
+        f"s_{table}.{key_column} AND e.verdict IN ('add', 'change') AND {rows}"
+    )
+    st.execute(
+        f"UPDATE s_{table} SET {id_column} = t.id, {name_column} = t.{name} "
+        f"FROM tgt.{entity} t WHERE t.{target_key} = s_{table}.{key_column} "
+        f"AND s_{table}.{id_column} IS NULL AND {rows}"
+    )
+
+
+# ---------------------------------------------------------------------- the writes
+
+
+def apply(
+    st: Staging,
+    conn: Connection,
+    *,
+    operator: str,
+    action: str,
+    progress: ProgressCallback | None = None,
+    cancelled: CancelCheck | None = None,
+) -> ApplyStats:
+    """Write every add, change and removal of a clean plan on ``conn`` (the caller's
+    transaction, already holding the write lock)."""
+    _assign_ids(st)
+    w = Writer(st, conn, operator=operator, action=action, progress=progress,
+               cancelled=cancelled)
+    w.total = int(st.scalar("SELECT count(*) FROM s_removals") or 0) + sum(
+        int(st.scalar(f"SELECT count(*) FROM s_{kind} WHERE verdict IN ('add', 'change')")
+            or 0)
+        for kind in ("users", "roles", "resources", "permissions", "ssd_sets", "role_parents",
+                     "user_roles", "role_permissions", "ssd_set_roles")
+    )
+    _removals(w)
+    _changes(w)
+    _additions(w)
+    if not w.sqlite:
+        for table in ("users", "roles", "resources", "permissions", "ssd_sets"):
+            conn.exec_driver_sql(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                f"coalesce((SELECT max(id) FROM {table}), 0) + 1, false)"
+            )
+    return w.stats
+
+
+def _additions(w: Writer) -> None:
+    stamp = w._stamp()
+    iso = w.moment.isoformat()
+    op = w.operator
+
+    def user(row: Any) -> tuple[Sequence[Any], dict[str, Any]]:
+        uid, name, shown, mail, active, secret, key = row
+        after = {"active": bool(active), "created_at": iso, "display_name": shown,
+                 "email": mail, "id": uid, "password_hash": SECRET if secret else None,
+                 "username": name}
+        values = (uid, name, shown, mail, bool(active) if not w.sqlite else active, secret,
+                  stamp, stamp, key)
+        return values, w.entry("insert", "user", name, None, after)
+
+    w.run(
+        "users", "add",
+        "SELECT new_id, username, coalesce(display_name, username), nullif(email, ''), "
+        "coalesce(active, 1), password_hash, ukey FROM s_users WHERE verdict = 'add' "
+        "ORDER BY seq",
+        "INSERT INTO users (id, username, display_name, email, active, password_hash, "
+        "created_at, updated_at, version, username_key) VALUES (?,?,?,?,?,?,?,?,1,?)",
+        user,
+    )
+    for kind, record_type in (("roles", "role"), ("resources", "resource")):
+
+        def named(row: Any, record_type: str = record_type) -> tuple[Sequence[Any], dict[str, Any]]:
+            rid, name, text, key = row
+            after = {"created_at": iso, "description": text, "id": rid, "name": name}
+            return (rid, name, text, stamp, stamp, key), w.entry(
+                "insert", record_type, name, None, after
+            )
+
+        w.run(
+            kind, "add",
+            f"SELECT new_id, name, coalesce(description, ''), nkey FROM s_{kind} "
+            "WHERE verdict = 'add' ORDER BY seq",
+            f"INSERT INTO {kind} (id, name, description, created_at, updated_at, version, "
+            "name_key) VALUES (?,?,?,?,?,1,?)",
+            named,
+        )
+
+    def permission(row: Any) -> tuple[Sequence[Any], dict[str, Any]]:
+        pid, resource_id, rname, act, text = row
+        after = {"action": act, "created_at": iso, "description": text, "id": pid,
+                 "resource_id": resource_id}
+        return (pid, resource_id, act, text, stamp), w.entry(
+            "insert", "permission", f"{rname}: {act}", None, after
+        )
+
+    w.run(
+        "permissions", "add",
+        "SELECT new_id, resource_id, rname, action, coalesce(description, '') "
+        "FROM s_permissions WHERE verdict = 'add' ORDER BY seq",
+        "INSERT INTO permissions (id, resource_id, action, description, created_at, version) "
+        "VALUES (?,?,?,?,?,1)",
+        permission,
+    )
+
+    def ssd_set(row: Any) -> tuple[Sequence[Any], dict[str, Any]]:
+        sid, name, count, text, key = row
+        after = {"cardinality": count, "description": text, "id": sid, "name": name}
+        return (sid, name, count, text, key), w.entry("insert", "ssd_set", name, None, after)
+
+    w.run(
+        "ssd_sets", "add",
+        "SELECT new_id, name, cardinality, coalesce(description, ''), nkey FROM s_ssd_sets "
+        "WHERE verdict = 'add' ORDER BY seq",
+        "INSERT INTO ssd_sets (id, name, cardinality, description, version, name_key) "
+        "VALUES (?,?,?,?,1,?)",
+        ssd_set,
+    )
+
+    def inheritance(row: Any) -> tuple[Sequence[Any], dict[str, Any]]:
+        role_id, parent_id, rname, pname = row
+        after = {"created_at": iso, "inherits_from_id": parent_id, "role_id": role_id}
+        return (role_id, parent_id, stamp), w.entry(
+            "insert", "inheritance", f"{rname} inherits from {pname}", None, after
+        )
+
+    w.run(
+        "role_parents", "add",
+        "SELECT role_id, parent_id, rname, pname FROM s_role_parents WHERE verdict = 'add' "
+        "ORDER BY seq",
+        "INSERT INTO role_inheritance (role_id, inherits_from_id, created_at) VALUES (?,?,?)",
+        inheritance,
+    )
+
+    def assignment(row: Any) -> tuple[Sequence[Any], dict[str, Any]]:
+        user_id, role_id, uname, rname, expires = row
+        after = {"expires_at": _iso(expires), "granted_at": iso, "granted_by": op,
+                 "role_id": role_id, "user_id": user_id}
+        return (user_id, role_id, stamp, op, w._time(expires)), w.entry(
+            "insert", "assignment", f"{uname} \u2192 {rname}", None, after
+        )
+
+    w.run(
+        "user_roles", "add",
+        "SELECT user_id, role_id, uname, rname, expires_at FROM s_user_roles "
+        "WHERE verdict = 'add' ORDER BY seq",
+        "INSERT INTO user_roles (user_id, role_id, granted_at, granted_by, expires_at, "
+        "version) VALUES (?,?,?,?,?,1)",
+        assignment,
+    )
+
+    def grant(row: Any) -> tuple[Sequence[Any], dict[str, Any]]:
+        role_id, permission_id, rname, pname = row
+        after = {"granted_at": iso, "granted_by": op, "permission_id": permission_id,
+                 "role_id": role_id}
+        return (role_id, permission_id, stamp, op), w.entry(
+            "insert", "grant", f"{rname} \u2192 {pname}", None, after
+        )
+
+    w.run(
+        "role_permissions", "add",
+        "SELECT role_id, permission_id, rname, pname FROM s_role_permissions "
+        "WHERE verdict = 'add' ORDER BY seq",
+        "INSERT INTO role_permissions (role_id, permission_id, granted_at, granted_by) "
+        "VALUES (?,?,?,?)",
+        grant,
+    )
+
+    def member(row: Any) -> tuple[Sequence[Any], dict[str, Any]]:
+        set_id, role_id, sname, rname = row
+        after = {"role_id": role_id, "ssd_set_id": set_id}
+        return (set_id, role_id), w.entry(
+            "insert", "ssd_member", f"{sname} \u220b {rname}", None, after
+        )
+
+    w.run(
+        "ssd_set_roles", "add",
+        "SELECT set_id, role_id, sname, rname FROM s_ssd_set_roles WHERE verdict = 'add' "
+        "ORDER BY seq",
+        "INSERT INTO ssd_set_roles (ssd_set_id, role_id) VALUES (?,?)",
+        member,
+    )
+
+
+def _diff(old: dict[str, Any], new: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    before: dict[str, Any] = {}
+    after: dict[str, Any] = {}
+    for key, value in new.items():
+        if old[key] != value:
+            secret = key == "password_hash"
+            before[key] = (SECRET if old[key] else None) if secret else old[key]
+            after[key] = (SECRET if value else None) if secret else value
+    return before, after
+
+
+def _changes(w: Writer) -> None:
+    stamp = w._stamp()
+
+    def user(row: Any) -> tuple[Sequence[Any], dict[str, Any]]:
+        uid, name, shown, mail, active, secret, s_name, s_shown, s_mail, s_active, s_secret = row
+        old = {"username": name, "display_name": shown, "email": mail,
+               "active": bool(active), "password_hash": secret}
+        new = {
+            "username": s_name,
+            "display_name": shown if s_shown is None else s_shown,
+            "email": mail if s_mail is None else (s_mail or None),
+            "active": bool(active) if s_active is None else bool(s_active),
+            "password_hash": secret if s_secret is None else s_secret,
+        }
+        before, after = _diff(old, new)
+        active_value = new["active"] if not w.sqlite else int(new["active"])
+        values = (new["username"], new["display_name"], new["email"], active_value,
+                  new["password_hash"], name_key(new["username"]), stamp, uid)
+        return values, w.entry("update", "user", new["username"], before, after)
+
+    w.run(
+        "users", "change",
+        "SELECT t.id, t.username, t.display_name, t.email, t.active, t.password_hash, "
+        "s.username, s.display_name, s.email, s.active, s.password_hash FROM s_users s "
+        "JOIN tgt.users t ON t.id = s.target_id WHERE s.verdict = 'change' ORDER BY s.seq",
+        "UPDATE users SET username = ?, display_name = ?, email = ?, active = ?, "
+        "password_hash = ?, username_key = ?, updated_at = ?, version = version + 1 "
+        "WHERE id = ?",
+        user,
+    )
+    for kind, record_type in (("roles", "role"), ("resources", "resource")):
+
+        def named(row: Any, record_type: str = record_type) -> tuple[Sequence[Any], dict[str, Any]]:
+            rid, name, text, s_name, s_text = row
+            new = {"name": s_name, "description": text if s_text is None else s_text}
+            before, after = _diff({"name": name, "description": text}, new)
+            values = (new["name"], new["description"], name_key(new["name"]), stamp, rid)
+            return values, w.entry("update", record_type, new["name"], before, after)
+
+        w.run(
+            kind, "change",
+            f"SELECT t.id, t.name, t.description, s.name, s.description FROM s_{kind} s "
+            f"JOIN tgt.{kind} t ON t.id = s.target_id WHERE s.verdict = 'change' "
+            "ORDER BY s.seq",
+            f"UPDATE {kind} SET name = ?, description = ?, name_key = ?, updated_at = ?, "
+            "version = version + 1 WHERE id = ?",
+            named,
+        )
+
+    def ssd_set(row: Any) -> tuple[Sequence[Any], dict[str, Any]]:
+        sid, name, count, text, s_name, s_count, s_text = row
+        new = {"name": s_name, "cardinality": count if s_count is None else s_count,
+               "description": text if s_text is None else s_text}
+        before, after = _diff({"name": name, "cardinality": count, "description": text}, new)
+        values = (new["name"], new["cardinality"], new["description"],
+                  name_key(new["name"]), sid)
+        return values, w.entry("update", "ssd_set", new["name"], before, after)
+
+    w.run(
+        "ssd_sets", "change",
+        "SELECT t.id, t.name, t.cardinality, t.description, s.name, s.cardinality, "
+        "s.description FROM s_ssd_sets s JOIN tgt.ssd_sets t ON t.id = s.target_id "
+        "WHERE s.verdict = 'change' ORDER BY s.seq",
+        "UPDATE ssd_sets SET name = ?, cardinality = ?, description = ?, name_key = ?, "
+        "version = version + 1 WHERE id = ?",
+        ssd_set,
+    )
+
+    def permission(row: Any) -> tuple[Sequence[Any], dict[str, Any]]:
+        pid, text, rname, act, s_text = row
+        before, after = _diff({"description": text}, {"description": s_text})
+        return (s_text, pid), w.entry("update", "permission", f"{rname}: {act}", before, after)
+
+    w.run(
+        "permissions", "change",
+        "SELECT t.id, t.description, r.name, t.action, s.description FROM s_permissions s "
+        "JOIN tgt.permissions t ON t.id = s.target_id JOIN tgt.resources r "
+        "ON r.id = t.resource_id WHERE s.verdict = 'change' ORDER BY s.seq",
+        "UPDATE permissions SET description = ?, version = version + 1 WHERE id = ?",
+        permission,
+    )
+
+    def assignment(row: Any) -> tuple[Sequence[Any], dict[str, Any]]:
+        user_id, role_id, uname, rname, old, new = row
+        before, after = {"expires_at": _iso(old)}, {"expires_at": _iso(new)}
+        return (w._time(new), user_id, role_id), w.entry(
+            "update", "assignment", f"{uname} \u2192 {rname}", before, after
+        )
+
+    w.run(
+        "user_roles", "change",
+        "SELECT s.user_id, s.role_id, s.uname, s.rname, a.expires_at, s.expires_at "
+        "FROM s_user_roles s JOIN tgt.user_roles a ON a.user_id = s.user_id "
+        "AND a.role_id = s.role_id WHERE s.verdict = 'change' ORDER BY s.seq",
+        "UPDATE user_roles SET expires_at = ?, version = version + 1 "
+        "WHERE user_id = ? AND role_id = ?",
+        assignment,
+    )
+
+
+def _removals(w: Writer) -> None:
+    def gone(kind: str) -> str:
+        return f"FROM s_removals x WHERE x.kind = '{kind}' ORDER BY x.seq"
+
+    def pair(record_type: str, names: tuple[str, ...]) -> Callable[[Any], Any]:
+        def convert(row: Any) -> tuple[Sequence[Any], dict[str, Any]]:
+            first, second, label, *rest = row
+            before = dict(zip(names, rest, strict=True))
+            for key in ("granted_at", "created_at", "expires_at"):
+                if key in before:
+                    before[key] = _iso(before[key])
+            return (first, second), w.entry("delete", record_type, label, before, None)
+
+        return convert
+
+    w.run(
+        "ssd_set_roles", "remove",
+        "SELECT x.id1, x.id2, x.label, x.id2, x.id1 " + gone("ssd_set_roles"),
+        "DELETE FROM ssd_set_roles WHERE ssd_set_id = ? AND role_id = ?",
+        pair("ssd_member", ("role_id", "ssd_set_id")),
+    )
+    w.run(
+        "role_permissions", "remove",
+        "SELECT x.id1, x.id2, x.label, g.granted_at, g.granted_by, x.id2, x.id1 "
+        "FROM s_removals x JOIN tgt.role_permissions g ON g.role_id = x.id1 AND "
+        "g.permission_id = x.id2 WHERE x.kind = 'role_permissions' ORDER BY x.seq",
+        "DELETE FROM role_permissions WHERE role_id = ? AND permission_id = ?",
+        pair("grant", ("granted_at", "granted_by", "permission_id", "role_id")),
+    )
+    w.run(
+        "user_roles", "remove",
+        "SELECT x.id1, x.id2, x.label, a.expires_at, a.granted_at, a.granted_by, x.id2, x.id1 "
+        "FROM s_removals x JOIN tgt.user_roles a ON a.user_id = x.id1 AND a.role_id = x.id2 "
+        "WHERE x.kind = 'user_roles' ORDER BY x.seq",
+        "DELETE FROM user_roles WHERE user_id = ? AND role_id = ?",
+        pair("assignment", ("expires_at", "granted_at", "granted_by", "role_id", "user_id")),
+    )
+    w.run(
+        "role_parents", "remove",
+        "SELECT x.id1, x.id2, x.label, i.created_at, x.id2, x.id1 FROM s_removals x "
+        "JOIN tgt.role_inheritance i ON i.role_id = x.id1 AND i.inherits_from_id = x.id2 "
+        "WHERE x.kind = 'role_parents' ORDER BY x.seq",
+        "DELETE FROM role_inheritance WHERE role_id = ? AND inherits_from_id = ?",
+        pair("inheritance", ("created_at", "inherits_from_id", "role_id")),
+    )
+
+    def single(record_type: str, names: tuple[str, ...]) -> Callable[[Any], Any]:
+        def convert(row: Any) -> tuple[Sequence[Any], dict[str, Any]]:
+            rid, label, *rest = row
+            before = dict(zip(names, rest, strict=True))
+            if "created_at" in before:
+                before["created_at"] = _iso(before["created_at"])
+            if "active" in before:
+                before["active"] = bool(before["active"])
+            if "password_hash" in before:
+                before["password_hash"] = SECRET if before["password_hash"] else None
+            before["id"] = rid
+            return (rid,), w.entry("delete", record_type, label, before, None)
+
+        return convert
+
+    w.run(
+        "permissions", "remove",
+        "SELECT x.id1, x.label, p.action, p.created_at, p.description, p.resource_id "
+        "FROM s_removals x JOIN tgt.permissions p ON p.id = x.id1 "
+        "WHERE x.kind = 'permissions' ORDER BY x.seq",
+        "DELETE FROM permissions WHERE id = ?",
+        single("permission", ("action", "created_at", "description", "resource_id")),
+    )
+    w.run(
+        "ssd_sets", "remove",
+        "SELECT x.id1, x.label, s.cardinality, s.description, s.name FROM s_removals x "
+        "JOIN tgt.ssd_sets s ON s.id = x.id1 WHERE x.kind = 'ssd_sets' ORDER BY x.seq",
+        "DELETE FROM ssd_sets WHERE id = ?",
+        single("ssd_set", ("cardinality", "description", "name")),
+    )
+    w.run(
+        "users", "remove",
+        "SELECT x.id1, x.label, u.active, u.created_at, u.display_name, u.email, "
+        "u.password_hash, u.username FROM s_removals x JOIN tgt.users u ON u.id = x.id1 "
+        "WHERE x.kind = 'users' ORDER BY x.seq",
+        "DELETE FROM users WHERE id = ?",
+        single("user", ("active", "created_at", "display_name", "email", "password_hash",
+                        "username")),
+    )
+    for kind, record_type in (("roles", "role"), ("resources", "resource")):
+        w.run(
+            kind, "remove",
+            f"SELECT x.id1, x.label, t.created_at, t.description, t.name FROM s_removals x "
+            f"JOIN tgt.{kind} t ON t.id = x.id1 WHERE x.kind = '{kind}' ORDER BY x.seq",
+            f"DELETE FROM {kind} WHERE id = ?",
+            single(record_type, ("created_at", "description", "name")),
+        )
+
+
+def moment_text(moment: datetime) -> str:
+    return moment.isoformat()

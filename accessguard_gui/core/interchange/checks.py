@@ -1,0 +1,639 @@
+"""The set-based checks of an import: the rules of editing, applied to whole tables in SQL.
+
+Runs on the staging file (``staging.py``) with the target's committed state attached as
+``tgt``. Each step marks rows: ``problem`` (why a row is refused) or a ``verdict`` —
+``add``, ``change`` (``detail`` says old → new), ``leave`` (already there, or differing in
+add mode) — and mirror mode lists what it would remove in ``s_removals``. The rules:
+names, lengths and e-mails were checked row by row on the way in (core/validation.py);
+here come duplicates ignoring case (core/keys.py name keys), unknown references,
+inheritance cycles and chains longer than check_access explains, separation of duty
+(expired assignments count, as in rbac.ssd_violations) and sets smaller than their
+cardinality. Every step is a handful of statements whose cost grows with the rows, not
+one query per row.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict, deque
+from enum import StrEnum
+from typing import Any
+
+from ..errors import CycleError, SeparationOfDutyError
+from ..rbac import MAX_PATH_DEPTH
+from .staging import Staging
+
+
+class Mode(StrEnum):
+    """What an import may do to records already in the database."""
+
+    ADD = "add"  # only add what is missing; existing records are left alone
+    UPDATE = "update"  # add, and change existing records to the source's values
+    MIRROR = "mirror"  # update, and remove what the source lacks (in the tables it covers)
+
+
+# Per staged table: its key columns (duplicates ignoring case are rows with equal keys),
+# the word for one row, and the key shown in the report.
+KEYS: dict[str, tuple[tuple[str, ...], str, str]] = {
+    "users": (("ukey",), "user", "username"),
+    "roles": (("nkey",), "role", "name"),
+    "resources": (("nkey",), "resource", "name"),
+    "ssd_sets": (("nkey",), "separation-of-duty set", "name"),
+    "permissions": (("reskey", "action"), "permission", "resource || ': ' || action"),
+    "role_parents": (("rkey", "pkey"), "inheritance", "role || ' inherits from ' || parent"),
+    "user_roles": (("ukey", "rkey"), "assignment", "username || ' \u2192 ' || role"),
+    "role_permissions": (
+        ("rkey", "reskey", "action"),
+        "grant",
+        "role || ' \u2192 ' || resource || ': ' || action",
+    ),
+    "ssd_set_roles": (("skey", "rkey"), "set member", "set_name || ' \u220b ' || role"),
+}
+
+_Q = "'\u201c' || {0} || '\u201d'"  # a value in curly quotes, in SQL
+
+
+def _q(expr: str) -> str:
+    return _Q.format(expr)
+
+
+class Checker:
+    """Runs every check of one import on a staging file whose ``tgt`` is attached."""
+
+    def __init__(self, staging: Staging, mode: Mode) -> None:
+        self.st = staging
+        self.mode = mode
+
+    def mirrors(self, kind: str) -> bool:
+        """True when mirror mode removes target rows of ``kind`` the source lacks."""
+        return self.mode is Mode.MIRROR and kind in self.st.covered
+
+    def run(self) -> None:
+        st = self.st
+        for kind in KEYS:
+            st.execute(f"UPDATE s_{kind} SET verdict = NULL, detail = NULL")
+        st.execute("DELETE FROM s_removals")
+        self._duplicates()
+        self._self_inheritance()
+        self._target_ids()
+        self._references()
+        if self.mode is Mode.MIRROR:
+            self._removals()
+        self._classify()
+        self._cycles_and_chains()
+        self._separation_of_duty()
+        for kind in KEYS:
+            st.execute(
+                f"UPDATE s_{kind} SET verdict = 'refuse', detail = problem "
+                "WHERE problem IS NOT NULL"
+            )
+        st.conn.commit()
+
+    # ------------------------------------------------------------------ row rules
+
+    def _duplicates(self) -> None:
+        for kind, (keys, word, shown) in KEYS.items():
+            cols = ", ".join(keys)
+            join = " AND ".join(f"s_{kind}.{k} = g.{k}" for k in keys)
+            case_note = (
+                " (names are compared ignoring case)" if kind in (
+                    "users", "roles", "resources", "ssd_sets") else ""
+            )
+            self.st.execute(
+                f"UPDATE s_{kind} SET problem = 'Duplicate {word}: the same as ' || f.name || "
+                f"':' || d.line || ' ' || {_q('d.shown')} || '{case_note}.' "
+                f"FROM (SELECT {cols}, min(seq) AS first FROM s_{kind} GROUP BY {cols} "
+                f"HAVING count(*) > 1) AS g "
+                f"JOIN (SELECT seq, line, file, {shown} AS shown FROM s_{kind}) AS d "
+                f"ON d.seq = g.first JOIN s_files f ON f.id = d.file "
+                f"WHERE {join} AND s_{kind}.seq > g.first AND s_{kind}.problem IS NULL"
+            )
+
+    def _self_inheritance(self) -> None:
+        self.st.execute(
+            "UPDATE s_role_parents SET problem = 'A role cannot inherit from itself ('"
+            " || role || ').' WHERE problem IS NULL AND rkey = pkey"
+        )
+
+    def _target_ids(self) -> None:
+        st = self.st
+        for kind, column in (
+            ("users", "username_key"), ("roles", "name_key"), ("resources", "name_key"),
+            ("ssd_sets", "name_key"),
+        ):
+            key = "ukey" if kind == "users" else "nkey"
+            st.execute(
+                f"UPDATE s_{kind} SET target_id = t.id FROM tgt.{kind} t "
+                f"WHERE t.{column} = s_{kind}.{key}"
+            )
+        st.execute(
+            "UPDATE s_permissions SET target_id = p.id FROM tgt.permissions p "
+            "JOIN tgt.resources r ON r.id = p.resource_id "
+            "WHERE r.name_key = s_permissions.reskey AND p.action = s_permissions.action"
+        )
+
+    def _known(self, kind: str, key_expr: str) -> str:
+        """SQL true when the ``kind`` record of key ``key_expr`` exists after the import."""
+        source_key, target_table, target_key = {
+            "users": ("ukey", "users", "username_key"),
+            "roles": ("nkey", "roles", "name_key"),
+            "resources": ("nkey", "resources", "name_key"),
+            "ssd_sets": ("nkey", "ssd_sets", "name_key"),
+        }[kind]
+        in_source = f"EXISTS (SELECT 1 FROM s_{kind} x WHERE x.{source_key} = {key_expr})"
+        if self.mirrors(kind):
+            return in_source
+        return (
+            f"({in_source} OR EXISTS (SELECT 1 FROM tgt.{target_table} y "
+            f"WHERE y.{target_key} = {key_expr}))"
+        )
+
+    def _unknown(self, table: str, kind: str, key: str, shown: str, word: str) -> None:
+        why = (
+            "not in the source, and mirror mode removes what the source lacks"
+            if self.mirrors(kind)
+            else "neither in the source nor in the database"
+        )
+        self.st.execute(
+            f"UPDATE s_{table} SET problem = 'Unknown {word} ' || {_q(shown)} || ' ({why}).' "
+            f"WHERE problem IS NULL AND NOT {self._known(kind, f's_{table}.{key}')}"
+        )
+
+    def _references(self) -> None:
+        self._unknown("permissions", "resources", "reskey", "resource", "resource")
+        self._unknown("role_parents", "roles", "rkey", "role", "role")
+        self._unknown("role_parents", "roles", "pkey", "parent", "role")
+        self._unknown("user_roles", "users", "ukey", "username", "user")
+        self._unknown("user_roles", "roles", "rkey", "role", "role")
+        self._unknown("role_permissions", "roles", "rkey", "role", "role")
+        self._unknown("ssd_set_roles", "ssd_sets", "skey", "set_name", "separation-of-duty set")
+        self._unknown("ssd_set_roles", "roles", "rkey", "role", "role")
+        in_source = (
+            "EXISTS (SELECT 1 FROM s_permissions x WHERE x.reskey = s_role_permissions.reskey "
+            "AND x.action = s_role_permissions.action)"
+        )
+        in_target = (
+            "EXISTS (SELECT 1 FROM tgt.permissions p JOIN tgt.resources r "
+            "ON r.id = p.resource_id WHERE r.name_key = s_role_permissions.reskey "
+            "AND p.action = s_role_permissions.action)"
+        )
+        known = in_source
+        why = "not in the source, and mirror mode removes what the source lacks"
+        if not self.mirrors("permissions") and not self.mirrors("resources"):
+            known = f"({in_source} OR {in_target})"
+            why = "neither in the source nor in the database"
+        shown = _q("resource || ': ' || action")
+        self.st.execute(
+            f"UPDATE s_role_permissions SET problem = 'Unknown permission ' || {shown} || "
+            f"' ({why}).' WHERE problem IS NULL AND NOT {known}"
+        )
+
+    # ------------------------------------------------------------------ verdicts
+
+    def _classify(self) -> None:
+        st = self.st
+        q = _q
+        diffs = {
+            "users": (
+                "tgt.users",
+                "(CASE WHEN s.username <> t.username THEN 'username ' || "
+                f"{q('t.username')} || ' \u2192 ' || {q('s.username')} || '; ' ELSE '' END) || "
+                "(CASE WHEN s.display_name IS NOT NULL AND s.display_name <> t.display_name "
+                f"THEN 'display name ' || {q('t.display_name')} || ' \u2192 ' || "
+                f"{q('s.display_name')} || '; ' ELSE '' END) || "
+                "(CASE WHEN s.email IS NOT NULL AND s.email <> coalesce(t.email, '') "
+                "THEN 'e-mail ' || coalesce(" + q("t.email") + ", '(none)') || ' \u2192 ' || "
+                "coalesce(" + q("nullif(s.email, '')") + ", '(none)') || '; ' ELSE '' END) || "
+                "(CASE WHEN s.active IS NOT NULL AND s.active <> t.active THEN 'active ' || "
+                "(CASE WHEN t.active THEN 'yes' ELSE 'no' END) || ' \u2192 ' || "
+                "(CASE WHEN s.active THEN 'yes' ELSE 'no' END) || '; ' ELSE '' END) || "
+                "(CASE WHEN s.password_hash IS NOT NULL AND s.password_hash IS NOT "
+                "t.password_hash THEN 'password hash ' || (CASE WHEN t.password_hash IS NULL "
+                "THEN 'set' ELSE 'replaced' END) || '; ' ELSE '' END)",
+            ),
+            "roles": ("tgt.roles", _named_diff()),
+            "resources": ("tgt.resources", _named_diff()),
+            "ssd_sets": (
+                "tgt.ssd_sets",
+                _named_diff() + " || (CASE WHEN s.cardinality IS NOT NULL AND "
+                "s.cardinality <> t.cardinality THEN 'cardinality ' || t.cardinality || "
+                "' \u2192 ' || s.cardinality || '; ' ELSE '' END)",
+            ),
+            "permissions": (
+                "tgt.permissions",
+                "(CASE WHEN s.description IS NOT NULL AND s.description <> t.description "
+                f"THEN 'description ' || {q('t.description')} || ' \u2192 ' || "
+                f"{q('s.description')} || '; ' ELSE '' END)",
+            ),
+        }
+        for kind, (table, diff) in diffs.items():
+            st.execute(
+                f"UPDATE s_{kind} SET detail = d.diff FROM (SELECT s.seq, {diff} AS diff "
+                f"FROM s_{kind} s JOIN {table} t ON t.id = s.target_id "
+                f"WHERE s.problem IS NULL) d WHERE d.seq = s_{kind}.seq"
+            )
+            self._verdicts(kind, "target_id IS NOT NULL")
+        # Relations: found in the target by the keys of both ends.
+        st.execute(
+            "UPDATE s_user_roles SET in_target = 1, detail = CASE WHEN s_user_roles.expires_at "
+            "IS NOT NULL AND s_user_roles.expires_at IS NOT a.expires_at THEN 'expires ' || "
+            "coalesce(substr(a.expires_at, 1, 16), 'never') || ' \u2192 ' || "
+            "substr(s_user_roles.expires_at, 1, 16) || ' UTC; ' ELSE '' END "
+            "FROM tgt.users u, tgt.roles r, tgt.user_roles a "
+            "WHERE u.username_key = s_user_roles.ukey AND r.name_key = s_user_roles.rkey "
+            "AND a.user_id = u.id AND a.role_id = r.id AND s_user_roles.problem IS NULL"
+        )
+        st.execute(
+            "UPDATE s_role_parents SET in_target = 1, detail = '' "
+            "FROM tgt.roles r, tgt.roles p, tgt.role_inheritance i "
+            "WHERE r.name_key = s_role_parents.rkey AND p.name_key = s_role_parents.pkey "
+            "AND i.role_id = r.id AND i.inherits_from_id = p.id "
+            "AND s_role_parents.problem IS NULL"
+        )
+        st.execute(
+            "UPDATE s_role_permissions SET in_target = 1, detail = '' "
+            "FROM tgt.roles r, tgt.resources res, tgt.permissions p, tgt.role_permissions g "
+            "WHERE r.name_key = s_role_permissions.rkey AND res.name_key = "
+            "s_role_permissions.reskey AND p.resource_id = res.id AND p.action = "
+            "s_role_permissions.action AND g.role_id = r.id AND g.permission_id = p.id "
+            "AND s_role_permissions.problem IS NULL"
+        )
+        st.execute(
+            "UPDATE s_ssd_set_roles SET in_target = 1, detail = '' "
+            "FROM tgt.ssd_sets s, tgt.roles r, tgt.ssd_set_roles m "
+            "WHERE s.name_key = s_ssd_set_roles.skey AND r.name_key = s_ssd_set_roles.rkey "
+            "AND m.ssd_set_id = s.id AND m.role_id = r.id AND s_ssd_set_roles.problem IS NULL"
+        )
+        for kind in ("user_roles", "role_parents", "role_permissions", "ssd_set_roles"):
+            self._verdicts(kind, "coalesce(in_target, 0) = 1")
+
+    def _verdicts(self, kind: str, found: str) -> None:
+        if self.mode is Mode.ADD:
+            changed = (
+                "'leave', 'Already in the database; differs (' || rtrim(detail, '; ') || "
+                "'), left alone in add mode.'"
+            )
+        else:
+            changed = "'change', rtrim(detail, '; ')"
+        self.st.execute(
+            f"UPDATE s_{kind} SET (verdict, detail) = (CASE "
+            f"WHEN NOT ({found}) THEN 'add' "
+            "WHEN coalesce(detail, '') = '' THEN 'leave' ELSE 'change' END, CASE "
+            f"WHEN NOT ({found}) THEN NULL "
+            "WHEN coalesce(detail, '') = '' THEN 'Already in the database.' "
+            "ELSE detail END) WHERE problem IS NULL"
+        )
+        self.st.execute(
+            f"UPDATE s_{kind} SET (verdict, detail) = (SELECT {changed}) "
+            "WHERE problem IS NULL AND verdict = 'change'"
+        )
+
+    # ------------------------------------------------------------------ mirror mode
+
+    def _removals(self) -> None:
+        """Target rows of the covered tables that the source lacks, and the rows that
+        depend on them (a removed role's assignments), into ``s_removals``."""
+        st = self.st
+        add = "INSERT INTO s_removals (kind, id1, id2, label) "
+        for kind, key, source_key, label in (
+            ("users", "username_key", "ukey", "t.username"),
+            ("roles", "name_key", "nkey", "t.name"),
+            ("resources", "name_key", "nkey", "t.name"),
+            ("ssd_sets", "name_key", "nkey", "t.name"),
+        ):
+            if self.mirrors(kind):
+                st.execute(
+                    f"{add} SELECT '{kind}', t.id, NULL, {label} FROM tgt.{kind} t WHERE NOT "
+                    f"EXISTS (SELECT 1 FROM s_{kind} s WHERE s.{source_key} = t.{key}) "
+                    "ORDER BY t.id"
+                )
+        gone = "(SELECT id1 FROM s_removals WHERE kind = '{0}')"
+        lacks_permission = (
+            "NOT EXISTS (SELECT 1 FROM s_permissions s WHERE s.reskey = r.name_key "
+            "AND s.action = p.action)"
+        )
+        conditions = [f"p.resource_id IN {gone.format('resources')}"]
+        if self.mirrors("permissions"):
+            conditions.append(lacks_permission)
+        st.execute(
+            f"{add} SELECT 'permissions', p.id, NULL, r.name || ': ' || p.action "
+            "FROM tgt.permissions p JOIN tgt.resources r ON r.id = p.resource_id "
+            f"WHERE {' OR '.join(conditions)} ORDER BY p.id"
+        )
+        self._relation_removals(
+            "user_roles", "tgt.user_roles", "user_id", "role_id",
+            "u.username || ' \u2192 ' || r.name",
+            "JOIN tgt.users u ON u.id = x.user_id JOIN tgt.roles r ON r.id = x.role_id",
+            [("users", "user_id"), ("roles", "role_id")],
+            "NOT EXISTS (SELECT 1 FROM s_user_roles s WHERE s.ukey = u.username_key "
+            "AND s.rkey = r.name_key)",
+        )
+        self._relation_removals(
+            "role_permissions", "tgt.role_permissions", "role_id", "permission_id",
+            "r.name || ' \u2192 ' || res.name || ': ' || p.action",
+            "JOIN tgt.roles r ON r.id = x.role_id JOIN tgt.permissions p "
+            "ON p.id = x.permission_id JOIN tgt.resources res ON res.id = p.resource_id",
+            [("roles", "role_id"), ("permissions", "permission_id")],
+            "NOT EXISTS (SELECT 1 FROM s_role_permissions s WHERE s.rkey = r.name_key "
+            "AND s.reskey = res.name_key AND s.action = p.action)",
+        )
+        self._relation_removals(
+            "role_parents", "tgt.role_inheritance", "role_id", "inherits_from_id",
+            "r.name || ' inherits from ' || p.name",
+            "JOIN tgt.roles r ON r.id = x.role_id JOIN tgt.roles p ON p.id = x.inherits_from_id",
+            [("roles", "role_id"), ("roles", "inherits_from_id")],
+            "NOT EXISTS (SELECT 1 FROM s_role_parents s WHERE s.rkey = r.name_key "
+            "AND s.pkey = p.name_key)",
+        )
+        self._relation_removals(
+            "ssd_set_roles", "tgt.ssd_set_roles", "ssd_set_id", "role_id",
+            "s.name || ' \u220b ' || r.name",
+            "JOIN tgt.ssd_sets s ON s.id = x.ssd_set_id JOIN tgt.roles r ON r.id = x.role_id",
+            [("ssd_sets", "ssd_set_id"), ("roles", "role_id")],
+            "NOT EXISTS (SELECT 1 FROM s_ssd_set_roles m WHERE m.skey = s.name_key "
+            "AND m.rkey = r.name_key)",
+        )
+
+    def _relation_removals(
+        self,
+        kind: str,
+        table: str,
+        first: str,
+        second: str,
+        label: str,
+        joins: str,
+        parents: list[tuple[str, str]],
+        lacks: str,
+    ) -> None:
+        conditions = [
+            f"x.{column} IN (SELECT id1 FROM s_removals WHERE kind = '{parent}')"
+            for parent, column in parents
+        ]
+        if self.mirrors(kind):
+            conditions.append(lacks)
+        self.st.execute(
+            f"INSERT INTO s_removals (kind, id1, id2, label) SELECT '{kind}', x.{first}, "
+            f"x.{second}, {label} FROM {table} x {joins} WHERE {' OR '.join(conditions)} "
+            f"ORDER BY x.{first}, x.{second}"
+        )
+
+    # ------------------------------------------------------------------ the graph
+
+    def _final_edges(self) -> None:
+        """``w_edges(child, parent, seq)``: role inheritance after the import, by role key;
+        ``seq`` is the source row of an edge the import adds (NULL: already there)."""
+        st = self.st
+        st.execute("DROP TABLE IF EXISTS temp.w_edges")
+        st.execute(
+            "CREATE TEMP TABLE w_edges (child TEXT NOT NULL, parent TEXT NOT NULL, seq INTEGER, "
+            "round INTEGER)"
+        )
+        st.execute(
+            "INSERT INTO w_edges (child, parent, seq) SELECT rkey, pkey, "
+            "CASE WHEN in_target = 1 THEN NULL ELSE seq END FROM s_role_parents "
+            "WHERE problem IS NULL"
+        )
+        st.execute(
+            "INSERT INTO w_edges (child, parent, seq) SELECT r.name_key, p.name_key, NULL "
+            "FROM tgt.role_inheritance i JOIN tgt.roles r ON r.id = i.role_id "
+            "JOIN tgt.roles p ON p.id = i.inherits_from_id WHERE NOT EXISTS (SELECT 1 "
+            "FROM s_role_parents s WHERE s.rkey = r.name_key AND s.pkey = p.name_key "
+            "AND s.problem IS NULL) AND NOT EXISTS (SELECT 1 FROM s_removals x WHERE "
+            "x.kind = 'role_parents' AND x.id1 = i.role_id AND x.id2 = i.inherits_from_id)"
+        )
+        st.execute("CREATE INDEX temp.w_edges_child ON w_edges(child)")
+        st.execute("CREATE INDEX temp.w_edges_parent ON w_edges(parent)")
+
+    def _role_names(self, keys: set[str]) -> dict[str, str]:
+        names: dict[str, str] = {}
+        for key in keys:
+            name = self.st.scalar(
+                "SELECT coalesce((SELECT role FROM s_role_parents WHERE rkey = ?1 LIMIT 1), "
+                "(SELECT name FROM s_roles WHERE nkey = ?1 LIMIT 1), "
+                "(SELECT name FROM tgt.roles WHERE name_key = ?1))",
+                (key,),
+            )
+            names[key] = name or key
+        return names
+
+    def _cycles_and_chains(self) -> None:
+        st = self.st
+        if not st.scalar("SELECT count(*) FROM s_role_parents WHERE problem IS NULL"):
+            return
+        self._final_edges()
+        # Peel the graph from its top: round r removes the edges of roles nobody (left)
+        # inherits from. An acyclic graph empties in as many rounds as its longest chain.
+        rounds = 0
+        while True:
+            rounds += 1
+            changed = st.conn.exec_driver_sql(
+                "UPDATE w_edges SET round = ? WHERE round IS NULL AND child NOT IN "
+                "(SELECT parent FROM w_edges WHERE round IS NULL)",
+                (rounds,),
+            ).rowcount
+            if not changed:
+                break
+        if rounds - 1 > MAX_PATH_DEPTH:
+            st.execute(
+                "UPDATE s_role_parents SET problem = 'This inheritance makes a chain of more "
+                f"than {MAX_PATH_DEPTH + 1} roles each inheriting from the next; at most "
+                f"{MAX_PATH_DEPTH + 1} are allowed.' WHERE problem IS NULL AND seq IN "
+                f"(SELECT seq FROM w_edges WHERE round > {MAX_PATH_DEPTH})"
+            )
+        # What is left holds cycles: peel it from the bottom too, keep the cycles only.
+        while st.conn.exec_driver_sql(
+            "UPDATE w_edges SET round = 0 WHERE round IS NULL AND parent NOT IN "
+            "(SELECT child FROM w_edges WHERE round IS NULL)"
+        ).rowcount:
+            pass
+        left = list(st.rows("SELECT child, parent, seq FROM w_edges WHERE round IS NULL"))
+        if not left:
+            return
+        graph: dict[str, list[str]] = defaultdict(list)
+        for child, parent, _seq in left:
+            graph[child].append(parent)
+        names = self._role_names({c for c, _p, _s in left} | {p for _c, p, _s in left})
+        for child, parent, seq in left:
+            if seq is None:
+                continue
+            path = _path(graph, parent, child)
+            if path is None:
+                continue
+            message = CycleError([names[child], *(names[k] for k in path)]).message
+            st.execute(
+                "UPDATE s_role_parents SET problem = ? WHERE seq = ? AND problem IS NULL",
+                (message, seq),
+            )
+
+    # ------------------------------------------------------------------ separation of duty
+
+    def _separation_of_duty(self) -> None:
+        st = self.st
+        st.execute("DROP TABLE IF EXISTS temp.w_members")
+        st.execute("CREATE TEMP TABLE w_members (skey TEXT NOT NULL, rkey TEXT NOT NULL)")
+        st.execute(
+            "INSERT INTO w_members SELECT skey, rkey FROM s_ssd_set_roles WHERE problem IS NULL"
+        )
+        st.execute(
+            "INSERT INTO w_members SELECT s.name_key, r.name_key FROM tgt.ssd_set_roles m "
+            "JOIN tgt.ssd_sets s ON s.id = m.ssd_set_id JOIN tgt.roles r ON r.id = m.role_id "
+            "WHERE NOT EXISTS (SELECT 1 FROM s_removals x WHERE x.kind = 'ssd_set_roles' "
+            "AND x.id1 = m.ssd_set_id AND x.id2 = m.role_id) AND NOT EXISTS (SELECT 1 FROM "
+            "s_ssd_set_roles y WHERE y.skey = s.name_key AND y.rkey = r.name_key "
+            "AND y.problem IS NULL)"
+        )
+        if not st.scalar("SELECT count(*) FROM w_members"):
+            return
+        # The cardinality of every set after the import.
+        st.execute("DROP TABLE IF EXISTS temp.w_sets")
+        st.execute(
+            "CREATE TEMP TABLE w_sets AS SELECT k.skey, coalesce((SELECT cardinality FROM "
+            "s_ssd_sets s WHERE s.nkey = k.skey AND s.problem IS NULL AND s.cardinality IS "
+            "NOT NULL), (SELECT cardinality FROM tgt.ssd_sets t WHERE t.name_key = k.skey)) "
+            "AS cardinality, (SELECT count(*) FROM w_members m WHERE m.skey = k.skey) AS "
+            "members FROM (SELECT DISTINCT skey FROM w_members UNION SELECT nkey FROM "
+            "s_ssd_sets WHERE problem IS NULL) k"
+        )
+        st.execute(
+            "UPDATE s_ssd_sets SET problem = 'The set needs at least ' || w.cardinality || "
+            "' roles, it would have ' || w.members || '.' FROM w_sets w WHERE w.skey = "
+            "s_ssd_sets.nkey AND s_ssd_sets.problem IS NULL AND w.members < w.cardinality"
+        )
+        if not st.scalar("SELECT count(*) FROM s_role_parents WHERE problem IS NULL"):
+            st.execute("DROP TABLE IF EXISTS temp.w_edges")
+            st.execute("CREATE TEMP TABLE w_edges (child TEXT, parent TEXT, seq INTEGER)")
+            st.execute(
+                "INSERT INTO w_edges SELECT r.name_key, p.name_key, NULL FROM "
+                "tgt.role_inheritance i JOIN tgt.roles r ON r.id = i.role_id JOIN tgt.roles p "
+                "ON p.id = i.inherits_from_id WHERE NOT EXISTS (SELECT 1 FROM s_removals x "
+                "WHERE x.kind = 'role_parents' AND x.id1 = i.role_id AND x.id2 = "
+                "i.inherits_from_id)"
+            )
+        else:
+            self._final_edges()
+        # seniors(skey, member, senior): ``senior`` is a member role or inherits from one.
+        st.execute("DROP TABLE IF EXISTS temp.w_seniors")
+        st.execute(
+            "CREATE TEMP TABLE w_seniors AS WITH RECURSIVE up(skey, member, senior) AS "
+            "(SELECT skey, rkey, rkey FROM w_members UNION SELECT up.skey, up.member, "
+            "e.child FROM up JOIN w_edges e ON e.parent = up.senior) SELECT * FROM up"
+        )
+        st.execute("CREATE INDEX temp.w_seniors_senior ON w_seniors(senior)")
+        # Assignments after the import (expired ones count), for the roles that matter.
+        st.execute("DROP TABLE IF EXISTS temp.w_assign")
+        st.execute("CREATE TEMP TABLE w_assign (ukey TEXT NOT NULL, rkey TEXT NOT NULL, "
+                   "seq INTEGER, old INTEGER NOT NULL)")
+        st.execute(
+            "INSERT INTO w_assign SELECT ukey, rkey, seq, coalesce(in_target, 0) FROM "
+            "s_user_roles WHERE problem IS NULL AND rkey IN (SELECT senior FROM w_seniors)"
+        )
+        st.execute(
+            "INSERT INTO w_assign SELECT u.username_key, r.name_key, NULL, 1 FROM tgt.roles r "
+            "JOIN tgt.user_roles a ON a.role_id = r.id JOIN tgt.users u ON u.id = a.user_id "
+            "WHERE r.name_key IN (SELECT senior FROM w_seniors) AND NOT EXISTS (SELECT 1 FROM "
+            "s_removals x WHERE x.kind = 'user_roles' AND x.id1 = a.user_id AND x.id2 = "
+            "a.role_id) AND NOT EXISTS (SELECT 1 FROM s_user_roles s WHERE s.ukey = "
+            "u.username_key AND s.rkey = r.name_key AND s.problem IS NULL)"
+        )
+        st.execute("CREATE INDEX temp.w_assign_role ON w_assign(rkey)")
+        violations = list(
+            st.rows(
+                "SELECT a.ukey, s.skey, w.cardinality, group_concat(DISTINCT s.member) "
+                "FROM w_assign a JOIN w_seniors s ON s.senior = a.rkey JOIN w_sets w "
+                "ON w.skey = s.skey GROUP BY a.ukey, s.skey "
+                "HAVING count(DISTINCT s.member) >= w.cardinality"
+            )
+        )
+        if violations:
+            self._refuse_violations(violations)
+
+    def _refuse_violations(self, violations: list[Any]) -> None:
+        st = self.st
+        for ukey, skey, cardinality, members in violations:
+            if self._violated_before(ukey, skey):
+                continue
+            set_name = st.scalar(
+                "SELECT coalesce((SELECT name FROM s_ssd_sets WHERE nkey = ?1 LIMIT 1), "
+                "(SELECT name FROM tgt.ssd_sets WHERE name_key = ?1))",
+                (skey,),
+            )
+            user = st.scalar(
+                "SELECT coalesce((SELECT username FROM s_user_roles WHERE ukey = ?1 LIMIT 1), "
+                "(SELECT username FROM s_users WHERE ukey = ?1 LIMIT 1), "
+                "(SELECT username FROM tgt.users WHERE username_key = ?1))",
+                (ukey,),
+            )
+            roles = sorted(self._role_names(set(members.split(","))).values(), key=str.casefold)
+            message = SeparationOfDutyError(set_name, cardinality, {user: roles}).message
+            marked = st.conn.exec_driver_sql(
+                "UPDATE s_user_roles SET problem = ? WHERE problem IS NULL AND ukey = ? AND "
+                "coalesce(in_target, 0) = 0 AND rkey IN (SELECT senior FROM w_seniors "
+                "WHERE skey = ?)",
+                (message, ukey, skey),
+            ).rowcount
+            if not marked:
+                marked = st.conn.exec_driver_sql(
+                    "UPDATE s_ssd_set_roles SET problem = ? WHERE problem IS NULL AND skey = ? "
+                    "AND coalesce(in_target, 0) = 0",
+                    (message, skey),
+                ).rowcount
+                marked += st.conn.exec_driver_sql(
+                    "UPDATE s_ssd_sets SET problem = ? WHERE problem IS NULL AND nkey = ? "
+                    "AND verdict IN ('add', 'change')",
+                    (message, skey),
+                ).rowcount
+                marked += st.conn.exec_driver_sql(
+                    "UPDATE s_role_parents SET problem = ? WHERE problem IS NULL AND "
+                    "coalesce(in_target, 0) = 0 AND pkey IN (SELECT senior FROM w_seniors "
+                    "WHERE skey = ?)",
+                    (message, skey),
+                ).rowcount
+            if not marked:
+                st.execute(
+                    "INSERT INTO s_notes (file, line, kind, message, refuses) "
+                    "VALUES (0, 0, 'ssd_sets', ?, 1)",
+                    (message,),
+                )
+
+    def _violated_before(self, ukey: str, skey: str) -> bool:
+        """True if the user already breaks the set in the database (the import does not
+        cause it; editing tolerates such old breaches too)."""
+        return bool(
+            self.st.scalar(
+                "WITH RECURSIVE auth(role_id) AS (SELECT a.role_id FROM tgt.user_roles a "
+                "JOIN tgt.users u ON u.id = a.user_id WHERE u.username_key = ?1 UNION "
+                "SELECT i.inherits_from_id FROM auth JOIN tgt.role_inheritance i "
+                "ON i.role_id = auth.role_id) SELECT count(*) >= s.cardinality FROM tgt.ssd_sets s "
+                "JOIN tgt.ssd_set_roles m ON m.ssd_set_id = s.id WHERE s.name_key = ?2 "
+                "AND m.role_id IN (SELECT role_id FROM auth)",
+                (ukey, skey),
+            )
+        )
+
+
+def _named_diff() -> str:
+    q = _q
+    return (
+        "(CASE WHEN s.name <> t.name THEN 'name ' || " + q("t.name") + " || ' \u2192 ' || "
+        + q("s.name") + " || '; ' ELSE '' END) || "
+        "(CASE WHEN s.description IS NOT NULL AND s.description <> t.description "
+        "THEN 'description ' || " + q("t.description") + " || ' \u2192 ' || "
+        + q("s.description") + " || '; ' ELSE '' END)"
+    )
+
+
+def _path(graph: dict[str, list[str]], start: str, goal: str) -> list[str] | None:
+    """Keys along a shortest path start → … → goal in ``graph`` (breadth first)."""
+    previous: dict[str, str | None] = {start: None}
+    queue = deque([start])
+    while queue:
+        node = queue.popleft()
+        if node == goal:
+            path = [node]
+            while previous[path[-1]] is not None:
+                path.append(previous[path[-1]])  # type: ignore[arg-type]
+            return path[::-1]
+        for nxt in graph.get(node, ()):
+            if nxt not in previous:
+                previous[nxt] = node
+                queue.append(nxt)
+    return None

@@ -1,0 +1,412 @@
+"""The AccessGuard CSV directory: one UTF-8 CSV file per table, both ways.
+
+A folder holding any of ``users.csv``, ``roles.csv``, ``role_parents.csv``,
+``resources.csv``, ``permissions.csv``, ``user_roles.csv``, ``role_permissions.csv``,
+``ssd_sets.csv`` and ``ssd_set_roles.csv`` (columns in ``FILES``; the README documents
+them). Each file has a header row; columns may come in any order, optional columns and
+files may be missing, unknown columns are reported and ignored, an unknown ``*.csv`` file
+is refused (a misspelt ``user.csv`` must not be skipped silently).
+
+Reading is streamed with a bound on every physical line (``MAX_LINE_BYTES``: a 1 GB line
+is refused after reading 1 MiB of it), strict UTF-8 (a byte-order mark at the start is
+accepted, as Excel writes one), CRLF or LF line ends, RFC 4180 quoting; a malformed file
+raises SourceFormatError with file:line, a bad row becomes a refused row of the dry run.
+Cells written neutralised against spreadsheet formulas (``cells.py``) are restored.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from ..errors import InterchangeError, SourceFormatError
+from .cells import neutralise, restore
+from .records import (
+    Origin,
+    PermissionRecord,
+    Record,
+    ResourceRecord,
+    RoleParentRecord,
+    RolePermissionRecord,
+    RoleRecord,
+    SourceProblem,
+    SsdSetRecord,
+    SsdSetRoleRecord,
+    UserRecord,
+    UserRoleRecord,
+)
+
+MAX_LINE_BYTES = 1 << 20
+MAX_FIELD_CHARS = 1 << 17  # a description is at most 2,000 characters, a hash 512
+BOM = b"\xef\xbb\xbf"
+
+
+@dataclass(frozen=True, slots=True)
+class FileSpec:
+    """One file of the directory: its table, required and optional columns."""
+
+    table: str
+    required: tuple[str, ...]
+    optional: tuple[str, ...] = ()
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return self.required + self.optional
+
+
+FILES: dict[str, FileSpec] = {
+    "users.csv": FileSpec(
+        "users", ("username",), ("display_name", "email", "active", "password_hash")
+    ),
+    "roles.csv": FileSpec("roles", ("name",), ("description",)),
+    "role_parents.csv": FileSpec("role_parents", ("role", "parent_role")),
+    "resources.csv": FileSpec("resources", ("name",), ("description",)),
+    "permissions.csv": FileSpec("permissions", ("resource", "action"), ("description",)),
+    "user_roles.csv": FileSpec("user_roles", ("username", "role"), ("expires_at",)),
+    "role_permissions.csv": FileSpec("role_permissions", ("role", "resource", "action")),
+    "ssd_sets.csv": FileSpec("ssd_sets", ("name", "cardinality"), ("description",)),
+    "ssd_set_roles.csv": FileSpec("ssd_set_roles", ("set", "role")),
+}
+TRUE_WORDS = frozenset({"true", "yes", "1", "y", "t"})
+FALSE_WORDS = frozenset({"false", "no", "0", "n", "f"})
+
+
+# ---------------------------------------------------------------------- reading
+
+
+def looks_like_csv_directory(path: Path) -> bool:
+    """A folder holding at least one of the directory's file names (format detection)."""
+    return path.is_dir() and any((path / name).is_file() for name in FILES)
+
+
+def _lines(handle: IO[bytes], name: str) -> Iterator[str]:
+    """Decoded physical lines (line ends kept), each bounded in length."""
+    number = 0
+    while True:
+        raw = handle.readline(MAX_LINE_BYTES + 1)
+        if not raw:
+            return
+        number += 1
+        if len(raw) > MAX_LINE_BYTES:
+            raise SourceFormatError(
+                name, number,
+                f"the line is longer than {MAX_LINE_BYTES // (1 << 20)} MiB; "
+                "is this really a CSV file?",
+            )
+        if number == 1 and raw.startswith(BOM):
+            raw = raw[len(BOM):]
+        try:
+            yield raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise SourceFormatError(
+                name, number,
+                f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at column {exc.start + 1}); "
+                "save the file as UTF-8",
+            ) from None
+
+
+class _Rows:
+    """csv.reader over bounded lines, knowing each record's first line number."""
+
+    def __init__(self, handle: IO[bytes], name: str) -> None:
+        self.name = name
+        self.consumed = 0
+        self._source = _lines(handle, name)
+        self._reader = csv.reader(self._counted(), strict=True)
+
+    def _counted(self) -> Iterator[str]:
+        for line in self._source:
+            self.consumed += 1
+            yield line
+
+    def __iter__(self) -> Iterator[tuple[int, list[str]]]:
+        while True:
+            start = self.consumed + 1
+            try:
+                row = next(self._reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                raise SourceFormatError(self.name, start, f"not valid CSV ({exc})") from None
+            yield start, row
+
+
+def _field_limit() -> None:
+    # csv's limit is process-wide; never lower it below what another user set.
+    if csv.field_size_limit() < MAX_FIELD_CHARS:
+        csv.field_size_limit(MAX_FIELD_CHARS)
+
+
+def _bool(text: str) -> bool | None:
+    word = text.strip().lower()
+    if not word:
+        return None
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise ValueError(f"“{text}” is not true or false")
+
+
+def parse_time(text: str) -> datetime | None:
+    """ISO 8601; a time without a zone is UTC; empty is None."""
+    value = text.strip()
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(
+            f"“{text}” is not a date and time (ISO 8601, e.g. 2027-03-31T17:00:00Z)"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def _record(table: str, cell: dict[str, str | None]) -> Record:
+    """A record from a row's cells (None: the column is absent). ValueError on bad values."""
+
+    def text(column: str) -> str:
+        return cell.get(column) or ""
+
+    if table == "users":
+        active = cell.get("active")
+        shown = cell.get("display_name")
+        secret = cell.get("password_hash")
+        return UserRecord(
+            username=text("username"),
+            display_name=shown or None,
+            email=cell.get("email"),
+            active=None if active is None else _bool(active),
+            password_hash=secret or None,
+        )
+    if table == "roles":
+        return RoleRecord(text("name"), cell.get("description"))
+    if table == "resources":
+        return ResourceRecord(text("name"), cell.get("description"))
+    if table == "role_parents":
+        return RoleParentRecord(text("role"), text("parent_role"))
+    if table == "permissions":
+        return PermissionRecord(text("resource"), text("action"), cell.get("description"))
+    if table == "user_roles":
+        expires = cell.get("expires_at")
+        return UserRoleRecord(
+            text("username"), text("role"), None if expires is None else parse_time(expires)
+        )
+    if table == "role_permissions":
+        return RolePermissionRecord(text("role"), text("resource"), text("action"))
+    if table == "ssd_sets":
+        raw = text("cardinality").strip()
+        try:
+            count = int(raw)
+        except ValueError:
+            raise ValueError(f"cardinality “{raw}” is not a whole number") from None
+        return SsdSetRecord(text("name"), count, cell.get("description"))
+    if table == "ssd_set_roles":
+        return SsdSetRoleRecord(text("set"), text("role"))
+    raise ValueError(table)
+
+
+class CsvDirectorySource:
+    """An AccessGuard CSV directory as an import ``Source``.
+
+    Attributes:
+        path: the folder.
+        name: its name, for "Import from <name>".
+        covers: the tables whose files are present (mirror mode's scope).
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self.name = self.path.name or str(self.path)
+        if not self.path.is_dir():
+            raise SourceFormatError(str(self.path), 0, "is not a folder")
+        self.present = [name for name in FILES if (self.path / name).is_file()]
+        if not self.present:
+            raise SourceFormatError(
+                self.name, 0,
+                "is not an AccessGuard CSV directory: it holds none of "
+                + ", ".join(FILES),
+            )
+        self.covers = frozenset(FILES[name].table for name in self.present)
+
+    def records(self) -> Iterator[tuple[Origin, Record | SourceProblem]]:
+        _field_limit()
+        for entry in sorted(os.listdir(self.path)):
+            if entry.lower().endswith(".csv") and entry not in FILES:
+                hint = next((n for n in FILES if n.lower() == entry.lower()), None)
+                why = f"did you mean {hint}?" if hint else "expected " + ", ".join(FILES)
+                yield Origin(entry, 0), SourceProblem(
+                    f"Unknown file {entry}: {why} Nothing in it would be imported."
+                )
+        for name in self.present:
+            yield from self._file(name, FILES[name])
+
+    def _file(self, name: str, spec: FileSpec) -> Iterator[tuple[Origin, Record | SourceProblem]]:
+        try:
+            handle = open(self.path / name, "rb")  # noqa: SIM115 - closed below
+        except OSError as exc:
+            raise SourceFormatError(name, 0, f"cannot be read ({exc.strerror})") from None
+        with handle:
+            rows = iter(_Rows(handle, name))
+            first = next(rows, None)
+            if first is None:
+                raise SourceFormatError(
+                    name, 1, "is empty: the first line must name the columns ("
+                    + ", ".join(spec.columns) + ")"
+                )
+            _line, header = first
+            columns = [h.strip().lower() for h in header]
+            problems = self._header(name, spec, columns)
+            yield from problems
+            width = len(columns)
+            positions = {c: i for i, c in enumerate(columns) if c in spec.columns}
+            for line, row in rows:
+                if not row:
+                    continue  # a blank line
+                if len(row) != width:
+                    if len(row) == 1 and not row[0].strip():
+                        continue
+                    yield Origin(name, line), SourceProblem(
+                        f"The row has {len(row)} fields, the header {width}.", kind=spec.table
+                    )
+                    continue
+                cell = {c: restore(row[i]) for c, i in positions.items()}
+                try:
+                    yield Origin(name, line), _record(spec.table, dict(cell))
+                except ValueError as exc:
+                    yield Origin(name, line), SourceProblem(
+                        str(exc)[:1].upper() + str(exc)[1:] + ".", kind=spec.table
+                    )
+
+    def _header(
+        self, name: str, spec: FileSpec, columns: list[str]
+    ) -> list[tuple[Origin, SourceProblem]]:
+        seen: set[str] = set()
+        for column in columns:
+            if column in seen:
+                raise SourceFormatError(name, 1, f"the column “{column}” appears twice")
+            seen.add(column)
+        missing = [c for c in spec.required if c not in seen]
+        if missing:
+            raise SourceFormatError(
+                name, 1,
+                f"the header lacks the column{'s' if len(missing) > 1 else ''} "
+                + ", ".join(f"“{c}”" for c in missing)
+                + " (columns: " + ", ".join(spec.columns) + ")",
+            )
+        return [
+            (Origin(name, 1), SourceProblem(
+                f"Unknown column “{c}” ignored (known: {', '.join(spec.columns)}).",
+                refuses=False, kind=spec.table,
+            ))
+            for c in columns if c not in spec.columns
+        ]
+
+
+# ---------------------------------------------------------------------- writing
+
+
+def _time_text(moment: datetime | None) -> str:
+    if moment is None:
+        return ""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _cells(record: Record, with_hashes: bool) -> tuple[str, list[Any]]:
+    if isinstance(record, UserRecord):
+        cells: list[Any] = [record.username, record.display_name or "", record.email or "",
+                            "true" if record.active in (True, None) else "false"]
+        if with_hashes:
+            cells.append(record.password_hash or "")
+        return "users.csv", cells
+    if isinstance(record, RoleRecord):
+        return "roles.csv", [record.name, record.description or ""]
+    if isinstance(record, RoleParentRecord):
+        return "role_parents.csv", [record.role, record.parent_role]
+    if isinstance(record, ResourceRecord):
+        return "resources.csv", [record.name, record.description or ""]
+    if isinstance(record, PermissionRecord):
+        return "permissions.csv", [record.resource, record.action, record.description or ""]
+    if isinstance(record, UserRoleRecord):
+        return "user_roles.csv", [record.username, record.role, _time_text(record.expires_at)]
+    if isinstance(record, RolePermissionRecord):
+        return "role_permissions.csv", [record.role, record.resource, record.action]
+    if isinstance(record, SsdSetRecord):
+        return "ssd_sets.csv", [record.name, str(record.cardinality), record.description or ""]
+    return "ssd_set_roles.csv", [record.set_name, record.role]
+
+
+def prepare_directory(target: Path) -> None:
+    """Create the folder, or check that an existing one holds nothing but files of the
+    directory format (which an export replaces)."""
+    if target.exists() and not target.is_dir():
+        raise InterchangeError(f"{target} exists and is not a folder.")
+    if target.is_dir():
+        strangers = sorted(
+            entry for entry in os.listdir(target)
+            if entry not in FILES and not entry.startswith(".accessguard-export-")
+        )
+        if strangers:
+            raise InterchangeError(
+                f"{target} holds other files ({', '.join(strangers[:5])}"
+                f"{'…' if len(strangers) > 5 else ''}); export into an empty or new folder."
+            )
+    else:
+        try:
+            target.mkdir(parents=True)
+        except OSError as exc:
+            raise InterchangeError(f"The folder {target} cannot be created: {exc.strerror}.") \
+                from None
+
+
+def write(records: Iterable[Record], target: str | os.PathLike[str],
+          options: Any = None) -> dict[str, int]:
+    """Write ``records`` as a CSV directory at ``target`` (created if missing).
+
+    Every file of the format is written (a header alone for an empty table), each first
+    to a temporary name and renamed into place when all are complete. Cells a
+    spreadsheet would run as formulas are neutralised. Password hashes are written only
+    with ``options.with_password_hashes``. Returns rows written per file.
+    """
+    folder = Path(target)
+    with_hashes = bool(getattr(options, "with_password_hashes", False))
+    prepare_directory(folder)
+    temps: dict[str, Path] = {}
+    handles: dict[str, IO[str]] = {}
+    writers: dict[str, Any] = {}
+    counts = {name: 0 for name in FILES}
+    try:
+        for name, spec in FILES.items():
+            fd, temp_name = tempfile.mkstemp(prefix=".accessguard-export-", dir=folder)
+            temps[name] = Path(temp_name)
+            handles[name] = os.fdopen(fd, "w", encoding="utf-8", newline="")
+            writers[name] = csv.writer(handles[name])
+            header = list(spec.columns)
+            if name == "users.csv" and not with_hashes:
+                header.remove("password_hash")
+            writers[name].writerow(header)
+        for record in records:
+            name, cells = _cells(record, with_hashes)
+            writers[name].writerow([neutralise(c) for c in cells])
+            counts[name] += 1
+        for handle in handles.values():
+            handle.flush()
+            os.fsync(handle.fileno())
+            handle.close()
+        for name, temp in temps.items():
+            os.replace(temp, folder / name)
+    except BaseException:
+        for handle in handles.values():
+            handle.close()
+        for temp in temps.values():
+            temp.unlink(missing_ok=True)
+        raise
+    return counts
