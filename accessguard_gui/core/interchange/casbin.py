@@ -319,12 +319,18 @@ def write_files(
     **options: object,
 ) -> CasbinSummary:
     """Write the policy to ``policy_path`` and the model beside it (``<stem>.conf`` unless
-    ``model_path`` is given). Returns what was written."""
+    ``model_path`` is given), each renamed into place when complete. Returns what was
+    written."""
+    from .table_export import replacing
+
     policy = Path(policy_path)
     model = Path(model_path) if model_path is not None else policy.with_suffix(".conf")
-    with open(policy, "w", encoding="utf-8", newline="") as out:
+    if model == policy:
+        model = policy.with_name(policy.name + ".conf")
+    with replacing(policy) as out:
         summary = write_policy(records, out, model_name=model.name, **options)  # type: ignore[arg-type]
-    model.write_text(MODEL_CONF, encoding="utf-8")
+    with replacing(model) as out:
+        out.write(MODEL_CONF)
     return summary
 
 

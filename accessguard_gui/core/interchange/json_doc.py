@@ -185,8 +185,11 @@ def write_document(
 def write_file(
     records: Iterable[Record], path: str | Path, **options: Any
 ) -> int:
-    """``write_document`` into a new file at ``path`` (UTF-8, ``\\n`` line ends)."""
-    with open(path, "w", encoding="utf-8", newline="") as out:
+    """``write_document`` into ``path`` (UTF-8, ``\\n`` line ends), written beside it and
+    renamed into place, so a failed or cancelled export leaves no half-written file."""
+    from .table_export import replacing
+
+    with replacing(path) as out:
         return write_document(records, out, **options)
 
 

@@ -23,9 +23,10 @@ import csv
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from sqlalchemy import and_, or_, select
 
@@ -37,6 +38,7 @@ from ..models import AuditEntry
 from .cells import neutralise
 
 BATCH_ROWS = 2000
+CANCELLED = "The export was cancelled; no file was written."
 AUDIT_COLUMNS = ("at", "operator", "action", "operation", "record_type", "record_key",
                  "before", "after")
 
@@ -50,6 +52,33 @@ class ExportWriteError(InterchangeError):
 
 def _never() -> bool:
     return False
+
+
+@contextmanager
+def replacing(target: str | Path, *, encoding: str = "utf-8") -> Iterator[TextIO]:
+    """A text stream to a new file beside ``target`` that becomes ``target`` when the
+    block ends normally; on any error or cancel it is removed and ``target`` is left as
+    it was (a missing target stays missing).
+
+    Raises:
+        ExportWriteError: the file cannot be created or written.
+    """
+    path = Path(target)
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part",
+                                             dir=path.parent)
+    except OSError as exc:
+        raise ExportWriteError(f"{path}: cannot be written ({exc.strerror}).") from None
+    try:
+        with os.fdopen(handle, "w", encoding=encoding, newline="") as out:
+            yield out
+        os.replace(temporary, path)
+    except OSError as exc:
+        _remove(temporary)
+        raise ExportWriteError(f"{path}: cannot be written ({exc.strerror}).") from None
+    except BaseException:
+        _remove(temporary)
+        raise
 
 
 def write_csv(
@@ -70,16 +99,10 @@ def write_csv(
         ImportCancelledError: ``cancelled()`` said so; no file was written.
         ExportWriteError: the file cannot be written; no file was left behind.
     """
-    path = Path(target)
     stop = cancelled or _never
-    try:
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part",
-                                             dir=path.parent)
-    except OSError as exc:
-        raise ExportWriteError(f"{path}: cannot be written ({exc.strerror}).") from None
     written = 0
     try:
-        with os.fdopen(handle, "w", encoding="utf-8-sig", newline="") as out:
+        with replacing(target, encoding="utf-8-sig") as out:
             writer = csv.writer(out)
             writer.writerow([neutralise(str(h)) for h in header])
             for row in rows:
@@ -87,20 +110,11 @@ def write_csv(
                 written += 1
                 if written % every == 0:
                     if stop():
-                        raise ImportCancelledError(
-                            "The export was cancelled; no file was written."
-                        )
+                        raise ImportCancelledError(CANCELLED)
                     if progress is not None:
                         progress(written)
-        if stop():
-            raise ImportCancelledError("The export was cancelled; no file was written.")
-        os.replace(temporary, path)
-    except OSError as exc:
-        _remove(temporary)
-        raise ExportWriteError(f"{path}: cannot be written ({exc.strerror}).") from None
-    except BaseException:
-        _remove(temporary)
-        raise
+            if stop():
+                raise ImportCancelledError(CANCELLED)
     finally:
         close = getattr(rows, "close", None)
         if close is not None:

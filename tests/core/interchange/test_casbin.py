@@ -22,6 +22,7 @@ from accessguard_gui.core.interchange.casbin import (  # noqa: E402
     CasbinSource,
     personal_role,
 )
+from accessguard_gui.core.interchange.export import database_records  # noqa: E402
 from accessguard_gui.core.interchange.records import (  # noqa: E402
     PermissionRecord,
     Record,
@@ -35,14 +36,12 @@ from accessguard_gui.core.interchange.records import (  # noqa: E402
 )
 from accessguard_gui.core.models import Permission, Resource, User  # noqa: E402
 
-from .exporting import organisation_records  # noqa: E402
-
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
 
 def export_casbin(db: Database, folder: Path, now: datetime = NOW) -> tuple[Path, Path]:
     policy = folder / "policy.csv"
-    summary = casbin_format.write_files(organisation_records(db), policy, now=now)
+    summary = casbin_format.write_files(database_records(db), policy, now=now)
     assert summary.permissions > 0 or summary.assignments >= 0
     return folder / "policy.conf", policy
 
@@ -146,7 +145,7 @@ def test_a_name_casbin_would_split_is_refused_with_the_name(db: Database) -> Non
         rbac.add_role(s, "Smith, Jones and partners", "")
         rbac.add_role(s, "Door (A, B)", "")  # commas inside brackets are read whole
     with pytest.raises(CasbinExportError, match="Smith, Jones and partners") as caught:
-        casbin_format.write_policy(organisation_records(db), io.StringIO())
+        casbin_format.write_policy(database_records(db), io.StringIO())
     assert "Door (A, B)" not in str(caught.value)
 
 
