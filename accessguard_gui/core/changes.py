@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from . import rbac
 from .errors import AccessGuardError, ConflictError, ValidationError
+from .keys import name_key
 from .models import Permission, Resource, Role, User
 from .rbac import PermissionRef, Ref
 
@@ -159,7 +160,7 @@ class SetPasswordHash:
 # window replaces while the set is still unsaved.
 
 SSD = "separation-of-duty set"
-_SSD_FIELDS = ("name", "description", "cardinality")
+_SSD_FIELDS = ("name", "description", "roles", "cardinality")
 
 
 def _quoted(value: Any) -> str:
@@ -181,15 +182,13 @@ class CreateSsdSet:
     description: str = ""
 
     def describe(self) -> str:
-        return (
-            f"Create {SSD} {self.name}: {_limit(self.cardinality)} of "
-            f"{', '.join(self.roles)}"
-        )
+        return f"Create {SSD} {self.name}: {_limit(self.cardinality)} of {', '.join(self.roles)}"
 
 
 @dataclass(frozen=True)
 class ChangeSsdSet:
-    """New name, description and/or cardinality of an existing set.
+    """New name, description, roles (a tuple of names) and/or cardinality of an existing
+    set. Roles and cardinality given together are changed in one step, checked once.
 
     ``before`` holds the values the user saw for the changed fields: if the file holds
     others when the edit is applied, someone else changed the set meanwhile and the edit
@@ -209,6 +208,8 @@ class ChangeSsdSet:
             old, new = self.before.get(key, "?"), self.values[key]
             if key == "cardinality":
                 parts.append(f"limit {_limit(old)} \u2192 {_limit(new)}")
+            elif key == "roles":
+                parts.append(f"roles {', '.join(old)} \u2192 {', '.join(new)}")
             elif key == "description":
                 parts.append(f"description {_quoted(old)} \u2192 {_quoted(new)}")
             else:
@@ -410,7 +411,19 @@ def _require(session: Session, entity: Entity, id_: int, label: str) -> None:
 
 def _ssd_values(session: Session, ssd_set: Ref) -> dict[str, Any]:
     ssd = rbac.get_ssd_set(session, ssd_set)
-    return {key: getattr(ssd, key) for key in _SSD_FIELDS}
+    roles = tuple(r.name for r in rbac.ssd_role_set_roles(session, ssd.id))
+    return {
+        "name": ssd.name,
+        "description": ssd.description,
+        "roles": roles,
+        "cardinality": ssd.cardinality,
+    }
+
+
+def _same(key: str, theirs: Any, seen: Any) -> bool:
+    if key == "roles":  # as a set of names: the order shown is not part of the rule
+        return {name_key(str(r)) for r in theirs} == {name_key(str(r)) for r in seen}
+    return bool(theirs == seen)
 
 
 def _change_ssd_set(session: Session, edit: ChangeSsdSet) -> None:
@@ -420,12 +433,17 @@ def _change_ssd_set(session: Session, edit: ChangeSsdSet) -> None:
             unknown[0], f"A {SSD} has no field {_quoted(unknown[0])} that can be changed."
         )
     theirs = _ssd_values(session, edit.ssd_set)
-    if any(key in edit.before and theirs[key] != edit.before[key] for key in edit.values):
+    if any(
+        key in edit.before and not _same(key, theirs[key], edit.before[key]) for key in edit.values
+    ):
         raise ConflictError(f"{SSD} {edit.label or edit.ssd_set}", theirs)
     renamed = {k: v for k, v in edit.values.items() if k in ("name", "description")}
     if renamed:
         rbac.update_ssd_set(session, edit.ssd_set, **renamed)
-    if "cardinality" in edit.values:
+    if "roles" in edit.values:
+        roles = list(edit.values["roles"])
+        rbac.set_ssd_set_roles(session, edit.ssd_set, roles, edit.values.get("cardinality"))
+    elif "cardinality" in edit.values:
         rbac.set_ssd_set_cardinality(session, edit.ssd_set, edit.values["cardinality"])
 
 

@@ -1297,6 +1297,36 @@ def update_ssd_set(
     return _ssd_row(session, ssd)
 
 
+def set_ssd_set_roles(
+    session: Session, ssd_set: Ref, roles: Sequence[Ref], cardinality: int | None = None
+) -> SsdSetRow:
+    """Replace a set's roles (and, if given, its cardinality) in one step, checked once
+    at the end: swapping a role, or adding one while raising the limit, may have no order
+    of single ANSI steps whose every intermediate set is unbroken."""
+    ssd = get_ssd_set(session, ssd_set)
+    n = validation.cardinality(ssd.cardinality if cardinality is None else cardinality)
+    wanted = {r.id: r for r in (get_role(session, ref) for ref in roles)}
+    if n > len(wanted):
+        raise ValidationError(
+            "cardinality",
+            f"Cardinality {n} is larger than the number of roles in the set ({len(wanted)}).",
+        )
+    with _atomic(session):
+        members = session.scalars(select(SsdSetRole).where(SsdSetRole.ssd_set_id == ssd.id))
+        current = {m.role_id: m for m in members}
+        for role_id, member in current.items():
+            if role_id not in wanted:
+                session.delete(member)
+        for role_id in wanted:
+            if role_id not in current:
+                session.add(SsdSetRole(ssd_set_id=ssd.id, role_id=role_id))
+        if ssd.cardinality != n:
+            ssd.cardinality = n
+        session.flush()
+        _refuse_ssd_violations(session, users=_ssd_set_users(ssd), sets=[ssd.id])
+    return _ssd_row(session, ssd)
+
+
 def ssd_role_sets(session: Session) -> list[SsdSetRow]:
     """ANSI SsdRoleSets: every separation-of-duty set with its roles."""
     sets = session.scalars(select(SsdSet).order_by(SsdSet.name_key)).all()

@@ -742,6 +742,16 @@ class MainWindow(QMainWindow):
         self.saved.emit(outcome.saved)
         return outcome
 
+    def shared_actions(self) -> dict[str, QAction]:
+        """Undo, Redo, Save and Review changes: added to every window the access views
+        open (ui/access/common.share_window_actions), so their shortcuts work there too."""
+        return {
+            "undo": self.act_undo,
+            "redo": self.act_redo,
+            "save": self.act_save,
+            "review": self.act_review,
+        }
+
     def open_access_view(self, index: int) -> Any:
         """Open one of the Access menu's views on the current database."""
         from .access import menu_entries
@@ -872,10 +882,14 @@ class MainWindow(QMainWindow):
         return True
 
     def maybe_keep_pending(self, what: str) -> bool:
-        """Ask Save / Discard / Cancel when edits are pending; True if we may go on."""
+        """Ask Save / Discard / Cancel when edits are pending (Discard / Cancel on a
+        read-only database, where Save could only fail); True if we may go on."""
         if self.store.is_empty():
             return True
-        choice = messages.ask_save_discard_cancel(self, len(self.store), what)
+        if self.db.read_only:
+            choice = messages.ask_discard_cancel(self, len(self.store), what)
+        else:
+            choice = messages.ask_save_discard_cancel(self, len(self.store), what)
         if choice is SaveChoice.SAVE:
             return self.save()
         if choice is SaveChoice.DISCARD:
@@ -1097,8 +1111,10 @@ class MainWindow(QMainWindow):
         self.act_backup.setEnabled(self.db.path is not None)
 
     def _apply_read_only(self) -> None:
-        """The banner; pages switch their editing off as they are built (_ensure_page)."""
+        """The banner; pages switch their editing off as they are built (_ensure_page);
+        the store takes no edits (the last guard behind every editing control)."""
         read_only = self.db.read_only
+        self.store.set_read_only(read_only)
         self.banner.setVisible(read_only)
         if read_only:
             self.banner.setText(

@@ -94,6 +94,26 @@ def ask_save_discard_cancel(parent: QWidget | None, count: int, what: str) -> Sa
     return SaveChoice.CANCEL
 
 
+def ask_discard_cancel(parent: QWidget | None, count: int, what: str) -> SaveChoice:
+    """Pending edits that cannot be saved (the database is read-only) would be lost by
+    ``what``: Discard or Cancel, never Save (it could only fail); Cancel is the default."""
+    noun = "change" if count == 1 else "changes"
+    box = message_box(
+        QMessageBox.Icon.Warning,
+        parent,
+        "Unsaved changes",
+        f"You have {count:,} unsaved {noun}, and the database is open read-only, so they "
+        f"cannot be saved. Discard them before {what}?",
+        "To keep them, cancel, back the database up (File \u2192 Back up database\u2026) "
+        "and make the changes in the copy.",
+        QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+    )
+    box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+    if box.exec() == QMessageBox.StandardButton.Discard:
+        return SaveChoice.DISCARD
+    return SaveChoice.CANCEL
+
+
 class ConflictChoice(enum.Enum):
     MINE = "mine"
     THEIRS = "theirs"

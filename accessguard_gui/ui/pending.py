@@ -5,6 +5,9 @@ matrix) pushes ``core.changes`` edits here instead of writing to the database. T
 draw their pending overlay from this store, so there is one source of truth for "what will
 Save do", and Undo/Redo walk the same list the user sees.
 
+On a read-only database the store takes no edit at all (``set_read_only``): every editing
+control is off there too, and this is the guard behind them.
+
 Signals:
     changed: the list of pending edits (or their failure marks) changed.
 """
@@ -18,6 +21,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from ..core.changes import Create, Delete, Edit, Entity, Update
+from ..core.errors import ReadOnlyDatabaseError
 
 
 class PendingStore(QObject):
@@ -28,10 +32,34 @@ class PendingStore(QObject):
         self._edits: list[Edit] = []
         self._redo: list[Edit] = []
         self._failures: dict[int, str] = {}  # id(edit) -> message of the last failed save
+        self._read_only = False
+
+    # ------------------------------------------------------------ read-only
+
+    def set_read_only(self, read_only: bool) -> None:
+        """The window's database is (or is no longer) read-only."""
+        self._read_only = read_only
+
+    @property
+    def read_only(self) -> bool:
+        return self._read_only
+
+    def _refuse_if_read_only(self) -> None:
+        if self._read_only:
+            raise ReadOnlyDatabaseError(
+                "The database is open read-only; nothing can be changed, so the change "
+                "was not kept."
+            )
 
     # ------------------------------------------------------------ list and undo/redo
 
     def push(self, edit: Edit) -> None:
+        """Add one edit.
+
+        Raises:
+            ReadOnlyDatabaseError: the database is read-only; nothing was added.
+        """
+        self._refuse_if_read_only()
         self._edits.append(edit)
         self._redo.clear()
         self.changed.emit()
@@ -41,6 +69,7 @@ class PendingStore(QObject):
         added = list(edits)
         if not added:
             return
+        self._refuse_if_read_only()
         self._edits.extend(added)
         self._redo.clear()
         self.changed.emit()
@@ -48,6 +77,7 @@ class PendingStore(QObject):
     def replace(self, old: Edit, new: Edit) -> None:
         """Change one pending edit in place (the user edits a new, unsaved record's form):
         the record keeps its place in the list and Save applies the new values."""
+        self._refuse_if_read_only()
         for position, edit in enumerate(self._edits):
             if edit is old:
                 self._edits[position] = new
@@ -98,7 +128,7 @@ class PendingStore(QObject):
         return edit
 
     def redo(self) -> Edit | None:
-        if not self._redo:
+        if not self._redo or self._read_only:
             return None
         edit = self._redo.pop()
         self._edits.append(edit)

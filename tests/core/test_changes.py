@@ -496,3 +496,45 @@ def test_review_lists_ssd_edits_as_no_change_in_access(sod: Database) -> None:
     assert not any(e.changes_access for e in report.per_edit)
     with sod.read() as s:
         assert [r.name for r in rbac.ssd_role_sets(s)] == ["Pay apart"]  # rolled back
+
+
+def test_a_role_swap_with_a_new_limit_is_one_step_checked_once(sod: Database) -> None:
+    """bob holds Staff and Payer: adding Staff to the set under its limit 2 is refused,
+    adding it while raising the limit to 3 is fine — as one step, checked once."""
+    set_id = _ssd_id(sod, "Pay apart")
+    with sod.action("bob pays") as s:
+        rbac.assign_user(s, "bob", "Payer")
+    edit = ChangeSsdSet(
+        set_id,
+        {"roles": ("Payer", "Approver", "Staff"), "cardinality": 3},
+        {"roles": ("Approver", "Payer"), "cardinality": 2},
+        "Pay apart",
+    )
+    with pytest.raises(EditFailed), sod.action("Save") as s:
+        apply_edits(s, [AddSsdRole(set_id, "Staff", "Pay apart")])  # bob: Staff + Payer
+    with sod.action("Save") as s:
+        apply_edits(s, [edit])
+    with sod.read() as s:
+        (row,) = rbac.ssd_role_sets(s)
+        members = [e for e in audit.audit_entries(s, limit=50) if e.record_type == "ssd_member"]
+    assert (row.roles, row.cardinality) == (("Approver", "Payer", "Staff"), 3)
+    assert edit.describe() == (
+        "Change separation-of-duty set Pay apart: roles Approver, Payer \u2192 Payer, "
+        "Approver, Staff; limit fewer than 2 \u2192 fewer than 3"
+    )
+    assert any(e.operation == "insert" and e.action == "Save" for e in members)
+    # The roles the user saw, in another order, are no conflict; other roles are.
+    reordered = ChangeSsdSet(
+        set_id,
+        {"roles": ("Payer", "Approver", "Staff", "Clerk")},
+        {"roles": ("Staff", "Payer", "Approver")},
+        "Pay apart",
+    )
+    stale = ChangeSsdSet(
+        set_id, {"roles": ("Payer", "Approver", "Staff")}, {"roles": ("Payer", "Approver")}
+    )
+    with sod.action("Save") as s:
+        apply_edits(s, [reordered])
+    with pytest.raises(EditFailed) as info, sod.action("Save") as s:
+        apply_edits(s, [stale])
+    assert isinstance(info.value.cause, ConflictError)

@@ -3,8 +3,10 @@ assignments, separation of duty, the role × permission matrix and the inheritan
 
 Each view is a self-contained widget that takes the ``Database`` (and the window's
 ``PendingStore`` where it edits); nothing here writes table rows directly — edits go to the
-store and the window's Save applies them (SSD sets, which are rules, are the exception:
-their dialog saves each change in one audited ``db.action``).
+store and the window's Save applies them — separation-of-duty sets included. On a
+read-only database every editing control is off (with a tooltip saying why). Every window
+opened here gets the main window's Undo/Redo/Save/Review shortcuts
+(``common.share_window_actions``; the main window provides ``shared_actions()``).
 
 For the main window:
     details_tabs(page, db, store, parent)   access tabs for a page's details pane
@@ -21,7 +23,8 @@ Widgets (module: class(args) — signals):
     assignments:  UserRolesPanel(db, store) — refused(str); set_user(id or name)
                   RoleDetailsPanel(db, store) — refused(str); set_role(id or name)
                   BulkRoleDialog(db, store, user_ids) — applied(int); bulk_role_change()
-    ssd:          SsdPanel(db) — sets_changed(); SsdSetDialog(db, existing) — saved(str)
+    ssd:          SsdPanel(db, store) — sets_changed(); SsdSetDialog(db, store, existing)
+                  — applied(str)
     matrix:       RolePermissionMatrix(db, store) / RolePermissionMatrixModel(db, store)
     graph:        RoleGraphView(db) — role_activated(str); set_role(id or name)
 Each module also has a ``show_*`` function that opens its view as a window of its own.
@@ -79,7 +82,7 @@ def menu_entries(
         lambda: show_access_check(db, parent, store),
         lambda: show_effective_access(db, parent, store),
         lambda: show_matrix(db, store, parent),
-        lambda: show_ssd(db, parent),
+        lambda: show_ssd(db, store, parent),
     ]
     return [(text, tip, opener) for (text, tip), opener in zip(MENU, openers, strict=True)]
 

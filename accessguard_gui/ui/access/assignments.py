@@ -44,18 +44,20 @@ from ...core.rows import AssignmentRow, PermissionRow, RoleRow
 from ..pending import PendingStore
 from .common import (
     GREY,
+    PENDING,
+    READ_ONLY_TIP,
     RED,
     PickerDialog,
     RefreshWhenShown,
     RowsModel,
     SqlCompleter,
     error_label,
+    lock_for_read_only,
     open_window,
     plain_label,
     searcher,
 )
 
-PENDING = QColor("#8a5a00")
 MEMBER_LIMIT = 500  # members listed in a role's details; the rest are counted
 
 
@@ -77,7 +79,8 @@ def inheritance_sentence(role: str, inherits_from: str) -> str:
 
 
 class _EditingPanel(QWidget):
-    """Common plumbing: push edits after checking them against the rules.
+    """Common plumbing: push edits after checking them against the rules; on a read-only
+    database every editing control is off (``read_only``) and nothing is pushed.
 
     Signals:
         refused(str): an edit was refused on the spot; the message names the reason.
@@ -89,6 +92,7 @@ class _EditingPanel(QWidget):
         super().__init__(parent)
         self._db = db
         self._store = store
+        self.read_only = db.read_only
         self.message = plain_label()
         self.message.hide()
         # Reading the pending state applies every pending edit in a preview: do it only
@@ -100,6 +104,9 @@ class _EditingPanel(QWidget):
         """Push ``edits`` to the store unless the rules refuse one (then nothing is pushed
         and the reason is shown)."""
         if not edits:
+            return False
+        if self.read_only:
+            self._say(READ_ONLY_TIP, RED)
             return False
         try:
             problem = impact.refusal(self._db, self._store.edits_for_save(), edits)
@@ -218,6 +225,7 @@ class UserRolesPanel(_EditingPanel):
         )
         self.clear_expiry_button.clicked.connect(lambda: self.set_expiry(None))
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._enable(True))
+        lock_for_read_only(db, self._editing_controls())
         self._enable(False)
 
     # ------------------------------------------------------------ API
@@ -346,9 +354,19 @@ class UserRolesPanel(_EditingPanel):
     def _username(self) -> str:
         return self._user or str(self._user_ref)
 
+    def _editing_controls(self) -> list[QWidget]:
+        return [
+            self.add_button,
+            self.remove_button,
+            self.expiry_edit,
+            self.set_expiry_button,
+            self.clear_expiry_button,
+        ]
+
     def _enable(self, on: bool) -> None:
         """Add needs a user; Remove and the expiry buttons need a chosen (saved or
-        pending) assignment as well."""
+        pending) assignment as well; nothing edits a read-only database."""
+        on = on and not self.read_only
         self.add_button.setEnabled(on)
         chosen = on and bool(self.selected_roles())
         for w in (self.remove_button, self.set_expiry_button, self.clear_expiry_button):
@@ -493,8 +511,17 @@ class RoleDetailsPanel(_EditingPanel):
             # A Remove button needs something chosen in its own list.
             remover.setEnabled(False)
             lst.itemSelectionChanged.connect(
-                lambda lst=lst, remover=remover: remover.setEnabled(bool(_selected(lst)))
+                lambda lst=lst, remover=remover: remover.setEnabled(
+                    bool(_selected(lst)) and not self.read_only
+                )
             )
+        adders = (
+            self.add_members_button,
+            self.add_permissions_button,
+            self.add_parent_button,
+            self.add_child_button,
+        )
+        lock_for_read_only(db, adders + removers)
 
     # ------------------------------------------------------------ API
 
@@ -635,9 +662,7 @@ class RoleDetailsPanel(_EditingPanel):
         state, problems = impact.with_pending(self._db, self._store.edits_for_save(), read)
         return replace(state, problems=tuple(problems))
 
-    def _saved_keys(
-        self, name: str, members: Sequence[AssignmentRow]
-    ) -> set[tuple[str, str]]:
+    def _saved_keys(self, name: str, members: Sequence[AssignmentRow]) -> set[tuple[str, str]]:
         """What is already in the file, to mark the rest as pending. The members shown are
         checked by id (not against the file's first page of members), so a pending change
         in a role of any size marks exactly the pending rows."""
@@ -779,8 +804,23 @@ class BulkRoleDialog(QDialog):
         layout.addWidget(self.buttons)
         self.buttons.accepted.connect(self.apply)
         self.buttons.rejected.connect(self.reject)
+        self.read_only = lock_for_read_only(
+            db,
+            [
+                self.role_edit,
+                self.assign_radio,
+                self.remove_radio,
+                self.no_expiry,
+                self.expires_check,
+                self.expiry_edit,
+                self.buttons.button(QDialogButtonBox.StandardButton.Ok),
+            ],
+        )
 
     def apply(self) -> bool:
+        if self.read_only:
+            self.message.setText(READ_ONLY_TIP)
+            return False
         role = self.role_edit.text().strip()
         if not role:
             self.message.setText("Choose a role.")

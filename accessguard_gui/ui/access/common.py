@@ -1,9 +1,10 @@
 """Pieces shared by the access views: SQL-backed completion, a searchable multi-select
-picker, a plain-rows table model, refresh-when-shown, window opening and a PNG helper."""
+picker, a plain-rows table model, refresh-when-shown, read-only locking, window opening
+with the main window's shortcuts, and a PNG helper."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -17,7 +18,7 @@ from PySide6.QtCore import (
     Qt,
     QTimer,
 )
-from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtGui import QAction, QBrush, QColor, QFont
 from PySide6.QtWidgets import (
     QApplication,
     QCompleter,
@@ -40,6 +41,7 @@ ARROW = "\u2192"
 GREEN = QColor("#1b7f3b")
 RED = QColor("#b3261e")
 GREY = QColor("#6b6b6b")
+PENDING = QColor("#8a5a00")  # text of what is pending, not saved yet
 DEBOUNCE_MS = 150
 
 Index = QModelIndex | QPersistentModelIndex
@@ -57,6 +59,44 @@ def searcher(
             return search(session, text)
 
     return run
+
+
+READ_ONLY_TIP = (
+    "The database is open read-only, so nothing can be changed here. To make changes, "
+    "back it up (File \u2192 Back up database\u2026) and open the copy."
+)
+
+
+def lock_for_read_only(db: Database, widgets: Iterable[QWidget]) -> bool:
+    """Disable every editing control of a view on a read-only database, each with a
+    tooltip saying why. Returns True if the database is read-only (the view must then
+    also keep them off when its selection changes)."""
+    if not db.read_only:
+        return False
+    for widget in widgets:
+        widget.setEnabled(False)
+        widget.setToolTip(READ_ONLY_TIP)
+    return True
+
+
+def share_window_actions(widget: QWidget, skip: Iterable[str] = ()) -> dict[str, QAction]:
+    """Give ``widget`` (a window of its own) the main window's Undo, Redo, Save and Review
+    changes actions, so Ctrl+Z, Ctrl+Shift+Z, Ctrl+S and Ctrl+Shift+S do the same in every
+    window: one set of actions, enabled and disabled in one place.
+
+    The owner is the first ancestor with ``shared_actions()`` (the main window); a view
+    opened without one gets none. ``skip`` names actions the window does itself (it may
+    still call them: every shared action is returned, by name).
+    """
+    owner = widget.parentWidget()
+    while owner is not None and not hasattr(owner, "shared_actions"):
+        owner = owner.parentWidget()
+    if owner is None:
+        return {}
+    skipped = set(skip)
+    shared: dict[str, QAction] = owner.shared_actions()
+    widget.addActions([action for key, action in shared.items() if key not in skipped])
+    return shared
 
 
 def error_label() -> QLabel:
@@ -328,7 +368,8 @@ class RowsModel(QAbstractTableModel):
 
 def open_window(widget: W, title: str | None = None, size: tuple[int, int] | None = None) -> W:
     """Show ``widget`` as a window of its own, even when it has a parent (which keeps it
-    alive and on top of the main window instead of being drawn inside it).
+    alive and on top of the main window instead of being drawn inside it), with the main
+    window's editing shortcuts (``share_window_actions``).
 
     Args:
         title: the window title, shown as "<title> — AccessGuard".
@@ -339,6 +380,7 @@ def open_window(widget: W, title: str | None = None, size: tuple[int, int] | Non
     if size is not None:
         widget.resize(*size)
     widget.setWindowFlag(Qt.WindowType.Window, True)
+    share_window_actions(widget)
     widget.show()
     widget.raise_()
     widget.activateWindow()

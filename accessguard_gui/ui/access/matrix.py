@@ -40,7 +40,7 @@ from ...core.database import Database
 from ...core.errors import AccessGuardError
 from ..pending import PendingStore
 from ..plain_text import plain_tooltip
-from .common import DEBOUNCE_MS, open_window
+from .common import DEBOUNCE_MS, READ_ONLY_TIP, open_window
 
 Index = QModelIndex | QPersistentModelIndex
 BLOCK = 32
@@ -141,11 +141,9 @@ class RolePermissionMatrixModel(QAbstractTableModel):
     def flags(self, index: Index) -> Qt.ItemFlag:
         if not index.isValid():
             return Qt.ItemFlag.NoItemFlags
-        return (
-            Qt.ItemFlag.ItemIsEnabled
-            | Qt.ItemFlag.ItemIsSelectable
-            | Qt.ItemFlag.ItemIsUserCheckable
-        )
+        shown = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+        # On a read-only database the boxes show the grants but do not toggle.
+        return shown if self._db.read_only else shown | Qt.ItemFlag.ItemIsUserCheckable
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
@@ -178,10 +176,15 @@ class RolePermissionMatrixModel(QAbstractTableModel):
             parts.append(f"{role_name} gets {perm} from a role it inherits from")
         if pending:
             parts.append("(pending: not saved yet)")
-        return plain_tooltip("; ".join(parts) or f"{role_name} does not have {perm}")
+        text = "; ".join(parts) or f"{role_name} does not have {perm}"
+        if self._db.read_only:
+            text += " (read-only database: grants cannot be changed)"
+        return plain_tooltip(text)
 
     def setData(self, index: Index, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:
         if not index.isValid() or role != Qt.ItemDataRole.CheckStateRole:
+            return False
+        if self._db.read_only:
             return False
         state = self.cell_state(index.row(), index.column())
         if state is None:
@@ -348,11 +351,14 @@ class RolePermissionMatrix(QWidget):
         self.permission_filter = QLineEdit(
             placeholderText="Filter permissions (resource: action)\u2026"
         )
+        click = "read-only: cannot be changed" if db.read_only else "click to grant or revoke"
         self.legend = QLabel(
-            "\u2611 direct grant (click to grant or revoke)   "
+            f"\u2611 direct grant ({click})   "
             f"{INHERITED_MARK} inherited through another role   "
             "yellow: pending, not saved yet"
         )
+        if db.read_only:
+            self.legend.setToolTip(READ_ONLY_TIP)
         self.counts = QLabel()
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)

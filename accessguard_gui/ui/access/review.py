@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QBrush, QFont
+from PySide6.QtGui import QAction, QBrush, QFont, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QDialog,
@@ -25,7 +25,7 @@ from ...core.database import Database
 from ...core.errors import AccessGuardError
 from ..pending import PendingStore
 from ..plain_text import plain_tooltip
-from .common import GREEN, GREY, RED, error_label, plain_label
+from .common import GREEN, GREY, RED, error_label, plain_label, share_window_actions
 
 SaveCallback = Callable[[Sequence[Edit]], "SaveResult"]
 SaveResult = tuple[bool, str]
@@ -107,6 +107,19 @@ class ReviewChangesDialog(QDialog):
         self.refresh_button.clicked.connect(self.refresh)
         self.close_button.clicked.connect(self.reject)
         store.changed.connect(self._store_changed)
+        # The window's Undo/Redo work here too; Ctrl+S saves exactly what is reviewed and
+        # Ctrl+Shift+S reviews again (this dialog's own Save and Review).
+        share_window_actions(self, skip=("save", "review"))
+        for text, keys, slot in (
+            ("Save these changes", QKeySequence.StandardKey.Save, self.save),
+            ("Review again", "Ctrl+Shift+S", self.refresh),
+        ):
+            action = QAction(text, self)
+            action.setShortcut(QKeySequence(keys))
+            action.triggered.connect(lambda _checked=False, slot=slot: slot())
+            self.addAction(action)
+        self.save_button.setToolTip("Ctrl+S")
+        self.refresh_button.setToolTip("Ctrl+Shift+S")
         self.resize(760, 520)
         self.refresh()
 

@@ -1,14 +1,22 @@
-"""Separation-of-duty sets: list, create, edit members and cardinality, delete, and a
-report of the users who break a set today (e.g. after an import).
+"""Separation-of-duty sets: list, create, rename, edit members and cardinality, delete, and
+a report of the users who break a set today (e.g. after an import).
 
-SSD sets are rules rather than table rows, so these dialogs write directly, each change in
-one ``db.action`` (audited, all or nothing), instead of going through the pending store;
-the core refuses a set or a change that some user would already break.
+Like every edit, a change to a set is pending until Save: the dialog pushes
+``core.changes`` SSD edits to the window's store (after checking them against the rules
+in a rolled-back preview, so a set some user would break is refused on the spot), the
+panel shows the sets as they will be once saved and marks what is pending, Undo takes a
+change back, and Review changes lists them. A set that exists only as a pending
+``CreateSsdSet`` is edited by replacing that edit, and deleted by withdrawing it.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QAction, QColor, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
@@ -25,48 +33,131 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...core import lookup, rbac
+from ...core import impact, lookup, rbac
+from ...core.changes import (
+    AddSsdRole,
+    ChangeSsdSet,
+    CreateSsdSet,
+    DeleteSsdSet,
+    Edit,
+    RemoveSsdRole,
+)
 from ...core.database import Database
 from ...core.errors import AccessGuardError
+from ...core.keys import name_key
 from ...core.rows import SsdSetRow
+from ..pending import PendingStore
 from .common import (
+    GREY,
+    PENDING,
+    READ_ONLY_TIP,
     RED,
     PickerDialog,
+    RefreshWhenShown,
     RowsModel,
     error_label,
+    lock_for_read_only,
     open_window,
     plain_label,
     searcher,
+    share_window_actions,
 )
 
 VIOLATION_LIMIT = 1000
+SsdEdit = CreateSsdSet | ChangeSsdSet | AddSsdRole | RemoveSsdRole | DeleteSsdSet
+
+
+def _ssd_edits(store: PendingStore) -> list[SsdEdit]:
+    return [
+        e
+        for e in store.edits()
+        if isinstance(e, (CreateSsdSet, ChangeSsdSet, AddSsdRole, RemoveSsdRole, DeleteSsdSet))
+    ]
+
+
+def set_edits(
+    existing: SsdSetRow, name: str, description: str, roles: Sequence[str], cardinality: int
+) -> list[Edit]:
+    """The pending edits that turn ``existing`` (as the user saw it) into the dialog's
+    values, each one readable in the pending list and in Review changes.
+
+    Roles only added (or only removed) under the same limit become one AddSsdRole (or
+    RemoveSsdRole) per role: every intermediate set then lies between the old and the new
+    one, so it is unbroken when both are. Roles swapped, or changed together with the
+    limit, have no such order: they become one ChangeSsdSet, checked once as a whole.
+    """
+    added = [r for r in roles if r not in existing.roles]
+    removed = [r for r in existing.roles if r not in roles]
+    before: dict[str, Any] = {
+        "name": existing.name,
+        "description": existing.description,
+        "roles": existing.roles,
+        "cardinality": existing.cardinality,
+    }
+    after: dict[str, Any] = {
+        "name": name.strip(),
+        "description": description.strip(),
+        "roles": tuple(roles),
+        "cardinality": cardinality,
+    }
+    changed = {k: v for k, v in after.items() if k != "roles" and v != before[k]}
+    whole = (added and removed) or ("cardinality" in changed and (added or removed))
+    if whole:
+        changed["roles"] = after["roles"]
+    label = existing.name
+
+    def change() -> list[Edit]:
+        if not changed:
+            return []
+        return [ChangeSsdSet(existing.id, changed, {k: before[k] for k in changed}, label)]
+
+    if whole:
+        return change()
+    edits: list[Edit] = [AddSsdRole(existing.id, r, label) for r in added]
+    edits += change()
+    label = str(changed.get("name", label))
+    edits += [RemoveSsdRole(existing.id, r, label) for r in removed]
+    return edits
 
 
 class SsdSetDialog(QDialog):
-    """Create a set, or change an existing set's roles and cardinality.
+    """Create a set, or change an existing set's name, description, roles and cardinality.
 
-    ``save()`` writes in one action and closes on success; on refusal the dialog stays
-    open with the reason (the set and users named) and nothing is written.
+    ``apply()`` checks the change against the rules and the other pending edits, pushes it
+    to the store and closes; on refusal the dialog stays open with the reason (the set and
+    users named) and nothing is pushed. Save (Ctrl+S) writes it to the file.
+
+    Args:
+        db: the open database.
+        store: the window's pending edits.
+        existing: the set as the user sees it (pending edits applied), or None for a new one.
+        pending_create: the set's CreateSsdSet if it is new and unsaved (it is replaced).
 
     Signals:
-        saved(str): the set's name, after a successful write.
+        applied(str): the set's name, after its edits became pending.
     """
 
-    saved = Signal(str)
+    applied = Signal(str)
 
     def __init__(
-        self, db: Database, existing: SsdSetRow | None = None, parent: QWidget | None = None
+        self,
+        db: Database,
+        store: PendingStore,
+        existing: SsdSetRow | None = None,
+        parent: QWidget | None = None,
+        *,
+        pending_create: CreateSsdSet | None = None,
     ) -> None:
         super().__init__(parent)
         self._db = db
+        self._store = store
         self._existing = existing
+        self._pending_create = pending_create
         self.setWindowTitle(
             "Edit separation-of-duty set" if existing else "New separation-of-duty set"
         )
         self.name_edit = QLineEdit(existing.name if existing else "")
-        self.name_edit.setReadOnly(existing is not None)
         self.description_edit = QLineEdit(existing.description if existing else "")
-        self.description_edit.setReadOnly(existing is not None)
         self.cardinality = QSpinBox()
         self.cardinality.setRange(2, 1000)
         self.cardinality.setValue(existing.cardinality if existing else 2)
@@ -79,8 +170,10 @@ class SsdSetDialog(QDialog):
         self.explain = plain_label()
         self.message = error_label()
         self.buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
+        self.ok_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.ok_button.setToolTip("Keep these changes as pending; Save (Ctrl+S) writes them")
         form = QFormLayout()
         form.addRow("&Name", self.name_edit)
         form.addRow("&Description", self.description_edit)
@@ -99,8 +192,25 @@ class SsdSetDialog(QDialog):
         self.add_roles_button.clicked.connect(self.add_roles)
         self.remove_roles_button.clicked.connect(self.remove_selected_roles)
         self.cardinality.valueChanged.connect(self._update_explain)
-        self.buttons.accepted.connect(self.save)
+        self.buttons.accepted.connect(self.apply)
         self.buttons.rejected.connect(self.reject)
+        self.read_only = lock_for_read_only(
+            db,
+            [
+                self.name_edit,
+                self.description_edit,
+                self.cardinality,
+                self.add_roles_button,
+                self.remove_roles_button,
+                self.ok_button,
+            ],
+        )
+        # Ctrl+S here keeps the dialog's changes, then saves everything pending.
+        self._shared = share_window_actions(self, skip=("save",))
+        self.save_action = QAction("Keep and save", self)
+        self.save_action.setShortcut(QKeySequence(QKeySequence.StandardKey.Save))
+        self.save_action.triggered.connect(self.apply_and_save)
+        self.addAction(self.save_action)
         self._update_explain()
 
     def role_names(self) -> list[str]:
@@ -127,59 +237,93 @@ class SsdSetDialog(QDialog):
             f"{len(self.role_names())} roles (directly or through inheritance)."
         )
 
-    def save(self) -> bool:
+    def edits(self) -> list[Edit]:
+        """What the dialog would push (empty if nothing changed)."""
         roles = self.role_names()
         n = self.cardinality.value()
-        try:
-            if self._existing is None:
-                name = self.name_edit.text()
-                with self._db.action("Create separation-of-duty set") as s:
-                    row = rbac.create_ssd_set(s, name, roles, n, self.description_edit.text())
-            else:
-                row = self._update(self._existing, roles, n)
-        except AccessGuardError as exc:
-            self.message.setText(f"Not saved: {exc.message}")
+        name, text = self.name_edit.text().strip(), self.description_edit.text().strip()
+        if self._existing is None or self._pending_create is not None:
+            return [CreateSsdSet(name, tuple(roles), n, text)]
+        return set_edits(self._existing, name, text, roles, n)
+
+    def apply_and_save(self) -> bool:
+        """Ctrl+S: keep this dialog's changes, then the window's Save writes every
+        pending edit."""
+        if not self.apply():
             return False
-        self.saved.emit(row.name)
+        save = self._shared.get("save")
+        if save is not None and save.isEnabled():
+            save.trigger()
+        return True
+
+    def apply(self) -> bool:
+        """Push the change (pending) unless the rules refuse it; True if it was kept."""
+        if self.read_only:
+            self.message.setText(READ_ONLY_TIP)
+            return False
+        edits = self.edits()
+        old = self._pending_create
+        if old is not None and edits == [old]:
+            edits = []
+        if not edits:
+            self.accept()
+            return True
+        pending = [e for e in self._store.edits_for_save() if e is not old]
+        try:
+            problem = impact.refusal(self._db, pending, edits)
+        except AccessGuardError as exc:
+            problem = exc
+        if problem is not None:
+            self.message.setText(f"Not kept: {problem.message}")
+            return False
+        if old is not None:
+            self._store.replace(old, edits[0])
+        elif len(edits) == 1:
+            self._store.push(edits[0])
+        else:
+            self._store.push_many(edits)
+        self.applied.emit(self.name_edit.text().strip())
         self.accept()
         return True
 
-    def _update(self, old: SsdSetRow, roles: list[str], n: int) -> SsdSetRow:
-        """Members added, then the cardinality, then members removed: the order in which
-        every intermediate state satisfies the core's rules when the final one does."""
-        added = [r for r in roles if r not in old.roles]
-        removed = [r for r in old.roles if r not in roles]
-        with self._db.action(f"Change separation-of-duty set {old.name}") as s:
-            row = rbac.get_ssd_set(s, old.id)
-            for role in added:
-                rbac.add_ssd_role_member(s, row.id, role)
-            result = rbac.set_ssd_set_cardinality(s, row.id, n)
-            for role in removed:
-                result = rbac.delete_ssd_role_member(s, row.id, role)
-        return result
+
+@dataclass(frozen=True)
+class _SetEntry:
+    """One row of the panel: the set as it will be (``shown``), as it is in the file
+    (``saved``), and how it is pending."""
+
+    shown: SsdSetRow
+    saved: SsdSetRow | None
+    create: CreateSsdSet | None
+    deleted: bool
+    edits: tuple[SsdEdit, ...]
 
 
 class SsdPanel(QWidget):
-    """The separation-of-duty sets and the report of current violations.
+    """The separation-of-duty sets as they will be once saved, and the report of the
+    violations in the file.
 
     Args:
         db: the open database.
+        store: the window's pending edits.
 
     Signals:
-        sets_changed(): a set was created, changed or deleted (written to the file).
+        sets_changed(): a set was created, changed or deleted (pending, not saved yet).
 
     Attributes:
-        sets_model: the sets (name, roles, cardinality, description).
+        sets_model: the sets (name, roles, cardinality, description, pending state).
         violations_model: users authorized for too many roles of a set.
     """
 
     sets_changed = Signal()
+    HEADERS = ("Set", "Roles", "Limit", "Description", "State")
 
-    def __init__(self, db: Database, parent: QWidget | None = None) -> None:
+    def __init__(self, db: Database, store: PendingStore, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._db = db
-        self._sets: list[SsdSetRow] = []
-        self.sets_model = RowsModel(("Set", "Roles", "Limit", "Description"), self)
+        self._store = store
+        self._entries: list[_SetEntry] = []
+        self.sets_model = RowsModel(self.HEADERS, self)
         self.sets_view = QTableView()
         self.sets_view.setModel(self.sets_model)
         self.sets_view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -190,6 +334,7 @@ class SsdPanel(QWidget):
         self.edit_button = QPushButton("Edit\u2026")
         self.delete_button = QPushButton("Delete")
         self.check_button = QPushButton("Check for violations")
+        self.check_button.setToolTip("Scan every user as the file is now (saved changes only)")
         self.violations_model = RowsModel(("Set", "User", "Authorized for", "Limit"), self)
         self.violations_view = QTableView()
         self.violations_view.setModel(self.violations_model)
@@ -198,7 +343,7 @@ class SsdPanel(QWidget):
         self.violations_summary = plain_label(
             "Press \u201cCheck for violations\u201d to scan every user."
         )
-        self.message = error_label()
+        self.message = plain_label()
         buttons = QHBoxLayout()
         for b in (self.new_button, self.edit_button, self.delete_button):
             buttons.addWidget(b)
@@ -217,63 +362,94 @@ class SsdPanel(QWidget):
         self.check_button.clicked.connect(self.check_violations)
         self.sets_view.doubleClicked.connect(lambda _index: self._edit_selected())
         self.sets_view.selectionModel().selectionChanged.connect(self._selection_changed)
+        self.read_only = lock_for_read_only(
+            db, [self.new_button, self.edit_button, self.delete_button]
+        )
+        # The pending state is read in a rolled-back preview: only while someone sees it.
+        self._follow = RefreshWhenShown(self, self.refresh)
+        store.changed.connect(self._follow.request)
         self.refresh()
 
     # ------------------------------------------------------------ API
 
     def refresh(self) -> None:
+        """Read the sets from the file and as they will be once the pending edits are
+        saved, and mark the difference."""
+        chosen = self.selected_set()
         try:
             with self._db.read() as s:
-                self._sets = rbac.ssd_role_sets(s)
+                saved = rbac.ssd_role_sets(s)
+            problems: list[str] = []
+            shown = saved
+            if not self._store.is_empty():
+                shown, problems = impact.with_pending(
+                    self._db, self._store.edits_for_save(), rbac.ssd_role_sets
+                )
         except AccessGuardError as exc:
-            self.message.setText(exc.message)
+            self._say(exc.message, RED)
             return
-        self.sets_model.set_rows(
-            [
-                (r.name, ", ".join(r.roles), f"fewer than {r.cardinality}", r.description)
-                for r in self._sets
-            ]
-        )
+        self._entries = self._entries_of(saved, shown)
+        rows, colors, tips = [], [], []
+        for entry in self._entries:
+            state, color, tip = self._state(entry)
+            r = entry.shown
+            rows.append(
+                (r.name, ", ".join(r.roles), f"fewer than {r.cardinality}", r.description, state)
+            )
+            colors.append(color)
+            tips.append(tip)
+        self.sets_model.set_rows(rows, colors, tips)
         self.sets_view.resizeColumnsToContents()
+        if chosen is not None:
+            self._reselect(chosen)
         self._selection_changed()
+        if problems:
+            self._say("Some pending changes would be refused: " + "; ".join(problems), RED)
+        elif self.message.text().startswith("Some pending"):
+            self._say("", None)
 
     def select_set(self, name: str) -> None:
-        for row, s in enumerate(self._sets):
-            if s.name == name:
+        for row, entry in enumerate(self._entries):
+            if entry.shown.name == name:
                 self.sets_view.selectRow(row)
                 return
         raise KeyError(name)
 
     def selected_set(self) -> SsdSetRow | None:
-        rows = self.sets_view.selectionModel().selectedRows()
-        return self._sets[rows[0].row()] if rows else None
+        entry = self._selected_entry()
+        return entry.shown if entry is not None else None
+
+    def states(self) -> dict[str, str]:
+        """Set name -> its pending state as shown ("" if saved and unchanged)."""
+        return {row[0]: row[4] for row in self.sets_model.rows()}
 
     def make_dialog(self, existing: SsdSetRow | None) -> SsdSetDialog:
-        """The dialog for a new (None) or existing set, wired to refresh this panel."""
-        dialog = SsdSetDialog(self._db, existing, self)
-        dialog.saved.connect(self._written)
+        """The dialog for a new (None) or shown set, wired to refresh this panel."""
+        entry = next((e for e in self._entries if e.shown == existing), None)
+        create = entry.create if entry is not None else None
+        dialog = SsdSetDialog(self._db, self._store, existing, self, pending_create=create)
+        dialog.applied.connect(self._pushed)
         return dialog
 
     def open_dialog(self, existing: SsdSetRow | None) -> None:
+        if self.read_only:
+            return
         self.make_dialog(existing).open()
 
     def delete_selected(self) -> bool:
-        chosen = self.selected_set()
-        if chosen is None:
+        """Mark the chosen set for deletion (pending; Ctrl+Z takes it back). A set that
+        is new and unsaved is withdrawn instead."""
+        entry = self._selected_entry()
+        if entry is None or entry.deleted or self.read_only:
             return False
-        from .. import messages
-
-        if not messages.confirm(
-            self, "Delete set", f"Delete the separation-of-duty set {chosen.name}?", "Delete"
-        ):
-            return False
-        try:
-            with self._db.action(f"Delete separation-of-duty set {chosen.name}") as s:
-                rbac.delete_ssd_set(s, chosen.id)
-        except AccessGuardError as exc:
-            self.message.setText(exc.message)
-            return False
-        self._written(chosen.name)
+        name = entry.shown.name
+        if entry.create is not None:
+            self._store.withdraw([entry.create])
+            self._say(f"The new set {name} was withdrawn (it was never saved).", None)
+        else:
+            self._store.push(DeleteSsdSet(entry.shown.id, name))
+            self._say(f"{name} will be deleted when you save.", None)
+        self.sets_changed.emit()
         return True
 
     def check_violations(self) -> int:
@@ -306,21 +482,76 @@ class SsdPanel(QWidget):
 
     # ------------------------------------------------------------ internals
 
+    def _entries_of(self, saved: list[SsdSetRow], shown: list[SsdSetRow]) -> list[_SetEntry]:
+        edits = _ssd_edits(self._store)
+        creates = {name_key(e.name): e for e in edits if isinstance(e, CreateSsdSet)}
+        saved_by_id = {r.id: r for r in saved}
+        entries = []
+        for row in shown:
+            create = creates.get(name_key(row.name))
+            old = None if create is not None else saved_by_id.get(row.id)
+            mine = (
+                (create,)
+                if create is not None
+                else tuple(e for e in edits if getattr(e, "ssd_set", None) in (row.id, row.name))
+            )
+            entries.append(_SetEntry(row, old, create, False, mine))
+        shown_ids = {e.saved.id for e in entries if e.saved is not None}
+        for row in saved:
+            if row.id not in shown_ids:
+                mine = tuple(e for e in edits if getattr(e, "ssd_set", None) in (row.id, row.name))
+                entries.append(_SetEntry(row, row, None, True, mine))
+        return entries
+
+    def _state(self, entry: _SetEntry) -> tuple[str, QColor | None, str]:
+        """(state text, colour, tooltip) of one row."""
+        failed = next((m for e in entry.edits if (m := self._store.failure(e))), None)
+        lines = [e.describe() for e in entry.edits]
+        if failed:
+            return f"not saved: {failed}", RED, "\n".join([*lines, failed])
+        if entry.create is not None:
+            return "new \u2014 not saved", PENDING, "\n".join(lines)
+        if entry.deleted:
+            return "deleted when you save", GREY, "\n".join(lines)
+        if entry.saved is not None and entry.saved != entry.shown:
+            return "changed \u2014 not saved", PENDING, "\n".join(lines)
+        return "", None, ""
+
+    def _selected_entry(self) -> _SetEntry | None:
+        rows = self.sets_view.selectionModel().selectedRows()
+        if not rows or rows[0].row() >= len(self._entries):
+            return None
+        return self._entries[rows[0].row()]
+
+    def _reselect(self, before: SsdSetRow) -> None:
+        for row, entry in enumerate(self._entries):
+            if entry.shown.id == before.id or entry.shown.name == before.name:
+                self.sets_view.selectRow(row)
+                return
+
     def _edit_selected(self) -> None:
-        chosen = self.selected_set()
-        if chosen is not None:
-            self.open_dialog(chosen)
+        entry = self._selected_entry()
+        if entry is not None and not entry.deleted:
+            self.open_dialog(entry.shown)
 
     def _selection_changed(self) -> None:
-        chosen = self.selected_set() is not None
-        self.edit_button.setEnabled(chosen)
-        self.delete_button.setEnabled(chosen)
+        entry = self._selected_entry()
+        live = entry is not None and not entry.deleted and not self.read_only
+        self.edit_button.setEnabled(live)
+        self.delete_button.setEnabled(live)
 
-    def _written(self, _name: str) -> None:
-        self.message.clear()
-        self.refresh()
+    def _pushed(self, name: str) -> None:
+        self._say(
+            f"{name}: pending \u2014 Save (Ctrl+S) writes it, Undo (Ctrl+Z) takes it back.", None
+        )
         self.sets_changed.emit()
 
+    def _say(self, text: str, color: QColor | None) -> None:
+        self.message.setText(text)
+        self.message.setStyleSheet(f"color: {color.name()};" if color is not None else "")
 
-def show_ssd(db: Database, parent: QWidget | None = None) -> SsdPanel:
-    return open_window(SsdPanel(db, parent), "Separation of duty", (760, 520))
+
+def show_ssd(db: Database, store: PendingStore, parent: QWidget | None = None) -> SsdPanel:
+    panel = SsdPanel(db, store, parent)
+    panel.sets_view.setFocus(Qt.FocusReason.OtherFocusReason)
+    return open_window(panel, "Separation of duty", (860, 540))
