@@ -26,7 +26,16 @@ from .. import audit
 from ..errors import ImportCancelledError
 from ..keys import name_key
 from ..models import utcnow
-from .staging import BATCH, CancelCheck, Progress, ProgressCallback, Staging, from_storage
+from .staging import (
+    BATCH,
+    SKELETONS,
+    CancelCheck,
+    Progress,
+    ProgressCallback,
+    Staging,
+    from_storage,
+    skeleton_of,
+)
 
 SECRET = "(set)"
 
@@ -263,39 +272,42 @@ def _additions(w: Writer) -> None:
     iso = w.moment.isoformat()
     op = w.operator
 
+    skel_col, skel_mark = (", username_skeleton", ",?") if SKELETONS else ("", "")
+    name_skel, name_mark = (", name_skeleton", ",?") if SKELETONS else ("", "")
+
     def user(row: Any) -> tuple[Sequence[Any], dict[str, Any]]:
-        uid, name, shown, mail, active, secret, key = row
+        uid, name, shown, mail, active, secret, key, skel = row
         after = {"active": bool(active), "created_at": iso, "display_name": shown,
                  "email": mail, "id": uid, "password_hash": SECRET if secret else None,
                  "username": name}
         values = (uid, name, shown, mail, bool(active) if not w.sqlite else active, secret,
-                  stamp, stamp, key)
+                  stamp, stamp, key, *((skel,) if SKELETONS else ()))
         return values, w.entry("insert", "user", name, None, after)
 
     w.run(
         "users", "add",
         "SELECT new_id, username, coalesce(display_name, username), nullif(email, ''), "
-        "coalesce(active, 1), password_hash, ukey FROM s_users WHERE verdict = 'add' "
+        "coalesce(active, 1), password_hash, ukey, skel FROM s_users WHERE verdict = 'add' "
         "ORDER BY seq",
         "INSERT INTO users (id, username, display_name, email, active, password_hash, "
-        "created_at, updated_at, version, username_key) VALUES (?,?,?,?,?,?,?,?,1,?)",
+        f"created_at, updated_at, version, username_key{skel_col}) "
+        f"VALUES (?,?,?,?,?,?,?,?,1,?{skel_mark})",
         user,
     )
     for kind, record_type in (("roles", "role"), ("resources", "resource")):
 
         def named(row: Any, record_type: str = record_type) -> tuple[Sequence[Any], dict[str, Any]]:
-            rid, name, text, key = row
+            rid, name, text, key, skel = row
             after = {"created_at": iso, "description": text, "id": rid, "name": name}
-            return (rid, name, text, stamp, stamp, key), w.entry(
-                "insert", record_type, name, None, after
-            )
+            values = (rid, name, text, stamp, stamp, key, *((skel,) if SKELETONS else ()))
+            return values, w.entry("insert", record_type, name, None, after)
 
         w.run(
             kind, "add",
-            f"SELECT new_id, name, coalesce(description, ''), nkey FROM s_{kind} "
+            f"SELECT new_id, name, coalesce(description, ''), nkey, skel FROM s_{kind} "
             "WHERE verdict = 'add' ORDER BY seq",
             f"INSERT INTO {kind} (id, name, description, created_at, updated_at, version, "
-            "name_key) VALUES (?,?,?,?,?,1,?)",
+            f"name_key{name_skel}) VALUES (?,?,?,?,?,1,?{name_mark})",
             named,
         )
 
@@ -317,16 +329,17 @@ def _additions(w: Writer) -> None:
     )
 
     def ssd_set(row: Any) -> tuple[Sequence[Any], dict[str, Any]]:
-        sid, name, count, text, key = row
+        sid, name, count, text, key, skel = row
         after = {"cardinality": count, "description": text, "id": sid, "name": name}
-        return (sid, name, count, text, key), w.entry("insert", "ssd_set", name, None, after)
+        values = (sid, name, count, text, key, *((skel,) if SKELETONS else ()))
+        return values, w.entry("insert", "ssd_set", name, None, after)
 
     w.run(
         "ssd_sets", "add",
-        "SELECT new_id, name, cardinality, coalesce(description, ''), nkey FROM s_ssd_sets "
-        "WHERE verdict = 'add' ORDER BY seq",
-        "INSERT INTO ssd_sets (id, name, cardinality, description, version, name_key) "
-        "VALUES (?,?,?,?,1,?)",
+        "SELECT new_id, name, cardinality, coalesce(description, ''), nkey, skel "
+        "FROM s_ssd_sets WHERE verdict = 'add' ORDER BY seq",
+        f"INSERT INTO ssd_sets (id, name, cardinality, description, version, name_key"
+        f"{name_skel}) VALUES (?,?,?,?,1,?{name_mark})",
         ssd_set,
     )
 
@@ -423,7 +436,8 @@ def _changes(w: Writer) -> None:
         before, after = _diff(old, new)
         active_value = new["active"] if not w.sqlite else int(new["active"])
         values = (new["username"], new["display_name"], new["email"], active_value,
-                  new["password_hash"], name_key(new["username"]), stamp, uid)
+                  new["password_hash"], name_key(new["username"]),
+                  *((skeleton_of(new["username"]),) if SKELETONS else ()), stamp, uid)
         return values, w.entry("update", "user", new["username"], before, after)
 
     w.run(
@@ -432,8 +446,8 @@ def _changes(w: Writer) -> None:
         "s.username, s.display_name, s.email, s.active, s.password_hash FROM s_users s "
         "JOIN tgt.users t ON t.id = s.target_id WHERE s.verdict = 'change' ORDER BY s.seq",
         "UPDATE users SET username = ?, display_name = ?, email = ?, active = ?, "
-        "password_hash = ?, username_key = ?, updated_at = ?, version = version + 1 "
-        "WHERE id = ?",
+        f"password_hash = ?, username_key = ?{', username_skeleton = ?' if SKELETONS else ''}, "
+        "updated_at = ?, version = version + 1 WHERE id = ?",
         user,
     )
     for kind, record_type in (("roles", "role"), ("resources", "resource")):
@@ -442,7 +456,8 @@ def _changes(w: Writer) -> None:
             rid, name, text, s_name, s_text = row
             new = {"name": s_name, "description": text if s_text is None else s_text}
             before, after = _diff({"name": name, "description": text}, new)
-            values = (new["name"], new["description"], name_key(new["name"]), stamp, rid)
+            values = (new["name"], new["description"], name_key(new["name"]),
+                      *((skeleton_of(new["name"]),) if SKELETONS else ()), stamp, rid)
             return values, w.entry("update", record_type, new["name"], before, after)
 
         w.run(
@@ -450,7 +465,8 @@ def _changes(w: Writer) -> None:
             f"SELECT t.id, t.name, t.description, s.name, s.description FROM s_{kind} s "
             f"JOIN tgt.{kind} t ON t.id = s.target_id WHERE s.verdict = 'change' "
             "ORDER BY s.seq",
-            f"UPDATE {kind} SET name = ?, description = ?, name_key = ?, updated_at = ?, "
+            f"UPDATE {kind} SET name = ?, description = ?, name_key = ?"
+            f"{', name_skeleton = ?' if SKELETONS else ''}, updated_at = ?, "
             "version = version + 1 WHERE id = ?",
             named,
         )
@@ -461,7 +477,8 @@ def _changes(w: Writer) -> None:
                "description": text if s_text is None else s_text}
         before, after = _diff({"name": name, "cardinality": count, "description": text}, new)
         values = (new["name"], new["cardinality"], new["description"],
-                  name_key(new["name"]), sid)
+                  name_key(new["name"]), *((skeleton_of(new["name"]),) if SKELETONS else ()),
+                  sid)
         return values, w.entry("update", "ssd_set", new["name"], before, after)
 
     w.run(
@@ -469,8 +486,8 @@ def _changes(w: Writer) -> None:
         "SELECT t.id, t.name, t.cardinality, t.description, s.name, s.cardinality, "
         "s.description FROM s_ssd_sets s JOIN tgt.ssd_sets t ON t.id = s.target_id "
         "WHERE s.verdict = 'change' ORDER BY s.seq",
-        "UPDATE ssd_sets SET name = ?, cardinality = ?, description = ?, name_key = ?, "
-        "version = version + 1 WHERE id = ?",
+        "UPDATE ssd_sets SET name = ?, cardinality = ?, description = ?, name_key = ?"
+        f"{', name_skeleton = ?' if SKELETONS else ''}, version = version + 1 WHERE id = ?",
         ssd_set,
     )
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from ..errors import CycleError, SeparationOfDutyError
 from ..rbac import MAX_PATH_DEPTH
-from .staging import Staging
+from .staging import SKELETONS, Staging
 
 
 class Mode(StrEnum):
@@ -75,6 +75,8 @@ class Checker:
         self._duplicates()
         self._self_inheritance()
         self._target_ids()
+        if SKELETONS:
+            self._lookalikes()
         self._references()
         if self.mode is Mode.MIRROR:
             self._removals()
@@ -130,6 +132,34 @@ class Checker:
             "JOIN tgt.resources r ON r.id = p.resource_id "
             "WHERE r.name_key = s_permissions.reskey AND p.action = s_permissions.action"
         )
+
+    def _lookalikes(self) -> None:
+        """Names that read like another name (core/lookalike.py) are refused, as editing
+        refuses them: within the source, and against the database."""
+        for kind, key, name, word, target_name, target_key, target_skel in (
+            ("users", "ukey", "username", "user", "username", "username_key",
+             "username_skeleton"),
+            ("roles", "nkey", "name", "role", "name", "name_key", "name_skeleton"),
+            ("resources", "nkey", "name", "resource", "name", "name_key", "name_skeleton"),
+            ("ssd_sets", "nkey", "name", "separation-of-duty set", "name", "name_key",
+             "name_skeleton"),
+        ):
+            tail = "Choose a name that reads differently."
+            self.st.execute(
+                f"UPDATE s_{kind} SET problem = {_q(f's_{kind}.{name}')} || ' looks the same "
+                f"as the {word} ' || {_q(f'd.{name}')} || ' (' || f.name || ':' || d.line || "
+                f"'). {tail}' FROM (SELECT skel, min(seq) AS first FROM s_{kind} WHERE "
+                f"problem IS NULL AND skel IS NOT NULL GROUP BY skel HAVING count(DISTINCT "
+                f"{key}) > 1) g JOIN s_{kind} d ON d.seq = g.first JOIN s_files f "
+                f"ON f.id = d.file WHERE s_{kind}.skel = g.skel AND s_{kind}.{key} <> d.{key} "
+                f"AND s_{kind}.problem IS NULL"
+            )
+            self.st.execute(
+                f"UPDATE s_{kind} SET problem = {_q(f's_{kind}.{name}')} || ' looks the same "
+                f"as the existing {word} ' || {_q(f't.{target_name}')} || '. {tail}' "
+                f"FROM tgt.{kind} t WHERE t.{target_skel} = s_{kind}.skel "
+                f"AND t.{target_key} <> s_{kind}.{key} AND s_{kind}.problem IS NULL"
+            )
 
     def _known(self, kind: str, key_expr: str) -> str:
         """SQL true when the ``kind`` record of key ``key_expr`` exists after the import."""

@@ -57,6 +57,11 @@ from .records import (
     UserRoleRecord,
 )
 
+try:  # the look-alike rule (core/lookalike.py, migration 0005) where this version has it
+    from ..lookalike import skeleton_key as _skeleton_key
+except ImportError:  # pragma: no cover - an older tree
+    _skeleton_key = None
+
 BATCH = 5000
 # How SQLAlchemy stores a UTC datetime in an SQLite file (models.UTCDateTime): naive text.
 STORAGE_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
@@ -85,10 +90,12 @@ _COMMON = "seq INTEGER PRIMARY KEY, file INTEGER NOT NULL, line INTEGER NOT NULL
 
 SOURCE_TABLES: dict[str, str] = {
     "users": "username TEXT, ukey TEXT, display_name TEXT, email TEXT, active INTEGER, "
-    "password_hash TEXT, target_id INTEGER, new_id INTEGER",
-    "roles": "name TEXT, nkey TEXT, description TEXT, target_id INTEGER, new_id INTEGER",
-    "resources": "name TEXT, nkey TEXT, description TEXT, target_id INTEGER, new_id INTEGER",
-    "ssd_sets": "name TEXT, nkey TEXT, cardinality INTEGER, description TEXT, "
+    "password_hash TEXT, skel TEXT, target_id INTEGER, new_id INTEGER",
+    "roles": "name TEXT, nkey TEXT, description TEXT, skel TEXT, target_id INTEGER, "
+    "new_id INTEGER",
+    "resources": "name TEXT, nkey TEXT, description TEXT, skel TEXT, target_id INTEGER, "
+    "new_id INTEGER",
+    "ssd_sets": "name TEXT, nkey TEXT, cardinality INTEGER, description TEXT, skel TEXT, "
     "target_id INTEGER, new_id INTEGER",
     "permissions": "resource TEXT, reskey TEXT, action TEXT, description TEXT, "
     "target_id INTEGER, new_id INTEGER, resource_id INTEGER, rname TEXT",
@@ -104,10 +111,10 @@ SOURCE_TABLES: dict[str, str] = {
 
 # Columns filled when a row is staged, in insert order.
 _INSERTED: dict[str, tuple[str, ...]] = {
-    "users": ("username", "ukey", "display_name", "email", "active", "password_hash"),
-    "roles": ("name", "nkey", "description"),
-    "resources": ("name", "nkey", "description"),
-    "ssd_sets": ("name", "nkey", "cardinality", "description"),
+    "users": ("username", "ukey", "display_name", "email", "active", "password_hash", "skel"),
+    "roles": ("name", "nkey", "description", "skel"),
+    "resources": ("name", "nkey", "description", "skel"),
+    "ssd_sets": ("name", "nkey", "cardinality", "description", "skel"),
     "permissions": ("resource", "reskey", "action", "description"),
     "role_parents": ("role", "rkey", "parent", "pkey"),
     "user_roles": ("username", "ukey", "role", "rkey", "expires_at"),
@@ -134,11 +141,37 @@ TARGET_TABLES: dict[str, tuple[Any, ...]] = {
                  SsdSet.description),
     "ssd_set_roles": (SsdSetRole.ssd_set_id, SsdSetRole.role_id),
 }
+SKELETONS = "username_skeleton" in User.__table__.c
+"""True when this schema stores look-alike skeletons (``*_skeleton``, core/lookalike.py):
+an import then refuses names that read like another and writes the skeleton column."""
+if SKELETONS:  # the copy of a server's tables carries them too
+    TARGET_TABLES["users"] += (User.__table__.c.username_skeleton,)
+    for _model in (Role, Resource, SsdSet):
+        TARGET_TABLES[_model.__tablename__] += (_model.__table__.c.name_skeleton,)
+
+
+def skeleton_of(name: str) -> str | None:
+    """The look-alike key of a name, or None where this version has no such rule."""
+    if not SKELETONS or _skeleton_key is None:
+        return None
+    return str(_skeleton_key(name))
+
+
 _TARGET_INDEXES = (
     "CREATE UNIQUE INDEX tgt.t_users_key ON users(username_key)",
     "CREATE UNIQUE INDEX tgt.t_roles_key ON roles(name_key)",
     "CREATE UNIQUE INDEX tgt.t_resources_key ON resources(name_key)",
     "CREATE UNIQUE INDEX tgt.t_ssd_sets_key ON ssd_sets(name_key)",
+    *(
+        (
+            "CREATE INDEX tgt.t_users_skel ON users(username_skeleton)",
+            "CREATE INDEX tgt.t_roles_skel ON roles(name_skeleton)",
+            "CREATE INDEX tgt.t_resources_skel ON resources(name_skeleton)",
+            "CREATE INDEX tgt.t_ssd_sets_skel ON ssd_sets(name_skeleton)",
+        )
+        if "username_skeleton" in User.__table__.c
+        else ()
+    ),
     "CREATE UNIQUE INDEX tgt.t_permissions_key ON permissions(resource_id, action)",
     "CREATE UNIQUE INDEX tgt.t_user_roles_pk ON user_roles(user_id, role_id)",
     "CREATE INDEX tgt.t_user_roles_role ON user_roles(role_id)",
@@ -215,7 +248,7 @@ def _clean(record: Record, problems: list[str]) -> tuple[str, tuple[Any, ...]]:
         except ValidationError as exc:
             problems.append(exc.message)
         active = None if record.active is None else int(bool(record.active))
-        return "users", (name, name_key(name), shown, mail, active, secret)
+        return "users", (name, name_key(name), shown, mail, active, secret, skeleton_of(name))
     if isinstance(record, (RoleRecord, ResourceRecord)):
         check = validation.role_name if isinstance(record, RoleRecord) else (
             validation.resource_name
@@ -223,7 +256,7 @@ def _clean(record: Record, problems: list[str]) -> tuple[str, tuple[Any, ...]]:
         name = _name_and_key(check, record.name, problems)
         text = _description(record.description, problems)
         kind = "roles" if isinstance(record, RoleRecord) else "resources"
-        return kind, (name, name_key(name), text)
+        return kind, (name, name_key(name), text, skeleton_of(name))
     if isinstance(record, SsdSetRecord):
         name = _name_and_key(validation.ssd_name, record.name, problems)
         count: Any = record.cardinality
@@ -232,7 +265,8 @@ def _clean(record: Record, problems: list[str]) -> tuple[str, tuple[Any, ...]]:
         except ValidationError as exc:
             problems.append(exc.message)
             count = None
-        return "ssd_sets", (name, name_key(name), count, _description(record.description, problems))
+        text = _description(record.description, problems)
+        return "ssd_sets", (name, name_key(name), count, text, skeleton_of(name))
     if isinstance(record, PermissionRecord):
         resource = _name_and_key(validation.resource_name, record.resource, problems)
         act = _name_and_key(validation.action, record.action, problems)
@@ -390,6 +424,10 @@ class Staging:
             "CREATE INDEX s_roles_key ON s_roles(nkey)",
             "CREATE INDEX s_resources_key ON s_resources(nkey)",
             "CREATE INDEX s_ssd_sets_key ON s_ssd_sets(nkey)",
+            "CREATE INDEX s_users_skel ON s_users(skel)",
+            "CREATE INDEX s_roles_skel ON s_roles(skel)",
+            "CREATE INDEX s_resources_skel ON s_resources(skel)",
+            "CREATE INDEX s_ssd_sets_skel ON s_ssd_sets(skel)",
             "CREATE INDEX s_permissions_key ON s_permissions(reskey, action)",
             "CREATE INDEX s_role_parents_key ON s_role_parents(rkey, pkey)",
             "CREATE INDEX s_user_roles_key ON s_user_roles(ukey, rkey)",

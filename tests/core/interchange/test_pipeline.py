@@ -22,6 +22,7 @@ from accessguard_gui.core.interchange.pipeline import (
     import_source,
     plan_import,
 )
+from accessguard_gui.core.interchange.staging import SKELETONS
 from accessguard_gui.core.models import AuditEntry, User, UserRole
 
 from .csvdirs import ORG, table_rows, write_dir
@@ -358,3 +359,18 @@ def test_an_expiry_is_updated_and_audited(db: Database, tmp_path: Path) -> None:
         stored = s.scalar(select(AuditEntry.after).where(AuditEntry.id == entry.id))
     assert assignment.expires_at == datetime(2030, 6, 1, 10, tzinfo=UTC)
     assert json.loads(stored or "{}") == {"expires_at": "2030-06-01T10:00:00+00:00"}
+
+
+@pytest.mark.skipif(not SKELETONS, reason="no look-alike rule in this schema")
+def test_names_that_look_alike_are_refused(db: Database, tmp_path: Path) -> None:
+    with db.action("Setup") as s:
+        rbac.add_role(s, "Admins")
+    folder = write_dir(tmp_path / "org", {
+        "roles.csv": [["name"], ["\u0410dmins"]],  # a Cyrillic А
+        "users.csv": [["username"], ["paypal"], ["paypa1"]],
+    })
+    lines = _refused(db, folder)
+    assert any(line.startswith("roles.csv:2 \u201c\u0410dmins\u201d looks the same as the "
+                               "existing role \u201cAdmins\u201d") for line in lines)
+    assert any(line.startswith("users.csv:3 \u201cpaypa1\u201d looks the same as the user "
+                               "\u201cpaypal\u201d (users.csv:2)") for line in lines)
