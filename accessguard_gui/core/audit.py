@@ -2,17 +2,29 @@
 
 Entries are inserted from an ``after_flush`` hook on the very connection and transaction
 that carries the change, so a committed change always has its entry and a rolled-back
-action leaves none. Callers never write audit rows themselves.
+action leaves none. Callers never write audit rows themselves: ``write_entries`` is the
+one way in.
+
+Tamper evidence: every entry stores ``hash`` = SHA-256 over a canonical encoding of its
+content (id, time, operator, action, operation, record, before, after) and the previous
+entry's hash (``entry_hash``). Writers take turns (SQLite's write lock, PostgreSQL's
+advisory lock, core/database.py), so reading the head inside the write transaction and
+numbering the new entries after it is safe. A changed, removed, re-ordered or forged
+entry no longer chains; ``core/integrity.py`` walks the chain. A rewrite of the whole
+chain is caught by comparing the head with a copy kept elsewhere (README).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import struct
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, insert, inspect, select
+from sqlalchemy import Connection, Select, and_, insert, inspect, select, text
 from sqlalchemy.orm import Session, UOWTransaction
 from sqlalchemy.orm.base import NO_VALUE
 
@@ -31,11 +43,23 @@ from .models import (
     UserRole,
     utcnow,
 )
+from .validation import safe_operator
 
 SECRET_FIELDS = frozenset({"password_hash"})
 # Bookkeeping columns that change with every update and say nothing to an auditor, and
 # the name keys (derived from the name, core/keys.py).
-QUIET_FIELDS = frozenset({"version", "updated_at", "username_key", "name_key"})
+QUIET_FIELDS = frozenset(
+    {"version", "updated_at", "username_key", "name_key", "username_skeleton", "name_skeleton"}
+)
+#: The previous hash of the first entry.
+GENESIS = "0" * 64
+#: Versions the encoding: a future change of what is hashed starts a new tag.
+CHAIN_TAG = b"accessguard-audit-1\x00"
+#: The content of an entry, in the order it is hashed.
+HASHED_FIELDS = (
+    "id", "at", "operator", "action", "operation", "record_type", "record_key", "before",
+    "after",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,14 +198,109 @@ def after_flush(session: Session, flush_context: UOWTransaction) -> None:
         write_entries(session.connection(), rows)
 
 
+def stored_time(value: datetime) -> str:
+    """The canonical text of an entry's time: naive UTC with microseconds, exactly as
+    SQLite stores it (SQLAlchemy's format), so a verifier can hash stored bytes as-is."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given; AccessGuard stores aware UTC datetimes")
+    return value.astimezone(UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+_FRAME = struct.Struct(">BQ").pack
+
+
+def entry_hash(previous: str | bytes | None, fields: Sequence[bytes | None]) -> str:
+    """SHA-256 (hex) of an entry: the chain tag, the previous hash and the entry's
+    ``HASHED_FIELDS`` as UTF-8 bytes (the id in decimal, the time as ``stored_time``).
+
+    Each field is framed (a NULL byte for NULL, else 1 and its length in 8 bytes), so
+    NULL and "" differ and no field can run into the next. Takes bytes so that a
+    verifier can hash what the file holds without decoding it (a damaged text is then a
+    broken link, not a crash).
+    """
+    if previous is None:
+        prev = b""
+    elif isinstance(previous, str):
+        prev = previous.encode("utf-8", "surrogateescape")
+    else:
+        prev = previous
+    parts = [CHAIN_TAG, _FRAME(1, len(prev)), prev]
+    for value in fields:
+        if value is None:
+            parts.append(b"\x00")
+        else:
+            parts.append(_FRAME(1, len(value)))
+            parts.append(value)
+    return hashlib.sha256(b"".join(parts)).hexdigest()
+
+
+def _utf8(value: Any) -> bytes | None:
+    return None if value is None else str(value).encode("utf-8", "surrogateescape")
+
+
+def content_fields(entry: dict[str, Any]) -> list[bytes | None]:
+    """An entry's hashed fields (``HASHED_FIELDS``) from a dict of column values."""
+    at = entry["at"]
+    return [
+        str(int(entry["id"])).encode("ascii"),
+        (stored_time(at) if isinstance(at, datetime) else str(at)).encode("utf-8"),
+        *(_utf8(entry.get(name)) for name in HASHED_FIELDS[2:]),
+    ]
+
+
+def chain_head(connection: Connection) -> tuple[int, str | None]:
+    """(id, hash) of the newest entry, (0, GENESIS) for an empty trail: one seek on the
+    primary key, whatever the size of the trail."""
+    row = connection.execute(
+        text("SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1")
+    ).first()
+    if row is None:
+        return 0, GENESIS
+    return int(row[0]), row[1]
+
+
+_BOUNDS = {"action": 200, "operation": 16, "record_type": 32, "record_key": 400}
+
+
 def write_entries(connection: Connection, rows: list[dict[str, Any]]) -> None:
-    """Append audit entries (dicts of AuditEntry's columns, ``id`` left out) on the
-    caller's connection and transaction.
+    """Append audit entries (dicts of AuditEntry's columns; ``id`` and ``hash`` are
+    assigned here) on the caller's connection and transaction, chained to the trail.
 
     The one way any code adds to the trail: the ORM flush hook above and set-based bulk
     writers (imports) both come through here, so the trail's rules live in one place.
+    The caller must hold the write lock (any ``db.action`` does): the head is read, the
+    entries numbered after it and each hashed over the one before. Operators are made
+    safe (``validation.safe_operator``) and texts cut to their column widths, so no
+    writer can flood or forge the trail with what the environment says.
     """
-    connection.execute(insert(AuditEntry), rows)
+    if not rows:
+        return
+    head_id, previous = chain_head(connection)
+    operators: dict[str, str] = {}
+    prepared: list[dict[str, Any]] = []
+    for number, row in enumerate(rows, start=head_id + 1):
+        raw_operator = str(row.get("operator") or "")
+        operator = operators.get(raw_operator)
+        if operator is None:
+            operator = operators[raw_operator] = safe_operator(raw_operator)[0]
+        entry: dict[str, Any] = {
+            "id": number,
+            "at": row.get("at") or utcnow(),
+            "operator": operator,
+            "before": row.get("before"),
+            "after": row.get("after"),
+        }
+        for name, width in _BOUNDS.items():
+            entry[name] = str(row.get(name) or "")[:width]
+        entry["hash"] = previous = entry_hash(previous, content_fields(entry))
+        prepared.append(entry)
+    connection.execute(insert(AuditEntry), prepared)
+    if connection.dialect.name == "postgresql":
+        # Ids are assigned here; keep the serial in step for anyone inserting without one.
+        connection.execute(
+            text("SELECT setval(pg_get_serial_sequence('audit_log', 'id'), :last)"),
+            {"last": prepared[-1]["id"]},
+        )
 
 
 def audit_query(
@@ -227,3 +346,45 @@ def audit_entries(session: Session, limit: int = 1000, **filters: Any) -> list[A
         )
         for e in result
     ]
+
+
+def chain_slice(
+    connection: Connection, after_id: int, limit: int
+) -> list[tuple[int, str | None, list[bytes | None]]]:
+    """The next ``limit`` entries after ``after_id`` in id order, as (id, stored hash,
+    hashed fields) — what the migration chains and the verifier checks.
+
+    On SQLite the texts come back as the bytes the file holds (``CAST … AS BLOB``): no
+    decoding, so invalid UTF-8 planted in an entry is a broken link, not an exception,
+    and the time is hashed exactly as stored.
+    """
+    sqlite = connection.dialect.name == "sqlite"
+    columns = ", ".join(
+        (f"CAST({name} AS BLOB)" if sqlite else name)
+        for name in HASHED_FIELDS[1:]
+    )
+    rows = connection.execute(
+        text(
+            f"SELECT id, {'CAST(hash AS BLOB)' if sqlite else 'hash'}, {columns} "
+            "FROM audit_log WHERE id > :after "
+            "ORDER BY id LIMIT :limit"
+        ),
+        {"after": after_id, "limit": limit},
+    ).all()
+    out: list[tuple[int, str | None, list[bytes | None]]] = []
+    for row in rows:
+        entry_id = int(row[0])
+        stored = row[1]
+        if sqlite:
+            fields: list[bytes | None] = [str(entry_id).encode("ascii"), *row[2:]]
+            if isinstance(stored, bytes):  # a forged non-text hash
+                stored = stored.decode("utf-8", "replace")
+        else:
+            at = row[2]
+            fields = [
+                str(entry_id).encode("ascii"),
+                (stored_time(at) if isinstance(at, datetime) else str(at)).encode("utf-8"),
+                *(_utf8(value) for value in row[3:]),
+            ]
+        out.append((entry_id, stored, fields))
+    return out

@@ -38,7 +38,11 @@ from __future__ import annotations
 
 import enum
 import json
-from collections.abc import Callable, Mapping, Sequence
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -67,9 +71,16 @@ from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.types import TypeDecorator
 
 from .changes import Entity
+from .errors import AccessGuardError, DatabaseError, QueryStoppedError, ValidationError
 from .models import AuditEntry, Permission, Resource, Role, User, UserRole, UTCDateTime
 
 PAGE_SIZE = 256
+#: The longest search text accepted: longer than any name or record key a person looks
+#: for, short enough that a pasted page of text cannot turn a search into minutes of LIKE.
+SEARCH_MAX = 256
+#: SQLite virtual-machine steps between two looks at a ``bounded`` block's cancel flag
+#: and clock (~1 ms of work).
+PROGRESS_STEPS = 10_000
 FTS_MIN_CHARS = 3
 #: A search with fewer candidates than this in the search index looks them up and sorts
 #: them; more candidates (dense matches) walk the sort column's index and keep matches.
@@ -201,11 +212,19 @@ class BrowseQuery:
     search: str = ""
     filters: tuple[tuple[str, Any], ...] = ()
 
+    def __post_init__(self) -> None:
+        check_search(self.search)
+
     def sorted_by(self, key: str, descending: bool = False) -> BrowseQuery:
         return replace(self, sort=key, descending=descending)
 
     def searching(self, text: str) -> BrowseQuery:
-        return replace(self, search=text)
+        """The same view searching ``text``.
+
+        Raises:
+            ValidationError: the text is longer than ``SEARCH_MAX`` characters.
+        """
+        return replace(self, search=check_search(text))
 
     def filtered(self, **filters: Any) -> BrowseQuery:
         """Replace the column filters; a value of None removes that filter."""
@@ -668,15 +687,129 @@ def _run(
     values = {**defaults, **params} if defaults else params
     raw = conn.connection.driver_connection
     assert raw is not None
+    args: Any = values if positions is None else [values[name] for name in positions]
+    try:
+        return _fetch(raw, sql, args)
+    except Exception as exc:
+        if _undecodable(exc):
+            # Text that is not UTF-8 in an otherwise healthy file (written by another
+            # program): show it with U+FFFD where it cannot be read, rather than lose
+            # the page. Only this query pays for the Python-level decoding.
+            previous = raw.text_factory
+            raw.text_factory = _lenient_text
+            try:
+                return _fetch(raw, sql, args)
+            except Exception as again:
+                typed = translate_error(again)
+                if typed is None:
+                    raise
+                raise typed from again
+            finally:
+                raw.text_factory = previous
+        typed = translate_error(exc)
+        if typed is None:
+            raise
+        raise typed from exc
+
+
+def _fetch(raw: Any, sql: str, args: Any) -> list[tuple[Any, ...]]:
     cursor = raw.cursor()
     try:
-        if positions is None:
-            cursor.execute(sql, values)
-        else:
-            cursor.execute(sql, [values[name] for name in positions])
+        cursor.execute(sql, args)
         return cursor.fetchall()  # type: ignore[no-any-return]
     finally:
         cursor.close()
+
+
+def _lenient_text(data: bytes) -> str:
+    return data.decode("utf-8", "replace")
+
+
+def _undecodable(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and "could not decode" in str(exc).lower()
+
+
+def translate_error(exc: BaseException) -> AccessGuardError | None:
+    """A driver error from a browse query as a typed error a person can read; None for
+    what is not a database failure (a bug: let it surface)."""
+    if isinstance(exc, AccessGuardError):
+        return exc
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    lowered = text.lower()
+    if isinstance(exc, sqlite3.Error) or type(exc).__module__.startswith("psycopg"):
+        if "interrupt" in lowered or "canceling statement" in lowered:
+            return QueryStoppedError("The query was stopped before it finished.")
+        if "locked" in lowered or "busy" in lowered:
+            return DatabaseError("The database is busy \u2014 try again.")
+        if "malformed" in lowered or "not a database" in lowered:
+            return DatabaseError(f"The database file is damaged: {text}.")
+        return DatabaseError(f"The database could not be read: {text}.")
+    return None
+
+
+def check_search(text: str) -> str:
+    """``text`` if it is short enough to search for; else a ValidationError that says so
+    (the UI shows it beside the search box and keeps the previous results)."""
+    if len(text) > SEARCH_MAX:
+        raise ValidationError(
+            "search",
+            f"The search text is too long: {len(text):,} characters, at most {SEARCH_MAX} "
+            "are searched for.",
+        )
+    return text
+
+
+@contextmanager
+def bounded(
+    session: Session,
+    *,
+    cancel: threading.Event | None = None,
+    timeout: float | None = None,
+) -> Iterator[None]:
+    """Run the browse queries of the block so that they can be stopped.
+
+    Any statement of the block stops when ``cancel`` is set (from any thread: the
+    Cancel button) or once ``timeout`` seconds have passed, raising QueryStoppedError;
+    the session is then only fit to be closed. SQLite checks both every
+    ``PROGRESS_STEPS`` virtual-machine steps (a progress handler); PostgreSQL gets a
+    ``statement_timeout`` (its cancel flag is looked at between statements only).
+
+        with db.read() as s, browse.bounded(s, cancel=flag, timeout=30):
+            n = browse.count(s, browse.AUDIT, query)
+    """
+    deadline = None if timeout is None else time.monotonic() + timeout
+    conn = session.connection()
+    raw = conn.connection.driver_connection
+    sqlite = conn.dialect.name == "sqlite"
+
+    def stop() -> bool:
+        return (cancel is not None and cancel.is_set()) or (
+            deadline is not None and time.monotonic() > deadline
+        )
+
+    if sqlite:
+        assert isinstance(raw, sqlite3.Connection)
+        raw.set_progress_handler(lambda: 1 if stop() else 0, PROGRESS_STEPS)
+    elif timeout is not None and conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"SET LOCAL statement_timeout = {max(1, int(timeout * 1000))}")
+    try:
+        if stop():
+            raise QueryStoppedError("The query was stopped before it finished.")
+        yield
+    except Exception as exc:
+        if not isinstance(translate_error(exc), QueryStoppedError):
+            raise
+        if deadline is not None and time.monotonic() > deadline:
+            raise QueryStoppedError(
+                f"The query took longer than {timeout:g} s and was stopped; narrow the "
+                "search or the filters.",
+                timed_out=True,
+            ) from exc
+        raise QueryStoppedError("The query was cancelled.") from exc
+    finally:
+        if sqlite:
+            assert isinstance(raw, sqlite3.Connection)
+            raw.set_progress_handler(None, 0)
 
 
 def _dialect(session: Session) -> Dialect:

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from .database import Database
 from .keys import name_key
+from .lookalike import skeleton_key
 from .names import FIRST_NAMES, LAST_NAMES, ascii_fold
 
 DOOR_ACTIONS = ("open", "open_after_hours", "hold_open", "lock", "admin")
@@ -296,10 +297,11 @@ def _load(
             title = TITLES[min(level, len(TITLES) - 1)]
             stamp = history[rid % n_hist]
             name = f"{dept_name} {title} {rid:04d}"
-            yield (rid, name, f"{title} level of {dept_name}", stamp, stamp, 1, name_key(name))
+            yield (rid, name, f"{title} level of {dept_name}", stamp, stamp, 1, name_key(name),
+                   skeleton_key(name))
 
     # Rows by position: the name key is the last column (models.User.username_key).
-    conn.executemany("INSERT INTO roles VALUES (?,?,?,?,?,?,?)", role_rows())
+    conn.executemany("INSERT INTO roles VALUES (?,?,?,?,?,?,?,?)", role_rows())
     edges = sorted((rid, p) for rid, ps in parents.items() for p in ps)
     conn.executemany(
         "INSERT INTO role_inheritance VALUES (?,?,?)",
@@ -319,9 +321,9 @@ def _load(
                 system = SYSTEMS[i % len(SYSTEMS)]
                 name, text = f"{system} {i:05d}", f"{system} module"
             stamp = history[rid % n_hist]
-            yield rid, name, text, stamp, stamp, 1, name_key(name)
+            yield rid, name, text, stamp, stamp, 1, name_key(name), skeleton_key(name)
 
-    conn.executemany("INSERT INTO resources VALUES (?,?,?,?,?,?,?)", resource_rows())
+    conn.executemany("INSERT INTO resources VALUES (?,?,?,?,?,?,?,?)", resource_rows())
     base, extra = divmod(permissions, resources)
 
     def permission_rows() -> Iterator[tuple[object, ...]]:
@@ -362,9 +364,9 @@ def _load(
             stamp = history[int(rand() * n_hist)]
             active = 0 if rand() < inactive_share else 1
             yield (uid, username, shown, f"{username}@corp.example", active, None,
-                   stamp, stamp, 1, name_key(username))
+                   stamp, stamp, 1, name_key(username), skeleton_key(username))
 
-    conn.executemany("INSERT INTO users VALUES (?,?,?,?,?,?,?,?,?,?)", user_rows())
+    conn.executemany("INSERT INTO users VALUES (?,?,?,?,?,?,?,?,?,?,?)", user_rows())
 
     assignments = 0
 

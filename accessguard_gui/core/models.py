@@ -28,6 +28,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
 from sqlalchemy.types import TypeDecorator
 
 from .keys import name_key as key_of
+from .lookalike import skeleton_key
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -84,6 +85,21 @@ def _key_of(column: str) -> Any:
     return default
 
 
+def _skeleton_of(column: str) -> Any:
+    """Column default for a ``*_skeleton`` column (migration 0005), like ``_key_of``."""
+
+    def default(context: Any) -> str:
+        return skeleton_key(context.get_current_parameters()[column])
+
+    return default
+
+
+def _skeleton_column(name_column: str) -> Any:
+    """What the name looks like (core/lookalike.py): indexed, not unique — files written
+    before 0005 may hold look-alikes; new names may not look like any other."""
+    return mapped_column(Text, nullable=False, server_default="", default=_skeleton_of(name_column))
+
+
 def _key_column(length: int, name_column: str) -> Any:
     """A name's comparison key (core/keys.py), unique by index. The server default ""
     exists only because SQLite cannot add a NOT NULL column without one; the key is
@@ -111,16 +127,19 @@ class User(Base):
     version: Mapped[int] = mapped_column(Integer, nullable=False)
     # Last: migration 0004 appended it, and bulk loaders insert rows by position.
     username_key: Mapped[str] = _key_column(192, "username")
+    username_skeleton: Mapped[str] = _skeleton_column("username")  # 0005, after the key
 
     __mapper_args__ = {"version_id_col": version}
 
     @validates("username")
     def _set_key(self, _key: str, value: str) -> str:
         self.username_key = key_of(value)
+        self.username_skeleton = skeleton_key(value)
         return value
 
     __table_args__ = (
         Index("uq_users_username_key", username_key, unique=True),
+        Index("ix_users_username_skeleton", username_skeleton),
         Index("ix_users_display_name", display_name),
         Index("ix_users_email", email),
         # Every column the users table can be sorted by (migration 0003, core/browse.py).
@@ -143,13 +162,18 @@ class Role(Base):
     )
     version: Mapped[int] = mapped_column(Integer, nullable=False)
     name_key: Mapped[str] = _key_column(300, "name")  # last: see User.username_key
+    name_skeleton: Mapped[str] = _skeleton_column("name")  # 0005, after the key
 
     __mapper_args__ = {"version_id_col": version}
-    __table_args__ = (Index("uq_roles_name_key", name_key, unique=True),)
+    __table_args__ = (
+        Index("uq_roles_name_key", name_key, unique=True),
+        Index("ix_roles_name_skeleton", name_skeleton),
+    )
 
     @validates("name")
     def _set_key(self, _key: str, value: str) -> str:
         self.name_key = key_of(value)
+        self.name_skeleton = skeleton_key(value)
         return value
 
 
@@ -165,13 +189,18 @@ class Resource(Base):
     )
     version: Mapped[int] = mapped_column(Integer, nullable=False)
     name_key: Mapped[str] = _key_column(600, "name")  # last: see User.username_key
+    name_skeleton: Mapped[str] = _skeleton_column("name")  # 0005, after the key
 
     __mapper_args__ = {"version_id_col": version}
-    __table_args__ = (Index("uq_resources_name_key", name_key, unique=True),)
+    __table_args__ = (
+        Index("uq_resources_name_key", name_key, unique=True),
+        Index("ix_resources_name_skeleton", name_skeleton),
+    )
 
     @validates("name")
     def _set_key(self, _key: str, value: str) -> str:
         self.name_key = key_of(value)
+        self.name_skeleton = skeleton_key(value)
         return value
 
 
@@ -266,16 +295,19 @@ class SsdSet(Base):
     description: Mapped[str] = mapped_column(Text, nullable=False, default="")
     version: Mapped[int] = mapped_column(Integer, nullable=False)
     name_key: Mapped[str] = _key_column(300, "name")  # last: see User.username_key
+    name_skeleton: Mapped[str] = _skeleton_column("name")  # 0005, after the key
 
     __mapper_args__ = {"version_id_col": version}
 
     @validates("name")
     def _set_key(self, _key: str, value: str) -> str:
         self.name_key = key_of(value)
+        self.name_skeleton = skeleton_key(value)
         return value
 
     __table_args__ = (
         Index("uq_ssd_sets_name_key", name_key, unique=True),
+        Index("ix_ssd_sets_name_skeleton", name_skeleton),
         CheckConstraint("cardinality >= 2", name="cardinality_at_least_2"),
     )
 
@@ -296,7 +328,8 @@ class SsdSetRole(Base):
 class AuditEntry(Base):
     """One committed change: who, when, in which user action, to which record, before/after.
 
-    Append-only: the app never updates or deletes these rows (SQLite triggers refuse it).
+    Append-only: the app never updates or deletes these rows (triggers refuse it, and
+    REPLACE), and each row is chained to the one before it by ``hash``.
     ``before`` and ``after`` hold JSON objects of the changed record's fields.
     """
 
@@ -311,6 +344,9 @@ class AuditEntry(Base):
     record_key: Mapped[str] = mapped_column(String(400), nullable=False)
     before: Mapped[str | None] = mapped_column(Text)
     after: Mapped[str | None] = mapped_column(Text)
+    # SHA-256 (hex) over this entry's content and the previous entry's hash (core/audit.py,
+    # migration 0005): a changed, removed or forged entry breaks the chain.
+    hash: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (
         Index("ix_audit_log_at", "at"),

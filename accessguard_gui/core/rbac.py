@@ -44,6 +44,7 @@ from .errors import (
     ValidationError,
 )
 from .keys import name_key
+from .lookalike import refuse_lookalike
 from .models import (
     Permission,
     Resource,
@@ -247,6 +248,7 @@ def add_user(
     with _atomic(session):
         if _exists(session, User, User.username_key, name, None):
             raise DuplicateError(f"A user named \u201c{name}\u201d already exists.", field="username")
+        refuse_lookalike(session, User, name, None, "user", "username")
         user = User(
             username=name,
             display_name=shown,
@@ -286,6 +288,8 @@ def update_user(
             raise DuplicateError(
                 f"A user named \u201c{new_name}\u201d already exists.", field="username"
             )
+        if new_name is not None and new_name != user.username:
+            refuse_lookalike(session, User, new_name, user.id, "user", "username")
         for key, value in changes.items():
             if getattr(user, key) != value:
                 setattr(user, key, value)
@@ -343,6 +347,7 @@ def _add_named(session: Session, obj: NamedT, kind: str) -> NamedT:
             raise DuplicateError(
                 f"A {kind} named \u201c{obj.name}\u201d already exists.", field="name"
             )
+        refuse_lookalike(session, type(obj), obj.name, None, kind)
         session.add(obj)
     return obj
 
@@ -362,6 +367,7 @@ def _change_named(
                 raise DuplicateError(
                     f"A {kind} named \u201c{name}\u201d already exists.", field="name"
                 )
+            refuse_lookalike(session, type(obj), name, obj.id, kind)
             obj.name = name
         if text is not None and text != obj.description:
             obj.description = text
@@ -1215,6 +1221,7 @@ def create_ssd_set(
             raise DuplicateError(
                 f"A separation-of-duty set named \u201c{clean}\u201d already exists.", field="name"
             )
+        refuse_lookalike(session, SsdSet, clean, None, "separation-of-duty set")
         ssd = SsdSet(name=clean, cardinality=n, description=text)
         session.add(ssd)
         session.flush()

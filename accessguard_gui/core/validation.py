@@ -10,6 +10,7 @@ import re
 import unicodedata
 
 from .errors import ValidationError
+from .lookalike import is_invisible
 
 USERNAME_MAX = 64
 DISPLAY_NAME_MAX = 200
@@ -21,12 +22,17 @@ DESCRIPTION_MAX = 2000
 SSD_NAME_MAX = 100
 PASSWORD_MIN = 8
 PASSWORD_MAX = 1024
+OPERATOR_MAX = 64
+#: Combining marks in a row after one letter: enough for any script (Vietnamese, Tamil,
+#: Hebrew with cantillation use two or three), not for "Zalgo" text stacked off the line.
+MARKS_IN_A_ROW_MAX = 4
 
 # Usernames end up in logs, scripts and other systems: keep them to portable ASCII.
 _USERNAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]*")
-# Role and resource names are read by people: letters of any script, digits, spaces and a
-# little punctuation; no control characters, no quotes that break reports.
-_NAME_RE = re.compile(r"[^\W_][\w .,:/&()+#'-]*")
+# Role and resource names are read by people: letters of any script (with their combining
+# marks: Hindi, Tamil, Thai, Arabic and Hebrew vowel signs), digits, spaces and a little
+# punctuation; no control or invisible characters, no quotes that break reports.
+_NAME_PUNCTUATION = frozenset(" .,:/&()+#'-")
 _ACTION_RE = re.compile(r"[a-z][a-z0-9_.:-]*")
 # Deliberately simple: one @, no spaces, a dot in the domain. RFC 5322 in full accepts
 # addresses no mail system delivers to and people never type.
@@ -95,9 +101,40 @@ def email(value: object) -> str | None:
     return text
 
 
+def _describe(ch: str) -> str:
+    return f"U+{ord(ch):04X} {unicodedata.name(ch, 'unnamed character')}"
+
+
+def _name_characters_ok(text: str) -> bool:
+    """Letters or digits first; then letters, combining marks (a few in a row at most),
+    digits, spaces and the listed punctuation."""
+    if unicodedata.category(text[0])[0] not in "LN":
+        return False
+    marks = 0
+    for ch in text[1:]:
+        kind = unicodedata.category(ch)
+        if kind[0] == "M":
+            marks += 1
+            if marks > MARKS_IN_A_ROW_MAX:
+                return False
+            continue
+        marks = 0
+        if kind[0] in "LN" or ch in _NAME_PUNCTUATION:
+            continue
+        return False
+    return True
+
+
 def _name(field: str, label: str, value: object, limit: int) -> str:
     text = _required(field, label, value, limit, collapse_spaces=True)
-    if not _NAME_RE.fullmatch(text) or _has_control(text):
+    hidden = next((ch for ch in text if is_invisible(ch)), None)
+    if hidden is not None:
+        raise ValidationError(
+            field,
+            f"{label} contains an invisible character ({_describe(hidden)}): "
+            "names must show every character they hold.",
+        )
+    if not _name_characters_ok(text) or _has_control(text):
         raise ValidationError(
             field,
             f"{label} may contain letters, digits, spaces and . , : / & ( ) + # ' - "
@@ -116,6 +153,44 @@ def resource_name(value: object) -> str:
 
 def ssd_name(value: object) -> str:
     return _name("name", "Separation-of-duty set name", value, SSD_NAME_MAX)
+
+
+def operator(value: object) -> str:
+    """The name the audit trail records as "who" (the OS user by default): refused unless
+    it is short, visible text. See ``safe_operator`` for the form used when it is not."""
+    text = _required("operator", "Operator name", value, OPERATOR_MAX)
+    bad = next((ch for ch in text if _has_control(ch) or is_invisible(ch)), None)
+    if bad is not None:
+        raise ValidationError(
+            "operator", f"Operator name contains a control or invisible character ({_describe(bad)})."
+        )
+    return text
+
+
+def safe_operator(value: object) -> tuple[str, str | None]:
+    """The operator name to record, and why it differs from ``value`` (None: unchanged).
+
+    The environment says who the user is ($LOGNAME, $USER...): anything at all. Control,
+    bidi, format and invisible characters are written as ``\\uXXXX`` (visible, and the
+    original stays recoverable), then the name is cut to ``OPERATOR_MAX`` characters
+    ("…" marks the cut); empty becomes "unknown". Never raises: an odd environment must
+    not stop anyone from working, but it must not forge or flood the audit trail either.
+    """
+    raw = value if isinstance(value, str) else ""
+    try:
+        return operator(raw), None
+    except ValidationError as exc:
+        reason = exc.message
+    # At most what can survive the cut is looked at: a 1 MB name costs nothing here.
+    text = unicodedata.normalize("NFC", raw[: OPERATOR_MAX * 8]).strip()
+    shown = "".join(
+        f"\\u{ord(ch):04x}" if (_has_control(ch) or is_invisible(ch)) else ch for ch in text
+    )
+    if len(shown) > OPERATOR_MAX or len(raw) > OPERATOR_MAX * 8:
+        shown = shown[: OPERATOR_MAX - 1] + "\u2026"
+    if not shown:
+        shown = "unknown"
+    return shown, f"{reason} The audit trail records it as \u201c{shown}\u201d."
 
 
 def action(value: object) -> str:

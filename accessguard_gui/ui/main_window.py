@@ -999,29 +999,14 @@ class MainWindow(QMainWindow):
         extra = " Unsaved changes are not in the backup." if not self.store.is_empty() else ""
         messages.show_info(self, "Back up", f"Backup written to {written}.{extra}")
 
-    def check_database(self) -> None:
-        try:
-            problems = self.db.check()
-        except AccessGuardError as exc:
-            messages.show_error(self, "Check database", exc.message)
-            return
-        except Exception as exc:  # noqa: BLE001 - a damaged file can fail in many ways
-            messages.show_error(self, "Check database", f"The check could not finish: {exc}")
-            return
-        if not problems:
-            messages.show_info(
-                self, "Check database", "The database is healthy: no problems found."
-            )
-        else:
-            shown = "\n".join(problems[:20])
-            more = f"\n… and {len(problems) - 20} more." if len(problems) > 20 else ""
-            messages.show_error(
-                self,
-                "Check database",
-                f"The check found {len(problems):,} problem(s). "
-                "Restore a backup, or keep a copy of this file before changing it.",
-                shown + more,
-            )
+    def check_database(self) -> Any:
+        """File > Check database: file health, schema objects and the audit chain, run
+        off the GUI thread with progress and Cancel (ui/check_dialog.py)."""
+        from .check_dialog import CheckDialog
+
+        dialog = CheckDialog.show_for(self, self.db)
+        self.database_changed.connect(dialog.reject)  # it checks the database it was given
+        return dialog
 
     def _fill_recent_menu(self) -> None:
         self.recent_menu.clear()

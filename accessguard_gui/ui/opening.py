@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QLabel, QProgressDialog, QWidget
 from ..core.database import Database
 from ..core.errors import AccessGuardError, EmptyFileError
 from . import messages
+from .schema_warning import confirm_schema
 
 
 class _UpgradeWait:
@@ -88,7 +89,10 @@ def open_database(
         wait.close()
     for notice in open_notices(db):
         messages.show_info(parent, "Database recovered", notice)
-    return db
+    # Objects the migrations did not create (a planted trigger): warn, offer read-only.
+    return confirm_schema(
+        parent, db, lambda: Database(target, create=False, read_only=True, operator=operator)
+    )
 
 
 def open_notices(db: Database) -> list[str]:

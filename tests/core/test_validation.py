@@ -65,12 +65,29 @@ def test_role_names_accepted(raw: str, clean: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "bad", ["-Sales", "_Sales", "Sales; DROP", 'The "A" team', "a<b", "x\ty", "a\u200bb"]
+    "bad", ["-Sales", "_Sales", "Sales; DROP", 'The "A" team', "a<b", "x\ty"]
 )
 def test_role_names_bad_characters(bad: str) -> None:
     err = _refused(validation.role_name, bad)
     assert err.field == "name"
     assert "Role name may contain letters, digits, spaces" in str(err)
+
+
+def test_role_names_with_invisible_characters_say_which() -> None:
+    err = _refused(validation.role_name, "a\u200bb")
+    assert err.field == "name"
+    assert str(err).startswith("Role name contains an invisible character (U+200B ZERO WIDTH")
+
+
+def test_operator_names_are_bounded_and_made_visible() -> None:
+    assert validation.safe_operator("alice") == ("alice", None)
+    shown, why = validation.safe_operator("bob\u202eevil\x07")
+    assert shown == "bob\\u202eevil\\u0007"
+    assert why is not None and "U+202E RIGHT-TO-LEFT OVERRIDE" in why
+    shown, why = validation.safe_operator("x" * 1_000_000)
+    assert len(shown) == validation.OPERATOR_MAX and shown.endswith("\u2026")
+    assert why is not None and "too long" in why
+    assert validation.safe_operator("  ")[0] == "unknown"
 
 
 def test_names_decomposed_accents_are_the_same_name() -> None:

@@ -154,7 +154,7 @@ def test_drop_a_database_file_opens_it(qtbot: Any, window: MainWindow, tmp_path:
 
 
 def test_backup_and_check(
-    window: MainWindow, seeded: Database, dialogs: Any, tmp_path: Path
+    qtbot: Any, window: MainWindow, seeded: Database, dialogs: Any, tmp_path: Path
 ) -> None:
     target = tmp_path / "copy.db"
     dialogs.save_path = str(target)
@@ -162,8 +162,10 @@ def test_backup_and_check(
     assert "Backup written" in dialogs.infos[-1][1]
     assert set(users_in_file(target)) == {"alice", "bob", "carol"}
 
-    window.act_check.trigger()
-    assert "healthy" in dialogs.infos[-1][1]
+    dialog = window.check_database()  # ui/check_dialog.py: runs off the GUI thread
+    qtbot.waitUntil(lambda: dialog.outcome is not None, timeout=10_000)
+    assert dialog.outcome.healthy
+    dialog.close()
 
 
 def test_close_with_pending_edits_asks(
