@@ -365,6 +365,8 @@ class SsdPanel(QWidget):
         self.read_only = lock_for_read_only(
             db, [self.new_button, self.edit_button, self.delete_button]
         )
+        if self.read_only:
+            self._say(READ_ONLY_TIP, GREY)
         # The pending state is read in a rolled-back preview: only while someone sees it.
         self._follow = RefreshWhenShown(self, self.refresh)
         store.changed.connect(self._follow.request)
