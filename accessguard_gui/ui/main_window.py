@@ -43,6 +43,7 @@ from ..core.errors import AccessGuardError, ConflictError
 from . import messages
 from .details import HIDDEN_FIELDS, LABELS, record_values, show_value
 from .icons import app_icon
+from .interchange.view_export import install_view_exports
 from .messages import ConflictChoice, SaveChoice
 from .opening import open_database
 from .password_dialog import PasswordDialog
@@ -242,6 +243,18 @@ class MainWindow(QMainWindow):
             self.page_actions.append(act)
         self.act_guide = self._action("&Guide and shortcuts", self.show_guide, "F1")
         self.act_about = self._action("&About AccessGuard", self.about)
+        self.act_import = self._action(
+            "&Import…", self.import_organisation, "Ctrl+Shift+I",
+            "Import users, roles and permissions from a file or folder (dry run first)",
+        )
+        self.act_export = self._action(
+            "E&xport…", self.export_organisation, "Ctrl+Shift+X",
+            "Export the whole organisation as CSV files, a JSON document or a Casbin policy",
+        )
+        self.act_export_table = self._action(
+            "Export &table as shown…", self.export_table, "Ctrl+Shift+T",
+            "Write this table's rows, as shown (search, filters, sort), to a CSV file",
+        )
         self.act_bulk_roles = self._action(
             "Assign or remove a &role for selected users…",
             self.bulk_roles,
@@ -273,6 +286,9 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         file_menu.addAction(self.act_backup)
         file_menu.addAction(self.act_check)
+        file_menu.addSeparator()
+        for act in (self.act_import, self.act_export, self.act_export_table):
+            file_menu.addAction(act)
         file_menu.addSeparator()
         file_menu.addAction(self.act_quit)
         edit_menu = bar.addMenu("&Edit")
@@ -343,8 +359,12 @@ class MainWindow(QMainWindow):
             refused.connect(self._cell_refused)
         # Del works on the table only, so it never eats a keypress in the search box.
         page.view.addAction(self.act_delete)
+        page.view.addAction(self.act_export_table)  # its context menu (ui/interchange)
+        page.view.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        page.export_requested.connect(self.export_table)
         for title, widget in self.details_extension(kind.key):
             page.details.add_extension(title, widget)
+            install_view_exports(widget)
         if self.db.read_only or not kind.editable:
             page.view.setEditTriggers(page.view.EditTrigger.NoEditTriggers)
         self.pages[kind.key] = page
@@ -758,7 +778,25 @@ class MainWindow(QMainWindow):
 
         entries = menu_entries(self.db, self.store, self)
         _text, _tip, opener = entries[index]
-        return self._one_window(f"view {index}", opener, reuse=True)
+        window = self._one_window(f"view {index}", opener, reuse=True)
+        install_view_exports(window)  # Export to CSV… on its tables (ui/interchange)
+        return window
+
+    # File > Import…, Export… and Export of a page: ui/interchange (imported when used).
+    def import_organisation(self) -> Any:
+        from .interchange import window
+
+        return window.import_organisation(self)
+
+    def export_organisation(self) -> Any:
+        from .interchange import window
+
+        return window.export_organisation(self)
+
+    def export_table(self) -> Any:
+        from .interchange import window
+
+        return window.export_table(self)
 
     def _one_window(self, key: str, opener: Callable[[], QWidget], *, reuse: bool) -> QWidget:
         """At most one window per ``key``: an open one comes to the front (``reuse``) or
@@ -1094,6 +1132,7 @@ class MainWindow(QMainWindow):
         self.act_password.setEnabled(editable and has_row and page.kind.entity is Entity.USER)
         self.act_bulk_roles.setEnabled(editable and has_row and page.kind.entity is Entity.USER)
         self.act_backup.setEnabled(self.db.path is not None)
+        self.act_import.setEnabled(not self.db.read_only)
 
     def _apply_read_only(self) -> None:
         """The banner; pages switch their editing off as they are built (_ensure_page);

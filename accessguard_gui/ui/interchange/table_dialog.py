@@ -1,0 +1,295 @@
+"""Export… of a table page: the rows as shown (search, filters, sort) to a CSV file, or —
+on the audit log — the entries of a period.
+
+The dialog says exactly what will be written ("850 of 1,000,000 users — search “ada”,
+Status: Active — sorted by Display name, descending"), writes it on a worker thread
+(``core.interchange.table_export``) with a progress bar and Cancel, and leaves no file
+behind when cancelled or when writing fails.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QDate, Qt, Signal
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QDateEdit,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QRadioButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ...core.browse import BrowseQuery, TableSpec
+from ...core.database import Database
+from ...core.errors import AccessGuardError, ImportCancelledError
+from ...core.interchange import table_export
+from ..access.common import error_label, plain_label
+from . import paths
+from .tasks import BackgroundTask
+
+
+def describe(page: Any) -> str:
+    """What a table page shows, in words, from its own widgets and model."""
+    model = page.model
+    shown, total = model.counts() if callable(getattr(model, "counts", None)) else (0, 0)
+    kind = page.kind
+    counting = callable(getattr(model, "is_counting", None)) and model.is_counting()
+    conditions = []
+    if page.search.text().strip():
+        conditions.append(f"search \u201c{page.search.text().strip()}\u201d")
+    for item in kind.filters:
+        combo = page.filters.get(item.key)
+        if combo is not None and combo.currentIndex() > 0:
+            conditions.append(f"{item.label}: {combo.currentText()}")
+    if counting:
+        parts = [f"the {kind.plural} found (still counting)"]
+    elif conditions or shown != total:
+        parts = [f"{shown:,} of {total:,} {kind.singular if total == 1 else kind.plural}"]
+    else:
+        parts = [f"all {total:,} {kind.singular if total == 1 else kind.plural}"]
+    if conditions:
+        parts.append(", ".join(conditions))
+    query: BrowseQuery = model.query
+    spec: TableSpec = model.spec
+    sort = spec.column(query.sort or spec.default_sort).title
+    parts.append(f"sorted by {sort}{', descending' if query.descending else ''}")
+    return " \u2014 ".join(parts)
+
+
+def _file_name(title: str) -> str:
+    return re.sub(r"[^\w.-]+", "-", title).strip("-").lower() + ".csv"
+
+
+class TableExportDialog(QDialog):
+    """Export a table page as shown, or the audit log of a period, to CSV.
+
+    Args:
+        db: the database the page reads.
+        spec, query: the page's table and its current search, filters and sort.
+        description: the page's state in words (``describe``).
+        pending: how many edits are pending (not in the file, so not exported).
+
+    Signals:
+        exported(int, str): rows written and the file's path.
+    """
+
+    exported = Signal(int, str)
+
+    def __init__(
+        self,
+        db: Database,
+        spec: TableSpec,
+        query: BrowseQuery,
+        description: str,
+        parent: QWidget | None = None,
+        *,
+        pending: int = 0,
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("table_export_dialog")
+        self.setWindowTitle(f"Export {spec.title}")
+        self.db = db
+        self.spec = spec
+        self.query = query
+        self.task: BackgroundTask | None = None
+        self.audit = spec.key == "audit"
+
+        self.shown = QRadioButton(f"The {spec.plural} shown: {description}")
+        self.shown.setToolTip(description)
+        self.shown.setObjectName("shown")
+        self.shown.setChecked(True)
+        layout = QVBoxLayout(self)
+        layout.addWidget(plain_label("Write to a CSV file (UTF-8, one row per line; cells a "
+                                     "spreadsheet would run as a formula are marked with ')."))
+        layout.addWidget(self.shown)
+        self.period = QRadioButton("The audit log of a period (every field, oldest first):")
+        self.period.setObjectName("period")
+        today = QDate.currentDate()
+        self.since = QDateEdit(today.addDays(-30))
+        self.until = QDateEdit(today)
+        for edit, name in ((self.since, "since"), (self.until, "until")):
+            edit.setObjectName(name)
+            edit.setCalendarPopup(True)
+            edit.setDisplayFormat("yyyy-MM-dd")
+        if self.audit:
+            group = QButtonGroup(self)
+            group.addButton(self.shown)
+            group.addButton(self.period)
+            layout.addWidget(self.period)
+            dates = QHBoxLayout()
+            dates.setContentsMargins(24, 0, 0, 0)
+            dates.addWidget(plain_label("From"))
+            dates.addWidget(self.since)
+            dates.addWidget(plain_label("to"))
+            dates.addWidget(self.until)
+            dates.addWidget(plain_label("(whole days, UTC)"))
+            dates.addStretch(1)
+            layout.addLayout(dates)
+            self.period.toggled.connect(self._update)
+        if pending:
+            note = plain_label(
+                f"{pending:,} pending change{'s are' if pending != 1 else ' is'} not saved yet "
+                "and not exported: the file holds what the database holds."
+            )
+            note.setObjectName("pending_note")
+            layout.addWidget(note)
+
+        self.target = QLineEdit()
+        self.target.setObjectName("target")
+        self.target.setPlaceholderText("File to write")
+        self.target.setText(str(Path.home() / _file_name(spec.title)))
+        browse = QPushButton("Browse\u2026")
+        browse.clicked.connect(self._browse)
+        row = QHBoxLayout()
+        row.addWidget(self.target, 1)
+        row.addWidget(browse)
+        form = QFormLayout()
+        label = QLabel("&File:")
+        label.setBuddy(self.target)
+        form.addRow(label, row)
+        layout.addLayout(form)
+
+        self.progress = QProgressBar()
+        self.progress.setObjectName("progress")
+        self.progress.setVisible(False)
+        self.status = plain_label()
+        self.status.setObjectName("status")
+        self.error = error_label()
+        self.error.setObjectName("error")
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status)
+        layout.addWidget(self.error)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
+        self.export_button = self.buttons.addButton(
+            "Export", QDialogButtonBox.ButtonRole.AcceptRole
+        )
+        self.export_button.setObjectName("export")
+        self.export_button.setDefault(True)
+        self.buttons.accepted.connect(self.start)
+        self.buttons.rejected.connect(self.cancel)
+        layout.addWidget(self.buttons)
+        self.target.textChanged.connect(self._update)
+        self._total = self._shown_count(description)
+        self.resize(max(self.sizeHint().width(), 560), self.sizeHint().height())
+        self._update()
+
+    @staticmethod
+    def _shown_count(description: str) -> int:
+        """The row count the description names (0 while unknown: a busy progress bar)."""
+        match = re.match(r"(?:all )?([\d,]+)", description)
+        return int(match.group(1).replace(",", "")) if match else 0
+
+    def _browse(self) -> None:
+        chosen = paths.pick_save_path(self, "Export to CSV", self.target.text())
+        if chosen:
+            self.target.setText(chosen)
+
+    def _update(self) -> None:
+        running = self.task is not None
+        self.export_button.setEnabled(bool(self.target.text().strip()) and not running)
+        for w in (self.since, self.until):
+            w.setEnabled(self.period.isChecked() and not running)
+
+    def period_bounds(self) -> tuple[datetime, datetime]:
+        """The chosen days as [start of the first, start of the day after the last) UTC."""
+        def start(edit: QDateEdit) -> datetime:
+            day = edit.date()
+            return datetime(day.year(), day.month(), day.day(), tzinfo=UTC)
+
+        return start(self.since), start(self.until) + timedelta(days=1)
+
+    # ------------------------------------------------------------------ running
+
+    def start(self) -> None:
+        """Write the file on a worker thread."""
+        if self.task is not None:
+            return
+        target = Path(self.target.text().strip()).expanduser()
+        self.error.setText("")
+        db, spec, query = self.db, self.spec, self.query
+        if self.period.isChecked():
+            since, until = self.period_bounds()
+            if until <= since:
+                self.error.setText("The period is empty: its last day is before its first.")
+                return
+
+            def work(progress: Any, cancelled: Any) -> int:
+                return table_export.export_audit(db, target, since, until, progress=progress,
+                                                 cancelled=cancelled)
+            self.progress.setRange(0, 0)  # the number of entries is not counted first
+        else:
+            def work(progress: Any, cancelled: Any) -> int:
+                return table_export.export_view(db, spec, query, target, progress=progress,
+                                                cancelled=cancelled)
+            self.progress.setRange(0, self._total)  # 0: busy until the end
+        self.progress.setValue(0)
+        self.progress.setVisible(True)
+        self.status.setText("Writing\u2026")
+        self.task = BackgroundTask(work, self)
+        self.task.progressed.connect(self._progressed)
+        self.task.succeeded.connect(lambda n, t=str(target): self._succeeded(int(n), t))
+        self.task.failed.connect(self._failed)
+        self._update()
+        self.task.start()
+
+    def _progressed(self, rows: object) -> None:
+        if isinstance(rows, int):
+            if self.progress.maximum() and rows <= self.progress.maximum():
+                self.progress.setValue(rows)
+            self.status.setText(f"{rows:,} rows written\u2026")
+
+    def _succeeded(self, rows: int, target: str) -> None:
+        self.task = None
+        self.status.setText(f"Wrote {rows:,} rows to {target}.")
+        self.exported.emit(rows, target)
+        self.accept()
+
+    def _failed(self, error: object) -> None:
+        self.task = None
+        self.progress.setVisible(False)
+        self.status.setText("")
+        if isinstance(error, ImportCancelledError):
+            self.status.setText("Cancelled: no file was written.")
+        elif isinstance(error, AccessGuardError):
+            self.error.setText(str(error))
+        elif isinstance(error, OSError):
+            self.error.setText(f"The file cannot be written: {error.strerror or error}.")
+        else:
+            self.error.setText(f"The export failed: {error}")
+        self._update()
+
+    def cancel(self) -> None:
+        """Stop a running export (nothing is written), or close the dialog."""
+        if self.task is not None:
+            self.status.setText("Cancelling\u2026")
+            self.task.cancel()
+            return
+        self.reject()
+
+    def closeEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+        if self.task is not None:
+            self.task.cancel()
+            self.task.wait()
+        super().closeEvent(event)
+
+
+def export_table_page(db: Database, page: Any, parent: QWidget | None,
+                      pending: int = 0) -> TableExportDialog:
+    """Open the export dialog for a table page (non-modal) and return it."""
+    dialog = TableExportDialog(db, page.model.spec, page.model.query, describe(page),
+                               parent, pending=pending)
+    dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    dialog.show()
+    return dialog

@@ -1,0 +1,173 @@
+"""Export to CSV… on the tables of the access views: what the table shows, as shown.
+
+The access views hold their rows in memory already (a user's roles, a resource's users,
+the violations of a set, the role × permission matrix), so this writes the model's
+header and display texts in its row order. It runs on the GUI thread in slices of
+``SLICE_ROWS`` rows between events (Qt models may only be read there), with a progress
+dialog whose Cancel stops it and removes the part written.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from PySide6.QtCore import QAbstractItemModel, Qt, QTimer
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QProgressDialog, QTableView, QWidget
+
+from ...core.interchange.cells import neutralise
+from .. import messages
+from . import paths
+
+SLICE_ROWS = 500
+ACTION_NAME = "export_view_csv"
+
+
+def _cell(model: QAbstractItemModel, row: int, column: int) -> str:
+    """A cell as shown: its text, after "yes" for a ticked check box."""
+    index = model.index(row, column)
+    value = model.data(index, Qt.ItemDataRole.DisplayRole)
+    text = "" if value is None else str(value)
+    check = model.data(index, Qt.ItemDataRole.CheckStateRole)
+    if check is not None:
+        ticked = check in (Qt.CheckState.Checked, Qt.CheckState.Checked.value)
+        text = " ".join(t for t in ("yes" if ticked else "no", text) if t)
+    return neutralise(text)
+
+
+def _texts(
+    model: QAbstractItemModel, row: int, columns: list[int], row_label: bool
+) -> list[str]:
+    cells = [_cell(model, row, column) for column in columns]
+    if row_label:
+        label = model.headerData(row, Qt.Orientation.Vertical)
+        cells.insert(0, neutralise("" if label is None else str(label)))
+    return cells
+
+
+def _suggested_name(view: QTableView) -> str:
+    title = view.window().windowTitle().split("\u2014")[0].strip() or "table"
+    return re.sub(r"[^\w.-]+", "-", title).strip("-").lower() + ".csv"
+
+
+class ViewExport:
+    """Writes one view's model to a CSV file, a slice of rows per timer tick.
+
+    Attributes:
+        written: rows written so far; done: the file is complete (or failed).
+        error: the message of a failure, "" if none.
+    """
+
+    def __init__(self, view: QTableView, target: Path) -> None:
+        self.view = view
+        self.model = view.model()
+        self.target = target
+        header = view.horizontalHeader()
+        # The columns in the order shown, without hidden ones.
+        self.columns = [
+            header.logicalIndex(v) for v in range(header.count())
+            if not header.isSectionHidden(header.logicalIndex(v))
+        ]
+        self.total = self.model.rowCount()
+        # Rows named in a visible vertical header (the matrix's roles) keep their names.
+        self.row_label = view.verticalHeader().isVisible() and bool(
+            self.model.headerData(0, Qt.Orientation.Vertical) not in (None, "", 1)
+        )
+        self.written = 0
+        self.done = False
+        self.error = ""
+        handle, self._part = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part",
+                                              dir=target.parent)
+        self._out = os.fdopen(handle, "w", encoding="utf-8-sig", newline="")
+        self._writer = csv.writer(self._out)
+        titles = [
+            neutralise(str(self.model.headerData(c, Qt.Orientation.Horizontal) or ""))
+            for c in self.columns
+        ]
+        self._writer.writerow(([""] if self.row_label else []) + titles)
+
+    def step(self) -> bool:
+        """Write the next slice; True when there is more to do."""
+        end = min(self.written + SLICE_ROWS, self.total)
+        try:
+            for row in range(self.written, end):
+                self._writer.writerow(_texts(self.model, row, self.columns, self.row_label))
+            self.written = end
+            if end >= self.total:
+                self._out.close()
+                os.replace(self._part, self.target)
+                self.done = True
+                return False
+        except OSError as exc:
+            self.error = f"{self.target}: cannot be written ({exc.strerror})."
+            self.abandon()
+            return False
+        return True
+
+    def abandon(self) -> None:
+        """Stop and remove the part written (an existing target stays as it was)."""
+        self.done = True
+        if not self._out.closed:
+            self._out.close()
+        try:
+            os.unlink(self._part)
+        except FileNotFoundError:
+            pass
+
+
+def export_view(view: QTableView, target: str | Path | None = None) -> ViewExport | None:
+    """Ask for a file (unless given) and write the view's rows to it in slices, with a
+    progress dialog; returns the running export (None if no file was chosen)."""
+    parent = view.window()
+    chosen = target or paths.pick_save_path(parent, "Export to CSV", _suggested_name(view))
+    if not chosen:
+        return None
+    try:
+        job = ViewExport(view, Path(chosen))
+    except OSError as exc:
+        messages.show_error(parent, "Export", f"{chosen}: cannot be written ({exc.strerror}).")
+        return None
+    progress = QProgressDialog("Writing rows\u2026", "Cancel", 0, max(job.total, 1), parent)
+    progress.setWindowTitle("Export to CSV")
+    progress.setMinimumDuration(400)
+    progress.setAutoClose(False)
+    progress.setAutoReset(False)
+    timer = QTimer(progress)
+    timer.setInterval(0)
+
+    def tick() -> None:
+        if progress.wasCanceled():
+            job.abandon()
+        elif job.step():
+            progress.setValue(job.written)
+            return
+        timer.stop()
+        progress.close()
+        progress.deleteLater()
+        if job.error:
+            messages.show_error(parent, "Export", job.error)
+
+    timer.timeout.connect(tick)
+    timer.start()
+    return job
+
+
+def install_view_exports(root: QWidget) -> list[QAction]:
+    """Give every table of ``root`` (an access view) an "Export to CSV…" context action.
+    Safe to call again: a table that has the action keeps its one."""
+    added: list[QAction] = []
+    for view in root.findChildren(QTableView):
+        if any(a.objectName() == ACTION_NAME for a in view.actions()):
+            continue
+        action = QAction("Export to CSV\u2026", view)
+        action.setObjectName(ACTION_NAME)
+        action.setStatusTip("Write the rows of this table, as shown, to a CSV file")
+        action.triggered.connect(lambda _checked=False, v=view: export_view(v))
+        view.addAction(action)
+        view.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        added.append(action)
+    return added
