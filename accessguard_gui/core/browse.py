@@ -436,6 +436,16 @@ PERMISSIONS = TableSpec(
     label_key="action",
 )
 
+#: Characters of an audit text shown in a cell. The app writes at most 400 (operators 64),
+#: but a file written by other means may hold megabytes in one cell: a page of 256 such
+#: rows must not fill the memory.
+AUDIT_CELL_MAX = 400
+
+
+def _capped(expr: ColumnElement[Any]) -> ColumnElement[Any]:
+    return func.substr(expr, 1, AUDIT_CELL_MAX)
+
+
 _summary = func.coalesce(func.substr(_a.before, 1, 120), literal_column("''")).op("||")(
     literal_column("' \u2192 '")
 ).op("||")(func.coalesce(func.substr(_a.after, 1, 120), literal_column("''")))
@@ -448,12 +458,15 @@ AUDIT = TableSpec(
     entity=None,
     columns=(
         ColumnSpec("at", "At (UTC)", Kind.DATETIME, _raw(_a.at), _raw(_a.at), width=17),
-        ColumnSpec("operator", "Operator", Kind.TEXT, _a.operator, _a.operator, width=14),
-        ColumnSpec("action", "Action", Kind.TEXT, _a.action, None, width=24),
+        ColumnSpec("operator", "Operator", Kind.TEXT, _a.operator, _a.operator, width=14,
+                   cell=_capped(_a.operator)),
+        ColumnSpec("action", "Action", Kind.TEXT, _a.action, None, width=24,
+                   cell=_capped(_a.action)),
         ColumnSpec("operation", "Operation", Kind.TEXT, _a.operation, None, width=9),
         ColumnSpec("record_type", "Record type", Kind.TEXT, _a.record_type, _a.record_type,
                    width=11),
-        ColumnSpec("record_key", "Record", Kind.TEXT, _a.record_key, None, width=24),
+        ColumnSpec("record_key", "Record", Kind.TEXT, _a.record_key, None, width=24,
+                   cell=_capped(_a.record_key)),
         ColumnSpec("summary", "Before \u2192 after", Kind.TEXT, _summary, None, width=60),
     ),
     id_expr=_a.id,

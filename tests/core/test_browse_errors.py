@@ -90,3 +90,16 @@ def test_a_search_running_past_its_time_is_stopped(people: Database, tmp_path: P
         assert "longer than 0.2 s" in str(info.value)
         # The session is usable afterwards (the handler is removed).
         assert browse.count(s, browse.USERS) == 3
+
+
+@pytest.mark.sqlite_only
+def test_audit_cells_of_a_hostile_file_are_capped(people: Database) -> None:
+    assert people.path is not None
+    conn = sqlite3.connect(people.path, isolation_level=None)
+    conn.execute("DROP TRIGGER audit_log_no_update")
+    conn.execute("UPDATE audit_log SET operator = ? WHERE id = 1", ("x" * 1_000_000,))
+    conn.close()
+    with people.read() as s:
+        rows = browse.fetch_page(s, browse.AUDIT, browse.AUDIT.default_query())
+    operator = browse.FIRST_CELL + browse.AUDIT.index_of("operator")
+    assert max(len(r[operator]) for r in rows) == browse.AUDIT_CELL_MAX
