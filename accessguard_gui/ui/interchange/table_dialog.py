@@ -36,6 +36,7 @@ from ...core.database import Database
 from ...core.errors import AccessGuardError, ImportCancelledError
 from ...core.interchange import table_export
 from ..access.common import error_label, plain_label
+from ..plain_text import plain_tooltip
 from . import paths
 from .tasks import BackgroundTask
 
@@ -107,7 +108,7 @@ class TableExportDialog(QDialog):
         self.audit = spec.key == "audit"
 
         self.shown = QRadioButton(f"The {spec.plural} shown: {description}")
-        self.shown.setToolTip(description)
+        self.shown.setToolTip(plain_tooltip(description))  # may quote the search text
         self.shown.setObjectName("shown")
         self.shown.setChecked(True)
         layout = QVBoxLayout(self)
