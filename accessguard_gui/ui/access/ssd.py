@@ -323,6 +323,7 @@ class SsdPanel(QWidget):
         self._db = db
         self._store = store
         self._entries: list[_SetEntry] = []
+        self._note_shown = False  # a note about a pending change is in self.message
         self.sets_model = RowsModel(self.HEADERS, self)
         self.sets_view = QTableView()
         self.sets_view.setModel(self.sets_model)
@@ -407,7 +408,10 @@ class SsdPanel(QWidget):
         self._selection_changed()
         if problems:
             self._say("Some pending changes would be refused: " + "; ".join(problems), RED)
-        elif self.message.text().startswith("Some pending"):
+        elif self.message.text().startswith("Some pending") or (
+            self._note_shown and not _ssd_edits(self._store)
+        ):
+            # Saved, undone or reverted: a note about pending changes is stale now.
             self._say("", None)
 
     def select_set(self, name: str) -> None:
@@ -450,7 +454,7 @@ class SsdPanel(QWidget):
             self._say(f"The new set {name} was withdrawn (it was never saved).", None)
         else:
             self._store.push(DeleteSsdSet(entry.shown.id, name))
-            self._say(f"{name} will be deleted when you save.", None)
+            self._note(f"{name} will be deleted when you save.")
         self.sets_changed.emit()
         return True
 
@@ -543,12 +547,15 @@ class SsdPanel(QWidget):
         self.delete_button.setEnabled(live)
 
     def _pushed(self, name: str) -> None:
-        self._say(
-            f"{name}: pending \u2014 Save (Ctrl+S) writes it, Undo (Ctrl+Z) takes it back.", None
-        )
+        self._note(f"{name}: pending \u2014 Save (Ctrl+S) writes it, Undo (Ctrl+Z) takes it back.")
         self.sets_changed.emit()
 
+    def _note(self, text: str) -> None:
+        self._say(text, None)
+        self._note_shown = True
+
     def _say(self, text: str, color: QColor | None) -> None:
+        self._note_shown = False
         self.message.setText(text)
         self.message.setStyleSheet(f"color: {color.name()};" if color is not None else "")
 

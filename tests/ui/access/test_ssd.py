@@ -61,7 +61,9 @@ def test_a_new_set_is_pending_until_saved(
     assert "Audit apart" not in _sets_in_file(demo_db)  # nothing written yet
     assert panel.states() == {"Audit apart": "new \u2014 not saved", "Pay and approve": ""}
     save_png(panel, SHOTS / "ssd_pending_new.png")
+    assert "Audit apart: pending" in panel.message.text()
     assert save_pending(demo_db, store).ok
+    assert panel.message.text() == ""  # the note about the pending change is gone
     assert _sets_in_file(demo_db)["Audit apart"] == (
         ("Approvals", "Auditor", "Operator"),
         3,
