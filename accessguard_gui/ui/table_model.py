@@ -39,12 +39,15 @@ pushes a ``core.changes.Update`` to the store; it never writes to the database.
 from __future__ import annotations
 
 import enum
+import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 from PySide6.QtCore import (
     QAbstractTableModel,
+    QCoreApplication,
     QModelIndex,
     QObject,
     QPersistentModelIndex,
@@ -58,7 +61,8 @@ from ..core import browse, validation
 from ..core.browse import FIRST_CELL, ID, SORT, BrowseQuery, Key, Kind, Record, TableSpec
 from ..core.changes import Create, Delete, Entity, Update
 from ..core.database import Database
-from ..core.errors import ValidationError
+from ..core.errors import AccessGuardError, ValidationError
+from .background import BackgroundReads, Job
 from .pending import PendingStore
 from .plain_text import plain_tooltip
 
@@ -66,6 +70,9 @@ PAGE_SIZE = browse.PAGE_SIZE
 MAX_PAGES = 64
 ANCHOR_CHUNK_PAGES = 32
 COUNT_CHUNK_IDS = 32_768
+#: Tables with at least this many rows search, sort, filter and count off the GUI thread
+#: (smaller ones answer in a few ms, at once, on the calling thread).
+BACKGROUND_ROWS = 50_000
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -145,6 +152,83 @@ _VALIDATORS: dict[tuple[Entity, str], Any] = {
 }
 
 
+@dataclass(frozen=True)
+class _Snapshot:
+    """What a reset shows: read by a worker (or inline), installed on the GUI thread."""
+
+    query: BrowseQuery
+    plan: browse.Plan
+    total: int
+    count: int
+    ids: list[int] | None  # INDEXED search: every match, in order
+    first: list[tuple[Any, ...]] | None  # page 0
+    counting: tuple[int, int] | None  # id bounds still to count (scanning search)
+
+
+def _read_snapshot(
+    session: Any,
+    spec: TableSpec,
+    q: BrowseQuery,
+    plan: browse.Plan,
+    count: int,
+    total: int,
+    *,
+    recount: bool,
+    recount_total: bool,
+) -> _Snapshot:
+    """Count (unless only the order changed) and read the first page of ``q``. Runs on a
+    worker thread for large tables: it touches nothing but its arguments."""
+    if recount_total or not total or (recount and not q.term and not q.filters):
+        total = browse.count(session, spec, spec.default_query())
+    if q.term and recount:
+        plan = browse.choose_plan(session, spec, q)
+    ids: list[int] | None = None
+    first: list[tuple[Any, ...]] | None = None
+    counting: tuple[int, int] | None = None
+    if q.term and plan is browse.Plan.INDEXED:
+        # Few matches: keep their ids in order (the order changes with a sort).
+        ids = browse.matching_ids(session, spec, q)
+        count = len(ids)
+    elif q.term and recount:
+        # The search index cannot narrow it: the first page now, the count from a slice
+        # by slice scan afterwards (unless the first page holds every match).
+        first = [tuple(r) for r in browse.fetch_page(session, spec, q, plan=plan)]
+        count = len(first)
+        counting = browse.id_bounds(session, spec) if len(first) == PAGE_SIZE else None
+    elif recount:
+        plan = browse.Plan.SCAN
+        count = total if not q.filters else browse.count(session, spec, q, plan=plan)
+    if count and first is None:
+        rows = (
+            browse.fetch_ids(session, spec, ids[:PAGE_SIZE], q)
+            if ids is not None
+            else browse.fetch_page(session, spec, q, plan=plan)
+        )
+        first = [tuple(r) for r in rows]
+    return _Snapshot(q, plan, total, count, ids, first, counting)
+
+
+def _count_slices(
+    session: Any,
+    job: Job[int],
+    spec: TableSpec,
+    q: BrowseQuery,
+    plan: browse.Plan,
+    bounds: tuple[int, int],
+) -> int:
+    """Count a scanning search over id slices, reporting the running total after each
+    slice (the rows appear as they are counted)."""
+    low, top = bounds
+    counted = 0
+    while low < top:
+        high = min(low + COUNT_CHUNK_IDS, top)
+        counted += browse.count_range(session, spec, q, low, high, plan=plan)
+        low = high
+        if low < top:
+            job.report(counted)
+    return counted
+
+
 class RecordTableModel(QAbstractTableModel):
     """One table (users, roles, …) of a database, read lazily page by page.
 
@@ -160,12 +244,22 @@ class RecordTableModel(QAbstractTableModel):
         anchors_ready(): every page can now be reached with one seek (for tests/benchmarks).
         counting_finished(): a search that scans the table has its final count (rows were
             added at the end as slices of the table were counted; see ``is_counting``).
+        busy_changed(bool): a search, sort or count started / ended off the GUI thread.
+        read_failed(str): a background read failed (the reason, for a person); the table
+            keeps what it showed.
+
+    Large tables (``background_rows`` rows or more) search, sort, filter and count on a
+    worker thread (ui/background.py): ``set_search`` returns at once, the table keeps
+    showing the previous rows until the new first page is ready, and a newer request
+    cancels the older one (its SQL is interrupted; its result is never shown).
     """
 
     counts_changed = Signal(int, int)
     edit_refused = Signal(str)
     anchors_ready = Signal()
     counting_finished = Signal()
+    busy_changed = Signal(bool)
+    read_failed = Signal(str)
 
     def __init__(
         self,
@@ -175,13 +269,20 @@ class RecordTableModel(QAbstractTableModel):
         parent: QObject | None = None,
         *,
         max_pages: int = MAX_PAGES,
+        background_rows: int = BACKGROUND_ROWS,
     ) -> None:
         super().__init__(parent)
         self.db = db
         self.spec = spec
         self.pending = pending
         self.max_pages = max(4, max_pages)
-        self._query = spec.default_query()
+        self.background_rows = background_rows
+        self._query = spec.default_query()  # what the user asked for last
+        self._shown = self._query  # what the cached pages and the count belong to
+        self._reads = BackgroundReads(db, self)
+        self._reset_job: Job[_Snapshot] | None = None
+        self._count_job: Job[int] | None = None
+        self._was_busy = False
         n = len(spec.columns)
         self._ncols = n
         raws = spec.raw_columns
@@ -236,10 +337,6 @@ class RecordTableModel(QAbstractTableModel):
         self._anchor_timer.setSingleShot(True)
         self._anchor_timer.setInterval(0)
         self._anchor_timer.timeout.connect(self._scan_anchors_chunk)
-        self._count_timer = QTimer(self)
-        self._count_timer.setSingleShot(True)
-        self._count_timer.setInterval(0)
-        self._count_timer.timeout.connect(self._count_chunk)
 
         if pending is not None:
             pending.changed.connect(self._pending_changed)
@@ -383,8 +480,13 @@ class RecordTableModel(QAbstractTableModel):
         if query == self._query:
             return
         self._query = query
-        # Same rows in another order: the count stands, unless it was still being counted.
-        self._reset(recount=self._counting is not None or self._ids is not None)
+        # Same rows in another order: the count stands, unless it was still being counted
+        # (or a search whose count is not known yet is still on its way).
+        self._reset(
+            recount=self._counting is not None or self._ids is not None
+            or self._reset_job is not None or query.term != self._shown.term
+            or query.filters != self._shown.filters
+        )
 
     def canFetchMore(self, parent: Index = QModelIndex()) -> bool:  # noqa: B008
         return not parent.isValid() and bool(self._wanted)
@@ -442,8 +544,8 @@ class RecordTableModel(QAbstractTableModel):
 
     def refresh(self) -> None:
         """Re-read counts and rows, keeping sort, search and filters (F5, after a save)."""
-        if self._query.term:
-            self._reset(recount_total=True)  # searched again (and counted from idle time)
+        if self._query.term or self._reset_job is not None or self._query != self._shown:
+            self._reset(recount_total=True)  # searched again (and counted off the GUI thread)
             return
         old_count = self._count
         recent = sorted(self._pages, key=lambda p: abs(p - self._last_page))[:4]
@@ -504,7 +606,7 @@ class RecordTableModel(QAbstractTableModel):
             return None if r is None else r + self._ncreated
         if r is None:
             with self.db.read() as s:
-                r = browse.position_of(s, self.spec, self._query, record_id, plan=self._plan)
+                r = browse.position_of(s, self.spec, self._shown, record_id, plan=self._plan)
         return None if r is None else r + self._ncreated
 
     def ensure_loaded(self, first: int, last: int | None = None) -> None:
@@ -522,11 +624,27 @@ class RecordTableModel(QAbstractTableModel):
         """True while a scanning search is still being counted (rowCount may grow)."""
         return self._counting is not None
 
+    def is_busy(self) -> bool:
+        """True while a search, sort or count runs off the GUI thread."""
+        return self._reads.busy()
+
+    def wait_ready(self, timeout: float = 60.0) -> bool:
+        """Process events until the background reads are done (tests, benchmarks)."""
+        end = time.monotonic() + timeout
+        while self.is_busy() and time.monotonic() < end:
+            QCoreApplication.processEvents()
+            time.sleep(0.002)
+        QCoreApplication.processEvents()
+        return not self.is_busy()
+
     def finish_counting(self) -> None:
         """Count a scanning search to its end now (tests, benchmarks)."""
-        self._count_timer.stop()
-        while self._counting is not None:
-            self._count_chunk(restart=False)
+        self.wait_ready()
+
+    def close(self) -> None:
+        """Stop the background reads (the database is about to be closed)."""
+        self._reads.cancel_all()
+        self._reads.wait_done(10.0)
 
     def finish_anchors(self) -> None:
         """Run the background anchor scan to its end now (tests, benchmarks)."""
@@ -546,7 +664,7 @@ class RecordTableModel(QAbstractTableModel):
         if session is None:
             with self.db.read() as s:
                 return self._read_counts(recount_total=recount_total, session=s)
-        q, s = self._query, session
+        q, s = self._shown, session
         self._plan = browse.choose_plan(s, self.spec, q)
         count = browse.count(s, self.spec, q, plan=self._plan)
         if not q.term and not q.filters:
@@ -560,63 +678,88 @@ class RecordTableModel(QAbstractTableModel):
     def _reset(
         self, *, recount: bool = True, recount_total: bool = False, emit_reset: bool = True
     ) -> None:
-        """Drop the cache and read the first page (and the count, unless only the order
-        changed) in one short read, inside a model reset."""
+        """Show ``self._query`` afresh: count it (unless only the order changed) and read
+        its first page in one short read — on a worker thread for a large table (the
+        table keeps its rows until the new ones are ready), else at once."""
+        self._cancel_reads()
+        inline = not emit_reset or self._total < self.background_rows
+        q, spec, plan, count, total = (
+            self._query, self.spec, self._plan, self._count, self._total
+        )
+
+        def work(session: Any, _job: Job[_Snapshot]) -> _Snapshot:
+            return _read_snapshot(
+                session, spec, q, plan, count, total,
+                recount=recount, recount_total=recount_total,
+            )
+
+        def done(snapshot: _Snapshot) -> None:
+            self._reset_job = None
+            self._install_snapshot(snapshot, emit_reset=emit_reset)
+
+        job = self._reads.submit(work, done, failed=self._read_failed, inline=inline)
+        if not inline:
+            self._reset_job = job
+            self._busy_changed()
+
+    def _install_snapshot(self, snap: _Snapshot, *, emit_reset: bool) -> None:
         if emit_reset:
             self.beginResetModel()
         try:
             self._drop_cache()
             self._generation += 1
-            q, spec = self._query, self.spec
-            with self.db.read() as s:
-                if recount_total or not self._total or (recount and not q.term and not q.filters):
-                    self._total = browse.count(s, spec, spec.default_query())
-                if q.term and recount:
-                    self._plan = browse.choose_plan(s, spec, q)
-                if q.term and self._plan is browse.Plan.INDEXED:
-                    # Few matches: keep their ids in order (the order changes with a sort).
-                    self._ids = browse.matching_ids(s, spec, q)
-                    self._count = len(self._ids)
-                elif q.term and recount:
-                    self._start_counting(s)
-                elif recount:
-                    self._plan = browse.Plan.SCAN
-                    self._count = (
-                        self._total if not q.filters else browse.count(s, spec, q, plan=self._plan)
-                    )
-                if self._count and 0 not in self._pages:
-                    self._install(0, self._read_page(s, 0))
+            self._shown = snap.query
+            self._plan = snap.plan
+            self._total = snap.total
+            self._count = snap.count
+            self._ids = snap.ids
+            self._counting = snap.counting
+            self._counted = 0
+            if snap.first:
+                self._install(0, list(snap.first))
         finally:
             if emit_reset:
                 self.endResetModel()
         if self._counting is not None:
-            self._count_timer.start()
+            self._start_count()
         else:
             self._start_anchor_scan()
         self.counts_changed.emit(self._count, self._total)
+        self._busy_changed()
 
-    def _start_counting(self, s: Any) -> None:
-        """A search the search index cannot narrow: read the first page only, and count
-        slice by slice from idle time (unless the first page holds every match)."""
-        rows = browse.fetch_page(s, self.spec, self._query, plan=self._plan)
-        self._count = len(rows)
-        self._counted = 0
-        self._counting = browse.id_bounds(s, self.spec) if len(rows) == PAGE_SIZE else None
-        if rows:
-            self._install(0, rows)
+    def _start_count(self) -> None:
+        """Count the rest of a scanning search slice by slice, rows added as they come."""
+        assert self._counting is not None
+        spec, q, plan, bounds = self.spec, self._shown, self._plan, self._counting
+        generation = self._generation
 
-    def _count_chunk(self, restart: bool = True) -> None:
+        def work(session: Any, job: Job[int]) -> int:
+            return _count_slices(session, job, spec, q, plan, bounds)
+
+        def progress(counted: Any) -> None:
+            if generation == self._generation:
+                self._counted_to(int(counted), done=False)
+
+        def done(counted: int) -> None:
+            if generation == self._generation:
+                self._count_job = None
+                self._counted_to(counted, done=True)
+
+        inline = self._total < self.background_rows
+        job = self._reads.submit(
+            work, done, failed=self._read_failed, progress=progress, inline=inline
+        )
+        if not inline:
+            self._count_job = job
+            self._busy_changed()
+
+    def _counted_to(self, counted: int, *, done: bool) -> None:
+        """The count of a scanning search reached ``counted`` (final if ``done``)."""
         if self._counting is None:
             return
-        low, top = self._counting
-        high = min(low + COUNT_CHUNK_IDS, top)
-        with self.db.read() as s:
-            self._counted += browse.count_range(
-                s, self.spec, self._query, low, high, plan=self._plan
-            )
-        done = high >= top
-        self._counting = None if done else (high, top)
-        new = self._counted if done else max(self._count, self._counted)
+        if done:
+            self._counting = None
+        new = counted if done else max(self._count, counted)
         nc = self._ncreated
         if new > self._count:
             self.beginInsertRows(QModelIndex(), nc + self._count, nc + new - 1)
@@ -632,8 +775,33 @@ class RecordTableModel(QAbstractTableModel):
         if done:
             self.counting_finished.emit()
             self._start_anchor_scan()
-        elif restart:
-            self._count_timer.start()
+            self._busy_changed()
+
+    def _cancel_reads(self) -> None:
+        """A newer request supersedes whatever still runs: its SQL is stopped and its
+        result never shown."""
+        for job in (self._reset_job, self._count_job):
+            if job is not None:
+                job.cancel()
+        self._reset_job = None
+        self._count_job = None
+
+    def _read_failed(self, error: AccessGuardError) -> None:
+        self._reset_job = None
+        self._count_job = None
+        self._query = self._shown  # the table still shows the last answer
+        self._busy_changed()
+        self.read_failed.emit(error.message)
+
+    def _busy_changed(self) -> None:
+        busy = self._reset_job is not None or self._count_job is not None
+        if busy != self._was_busy:
+            self._was_busy = busy
+            self.busy_changed.emit(busy)
+
+    def is_searching(self) -> bool:
+        """True while a new search/sort/filter is read (the old rows are still shown)."""
+        return self._reset_job is not None
 
     def _drop_cache(self) -> None:
         self._pages.clear()
@@ -645,7 +813,9 @@ class RecordTableModel(QAbstractTableModel):
         self._anchor_scan = None
         self._anchor_timer.stop()
         self._counting = None
-        self._count_timer.stop()
+        if self._count_job is not None:
+            self._count_job.cancel()
+            self._count_job = None
         self._ids = None
         self._id_pos = None
 
@@ -678,7 +848,7 @@ class RecordTableModel(QAbstractTableModel):
                 self._install(p, rows)
 
     def _read_page(self, session: Any, p: int) -> list[tuple[Any, ...]]:
-        q, spec, fd = self._query, self.spec, self._plan
+        q, spec, fd = self._shown, self.spec, self._plan
         if self._ids is not None:
             return browse.fetch_ids(
                 session, spec, self._ids[p * PAGE_SIZE:(p + 1) * PAGE_SIZE], q
@@ -752,7 +922,7 @@ class RecordTableModel(QAbstractTableModel):
         self._anchor_scan = None
         if self._count <= PAGE_SIZE * 2 or self._ids is not None:
             return
-        q = self._query
+        q = self._shown
         if (q.term or q.filters) and self._plan is browse.Plan.SCAN and self._count * 4 < self._total:
             # Sparse matches along the sort index: a pass would read most of the table per
             # chunk. Pages are then reached from the anchors learned while reading.
@@ -766,7 +936,7 @@ class RecordTableModel(QAbstractTableModel):
         page, after = self._anchor_scan
         with self.db.read() as s:
             keys = browse.page_anchors(
-                s, self.spec, self._query, after=after, page_size=PAGE_SIZE,
+                s, self.spec, self._shown, after=after, page_size=PAGE_SIZE,
                 pages=ANCHOR_CHUNK_PAGES, plan=self._plan,
             )
         for i, key in enumerate(keys):

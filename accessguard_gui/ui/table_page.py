@@ -265,6 +265,12 @@ class TablePage(QWidget):
         counts = getattr(model, "counts_changed", None)
         if counts is not None:
             counts.connect(self._show_counts)
+        busy = getattr(model, "busy_changed", None)
+        if busy is not None:
+            busy.connect(lambda _b: self._show_counts(*self._counts()))
+        failed = getattr(model, "read_failed", None)
+        if failed is not None:
+            failed.connect(self._read_failed)
 
         self.details = DetailsPane()
         self.details.setObjectName("details")
@@ -364,7 +370,23 @@ class TablePage(QWidget):
         filtering = bool(self.search.text()) or any(
             c.currentIndex() > 0 for c in self.filters.values()
         )
-        self.count_label.setText(count_text(shown, total, self.kind, filtering))
+        text = count_text(shown, total, self.kind, filtering)
+        searching = getattr(self.model, "is_searching", None)
+        counting = getattr(self.model, "is_counting", None)
+        if callable(searching) and searching():
+            text = "searching\u2026"
+        elif callable(counting) and counting():
+            noun = self.kind.plural
+            text = f"{shown:,}+ of {total:,} {noun}, counting\u2026"
+        self.count_label.setText(text)
+        self.count_label.setToolTip("")
+
+    def _read_failed(self, message: str) -> None:
+        """A search or count the model ran off the GUI thread failed: say why, beside the
+        count (the table keeps the rows it showed)."""
+        self._show_counts(*self._counts())
+        self.count_label.setText("search failed")
+        self.count_label.setToolTip(message)
 
     def refresh(self) -> None:
         """Reload from the file, keeping the selected record selected."""

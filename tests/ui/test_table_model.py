@@ -125,6 +125,7 @@ def test_sorting_a_large_table_happens_in_sql(big: Database) -> None:
     model = RecordTableModel(big, browse.USERS)
     user = model.column_of("username")
     model.sort(user, Qt.SortOrder.DescendingOrder)
+    model.wait_ready()  # large: read off the GUI thread
     model.ensure_loaded(0, 2 * PAGE_SIZE + 5)
     assert [model.index(r, 0).data() for r in (0, 1, PAGE_SIZE, 2 * PAGE_SIZE + 5)] == [
         expected_username(r, descending=True) for r in (0, 1, PAGE_SIZE, 2 * PAGE_SIZE + 5)
@@ -137,6 +138,7 @@ def test_sorting_a_large_table_happens_in_sql(big: Database) -> None:
     assert model.cached_pages() <= 5
     # Inactive users first (active is sorted, ties by id).
     model.sort(model.column_of("active"), Qt.SortOrder.AscendingOrder)
+    model.wait_ready()  # large: read off the GUI thread
     model.ensure_loaded(33_333, 33_334)
     active = model.column_of("active")
     assert model.index(33_333, active).data(Qt.ItemDataRole.CheckStateRole) == Qt.CheckState.Unchecked
@@ -154,8 +156,10 @@ def test_searching_a_large_table_happens_in_sql(big: Database, qtbot: Any) -> No
     assert names[0] == "user012300" and names[-1] == "user012399"
     assert all("er0123" in n for n in names)
     model.set_search("User 09999")  # display name, prefix of ten
+    model.wait_ready()
     assert model.rowCount() == 10
     model.set_search("")
+    model.wait_ready()  # large: read off the GUI thread
     assert model.rowCount() == 100_000
 
 
@@ -166,6 +170,7 @@ def test_a_search_that_scans_shows_its_first_page_then_counts_from_idle_time(
     inserted: list[int] = []
     model.rowsInserted.connect(lambda _p, first, last: inserted.append(last - first + 1))
     model.set_search("u9")  # two characters: no search index; e-mails u9…, u19…, …
+    qtbot.waitUntil(lambda: not model.is_searching())  # the first page, off the GUI thread
     assert model.rowCount() == PAGE_SIZE and model.is_counting()
     assert model.index(0, 0).data() == "user000009"
     with qtbot.waitSignal(model.counting_finished, timeout=20_000):
@@ -181,6 +186,7 @@ def test_a_search_that_scans_shows_its_first_page_then_counts_from_idle_time(
 def test_row_for_id_finds_a_row_far_away(big: Database) -> None:
     model = RecordTableModel(big, browse.USERS)
     model.sort(model.column_of("display_name"), Qt.SortOrder.DescendingOrder)
+    model.wait_ready()  # large: read off the GUI thread
     row = model.row_for_id(12_346)  # user012345
     assert row == 100_000 - 1 - 12_345
     assert model.id_at(row) == 12_346
@@ -325,6 +331,7 @@ def test_sorting_while_a_search_is_being_counted_still_counts_it(
 ) -> None:
     model = RecordTableModel(big, browse.USERS)
     model.set_search("u9")
+    qtbot.waitUntil(lambda: not model.is_searching())
     assert model.is_counting()
     model.sort(model.column_of("email"), Qt.SortOrder.DescendingOrder)
     with qtbot.waitSignal(model.counting_finished, timeout=20_000):
@@ -337,8 +344,10 @@ def test_sorting_while_a_search_is_being_counted_still_counts_it(
 def test_a_search_with_few_matches_keeps_their_order_and_finds_rows(big: Database) -> None:
     model = RecordTableModel(big, browse.USERS)
     model.set_search("er01")  # user01xxxx: 10,000 matches, found through the search index
+    model.wait_ready()
     assert model.counts() == (10_000, 100_000)
     model.sort(model.column_of("username"), Qt.SortOrder.DescendingOrder)
+    model.wait_ready()  # large: read off the GUI thread
     model.ensure_loaded(9_999)
     assert model.index(9_999, 0).data() == "user010000"
     assert model.row_for_id(10_001) == 9_999  # user010000 has id 10,001

@@ -1,0 +1,227 @@
+"""Reads that run off the GUI thread, each in its own short session, and can be cancelled.
+
+A table's search, count or sort on a million rows can take seconds of SQL; run on the GUI
+thread it freezes the window. ``BackgroundReads.submit(work, done)`` runs
+``work(session, job)`` on a worker thread inside its own ``db.read()`` (never a session or
+connection shared between threads) and ``browse.bounded`` (so ``job.cancel()`` — from
+the GUI thread — stops the statement that is running, SQLite's progress handler checks
+the flag every few thousand steps), then calls ``done(result)`` back on the GUI thread.
+Work can report progress (``job.report(value)`` → ``progress(value)`` on the GUI thread).
+A cancelled job never calls back: a superseded search cannot overwrite a newer one.
+
+Small tables do not need a thread: with ``inline=True`` the same work runs at once on the
+calling thread (a few milliseconds), so small files behave exactly as before.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+
+from ..core import browse
+from ..core.database import Database
+from ..core.errors import AccessGuardError, QueryStoppedError
+
+T = TypeVar("T")
+
+_POOL: QThreadPool | None = None
+
+
+def _pool() -> QThreadPool:
+    """One small pool for every table: reads of several pages run side by side, never
+    more than the machine has cores for."""
+    global _POOL
+    if _POOL is None:
+        _POOL = QThreadPool()
+        _POOL.setMaxThreadCount(max(2, min(4, QThreadPool.globalInstance().maxThreadCount())))
+    return _POOL
+
+
+class _Dispatcher(QObject):
+    """Carries every worker's results and progress to the GUI thread (queued signals).
+
+    One for the whole application, created on the GUI thread and never deleted: a
+    worker never emits through an object its model may have deleted meanwhile."""
+
+    finished = Signal(object, object, object)  # job, result, error
+    progressed = Signal(object, object)  # job, value
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.finished.connect(self._finished)
+        self.progressed.connect(self._progressed)
+
+    @staticmethod
+    def _finished(job: Job[Any], result: Any, error: BaseException | None) -> None:
+        owner = job.owner
+        if owner is None or job.cancelled:
+            return
+        try:
+            owner._finished(job, result, error)
+        except RuntimeError as exc:  # the model was deleted meanwhile
+            if "already deleted" not in str(exc):
+                raise
+
+    @staticmethod
+    def _progressed(job: Job[Any], value: Any) -> None:
+        if job.cancelled or job.progress is None:
+            return
+        try:
+            job.progress(value)
+        except RuntimeError as exc:
+            if "already deleted" not in str(exc):
+                raise
+
+
+_DISPATCHER: _Dispatcher | None = None
+
+
+def _dispatcher() -> _Dispatcher:
+    global _DISPATCHER
+    if _DISPATCHER is None:
+        _DISPATCHER = _Dispatcher()
+    return _DISPATCHER
+
+
+class Job(Generic[T]):
+    """One background read. ``cancel()`` is safe from any thread, at any time."""
+
+    def __init__(
+        self,
+        owner: BackgroundReads | None,
+        done: Callable[[T], None],
+        failed: Callable[[AccessGuardError], None] | None,
+        progress: Callable[[Any], None] | None,
+        *,
+        inline: bool,
+    ) -> None:
+        self.stop = threading.Event()
+        self.finished = threading.Event()
+        self.owner = owner
+        self.done = done
+        self.failed = failed
+        self.progress = progress
+        self.inline = inline
+
+    @property
+    def cancelled(self) -> bool:
+        return self.stop.is_set()
+
+    def cancel(self) -> None:
+        self.stop.set()
+
+    def report(self, value: Any) -> None:
+        """From the work function: hand ``value`` to ``progress`` on the GUI thread."""
+        if self.stop.is_set():
+            raise QueryStoppedError("The query was cancelled.")
+        if self.inline:
+            if self.progress is not None:
+                self.progress(value)
+        else:
+            _dispatcher().progressed.emit(self, value)
+
+
+class _Runnable(QRunnable):
+    def __init__(self, db: Database, job: Job[Any], work: Callable[..., Any]) -> None:
+        super().__init__()
+        self.setAutoDelete(True)
+        self.db, self.job, self.work = db, job, work
+        self.dispatcher = _dispatcher()
+
+    def run(self) -> None:
+        result: Any = None
+        error: BaseException | None = None
+        try:
+            with self.db.read() as session, browse.bounded(session, cancel=self.job.stop):
+                result = self.work(session, self.job)
+        except BaseException as exc:  # noqa: BLE001 - handed to the GUI thread as a value
+            error = exc
+        finally:
+            self.job.finished.set()
+        if not self.job.cancelled:
+            self.dispatcher.finished.emit(self.job, result, error)
+
+
+def _cancel_each(jobs: set[Job[Any]]) -> None:
+    for job in list(jobs):
+        job.cancel()
+
+
+class BackgroundReads(QObject):
+    """Runs a model's reads off the GUI thread; see the module docstring.
+
+    Args:
+        db: the database read (one short session per job).
+    """
+
+    def __init__(self, db: Database, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.db = db
+        jobs: set[Job[Any]] = set()
+        self._jobs = jobs
+        _dispatcher()  # made here, on the GUI thread
+        # The owner (a table model) is going away: nothing may call back into it.
+        self.destroyed.connect(lambda *_a: _cancel_each(jobs))
+
+    def submit(
+        self,
+        work: Callable[[Any, Job[T]], T],
+        done: Callable[[T], None],
+        *,
+        failed: Callable[[AccessGuardError], None] | None = None,
+        progress: Callable[[Any], None] | None = None,
+        inline: bool = False,
+    ) -> Job[T]:
+        """Run ``work(session, job)``; ``done(result)`` on this thread unless cancelled.
+
+        An error that is not a cancellation reaches ``failed`` as an AccessGuardError
+        (the database's own errors translated by ``browse.translate_error``); without
+        ``failed`` it is raised on the GUI thread like any bug.
+        """
+        job: Job[T] = Job(self, done, failed, progress, inline=inline)
+        if inline:
+            try:
+                with self.db.read() as session:
+                    result = work(session, job)
+            except Exception as exc:  # noqa: BLE001 - same path as a worker's error
+                job.finished.set()
+                self._fail(exc, failed)
+                return job
+            job.finished.set()
+            done(result)
+            return job
+        self._jobs.add(job)
+        _pool().start(_Runnable(self.db, job, work))
+        return job
+
+    def _finished(self, job: Job[Any], result: Any, error: BaseException | None) -> None:
+        self._jobs.discard(job)
+        if error is None:
+            job.done(result)
+        else:
+            self._fail(error, job.failed)
+
+    @staticmethod
+    def _fail(error: BaseException, failed: Callable[[AccessGuardError], None] | None) -> None:
+        if isinstance(error, QueryStoppedError):
+            return  # cancelled (or the window is closing): nobody waits for it
+        translated = error if isinstance(error, AccessGuardError) else browse.translate_error(error)
+        if translated is None or failed is None:
+            raise error
+        failed(translated)
+
+    def busy(self) -> bool:
+        """Is a job still running that will call back?"""
+        self._jobs = {j for j in self._jobs if not j.finished.is_set() or not j.cancelled}
+        return any(not j.cancelled for j in self._jobs)
+
+    def cancel_all(self) -> None:
+        for job in self._jobs:
+            job.cancel()
+
+    def wait_done(self, timeout: float = 30.0) -> bool:
+        """Block until every job's work has ended (closing a database, tests)."""
+        return all(job.finished.wait(timeout) for job in list(self._jobs))
