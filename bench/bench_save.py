@@ -30,6 +30,7 @@ from bench_core import database_for  # noqa: E402
 from accessguard_gui.core import rbac  # noqa: E402
 from accessguard_gui.core.changes import Create, Delete, Edit, Entity, Update  # noqa: E402
 from accessguard_gui.core.database import Database  # noqa: E402
+from accessguard_gui.core.keys import name_key  # noqa: E402
 from accessguard_gui.ui.pending import PendingStore  # noqa: E402
 from accessguard_gui.ui.saving import save_pending  # noqa: E402
 
@@ -103,9 +104,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             bare_new = _bare(
                 path,
-                "INSERT INTO users(username, display_name, active, created_at, updated_at, "
-                "version) VALUES (?, ?, 1, '2026-01-01', '2026-01-01', 1)",
-                [(f"bare.new{k}", f"bare.new{k}") for k in range(n)],
+                # username_key is the stored NFC + casefold key names are unique by
+                # (core/keys.py): without it every row clashed on the same empty key.
+                "INSERT INTO users(username, username_key, display_name, active, created_at, "
+                "updated_at, version) VALUES (?, ?, ?, 1, '2026-01-01', '2026-01-01', 1)",
+                [(f"bare.new{k}", name_key(f"bare.new{k}"), f"bare.new{k}") for k in range(n)],
             )
         print(
             f"{users:>9,} users, {n:,} edits in one save: "
