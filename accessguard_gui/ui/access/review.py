@@ -275,6 +275,7 @@ class ReviewChangesDialog(QDialog):
             self.by_user.addTopLevelItem(top)
             top.setExpanded(True)
         self.by_edit.resizeColumnToContents(0)
+        self.by_edit.resizeColumnToContents(1)  # "no change in access" unclipped
         self.by_user.resizeColumnToContents(0)
 
     def edit_lines(self) -> list[str]:

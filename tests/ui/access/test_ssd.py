@@ -8,6 +8,7 @@ from pytestqt.qtbot import QtBot
 
 from accessguard_gui.core import impact, rbac
 from accessguard_gui.core.changes import (
+    Assign,
     ChangeSsdSet,
     CreateSsdSet,
     DeleteSsdSet,
@@ -271,12 +272,18 @@ def test_review_lists_ssd_changes_with_no_change_in_access(qtbot: QtBot, demo_db
     panel = _panel(qtbot, demo_db, store)
     panel.select_set("Pay and approve")
     panel.delete_selected()
+    store.push(Assign("dave", "Operator"))
     review = ReviewChangesDialog(demo_db, store)
     qtbot.addWidget(review)
     assert review.edit_lines() == [
-        "1. Delete separation-of-duty set Pay and approve | no change in access"
+        "1. Delete separation-of-duty set Pay and approve | no change in access",
+        "2. Assign dave to Operator | +2",
+        "  dave gains Door B2.14: open",
+        "  dave gains Server room: open",
     ]
     assert review.save_button.isEnabled()
+    review.show()
+    save_png(review, SHOTS / "review_with_ssd.png")
 
 
 def test_a_failed_save_marks_the_set(qtbot: QtBot, demo_db: Database) -> None:
@@ -314,8 +321,6 @@ def test_the_refusal_check_sees_the_other_pending_edits(
     qtbot: QtBot, demo_db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A set that only a pending assignment would break is refused on the spot too."""
-    from accessguard_gui.core.changes import Assign
-
     store = PendingStore()
     store.push(Assign("alice", "Payments"))
     panel = _panel(qtbot, demo_db, store)
