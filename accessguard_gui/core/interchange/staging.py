@@ -60,7 +60,7 @@ from .records import (
 try:  # the look-alike rule (core/lookalike.py, migration 0005) where this version has it
     from ..lookalike import skeleton_key as _skeleton_key
 except ImportError:  # pragma: no cover - an older tree
-    _skeleton_key = None
+    _skeleton_key = None  # type: ignore[assignment]
 
 BATCH = 5000
 # How SQLAlchemy stores a UTC datetime in an SQLite file (models.UTCDateTime): naive text.
@@ -227,18 +227,45 @@ def _optional(check: Callable[[object], str], value: str | None) -> str | None:
     return None if value is None else check(value)
 
 
-def _name_and_key(check: Callable[[object], str], value: str, problems: list[str]) -> str:
-    try:
-        return check(value)
-    except ValidationError as exc:
-        problems.append(exc.message)
-        return value
+class _Checked:
+    """A validation rule with a bounded memory of the values it has seen: relation rows
+    repeat a few thousand role and resource names millions of times, and the rules are
+    pure functions of the text."""
+
+    LIMIT = 1 << 16
+
+    def __init__(self, check: Callable[[object], str]) -> None:
+        self.check = check
+        self.seen: dict[str, tuple[str, str, str | None]] = {}
+
+    def __call__(self, value: str, problems: list[str]) -> tuple[str, str]:
+        """The cleaned value and its name key; the rule's message goes to ``problems``."""
+        hit = self.seen.get(value)
+        if hit is None:
+            try:
+                clean = self.check(value)
+                hit = (clean, name_key(clean), None)
+            except ValidationError as exc:
+                hit = (value, name_key(value), exc.message)
+            if len(self.seen) >= self.LIMIT:
+                self.seen.clear()
+            self.seen[value] = hit
+        if hit[2] is not None:
+            problems.append(hit[2])
+        return hit[0], hit[1]
+
+
+_USERNAME = _Checked(validation.username)
+_ROLE = _Checked(validation.role_name)
+_RESOURCE = _Checked(validation.resource_name)
+_ACTION = _Checked(validation.action)
+_SSD = _Checked(validation.ssd_name)
 
 
 def _clean(record: Record, problems: list[str]) -> tuple[str, tuple[Any, ...]]:
     """The kind and the staged values of a record; value errors go to ``problems``."""
     if isinstance(record, UserRecord):
-        name = _name_and_key(validation.username, record.username, problems)
+        name, key = _USERNAME(record.username, problems)
         shown = mail = secret = None
         try:
             shown = _optional(validation.display_name, record.display_name or None)
@@ -248,17 +275,15 @@ def _clean(record: Record, problems: list[str]) -> tuple[str, tuple[Any, ...]]:
         except ValidationError as exc:
             problems.append(exc.message)
         active = None if record.active is None else int(bool(record.active))
-        return "users", (name, name_key(name), shown, mail, active, secret, skeleton_of(name))
+        return "users", (name, key, shown, mail, active, secret, skeleton_of(name))
     if isinstance(record, (RoleRecord, ResourceRecord)):
-        check = validation.role_name if isinstance(record, RoleRecord) else (
-            validation.resource_name
-        )
-        name = _name_and_key(check, record.name, problems)
+        check = _ROLE if isinstance(record, RoleRecord) else _RESOURCE
+        name, key = check(record.name, problems)
         text = _description(record.description, problems)
         kind = "roles" if isinstance(record, RoleRecord) else "resources"
-        return kind, (name, name_key(name), text, skeleton_of(name))
+        return kind, (name, key, text, skeleton_of(name))
     if isinstance(record, SsdSetRecord):
-        name = _name_and_key(validation.ssd_name, record.name, problems)
+        name, key = _SSD(record.name, problems)
         count: Any = record.cardinality
         try:
             count = validation.cardinality(record.cardinality)
@@ -266,35 +291,35 @@ def _clean(record: Record, problems: list[str]) -> tuple[str, tuple[Any, ...]]:
             problems.append(exc.message)
             count = None
         text = _description(record.description, problems)
-        return "ssd_sets", (name, name_key(name), count, text, skeleton_of(name))
+        return "ssd_sets", (name, key, count, text, skeleton_of(name))
     if isinstance(record, PermissionRecord):
-        resource = _name_and_key(validation.resource_name, record.resource, problems)
-        act = _name_and_key(validation.action, record.action, problems)
+        resource, rkey = _RESOURCE(record.resource, problems)
+        act, _ = _ACTION(record.action, problems)
         text = _description(record.description, problems)
-        return "permissions", (resource, name_key(resource), act, text)
+        return "permissions", (resource, rkey, act, text)
     if isinstance(record, RoleParentRecord):
-        role = _name_and_key(validation.role_name, record.role, problems)
-        parent = _name_and_key(validation.role_name, record.parent_role, problems)
-        return "role_parents", (role, name_key(role), parent, name_key(parent))
+        role, rkey = _ROLE(record.role, problems)
+        parent, pkey = _ROLE(record.parent_role, problems)
+        return "role_parents", (role, rkey, parent, pkey)
     if isinstance(record, UserRoleRecord):
-        user = _name_and_key(validation.username, record.username, problems)
-        role = _name_and_key(validation.role_name, record.role, problems)
+        user, ukey = _USERNAME(record.username, problems)
+        role, rkey = _ROLE(record.role, problems)
         expires = None
         if record.expires_at is not None:
             if record.expires_at.tzinfo is None:
                 problems.append("The expiry date needs a time zone.")
             else:
                 expires = storage_text(record.expires_at)
-        return "user_roles", (user, name_key(user), role, name_key(role), expires)
+        return "user_roles", (user, ukey, role, rkey, expires)
     if isinstance(record, RolePermissionRecord):
-        role = _name_and_key(validation.role_name, record.role, problems)
-        resource = _name_and_key(validation.resource_name, record.resource, problems)
-        act = _name_and_key(validation.action, record.action, problems)
-        return "role_permissions", (role, name_key(role), resource, name_key(resource), act)
+        role, rkey = _ROLE(record.role, problems)
+        resource, reskey = _RESOURCE(record.resource, problems)
+        act, _ = _ACTION(record.action, problems)
+        return "role_permissions", (role, rkey, resource, reskey, act)
     if isinstance(record, SsdSetRoleRecord):
-        name = _name_and_key(validation.ssd_name, record.set_name, problems)
-        role = _name_and_key(validation.role_name, record.role, problems)
-        return "ssd_set_roles", (name, name_key(name), role, name_key(role))
+        name, skey = _SSD(record.set_name, problems)
+        role, rkey = _ROLE(record.role, problems)
+        return "ssd_set_roles", (name, skey, role, rkey)
     raise TypeError(f"not an import record: {record!r}")
 
 

@@ -374,3 +374,30 @@ def test_names_that_look_alike_are_refused(db: Database, tmp_path: Path) -> None
                                "existing role \u201cAdmins\u201d") for line in lines)
     assert any(line.startswith("users.csv:3 \u201cpaypa1\u201d looks the same as the user "
                                "\u201cpaypal\u201d (users.csv:2)") for line in lines)
+
+
+def test_imported_rows_are_in_the_search_indexes(db: Database, db_path: Path,
+                                                 tmp_path: Path) -> None:
+    """SQLite's full-text indexes are filled in bulk for imported rows and keep
+    following later edits (their triggers are back)."""
+    import sqlite3
+
+    _import(db, write_dir(tmp_path / "org", ORG))
+    with db.action("Later") as s:
+        rbac.add_user(s, "zora.later")
+    conn = sqlite3.connect(db_path)
+    try:
+        def found(table: str, text: str) -> int:
+            return int(conn.execute(
+                f"SELECT count(*) FROM {table} WHERE {table} MATCH ?", (f'"{text}"',)
+            ).fetchone()[0])
+
+        assert found("search_users", "alice") == 1
+        assert found("search_users", "zora.later") == 1
+        assert found("search_audit_log", "Import from org") == sum(
+            len(r) - 1 for r in ORG.values())
+        triggers = {r[0] for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+        assert {"search_users_insert", "search_audit_log_insert"} <= triggers
+    finally:
+        conn.close()
