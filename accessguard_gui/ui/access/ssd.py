@@ -41,6 +41,7 @@ from ...core.changes import (
     DeleteSsdSet,
     Edit,
     RemoveSsdRole,
+    SsdEdit,
 )
 from ...core.database import Database
 from ...core.errors import AccessGuardError
@@ -64,7 +65,6 @@ from .common import (
 )
 
 VIOLATION_LIMIT = 1000
-SsdEdit = CreateSsdSet | ChangeSsdSet | AddSsdRole | RemoveSsdRole | DeleteSsdSet
 
 
 def _ssd_edits(store: PendingStore) -> list[SsdEdit]:
