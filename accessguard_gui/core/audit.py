@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -206,15 +207,16 @@ def stored_time(value: datetime) -> str:
     return value.astimezone(UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
-_FRAME = struct.Struct(">BQ").pack
+#: The lengths of the previous hash and of the nine fields, NULL as -1.
+_LENGTHS = struct.Struct(">10q").pack
 
 
 def entry_hash(previous: str | bytes | None, fields: Sequence[bytes | None]) -> str:
     """SHA-256 (hex) of an entry: the chain tag, the previous hash and the entry's
     ``HASHED_FIELDS`` as UTF-8 bytes (the id in decimal, the time as ``stored_time``).
 
-    Each field is framed (a NULL byte for NULL, else 1 and its length in 8 bytes), so
-    NULL and "" differ and no field can run into the next. Takes bytes so that a
+    The lengths come first (8 bytes each, -1 for NULL), then the bytes one after the
+    other: NULL and "" differ and no field can run into the next. Takes bytes so that a
     verifier can hash what the file holds without decoding it (a damaged text is then a
     broken link, not a crash).
     """
@@ -224,14 +226,9 @@ def entry_hash(previous: str | bytes | None, fields: Sequence[bytes | None]) -> 
         prev = previous.encode("utf-8", "surrogateescape")
     else:
         prev = previous
-    parts = [CHAIN_TAG, _FRAME(1, len(prev)), prev]
-    for value in fields:
-        if value is None:
-            parts.append(b"\x00")
-        else:
-            parts.append(_FRAME(1, len(value)))
-            parts.append(value)
-    return hashlib.sha256(b"".join(parts)).hexdigest()
+    header = _LENGTHS(len(prev), *(-1 if value is None else len(value) for value in fields))
+    body = b"".join(value for value in fields if value is not None)
+    return hashlib.sha256(CHAIN_TAG + header + prev + body).hexdigest()
 
 
 def _utf8(value: Any) -> bytes | None:
@@ -363,14 +360,17 @@ def chain_slice(
         (f"CAST({name} AS BLOB)" if sqlite else name)
         for name in HASHED_FIELDS[1:]
     )
-    rows = connection.execute(
-        text(
-            f"SELECT id, {'CAST(hash AS BLOB)' if sqlite else 'hash'}, {columns} "
-            "FROM audit_log WHERE id > :after "
-            "ORDER BY id LIMIT :limit"
-        ),
-        {"after": after_id, "limit": limit},
-    ).all()
+    sql = (
+        f"SELECT id, {'CAST(hash AS BLOB)' if sqlite else 'hash'}, {columns} "
+        "FROM audit_log WHERE id > :after ORDER BY id LIMIT :limit"
+    )
+    rows: Sequence[Sequence[Any]]
+    raw = connection.connection.driver_connection
+    if sqlite and isinstance(raw, sqlite3.Connection):
+        # Plain tuples from the driver: a million entries are walked at a time.
+        rows = raw.execute(sql, {"after": after_id, "limit": limit}).fetchall()
+    else:
+        rows = connection.execute(text(sql), {"after": after_id, "limit": limit}).all()
     out: list[tuple[int, str | None, list[bytes | None]]] = []
     for row in rows:
         entry_id = int(row[0])

@@ -217,3 +217,18 @@ def test_planted_dropped_or_altered_schema_objects_are_listed(
 def db_path_findings(db: Database) -> list[integrity.SchemaFinding]:
     assert db.path is not None
     return integrity.file_schema_findings(str(db.path))
+
+
+def test_long_entries_are_compared_with_the_index_too(trail: Database) -> None:
+    with trail.action("A long name " + "x" * 150) as s:
+        rbac.add_resource(s, "R" * 190)
+    assert integrity.verify_audit_chain(trail).intact  # counts of two varint bytes
+    conn = _raw(trail)
+    _unindex(conn, "id = 7")
+    conn.execute(
+        "INSERT INTO search_audit_log(rowid, operator, action, record_type, record_key) "
+        "VALUES (7, 'tester', 'A long name', 'resource', 'R')"
+    )
+    conn.close()
+    report = integrity.verify_audit_chain(trail)
+    assert "entry 7 is indexed with other text than it holds" in report.summary()
