@@ -1139,6 +1139,12 @@ class MainWindow(QMainWindow):
         the store takes no edits (the last guard behind every editing control)."""
         read_only = self.db.read_only
         self.store.set_read_only(read_only)
+        from .access.common import READ_ONLY_TIP
+
+        editing = (self.act_save, self.act_review, self.act_add, self.act_delete)
+        for act in (*editing, self.act_password, self.act_bulk_roles):
+            # Disabled, and the toolbar's tooltip says why (empty: the action's text).
+            act.setToolTip(READ_ONLY_TIP if read_only else "")
         self.banner.setVisible(read_only)
         if read_only:
             self.banner.setText(

@@ -206,6 +206,8 @@ def test_access_windows_of_a_read_only_window(
     win = MainWindow(ro_db, settings)
     qtbot.addWidget(win)
     assert win.store.read_only
+    for act in (win.act_save, win.act_review, win.act_add, win.act_delete, win.act_password):
+        assert not act.isEnabled() and act.toolTip() == READ_ONLY_TIP, act.text()
     matrix: Any = win.open_access_view(2)
     ssd: Any = win.open_access_view(3)
     assert not matrix.model.flags(matrix.model.index(0, 0)) & Qt.ItemFlag.ItemIsUserCheckable
