@@ -176,20 +176,24 @@ def test_casbins_hierarchy_example_imports_with_users_roles_and_personal_roles(
     path.write_text(HIERARCHY_EXAMPLE, encoding="utf-8")
     got = _read(path)
     records = [r for _, r in got]
+    renamed = [r.message for r in records if isinstance(r, SourceProblem)]
+    assert not any(isinstance(r, SourceProblem) and r.refuses for r in records)
+    assert len(renamed) == 2 and "\u201cdata1_admin\u201d is imported as \u201cdata1 admin" in (
+        renamed[0] + renamed[1])
     users = {r.username for r in records if isinstance(r, UserRecord)}
     roles = {r.name for r in records if isinstance(r, RoleRecord)}
     assert users == {"alice", "bob"}
-    assert roles == {"admin", "data1_admin", "data2_admin", personal_role("alice"),
+    assert roles == {"admin", "data1 admin", "data2 admin", personal_role("alice"),
                      personal_role("bob")}
     assert UserRoleRecord("alice", "admin") in records
     assert UserRoleRecord("bob", personal_role("bob")) in records
-    assert RoleParentRecord("admin", "data1_admin") in records
+    assert RoleParentRecord("admin", "data1 admin") in records
     assert RolePermissionRecord(personal_role("alice"), "data1", "read") in records
-    assert RolePermissionRecord("data2_admin", "data2", "write") in records
+    assert RolePermissionRecord("data2 admin", "data2", "write") in records
     assert {r.name for r in records if isinstance(r, ResourceRecord)} == {"data1", "data2"}
     assert len([r for r in records if isinstance(r, PermissionRecord)]) == 4
     # Every record says where it came from: the grant of line 4 is on line 4.
-    assert (4, RolePermissionRecord("data1_admin", "data1", "write")) in got
+    assert (4, RolePermissionRecord("data1 admin", "data1", "write")) in got
 
 
 def test_an_exported_policy_reads_back_with_its_expiry_dates(db: Database, tmp_path: Path) -> None:
@@ -243,3 +247,51 @@ def test_bom_crlf_and_quoted_fields_are_read(tmp_path: Path) -> None:
     records = [r for _, r in _read(path)]
     assert RolePermissionRecord("admin", "Smith, Jones", "read") in records
     assert UserRoleRecord("ann", "admin") in records
+
+
+def test_casbins_example_imports_into_an_empty_file_and_answers_like_casbin(
+    tmp_path: Path,
+) -> None:
+    from accessguard_gui.core.interchange.pipeline import import_source
+
+    policy = tmp_path / "rbac_with_hierarchy_policy.csv"
+    policy.write_text(HIERARCHY_EXAMPLE, encoding="utf-8")
+    model = tmp_path / "rbac_with_hierarchy_model.conf"
+    model.write_text(casbin_format.MODEL_CONF, encoding="utf-8")
+    enforcer = casbin.Enforcer(str(model), str(policy))
+    db = Database(tmp_path / "imported.db", create=True, operator="tester")
+    try:
+        plan, result = import_source(db, CasbinSource(policy), "add")
+        plan.close()
+        assert result.total > 0
+        with db.read() as s:
+            for user in ("alice", "bob"):
+                for resource in ("data1", "data2"):
+                    for action in ("read", "write"):
+                        assert rbac.check_access(s, user, resource, action).allowed == (
+                            enforcer.enforce(user, resource, action)
+                        ), (user, resource, action)
+    finally:
+        db.close()
+
+
+def test_a_policy_exported_from_the_demo_imports_back_with_the_same_answers(
+    demo: Database, tmp_path: Path
+) -> None:
+    """Casbin → AccessGuard: every user in the policy keeps exactly their permissions."""
+    from accessguard_gui.core.interchange.pipeline import import_source
+
+    _model, policy = export_casbin(demo, tmp_path)
+    copy = Database(tmp_path / "copy.db", create=True, operator="tester")
+    try:
+        plan, _result = import_source(copy, CasbinSource(policy), "add")
+        plan.close()
+        users, _perms = _requests(copy)
+        assert len(users) > 250  # the active users with a current assignment
+        with demo.read() as s, copy.read() as c:
+            for user in users:
+                then = {(p.resource, p.action) for p in rbac.user_permissions(s, user, now=NOW)}
+                now = {(p.resource, p.action) for p in rbac.user_permissions(c, user, now=NOW)}
+                assert now == then, user
+    finally:
+        copy.close()
