@@ -69,6 +69,7 @@ from .service_db import (
 )
 from .service_plan import (
     APPLY_SQL,
+    KEEP_BASELINE_SQL,
     UNUSABLE_HASH,
     PlannedChange,
     Progress,
@@ -104,12 +105,15 @@ class PublishOptions:
             rows). Off by default: they are kept and listed.
         baseline: a copy of the service file as AccessGuard last saw it (linked editing):
             rows absent from it were added through the service since and are kept.
+        create: make the file if it does not exist (False for a linked file, whose
+            absence means it was moved or deleted).
         busy_timeout: seconds to wait for the service to finish a write.
         now: the moment expiries are judged at (default: now).
     """
 
     remove_service_only: bool = False
     baseline: Path | None = None
+    create: bool = True
     busy_timeout: float = BUSY_TIMEOUT_S
     now: datetime | None = None
 
@@ -130,11 +134,16 @@ class PublishCancelled(AccessGuardError):
 # ---------------------------------------------------------------------- connections
 
 
-def _check_target(target: Path) -> bool:
+def _check_target(target: Path, *, create: bool = True) -> bool:
     """True if ``target`` must be created; refuses anything but a service file."""
     shown = str(target)
     if target.is_dir():
         raise DatabaseOpenError(f"{shown} is a folder, not a service database file.", shown)
+    if not create and not target.exists():
+        raise DatabaseOpenError(
+            f"The service file {shown} is not there any more (moved, renamed or deleted).",
+            shown,
+        )
     if not target.exists() or target.stat().st_size == 0:
         if not target.parent.is_dir():
             raise DatabaseOpenError(f"The folder {target.parent} does not exist.", shown)
@@ -229,7 +238,7 @@ def preview_publish(
         DatabaseBusyError: the service held its file locked longer than the timeout.
     """
     path = Path(target).expanduser().absolute()
-    new_file = _check_target(path)
+    new_file = _check_target(path, create=options.create)
     say = progress or (lambda _text: None)
     now = options.now or utcnow()
     try:
@@ -272,6 +281,7 @@ def publish(
     expected: PublishPlan | None = None,
     progress: Progress | None = None,
     cancelled: Callable[[], bool] | None = None,
+    baseline_out: Path | None = None,
 ) -> PublishResult:
     """Write ``db`` into the service file ``target`` (created if missing) in one
     transaction, after a timestamped backup of an existing file.
@@ -280,6 +290,10 @@ def publish(
         expected: the previewed plan; if the file or the database changed since, so that
             the changes would differ, nothing is written (ConflictError).
         cancelled: polled between steps; True rolls back and raises PublishCancelled.
+        baseline_out: where to keep a copy of the service tables exactly as this publish
+            commits them (the next baseline of linked editing), written in the same
+            transaction so that nothing the service writes right after is mistaken for
+            something AccessGuard had seen.
 
     Returns:
         the plan that was applied and the backup taken (None for a new file).
@@ -290,7 +304,7 @@ def publish(
         PublishCancelled, DatabaseOpenError, DatabaseError.
     """
     path = Path(target).expanduser().absolute()
-    new_file = _check_target(path)
+    new_file = _check_target(path, create=options.create)
     say = progress or (lambda _text: None)
     stop = cancelled or (lambda: False)
     now = options.now or utcnow()
@@ -306,12 +320,16 @@ def publish(
         fd = os.open(work, os.O_CREAT | os.O_EXCL | os.O_WRONLY, stat.S_IRUSR | stat.S_IWUSR)
         os.close(fd)
     backup: Path | None = None
+    keep = baseline_out.with_name(baseline_out.name + ".partial") if baseline_out else None
     try:
         with _service_connection(
             work, write=True, timeout=options.busy_timeout, baseline=options.baseline
         ) as svc:
             load_desired(db, svc, now, say)
             check_cancel()
+            if keep is not None:
+                remove_with_side_files(keep)
+                svc.exec_driver_sql("ATTACH DATABASE ? AS keep", (str(keep),))
             say("Waiting for the service file's write lock")
             try:
                 svc.exec_driver_sql("BEGIN IMMEDIATE")
@@ -346,16 +364,25 @@ def publish(
             params = {"all": int(options.remove_service_only)}
             for statement in APPLY_SQL:
                 svc.exec_driver_sql(statement, params)
+            if keep is not None:
+                for statement in KEEP_BASELINE_SQL:
+                    svc.exec_driver_sql(statement)
             check_cancel()
             try:
                 svc.exec_driver_sql("COMMIT")
             except Exception as exc:
                 raise _translate(exc, path) from exc
+            if keep is not None:
+                svc.exec_driver_sql("DETACH DATABASE keep")
         if new_file:
             os.replace(work, path)
             sync_folder(path.parent)
+        if keep is not None and baseline_out is not None:
+            os.replace(keep, baseline_out)
     except BaseException as exc:
         _discard(backup, work if new_file else None)
+        if keep is not None:
+            remove_with_side_files(keep)
         typed = _typed(exc, path)
         if typed is not None:
             raise typed from exc

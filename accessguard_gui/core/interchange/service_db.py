@@ -17,7 +17,7 @@ import shutil
 import sqlite3
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +30,7 @@ from .records import (
     ResourceRecord,
     RolePermissionRecord,
     RoleRecord,
+    SourceProblem,
     UserRecord,
     UserRoleRecord,
 )
@@ -72,6 +73,8 @@ SERVICE_COLUMNS: dict[str, frozenset[str]] = {
     "user_roles": frozenset({"user_id", "role_id"}),
     "role_permissions": frozenset({"role_id", "permission_id"}),
 }
+
+SERVICE_TABLES: tuple[str, ...] = tuple(SERVICE_COLUMNS)
 
 # How long a look waits for the service to finish a write before saying it is busy.
 READ_TIMEOUT_S = 5.0
@@ -292,29 +295,34 @@ def inspect_service_database(
     return ServiceInfo(file, *(int(v or 0) for v in row))
 
 
+def snapshot_to(path: str | os.PathLike[str], dest: Path) -> None:
+    """Copy a service file to ``dest`` with SQLite's backup API in a single step: one
+    short read lock on the service file, and a consistent copy even while it runs."""
+    file = Path(path).absolute()
+    dest.unlink(missing_ok=True)
+    try:
+        source = connect_read_only(file)
+        try:
+            target = sqlite3.connect(dest)
+            try:
+                source.backup(target)
+            finally:
+                target.close()
+        finally:
+            source.close()
+    except sqlite3.Error as exc:
+        dest.unlink(missing_ok=True)
+        raise _refusal(file, exc) from exc
+
+
 @contextmanager
 def service_snapshot(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """A private, consistent copy of a service file, deleted afterwards.
-
-    Taken with SQLite's backup API in a single step (one short read lock on the service
-    file); the import then reads the copy at its own pace without holding the service up.
-    """
-    file = Path(path).absolute()
+    """A private, consistent copy of a service file (``snapshot_to``), deleted afterwards:
+    an import reads it at its own pace without holding the service up."""
     folder = Path(tempfile.mkdtemp(prefix="ag-service-"))
-    copy = folder / "snapshot.db"
     try:
-        try:
-            source = connect_read_only(file)
-            try:
-                target = sqlite3.connect(copy)
-                try:
-                    source.backup(target)
-                finally:
-                    target.close()
-            finally:
-                source.close()
-        except sqlite3.Error as exc:
-            raise _refusal(file, exc) from exc
+        copy = folder / "snapshot.db"
+        snapshot_to(path, copy)
         yield copy
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -329,31 +337,89 @@ def is_active_value(value: object) -> bool:
     return bool(value)
 
 
-# Origins name the table and the row id: "users:17" in a dry-run report.
-_USERS = "SELECT id, username, hashed_password, is_active FROM users ORDER BY id"
-_ROLES = "SELECT id, name FROM roles ORDER BY id"
-_RESOURCES = "SELECT id, name, description FROM resources ORDER BY id"
-# A resource name used only by permissions: created by the import (first use as origin).
-_UNLISTED_RESOURCES = """
-SELECT min(p.id), p.resource FROM permissions p
-WHERE NOT EXISTS (SELECT 1 FROM resources r WHERE r.name = p.resource)
-GROUP BY p.resource ORDER BY min(p.id)
-"""
-# Duplicate permission rows collapse to the first.
-_PERMISSIONS = (
-    "SELECT min(id), resource, action FROM permissions GROUP BY resource, action ORDER BY min(id)"
+# The tables a service file speaks for in full (mirror mode empties what it lacks there).
+COVERS = frozenset(
+    {"users", "roles", "resources", "permissions", "user_roles", "role_permissions"}
 )
-# Links naming a missing row are skipped, as the service's check skips them.
-_USER_ROLES = """
-SELECT ur.rowid, u.username, r.name FROM user_roles ur
-JOIN users u ON u.id = ur.user_id JOIN roles r ON r.id = ur.role_id
-ORDER BY ur.rowid
-"""
-_GRANTS = """
-SELECT min(rp.rowid), r.name, p.resource, p.action FROM role_permissions rp
-JOIN roles r ON r.id = rp.role_id JOIN permissions p ON p.id = rp.permission_id
-GROUP BY r.name, p.resource, p.action ORDER BY min(rp.rowid)
-"""
+
+# A baseline (the file as AccessGuard last saw it) as indexed TEMP tables, so that "only
+# what changed since" is a set of indexed anti-joins, whatever indexes the copy has.
+_BASELINE_SQL = (
+    "CREATE TEMP TABLE b_users AS SELECT username, hashed_password, is_active FROM base.users",
+    "CREATE INDEX temp.b_users_key ON b_users (username)",
+    "CREATE TEMP TABLE b_roles AS SELECT DISTINCT name FROM base.roles",
+    "CREATE INDEX temp.b_roles_key ON b_roles (name)",
+    "CREATE TEMP TABLE b_resources AS SELECT name, description FROM base.resources",
+    "CREATE INDEX temp.b_resources_key ON b_resources (name)",
+    "CREATE TEMP TABLE b_perms AS SELECT DISTINCT resource, action FROM base.permissions",
+    "CREATE INDEX temp.b_perms_key ON b_perms (resource, action)",
+    "CREATE TEMP TABLE b_user_roles AS SELECT DISTINCT u.username, r.name AS role "
+    "FROM base.user_roles ur JOIN base.users u ON u.id = ur.user_id "
+    "JOIN base.roles r ON r.id = ur.role_id",
+    "CREATE INDEX temp.b_user_roles_key ON b_user_roles (username, role)",
+    "CREATE TEMP TABLE b_grants AS SELECT DISTINCT r.name AS role, p.resource, p.action "
+    "FROM base.role_permissions rp JOIN base.roles r ON r.id = rp.role_id "
+    "JOIN base.permissions p ON p.id = rp.permission_id",
+    "CREATE INDEX temp.b_grants_key ON b_grants (role, resource, action)",
+)
+
+
+def _queries(since: bool) -> dict[str, str]:
+    """The reading statements; with ``since`` only rows absent from (or different in)
+    the baseline. Origins name the table and the row id: "users:17" in a report."""
+
+    def new(condition: str) -> str:
+        return f"AND NOT EXISTS ({condition})" if since else ""
+
+    return {
+        "users": "SELECT id, username, hashed_password, is_active FROM main.users u WHERE 1 "
+        + new(
+            "SELECT 1 FROM b_users b WHERE b.username = u.username AND "
+            "b.hashed_password IS u.hashed_password AND b.is_active IS u.is_active"
+        )
+        + " ORDER BY id",
+        "roles": "SELECT id, name FROM main.roles r WHERE 1 "
+        + new("SELECT 1 FROM b_roles b WHERE b.name = r.name")
+        + " ORDER BY id",
+        "resources": "SELECT id, name, description FROM main.resources r WHERE 1 "
+        + new(
+            "SELECT 1 FROM b_resources b WHERE b.name = r.name "
+            "AND b.description IS r.description"
+        )
+        + " ORDER BY id",
+        # A resource name used only by permissions: the import creates it.
+        "unlisted": "SELECT min(p.id), p.resource FROM main.permissions p "
+        "WHERE NOT EXISTS (SELECT 1 FROM main.resources r WHERE r.name = p.resource) "
+        + new("SELECT 1 FROM b_perms b WHERE b.resource = p.resource")
+        + new("SELECT 1 FROM b_resources b WHERE b.name = p.resource")
+        + " GROUP BY p.resource ORDER BY min(p.id)",
+        # Duplicate permission rows collapse to the first.
+        "permissions": "SELECT min(id), resource, action FROM main.permissions p WHERE 1 "
+        + new("SELECT 1 FROM b_perms b WHERE b.resource = p.resource AND b.action = p.action")
+        + " GROUP BY resource, action ORDER BY min(id)",
+        # Links naming a missing row are left out, as the service's check leaves them out.
+        "user_roles": "SELECT ur.rowid, u.username, r.name FROM main.user_roles ur "
+        "JOIN main.users u ON u.id = ur.user_id JOIN main.roles r ON r.id = ur.role_id WHERE 1 "
+        + new("SELECT 1 FROM b_user_roles b WHERE b.username = u.username AND b.role = r.name")
+        + " ORDER BY ur.rowid",
+        "grants": "SELECT min(rp.rowid), r.name, p.resource, p.action "
+        "FROM main.role_permissions rp JOIN main.roles r ON r.id = rp.role_id "
+        "JOIN main.permissions p ON p.id = rp.permission_id WHERE 1 "
+        + new(
+            "SELECT 1 FROM b_grants b WHERE b.role = r.name AND b.resource = p.resource "
+            "AND b.action = p.action"
+        )
+        + " GROUP BY r.name, p.resource, p.action ORDER BY min(rp.rowid)",
+        "dangling_user_roles": "SELECT ur.rowid, ur.user_id, ur.role_id "
+        "FROM main.user_roles ur "
+        "WHERE NOT EXISTS (SELECT 1 FROM main.users u WHERE u.id = ur.user_id) "
+        "OR NOT EXISTS (SELECT 1 FROM main.roles r WHERE r.id = ur.role_id) ORDER BY ur.rowid",
+        "dangling_grants": "SELECT rp.rowid, rp.role_id, rp.permission_id "
+        "FROM main.role_permissions rp "
+        "WHERE NOT EXISTS (SELECT 1 FROM main.roles r WHERE r.id = rp.role_id) "
+        "OR NOT EXISTS (SELECT 1 FROM main.permissions p WHERE p.id = rp.permission_id) "
+        "ORDER BY rp.rowid",
+    }
 
 
 class ServiceSource:
@@ -362,48 +428,87 @@ class ServiceSource:
     Users come with their hashes as they are (``$argon2id$``/``$argon2i$`` PHC strings
     verify with ``core/passwords``) and no display name (an import uses the username);
     the hash publish writes for users without a password comes back as "no password".
+    Assignments and grants naming a missing row are reported as warnings and skipped.
 
     Args:
-        path: the service file; it is read through a private snapshot, never written.
+        path: the service file; read through a private snapshot, never written.
+        since: a copy of the file as it was at the last sync (linked editing): only the
+            rows added or changed since are yielded.
+        snapshot: False when ``path`` already is a private copy nobody writes.
 
     Attributes:
         name: the file name, for "Import from <name>".
         path: the service file.
+        covers: the tables it speaks for in full (none when reading changes ``since``).
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        since: str | os.PathLike[str] | None = None,
+        snapshot: bool = True,
+        name: str | None = None,
+    ) -> None:
         self.path = Path(path).absolute()
-        self.name = self.path.name
+        self.since = Path(since).absolute() if since is not None else None
+        self.snapshot = snapshot
+        self.name = name or self.path.name
+        self.covers: frozenset[str] = frozenset() if since is not None else COVERS
 
-    def records(self) -> Iterator[tuple[Origin, Record]]:
-        from .service_plan import is_unusable_hash  # it imports this module
-
-        with service_snapshot(self.path) as copy:
+    def records(self) -> Iterator[tuple[Origin, Record | SourceProblem]]:
+        with ExitStack() as stack:
+            copy = stack.enter_context(service_snapshot(self.path)) if self.snapshot else self.path
             conn = sqlite3.connect(copy.as_uri() + "?mode=ro", uri=True)
+            stack.callback(conn.close)
             try:
-                for row_id, username, hashed, active in conn.execute(_USERS):
-                    yield Origin("users", row_id), UserRecord(
-                        username=str(username),
-                        active=is_active_value(active),
-                        password_hash=None if is_unusable_hash(hashed) else hashed,
-                    )
-                for row_id, name in conn.execute(_ROLES):
-                    yield Origin("roles", row_id), RoleRecord(str(name))
-                for row_id, name, description in conn.execute(_RESOURCES):
-                    yield Origin("resources", row_id), ResourceRecord(str(name), description)
-                for row_id, name in conn.execute(_UNLISTED_RESOURCES):
-                    yield Origin("permissions", row_id), ResourceRecord(str(name))
-                for row_id, resource, action in conn.execute(_PERMISSIONS):
-                    yield Origin("permissions", row_id), PermissionRecord(
-                        str(resource), str(action)
-                    )
-                for row_id, username, role in conn.execute(_USER_ROLES):
-                    yield Origin("user_roles", row_id), UserRoleRecord(str(username), str(role))
-                for row_id, role, resource, action in conn.execute(_GRANTS):
-                    yield Origin("role_permissions", row_id), RolePermissionRecord(
-                        str(role), str(resource), str(action)
-                    )
+                if self.since is not None:
+                    conn.execute("ATTACH DATABASE ? AS base", (self.since.as_uri() + "?mode=ro",))
+                    for statement in _BASELINE_SQL:
+                        conn.execute(statement)
+                yield from _read(conn, _queries(self.since is not None), self.since is None)
             except sqlite3.Error as exc:
                 raise _refusal(self.path, exc) from exc
-            finally:
-                conn.close()
+
+
+def _read(
+    conn: sqlite3.Connection, sql: dict[str, str], warn_dangling: bool
+) -> Iterator[tuple[Origin, Record | SourceProblem]]:
+    from .service_plan import is_unusable_hash  # it imports this module
+
+    for row_id, username, hashed, active in conn.execute(sql["users"]):
+        yield Origin("users", row_id), UserRecord(
+            username=str(username),
+            active=is_active_value(active),
+            password_hash=None if is_unusable_hash(hashed) else hashed,
+        )
+    for row_id, name in conn.execute(sql["roles"]):
+        yield Origin("roles", row_id), RoleRecord(str(name))
+    for row_id, name, description in conn.execute(sql["resources"]):
+        yield Origin("resources", row_id), ResourceRecord(str(name), description)
+    for row_id, name in conn.execute(sql["unlisted"]):
+        yield Origin("permissions", row_id), ResourceRecord(str(name))
+    for row_id, resource, action in conn.execute(sql["permissions"]):
+        yield Origin("permissions", row_id), PermissionRecord(str(resource), str(action))
+    for row_id, username, role in conn.execute(sql["user_roles"]):
+        yield Origin("user_roles", row_id), UserRoleRecord(str(username), str(role))
+    for row_id, role, resource, action in conn.execute(sql["grants"]):
+        yield Origin("role_permissions", row_id), RolePermissionRecord(
+            str(role), str(resource), str(action)
+        )
+    if not warn_dangling:
+        return
+    for row_id, user_id, role_id in conn.execute(sql["dangling_user_roles"]):
+        yield Origin("user_roles", row_id), SourceProblem(
+            f"The assignment of user #{user_id} to role #{role_id} names a user or role "
+            "that does not exist; the service ignores it, and so does this import.",
+            refuses=False,
+            kind="user_roles",
+        )
+    for row_id, role_id, permission_id in conn.execute(sql["dangling_grants"]):
+        yield Origin("role_permissions", row_id), SourceProblem(
+            f"The grant of permission #{permission_id} to role #{role_id} names a role or "
+            "permission that does not exist; the service ignores it, and so does this import.",
+            refuses=False,
+            kind="role_permissions",
+        )

@@ -558,3 +558,30 @@ def build_plan(
     )
 
 
+
+
+def _not_kept(section: str, columns: str) -> str:
+    return (
+        f"({columns}) NOT IN (SELECT {', '.join('abc'[: columns.count(',') + 1])} FROM plan "
+        f"WHERE section = '{section}' AND verdict = 'kept')"
+    )
+
+
+# The next baseline of linked editing: the service tables as this publish commits them,
+# less the rows it kept only because they were added through the service since the last
+# sync (AccessGuard has not seen them: the next refresh must still find them new).
+KEEP_BASELINE_SQL = (
+    "CREATE TABLE keep.users AS SELECT * FROM main.users WHERE "
+    + _not_kept("users", "username"),
+    "CREATE TABLE keep.roles AS SELECT * FROM main.roles WHERE " + _not_kept("roles", "name"),
+    "CREATE TABLE keep.resources AS SELECT * FROM main.resources WHERE "
+    + _not_kept("resources", "name"),
+    "CREATE TABLE keep.permissions AS SELECT * FROM main.permissions WHERE "
+    + _not_kept("permissions", "resource, action"),
+    "CREATE TABLE keep.user_roles AS SELECT ur.* FROM main.user_roles ur "
+    "JOIN main.users u ON u.id = ur.user_id JOIN main.roles r ON r.id = ur.role_id WHERE "
+    + _not_kept("assignments", "u.username, r.name"),
+    "CREATE TABLE keep.role_permissions AS SELECT rp.* FROM main.role_permissions rp "
+    "JOIN main.roles r ON r.id = rp.role_id JOIN main.permissions p ON p.id = rp.permission_id "
+    "WHERE " + _not_kept("grants", "r.name, p.resource, p.action"),
+)

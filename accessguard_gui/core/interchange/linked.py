@@ -1,0 +1,280 @@
+"""Linked editing: "Open and edit" a service file like any AccessGuard database.
+
+AccessGuard cannot edit the service's six tables in place (they have no room for display
+names, inheritance, expiries, separation of duty or an audit trail), so it keeps a
+*companion* AccessGuard database for each service file and keeps the two in step:
+
+* **Refresh** (on open, and on View > Refresh) imports what the service added or changed
+  since the last sync, through the ordinary import pipeline with its dry-run report;
+* **Save** saves into the companion, then publishes it into the service file.
+
+Where: ``<user data dir>/AccessGuard/linked/<name>-<hash>/`` (``linked_root()``), one
+folder per service file, keyed by the file's real path (a hash of it, so the same file
+reached through a symbolic link is the same link). The folder holds
+
+* ``companion.db``  the AccessGuard database the window edits;
+* ``baseline.db``   the service tables as AccessGuard last saw them (after the last import
+  or publish): what tells "added through the service since" from "deleted in AccessGuard";
+* ``link.json``     the service file's path and the sync state (last sync, unpublished
+  changes, the last error).
+
+When the service file cannot be brought up to date (busy, locked, moved), the companion
+keeps every saved change and ``link.json`` says so; the next Save or Publish catches up.
+The service's own additions since the last sync are kept by every publish (baseline), so
+nothing is lost on either side.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import platformdirs
+
+from ..database import APP_NAME, Database
+from ..errors import AccessGuardError
+from .pipeline import ImportPlan, ImportResult, Mode, ProgressCallback, apply_import, plan_import
+from .publish import PublishOptions, PublishPlan, PublishResult, preview_publish, publish
+from .service_db import ServiceSource, snapshot_to
+from .service_plan import Progress
+
+LINK_FILE = "link.json"
+COMPANION = "companion.db"
+BASELINE = "baseline.db"
+INCOMING = "incoming.db"
+
+
+def linked_root() -> Path:
+    """Where companions live: ``~/.local/share/AccessGuard/linked`` on Linux."""
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)) / "linked"
+
+
+def folder_name(service: Path) -> str:
+    """``accessguard-1a2b3c4d5e6f`` for a service file: readable, and unique per real path."""
+    real = str(service.resolve())
+    digest = hashlib.sha256(real.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", service.stem)[:40] or "service"
+    return f"{stem}-{digest}"
+
+
+@dataclass
+class LinkState:
+    """What ``link.json`` remembers.
+
+    Attributes:
+        service: the service file's real path.
+        last_sync: when the companion and the service file last agreed (ISO, UTC).
+        unpublished: True when saved changes have not reached the service file yet.
+        last_error: why the last publish or refresh failed ("" when it did not).
+    """
+
+    service: str
+    last_sync: str | None = None
+    unpublished: bool = False
+    last_error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshPlan:
+    """The dry run of a refresh: what the service changed since the last sync."""
+
+    plan: ImportPlan
+    incoming: Path
+
+    def close(self) -> None:
+        self.plan.close()
+        self.incoming.unlink(missing_ok=True)
+
+
+class ServiceLink:
+    """One service file and its companion.
+
+    Attributes:
+        folder: the link's folder (see the module docstring).
+        service: the service file.
+    """
+
+    def __init__(self, folder: Path, state: LinkState) -> None:
+        self.folder = folder
+        self.state = state
+        self.service = Path(state.service)
+
+    # ------------------------------------------------------------------ finding links
+
+    @classmethod
+    def for_service(
+        cls, service: str | os.PathLike[str], *, root: Path | None = None
+    ) -> ServiceLink:
+        """The link of a service file, made (folder and state) if it is new."""
+        real = Path(service).expanduser().resolve()
+        folder = (root or linked_root()) / folder_name(real)
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        existing = cls.load(folder)
+        if existing is not None:
+            return existing
+        link = cls(folder, LinkState(service=str(real)))
+        link.save_state()
+        return link
+
+    @classmethod
+    def load(cls, folder: Path) -> ServiceLink | None:
+        try:
+            data = json.loads((folder / LINK_FILE).read_text(encoding="utf-8"))
+            return cls(folder, LinkState(**data))
+        except (OSError, ValueError, TypeError):
+            return None
+
+    @classmethod
+    def of_database(cls, db: Database) -> ServiceLink | None:
+        """The link whose companion ``db`` is, or None for an ordinary database."""
+        if db.path is None or db.path.name != COMPANION:
+            return None
+        return cls.load(db.path.parent)
+
+    # ------------------------------------------------------------------ files and state
+
+    @property
+    def companion(self) -> Path:
+        return self.folder / COMPANION
+
+    @property
+    def baseline(self) -> Path:
+        return self.folder / BASELINE
+
+    @property
+    def synced_once(self) -> bool:
+        """False until the first import from the service file has been applied."""
+        return self.baseline.exists()
+
+    def save_state(self) -> None:
+        tmp = self.folder / (LINK_FILE + ".partial")
+        tmp.write_text(json.dumps(asdict(self.state), indent=2), encoding="utf-8")
+        os.replace(tmp, self.folder / LINK_FILE)
+
+    def _record(self, *, synced: bool | None = None, error: str | None = None) -> None:
+        if synced is not None:
+            self.state.unpublished = not synced
+            if synced:
+                self.state.last_sync = datetime.now(UTC).isoformat(timespec="seconds")
+        if error is not None:
+            self.state.last_error = error
+        self.save_state()
+
+    def open_companion(self, *, operator: str | None = None, read_only: bool = False) -> Database:
+        """The companion database (made on first use)."""
+        return Database(self.companion, create=True, operator=operator, read_only=read_only)
+
+    def status(self) -> str:
+        """One line for the window: in step, or what is behind and how to catch up."""
+        name = self.service.name
+        if not self.service.exists():
+            return (
+                f"Linked to {self.service}, which is not there any more (moved or deleted). "
+                "Your changes are kept in AccessGuard; File > Publish to service database… "
+                "writes them to a service file of your choice."
+            )
+        if self.state.unpublished:
+            why = f" ({self.state.last_error})" if self.state.last_error else ""
+            return (
+                f"Saved changes are not in {name} yet{why}. "
+                "Save again or use File > Publish to service database… to catch up."
+            )
+        if self.state.last_error:
+            return f"{name}: {self.state.last_error}"
+        when = self.state.last_sync or "never"
+        return f"Linked to the service file {name}; in step since {when}."
+
+    # ------------------------------------------------------------------ refresh
+
+    def plan_refresh(
+        self,
+        db: Database,
+        *,
+        progress: ProgressCallback | None = None,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> RefreshPlan:
+        """The dry run of importing what the service added or changed since the last sync
+        (everything, the first time). Writes nothing but a private snapshot."""
+        incoming = self.folder / INCOMING
+        try:
+            snapshot_to(self.service, incoming)
+        except AccessGuardError as exc:
+            self._record(error=f"could not read it: {exc}")
+            raise
+        source = ServiceSource(
+            incoming,
+            since=self.baseline if self.synced_once else None,
+            snapshot=False,
+            name=self.service.name,
+        )
+        try:
+            plan = plan_import(db, source, Mode.UPDATE, progress=progress, cancelled=cancelled)
+        except BaseException:
+            incoming.unlink(missing_ok=True)
+            raise
+        return RefreshPlan(plan, incoming)
+
+    def apply_refresh(
+        self,
+        db: Database,
+        refresh: RefreshPlan,
+        *,
+        progress: ProgressCallback | None = None,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> ImportResult:
+        """Apply a refresh's plan; then the snapshot it read becomes the baseline."""
+        try:
+            result = apply_import(db, refresh.plan, progress=progress, cancelled=cancelled)
+        except AccessGuardError as exc:
+            self._record(error=f"the changes made through the service could not be imported: {exc}")
+            raise
+        os.replace(refresh.incoming, self.baseline)
+        self._record(synced=not self.state.unpublished, error="")
+        return result
+
+    # ------------------------------------------------------------------ publish
+
+    def options(self) -> PublishOptions:
+        return PublishOptions(
+            baseline=self.baseline if self.synced_once else None, create=False
+        )
+
+    def preview_publish(self, db: Database, *, progress: Progress | None = None) -> PublishPlan:
+        return preview_publish(db, self.service, self.options(), progress=progress)
+
+    def publish(
+        self,
+        db: Database,
+        *,
+        expected: PublishPlan | None = None,
+        progress: Progress | None = None,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> PublishResult:
+        """Publish the companion into the service file; on failure the companion keeps
+        everything and the link remembers that the service file is behind."""
+        try:
+            result = publish(
+                db,
+                self.service,
+                self.options(),
+                expected=expected,
+                progress=progress,
+                cancelled=cancelled,
+                baseline_out=self.baseline,
+            )
+        except AccessGuardError as exc:
+            self._record(synced=False, error=str(exc))
+            raise
+        self._record(synced=True, error="")
+        return result
+
+    def mark_unpublished(self) -> None:
+        """Saved changes exist that have not been published (called before publishing,
+        so a crash in between is remembered)."""
+        self._record(synced=False)
