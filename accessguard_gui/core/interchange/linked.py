@@ -39,10 +39,11 @@ import platformdirs
 
 from ..database import APP_NAME, Database
 from ..errors import AccessGuardError
-from .pipeline import ImportPlan, ImportResult, Mode, ProgressCallback, apply_import, plan_import
+from .pipeline import ImportPlan, ImportResult, Mode, apply_import, plan_import
 from .publish import PublishOptions, PublishPlan, PublishResult, preview_publish, publish
 from .service_db import ServiceSource, snapshot_to
 from .service_plan import Progress
+from .staging import ProgressCallback
 
 LINK_FILE = "link.json"
 COMPANION = "companion.db"
