@@ -1,9 +1,13 @@
-"""The access check as one SQL statement: user, resource, action and every explaining path.
+"""The access check as one SQL statement: user, resource, action and the graph that explains it.
 
 check_access is the hottest query of the app (the access views call it per cell). One
-recursive CTE looks up the user and the permission by name and walks from the user's
-assignments (expired ones included, flagged) up the inheritance graph, carrying the role
-names along, and keeps the walks that end at a role holding the permission. On SQLite the
+statement looks up the user and the permission by name and computes, with deduplicating
+recursive queries (UNION: each role once, so the work is polynomial however many walks
+a hierarchy of stacked diamonds holds), the roles the user reaches through any of their
+assignments (expired ones included, flagged) and, among those, the roles that lead to a
+role holding the permission. It returns that small graph — its roles with their names,
+the assignments that enter it and the inheritance edges inside it — and
+``core/paths.py`` rebuilds the few shortest explaining paths from it. On SQLite the
 statement runs on the DBAPI connection of the caller's session (same transaction):
 SQLAlchemy's per-statement cost (~50 µs measured, bench/bench_core.py) is larger than the
 query itself, and the target is <= 3x the bare recursive CTE. Other dialects run the same
@@ -19,61 +23,71 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Boolean, Dialect, Integer, String, TextClause, bindparam, text
+from sqlalchemy import Dialect, Integer, String, TextClause, bindparam, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from .keys import name_key
 from .models import UTCDateTime
+from .paths import FoundPath, best_paths, distances, parse_ids
 
-# Role names never contain control characters (validation.role_name), so the unit
-# separator can join them into one path string.
-NAME_SEPARATOR = "\x1f"
+# Row kinds of the statement's answer.
+_HEADER, _ROLE, _ASSIGNMENT, _HOLDER = 0, 1, 2, 3
 
-# The first branch is the header row (user, resource, permission; NULL where a name
-# matched nothing; expired = -1), the second the explaining walks, granting ones first
-# so that the LIMIT never cuts off a walk that grants. Lookups are repeated rather than
-# shared through CTEs: SQLite would materialize a CTE used twice, which costs more than
-# the index lookup it saves. PostgreSQL types a bare NULL in a subquery as text, which a
-# UNION with the header's integer and boolean columns refuses: there they are cast.
+# ``up``: every role the user reaches (UNION: each once, so the work stays polynomial on
+# any hierarchy). The answer: one header row (user, permission; NULL where a name matched
+# nothing); the user's assignments; the roles of ``up`` holding the permission; and, only
+# if there are some, one row per role of ``up``: its name and the ids of the roles it
+# inherits from as one "3,7,9" list (a row per edge cost 5x more to fetch on a dense
+# hierarchy). The few paths are rebuilt from that graph in Python (``_explained``):
+# narrowing the graph in SQL with a second recursive query costs more (SQLite
+# re-evaluates an ``IN up`` inside a recursive step for every row: 50x slower on wide
+# diamonds). Lookups are repeated rather than shared through CTEs: SQLite would
+# materialize a CTE used twice, which costs more than the index lookup it saves.
+# PostgreSQL types a bare NULL in a subquery as text, which a UNION with the header's
+# integer columns refuses: there they are cast.
 _SQL = """
-WITH RECURSIVE walk(role_id, names, depth, expires_at) AS (
-    SELECT ur.role_id, CAST(r.name AS TEXT), 0, ur.expires_at
-    FROM user_roles ur JOIN roles r ON r.id = ur.role_id
+WITH RECURSIVE up(role_id) AS (
+    SELECT ur.role_id FROM user_roles ur
     WHERE ur.user_id = (SELECT id FROM users WHERE {user_cond})
-    UNION ALL
-    SELECT ri.inherits_from_id, walk.names || :sep || r.name, walk.depth + 1, walk.expires_at
-    FROM walk
-    JOIN role_inheritance ri ON ri.role_id = walk.role_id
-    JOIN roles r ON r.id = ri.inherits_from_id
-    WHERE walk.depth < :max_depth
+    UNION
+    SELECT ri.inherits_from_id FROM role_inheritance ri JOIN up ON ri.role_id = up.role_id
 )
-SELECT u.id AS user_id, u.username AS username, u.active AS active, res.name AS resource,
-       p.id AS permission_id, NULL AS names, NULL AS expires_at, -1 AS expired, 0 AS depth
+SELECT 0 AS kind, u.id AS a, p.id AS b, CASE WHEN u.active THEN 1 ELSE 0 END AS c,
+       u.username AS t1, res.name AS t2, {null_time} AS expires_at
 FROM (SELECT 1 AS one) AS anchor
 LEFT JOIN users u ON {user_join}
 LEFT JOIN resources res ON {resource_join}
 LEFT JOIN permissions p ON p.resource_id = res.id AND p.action = :action
 UNION ALL
-SELECT * FROM (
-    SELECT {header_nulls}, names, expires_at,
-           CASE WHEN expires_at IS NOT NULL AND expires_at <= :now THEN 1 ELSE 0 END AS expired,
-           depth
-    FROM walk
-    WHERE role_id IN (
-        SELECT rp.role_id FROM role_permissions rp
-        WHERE rp.permission_id = (
-            SELECT p.id FROM permissions p JOIN resources res ON res.id = p.resource_id
-            WHERE {resource_join} AND p.action = :action))
-    ORDER BY expired, depth, names
-    LIMIT :limit
-) AS hits
+SELECT 2, ur.role_id, {null_int}, {null_int}, {null_text}, {null_text}, ur.expires_at
+FROM user_roles ur WHERE ur.user_id = (SELECT id FROM users WHERE {user_cond})
+UNION ALL
+SELECT 3, rp.role_id, {null_int}, {null_int}, {null_text}, {null_text}, {null_time}
+FROM role_permissions rp
+WHERE rp.permission_id = {perm} AND rp.role_id IN (SELECT role_id FROM up)
+UNION ALL
+SELECT 1, up.role_id, {null_int}, {null_int}, r.name,
+       (SELECT {id_list} FROM role_inheritance ri WHERE ri.role_id = up.role_id), {null_time}
+FROM up JOIN roles r ON r.id = up.role_id
+WHERE EXISTS (SELECT 1 FROM role_permissions rp
+              WHERE rp.permission_id = {perm} AND rp.role_id IN (SELECT role_id FROM up))
 """
+_PERMISSION = """(
+        SELECT p.id FROM permissions p JOIN resources res ON res.id = p.resource_id
+        WHERE {resource_join} AND p.action = :action)"""
 
 
 @dataclass(frozen=True, slots=True)
 class AccessRows:
-    """What the statement found; None where a name matched nothing."""
+    """What the statement found; None where a name matched nothing.
+
+    Attributes:
+        paths: at most the limit asked for, live before expired, shortest first: the
+            role names from the assigned role to the holder, and the assignment's expiry.
+        granted_path: some live assignment leads to the permission (whatever the limit).
+        more_paths: further paths exist beyond ``paths``.
+    """
 
     user_id: int | None
     username: str | None
@@ -81,43 +95,52 @@ class AccessRows:
     resource: str | None
     permission_id: int | None
     paths: list[tuple[tuple[str, ...], datetime | None]]
+    granted_path: bool = False
+    more_paths: bool = False
 
 
-_BARE_NULLS = "NULL, NULL, NULL, NULL, NULL"
-_TYPED_NULLS = (
-    "CAST(NULL AS INTEGER), CAST(NULL AS TEXT), CAST(NULL AS BOOLEAN), CAST(NULL AS TEXT), "
-    "CAST(NULL AS INTEGER)"
-)
+_SQLITE = {
+    "null_int": "NULL",
+    "null_text": "NULL",
+    "null_time": "NULL",
+    "id_list": "group_concat(ri.inherits_from_id)",
+}
+_OTHER = {
+    "null_int": "CAST(NULL AS INTEGER)",
+    "null_text": "CAST(NULL AS TEXT)",
+    "null_time": "CAST(NULL AS TIMESTAMP WITH TIME ZONE)",
+    "id_list": "string_agg(CAST(ri.inherits_from_id AS TEXT), ',')",
+}
 
 
 @lru_cache(maxsize=8)
-def access_sql(user_by_id: bool, resource_by_id: bool, typed_nulls: bool = False) -> str:
+def access_sql(user_by_id: bool, resource_by_id: bool, sqlite: bool = True) -> str:
     """The statement for a user / resource given by id or by name (names ignore case
     by their stored keys, core/keys.py: the caller binds the *key* of a name, and the
     unique indexes on the key columns serve the lookup)."""
+    resource_join = "res.id = :resource" if resource_by_id else "res.name_key = :resource"
     return _SQL.format(
-        header_nulls=_TYPED_NULLS if typed_nulls else _BARE_NULLS,
+        **(_SQLITE if sqlite else _OTHER),
         user_cond="id = :user" if user_by_id else "username_key = :user",
         user_join="u.id = :user" if user_by_id else "u.username_key = :user",
-        resource_join="res.id = :resource" if resource_by_id else "res.name_key = :resource",
+        resource_join=resource_join,
+        perm=_PERMISSION.format(resource_join=resource_join),
     )
 
 
 @lru_cache(maxsize=8)
 def _text(user_by_id: bool, resource_by_id: bool) -> TextClause:
     return (
-        text(access_sql(user_by_id, resource_by_id, typed_nulls=True))
+        text(access_sql(user_by_id, resource_by_id, sqlite=False))
         .bindparams(bindparam("now", type_=UTCDateTime()))
         .columns(  # type: ignore[return-value]
-            user_id=Integer,
-            username=String,
-            active=Boolean,
-            resource=String,
-            permission_id=Integer,
-            names=String,
+            kind=Integer,
+            a=Integer,
+            b=Integer,
+            c=Integer,
+            t1=String,
+            t2=String,
             expires_at=UTCDateTime,
-            expired=Integer,
-            depth=Integer,
         )
     )
 
@@ -139,52 +162,86 @@ def run_access_query(
     action: str,
     now: datetime,
     *,
-    max_depth: int,
+    max_roles: int,
     limit: int,
 ) -> AccessRows:
-    """Run the access statement in ``session``'s transaction (never commits)."""
+    """Run the access statement in ``session``'s transaction (never commits) and rebuild
+    at most ``limit`` explaining paths of at most ``max_roles`` roles from its graph."""
     user_by_id = isinstance(user, int)
     resource_by_id = isinstance(resource, int)
     params: dict[str, Any] = {
         "user": user if user_by_id else name_key(str(user)),
         "resource": resource if resource_by_id else name_key(str(resource)),
         "action": action,
-        "sep": NAME_SEPARATOR,
-        "max_depth": max_depth,
-        "limit": limit,
     }
     conn = session.connection()
+    from_db: Callable[[Any], Any] | None = None
     if conn.dialect.name == "sqlite":
-        to_db, from_db = _datetime_processors(conn.dialect)
-        params["now"] = to_db(now) if to_db else now
+        _to_db, from_db = _datetime_processors(conn.dialect)
         dbapi = conn.connection.driver_connection
         assert dbapi is not None
         sql = access_sql(user_by_id, resource_by_id)
         try:
-            raw = dbapi.execute(sql, params).fetchall()
+            rows: list[Any] = dbapi.execute(sql, params).fetchall()
         except sqlite3.Error as exc:
             # As SQLAlchemy would wrap it, so Database turns it into a typed error
             # (busy, damaged file...) like any other query's.
             raise DBAPIError.instance(sql, params, exc, sqlite3.Error) from exc
-        rows = [
-            (*r[:6], from_db(r[6]) if from_db and r[6] is not None else r[6], *r[7:])
-            for r in raw
-        ]
     else:
-        params["now"] = now
         rows = [tuple(r) for r in conn.execute(_text(user_by_id, resource_by_id), params)]
-    header = next(r for r in rows if r[7] == -1)
+    header = next(r for r in rows if r[0] == _HEADER)
+    if not any(r[0] == _HOLDER for r in rows):  # nothing the user reaches holds it
+        return AccessRows(header[1], header[4], bool(header[3]), header[5], header[2], [])
+    return _explained(header, rows, now, from_db, max_roles, limit)
+
+
+def _explained(
+    header: Any,
+    rows: list[Any],
+    now: datetime,
+    from_db: Callable[[Any], Any] | None,
+    max_roles: int,
+    limit: int,
+) -> AccessRows:
+    """The paths from the graph rows: assignments are the starts (ranked by expiry),
+    holders the goals."""
+    names: dict[int, str] = {}
+    parents: dict[int, list[int]] = {}
+    goals: list[int] = []
+    expiry: dict[int, datetime | None] = {}
+    for kind, role, _b, _c, name, parent_ids, expires in rows:
+        if kind == _ROLE:
+            names[role] = name
+            parents[role] = parse_ids(parent_ids)
+        elif kind == _HOLDER:
+            goals.append(role)
+        elif kind == _ASSIGNMENT:
+            if expires is not None and from_db is not None:
+                expires = from_db(expires)
+            expiry[role] = _utc(expires)
+    dist = distances(parents, goals, list(names))
+    starts = {
+        role: 1 if expires is not None and expires <= now else 0
+        for role, expires in expiry.items()
+        if role in dist
+    }
+    found, more = best_paths(starts, parents, dist, goals, names, limit, max_nodes=max_roles)
     return AccessRows(
-        user_id=header[0],
-        username=header[1],
-        active=bool(header[2]),
-        resource=header[3],
-        permission_id=header[4],
-        paths=[
-            (tuple(r[5].split(NAME_SEPARATOR)), _utc(r[6]))
-            for r in sorted((r for r in rows if r[7] != -1), key=lambda r: (r[7], r[8], r[5]))
-        ],
+        user_id=header[1],
+        username=header[4],
+        active=bool(header[3]),
+        resource=header[5],
+        permission_id=header[2],
+        paths=[_named(p, names, expiry) for p in found],
+        granted_path=any(rank == 0 for rank in starts.values()),
+        more_paths=more,
     )
+
+
+def _named(
+    path: FoundPath, names: dict[int, str], expiry: dict[int, datetime | None]
+) -> tuple[tuple[str, ...], datetime | None]:
+    return tuple(names[n] for n in path.nodes), expiry[path.nodes[0]]
 
 
 def _utc(value: datetime | None) -> datetime | None:

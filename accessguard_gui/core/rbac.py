@@ -77,9 +77,11 @@ T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
 
 # Inheritance chains longer than this are refused outright; real hierarchies are far
-# shallower, and the bound keeps path enumeration finite even on a damaged file.
+# shallower, and the bound keeps path searches finite even on a damaged file.
 MAX_PATH_DEPTH = 32
-MAX_EXPLAINED_PATHS = 50
+# Paths shown by check_access: the shortest ones, rebuilt from the deduplicated role
+# graph (core/paths.py); more only make the answer harder to read and the check slower.
+MAX_EXPLAINED_PATHS = 5
 
 _UNSET: Any = object()
 
@@ -998,9 +1000,11 @@ def check_access(
 ) -> AccessDecision:
     """ANSI CheckAccess, with the reason: may ``user`` do ``action`` on ``resource``?
 
-    One recursive query walks from the user's assignments (expired ones included, flagged)
-    up the inheritance graph and keeps the walks that end at a role holding the permission;
-    the walks are the explanation. Inactive users and expired assignments never grant.
+    One statement computes, deduplicated, the roles the user reaches (expired assignments
+    included, flagged) that lead to a role holding the permission; at most
+    MAX_EXPLAINED_PATHS paths through them (live first, shortest first) are the
+    explanation (``more_paths`` says if there are others). Inactive users and expired
+    assignments never grant.
     """
     moment = now or utcnow()
     user_label = str(user)
@@ -1012,14 +1016,14 @@ def check_access(
         return AccessDecision(False, user_label, resource_label, action_label, DenyReason.UNKNOWN_USER)
     if resource_key is None:
         resource_key = -1  # matches nothing: reported as an unknown resource below
-    # One statement for lookups and paths (access_query.py says why).
+    # One statement for lookups and the explaining graph (access_query.py says why).
     found = run_access_query(
         session,
         user_key,
         resource_key,
         action_label,
         moment,
-        max_depth=MAX_PATH_DEPTH,
+        max_roles=MAX_PATH_DEPTH + 1,
         limit=MAX_EXPLAINED_PATHS,
     )
     if found.user_id is None or found.username is None:
@@ -1032,15 +1036,14 @@ def check_access(
         return AccessDecision(
             False, found.username, found.resource, action_label, DenyReason.UNKNOWN_ACTION
         )
-    paths = [
+    # Live paths first, then shortest first (access_query returns them in that order).
+    paths = tuple(
         AccessPath(roles=roles, expires_at=expires, expired=expires is not None and expires <= moment)
         for roles, expires in found.paths
-    ]
-    paths.sort(key=lambda p: (p.expired, len(p.roles)))
-    granting = [p for p in paths if not p.expired]
+    )
     if not found.active:
         reason: DenyReason | None = DenyReason.INACTIVE_USER
-    elif granting:
+    elif found.granted_path:
         reason = None
     elif paths:
         reason = DenyReason.EXPIRED_ASSIGNMENT
@@ -1052,7 +1055,8 @@ def check_access(
         resource=found.resource,
         action=action_label,
         reason=reason,
-        paths=tuple(paths),
+        paths=paths,
+        more_paths=found.more_paths,
     )
 
 

@@ -184,6 +184,8 @@ class AccessDecision:
     action: str
     reason: DenyReason | None = None
     paths: tuple[AccessPath, ...] = field(default_factory=tuple)
+    # More paths exist than ``paths`` shows (only the shortest few are listed).
+    more_paths: bool = False
 
     @property
     def permission(self) -> str:
@@ -199,6 +201,8 @@ class AccessDecision:
         if self.allowed:
             lines = [f"Allowed: {who} may {self.action} {self.resource} through:"]
             lines += ["  " + p.describe(who, self.permission) for p in self.granting_paths]
+            if self.more_paths:
+                lines.append("  \u2026 and further, longer or equally long paths.")
             return "\n".join(lines)
         head = {
             DenyReason.UNKNOWN_USER: f"Denied: there is no user named \u201c{who}\u201d.",
@@ -221,4 +225,6 @@ class AccessDecision:
             if p.expired and p.expires_at is not None:
                 note = f" (expired {p.expires_at:%Y-%m-%d %H:%M} UTC)"
             lines.append("  " + p.describe(who, self.permission) + note)
+        if self.more_paths and shown:
+            lines.append("  \u2026 and further, longer or equally long paths.")
         return "\n".join(lines)

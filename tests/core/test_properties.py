@@ -333,9 +333,21 @@ def _compare(db: Database, sc: Scenario) -> None:
         assert {x.name: (set(x.roles), x.cardinality) for x in rbac.ssd_role_sets(s)} == sets
 
 
+def _path_key(ref: Reference, user: str, roles: tuple[str, ...]) -> tuple[bool, int]:
+    expires = ref.assignments[(user, roles[0])]
+    return (expires is not None and expires <= NOW, len(roles))
+
+
 def _check_decision(ref: Reference, user: str, perm: tuple[str, str], decision: Any) -> None:
     expected_paths = ref.access_paths(user, perm)
-    assert {p.roles for p in decision.paths} == expected_paths, (user, perm)
+    shown = [p.roles for p in decision.paths]
+    # Every path shown is a real one, listed once; at most K of them, and they are the
+    # K best (live before expired, shortest first) of all the reference finds.
+    assert set(shown) <= expected_paths and len(set(shown)) == len(shown), (user, perm)
+    assert len(shown) == min(len(expected_paths), rbac.MAX_EXPLAINED_PATHS), (user, perm)
+    assert decision.more_paths == (len(expected_paths) > len(shown)), (user, perm)
+    best = sorted(_path_key(ref, user, p) for p in expected_paths)[: len(shown)]
+    assert [_path_key(ref, user, p) for p in shown] == best, (user, perm)
     for p in decision.paths:
         expires = ref.assignments[(user, p.roles[0])]
         assert p.expires_at == expires
@@ -353,3 +365,107 @@ def _check_decision(ref: Reference, user: str, perm: tuple[str, str], decision: 
     # Granting walks come first, shortest first.
     keys = [(p.expired, len(p.roles)) for p in decision.paths]
     assert keys == sorted(keys)
+
+
+# ---------------------------------------------------------------------- stacked diamonds
+
+
+@dataclass(frozen=True)
+class Diamonds:
+    """``depth`` diamonds of ``width`` stacked: D0 inherits from A0.0..A0.w-1, which all
+    inherit from D1, and so on down to D<depth>; plus a few extra downward edges."""
+
+    width: int
+    depth: int
+    extra: tuple[tuple[int, int], ...]  # (senior, junior) positions in topological order
+    grants: tuple[tuple[int, int], ...]  # (role position, permission index)
+    assignments: tuple[tuple[int, int, str], ...]  # (user, role position, expiry)
+
+    @property
+    def order(self) -> list[str]:
+        """Every role, seniors before the roles they inherit from."""
+        names = []
+        for level in range(self.depth):
+            names.append(f"D{level}")
+            names += [f"A{level}.{j}" for j in range(self.width)]
+        names.append(f"D{self.depth}")
+        return names
+
+    def edges(self) -> list[tuple[str, str]]:
+        pairs = []
+        for level in range(self.depth):
+            for j in range(self.width):
+                pairs.append((f"D{level}", f"A{level}.{j}"))
+                pairs.append((f"A{level}.{j}", f"D{level + 1}"))
+        order = self.order
+        for a, b in self.extra:
+            senior, junior = order[min(a, b)], order[max(a, b)]
+            if senior != junior and (senior, junior) not in pairs:
+                pairs.append((senior, junior))
+        return pairs
+
+
+@st.composite
+def stacked_diamonds(draw: st.DrawFn) -> Diamonds:
+    width = draw(st.integers(1, 3))
+    depth = draw(st.integers(1, 4))
+    n = depth * (width + 1) + 1
+    position = st.integers(0, n - 1)
+    return Diamonds(
+        width,
+        depth,
+        tuple(draw(st.lists(st.tuples(position, position), max_size=3))),
+        tuple(draw(st.lists(st.tuples(position, st.integers(0, 1)), min_size=1, max_size=4))),
+        tuple(
+            draw(
+                st.lists(
+                    st.tuples(st.integers(0, 1), position, st.sampled_from(sorted(EXPIRIES))),
+                    min_size=1,
+                    max_size=4,
+                    unique_by=lambda a: (a[0], a[1]),
+                )
+            )
+        ),
+    )
+
+
+@PROPERTY_SETTINGS
+@given(sc=stacked_diamonds())
+def test_stacked_diamonds_explain_the_best_paths(template: Path, sc: Diamonds) -> None:
+    """Exponentially many walks, a bounded number of paths: each shown path is real, the
+    shortest come first, live before expired, and the decisions match the reference."""
+    perms = [("Safe", "open"), ("Safe", "close")]
+    users = ["u0", "u1"]
+    ref = Reference()
+    with fresh_db(template) as db:
+        with db.action("Build") as s:
+            for name in sc.order:
+                rbac.add_role(s, name)
+                ref.roles.add(name)
+            for senior, junior in sc.edges():
+                rbac.add_inheritance(s, senior, junior)
+                ref.add_inheritance(senior, junior)
+            rbac.add_resource(s, "Safe")
+            for perm in perms:
+                rbac.add_permission(s, *perm)
+                ref.permissions.add(perm)
+            for position, p in dict.fromkeys(sc.grants):
+                rbac.grant_permission(s, sc.order[position], perms[p])
+                ref.grants.add((sc.order[position], perms[p]))
+            for name in users:
+                rbac.add_user(s, name)
+                ref.active[name] = True
+            for u, position, expiry in sc.assignments:
+                rbac.assign_user(s, users[u], sc.order[position], expires_at=EXPIRIES[expiry])
+                ref.assignments[(users[u], sc.order[position])] = EXPIRIES[expiry]
+        with db.read() as s:
+            for user in users:
+                for perm in perms:
+                    _check_decision(ref, user, perm, rbac.check_access(s, user, *perm, now=NOW))
+                assert {(p.resource, p.action) for p in rbac.user_permissions(s, user, now=NOW)} == (
+                    ref.user_permissions(user, NOW)
+                )
+            for perm in perms:
+                assert {u.username for u in rbac.authorized_users(s, *perm, now=NOW)} == (
+                    ref.authorized_users(perm, NOW)
+                )

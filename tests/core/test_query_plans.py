@@ -95,8 +95,10 @@ def test_check_access_is_one_statement_of_index_lookups(
     # the holders of the permission through the (permission, role) index.
     assert any("uq_users_username_key" in line for line in lines)
     assert any(line.startswith("SEARCH ur USING") and "(user_id=?)" in line for line in lines)
-    assert any("ix_role_permissions_permission_role (permission_id=?)" in line for line in lines)
+    assert any("ix_role_permissions_permission_role (permission_id=?" in line for line in lines)
     assert any("uq_resources_name_key" in line for line in lines)
+    # The closure follows the inheritance primary key (role_id, inherits_from_id).
+    assert any(line.startswith("SEARCH ri USING") and "(role_id=?)" in line for line in lines)
 
 
 def test_check_access_by_id_uses_primary_keys(
