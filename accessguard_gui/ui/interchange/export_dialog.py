@@ -15,26 +15,23 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QDialog,
     QDialogButtonBox,
     QFormLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QProgressBar,
     QPushButton,
     QVBoxLayout,
     QWidget,
 )
 
 from ...core.database import Database
-from ...core.errors import AccessGuardError, ImportCancelledError
 from ...core.interchange.casbin import CasbinSummary
 from ...core.interchange.export import PASSWORD_WARNING, ExportOptions, export_database
 from ...core.interchange.formats import Format, all_formats
-from ..access.common import error_label, plain_label
+from ..access.common import plain_label
 from . import paths
-from .tasks import BackgroundTask
+from .tasks import TaskDialog
 
 SUFFIXES = {"json": ".json", "casbin": ".csv"}
 FILTERS = {
@@ -73,7 +70,7 @@ def summary_text(result: Any) -> str:
     return "Written."
 
 
-class ExportDialog(QDialog):
+class ExportDialog(TaskDialog):
     """Choose a format and a target, then write.
 
     Signals:
@@ -87,7 +84,6 @@ class ExportDialog(QDialog):
         self.setObjectName("export_dialog")
         self.setWindowTitle("Export organisation")
         self.db = db
-        self.task: BackgroundTask | None = None
         self.formats: list[Format] = [f for f in all_formats() if f.writer is not None]
 
         self.format = QComboBox()
@@ -127,13 +123,6 @@ class ExportDialog(QDialog):
             )
             note.setObjectName("pending_note")
             layout.addWidget(note)
-        self.progress = QProgressBar()
-        self.progress.setObjectName("progress")
-        self.progress.setVisible(False)
-        self.status = plain_label()
-        self.status.setObjectName("status")
-        self.error = error_label()
-        self.error.setObjectName("error")
         for w in (self.progress, self.status, self.error):
             layout.addWidget(w)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
@@ -147,8 +136,8 @@ class ExportDialog(QDialog):
         layout.addWidget(self.buttons)
 
         self.format.currentIndexChanged.connect(self._format_changed)
-        self.hashes.toggled.connect(self._update)
-        self.target.textChanged.connect(self._update)
+        self.hashes.toggled.connect(self.update_controls)
+        self.target.textChanged.connect(self.update_controls)
         self._format_changed()
         self.resize(620, self.sizeHint().height() + 20)
 
@@ -176,7 +165,7 @@ class ExportDialog(QDialog):
         self.hashes.setToolTip("Casbin policies hold no passwords" if casbin else "")
         if casbin:
             self.hashes.setChecked(False)
-        self._update()
+        self.update_controls()
 
     def _browse(self) -> None:
         fmt = self.chosen()
@@ -188,12 +177,13 @@ class ExportDialog(QDialog):
         if chosen:
             self.target.setText(chosen)
 
-    def _update(self) -> None:
+    def update_controls(self) -> None:
         running = self.task is not None
         self.warning.setVisible(self.hashes.isChecked())
         self.export_button.setEnabled(bool(self.target.text().strip()) and not running)
         self.format.setEnabled(not running)
         self.target.setEnabled(not running)
+        self.hashes.setEnabled(not running and self.chosen().name != "casbin")
 
     # ------------------------------------------------------------------ running
 
@@ -204,62 +194,23 @@ class ExportDialog(QDialog):
         target = Path(self.target.text().strip()).expanduser()
         options = ExportOptions(with_password_hashes=self.hashes.isChecked())
         db = self.db
-        self.error.setText("")
 
         def work(progress: Any, cancelled: Any) -> Any:
             return export_database(db, target, fmt.name, options, progress=progress,
                                    cancelled=cancelled)
 
-        self.progress.setRange(0, 0)
-        self.progress.setVisible(True)
-        self.status.setText("Exporting\u2026")
-        self.task = BackgroundTask(work, self)
-        self.task.progressed.connect(self._progressed)
-        self.task.succeeded.connect(lambda result, t=str(target): self._succeeded(result, t))
-        self.task.failed.connect(self._failed)
-        self._update()
-        self.task.start()
+        written = str(target)
 
-    def _progressed(self, progress: object) -> None:
-        done = getattr(progress, "done", None)
-        if isinstance(done, int):
-            self.status.setText(f"{done:,} records read\u2026")
+        def succeeded(result: Any) -> None:
+            self._succeeded(result, written)
+
+        self.run_task(work, "Exporting\u2026", succeeded)
 
     def _succeeded(self, result: object, target: str) -> None:
-        self.task = None
         text = f"Exported to {target}: {summary_text(result)}"
         self.status.setText(text)
         self.exported.emit(text)
         self.accept()
-
-    def _failed(self, error: object) -> None:
-        self.task = None
-        self.progress.setVisible(False)
-        if isinstance(error, ImportCancelledError):
-            self.status.setText("Cancelled: nothing was written.")
-        elif isinstance(error, AccessGuardError):
-            self.status.setText("")
-            self.error.setText(str(error))
-        elif isinstance(error, OSError):
-            self.status.setText("")
-            self.error.setText(f"The export cannot be written: {error.strerror or error}.")
-        else:
-            self.status.setText("")
-            self.error.setText(f"The export failed: {error}")
-        self._format_changed()
-
-    def cancel(self) -> None:
-        if self.task is not None:
-            self.status.setText("Cancelling\u2026")
-            self.task.cancel()
-            return
-        self.reject()
-
-    def closeEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
-        if self.task is not None:
-            self.task.cancel()
-            self.task.wait()
-        super().closeEvent(event)
 
 
 def show_export_dialog(db: Database, parent: QWidget | None, pending: int = 0) -> ExportDialog:

@@ -26,13 +26,11 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
     QComboBox,
-    QDialog,
     QFormLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
-    QProgressBar,
     QPushButton,
     QRadioButton,
     QTableView,
@@ -41,7 +39,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...core.database import Database
-from ...core.errors import AccessGuardError, ImportCancelledError, ImportRefusedError
+from ...core.errors import ImportRefusedError
 from ...core.interchange.formats import all_formats, open_source
 from ...core.interchange.pipeline import (
     VERDICT_WORDS,
@@ -52,9 +50,9 @@ from ...core.interchange.pipeline import (
     apply_import,
     plan_import,
 )
-from ..access.common import error_label, plain_label
+from ..access.common import plain_label
 from . import paths
-from .tasks import BackgroundTask
+from .tasks import TaskDialog
 
 FETCH_ROWS = 500
 Index = QModelIndex | QPersistentModelIndex
@@ -155,7 +153,7 @@ class ReportModel(QAbstractTableModel):
         return self._rows[number][:5]
 
 
-class ImportDialog(QDialog):
+class ImportDialog(TaskDialog):
     """Import an organisation, dry run first.
 
     Signals:
@@ -170,8 +168,6 @@ class ImportDialog(QDialog):
         self.setWindowTitle("Import organisation")
         self.db = db
         self.plan: ImportPlan | None = None
-        self.task: BackgroundTask | None = None
-        self._phase = ""
 
         self.source = QLineEdit()
         self.source.setObjectName("source")
@@ -241,14 +237,6 @@ class ImportDialog(QDialog):
         report_top.addWidget(plain_label("Show:"))
         report_top.addWidget(self.show_combo)
 
-        self.progress = QProgressBar()
-        self.progress.setObjectName("progress")
-        self.progress.setVisible(False)
-        self.status = plain_label()
-        self.status.setObjectName("status")
-        self.error = error_label()
-        self.error.setObjectName("error")
-
         self.dry_run_button = QPushButton("&Dry run")
         self.dry_run_button.setObjectName("dry_run")
         self.save_button = QPushButton("Save &report\u2026")
@@ -285,7 +273,7 @@ class ImportDialog(QDialog):
         self.modes.idToggled.connect(self._mode_toggled)
         self.show_combo.currentIndexChanged.connect(self._show_report)
         self.resize(900, 620)
-        self._update()
+        self.update_controls()
 
     # ------------------------------------------------------------------ inputs
 
@@ -322,7 +310,7 @@ class ImportDialog(QDialog):
         self._drop_plan()
         self.status.setText("")
         self.error.setText("")
-        self._update()
+        self.update_controls()
 
     def _drop_plan(self) -> None:
         self.model.clear()
@@ -332,7 +320,7 @@ class ImportDialog(QDialog):
             self.plan.close()
             self.plan = None
 
-    def _update(self) -> None:
+    def update_controls(self) -> None:
         running = self.task is not None
         has_source = bool(self.source.text().strip())
         plan = self.plan
@@ -368,7 +356,7 @@ class ImportDialog(QDialog):
             source = open_source(path, fmt)
             return plan_import(db, source, mode, progress=progress, cancelled=cancelled)
 
-        self._run(work, "Reading the source\u2026", self._planned)
+        self.run_task(work, "Reading the source\u2026", self._planned)
 
     def _planned(self, plan: object) -> None:
         assert isinstance(plan, ImportPlan)
@@ -387,7 +375,7 @@ class ImportDialog(QDialog):
         self.model.show_plan(plan, verdicts)
         shown = self.show_combo.currentText().lower()
         self.empty.setText(f"No rows to show ({shown})." if self.model.rowCount() == 0 else "")
-        self._update()
+        self.update_controls()
 
     def save_report(self) -> None:
         """Write the whole dry run to a CSV file (on the worker thread)."""
@@ -405,7 +393,7 @@ class ImportDialog(QDialog):
             plan.save_report_csv(target)
             return target
 
-        self._run(work, "Saving the report\u2026", self._report_saved)
+        self.run_task(work, "Saving the report\u2026", self._report_saved)
 
     def _report_saved(self, target: object) -> None:
         self.status.setText(f"Report saved to {target}.")
@@ -424,7 +412,7 @@ class ImportDialog(QDialog):
         def work(progress: Any, cancelled: Any) -> ImportResult:
             return apply_import(db, plan, progress=progress, cancelled=cancelled)
 
-        self._run(work, "Importing\u2026", self._applied)
+        self.run_task(work, "Importing\u2026", self._applied)
 
     def _applied(self, result: object) -> None:
         assert isinstance(result, ImportResult)
@@ -434,79 +422,22 @@ class ImportDialog(QDialog):
             self.plan.close()
             self.plan = None
         self.summary.setText("")
-        self._update()
+        self.update_controls()
 
-    # ------------------------------------------------------------------ the worker
+    # ------------------------------------------------------------------ failures
 
-    def _run(self, work: Any, text: str, done: Any) -> None:
-        self.error.setText("")
-        self.status.setText(text)
-        self.progress.setRange(0, 0)
-        self.progress.setVisible(True)
-        self.task = BackgroundTask(work, self)
-        self.task.progressed.connect(self._progressed)
-        self.task.succeeded.connect(done)
-        self.task.failed.connect(self._failed)
-        self.task.finished.connect(self._finished)
-        self._update()
-        self.task.start()
-
-    def _progressed(self, progress: object) -> None:
-        phase = getattr(progress, "phase", "")
-        done = getattr(progress, "done", 0)
-        total = getattr(progress, "total", None)
-        if total:
-            self.progress.setRange(0, int(total))
-            self.progress.setValue(min(int(done), int(total)))
-            self.status.setText(f"{phase}: {done:,} of {total:,}\u2026")
-        else:
-            self.progress.setRange(0, 0)
-            self.status.setText(f"{phase}: {done:,}\u2026" if done else f"{phase}\u2026")
-
-    def _finished(self) -> None:
-        self.task = None
-        self.progress.setVisible(False)
-        self._update()
-
-    def _failed(self, error: object) -> None:
-        if isinstance(error, ImportCancelledError):
-            self.status.setText("Cancelled: nothing was written.")
-            if self.plan is not None:
-                self._show_report()
-            return
+    def task_failed(self, error: object) -> None:
         if isinstance(error, ImportRefusedError) and isinstance(error.plan, ImportPlan):
             # The checks run again inside the import's transaction found refusals (the
             # database changed since the dry run): show the refreshed report.
             self.plan = error.plan
-            self.status.setText("Nothing was written.")
-            self.error.setText(str(error))
-            self._show_report()
-            return
-        self.status.setText("Nothing was written.")
-        if isinstance(error, AccessGuardError):
-            self.error.setText(str(error))
-        elif isinstance(error, OSError):
-            self.error.setText(f"The source cannot be read: {error.strerror or error}.")
-        else:
-            self.error.setText(f"The import failed: {error}")
         if self.plan is not None:
             self._show_report()
 
-    def cancel(self) -> None:
-        """Stop the running step (nothing is written), or close the dialog."""
-        if self.task is not None:
-            self.status.setText("Cancelling\u2026")
-            self.task.cancel()
-            return
-        self.close()
-
-    def closeEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
-        if self.task is not None:
-            self.task.cancel()
-            self.task.wait()
-            self.task = None
+    def done(self, result: int) -> None:
+        """Closing (Close, Escape, the window's X) drops the dry run's staging file."""
+        super().done(result)
         self._drop_plan()
-        super().closeEvent(event)
 
 
 def show_import_dialog(db: Database, parent: QWidget | None) -> ImportDialog:

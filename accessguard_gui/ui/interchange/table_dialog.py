@@ -18,13 +18,11 @@ from PySide6.QtCore import QDate, Qt, Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
     QDateEdit,
-    QDialog,
     QDialogButtonBox,
     QFormLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QProgressBar,
     QPushButton,
     QRadioButton,
     QVBoxLayout,
@@ -33,12 +31,11 @@ from PySide6.QtWidgets import (
 
 from ...core.browse import BrowseQuery, TableSpec
 from ...core.database import Database
-from ...core.errors import AccessGuardError, ImportCancelledError
 from ...core.interchange import table_export
-from ..access.common import error_label, plain_label
+from ..access.common import plain_label
 from ..plain_text import plain_tooltip
 from . import paths
-from .tasks import BackgroundTask
+from .tasks import TaskDialog
 
 
 def describe(page: Any) -> str:
@@ -73,7 +70,7 @@ def _file_name(title: str) -> str:
     return re.sub(r"[^\w.-]+", "-", title).strip("-").lower() + ".csv"
 
 
-class TableExportDialog(QDialog):
+class TableExportDialog(TaskDialog):
     """Export a table page as shown, or the audit log of a period, to CSV.
 
     Args:
@@ -104,7 +101,6 @@ class TableExportDialog(QDialog):
         self.db = db
         self.spec = spec
         self.query = query
-        self.task: BackgroundTask | None = None
         self.audit = spec.key == "audit"
 
         self.shown = QRadioButton(f"The {spec.plural} shown: {description}")
@@ -138,7 +134,7 @@ class TableExportDialog(QDialog):
             dates.addWidget(plain_label("(whole days, UTC)"))
             dates.addStretch(1)
             layout.addLayout(dates)
-            self.period.toggled.connect(self._update)
+            self.period.toggled.connect(self.update_controls)
         if pending:
             note = plain_label(
                 f"{pending:,} pending change{'s are' if pending != 1 else ' is'} not saved yet "
@@ -162,13 +158,6 @@ class TableExportDialog(QDialog):
         form.addRow(label, row)
         layout.addLayout(form)
 
-        self.progress = QProgressBar()
-        self.progress.setObjectName("progress")
-        self.progress.setVisible(False)
-        self.status = plain_label()
-        self.status.setObjectName("status")
-        self.error = error_label()
-        self.error.setObjectName("error")
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
         layout.addWidget(self.error)
@@ -181,10 +170,10 @@ class TableExportDialog(QDialog):
         self.buttons.accepted.connect(self.start)
         self.buttons.rejected.connect(self.cancel)
         layout.addWidget(self.buttons)
-        self.target.textChanged.connect(self._update)
+        self.target.textChanged.connect(self.update_controls)
         self._total = self._shown_count(description)
         self.resize(max(self.sizeHint().width(), 560), self.sizeHint().height())
-        self._update()
+        self.update_controls()
 
     @staticmethod
     def _shown_count(description: str) -> int:
@@ -197,7 +186,7 @@ class TableExportDialog(QDialog):
         if chosen:
             self.target.setText(chosen)
 
-    def _update(self) -> None:
+    def update_controls(self) -> None:
         running = self.task is not None
         self.export_button.setEnabled(bool(self.target.text().strip()) and not running)
         for w in (self.since, self.until):
@@ -229,61 +218,23 @@ class TableExportDialog(QDialog):
             def work(progress: Any, cancelled: Any) -> int:
                 return table_export.export_audit(db, target, since, until, progress=progress,
                                                  cancelled=cancelled)
-            self.progress.setRange(0, 0)  # the number of entries is not counted first
+            total = 0  # the number of entries is not counted first: a busy bar
         else:
             def work(progress: Any, cancelled: Any) -> int:
                 return table_export.export_view(db, spec, query, target, progress=progress,
                                                 cancelled=cancelled)
-            self.progress.setRange(0, self._total)  # 0: busy until the end
-        self.progress.setValue(0)
-        self.progress.setVisible(True)
-        self.status.setText("Writing\u2026")
-        self.task = BackgroundTask(work, self)
-        self.task.progressed.connect(self._progressed)
-        self.task.succeeded.connect(lambda n, t=str(target): self._succeeded(int(n), t))
-        self.task.failed.connect(self._failed)
-        self._update()
-        self.task.start()
+            total = self._total  # 0 while the page was still counting: a busy bar
+        written = str(target)
 
-    def _progressed(self, rows: object) -> None:
-        if isinstance(rows, int):
-            if self.progress.maximum() and rows <= self.progress.maximum():
-                self.progress.setValue(rows)
-            self.status.setText(f"{rows:,} rows written\u2026")
+        def succeeded(rows: Any) -> None:
+            self._succeeded(int(rows), written)
+
+        self.run_task(work, "Writing\u2026", succeeded, total=total)
 
     def _succeeded(self, rows: int, target: str) -> None:
-        self.task = None
         self.status.setText(f"Wrote {rows:,} rows to {target}.")
         self.exported.emit(rows, target)
         self.accept()
-
-    def _failed(self, error: object) -> None:
-        self.task = None
-        self.progress.setVisible(False)
-        self.status.setText("")
-        if isinstance(error, ImportCancelledError):
-            self.status.setText("Cancelled: no file was written.")
-        elif isinstance(error, AccessGuardError):
-            self.error.setText(str(error))
-        elif isinstance(error, OSError):
-            self.error.setText(f"The file cannot be written: {error.strerror or error}.")
-        else:
-            self.error.setText(f"The export failed: {error}")
-        self._update()
-
-    def cancel(self) -> None:
-        """Stop a running export (nothing is written), or close the dialog."""
-        if self.task is not None:
-            self.status.setText("Cancelling\u2026")
-            self.task.cancel()
-            return
-        self.reject()
-
-    def closeEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
-        if self.task is not None:
-            self.task.cancel()
-            self.task.wait()
-        super().closeEvent(event)
 
 
 def export_table_page(db: Database, page: Any, parent: QWidget | None,

@@ -13,6 +13,11 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import QDialog, QProgressBar, QWidget
+
+from ...core.errors import AccessGuardError, ImportCancelledError
+from ..access.common import error_label, plain_label
 
 Work = Callable[[Callable[[Any], None], Callable[[], bool]], Any]
 
@@ -85,3 +90,116 @@ class BackgroundTask(QObject):
         else:
             self.failed.emit(value)
         self.finished.emit()
+
+
+def failure_text(error: object) -> str:
+    """A failed task's error as a message for a person (plain text)."""
+    if isinstance(error, AccessGuardError):
+        return str(error)
+    if isinstance(error, OSError):
+        where = f"{error.filename}: " if error.filename else ""
+        return f"{where}{error.strerror or error}."
+    return f"It failed: {error}"
+
+
+class TaskDialog(QDialog):
+    """A dialog whose long steps run one at a time on a ``BackgroundTask``, with a
+    progress bar, a status line and an error line (both plain text).
+
+    Subclasses lay out ``progress``, ``status`` and ``error``, start steps with
+    ``run_task`` and keep their buttons right in ``update_controls`` (called whenever a
+    step starts or ends). Cancel stops the running step — the core raises and writes
+    nothing — or, when idle, closes the dialog; closing while a step runs cancels it and
+    waits for the worker.
+    """
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.task: BackgroundTask | None = None
+        self.progress = QProgressBar()
+        self.progress.setObjectName("progress")
+        self.progress.setVisible(False)
+        self.status = plain_label()
+        self.status.setObjectName("status")
+        self.error = error_label()
+        self.error.setObjectName("error")
+
+    def update_controls(self) -> None:
+        """Enable what may be used now (``self.task`` is the running step, if any)."""
+
+    def run_task(
+        self, work: Work, text: str, succeeded: Callable[[Any], None], *, total: int = 0
+    ) -> None:
+        """Run ``work`` off the GUI thread; ``succeeded(result)`` runs after it returns.
+
+        Args:
+            text: the status while it runs ("Importing…").
+            total: the progress bar's end (0: busy until done).
+        """
+        self.error.setText("")
+        self.status.setText(text)
+        self.progress.setRange(0, total)
+        self.progress.setValue(0)
+        self.progress.setVisible(True)
+        task = self.task = BackgroundTask(work, self)
+        task.progressed.connect(self.show_progress)
+        task.succeeded.connect(succeeded)
+        task.failed.connect(self._task_failed)
+        task.finished.connect(self._task_finished)
+        self.update_controls()
+        task.start()
+
+    def show_progress(self, progress: object) -> None:
+        """A row count (table exports) or a core ``Progress`` (phase, done, total)."""
+        if isinstance(progress, int):
+            if 0 < progress <= self.progress.maximum():
+                self.progress.setValue(progress)
+            self.status.setText(f"{progress:,} rows written\u2026")
+            return
+        phase = getattr(progress, "phase", "Working")
+        done = int(getattr(progress, "done", 0) or 0)
+        total = getattr(progress, "total", None)
+        if total:
+            self.progress.setRange(0, int(total))
+            self.progress.setValue(min(done, int(total)))
+            self.status.setText(f"{phase}: {done:,} of {int(total):,}\u2026")
+        else:
+            self.progress.setRange(0, 0)
+            self.status.setText(f"{phase}: {done:,}\u2026" if done else f"{phase}\u2026")
+
+    def task_failed(self, error: object) -> None:
+        """After a failed or cancelled step (status and error already say why)."""
+
+    def _task_failed(self, error: object) -> None:
+        if isinstance(error, ImportCancelledError):
+            self.status.setText("Cancelled: nothing was written.")
+        else:
+            self.status.setText("Nothing was written.")
+            self.error.setText(failure_text(error))
+        self.task_failed(error)
+
+    def _task_finished(self) -> None:
+        self.task = None
+        self.progress.setVisible(False)
+        self.update_controls()
+
+    def cancel(self) -> None:
+        """Stop the running step (nothing is written), or close the dialog."""
+        if self.task is not None:
+            self.status.setText("Cancelling\u2026")
+            self.task.cancel()
+            return
+        self.reject()
+
+    def reject(self) -> None:
+        if self.task is not None:  # Escape while a step runs: cancel it first
+            self.cancel()
+            return
+        super().reject()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        if self.task is not None:
+            self.task.cancel()
+            self.task.wait()
+            self.task = None
+        super().closeEvent(event)
