@@ -155,6 +155,26 @@ class ForeignDatabaseError(DatabaseOpenError):
     """A valid SQLite database, but not an AccessGuard one."""
 
 
+class ServiceDatabaseFound(ForeignDatabaseError):
+    """The file is the AccessGuard web service's own ``accessguard.db``: not opened as a
+    desktop database, but not refused either — the caller offers linked editing or an
+    import (core/interchange/service_db.py). The file was not written.
+
+    Attributes:
+        summary: "an AccessGuard service database: 1,204 users, 37 roles, …".
+        notes: its oddities in plain words (NULL active flags, duplicate rows, …).
+    """
+
+    def __init__(self, path: str, summary: str, notes: Sequence[str] = ()) -> None:
+        super().__init__(
+            f"{path} is {summary}. AccessGuard can edit it (linked to a companion "
+            "database) or import it.",
+            path,
+        )
+        self.summary = summary
+        self.notes = tuple(notes)
+
+
 class NewerSchemaError(DatabaseOpenError):
     """The file was written by a newer AccessGuard than this one."""
 
