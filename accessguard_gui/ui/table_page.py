@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 from ..core.changes import Entity
 from .delegates import RecordDelegate
 from .details import DetailsPane, record_values
+from .plain_text import plain_tooltip
 
 SEARCH_DELAY_MS = 250
 
@@ -386,7 +387,7 @@ class TablePage(QWidget):
         count (the table keeps the rows it showed)."""
         self._show_counts(*self._counts())
         self.count_label.setText("search failed")
-        self.count_label.setToolTip(message)
+        self.count_label.setToolTip(plain_tooltip(message))  # may quote the search
 
     def refresh(self) -> None:
         """Reload from the file, keeping the selected record selected."""
