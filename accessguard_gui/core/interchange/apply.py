@@ -299,7 +299,7 @@ def _search_index_in_bulk(conn: Connection, w: Writer) -> Iterator[None]:
         names = ", ".join(f'"{c}"' for c in columns)
         conn.exec_driver_sql(
             f'INSERT INTO "{fts}" (rowid, {names}) SELECT id, {names} FROM "{table}" '
-            f"WHERE id > {int(head)}"
+            f"WHERE id > {int(head or 0)}"
         )
         conn.exec_driver_sql(sql)
 

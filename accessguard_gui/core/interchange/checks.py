@@ -20,7 +20,7 @@ from typing import Any
 
 from ..errors import CycleError, SeparationOfDutyError
 from ..rbac import MAX_PATH_DEPTH
-from .staging import SKELETONS, Staging
+from .staging import DERIVED, SKELETONS, Staging
 
 
 class Mode(StrEnum):
@@ -70,8 +70,12 @@ class Checker:
     def run(self) -> None:
         st = self.st
         for kind in KEYS:
-            st.execute(f"UPDATE s_{kind} SET verdict = NULL, detail = NULL")
+            derived = "".join(f", {column} = NULL" for column in DERIVED[kind])
+            st.execute(
+                f"UPDATE s_{kind} SET problem = staged, verdict = NULL, detail = NULL{derived}"
+            )
         st.execute("DELETE FROM s_removals")
+        st.execute("DELETE FROM s_notes WHERE file = 0")  # found by an earlier run
         self._duplicates()
         self._self_inheritance()
         self._target_ids()

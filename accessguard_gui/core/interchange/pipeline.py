@@ -88,7 +88,10 @@ class ReportRow:
 
     @property
     def where(self) -> str:
-        return str(self.origin) if self.origin is not None else "(database)"
+        """``file:line``, the file alone for a whole file, "(database)" for removals."""
+        if self.origin is None:
+            return "(database)"
+        return str(self.origin) if self.origin.line else self.origin.file
 
     @property
     def record(self) -> str:
@@ -392,8 +395,10 @@ def import_source(
     plan = ImportPlan(staging, Mode(mode))
     try:
         result = apply_import(db, plan, progress=progress, cancelled=cancelled)
+    except ImportRefusedError:
+        raise  # the report stays readable through the error's plan: the caller closes it
     except BaseException:
-        # The report stays readable for the caller through ImportRefusedError.plan.
+        plan.close()
         raise
     return plan, result
 

@@ -85,8 +85,10 @@ KINDS = (
     "ssd_set_roles",
 )
 
+# ``staged``: why reading refused the row (kept); ``problem``: that, or what the checks
+# found (recomputed by every check run, as are the columns in DERIVED).
 _COMMON = "seq INTEGER PRIMARY KEY, file INTEGER NOT NULL, line INTEGER NOT NULL, " \
-    "problem TEXT, verdict TEXT, detail TEXT"
+    "staged TEXT, problem TEXT, verdict TEXT, detail TEXT"
 
 SOURCE_TABLES: dict[str, str] = {
     "users": "username TEXT, ukey TEXT, display_name TEXT, email TEXT, active INTEGER, "
@@ -107,6 +109,19 @@ SOURCE_TABLES: dict[str, str] = {
     "role_id INTEGER, permission_id INTEGER, in_target INTEGER, rname TEXT, pname TEXT",
     "ssd_set_roles": "set_name TEXT, skey TEXT, role TEXT, rkey TEXT, set_id INTEGER, "
     "role_id INTEGER, in_target INTEGER, sname TEXT, rname TEXT",
+}
+
+# Columns the checks and the writes fill in, reset before every check run.
+DERIVED: dict[str, tuple[str, ...]] = {
+    "users": ("target_id", "new_id"),
+    "roles": ("target_id", "new_id"),
+    "resources": ("target_id", "new_id"),
+    "ssd_sets": ("target_id", "new_id"),
+    "permissions": ("target_id", "new_id", "resource_id", "rname"),
+    "role_parents": ("role_id", "parent_id", "in_target", "rname", "pname"),
+    "user_roles": ("user_id", "role_id", "in_target", "uname", "rname"),
+    "role_permissions": ("role_id", "permission_id", "in_target", "rname", "pname"),
+    "ssd_set_roles": ("set_id", "role_id", "in_target", "sname", "rname"),
 }
 
 # Columns filled when a row is staged, in insert order.
@@ -410,7 +425,7 @@ class Staging:
             seen.add(kind)
             problem = " ".join(problems) if problems else None
             buffer = buffers[kind]
-            buffer.append((file, origin.line, problem, *values))
+            buffer.append((file, origin.line, problem, problem, *values))
             count += 1
             if len(buffer) >= BATCH:
                 self._flush(kind, buffer)
@@ -436,7 +451,7 @@ class Staging:
     def _flush(self, kind: str, rows: list[tuple[Any, ...]]) -> None:
         if not rows:
             return
-        columns = ("file", "line", "problem", *_INSERTED[kind])
+        columns = ("file", "line", "staged", "problem", *_INSERTED[kind])
         marks = ",".join("?" * len(columns))
         self.conn.exec_driver_sql(
             f"INSERT INTO s_{kind} ({', '.join(columns)}) VALUES ({marks})", rows

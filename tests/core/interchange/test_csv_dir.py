@@ -96,7 +96,7 @@ def test_a_misnamed_file_is_refused(db: Database, tmp_path: Path) -> None:
     folder = write_dir(tmp_path / "org", {"roles.csv": [["name"], ["Staff"]],
                                           "Users.csv": [["username"], ["alice"]]})
     assert _refusals(db, folder) == [
-        "Users.csv:0 Unknown file Users.csv: did you mean users.csv? Nothing in it would be "
+        "Users.csv Unknown file Users.csv: did you mean users.csv? Nothing in it would be "
         "imported."
     ]
 

@@ -401,3 +401,32 @@ def test_imported_rows_are_in_the_search_indexes(db: Database, db_path: Path,
         assert {"search_users_insert", "search_audit_log_insert"} <= triggers
     finally:
         conn.close()
+
+
+def test_a_refusal_resolved_after_the_dry_run_no_longer_refuses(
+    db: Database, tmp_path: Path
+) -> None:
+    folder = write_dir(tmp_path / "org", {"user_roles.csv": [["username", "role"],
+                                                             ["alice", "Staff"]]})
+    with plan_import(db, CsvDirectorySource(folder)) as plan:
+        assert plan.refused == 1  # neither alice nor Staff exists yet
+        with db.action("Meanwhile") as s:
+            rbac.add_user(s, "alice")
+            rbac.add_role(s, "Staff")
+        apply_import(db, plan)
+        assert plan.clean
+    with db.read() as s:
+        assert [a.role for a in rbac.assigned_roles(s, "alice")] == ["Staff"]
+
+
+def test_an_import_can_be_retried_after_a_cancel(db: Database, tmp_path: Path) -> None:
+    folder = write_dir(tmp_path / "org", ORG)
+    with plan_import(db, CsvDirectorySource(folder)) as plan:
+        with pytest.raises(ImportCancelledError):
+            apply_import(db, plan, cancelled=lambda: True)
+        with db.action("Meanwhile") as s:
+            rbac.add_user(s, "zed")  # takes the id the cancelled run had given alice
+        apply_import(db, plan)
+    with db.read() as s:
+        assert rbac.check_access(s, "alice", "Ledger", "write").allowed
+        assert [a.role for a in rbac.assigned_roles(s, "zed")] == []
