@@ -82,6 +82,14 @@ def dialogs(monkeypatch: pytest.MonkeyPatch) -> Dialogs:
     monkeypatch.setattr(messages, "show_info", show_info)
     monkeypatch.setattr(messages, "confirm", confirm)
     monkeypatch.setattr(messages, "ask_save_discard_cancel", ask_save)
+    # The read-only close prompt has no Save: a SAVE answer reads as Cancel there.
+    monkeypatch.setattr(
+        messages,
+        "ask_discard_cancel",
+        lambda p, n, what: (
+            SaveChoice.DISCARD if ask_save(p, n, what) is SaveChoice.DISCARD else SaveChoice.CANCEL
+        ),
+    )
     monkeypatch.setattr(messages, "ask_conflict", ask_conflict)
     monkeypatch.setattr(messages, "ask_open_path", lambda *_a, **_k: rec.open_path)
     monkeypatch.setattr(messages, "ask_save_path", lambda *_a, **_k: rec.save_path)
