@@ -22,6 +22,7 @@ from accessguard_gui.core.changes import Create, EditFailed, Entity, Update
 from accessguard_gui.core.database import Database
 from accessguard_gui.core.errors import DuplicateError, NotFoundError, ValidationError
 from accessguard_gui.core.keys import name_key
+from accessguard_gui.core.lookalike import skeleton_key
 
 SQL_FRAGMENTS = [
     "'; DROP TABLE users; --",
@@ -169,9 +170,17 @@ def changed_tables(
 
 
 def names_in(db: Database, table: str, column: str, exclude_id: int | None = None) -> set[str]:
+    """The keys of the other records' names: their name keys, and their look-alike
+    skeletons (core/lookalike.py) marked with a NUL, which no name key holds."""
     with db.engine.connect() as conn:
         rows = conn.exec_driver_sql(f"SELECT id, {column} FROM {table}").fetchall()
-    return {unique_key(name) for id_, name in rows if id_ != exclude_id}
+    keys = {unique_key(name) for id_, name in rows if id_ != exclude_id}
+    return keys | {"\x00" + skeleton_key(name) for id_, name in rows if id_ != exclude_id}
+
+
+def is_taken(clean: str, taken: set[str]) -> bool:
+    """A new name is refused if another record has its key, or looks the same."""
+    return unique_key(clean) in taken or "\x00" + skeleton_key(clean) in taken
 
 
 def new_audit(db: Database, before_max: int) -> list[audit.AuditRow]:
@@ -264,7 +273,7 @@ def test_add_user(
     if INVALID in (name, shown, mail):
         assert isinstance(attempt.error, ValidationError), attempt.error
         return attempt.assert_refused_cleanly()
-    if unique_key(name) in taken:
+    if is_taken(name, taken):
         assert isinstance(attempt.error, DuplicateError), attempt.error
         return attempt.assert_refused_cleanly()
     assert attempt.error is None, attempt.error
@@ -298,7 +307,7 @@ def _named_create(
     if INVALID in (clean, text):
         assert isinstance(attempt.error, ValidationError), attempt.error
         return attempt.assert_refused_cleanly()
-    if unique_key(clean) in taken:
+    if is_taken(clean, taken):
         assert isinstance(attempt.error, DuplicateError), attempt.error
         return attempt.assert_refused_cleanly()
     assert attempt.error is None, attempt.error
@@ -388,7 +397,7 @@ def test_create_ssd_set(hostile_db: Database, name: str, description: str | None
     if INVALID in (clean, text):
         assert isinstance(attempt.error, ValidationError), attempt.error
         return attempt.assert_refused_cleanly()
-    if unique_key(clean) in taken:
+    if is_taken(clean, taken):
         assert isinstance(attempt.error, DuplicateError), attempt.error
         return attempt.assert_refused_cleanly()
     assert attempt.error is None, attempt.error
@@ -471,7 +480,7 @@ def _check_update(
     if clean is INVALID:
         assert isinstance(attempt.error, ValidationError), attempt.error
         return attempt.assert_refused_cleanly()
-    if field == unique and unique_key(clean) in taken:
+    if field == unique and is_taken(clean, taken):
         assert isinstance(attempt.error, DuplicateError), attempt.error
         return attempt.assert_refused_cleanly()
     assert attempt.error is None, attempt.error

@@ -232,3 +232,38 @@ def test_long_entries_are_compared_with_the_index_too(trail: Database) -> None:
     conn.close()
     report = integrity.verify_audit_chain(trail)
     assert "entry 7 is indexed with other text than it holds" in report.summary()
+
+
+WRITER = """
+import sys
+from accessguard_gui.core import rbac
+from accessguard_gui.core.database import Database
+path, tag, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+with Database(path, operator="writer-" + tag, busy_timeout=30) as db:
+    for i in range(count):
+        with db.action("Add role") as s:
+            rbac.add_role(s, f"Role {tag} {i:04d}")
+"""
+
+
+def test_writers_in_several_processes_keep_one_unbroken_chain(trail: Database) -> None:
+    """Each writer reads the head inside its write lock: concurrent saves from other
+    processes interleave, and every entry still chains to the one before it."""
+    import subprocess
+    import sys
+
+    assert trail.path is not None
+    procs = [
+        subprocess.Popen([sys.executable, "-c", WRITER, str(trail.path), tag, "40"])
+        for tag in ("Alpha", "Beta", "Gamma")
+    ]
+    for proc in procs:
+        assert proc.wait(timeout=120) == 0
+    report = integrity.verify_audit_chain(trail)
+    assert report.intact and report.entries == 6 + 3 * 40
+    conn = _raw(trail)
+    ids = [r[0] for r in conn.execute("SELECT id FROM audit_log ORDER BY id")]
+    operators = {r[0] for r in conn.execute("SELECT DISTINCT operator FROM audit_log")}
+    conn.close()
+    assert ids == list(range(1, 127))
+    assert {"writer-Alpha", "writer-Beta", "writer-Gamma"} <= operators
