@@ -64,7 +64,7 @@ class ExportOptions:
 
 
 def _stream(conn: Connection, query: Any) -> Iterator[Any]:
-    result = conn.execution_options(stream_results=True, yield_per=BATCH).execute(query)
+    result = conn.execute(query.execution_options(stream_results=True, yield_per=BATCH))
     for part in result.partitions(BATCH):
         yield from part
 

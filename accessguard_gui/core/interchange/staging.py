@@ -503,8 +503,10 @@ class Staging:
             self.conn.exec_driver_sql(f"CREATE TABLE tgt.{table} ({', '.join(names)})")
             marks = ",".join("?" * len(names))
             statement = f"INSERT INTO tgt.{table} VALUES ({marks})"
-            result = target.execution_options(stream_results=True, yield_per=BATCH).execute(
-                select(*columns)
+            # Per statement: Connection.execution_options would change the caller's
+            # connection for good (a server-side cursor cannot executemany).
+            result = target.execute(
+                select(*columns).execution_options(stream_results=True, yield_per=BATCH)
             )
             for part in result.partitions(BATCH):
                 self.conn.exec_driver_sql(statement, [_sqlite_values(row) for row in part])
