@@ -8,14 +8,22 @@ reused after), prints the median time of
 - user_permissions vs. the bare recursive CTE that lists the same rows,
 - authorized_users for one permission vs. the bare CTE listing the same users,
 
+- authorized_roles of a user vs. the bare CTE listing the same roles,
+
 each through the core API (SQLAlchemy session from ``Database.read()``) and through raw
-``sqlite3`` with the app's cache pragmas, and the ratio core / bare. Targets
-(shared/guide/performance.md): check_access <= 3x the bare CTE; user_permissions flat in
-the number of users.
+``sqlite3`` with the app's cache pragmas, and the ratio core / bare. Then the same access
+questions on hierarchies built to have exponentially many inheritance paths — ``width``
+roles between two roles, stacked ``depth`` times (a "diamond" of width 2 stacked 16
+times holds 65,536 paths), and a "lattice" where each of ``width`` roles inherits from
+every role of the next layer — with check_access, the effective access of the user and
+of the resource (explain.py, paths included) against the bare deduplicating CTE.
+Targets (shared/guide/performance.md, issue 11): check_access with its explanation
+<= 3x the bare CTE on any hierarchy; review functions <= 2x.
 
     .venv/bin/python bench/bench_core.py            # both sizes
     .venv/bin/python bench/bench_core.py --sizes 100000
     .venv/bin/python bench/bench_core.py --rebuild   # also time the generator
+    .venv/bin/python bench/bench_core.py --sizes     # hierarchies only
 """
 
 from __future__ import annotations
@@ -35,7 +43,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from accessguard_gui.core import rbac
+from accessguard_gui.core import explain, rbac
 from accessguard_gui.core.database import Database
 from accessguard_gui.core.generate import generate
 from accessguard_gui.core.schema import head_revision
@@ -56,19 +64,25 @@ WITH RECURSIVE reach(role_id) AS (
 )
 """
 
-BARE_CHECK = REACH + """SELECT EXISTS (
+BARE_CHECK = (
+    REACH
+    + """SELECT EXISTS (
     SELECT 1 FROM role_permissions rp
     WHERE rp.permission_id = (
         SELECT p.id FROM permissions p JOIN resources r ON r.id = p.resource_id
         WHERE r.name_key = lower(:resource) AND p.action = :action)
       AND rp.role_id IN reach)
 """
+)
 
-BARE_USER_PERMISSIONS = REACH + """SELECT p.id, p.resource_id, r.name, p.action, p.description, p.version
+BARE_USER_PERMISSIONS = (
+    REACH
+    + """SELECT p.id, p.resource_id, r.name, p.action, p.description, p.version
 FROM permissions p JOIN resources r ON r.id = p.resource_id
 WHERE p.id IN (SELECT permission_id FROM role_permissions WHERE role_id IN reach)
 ORDER BY r.name_key, p.action
 """
+)
 
 BARE_AUTHORIZED_USERS = """
 WITH RECURSIVE granting(role_id) AS (
@@ -85,6 +99,14 @@ WHERE active AND id IN (
     WHERE role_id IN granting AND (expires_at IS NULL OR expires_at > :now))
 ORDER BY username_key
 """
+
+
+BARE_AUTHORIZED_ROLES = (
+    REACH
+    + """SELECT id, name, description, created_at, updated_at, version
+FROM roles WHERE id IN reach ORDER BY name_key
+"""
+)
 
 
 def database_for(users: int, *, rebuild: bool = False) -> Path:
@@ -141,7 +163,38 @@ def median_ms(fn: Callable[[Any], object], cases: Sequence[Any], rounds: int = 3
     return statistics.median(times) * 1000
 
 
-def sample_cases(conn: sqlite3.Connection, count: int, seed: int = 11) -> list[tuple[str, str, str]]:
+def paired_ms(
+    core: Callable[[Any], object],
+    bare: Callable[[Any], object],
+    cases: Sequence[Any],
+    rounds: int = 3,
+) -> tuple[float, float]:
+    """Median times of ``core(case)`` and ``bare(case)``, called alternately case by case
+    so both see the same load (the machine is shared: a ratio of two sequential medians
+    drifted by 2x between runs)."""
+    for case in cases:
+        core(case)
+        bare(case)
+    core_times: list[float] = []
+    bare_times: list[float] = []
+    gc.disable()
+    try:
+        for _ in range(rounds):
+            for case in cases:
+                start = time.perf_counter()
+                core(case)
+                middle = time.perf_counter()
+                bare(case)
+                core_times.append(middle - start)
+                bare_times.append(time.perf_counter() - middle)
+    finally:
+        gc.enable()
+    return statistics.median(core_times) * 1000, statistics.median(bare_times) * 1000
+
+
+def sample_cases(
+    conn: sqlite3.Connection, count: int, seed: int = 11
+) -> list[tuple[str, str, str]]:
     """(username, resource, action): half a permission the user really holds (allowed,
     with paths to explain), half a random permission (usually denied)."""
     rng = random.Random(seed)
@@ -153,9 +206,7 @@ def sample_cases(conn: sqlite3.Connection, count: int, seed: int = 11) -> list[t
         uid = rng.randint(1, n_users)
         (username,) = conn.execute("SELECT username FROM users WHERE id = ?", (uid,)).fetchone()
         if len(cases) % 2 == 0:
-            held = conn.execute(
-                BARE_USER_PERMISSIONS, {"user": username, "now": now}
-            ).fetchall()
+            held = conn.execute(BARE_USER_PERMISSIONS, {"user": username, "now": now}).fetchall()
             if not held:
                 continue
             _, _, resource, action, _, _ = rng.choice(held)
@@ -181,49 +232,51 @@ def measure(users: int, n_cases: int, *, rebuild: bool) -> dict[str, tuple[float
         with db.read() as session:
             allowed = sum(rbac.check_access(session, *c, now=now).allowed for c in cases)
             bare_allowed = sum(
-                conn.execute(BARE_CHECK, dict(zip(("user", "resource", "action"), c, strict=True),
-                                               now=now_text)).fetchone()[0]
+                conn.execute(
+                    BARE_CHECK,
+                    dict(zip(("user", "resource", "action"), c, strict=True), now=now_text),
+                ).fetchone()[0]
                 for c in cases
             )
             if allowed != bare_allowed:
                 raise SystemExit(f"core and bare CTE disagree: {allowed} vs {bare_allowed}")
-            results["check_access"] = (
-                median_ms(lambda c: rbac.check_access(session, *c, now=now), cases),
-                median_ms(
-                    lambda c: conn.execute(
-                        BARE_CHECK,
-                        {"user": c[0], "resource": c[1], "action": c[2], "now": now_text},
-                    ).fetchone(),
-                    cases,
-                ),
+            results["check_access"] = paired_ms(
+                lambda c: rbac.check_access(session, *c, now=now),
+                lambda c: conn.execute(
+                    BARE_CHECK, {"user": c[0], "resource": c[1], "action": c[2], "now": now_text}
+                ).fetchone(),
+                cases,
             )
             names = [c[0] for c in cases]
-            results["user_permissions"] = (
-                median_ms(lambda u: rbac.user_permissions(session, u, now=now), names),
-                median_ms(
-                    lambda u: conn.execute(
-                        BARE_USER_PERMISSIONS, {"user": u, "now": now_text}
-                    ).fetchall(),
-                    names,
-                ),
+            results["user_permissions"] = paired_ms(
+                lambda u: rbac.user_permissions(session, u, now=now),
+                lambda u: conn.execute(
+                    BARE_USER_PERMISSIONS, {"user": u, "now": now_text}
+                ).fetchall(),
+                names,
             )
             perms = [(c[1], c[2]) for c in cases[:10]]
-            results["authorized_users"] = (
-                median_ms(
-                    lambda p: rbac.authorized_users(session, p[0], p[1], now=now), perms, 1
-                ),
-                median_ms(
-                    lambda p: conn.execute(
-                        BARE_AUTHORIZED_USERS,
-                        {"resource": p[0], "action": p[1], "now": now_text},
-                    ).fetchall(),
-                    perms,
-                    1,
-                ),
+            results["authorized_users"] = paired_ms(
+                lambda p: rbac.authorized_users(session, p[0], p[1], now=now),
+                lambda p: conn.execute(
+                    BARE_AUTHORIZED_USERS, {"resource": p[0], "action": p[1], "now": now_text}
+                ).fetchall(),
+                perms,
+                1,
+            )
+            results["authorized_roles"] = paired_ms(
+                lambda u: rbac.authorized_roles(session, u, now=now),
+                lambda u: conn.execute(
+                    BARE_AUTHORIZED_ROLES, {"user": u, "now": now_text}
+                ).fetchall(),
+                names,
             )
             sizes = [
-                len(conn.execute(BARE_AUTHORIZED_USERS,
-                                 {"resource": p[0], "action": p[1], "now": now_text}).fetchall())
+                len(
+                    conn.execute(
+                        BARE_AUTHORIZED_USERS, {"resource": p[0], "action": p[1], "now": now_text}
+                    ).fetchall()
+                )
                 for p in perms
             ]
             print(
@@ -237,9 +290,169 @@ def measure(users: int, n_cases: int, *, rebuild: bool) -> dict[str, tuple[float
     return results
 
 
+REVIEW_OPERATIONS = ("check_access", "user_permissions", "authorized_users", "authorized_roles")
+# (shape, width, depth): depth = inheritance edges from the top role to the bottom one
+# is 2 x depth for diamonds, depth for lattices; MAX_PATH_DEPTH (32) allows both.
+HIERARCHIES = (
+    ("diamonds", 2, 16),
+    ("diamonds", 16, 16),
+    ("diamonds", 200, 16),
+    ("lattice", 4, 32),
+    ("lattice", 24, 32),
+)
+
+
+def hierarchy_database(shape: str, width: int, depth: int) -> Path:
+    """A small file holding one deep hierarchy with a user at its top (built once).
+
+    Roles are listed top-down; "Vault: bottom" is held by the last role, "Vault: middle"
+    by a role halfway down, "Vault: elsewhere" by a role outside the hierarchy.
+    """
+    from accessguard_gui.core.models import (
+        Permission,
+        Resource,
+        Role,
+        RoleInheritance,
+        RolePermission,
+        User,
+        UserRole,
+    )
+
+    path = DATA / f"{shape}-{width}x{depth}.db"
+    if path.exists() and _revision(path) == head_revision():
+        return path
+    for side in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        side.unlink(missing_ok=True)
+    DATA.mkdir(parents=True, exist_ok=True)
+    if shape == "diamonds":
+        layers = []
+        for level in range(depth):
+            layers += [[f"D{level}"], [f"A{level}.{j}" for j in range(width)]]
+        layers.append([f"D{depth}"])
+    else:
+        layers = [[f"L{level}.{j}" for j in range(width)] for level in range(depth + 1)]
+    db = Database(path, operator="bench")
+    try:
+        with db.action("Build hierarchy") as s:
+            roles = {name: Role(name=name, description="") for layer in layers for name in layer}
+            roles["Outside"] = Role(name="Outside", description="")
+            s.add_all(roles.values())
+            vault = Resource(name="Vault", description="")
+            s.add(vault)
+            s.flush()
+            perms = {
+                a: Permission(resource_id=vault.id, action=a, description="")
+                for a in ("bottom", "middle", "elsewhere")
+            }
+            s.add_all(perms.values())
+            s.flush()
+            s.add_all(
+                RoleInheritance(role_id=roles[a].id, inherits_from_id=roles[b].id)
+                for upper, lower in zip(layers, layers[1:], strict=False)
+                for a in upper
+                for b in lower
+            )
+            middle = layers[len(layers) // 2][0]
+            for role, action in (
+                (layers[-1][0], "bottom"),
+                (middle, "middle"),
+                ("Outside", "elsewhere"),
+            ):
+                s.add(
+                    RolePermission(
+                        role_id=roles[role].id, permission_id=perms[action].id, granted_by="bench"
+                    )
+                )
+            user = User(username="top.user", display_name="Top User", active=True)
+            s.add(user)
+            s.flush()
+            s.add(UserRole(user_id=user.id, role_id=roles[layers[0][0]].id, granted_by="bench"))
+    finally:
+        db.close()
+    return path
+
+
+def measure_hierarchy(shape: str, width: int, depth: int) -> dict[str, tuple[float, float]]:
+    """check_access and the effective access of the user and of the resource (with
+    paths) against the bare deduplicating CTE, on one deep hierarchy."""
+    path = hierarchy_database(shape, width, depth)
+    conn = raw_connection(path)
+    now = datetime.now(UTC)
+    now_text = now.strftime(TS)
+    cases = [("top.user", "Vault", a) for a in ("bottom", "middle", "elsewhere")]
+    db = Database(path)
+    results: dict[str, tuple[float, float]] = {}
+    try:
+        with db.read() as session:
+            got = [rbac.check_access(session, *c, now=now).allowed for c in cases]
+            if got != [True, True, False]:
+                raise SystemExit(f"{shape} {width}x{depth}: wrong decisions {got}")
+            results["check_access"] = paired_ms(
+                lambda c: rbac.check_access(session, *c, now=now),
+                lambda c: conn.execute(
+                    BARE_CHECK, {"user": c[0], "resource": c[1], "action": c[2], "now": now_text}
+                ).fetchone(),
+                cases,
+                5,
+            )
+            results["effective access (user)"] = paired_ms(
+                lambda u: explain.effective_permissions(session, u, now=now),
+                lambda u: conn.execute(
+                    BARE_USER_PERMISSIONS, {"user": u, "now": now_text}
+                ).fetchall(),
+                ["top.user"],
+                5,
+            )
+            results["effective access (resource)"] = paired_ms(
+                lambda c: explain.resource_access(session, c[1], c[2], now=now),
+                lambda c: conn.execute(
+                    BARE_AUTHORIZED_USERS, {"resource": c[1], "action": c[2], "now": now_text}
+                ).fetchall(),
+                cases[:2],
+                5,
+            )
+    finally:
+        db.close()
+        conn.close()
+    return results
+
+
+def print_hierarchies() -> None:
+    print(f"\n{'hierarchy (median ms)':<24} {'question':<28} {'core':>9} {'bare':>9} {'ratio':>7}")
+    print("-" * 81)
+    for shape, width, depth in HIERARCHIES:
+        label = f"{shape} {width}x{depth}"
+        for op, (core, bare) in measure_hierarchy(shape, width, depth).items():
+            print(f"{label:<24} {op:<28} {core:9.3f} {bare:9.3f} {core / bare:6.2f}x", flush=True)
+            label = ""
+    print("check_access and effective access include their explanations (at most")
+    print(
+        f"{rbac.MAX_EXPLAINED_PATHS} / {explain.DEFAULT_PATHS_PER_PERMISSION} shortest "
+        "paths); bare = the deduplicating recursive CTE alone (raw sqlite3)."
+    )
+
+
+def print_review_table(table: dict[int, dict[str, tuple[float, float]]], sizes: list[int]) -> None:
+    print()
+    header = f"{'operation (median ms)':<22}"
+    for users in sizes:
+        header += f" | {users:>9,} users: core   bare  ratio"
+    print(header)
+    print("-" * len(header))
+    for op in REVIEW_OPERATIONS:
+        line = f"{op:<22}"
+        for users in sizes:
+            core, bare = table[users][op]
+            line += f" | {'':>16}{core:6.3f} {bare:6.3f} {core / bare:5.2f}x"
+        print(line)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[100_000, 1_000_000])
+    parser.add_argument(
+        "--no-hierarchies", action="store_true", help="skip the deep-hierarchy section"
+    )
     parser.add_argument("--cases", type=int, default=200, help="(user, permission) pairs")
     parser.add_argument(
         "--rebuild", action="store_true", help="regenerate the files (prints the build time)"
@@ -248,20 +461,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     table: dict[int, dict[str, tuple[float, float]]] = {}
     for users in args.sizes:
         table[users] = measure(users, args.cases, rebuild=args.rebuild)
-    print()
-    header = f"{'operation (median ms)':<22}"
-    for users in args.sizes:
-        header += f" | {users:>9,} users: core   bare  ratio"
-    print(header)
-    print("-" * len(header))
-    for op in ("check_access", "user_permissions", "authorized_users"):
-        line = f"{op:<22}"
-        for users in args.sizes:
-            core, bare = table[users][op]
-            line += f" | {'':>16}{core:6.3f} {bare:6.3f} {core / bare:5.2f}x"
-        print(line)
-    print("\ncheck_access includes its explanation (every granting path, role names);")
-    print("bare = the recursive CTE alone through raw sqlite3 on the same file.")
+    if args.sizes:
+        print_review_table(table, args.sizes)
+    if args.sizes:
+        print("\ncheck_access includes its explanation (the shortest paths, role names);")
+        print("bare = the recursive CTE alone through raw sqlite3 on the same file.")
+    if not args.no_hierarchies:
+        print_hierarchies()
     return 0
 
 

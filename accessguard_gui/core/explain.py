@@ -1,32 +1,34 @@
 """Effective access with its reasons: which permissions a user has and through which roles,
 and which users hold a resource's permissions and through which roles.
 
-Both questions are answered by one recursive query each that walks the inheritance graph
-and keeps the walk as a path of role ids ("3,7,9": assigned role 3 inherits from 7, which
-inherits from 9, which holds the permission). Expired assignments and inactive users are
-kept and marked, because "why not?" is as common a question as "why?". Results are bounded
-(paths per permission, rows per answer) so a role held by half a million users cannot
-flood a view.
+Both questions are answered from deduplicated sets, never by enumerating walks (stacked
+diamonds hold exponentially many): one recursive query (UNION: each role once) gives the
+roles involved, each with its parents as an id list; ``core/paths.py`` rebuilds the few
+shortest paths per answer from that graph. Expired assignments and inactive users are
+kept and marked, because "why not?" is as common a question as "why?". Answers come a
+page at a time by keyset (permissions by resource and action, users by name) with exact
+counts from SQL, so a resource held by half a million users lists them as fast as the
+view scrolls and never loads them all.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
     CTE,
-    String,
-    and_,
-    case,
-    cast,
+    Select,
+    bindparam,
     func,
     literal,
     or_,
     select,
+    tuple_,
 )
 from sqlalchemy.orm import Session
 
@@ -41,12 +43,14 @@ from .models import (
     UserRole,
     utcnow,
 )
+from .paths import best_paths, distances, parse_ids
 from .rbac import MAX_PATH_DEPTH, Ref
 from .rows import AccessPath, UserRow
 
 DEFAULT_PATHS_PER_PERMISSION = 5
 DEFAULT_ROW_LIMIT = 2000
 DEFAULT_USER_LIMIT = 500
+MAX_ROLES = MAX_PATH_DEPTH + 1
 
 
 class AccessStatus(enum.StrEnum):
@@ -86,15 +90,21 @@ class EffectivePermission:
 
 @dataclass(frozen=True, slots=True)
 class UserAccess:
-    """Every permission a user reaches (granted or not), with paths.
+    """A page of the permissions a user reaches (granted or not), with paths.
 
     Attributes:
-        truncated: the answer was cut at the row limit; more permissions exist.
+        truncated: more permissions follow this page (ask again with ``after=next_after``).
+        total: how many permissions the user reaches in all (counted in SQL).
+        granted_total: how many of them are granted (the user's effective permissions).
+        next_after: the keyset key of the page's last permission.
     """
 
     user: UserRow
     permissions: tuple[EffectivePermission, ...]
     truncated: bool = False
+    total: int = 0
+    granted_total: int = 0
+    next_after: tuple[str, str] | None = None
 
     @property
     def granted(self) -> tuple[EffectivePermission, ...]:
@@ -126,12 +136,16 @@ class AuthorizedEntry:
 
 @dataclass(frozen=True, slots=True)
 class ResourceAccess:
-    """Users who reach the permissions of a resource (one action or all of them).
+    """A page of the users who reach the permissions of a resource (one action or all).
 
     Attributes:
         granted_users: how many distinct users are actually authorized (active, unexpired),
             counted in SQL over everyone, not only the listed page.
-        truncated: more users exist than the ``entries`` list.
+        listed_users: how many distinct users the whole list holds (every page): the
+            granted ones, plus, unless only granted ones were asked for, those reaching a
+            permission through expired assignments or while inactive.
+        truncated: more users follow this page (ask again with ``after=next_after``).
+        next_after: the keyset key (username key) of the page's last user.
     """
 
     resource: str
@@ -139,10 +153,8 @@ class ResourceAccess:
     entries: tuple[AuthorizedEntry, ...]
     granted_users: int
     truncated: bool = False
-
-
-def _expired_flag(column: Any, moment: datetime) -> Any:
-    return case((and_(column.is_not(None), column <= moment), 1), else_=0)
+    listed_users: int = 0
+    next_after: str | None = None
 
 
 def _status(active: bool, paths: Iterable[AccessPath]) -> AccessStatus:
@@ -153,59 +165,111 @@ def _status(active: bool, paths: Iterable[AccessPath]) -> AccessStatus:
     return AccessStatus.EXPIRED
 
 
-def _as_paths(
-    session: Session, raw: list[tuple[str, datetime | None]], now: datetime
-) -> list[AccessPath]:
-    """Turn "id,id,id" walks into role-name paths with one name lookup for all."""
-    id_lists = [[int(x) for x in path.split(",")] for path, _ in raw]
-    names = _role_names(session, (i for ids in id_lists for i in ids))
-    result = []
-    for ids, (_, expires) in zip(id_lists, raw, strict=True):
-        expires_at = rbac._as_utc(expires)
-        result.append(
-            AccessPath(
-                roles=tuple(names.get(i, f"#{i}") for i in ids),
-                expires_at=expires_at,
-                expired=expires_at is not None and expires_at <= now,
-            )
+def _live(column: Any, moment: Any) -> Any:
+    return or_(column.is_(None), column > moment)
+
+
+def _parent_list() -> Any:
+    """Each role's parents as one id list ("3,7,9"): a row per role, not per edge."""
+    return (
+        select(func.aggregate_strings(RoleInheritance.inherits_from_id, ","))
+        .where(RoleInheritance.role_id == Role.id)
+        .scalar_subquery()
+    )
+
+
+@dataclass(slots=True)
+class _RoleGraph:
+    """Roles with names and parents, as read from one of the graph queries."""
+
+    names: dict[int, str]
+    parents: dict[int, list[int]]
+
+    @classmethod
+    def read(cls, session: Session, query: Any, params: dict[str, Any]) -> _RoleGraph:
+        names: dict[int, str] = {}
+        parents: dict[int, list[int]] = {}
+        for role_id, name, parent_ids in session.execute(query, params):
+            names[role_id] = name
+            parents[role_id] = parse_ids(parent_ids)
+        return cls(names, parents)
+
+    def explain(
+        self,
+        starts: dict[int, tuple[datetime | None, bool]],
+        dist: dict[int, int],
+        goals: Sequence[int],
+        k: int,
+    ) -> tuple[tuple[AccessPath, ...], bool]:
+        """At most ``k`` paths from the assignments ``starts`` (role -> (expiry,
+        expired)) to ``goals``, live before expired, shortest first."""
+        ranks = {role: int(expired) for role, (_e, expired) in starts.items()}
+        found, more = best_paths(
+            ranks, self.parents, dist, goals, self.names, k, max_nodes=MAX_ROLES
         )
-    return result
+        paths = tuple(
+            AccessPath(
+                roles=tuple(self.names[n] for n in p.nodes),
+                expires_at=starts[p.nodes[0]][0],
+                expired=starts[p.nodes[0]][1],
+            )
+            for p in found
+        )
+        return paths, more
 
 
-def _role_names(session: Session, ids: Iterable[int]) -> dict[int, str]:
-    wanted = set(ids)
-    if not wanted:
-        return {}
-    rows = session.execute(select(Role.id, Role.name).where(Role.id.in_(wanted)))
-    return {rid: name for rid, name in rows}
+def _assignment(expires: datetime | None, moment: datetime) -> tuple[datetime | None, bool]:
+    expires_at = rbac._as_utc(expires)
+    return expires_at, expires_at is not None and expires_at <= moment
 
 
 # ---------------------------------------------------------------------- user → permissions
 
 
-def _upward_walk(user_ids: Any) -> CTE:
-    """Walks from the assignments of ``user_ids`` (expired ones included) along "inherits
-    from" edges: (user_id, role_id, path, depth, expires_at)."""
-    walk = (
-        select(
-            UserRole.user_id.label("user_id"),
-            UserRole.role_id.label("role_id"),
-            cast(UserRole.role_id, String).label("path"),
-            literal(0).label("depth"),
-            UserRole.expires_at.label("expires_at"),
-        )
-        .where(UserRole.user_id.in_(user_ids))
-        .cte("upwalk", recursive=True)
+@lru_cache(maxsize=1)
+def _user_queries() -> tuple[Select[Any], Select[Any], Select[Any]]:
+    """(graph, holders page, counts) for one user, built once and run with bound
+    parameters. ``up`` is the user's closure through every assignment (expired ones
+    included), each role once."""
+    start = select(UserRole.role_id.label("role_id")).where(UserRole.user_id == bindparam("user_id"))
+    up = rbac._inherited_cte(start, "explain_up")
+    graph = select(Role.id, Role.name, _parent_list()).where(Role.id.in_(select(up.c.role_id)))
+
+    up2 = rbac._inherited_cte(start, "explain_up2")
+    reached = select(RolePermission.permission_id).where(
+        RolePermission.role_id.in_(select(up2.c.role_id))
     )
-    return walk.union_all(
-        select(
-            walk.c.user_id,
-            RoleInheritance.inherits_from_id,
-            walk.c.path + "," + cast(RoleInheritance.inherits_from_id, String),
-            walk.c.depth + 1,
-            walk.c.expires_at,
-        ).where(RoleInheritance.role_id == walk.c.role_id, walk.c.depth < MAX_PATH_DEPTH)
+    after = tuple_(Resource.name_key, Permission.action) > tuple_(
+        bindparam("after_key"), bindparam("after_action")
     )
+    page = (
+        select(Permission.id, Resource.name, Permission.action, Resource.name_key)
+        .join(Resource, Resource.id == Permission.resource_id)
+        .where(Permission.id.in_(reached))
+        .where(or_(bindparam("after_key").is_(None), after))
+        .order_by(Resource.name_key, Permission.action)
+        .limit(bindparam("limit"))
+        .subquery("explain_page")
+    )
+    holders = (
+        select(page.c.id, page.c.name, page.c.action, page.c.name_key, RolePermission.role_id)
+        .join(RolePermission, RolePermission.permission_id == page.c.id)
+        .where(RolePermission.role_id.in_(select(up2.c.role_id)))
+        .order_by(page.c.name_key, page.c.action)
+    )
+
+    live_start = start.where(_live(UserRole.expires_at, bindparam("now")))
+    live = rbac._inherited_cte(live_start, "explain_live")
+    up3 = rbac._inherited_cte(start, "explain_up3")
+    counts = select(
+        select(func.count(func.distinct(RolePermission.permission_id)))
+        .where(RolePermission.role_id.in_(select(up3.c.role_id)))
+        .scalar_subquery(),
+        select(func.count(func.distinct(RolePermission.permission_id)))
+        .where(RolePermission.role_id.in_(select(live.c.role_id)))
+        .scalar_subquery(),
+    )
+    return graph, holders, counts
 
 
 def effective_permissions(
@@ -215,8 +279,10 @@ def effective_permissions(
     now: datetime | None = None,
     paths_per_permission: int = DEFAULT_PATHS_PER_PERMISSION,
     limit: int = DEFAULT_ROW_LIMIT,
+    after: tuple[str, str] | None = None,
+    counts: bool = True,
 ) -> UserAccess:
-    """Every permission ``user`` reaches through any assignment, with the paths.
+    """A page of the permissions ``user`` reaches through any assignment, with paths.
 
     Expired assignments and inactive users are included and marked (``status``), so the
     view can say why something is *not* granted. ``granted`` entries match
@@ -224,89 +290,94 @@ def effective_permissions(
 
     Args:
         paths_per_permission: at most this many paths per permission (shortest first).
-        limit: at most this many permissions.
+        limit: at most this many permissions (one page).
+        after: the ``next_after`` of the previous page (None: the first page).
+        counts: also count every reachable and granted permission (``total``,
+            ``granted_total``); a view asks once, not for every page.
     """
     moment = now or utcnow()
     u = rbac.get_user(session, user)
-    walk = _upward_walk([u.id])
-    expired = _expired_flag(walk.c.expires_at, moment)
-    hits = (
-        select(
-            RolePermission.permission_id.label("permission_id"),
-            walk.c.path,
-            walk.c.expires_at,
-            func.row_number()
-            .over(
-                partition_by=RolePermission.permission_id,
-                order_by=(expired, walk.c.depth, walk.c.path),
-            )
-            .label("rn"),
+    graph_q, holders_q, counts_q = _user_queries()
+    assignments = {
+        role_id: _assignment(expires, moment)
+        for role_id, expires in session.execute(
+            select(UserRole.role_id, UserRole.expires_at).where(UserRole.user_id == u.id)
         )
-        .join(RolePermission, RolePermission.role_id == walk.c.role_id)
-        .subquery("hits")
-    )
-    # One query: each permission brings at most k+1 paths (k shown, one to say "more"),
-    # so (limit+1)·(k+1) rows are enough to see limit+1 permissions, the first limit whole.
-    rows = session.execute(
-        select(
-            hits.c.permission_id, Resource.name, Permission.action, hits.c.path, hits.c.expires_at
-        )
-        .join(Permission, Permission.id == hits.c.permission_id)
-        .join(Resource, Resource.id == Permission.resource_id)
-        .where(hits.c.rn <= paths_per_permission + 1)
-        .order_by(Resource.name_key, Permission.action, hits.c.rn)
-        .limit((limit + 1) * (paths_per_permission + 1))
-    ).all()
+    }
+    if not assignments:
+        return UserAccess(UserRow.of(u), ())
+    params: dict[str, Any] = {
+        "user_id": u.id,
+        "after_key": after[0] if after else None,
+        "after_action": after[1] if after else None,
+        "limit": limit + 1,
+        "now": moment,
+    }
+    rows = session.execute(holders_q, params).all()
+    total = granted_total = 0
+    if counts:
+        total, granted_total = session.execute(counts_q, params).one()
+        granted_total = granted_total if u.active else 0
+    if not rows:
+        return UserAccess(UserRow.of(u), (), False, int(total), int(granted_total))
+    graph = _RoleGraph.read(session, graph_q, params)
+    order = list(graph.names)
     grouped: dict[int, list[Any]] = {}
     for row in rows:
-        grouped.setdefault(row.permission_id, []).append(row)
+        grouped.setdefault(row[0], []).append(row)
     truncated = len(grouped) > limit
     perm_ids = list(grouped)[:limit]
-    all_raw = [
-        (r.path, r.expires_at) for pid in perm_ids for r in grouped[pid][:paths_per_permission]
-    ]
-    converted = iter(_as_paths(session, all_raw, moment))
+    # Permissions granted by the same roles share their distances (a role holds ~15).
+    dist_of: dict[frozenset[int], dict[int, int]] = {}
     result = []
     for pid in perm_ids:
         group = grouped[pid]
-        paths = tuple(next(converted) for _ in group[:paths_per_permission])
+        goals = [row[4] for row in group]
+        key = frozenset(goals)
+        dist = dist_of.get(key)
+        if dist is None:
+            dist = dist_of[key] = distances(graph.parents, goals, order)
+        starts = {r: a for r, a in assignments.items() if r in dist}
+        paths, more = graph.explain(starts, dist, goals, paths_per_permission)
         result.append(
             EffectivePermission(
                 permission_id=pid,
-                resource=group[0].name,
-                action=group[0].action,
+                resource=group[0][1],
+                action=group[0][2],
                 status=_status(u.active, paths),
                 paths=paths,
-                more_paths=len(group) > paths_per_permission,
+                more_paths=more,
             )
         )
-    return UserAccess(UserRow.of(u), tuple(result), truncated)
+    last = grouped[perm_ids[-1]][0]
+    return UserAccess(
+        UserRow.of(u),
+        tuple(result),
+        truncated,
+        int(total),
+        int(granted_total),
+        (last[3], last[2]) if truncated else None,
+    )
 
 
 # ---------------------------------------------------------------------- resource → users
 
 
-def _downward_walk(permission_ids: Any) -> CTE:
-    """Walks from the roles holding ``permission_ids`` down to every role inheriting from
-    them: (permission_id, role_id, path, depth); the path is written in reading order
-    (inheriting role first, holder last)."""
+def _granting(permission_ids: Any) -> CTE:
+    """(permission_id, role_id): every role that has one of ``permission_ids``, directly
+    or by inheriting it — each pair once."""
     walk = (
         select(
             RolePermission.permission_id.label("permission_id"),
             RolePermission.role_id.label("role_id"),
-            cast(RolePermission.role_id, String).label("path"),
-            literal(0).label("depth"),
         )
         .where(RolePermission.permission_id.in_(permission_ids))
-        .cte("downwalk", recursive=True)
+        .cte("explain_granting", recursive=True)
     )
-    return walk.union_all(
-        select(
-            walk.c.permission_id,
-            RoleInheritance.role_id,
-            cast(RoleInheritance.role_id, String) + "," + walk.c.path,
-            walk.c.depth + 1,
-        ).where(RoleInheritance.inherits_from_id == walk.c.role_id, walk.c.depth < MAX_PATH_DEPTH)
+    return walk.union(
+        select(walk.c.permission_id, RoleInheritance.role_id).where(
+            RoleInheritance.inherits_from_id == walk.c.role_id
+        )
     )
 
 
@@ -327,101 +398,124 @@ def resource_access(
     only_granted: bool = False,
     paths_per_permission: int = DEFAULT_PATHS_PER_PERMISSION,
     user_limit: int = DEFAULT_USER_LIMIT,
+    after: str | None = None,
+    counts: bool = True,
 ) -> ResourceAccess:
-    """Users who reach ``action`` on ``resource`` (every action if None), with paths.
+    """A page of the users who reach ``action`` on ``resource`` (every action if None),
+    with paths.
 
-    The first ``user_limit`` users by username are listed (the index on username_key
-    serves the order, so a huge audience costs a page, not a sort of everyone); expired
-    and inactive ones are included and marked unless ``only_granted``.
+    Users come by username (the index on username_key serves the order and the keyset,
+    so any page of a huge audience costs a page, not a sort of everyone); expired and
+    inactive ones are included and marked unless ``only_granted``.
+
+    Args:
+        user_limit: at most this many users (one page).
+        after: the ``next_after`` of the previous page (None: the first page).
+        counts: also count the granted and the listed users over every page.
     """
     moment = now or utcnow()
     res = rbac.get_resource(session, resource)
-    perm_query = select(Permission.id).where(Permission.resource_id == res.id)
+    perm_query: Any = select(Permission.id).where(Permission.resource_id == res.id)
     action_key: str | None = None
     if action is not None:
         action_key = str(action).strip().lower()
         perm = rbac.get_permission(session, (res.id, action_key))
         perm_query = select(literal(perm.id))
     holders = _holders(perm_query)
-    live = or_(UserRole.expires_at.is_(None), UserRole.expires_at > moment)
+    live = _live(UserRole.expires_at, moment)
     members = select(UserRole.user_id).where(UserRole.role_id.in_(select(holders.c.role_id)))
     granted_members = members.where(live)
-    granted_users = int(
-        session.scalar(
-            select(func.count()).where(User.id.in_(granted_members), User.active.is_(True))
-        )
-        or 0
-    )
-    page_query = select(User.id).where(User.id.in_(granted_members if only_granted else members))
+    listed = select(User.id).where(User.id.in_(granted_members if only_granted else members))
     if only_granted:
-        page_query = page_query.where(User.active.is_(True))
-    page = list(
-        session.scalars(page_query.order_by(User.username_key).limit(user_limit + 1))
+        listed = listed.where(User.active.is_(True))
+    granted_users = listed_users = 0
+    if counts:
+        granted_users = int(
+            session.scalar(
+                select(func.count()).where(User.id.in_(granted_members), User.active.is_(True))
+            )
+            or 0
+        )
+        listed_users = (
+            granted_users
+            if only_granted
+            else int(session.scalar(select(func.count()).select_from(listed.subquery())) or 0)
+        )
+    page_query = select(User.id, User.username, User.active, User.username_key).where(
+        User.id.in_(listed)
     )
+    if after is not None:
+        page_query = page_query.where(User.username_key > after)
+    page = session.execute(page_query.order_by(User.username_key).limit(user_limit + 1)).all()
     truncated = len(page) > user_limit
     page = page[:user_limit]
+    next_after = page[-1][3] if truncated else None
     if not page:
-        return ResourceAccess(res.name, action_key, (), granted_users, truncated)
+        return ResourceAccess(
+            res.name, action_key, (), granted_users, truncated, listed_users, next_after
+        )
 
-    walk = _downward_walk(perm_query)
-    expired = _expired_flag(UserRole.expires_at, moment)
-    hits = (
-        select(
-            UserRole.user_id.label("user_id"),
-            walk.c.permission_id,
-            walk.c.path,
-            UserRole.expires_at.label("expires_at"),
-            func.row_number()
-            .over(
-                partition_by=(UserRole.user_id, walk.c.permission_id),
-                order_by=(expired, walk.c.depth, walk.c.path),
-            )
-            .label("rn"),
-        )
-        .join(UserRole, UserRole.role_id == walk.c.role_id)
-        .where(UserRole.user_id.in_(page))
-    )
-    if only_granted:
-        hits = hits.where(live)
-    hit_sq = hits.subquery("hits")
-    rows = session.execute(
-        select(
-            hit_sq.c.user_id,
-            User.username,
-            User.active,
-            hit_sq.c.permission_id,
-            Permission.action,
-            hit_sq.c.path,
-            hit_sq.c.expires_at,
-        )
-        .join(User, User.id == hit_sq.c.user_id)
-        .join(Permission, Permission.id == hit_sq.c.permission_id)
-        .where(hit_sq.c.rn <= paths_per_permission + 1)
-        .order_by(User.username_key, Permission.action, hit_sq.c.rn)
+    # The granting roles of each permission, with names and parents: the graph the paths
+    # of every listed user are rebuilt from (each role once per permission).
+    granting = _granting(perm_query)
+    graph_rows = session.execute(
+        select(granting.c.permission_id, Role.id, Role.name, _parent_list())
+        .join(Role, Role.id == granting.c.role_id)
     ).all()
-    grouped: dict[tuple[int, int], list[Any]] = {}
-    for row in rows:
-        grouped.setdefault((row.user_id, row.permission_id), []).append(row)
-    all_raw = [
-        (r.path, r.expires_at) for group in grouped.values() for r in group[:paths_per_permission]
-    ]
-    converted = iter(_as_paths(session, all_raw, moment))
-    entries = []
-    for (user_id, perm_id), group in grouped.items():
-        shown = group[:paths_per_permission]
-        paths = tuple(next(converted) for _ in shown)
-        first = group[0]
-        entries.append(
-            AuthorizedEntry(
-                user_id=user_id,
-                username=first.username,
-                active=bool(first.active),
-                permission_id=perm_id,
-                resource=res.name,
-                action=first.action,
-                status=_status(bool(first.active), paths),
-                paths=paths,
-                more_paths=len(group) > paths_per_permission,
-            )
+    actions: dict[int, str] = {
+        pid: act
+        for pid, act in session.execute(
+            select(Permission.id, Permission.action).where(Permission.id.in_(perm_query))
         )
-    return ResourceAccess(res.name, action_key, tuple(entries), granted_users, truncated)
+    }
+    direct = session.execute(
+        select(RolePermission.permission_id, RolePermission.role_id).where(
+            RolePermission.permission_id.in_(perm_query)
+        )
+    ).all()
+    graph = _RoleGraph({}, {})
+    closure: dict[int, list[int]] = {}
+    for pid, role_id, name, parent_ids in graph_rows:
+        graph.names[role_id] = name
+        graph.parents[role_id] = parse_ids(parent_ids)
+        closure.setdefault(pid, []).append(role_id)
+    goals: dict[int, list[int]] = {}
+    for pid, role_id in direct:
+        goals.setdefault(pid, []).append(role_id)
+    dist = {pid: distances(graph.parents, goals.get(pid, []), roles) for pid, roles in closure.items()}
+
+    user_ids = [row[0] for row in page]
+    assigned: dict[int, dict[int, tuple[datetime | None, bool]]] = {}
+    assignment_query = select(UserRole.user_id, UserRole.role_id, UserRole.expires_at).where(
+        UserRole.user_id.in_(user_ids), UserRole.role_id.in_(select(holders.c.role_id))
+    )
+    for user_id, role_id, expires in session.execute(assignment_query):
+        assigned.setdefault(user_id, {})[role_id] = _assignment(expires, moment)
+    entries = []
+    ordered_perms = sorted(closure, key=lambda pid: actions.get(pid, ""))
+    for user_id, username, active, _key in page:
+        mine = assigned.get(user_id, {})
+        for pid in ordered_perms:
+            d = dist[pid]
+            starts = {
+                r: a for r, a in mine.items() if r in d and (not only_granted or not a[1])
+            }
+            if not starts:
+                continue
+            paths, more = graph.explain(starts, d, goals.get(pid, []), paths_per_permission)
+            entries.append(
+                AuthorizedEntry(
+                    user_id=user_id,
+                    username=username,
+                    active=bool(active),
+                    permission_id=pid,
+                    resource=res.name,
+                    action=actions.get(pid, ""),
+                    status=_status(bool(active), paths),
+                    paths=paths,
+                    more_paths=more,
+                )
+            )
+    return ResourceAccess(
+        res.name, action_key, tuple(entries), granted_users, truncated, listed_users, next_after
+    )

@@ -153,7 +153,7 @@ def _random_hierarchy(db: Database, seed: int) -> None:
     diamonds wherever two picks share a junior)."""
     rng = random.Random(seed)
     with db.action("gen") as s:
-        layers = [[f"R{d}_{i}" for i in range(4)] for d in range(6)]
+        layers = [[f"R{d}.{i}" for i in range(4)] for d in range(6)]
         for layer in layers:
             for name in layer:
                 rbac.add_role(s, name)

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
-from accessguard_gui.core import rbac
+from accessguard_gui.core import explain, rbac
 from accessguard_gui.core.database import Database
 from accessguard_gui.core.errors import (
     AccessGuardError,
@@ -328,9 +328,65 @@ def _compare(db: Database, sc: Scenario) -> None:
                     s, f" {user.upper()} ", resource_id, perm[1].upper(), now=NOW
                 )
                 assert again == decision
+        _check_explanations(ref, sc.users, list(sc.permissions), s)
         breaches = {(v.ssd_set, v.username, v.roles) for v in rbac.ssd_violations(s)}
         assert breaches == ref.ssd_breaches(sets) == set()
         assert {x.name: (set(x.roles), x.cardinality) for x in rbac.ssd_role_sets(s)} == sets
+
+
+def _check_paths(
+    ref: Reference, user: str, perm: tuple[str, str], paths: Any, more: bool, k: int
+) -> None:
+    """``paths`` are real, distinct, the ``k`` best of the reference's (live before expired,
+    shortest first), and ``more`` is true exactly when some were left out."""
+    expected = ref.access_paths(user, perm)
+    shown = [p.roles for p in paths]
+    assert set(shown) <= expected and len(set(shown)) == len(shown), (user, perm)
+    assert len(shown) == min(len(expected), k), (user, perm)
+    assert more == (len(expected) > len(shown)), (user, perm)
+    best = sorted(_path_key(ref, user, p) for p in expected)[: len(shown)]
+    assert [_path_key(ref, user, p) for p in shown] == best, (user, perm)
+    for p in paths:
+        expires = ref.assignments[(user, p.roles[0])]
+        assert p.expires_at == expires and p.expired == (expires is not None and expires <= NOW)
+
+
+def _check_explanations(
+    ref: Reference, users: list[str], perms: list[tuple[str, str]], s: Session
+) -> None:
+    """Effective access of each user and of each resource agrees with the reference."""
+    k = explain.DEFAULT_PATHS_PER_PERMISSION
+    for user in users:
+        access = explain.effective_permissions(s, user, now=NOW, limit=1)
+        entries = list(access.permissions)
+        while access.truncated:  # walk every page
+            access = explain.effective_permissions(
+                s, user, now=NOW, limit=1, after=access.next_after, counts=False
+            )
+            entries += access.permissions
+        reached = {p for p in perms if ref.access_paths(user, p)}
+        assert {(e.resource, e.action) for e in entries} == reached, user
+        granted = {(e.resource, e.action) for e in entries if e.granted}
+        assert granted == ref.user_permissions(user, NOW), user
+        for e in entries:
+            _check_paths(ref, user, (e.resource, e.action), e.paths, e.more_paths, k)
+    for resource in sorted({r for r, _ in perms}):
+        page = explain.resource_access(s, resource, now=NOW, user_limit=1)
+        assert page.listed_users == len(
+            {u for u in users for p in perms if p[0] == resource and ref.access_paths(u, p)}
+        )
+        found = list(page.entries)
+        while page.truncated:
+            page = explain.resource_access(
+                s, resource, now=NOW, user_limit=1, after=page.next_after, counts=False
+            )
+            found += page.entries
+        assert {(e.username, e.action) for e in found} == {
+            (u, p[1]) for u in users for p in perms if p[0] == resource and ref.access_paths(u, p)
+        }, resource
+        for e in found:
+            _check_paths(ref, e.username, (resource, e.action), e.paths, e.more_paths, k)
+            assert e.granted == ref.check_access(e.username, (resource, e.action), NOW)
 
 
 def _path_key(ref: Reference, user: str, roles: tuple[str, ...]) -> tuple[bool, int]:
@@ -462,10 +518,11 @@ def test_stacked_diamonds_explain_the_best_paths(template: Path, sc: Diamonds) -
             for user in users:
                 for perm in perms:
                     _check_decision(ref, user, perm, rbac.check_access(s, user, *perm, now=NOW))
-                assert {(p.resource, p.action) for p in rbac.user_permissions(s, user, now=NOW)} == (
-                    ref.user_permissions(user, NOW)
-                )
+                assert {
+                    (p.resource, p.action) for p in rbac.user_permissions(s, user, now=NOW)
+                } == (ref.user_permissions(user, NOW))
             for perm in perms:
                 assert {u.username for u in rbac.authorized_users(s, *perm, now=NOW)} == (
                     ref.authorized_users(perm, NOW)
                 )
+            _check_explanations(ref, users, perms, s)
