@@ -242,7 +242,7 @@ class MainWindow(QMainWindow):
             act = self._action(kind.title, lambda n=number - 1: self.show_page(n), f"Ctrl+{number}")
             self.page_actions.append(act)
         self.act_guide = self._action("&Guide and shortcuts", self.show_guide, "F1")
-        self.act_about = self._action("&About AccessGuard", self.about)
+        self.act_about = self._action("&About AccessGuard", self.about, "Shift+F1")
         self.act_import = self._action(
             "&Import…", self.import_organisation, "Ctrl+Shift+I",
             "Import users, roles and permissions from a file or folder (dry run first)",
