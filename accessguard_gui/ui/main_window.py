@@ -147,6 +147,9 @@ class MainWindow(QMainWindow):
 
         self._create_actions()
         self._create_menus()
+        from .governance import install as install_governance  # menu + expiry reminder
+
+        self.governance = install_governance(self)
         self.nav.currentRowChanged.connect(self._show_page)
         self.store.changed.connect(self._pending_changed)
         app = QApplication.instance()

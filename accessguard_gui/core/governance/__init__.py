@@ -1,0 +1,11 @@
+"""Governance an auditor asks for, one module per capability, all Qt-free.
+
+    expiry      assignments expiring soon or already expired, paged; bulk extend/remove edits
+    hygiene     role-model findings (empty roles, redundant assignments, ...) with fixes
+    history     access at a past date and what changed between two dates, from the audit trail
+    cut         the smallest sets of changes that would deny an allowed access
+    reports     report content as plain data (user access, resource users, SoD, audit, hygiene)
+
+Everything that writes returns ``core.changes`` edits: the window pushes them to its
+pending store, so they show in Review changes and reach the file only with Save.
+"""

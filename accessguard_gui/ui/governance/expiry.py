@@ -1,0 +1,318 @@
+"""Governance > Expiry calendar: assignments expiring within 7/30/90 days and expired ones
+still present, by user or by role, with bulk extend and remove as pending edits."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, QTimer
+from PySide6.QtGui import QBrush
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QTableView,
+    QWidget,
+)
+
+from ...core.changes import Deassign, SetExpiry
+from ...core.database import Database
+from ...core.governance import expiry
+from ...core.governance.expiry import ExpiryCounts, ExpiryRow, Horizon, Order
+from ...core.models import utcnow
+from ..access.common import DEBOUNCE_MS, PENDING, RED, open_window
+from ..pending import PendingStore
+from .common import GovernanceWindow
+from .tasks import Task, read_in, run
+
+Index = QModelIndex | QPersistentModelIndex
+HEADERS = ("User", "Role", "Expires", "In", "Pending")
+
+
+def _when(moment: datetime) -> str:
+    return f"{moment.astimezone():%Y-%m-%d %H:%M}"
+
+
+def _distance(moment: datetime, now: datetime) -> str:
+    days = (moment - now).total_seconds() / 86400
+    if days <= 0:
+        return f"expired {int(-days)} d ago" if days <= -1 else "expired today"
+    return f"{int(days) + 1} d" if days >= 1 else "today"
+
+
+class ExpiryModel(QAbstractTableModel):
+    """The calendar's rows, fetched a keyset page at a time off the GUI thread."""
+
+    def __init__(self, db: Database, store: PendingStore, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.db, self.store = db, store
+        self.horizon = Horizon.DAYS_30
+        self.order = Order.BY_USER
+        self.search = ""
+        self.now = utcnow()
+        self._rows: list[ExpiryRow] = []
+        self._shown: list[tuple[str, ...]] = []
+        self._pending: dict[tuple[str, str], str] = {}
+        self._exhausted = False
+        self._loading = False
+        self._task: Task[Any] | None = None
+        self._generation = 0
+        self._brush = QBrush(PENDING)
+        self._red = QBrush(RED)
+        store.changed.connect(self._pending_changed)
+        self._pending_changed()
+
+    # ------------------------------------------------------------ fetching
+
+    def reload(self) -> None:
+        self.beginResetModel()
+        self._generation += 1
+        if self._task is not None:
+            self._task.cancel()
+        self.now = utcnow()
+        self._rows, self._shown = [], []
+        self._exhausted = False
+        self._loading = False
+        self.endResetModel()
+        self.fetchMore(QModelIndex())
+
+    def canFetchMore(self, parent: Index = QModelIndex()) -> bool:  # noqa: B008, N802
+        return not parent.isValid() and not self._exhausted and not self._loading
+
+    def fetchMore(self, parent: Index = QModelIndex()) -> None:  # noqa: B008, N802
+        if not self.canFetchMore(parent):
+            return
+        self._loading = True
+        generation = self._generation
+        after = self._rows[-1].cursor if self._rows else None
+        horizon, order, search, now, db = self.horizon, self.order, self.search, self.now, self.db
+
+        def work(task: Task[Any]) -> list[ExpiryRow]:
+            return read_in(
+                db, task, lambda s: expiry.page(s, horizon, order, after=after, search=search, now=now)
+            )
+
+        def done(rows: list[ExpiryRow]) -> None:
+            if generation != self._generation:
+                return
+            self._loading = False
+            self._exhausted = len(rows) < expiry.PAGE_SIZE
+            if rows:
+                first = len(self._rows)
+                self.beginInsertRows(QModelIndex(), first, first + len(rows) - 1)
+                self._rows += rows
+                self._shown += [self._format(r) for r in rows]
+                self.endInsertRows()
+
+        def failed(_error: Any) -> None:
+            self._loading = False
+            self._exhausted = True
+
+        self._task = run(work, done, failed=failed)
+
+    @property
+    def loading(self) -> bool:
+        return self._loading
+
+    def stop(self) -> None:
+        """The window is closing: nothing may call back."""
+        self._generation += 1
+        if self._task is not None:
+            self._task.cancel()
+
+    def _format(self, row: ExpiryRow) -> tuple[str, ...]:
+        return (
+            row.username,
+            row.role,
+            _when(row.expires_at),
+            _distance(row.expires_at, self.now),
+            self._pending.get((row.username, row.role), ""),
+        )
+
+    def _pending_changed(self) -> None:
+        pending: dict[tuple[str, str], str] = {}
+        for edit in self.store.edits():
+            if isinstance(edit, SetExpiry):
+                when = "never" if edit.expires_at is None else f"{edit.expires_at.astimezone():%Y-%m-%d}"
+                pending[(str(edit.user), str(edit.role))] = f"extend to {when}"
+            elif isinstance(edit, Deassign):
+                pending[(str(edit.user), str(edit.role))] = "remove"
+        self._pending = pending
+        if self._rows:
+            self._shown = [self._format(r) for r in self._rows]
+            self.dataChanged.emit(self.index(0, 0), self.index(len(self._rows) - 1, len(HEADERS) - 1))
+
+    # ------------------------------------------------------------ model
+
+    def row_at(self, row: int) -> ExpiryRow:
+        return self._rows[row]
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if parent.isValid() else len(HEADERS)
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._shown[index.row()][index.column()]
+        if role == Qt.ItemDataRole.ForegroundRole:
+            if self._shown[index.row()][4]:
+                return self._brush
+            if index.column() == 3 and self._rows[index.row()].expired(self.now):
+                return self._red
+        return None
+
+    def headerData(  # noqa: N802
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+            return HEADERS[section]
+        return None
+
+
+class ExpiryCalendar(GovernanceWindow):
+    """The expiry calendar window.
+
+    Attributes:
+        horizon, order, search: what is listed; ``model``: the rows; ``counts``: per window.
+    """
+
+    def __init__(self, db: Database, store: PendingStore, parent: QWidget | None = None) -> None:
+        super().__init__(db, store, parent)
+        self.counts: ExpiryCounts | None = None
+        self.summary = QLabel("")
+        self.summary.setTextFormat(Qt.TextFormat.PlainText)
+        self.horizon = QComboBox()
+        for h in Horizon:
+            self.horizon.addItem(h.label, h)
+        self.horizon.setCurrentIndex(list(Horizon).index(Horizon.DAYS_30))
+        self.order = QComboBox()
+        self.order.addItem("By user", Order.BY_USER)
+        self.order.addItem("By role", Order.BY_ROLE)
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("User or role name starts with\u2026")
+        self.search.setClearButtonEnabled(True)
+        top = QHBoxLayout()
+        for w in (self.horizon, self.order):
+            top.addWidget(w)
+        top.addWidget(self.search, 1)
+
+        self.model = ExpiryModel(db, store, self)
+        self.view = QTableView()
+        self.view.setModel(self.model)
+        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.view.setAlternatingRowColors(True)
+        self.view.verticalHeader().setVisible(False)
+        self.view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        self.view.horizontalHeader().setStretchLastSection(True)
+        for column, width in enumerate((180, 180, 140, 110)):
+            self.view.setColumnWidth(column, width)
+
+        self.days = QSpinBox()
+        self.days.setRange(1, 3650)
+        self.days.setValue(90)
+        self.days.setSuffix(" days")
+        self.extend_selected = QPushButton("Extend selected")
+        self.remove_selected = QPushButton("Remove selected")
+        self.extend_all = QPushButton("Extend all listed")
+        self.remove_all = QPushButton("Remove all listed")
+        buttons = QHBoxLayout()
+        buttons.addWidget(QLabel("Extend by"))
+        buttons.addWidget(self.days)
+        for b in (self.extend_selected, self.remove_selected, self.extend_all, self.remove_all):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        self.fix_buttons = [
+            self.days, self.extend_selected, self.remove_selected, self.extend_all, self.remove_all
+        ]
+        self.extend_selected.setToolTip("Push a new expiry for each selected assignment (pending until Save)")
+        self.extend_all.setToolTip(
+            f"Every assignment this list holds (up to {expiry.BULK_LIMIT:,}), pending until Save"
+        )
+
+        self.layout_box.addWidget(self.summary)
+        self.layout_box.addLayout(top)
+        self.layout_box.addWidget(self.view, 1)
+        self.layout_box.addLayout(buttons)
+        self.finish_layout()
+
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(DEBOUNCE_MS)
+        self._debounce.timeout.connect(self.refresh)
+        self.search.textChanged.connect(lambda _t: self._debounce.start())
+        self.horizon.currentIndexChanged.connect(lambda _i: self.refresh())
+        self.order.currentIndexChanged.connect(lambda _i: self.refresh())
+        self.extend_selected.clicked.connect(lambda: self._extend(selected=True))
+        self.remove_selected.clicked.connect(lambda: self._remove(selected=True))
+        self.extend_all.clicked.connect(lambda: self._extend(selected=False))
+        self.remove_all.clicked.connect(lambda: self._remove(selected=False))
+        self.refresh()
+
+    def closeEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+        self.model.stop()
+        super().closeEvent(event)
+
+    # ------------------------------------------------------------ reading
+
+    def set_horizon(self, horizon: Horizon) -> None:
+        self.horizon.setCurrentIndex(list(Horizon).index(horizon))
+
+    def refresh(self) -> None:
+        """Re-read the counts, then the first page of the list."""
+        self.model.horizon = self.horizon.currentData()
+        self.model.order = self.order.currentData()
+        self.model.search = self.search.text()
+
+        def shown(counts: ExpiryCounts) -> None:
+            self.counts = counts
+            self.summary.setText(
+                f"Expired but still assigned: {counts.expired:,}   \u00b7   within 7 days: "
+                f"{counts.days_7:,}   \u00b7   30 days: {counts.days_30:,}   \u00b7   "
+                f"90 days: {counts.days_90:,}"
+            )
+            self.model.reload()
+
+        self.read("Counting expiring assignments\u2026", lambda s: expiry.counts(s), shown)
+
+    def selected_rows(self) -> list[ExpiryRow]:
+        rows = sorted({i.row() for i in self.view.selectionModel().selectedRows()})
+        return [self.model.row_at(r) for r in rows]
+
+    # ------------------------------------------------------------ bulk edits
+
+    def _targets(self, selected: bool, then: Any) -> None:
+        if selected:
+            rows = self.selected_rows()
+            if not rows:
+                self.say("Select one or more assignments first.")
+                return
+            then(rows)
+            return
+        horizon, search, now = self.model.horizon, self.model.search, self.model.now
+        self.read(
+            "Collecting every listed assignment\u2026",
+            lambda s: expiry.rows_for_bulk(s, horizon, search=search, now=now),
+            then,
+        )
+
+    def _extend(self, *, selected: bool) -> None:
+        days = self.days.value()
+        self._targets(selected, lambda rows: self.propose(expiry.extend_by_edits(rows, days)))
+
+    def _remove(self, *, selected: bool) -> None:
+        self._targets(selected, lambda rows: self.propose(expiry.remove_edits(rows)))
+
+
+def show_expiry_calendar(db: Database, store: PendingStore, parent: QWidget) -> ExpiryCalendar:
+    window = ExpiryCalendar(db, store, parent)
+    return open_window(window, "Expiry calendar", (900, 600))
