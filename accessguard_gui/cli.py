@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 EXIT_OK = 0
 EXIT_REFUSED = 1
@@ -113,6 +114,27 @@ def _is_url(target: str) -> bool:
     return "://" in target
 
 
+def _progress_printer(err: TextIO) -> Callable[[Any], None] | None:
+    """Progress on one updating line of a terminal (nothing when stderr is a file)."""
+    isatty = getattr(err, "isatty", None)
+    if isatty is None or not isatty():
+        return None
+    last = [0.0]
+
+    def show(progress: Any) -> None:
+        now = time.monotonic()
+        if now - last[0] < 0.5 and progress.done != progress.total:
+            return
+        last[0] = now
+        total = f" of {progress.total:,}" if progress.total else ""
+        err.write(f"\r\033[K{progress.phase}: {progress.done:,}{total}")
+        if progress.total is not None and progress.done >= progress.total:
+            err.write("\n")
+        err.flush()
+
+    return show
+
+
 def run_import(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from .core.database import Database
     from .core.errors import AccessGuardError, ImportRefusedError
@@ -134,7 +156,7 @@ def run_import(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             db = Database("sqlite://" if missing else target, create=False,
                           operator=args.operator)
             with db:
-                plan = plan_import(db, source, args.mode)
+                plan = plan_import(db, source, args.mode, progress=_progress_printer(err))
                 _report(plan, args, out)
                 out.write(f"Dry run of the import from {plan.source_name} into {target} "
                           f"({args.mode} mode): {plan.summary()}\n")
@@ -146,9 +168,10 @@ def run_import(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         with Database(target, create=True, operator=args.operator) as db:
             from .core.interchange.pipeline import ImportPlan as Plan
 
-            plan = Plan(stage(source), args.mode)
+            show = _progress_printer(err)
+            plan = Plan(stage(source, progress=show), args.mode)
             try:
-                result = apply_import(db, plan)
+                result = apply_import(db, plan, progress=show)
             except ImportRefusedError:
                 _report(plan, args, out, only_file=True)
                 _refusals(plan, err)
