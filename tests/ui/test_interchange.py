@@ -306,3 +306,53 @@ def test_an_access_view_table_exports_what_it_shows(
     assert len(rows) == model.rowCount() + 1 >= 2
     assert rows[1][0] == model.data(model.index(0, 0))
     assert "Ledger" in " ".join(rows[1])
+
+
+def test_cancelling_a_table_export_leaves_no_file(
+    qtbot: Any, window: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from accessguard_gui.ui.interchange import table_dialog
+
+    released = threading.Event()
+    real_export = table_dialog.table_export.export_view
+
+    def held(*args: Any, **kwargs: Any) -> Any:
+        assert released.wait(10)
+        return real_export(*args, **{**kwargs, "cancelled": lambda: True})
+
+    monkeypatch.setattr(table_dialog.table_export, "export_view", held)
+    dialog = window.export_table()
+    qtbot.addWidget(dialog)
+    target = tmp_path / "users.csv"
+    dialog.target.setText(str(target))
+    dialog.export_button.click()
+    assert not dialog.export_button.isEnabled()
+    dialog.buttons.rejected.emit()  # Cancel
+    released.set()
+    wait_idle(qtbot, dialog)
+    assert "Cancelled: nothing was written." in dialog.status.text()
+    assert dialog.isVisible() and not target.exists()
+    assert list(tmp_path.glob("*.part")) == [] and list(tmp_path.glob(".users*")) == []
+
+
+def test_the_role_details_lists_export_their_items(
+    qtbot: Any, window: Any, tmp_path: Path
+) -> None:
+    with window.db.action("Seed") as s:
+        rbac.assign_user(s, "alice", "Accountant")
+        rbac.assign_user(s, "bob", "Accountant")
+    roles = window.page("roles")
+    window.show_page(1)
+    roles.select_row(0)  # Accountant
+    roles.details.setCurrentIndex(1)  # Members and inheritance
+    qtbot.waitUntil(lambda: any(v.model().rowCount() == 2 for v in
+                                roles.details.findChildren(view_export.QListView)))
+    lists = [v for v in roles.details.findChildren(view_export.QListView)
+             if any(a.objectName() == view_export.ACTION_NAME for a in v.actions())]
+    members = next(v for v in lists if v.model().rowCount() == 2)
+    job = view_export.export_view(members, tmp_path / "members.csv")
+    assert job is not None
+    qtbot.waitUntil(lambda: job.done, timeout=10_000)
+    rows = read_csv(tmp_path / "members.csv")
+    assert len(rows) == 3 and {r[0] for r in rows[1:]} == {
+        members.model().data(members.model().index(i, 0)) for i in range(2)}

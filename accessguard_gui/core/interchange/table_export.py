@@ -35,9 +35,9 @@ from ..browse import FIRST_CELL, ID, SORT, BrowseQuery, Kind, TableSpec
 from ..database import Database
 from ..errors import ImportCancelledError, InterchangeError
 from ..models import AuditEntry
-from .cells import neutralise
+from .cells import FORMULA_TRIGGERS, neutralise
 
-BATCH_ROWS = 2000
+BATCH_ROWS = 5000
 CANCELLED = "The export was cancelled; no file was written."
 AUDIT_COLUMNS = ("at", "operator", "action", "operation", "record_type", "record_key",
                  "before", "after")
@@ -104,9 +104,9 @@ def write_csv(
     try:
         with replacing(target, encoding="utf-8-sig") as out:
             writer = csv.writer(out)
-            writer.writerow([neutralise(str(h)) for h in header])
+            writer.writerow([_cell(h) for h in header])
             for row in rows:
-                writer.writerow(["" if c is None else neutralise(str(c)) for c in row])
+                writer.writerow([_cell(c) for c in row])
                 written += 1
                 if written % every == 0:
                     if stop():
@@ -124,6 +124,18 @@ def write_csv(
     return written
 
 
+_TRIGGERS = frozenset(FORMULA_TRIGGERS + "'")
+
+
+def _cell(value: Any) -> str:
+    """A value as CSV text, neutralised if a spreadsheet would run it (the first-character
+    test keeps the common case to one set lookup)."""
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else str(value)
+    return neutralise(text) if text and text[0] in _TRIGGERS else text
+
+
 def _remove(path: str) -> None:
     try:
         os.unlink(path)
@@ -134,32 +146,46 @@ def _remove(path: str) -> None:
 # ---------------------------------------------------------------------- table pages
 
 
-def shown_cells(spec: TableSpec, row: Sequence[Any]) -> list[str]:
-    """A ``browse.fetch_page`` row as the page shows it, one text per column."""
+def row_maker(spec: TableSpec) -> Callable[[Sequence[Any]], list[Any]]:
+    """A function turning a ``browse.fetch_page`` row into the cells the page shows (a
+    check box as ``yes``/``no``), planned once per table so each row is a slice and a few
+    replacements."""
     n = len(spec.columns)
     raws = spec.raw_columns
-    cells: list[str] = []
-    for i, col in enumerate(spec.columns):
-        if col.kind is Kind.BOOL and col.check:
-            cells.append("yes" if row[FIRST_CELL + n + raws.index(i)] else "no")
-        else:
-            value = row[FIRST_CELL + i]
-            cells.append("" if value is None else str(value))
-    return cells
+    checks = [
+        (i, FIRST_CELL + n + raws.index(i))
+        for i, col in enumerate(spec.columns)
+        if col.kind is Kind.BOOL and col.check
+    ]
+    end = FIRST_CELL + n
+
+    def make(row: Sequence[Any]) -> list[Any]:
+        cells = list(row[FIRST_CELL:end])
+        for column, raw in checks:
+            cells[column] = "yes" if row[raw] else "no"
+        return cells
+
+    return make
+
+
+def shown_cells(spec: TableSpec, row: Sequence[Any]) -> list[str]:
+    """A ``browse.fetch_page`` row as the page shows it, one text per column."""
+    return ["" if c is None else str(c) for c in row_maker(spec)(row)]
 
 
 def view_rows(
     db: Database, spec: TableSpec, query: BrowseQuery, *, batch: int = BATCH_ROWS
-) -> Iterator[list[str]]:
+) -> Iterator[list[Any]]:
     """Every row the query shows, in its order, as shown cells: one read transaction,
     one keyset seek per batch."""
+    make = row_maker(spec)
     with db.read() as session:
         plan = browse.choose_plan(session, spec, query)
         after: browse.Key | None = None
         while True:
             rows = browse.fetch_page(session, spec, query, after=after, limit=batch, plan=plan)
             for row in rows:
-                yield shown_cells(spec, row)
+                yield make(row)
             if len(rows) < batch:
                 return
             last = rows[-1]

@@ -1,4 +1,4 @@
-"""Export to CSV… on the tables of the access views: what the table shows, as shown.
+"""Export to CSV… on the tables and lists of the access views: what they show, as shown.
 
 The access views hold their rows in memory already (a user's roles, a resource's users,
 the violations of a set, the role × permission matrix), so this writes the model's
@@ -17,7 +17,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QAbstractItemModel, Qt, QTimer
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QProgressDialog, QTableView, QWidget
+from PySide6.QtWidgets import QAbstractItemView, QListView, QProgressDialog, QTableView, QWidget
 
 from ...core.interchange.cells import neutralise
 from .. import messages
@@ -49,7 +49,7 @@ def _texts(
     return cells
 
 
-def _suggested_name(view: QTableView) -> str:
+def _suggested_name(view: QAbstractItemView) -> str:
     title = view.window().windowTitle().split("\u2014")[0].strip() or "table"
     return re.sub(r"[^\w.-]+", "-", title).strip("-").lower() + ".csv"
 
@@ -62,21 +62,28 @@ class ViewExport:
         error: the message of a failure, "" if none.
     """
 
-    def __init__(self, view: QTableView, target: Path) -> None:
+    def __init__(self, view: QAbstractItemView, target: Path) -> None:
         self.view = view
         self.model = view.model()
         self.target = target
-        header = view.horizontalHeader()
-        # The columns in the order shown, without hidden ones.
-        self.columns = [
-            header.logicalIndex(v) for v in range(header.count())
-            if not header.isSectionHidden(header.logicalIndex(v))
-        ]
         self.total = self.model.rowCount()
-        # Rows named in a visible vertical header (the matrix's roles) keep their names.
-        self.row_label = view.verticalHeader().isVisible() and bool(
-            self.model.headerData(0, Qt.Orientation.Vertical) not in (None, "", 1)
-        )
+        self.row_label = False
+        if isinstance(view, QTableView):
+            header = view.horizontalHeader()
+            # The columns in the order shown, without hidden ones.
+            self.columns = [
+                header.logicalIndex(v) for v in range(header.count())
+                if not header.isSectionHidden(header.logicalIndex(v))
+            ]
+            titles = [str(self.model.headerData(c, Qt.Orientation.Horizontal) or "")
+                      for c in self.columns]
+            # Rows named in a visible vertical header (the matrix's roles) keep their names.
+            self.row_label = view.verticalHeader().isVisible() and bool(
+                self.model.headerData(0, Qt.Orientation.Vertical) not in (None, "", 1)
+            )
+        else:  # a list: one column, named as the list is
+            self.columns = [0]
+            titles = [view.accessibleName() or view.objectName() or "Item"]
         self.written = 0
         self.done = False
         self.error = ""
@@ -84,11 +91,7 @@ class ViewExport:
                                               dir=target.parent)
         self._out = os.fdopen(handle, "w", encoding="utf-8-sig", newline="")
         self._writer = csv.writer(self._out)
-        titles = [
-            neutralise(str(self.model.headerData(c, Qt.Orientation.Horizontal) or ""))
-            for c in self.columns
-        ]
-        self._writer.writerow(([""] if self.row_label else []) + titles)
+        self._writer.writerow(([""] if self.row_label else []) + [neutralise(t) for t in titles])
 
     def step(self) -> bool:
         """Write the next slice; True when there is more to do."""
@@ -119,7 +122,9 @@ class ViewExport:
             pass
 
 
-def export_view(view: QTableView, target: str | Path | None = None) -> ViewExport | None:
+def export_view(
+    view: QAbstractItemView, target: str | Path | None = None
+) -> ViewExport | None:
     """Ask for a file (unless given) and write the view's rows to it in slices, with a
     progress dialog; returns the running export (None if no file was chosen)."""
     parent = view.window()
@@ -157,15 +162,17 @@ def export_view(view: QTableView, target: str | Path | None = None) -> ViewExpor
 
 
 def install_view_exports(root: QWidget) -> list[QAction]:
-    """Give every table of ``root`` (an access view) an "Export to CSV…" context action.
-    Safe to call again: a table that has the action keeps its one."""
+    """Give every table and list of ``root`` (an access view) an "Export to CSV…" context
+    action. Safe to call again: a view that has the action keeps its one."""
     added: list[QAction] = []
-    for view in root.findChildren(QTableView):
+    views: list[QAbstractItemView] = [*root.findChildren(QTableView),
+                                      *root.findChildren(QListView)]
+    for view in views:
         if any(a.objectName() == ACTION_NAME for a in view.actions()):
             continue
         action = QAction("Export to CSV\u2026", view)
         action.setObjectName(ACTION_NAME)
-        action.setStatusTip("Write the rows of this table, as shown, to a CSV file")
+        action.setStatusTip("Write the rows of this list, as shown, to a CSV file")
         action.triggered.connect(lambda _checked=False, v=view: export_view(v))
         view.addAction(action)
         view.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
