@@ -73,6 +73,11 @@ def register(fmt: Format) -> Format:
     return fmt
 
 
+def unregister(name: str) -> None:
+    """Remove a format (tests, plug-ins being unloaded)."""
+    _REGISTRY.pop(name, None)
+
+
 def _load_builtins() -> None:
     global _LOADED
     if _LOADED:
