@@ -40,7 +40,7 @@ from ..core.audit import audit_entries
 from ..core.changes import Create, Delete, Entity, SetPasswordHash, Update
 from ..core.database import Database
 from ..core.errors import AccessGuardError, ConflictError
-from . import messages
+from . import messages, theme
 from .details import HIDDEN_FIELDS, LABELS, record_values, show_value
 from .icons import app_icon
 from .interchange.view_export import install_view_exports
@@ -51,6 +51,7 @@ from .pending import PendingStore
 from .plain_text import plain_tooltip
 from .record_form import RecordForm
 from .saving import SaveOutcome, save_pending
+from .service import window as service_window
 from .settings import AppSettings
 from .table_page import PAGES, PageKind, TablePage
 
@@ -58,7 +59,6 @@ APP_TITLE = "AccessGuard"
 DELETE_LIMIT = 10_000  # rows marked for deletion by one Del (each is read to be labelled)
 AUDIT_HISTORY_LIMIT = 50  # entries of one record, up to the selected one's time, searched
 CHOICES_LIMIT = 20_000  # offered in the form's combo (completes by substring)
-BANNER_STYLE = "background: #fff4ce; color: #5c4400; border: 1px solid #e0c46c; padding: 6px 10px;"
 
 
 def make_model(db: Database, kind: PageKind, store: PendingStore, parent: QObject | None) -> Any:
@@ -127,7 +127,8 @@ class MainWindow(QMainWindow):
         self.stack = QStackedWidget()
         self.banner = QLabel("")
         self.banner.setObjectName("banner")
-        self.banner.setStyleSheet(BANNER_STYLE)
+        self.banner.setStyleSheet(theme.banner_style())
+        theme.on_change(lambda: self.banner.setStyleSheet(theme.banner_style()))
         self.banner.setWordWrap(True)
         self.banner.setVisible(False)
         right = QWidget()
@@ -160,6 +161,7 @@ class MainWindow(QMainWindow):
         self._restore_window()
         self._update_title()
         self._update_actions()
+        service_window.database_opened(self)  # a service file's companion: link it
 
     # ================================================================ building
 
@@ -254,6 +256,10 @@ class MainWindow(QMainWindow):
             "E&xport…", self.export_organisation, "Ctrl+Shift+X",
             "Export the whole organisation as CSV files, a JSON document or a Casbin policy",
         )
+        self.act_publish = self._action(
+            "&Publish to service database…", self.publish_to_service, None,
+            "Write this database into the AccessGuard web service's own file (preview first)",
+        )
         self.act_export_table = self._action(
             "Export &table as shown…", self.export_table, "Ctrl+Shift+T",
             "Write this table's rows, as shown (search, filters, sort), to a CSV file",
@@ -290,7 +296,7 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.act_backup)
         file_menu.addAction(self.act_check)
         file_menu.addSeparator()
-        for act in (self.act_import, self.act_export, self.act_export_table):
+        for act in (self.act_import, self.act_export, self.act_export_table, self.act_publish):
             file_menu.addAction(act)
         file_menu.addSeparator()
         file_menu.addAction(self.act_quit)
@@ -786,6 +792,9 @@ class MainWindow(QMainWindow):
         return window
 
     # File > Import…, Export… and Export of a page: ui/interchange (imported when used).
+    def publish_to_service(self) -> Any:
+        return service_window.publish_to_service(self)
+
     def import_organisation(self) -> Any:
         from .interchange import window
 
@@ -945,6 +954,7 @@ class MainWindow(QMainWindow):
         for page in self.pages.values():
             page.refresh()
         self._refresh_details()
+        service_window.refreshed(self)  # a linked service file: what the service changed
 
     def _application_state_changed(self, state: Qt.ApplicationState) -> None:
         if state != Qt.ApplicationState.ApplicationActive:
@@ -999,6 +1009,7 @@ class MainWindow(QMainWindow):
     def set_database(self, db: Database) -> None:
         self._save_pages()
         self._close_access_windows()
+        service_window.database_closing(self)
         old = self.db
         self.store.clear()
         self.db = db
@@ -1010,6 +1021,7 @@ class MainWindow(QMainWindow):
         self._update_title()
         self._update_actions()
         self.database_changed.emit(db)
+        service_window.database_opened(self)
         if db.backup_path is not None:
             self.statusBar().showMessage(
                 f"Upgraded the file; the original is kept at {db.backup_path}.", 10000
@@ -1104,7 +1116,9 @@ class MainWindow(QMainWindow):
         self._refresh_details(pending_only=True)
 
     def _update_title(self) -> None:
-        name = self.db.path.name if self.db.path is not None else self.db.display_name
+        name = service_window.shown_name(self.db) or (
+            self.db.path.name if self.db.path is not None else self.db.display_name
+        )
         dirty = "*" if not self.store.is_empty() else ""
         ro = " (read-only)" if self.db.read_only else ""
         self.setWindowTitle(f"{APP_TITLE} — {name}{dirty}{ro}")
@@ -1222,4 +1236,5 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.save_settings()
+        service_window.database_closing(self)
         event.accept()

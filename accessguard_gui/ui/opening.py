@@ -16,7 +16,7 @@ from PySide6.QtCore import QCoreApplication, QEventLoop, Qt
 from PySide6.QtWidgets import QLabel, QProgressDialog, QWidget
 
 from ..core.database import Database
-from ..core.errors import AccessGuardError, EmptyFileError
+from ..core.errors import AccessGuardError, EmptyFileError, ServiceDatabaseFound
 from . import messages
 from .schema_warning import confirm_schema
 
@@ -82,6 +82,12 @@ def open_database(
             ):
                 return None
             db = Database(target, create=True, read_only=read_only, operator=operator)
+    except ServiceDatabaseFound as found:
+        # The web service's own file: offer linked editing or an import (issue 9).
+        wait.close()
+        from .service.opening import open_service_file
+
+        return open_service_file(parent, found, read_only=read_only, operator=operator)
     except AccessGuardError as exc:
         messages.show_error(parent, "Cannot open database", exc.message, failure_details)
         return None

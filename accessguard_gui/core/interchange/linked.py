@@ -38,7 +38,7 @@ from pathlib import Path
 import platformdirs
 
 from ..database import APP_NAME, Database
-from ..errors import AccessGuardError
+from ..errors import AccessGuardError, ConflictError
 from .pipeline import ImportPlan, ImportResult, Mode, apply_import, plan_import
 from .publish import PublishOptions, PublishPlan, PublishResult, preview_publish, publish
 from .service_db import ServiceSource, snapshot_to
@@ -64,6 +64,10 @@ def folder_name(service: Path) -> str:
     return f"{stem}-{digest}"
 
 
+class NotSyncedError(AccessGuardError):
+    """A linked file was never read into its companion: publishing it is refused."""
+
+
 @dataclass
 class LinkState:
     """What ``link.json`` remembers.
@@ -87,6 +91,7 @@ class RefreshPlan:
 
     plan: ImportPlan
     incoming: Path
+    baseline_stamp: tuple[int, int] | None
 
     def close(self) -> None:
         self.plan.close()
@@ -219,7 +224,14 @@ class ServiceLink:
         except BaseException:
             incoming.unlink(missing_ok=True)
             raise
-        return RefreshPlan(plan, incoming)
+        return RefreshPlan(plan, incoming, self._baseline_stamp())
+
+    def _baseline_stamp(self) -> tuple[int, int] | None:
+        try:
+            st = self.baseline.stat()
+        except OSError:
+            return None
+        return st.st_mtime_ns, st.st_size
 
     def apply_refresh(
         self,
@@ -229,7 +241,19 @@ class ServiceLink:
         progress: ProgressCallback | None = None,
         cancelled: Callable[[], bool] | None = None,
     ) -> ImportResult:
-        """Apply a refresh's plan; then the snapshot it read becomes the baseline."""
+        """Apply a refresh's plan; then the snapshot it read becomes the baseline.
+
+        Raises:
+            ConflictError: a publish happened since the plan was made (its snapshot is
+                older than what the service file holds now): refresh again.
+        """
+        if self._baseline_stamp() != refresh.baseline_stamp:
+            error = ConflictError("service file", {})
+            error.message = (
+                f"{self.service.name} was published to since these changes were read; "
+                "nothing was imported. Refresh again to see what the service changed."
+            )
+            raise error
         try:
             result = apply_import(db, refresh.plan, progress=progress, cancelled=cancelled)
         except AccessGuardError as exc:
@@ -241,12 +265,20 @@ class ServiceLink:
 
     # ------------------------------------------------------------------ publish
 
+    def _require_synced(self) -> None:
+        if not self.synced_once:
+            raise NotSyncedError(
+                f"{self.service.name} has not been read into AccessGuard yet, so publishing "
+                "could undo what the service holds. Refresh (F5) first."
+            )
+
     def options(self) -> PublishOptions:
         return PublishOptions(
             baseline=self.baseline if self.synced_once else None, create=False
         )
 
     def preview_publish(self, db: Database, *, progress: Progress | None = None) -> PublishPlan:
+        self._require_synced()
         return preview_publish(db, self.service, self.options(), progress=progress)
 
     def publish(
@@ -260,6 +292,7 @@ class ServiceLink:
         """Publish the companion into the service file; on failure the companion keeps
         everything and the link remembers that the service file is behind."""
         try:
+            self._require_synced()
             result = publish(
                 db,
                 self.service,

@@ -70,7 +70,9 @@ from .service_db import (
 from .service_plan import (
     APPLY_SQL,
     KEEP_BASELINE_SQL,
+    SECTIONS,
     UNUSABLE_HASH,
+    VERDICTS,
     PlannedChange,
     Progress,
     PublishPlan,
@@ -80,7 +82,9 @@ from .service_plan import (
 )
 
 __all__ = [
+    "SECTIONS",
     "UNUSABLE_HASH",
+    "VERDICTS",
     "PlannedChange",
     "PublishCancelled",
     "PublishOptions",

@@ -211,9 +211,9 @@ class ServiceInfo:
             )
         if self.argon2i_hashes:
             notes.append(
-                f"{_count(self.argon2i_hashes, 'password hash is', 'password hashes are')} "
-                "older $argon2i$ hashes: they still verify, and are renewed at the next "
-                "sign-in check."
+                f"{_count(self.argon2i_hashes, 'password hash uses', 'password hashes use')} "
+                "the older $argon2i$ variant: it still verifies, and AccessGuard renews it "
+                "at the next password check."
             )
         if self.dangling_links:
             notes.append(

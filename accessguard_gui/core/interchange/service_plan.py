@@ -527,7 +527,7 @@ def build_plan(
     ):
         digest.update(repr(tuple(row)).encode())
     samples: list[PlannedChange] = []
-    for (section, verdict), _n in sorted(counts.items()):
+    for section, verdict in ((s, v) for s in SECTIONS for v in VERDICTS if (s, v) in counts):
         for a, b, c, detail in svc.exec_driver_sql(
             "SELECT a, b, c, detail FROM plan WHERE section = ? AND verdict = ? "
             "ORDER BY a, b, c LIMIT ?",

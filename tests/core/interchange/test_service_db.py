@@ -65,7 +65,7 @@ def test_inspection_counts_and_names_the_oddities_and_writes_nothing(service: Pa
     assert "1 user has no active flag (NULL)" in notes
     assert "1 resource name is used by permissions without a resources row" in notes
     assert "1 permission row repeats another" in notes
-    assert "1 password hash is older $argon2i$" in notes
+    assert "1 password hash uses the older $argon2i$ variant" in notes
     assert folder_fingerprint(service.parent) == before
     assert sorted(before) == ["accessguard.db"]  # no -journal, -wal or -shm appeared
 
