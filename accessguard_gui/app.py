@@ -33,6 +33,12 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument(
         "--read-only", action="store_true", help="open the database without write access"
     )
+    parser.add_argument(
+        "--color-scheme",
+        choices=("system", "light", "dark"),
+        default="system",
+        help="light or dark windows (default: follow the desktop)",
+    )
     parser.add_argument("--version", action="version", version=f"AccessGuard {__version__}")
     # For smoke tests of an installed or bundled app: start, paint the window, quit.
     parser.add_argument("--exit-after-start", action="store_true", help=argparse.SUPPRESS)
@@ -122,6 +128,7 @@ def main(argv: Sequence[str] | None = None, qsettings: QSettings | None = None) 
     from PySide6.QtCore import QCoreApplication
     from PySide6.QtWidgets import QApplication
 
+    from .ui import theme
     from .ui.icons import app_icon
     from .ui.settings import APPLICATION, ORGANIZATION, AppSettings, default_settings
 
@@ -133,6 +140,7 @@ def main(argv: Sequence[str] | None = None, qsettings: QSettings | None = None) 
     # Windows, and the main window's title already starts with it ("AccessGuard — x.db").
     app.setDesktopFileName("accessguard")
     app.setWindowIcon(app_icon())
+    theme.install(app, args.color_scheme)
     qsettings = qsettings if qsettings is not None else default_settings()
     db = choose_database(args, AppSettings(qsettings).last_database())
     if db is None:

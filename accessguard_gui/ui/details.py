@@ -30,9 +30,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .record_form import ERROR_STYLE
+from . import theme
+from .record_form import error_style
 
-PENDING_STYLE = "color: #8a5a00; font-weight: 600;"
+
+def pending_style() -> str:
+    return f"color: {theme.css('pending')}; font-weight: 600;"
 HIDDEN_FIELDS = frozenset({"version", "password_hash", "resource_id"})
 LABELS = {
     "id": "ID",
@@ -144,7 +147,7 @@ class RecordDetails(QScrollArea):
         message = failure or state
         self.status.setVisible(bool(message))
         self.status.setText(f"Not saved: {failure}" if failure else state)
-        self.status.setStyleSheet(ERROR_STYLE if failure else PENDING_STYLE)
+        self.status.setStyleSheet(error_style() if failure else pending_style())
         if record is None:
             return
         pending = pending or {}
@@ -160,7 +163,7 @@ class RecordDetails(QScrollArea):
             text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             text.setObjectName(f"value_{name}")
             if changed:
-                text.setStyleSheet(PENDING_STYLE)
+                text.setStyleSheet(pending_style())
             self.form.addRow(caption, text)
 
     def value_text(self, name: str) -> str:

@@ -40,7 +40,7 @@ from ..core.audit import audit_entries
 from ..core.changes import Create, Delete, Entity, SetPasswordHash, Update
 from ..core.database import Database
 from ..core.errors import AccessGuardError, ConflictError
-from . import messages
+from . import messages, theme
 from .details import HIDDEN_FIELDS, LABELS, record_values, show_value
 from .icons import app_icon
 from .interchange.view_export import install_view_exports
@@ -59,7 +59,6 @@ APP_TITLE = "AccessGuard"
 DELETE_LIMIT = 10_000  # rows marked for deletion by one Del (each is read to be labelled)
 AUDIT_HISTORY_LIMIT = 50  # entries of one record, up to the selected one's time, searched
 CHOICES_LIMIT = 20_000  # offered in the form's combo (completes by substring)
-BANNER_STYLE = "background: #fff4ce; color: #5c4400; border: 1px solid #e0c46c; padding: 6px 10px;"
 
 
 def make_model(db: Database, kind: PageKind, store: PendingStore, parent: QObject | None) -> Any:
@@ -128,7 +127,8 @@ class MainWindow(QMainWindow):
         self.stack = QStackedWidget()
         self.banner = QLabel("")
         self.banner.setObjectName("banner")
-        self.banner.setStyleSheet(BANNER_STYLE)
+        self.banner.setStyleSheet(theme.banner_style())
+        theme.on_change(self._restyle_banner)  # a bound slot: dropped with the window
         self.banner.setWordWrap(True)
         self.banner.setVisible(False)
         right = QWidget()
@@ -1169,6 +1169,9 @@ class MainWindow(QMainWindow):
                 "editing is "
                 "off. To make changes, back it up (File → Back up database…) and open the copy."
             )
+
+    def _restyle_banner(self) -> None:
+        self.banner.setStyleSheet(theme.banner_style())
 
     def show_guide(self) -> None:
         from .help import GuideDialog

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 
 from ..core import passwords, validation
 from ..core.errors import ValidationError
-from .record_form import ERROR_STYLE
+from .record_form import error_style
 
 
 class PasswordDialog(QDialog):
@@ -39,7 +39,7 @@ class PasswordDialog(QDialog):
         self.confirm.setObjectName("confirm")
         self.confirm.setEchoMode(QLineEdit.EchoMode.Password)
         self.error = QLabel("")
-        self.error.setStyleSheet(ERROR_STYLE)
+        self.error.setStyleSheet(error_style())
         self.error.setWordWrap(True)
         form = QFormLayout()
         form.addRow("&New password:", self.password)

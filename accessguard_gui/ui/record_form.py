@@ -27,9 +27,13 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.changes import Entity
+from . import theme
 from .fields import ENTITY_NOUN, FIELDS, FieldKind, FormField
 
-ERROR_STYLE = "color: #b3261e;"
+
+def error_style() -> str:
+    """Style of an error text beside a field (the scheme's red, ui/theme.py)."""
+    return f"color: {theme.css('error')};"
 
 
 class RecordForm(QDialog):
@@ -85,7 +89,7 @@ class RecordForm(QDialog):
             error = QLabel("")
             error.setTextFormat(Qt.TextFormat.PlainText)  # may quote what was typed
             error.setObjectName(f"error_{item.name}")
-            error.setStyleSheet(ERROR_STYLE)
+            error.setStyleSheet(error_style())
             error.setWordWrap(True)
             error.setVisible(False)
             self.errors[item.name] = error

@@ -35,13 +35,15 @@ from PySide6.QtWidgets import (
 from ...core.database import Database
 from ...core.errors import AccessGuardError
 from ...core.lookup import Choice
+from .. import theme
 from ..plain_text import plain_tooltip
 
 ARROW = "\u2192"
-GREEN = QColor("#1b7f3b")
-RED = QColor("#b3261e")
-GREY = QColor("#6b6b6b")
-PENDING = QColor("#8a5a00")  # text of what is pending, not saved yet
+# Shared colours that follow the light or dark scheme (ui/theme.py).
+GREEN = theme.shared_color("allowed")
+RED = theme.shared_color("denied")
+GREY = theme.shared_color("muted")
+PENDING = theme.shared_color("pending")  # text of what is pending, not saved yet
 DEBOUNCE_MS = 150
 
 Index = QModelIndex | QPersistentModelIndex

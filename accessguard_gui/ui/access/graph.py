@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 from ...core import lookup
 from ...core.database import Database
 from ...core.errors import AccessGuardError
+from .. import theme
 from ..plain_text import plain_tooltip
 from .common import open_window
 
@@ -39,10 +40,10 @@ LEVEL_GAP = 90
 NODE_GAP = 24
 NODE_H = 34
 PAD = 14
-CENTER_FILL = QColor("#1f5fa8")
-ABOVE_FILL = QColor("#e4eefa")
-BELOW_FILL = QColor("#eaf5e6")
-EDGE = QColor("#555555")
+CENTER_FILL = theme.shared_color("graph_center")
+ABOVE_FILL = theme.shared_color("graph_above")
+BELOW_FILL = theme.shared_color("graph_below")
+EDGE = theme.shared_color("graph_edge")
 
 
 class RoleNode(QGraphicsPathItem):

@@ -22,7 +22,6 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
@@ -38,6 +37,7 @@ from ...core import impact, lookup
 from ...core.changes import Grant, Revoke
 from ...core.database import Database
 from ...core.errors import AccessGuardError
+from .. import theme
 from ..pending import PendingStore
 from ..plain_text import plain_tooltip
 from .common import DEBOUNCE_MS, READ_ONLY_TIP, open_window
@@ -46,10 +46,9 @@ Index = QModelIndex | QPersistentModelIndex
 BLOCK = 32
 MAX_BLOCKS = 512  # 512 blocks × 1,024 cells: far more than any screen shows
 INHERITED_MARK = "\u25c6"  # ◆
-INHERITED_BG = QColor("#dde8f7")
-PENDING_BG = QColor("#fff1c2")
-_INHERITED_BRUSH = QBrush(INHERITED_BG)  # built once, not per painted cell
-_PENDING_BRUSH = QBrush(PENDING_BG)
+# Built once, not per painted cell; recoloured in place with the scheme (ui/theme.py).
+_INHERITED_BRUSH = theme.brush("inherited_bg")
+_PENDING_BRUSH = theme.brush("pending_bg")
 
 
 class RolePermissionMatrixModel(QAbstractTableModel):
