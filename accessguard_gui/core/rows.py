@@ -150,6 +150,8 @@ class SsdViolation:
     cardinality: int
     username: str
     roles: tuple[str, ...]
+    # (set id, user id): where the next page of violations starts (rbac.ssd_violations).
+    page_key: tuple[int, int] = field(default=(0, 0), compare=False)
 
 
 class DenyReason(enum.Enum):
