@@ -38,10 +38,17 @@ def _openers() -> list[tuple[str, str, str, Opener]]:
 
         return show_expiry_calendar(db, store, parent)
 
+    def hygiene(db: Database, store: PendingStore, parent: QWidget) -> QWidget:
+        from .hygiene import show_hygiene
+
+        return show_hygiene(db, store, parent)
+
     return [
         ("expiry", "&Expiry calendar\u2026",
          "Assignments expiring within 7, 30 or 90 days, and expired ones still present",
          expiry_calendar),
+        ("hygiene", "Role &hygiene\u2026",
+         "Empty roles, redundant assignments, duplicate roles, SoD sets that cannot bite", hygiene),
     ]
 
 
