@@ -103,7 +103,7 @@ ORDER BY username_key
 
 BARE_AUTHORIZED_ROLES = (
     REACH
-    + """SELECT id, name, description, created_at, updated_at, version
+    + """SELECT id, name, description, version
 FROM roles WHERE id IN reach ORDER BY name_key
 """
 )

@@ -35,7 +35,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from . import passwords, validation
+from . import passwords, review_sql, validation
 from .access_query import run_access_query
 from .errors import (
     ConflictError,
@@ -861,10 +861,17 @@ def authorized_roles(
 ) -> list[RoleRow]:
     """ANSI AuthorizedRoles: assigned roles (not expired) and all they inherit from.
     Inactive users have none, as in user_permissions (assigned_roles still lists them)."""
+    moment = now or utcnow()
+    if _plain_ref(user):
+        fast = review_sql.authorized_roles(session, user, moment)
+        if fast is not None:
+            if not fast:
+                get_user(session, user)  # an unknown user is an error, not "nothing"
+            return fast
     u = get_user(session, user)
     if not u.active:
         return []
-    reach = _inherited_cte(_active_assignments(u.id, now or utcnow()))
+    reach = _inherited_cte(_active_assignments(u.id, moment))
     query = select(Role).where(Role.id.in_(select(reach.c.role_id))).order_by(Role.name_key)
     return [RoleRow.of(r) for r in session.scalars(query)]
 
@@ -911,11 +918,24 @@ def user_permissions(
 ) -> list[PermissionRow]:
     """ANSI UserPermissions: the effective permissions of a user through every unexpired
     assignment and inheritance. Inactive users have none."""
+    moment = now or utcnow()
+    if _plain_ref(user):
+        fast = review_sql.user_permissions(session, user, moment)
+        if fast is not None:
+            if not fast:
+                get_user(session, user)  # an unknown user is an error, not "nothing"
+            return fast
     u = get_user(session, user)
     if not u.active:
         return []
-    rows = session.execute(_user_permissions_query(), {"user_id": u.id, "now": now or utcnow()})
+    rows = session.execute(_user_permissions_query(), {"user_id": u.id, "now": moment})
     return [PermissionRow(*row) for row in rows]
+
+
+def _plain_ref(ref: object) -> bool:
+    """An id or a name the fast statements of review_sql can look up (anything else goes
+    through get_user, which names the problem)."""
+    return isinstance(ref, str) or (isinstance(ref, int) and not isinstance(ref, bool))
 
 
 @lru_cache(maxsize=1)
@@ -962,9 +982,17 @@ def authorized_users(
 ) -> list[UserRow]:
     """ANSI AuthorizedUsers for a permission: active users with an unexpired assignment to a
     role that has it, directly or through inheritance."""
+    moment = now or utcnow()
+    if _plain_ref(resource) and isinstance(action, str):
+        fast = review_sql.authorized_users(
+            session, resource, action.strip().lower(), moment, limit
+        )
+        if fast is not None:
+            if not fast:
+                get_permission(session, (resource, action))  # unknown: an error
+            return fast
     perm = get_permission(session, (resource, action))
     granting = _granting_roles(perm.id)
-    moment = now or utcnow()
     members = select(UserRole.user_id).where(
         UserRole.role_id.in_(select(granting.c.role_id)),
         or_(UserRole.expires_at.is_(None), UserRole.expires_at > moment),

@@ -134,11 +134,18 @@ def test_user_permissions_is_permission_id_in_recursive_cte(
     plans = statement_plans(plan_db, lambda s: rbac.user_permissions(s, sample[0]))
     lines = lines_of(plans)
     assert full_scans(plans) == []
-    assert "SEARCH permissions USING INTEGER PRIMARY KEY (rowid=?)" in lines
+    assert any(
+        line in ("SEARCH permissions USING INTEGER PRIMARY KEY (rowid=?)",
+                 "SEARCH p USING INTEGER PRIMARY KEY (rowid=?)")
+        for line in lines
+    )
     assert any(line.startswith("LIST SUBQUERY") for line in lines)
     assert not any("TEMP B-TREE FOR DISTINCT" in line for line in lines)
-    assert any(line.startswith("SEARCH user_roles USING") and "(user_id=?)" in line for line in lines)
-    assert any(line.startswith("SEARCH role_inheritance USING") for line in lines)
+    assert any(
+        line.startswith(("SEARCH user_roles USING", "SEARCH ur USING")) and "(user_id=?)" in line
+        for line in lines
+    )
+    assert any(line.startswith(("SEARCH role_inheritance USING", "SEARCH ri USING")) for line in lines)
 
 
 def test_authorized_users_walks_down_from_the_permission(
