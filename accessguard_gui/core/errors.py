@@ -242,3 +242,25 @@ class QueryStoppedError(AccessGuardError):
     def __init__(self, message: str, *, timed_out: bool = False) -> None:
         super().__init__(message)
         self.timed_out = timed_out
+
+
+class HistoryNotCoveredError(AccessGuardError):
+    """The audit trail of the file starts after the moment asked about (or is empty), so
+    the access at that moment cannot be reconstructed (core/governance/history.py).
+
+    Attributes:
+        moment: the moment asked about. start: when the trail begins (None: no entries).
+    """
+
+    def __init__(self, moment: Any, start: Any) -> None:
+        when = f"{moment:%Y-%m-%d %H:%M} UTC"
+        if start is None:
+            text = f"This file has no audit trail, so it cannot say what was true on {when}."
+        else:
+            text = (
+                f"This file's audit trail starts on {start:%Y-%m-%d %H:%M} UTC; it cannot say "
+                f"what was true on {when}."
+            )
+        super().__init__(text)
+        self.moment = moment
+        self.start = start
