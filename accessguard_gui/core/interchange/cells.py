@@ -18,11 +18,12 @@ import re
 FORMULA_TRIGGERS = "=+-@\t\r"
 _NEUTRALISED = re.compile(r"'*[=+\-@\t\r]")
 _RESTORABLE = re.compile(r"'+[=+\-@\t\r]")
+_FIRST = FORMULA_TRIGGERS + "'"  # a cheap look at the first character before the pattern
 
 
 def neutralise(text: str) -> str:
     """The cell as written to a CSV file a spreadsheet may open."""
-    if text and _NEUTRALISED.match(text):
+    if text[:1] in _FIRST and text and _NEUTRALISED.match(text):
         return "'" + text
     return text
 

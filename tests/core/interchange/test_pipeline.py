@@ -430,3 +430,17 @@ def test_an_import_can_be_retried_after_a_cancel(db: Database, tmp_path: Path) -
     with db.read() as s:
         assert rbac.check_access(s, "alice", "Ledger", "write").allowed
         assert [a.role for a in rbac.assigned_roles(s, "zed")] == []
+
+
+def test_audit_texts_are_exactly_what_the_flush_hook_writes(
+    db: Database, tmp_path: Path
+) -> None:
+    rows = copy.deepcopy(ORG)
+    rows["users.csv"].append(["quote", "Say \"hi\"\\ \u00e9", "q@example.org", "no"])
+    _import(db, write_dir(tmp_path / "org", rows))
+    with db.read() as s:
+        texts = s.scalars(select(AuditEntry.after)).all()
+    assert len(texts) == sum(len(r) - 1 for r in rows.values())
+    for text in texts:
+        assert text == json.dumps(json.loads(text or "null"), ensure_ascii=False,
+                                  sort_keys=True)
