@@ -31,7 +31,7 @@ from ...core.interchange.export import PASSWORD_WARNING, ExportOptions, export_d
 from ...core.interchange.formats import Format, all_formats
 from ..access.common import plain_label
 from . import paths
-from .tasks import TaskDialog
+from .tasks import TaskDialog, pending_note
 
 SUFFIXES = {"json": ".json", "casbin": ".csv"}
 FILTERS = {
@@ -117,12 +117,9 @@ class ExportDialog(TaskDialog):
         layout.addLayout(form)
         layout.addWidget(self.warning)
         if pending:
-            note = plain_label(
-                f"{pending:,} pending change{'s are' if pending != 1 else ' is'} not saved "
-                "and not exported: the export holds what the database holds."
-            )
-            note.setObjectName("pending_note")
-            layout.addWidget(note)
+            layout.addWidget(pending_note(
+                pending, "they are not exported (the export holds what the database holds)."
+            ))
         for w in (self.progress, self.status, self.error):
             layout.addWidget(w)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)

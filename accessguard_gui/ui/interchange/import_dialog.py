@@ -52,7 +52,7 @@ from ...core.interchange.pipeline import (
 )
 from ..access.common import plain_label
 from . import paths
-from .tasks import TaskDialog
+from .tasks import TaskDialog, pending_note
 
 FETCH_ROWS = 500
 Index = QModelIndex | QPersistentModelIndex
@@ -162,7 +162,9 @@ class ImportDialog(TaskDialog):
 
     imported = Signal(object)
 
-    def __init__(self, db: Database, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, db: Database, parent: QWidget | None = None, *, pending: int = 0
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("import_dialog")
         self.setWindowTitle("Import organisation")
@@ -253,6 +255,11 @@ class ImportDialog(TaskDialog):
 
         layout = QVBoxLayout(self)
         layout.addLayout(form)
+        if pending:
+            layout.addWidget(pending_note(
+                pending, "the import writes to the database directly; they stay pending, and "
+                "saving them later checks each against what the import wrote."
+            ))
         layout.addLayout(report_top)
         layout.addWidget(self.table, 1)
         self.empty = plain_label()
@@ -440,9 +447,9 @@ class ImportDialog(TaskDialog):
         self._drop_plan()
 
 
-def show_import_dialog(db: Database, parent: QWidget | None) -> ImportDialog:
+def show_import_dialog(db: Database, parent: QWidget | None, pending: int = 0) -> ImportDialog:
     """Open File > Import… (non-modal) and return it."""
-    dialog = ImportDialog(db, parent)
+    dialog = ImportDialog(db, parent, pending=pending)
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     dialog.show()
     return dialog

@@ -35,7 +35,7 @@ from ...core.interchange import table_export
 from ..access.common import plain_label
 from ..plain_text import plain_tooltip
 from . import paths
-from .tasks import TaskDialog
+from .tasks import TaskDialog, pending_note
 
 
 def describe(page: Any) -> str:
@@ -136,12 +136,9 @@ class TableExportDialog(TaskDialog):
             layout.addLayout(dates)
             self.period.toggled.connect(self.update_controls)
         if pending:
-            note = plain_label(
-                f"{pending:,} pending change{'s are' if pending != 1 else ' is'} not saved yet "
-                "and not exported: the file holds what the database holds."
-            )
-            note.setObjectName("pending_note")
-            layout.addWidget(note)
+            layout.addWidget(pending_note(
+                pending, "they are not exported (the file holds what the database holds)."
+            ))
 
         self.target = QLineEdit()
         self.target.setObjectName("target")

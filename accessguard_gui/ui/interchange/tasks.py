@@ -14,7 +14,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal
 from PySide6.QtGui import QCloseEvent
-from PySide6.QtWidgets import QDialog, QProgressBar, QWidget
+from PySide6.QtWidgets import QDialog, QLabel, QProgressBar, QWidget
 
 from ...core.errors import AccessGuardError, ImportCancelledError
 from ..access.common import error_label, plain_label
@@ -90,6 +90,16 @@ class BackgroundTask(QObject):
         else:
             self.failed.emit(value)
         self.finished.emit()
+
+
+def pending_note(count: int, consequence: str) -> QLabel:
+    """"3 pending changes are not saved yet: <consequence>" (objectName pending_note)."""
+    label = plain_label(
+        f"{count:,} pending change{'s are' if count != 1 else ' is'} not saved yet: "
+        + consequence
+    )
+    label.setObjectName("pending_note")
+    return label
 
 
 def failure_text(error: object) -> str:

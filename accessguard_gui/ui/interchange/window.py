@@ -17,7 +17,7 @@ def import_organisation(window: Any) -> ImportDialog | None:
         messages.show_error(window, "Import", "The database is open read-only; nothing can "
                             "be imported into it. Open it for writing, or import into a copy.")
         return None
-    dialog = show_import_dialog(window.db, window)
+    dialog = show_import_dialog(window.db, window, pending=len(window.store))
     dialog.imported.connect(lambda result: _imported(window, result))
     window.database_changed.connect(dialog.close)  # it imports into the database it was given
     return dialog
