@@ -48,6 +48,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    ARRAY,  # the generic type (INTEGER[] on PostgreSQL): the dialect's module pulls asyncio
     ColumnElement,
     Integer,
     Select,
@@ -63,7 +64,6 @@ from sqlalchemy import (
     table,
     type_coerce,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import FromClause
