@@ -43,12 +43,20 @@ def _openers() -> list[tuple[str, str, str, Opener]]:
 
         return show_hygiene(db, store, parent)
 
+    def history(db: Database, store: PendingStore, parent: QWidget) -> QWidget:
+        from .history import show_history
+
+        return show_history(db, store, parent)
+
     return [
         ("expiry", "&Expiry calendar\u2026",
          "Assignments expiring within 7, 30 or 90 days, and expired ones still present",
          expiry_calendar),
         ("hygiene", "Role &hygiene\u2026",
          "Empty roles, redundant assignments, duplicate roles, SoD sets that cannot bite", hygiene),
+        ("history", "Access at a &date\u2026",
+         "Could a user do something at a past moment, and what changed between two dates",
+         history),
     ]
 
 
