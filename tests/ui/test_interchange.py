@@ -356,3 +356,21 @@ def test_the_role_details_lists_export_their_items(
     rows = read_csv(tmp_path / "members.csv")
     assert len(rows) == 3 and {r[0] for r in rows[1:]} == {
         members.model().data(members.model().index(i, 0)) for i in range(2)}
+
+
+def test_mirror_mode_asks_before_removing_and_removes_what_the_source_lacks(
+    qtbot: Any, window: Any, tmp_path: Path, dialogs: Any
+) -> None:
+    source = write_source(tmp_path, [UserRecord("alice"), UserRecord("bob")])
+    dialog = dry_run(qtbot, window, source, "mirror")
+    removed = [r for r in report(dialog) if r[3] == "would be removed"]
+    assert [(r[0], r[2]) for r in removed] == [("(database)", "carol")]
+    dialogs.confirm_answer = False
+    dialog.import_button.click()
+    assert "removes 1 record" in dialogs.confirms[-1]
+    assert dialog.task is None and "carol" in usernames(window.db)  # nothing done
+    dialogs.confirm_answer = True
+    with qtbot.waitSignal(dialog.imported, timeout=30_000):
+        dialog.import_button.click()
+    wait_idle(qtbot, dialog)
+    assert usernames(window.db) == {"alice", "bob"}

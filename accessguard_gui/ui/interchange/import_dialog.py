@@ -51,6 +51,7 @@ from ...core.interchange.pipeline import (
     plan_import,
 )
 from ..access.common import plain_label
+from .. import messages
 from . import paths
 from .tasks import TaskDialog, pending_note
 
@@ -176,7 +177,7 @@ class ImportDialog(TaskDialog):
         self.source.setPlaceholderText("A JSON document, a Casbin policy, a CSV folder…")
         file_button = QPushButton("&File\u2026")
         file_button.clicked.connect(self._browse_file)
-        folder_button = QPushButton("F&older\u2026")
+        folder_button = QPushButton("Fo&lder\u2026")
         folder_button.clicked.connect(self._browse_folder)
         source_row = QHBoxLayout()
         source_row.addWidget(self.source, 1)
@@ -412,6 +413,14 @@ class ImportDialog(TaskDialog):
         """Import the dry run on screen: one transaction, checked again first."""
         plan = self.plan
         if plan is None or self.task is not None or self.db.read_only:
+            return
+        removals = plan.total("remove")
+        if removals and not messages.confirm(
+            self, "Import",
+            f"Mirror mode removes {removals:,} record{'s' if removals != 1 else ''} the source "
+            "lacks (listed in the dry run as \u201cwould be removed\u201d). Import and remove "
+            "them?", "Import and remove",
+        ):
             return
         self.model.clear()
         db = self.db
