@@ -32,7 +32,7 @@ _USERNAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]*")
 # Role and resource names are read by people: letters of any script (with their combining
 # marks: Hindi, Tamil, Thai, Arabic and Hebrew vowel signs), digits, spaces and a little
 # punctuation; no control or invisible characters, no quotes that break reports.
-_NAME_PUNCTUATION = frozenset(" .,:/&()+#'-")
+_NAME_PUNCTUATION = frozenset(" .,:/&()+#'-_")
 _ACTION_RE = re.compile(r"[a-z][a-z0-9_.:-]*")
 # Deliberately simple: one @, no spaces, a dot in the domain. RFC 5322 in full accepts
 # addresses no mail system delivers to and people never type.

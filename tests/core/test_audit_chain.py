@@ -119,3 +119,18 @@ def test_a_database_with_a_hostile_operator_records_a_safe_one(db_path: Any) -> 
             rbac.add_role(s, "Staff")
         with other.read() as s:
             assert s.execute(text("SELECT operator FROM audit_log")).scalar() == other.operator
+
+
+def test_postgresql_refuses_truncate_and_upsert_of_the_trail(pg_db: Database) -> None:
+    from accessguard_gui.core.errors import DatabaseError
+
+    _some_changes(pg_db)
+    for statement in (
+        "TRUNCATE audit_log",
+        "INSERT INTO audit_log (id, at, operator, action, operation, record_type, record_key) "
+        "VALUES (1, now(), 'x', 'x', 'insert', 'user', 'x') "
+        "ON CONFLICT (id) DO UPDATE SET operator = 'mallory'",
+    ):
+        with pytest.raises(DatabaseError, match="append-only"), pg_db.action("Tamper") as s:
+            s.execute(text(statement))
+    assert integrity.verify_audit_chain(pg_db).intact

@@ -84,7 +84,7 @@ def test_migrations_build_the_schema_without_sqlite_only_parts(pg_db: Database) 
         triggers = s.execute(
             text("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")
         ).scalars().all()
-    assert triggers == ["audit_log_append_only"]
+    assert sorted(triggers) == ["audit_log_append_only", "audit_log_no_truncate"]
 
 
 def test_an_older_schema_is_upgraded_and_a_newer_or_foreign_one_refused(pg_url: str) -> None:

@@ -252,3 +252,8 @@ def test_duplicate_usernames_ignore_case(db: Database) -> None:
         rbac.add_user(s, "Alice.Smith")
     with db.action("y") as s, pytest.raises(DuplicateError, match="already exists"):
         rbac.add_user(s, "alice.smith ")
+
+
+def test_underscores_inside_names_stay_allowed() -> None:
+    assert validation.role_name("Pay_roll") == "Pay_roll"
+    assert "must start with a letter or digit" in str(_refused(validation.role_name, "_Pay"))

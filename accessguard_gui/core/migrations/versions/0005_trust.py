@@ -4,6 +4,7 @@
   (core/audit.py), computed here for the entries a file already holds — streamed in
   slices of ``BATCH`` by id, so a trail of millions never sits in memory. The update
   trigger that keeps the log append-only is lifted for exactly this and put back.
+- PostgreSQL: ``audit_log_no_truncate`` (TRUNCATE fires no row trigger).
 - SQLite: ``audit_log_no_replace`` refuses an insert whose id exists. ``REPLACE INTO``
   (and INSERT OR REPLACE) deletes the old row without firing the DELETE trigger, so
   without it an entry could be rewritten in place. PostgreSQL has no REPLACE, and its
@@ -96,6 +97,11 @@ def upgrade() -> None:
         op.execute("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only")
         _chain_existing_entries(bind)
         op.execute("ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only")
+        # TRUNCATE fires no row trigger: refuse it with a statement trigger.
+        op.execute(
+            "CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log "
+            "FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only()"
+        )
     else:
         _chain_existing_entries(bind)
 
@@ -104,6 +110,8 @@ def downgrade() -> None:
     dialect = op.get_bind().dialect.name
     if dialect == "sqlite":
         op.execute("DROP TRIGGER IF EXISTS audit_log_no_replace")
+    elif dialect == "postgresql":
+        op.execute("DROP TRIGGER IF EXISTS audit_log_no_truncate ON audit_log")
     for table, (_name, key) in SKELETON_COLUMNS.items():
         op.drop_index(f"ix_{table}_{key}", table_name=table)
         with op.batch_alter_table(table, recreate="never") as batch:
