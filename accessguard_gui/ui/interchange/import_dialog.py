@@ -50,8 +50,8 @@ from ...core.interchange.pipeline import (
     apply_import,
     plan_import,
 )
-from ..access.common import plain_label
 from .. import messages
+from ..access.common import plain_label
 from . import paths
 from .tasks import TaskDialog, pending_note
 
