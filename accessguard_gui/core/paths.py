@@ -21,9 +21,9 @@ paths from that graph, best first, in time polynomial in the graph and ``k``:
 from __future__ import annotations
 
 import heapq
-from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any
 
 # Inheritance chains are refused beyond MAX_PATH_DEPTH edges (rbac.add_inheritance), so a
@@ -58,20 +58,19 @@ def distances(
     graph listed breadth-first from its top (as the recursive query lists it), a
     second confirms; each sweep is one ``min`` over every parent list.
     """
-    # A parent outside ``order`` (a partial graph) counts as reaching nothing.
-    dist: defaultdict[int, int] = defaultdict(lambda: _FAR)
-    dist.update(dict.fromkeys(order, _FAR))
+    dist = dict.fromkeys(order, _FAR)
     for goal in goals:
         dist[goal] = 0
     pending = [(r, ps) for r in reversed(order) if dist[r] and (ps := parents.get(r))]
-    get = dist.__getitem__
+    get = dist.get
+    far = repeat(_FAR)  # the distance of a parent outside ``order`` (a partial graph)
     changed = True
     sweeps = 0
     while changed and sweeps <= MAX_PATH_ROLES + 1:  # the bound: a damaged (cyclic) file
         changed = False
         sweeps += 1
         for role, ps in pending:
-            best = min(map(get, ps)) + 1
+            best = min(map(get, ps, far)) + 1
             if best < dist[role]:
                 dist[role] = best
                 changed = True
