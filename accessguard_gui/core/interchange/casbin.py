@@ -33,10 +33,8 @@ Import (``CasbinSource``) reads a policy ``.csv`` (Casbin's own examples, e.g.
 ``rbac_with_hierarchy_policy.csv``, or one written here):
 
 - A name is a **role** if it is written ``role:<name>`` or is the second field of any
-  ``g`` line; every other ``g`` first field and ``p`` subject is a **user**. Role names
-  never appear in a Casbin request, so one AccessGuard refuses only for its ``_``
-  (``data1_admin``) is imported with spaces (``data1 admin``), with a warning in the dry
-  run; user and resource names are kept exactly (a request names them).
+  ``g`` line; every other ``g`` first field and ``p`` subject is a **user**. Names are
+  kept exactly (one AccessGuard cannot hold is refused in the dry run with the reason).
 - ``p, <role>, <resource>, <action>``: the resource, its permission and the grant.
 - ``p, <user>, <resource>, <action>`` (a permission given to a user directly): AccessGuard
   grants through roles only, so the user gets a **personal role** "<username> (personal)"
@@ -57,8 +55,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from .. import validation
-from ..errors import InterchangeError, SourceFormatError, ValidationError
+from ..errors import InterchangeError, SourceFormatError
 from .records import (
     Origin,
     PermissionRecord,
@@ -67,7 +64,6 @@ from .records import (
     RoleParentRecord,
     RolePermissionRecord,
     RoleRecord,
-    SourceProblem,
     SsdSetRecord,
     UserRecord,
     UserRoleRecord,
@@ -484,11 +480,9 @@ class CasbinSource:
                     roles.add(text)
         return roles
 
-    def records(self) -> Iterator[tuple[Origin, Record | SourceProblem]]:
+    def records(self) -> Iterator[tuple[Origin, Record]]:
         roles = self._roles()
         seen: set[tuple[str, ...]] = set()
-        names: dict[str, str] = {}
-        notes: list[SourceProblem] = []
 
         def once(key: tuple[str, ...]) -> bool:
             if key in seen:
@@ -496,76 +490,40 @@ class CasbinSource:
             seen.add(key)
             return True
 
-        def role_of(written: str) -> str:
-            """The AccessGuard name of a Casbin role (a warning the first time it is
-            renamed)."""
-            known = names.get(written)
-            if known is None:
-                known = names[written] = role_name_for(written)
-                if known != _unprefixed(written):
-                    notes.append(SourceProblem(
-                        f"role \u201c{written}\u201d is imported as \u201c{known}\u201d "
-                        "(AccessGuard role names have no '_'; roles never appear in a "
-                        "Casbin request, so no answer changes)", refuses=False, kind="roles"))
-            return known
-
         for line in _lines(self.path, self.name):
             at = Origin(self.name, line.number)
-            out: list[Record] = []
             if line.kind == "p":
                 subject, resource, action = line.fields
                 if subject in roles:
-                    role = role_of(subject)
+                    role = _unprefixed(subject)
                     if once(("role", role)):
-                        out.append(RoleRecord(role))
+                        yield at, RoleRecord(role)
                 else:
                     role = personal_role(subject)
                     if once(("user", subject)):
-                        out.append(UserRecord(subject))
+                        yield at, UserRecord(subject)
                     if once(("role", role)):
-                        out.append(RoleRecord(role, f"Permissions Casbin gave {subject} directly"))
-                        out.append(UserRoleRecord(subject, role))
+                        yield at, RoleRecord(role, f"Permissions Casbin gave {subject} directly")
+                        yield at, UserRoleRecord(subject, role)
                 if once(("resource", resource)):
-                    out.append(ResourceRecord(resource))
+                    yield at, ResourceRecord(resource)
                 if once(("permission", resource, action)):
-                    out.append(PermissionRecord(resource, action))
-                out.append(RolePermissionRecord(role, resource, action))
+                    yield at, PermissionRecord(resource, action)
+                yield at, RolePermissionRecord(role, resource, action)
             else:
                 member, written = line.fields
-                role = role_of(written)
+                role = _unprefixed(written)
                 if once(("role", role)):
-                    out.append(RoleRecord(role))
+                    yield at, RoleRecord(role)
                 if member in roles:
-                    senior = role_of(member)
+                    senior = _unprefixed(member)
                     if once(("role", senior)):
-                        out.append(RoleRecord(senior))
-                    out.append(RoleParentRecord(senior, role))
+                        yield at, RoleRecord(senior)
+                    yield at, RoleParentRecord(senior, role)
                 else:
                     if once(("user", member)):
-                        out.append(UserRecord(member))
-                    out.append(UserRoleRecord(member, role, line.expires))
-            for note in notes:
-                yield at, note
-            notes.clear()
-            for record in out:
-                yield at, record
-
-
-def role_name_for(written: str) -> str:
-    """A Casbin role's name in AccessGuard: without the ``role:`` prefix of an export;
-    a name AccessGuard would refuse only for its ``_`` (Casbin's examples write
-    ``data1_admin``) gets spaces instead; any other refusal is left to the import's
-    checks, which say why."""
-    name = _unprefixed(written)
-    try:
-        validation.role_name(name)
-    except ValidationError:
-        spaced = " ".join(name.replace("_", " ").split())
-        try:
-            return validation.role_name(spaced)
-        except ValidationError:
-            return name
-    return name
+                        yield at, UserRecord(member)
+                    yield at, UserRoleRecord(member, role, line.expires)
 
 
 def looks_like_policy(head: bytes) -> bool:
