@@ -267,15 +267,7 @@ def matrix_permissions(session: Session, text: str = "") -> list[tuple[int, str]
         .join(Resource, Resource.id == Permission.resource_id)
         .order_by(keyed, Permission.action)
     )
-    res_text, colon, act_text = text.partition(":")
-    if colon:
-        if res_text.strip():
-            query = query.where(_key_contains(keyed, res_text))
-        if act_text.strip():
-            query = query.where(_prefix(Permission.action, act_text))
-    elif text.strip():
-        query = query.where(or_(_key_contains(keyed, text), _contains(Permission.action, text)))
-    return [(i, f"{r}: {a}") for i, r, a in session.execute(query)]
+    return [(i, f"{r}: {a}") for i, r, a in session.execute(_permission_filter(query, text))]
 
 
 @dataclass(frozen=True, slots=True)
@@ -356,3 +348,123 @@ def saved_members(session: Session, role: Ref, user_ids: Sequence[int]) -> set[i
             )
         )
     return found
+
+
+# ---------------------------------------------------------------------- keyset pages
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a long list, read by keyset (never OFFSET, never the whole list).
+
+    Attributes:
+        rows: the page, in the list's order.
+        next_after: the key to pass as ``after`` for the next page; None on the last one.
+    """
+
+    rows: tuple[Any, ...]
+    next_after: Any = None
+
+    @property
+    def last(self) -> bool:
+        return self.next_after is None
+
+
+def _page(rows: Sequence[Any], limit: int, key: Any) -> Page:
+    """A page from ``limit + 1`` fetched rows: the extra one only says there is more."""
+    more = len(rows) > limit
+    kept = tuple(rows[:limit])
+    return Page(kept, key(kept[-1]) if more and kept else None)
+
+
+def role_member_count(session: Session, role: Ref) -> int:
+    """How many users are assigned to ``role`` directly (one indexed count)."""
+    r = rbac.get_role(session, role)
+    return int(session.scalar(select(func.count()).where(UserRole.role_id == r.id)) or 0)
+
+
+def role_members_page(
+    session: Session, role: Ref, after: str | None = None, limit: int = 200
+) -> Page:
+    """A page of a role's direct members (``AssignmentRow``) by username key, after the
+    member whose username key is ``after``: the (role_id, user_id) index finds the
+    members, the username index orders them, whatever the role's size."""
+    r = rbac.get_role(session, role)
+    query = (
+        select(UserRole, User.username, User.username_key)
+        .join(User, User.id == UserRole.user_id)
+        .where(UserRole.role_id == r.id)
+        .order_by(User.username_key)
+        .limit(limit + 1)
+    )
+    if after is not None:
+        query = query.where(User.username_key > after)
+    rows = [(AssignmentRow.of(a, name, r.name), key) for a, name, key in session.execute(query)]
+    page = _page(rows, limit, lambda last: last[1])
+    return Page(tuple(row for row, _key in page.rows), page.next_after)
+
+
+def matrix_role_count(session: Session, text: str = "") -> int:
+    """How many roles the matrix lists for the filter ``text``."""
+    query = select(func.count()).select_from(Role)
+    if text.strip():
+        query = query.where(_key_contains(Role.name_key, text))
+    return int(session.scalar(query) or 0)
+
+
+def matrix_roles_page(
+    session: Session, text: str = "", after: str | None = None, limit: int = 500
+) -> Page:
+    """A page of the matrix's rows: (id, name) of the roles whose name contains
+    ``text``, by name key, after the role whose name key is ``after``."""
+    keyed = Role.name_key
+    query = select(Role.id, Role.name, keyed).order_by(keyed).limit(limit + 1)
+    if text.strip():
+        query = query.where(_key_contains(keyed, text))
+    if after is not None:
+        query = query.where(keyed > after)
+    page = _page(list(session.execute(query)), limit, lambda last: last[2])
+    return Page(tuple((i, n) for i, n, _k in page.rows), page.next_after)
+
+
+def _permission_filter(query: Any, text: str) -> Any:
+    keyed = Resource.name_key
+    res_text, colon, act_text = text.partition(":")
+    if colon:
+        if res_text.strip():
+            query = query.where(_key_contains(keyed, res_text))
+        if act_text.strip():
+            query = query.where(_prefix(Permission.action, act_text))
+    elif text.strip():
+        query = query.where(or_(_key_contains(keyed, text), _contains(Permission.action, text)))
+    return query
+
+
+def matrix_permission_count(session: Session, text: str = "") -> int:
+    """How many permissions the matrix lists for the filter ``text``."""
+    query = select(func.count()).select_from(Permission).join(
+        Resource, Resource.id == Permission.resource_id
+    )
+    return int(session.scalar(_permission_filter(query, text)) or 0)
+
+
+def matrix_permissions_page(
+    session: Session, text: str = "", after: tuple[str, str] | None = None, limit: int = 500
+) -> Page:
+    """A page of the matrix's columns: (id, "resource: action") of the permissions whose
+    label matches ``text`` (as ``matrix_permissions``), by resource key and action,
+    after ``after`` = (resource name key, action)."""
+    keyed = Resource.name_key
+    query = (
+        select(Permission.id, Resource.name, Permission.action, keyed)
+        .join(Resource, Resource.id == Permission.resource_id)
+        .order_by(keyed, Permission.action)
+        .limit(limit + 1)
+    )
+    if after is not None:
+        query = query.where(
+            or_(keyed > after[0], and_(keyed == after[0], Permission.action > after[1]))
+        )
+    rows = list(session.execute(_permission_filter(query, text)))
+    page = _page(rows, limit, lambda last: (last[3], last[2]))
+    return Page(tuple((i, f"{r}: {a}") for i, r, a, _k in page.rows), page.next_after)
