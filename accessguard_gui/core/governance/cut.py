@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from .. import impact, rbac
 from ..changes import Deassign, Edit, Revoke, Uninherit
 from ..database import Database
+from ..errors import ReadOnlyDatabaseError
 from ..models import Role, RoleInheritance, RolePermission, UserRole, utcnow
 
 MAX_CUTS = 5
@@ -66,6 +67,7 @@ class Cut:
         losses: those (user, permission) pairs (at most the review's limit).
         lost_count: how many pairs in all.
         error: why the cut would be refused on top of the pending edits, if it would.
+        note: why the side effects are unknown (a read-only file cannot preview them).
     """
 
     steps: tuple[Step, ...]
@@ -74,6 +76,7 @@ class Cut:
     losses: tuple[tuple[str, str], ...] = ()
     lost_count: int = 0
     error: str | None = None
+    note: str = ""
 
     @property
     def reviewed(self) -> bool:
@@ -272,7 +275,10 @@ def review_cut(db: Database, pending: Sequence[Edit], answer: CutAnswer, cut: Cu
     """``cut`` with its side effects: every (user, permission) it would take away besides
     the one asked about, given the pending edits (a rolled-back preview)."""
     before = len(pending)
-    report = impact.review(db, [*pending, *cut.edits])
+    try:
+        report = impact.review(db, [*pending, *cut.edits])
+    except ReadOnlyDatabaseError:
+        return Cut(cut.steps, cut.edits, note="not previewed: the file is open read-only")
     if not report.ok:
         return Cut(cut.steps, cut.edits, 0, (), 0, report.error)
     losses: list[tuple[str, str]] = []

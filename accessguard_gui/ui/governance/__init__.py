@@ -48,6 +48,11 @@ def _openers() -> list[tuple[str, str, str, Opener]]:
 
         return show_history(db, store, parent)
 
+    def cut(db: Database, store: PendingStore, parent: QWidget) -> QWidget:
+        from .cut import show_cut
+
+        return show_cut(db, store, parent)
+
     return [
         ("expiry", "&Expiry calendar\u2026",
          "Assignments expiring within 7, 30 or 90 days, and expired ones still present",
@@ -57,6 +62,8 @@ def _openers() -> list[tuple[str, str, str, Opener]]:
         ("history", "Access at a &date\u2026",
          "Could a user do something at a past moment, and what changed between two dates",
          history),
+        ("cut", "What would &revoke an access\u2026",
+         "The smallest sets of changes that would deny an allowed access", cut),
     ]
 
 
