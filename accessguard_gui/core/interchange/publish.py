@@ -35,12 +35,13 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from sqlalchemy import Connection, create_engine
 from sqlalchemy.pool import NullPool
@@ -63,9 +64,11 @@ from ..sqlite_files import (
 )
 from .service_db import (
     SERVICE_DDL,
+    change_counter,
     connect_read_only,
     looks_like_service_database,
     service_snapshot,
+    snapshot_to,
 )
 from .service_plan import (
     APPLY_SQL,
@@ -77,8 +80,10 @@ from .service_plan import (
     Progress,
     PublishPlan,
     build_plan,
+    drop_plan,
     is_unusable_hash,
     load_desired,
+    read_plan,
 )
 
 __all__ = [
@@ -325,12 +330,30 @@ def publish(
         os.close(fd)
     backup: Path | None = None
     keep = baseline_out.with_name(baseline_out.name + ".partial") if baseline_out else None
+    snapshots = ExitStack()
     try:
-        with _service_connection(
+        with snapshots, _service_connection(
             work, write=True, timeout=options.busy_timeout, baseline=options.baseline
         ) as svc:
             load_desired(db, svc, now, say)
             check_cancel()
+            plan_args: dict[str, Any] = {
+                "remove_service_only": options.remove_service_only,
+                "has_base": options.baseline is not None,
+            }
+            counter: int | None = None
+            if not new_file:
+                # Compare with a snapshot first, holding no lock: the service keeps
+                # working. Under the write lock an unchanged file (same change counter)
+                # needs no second look.
+                say("Comparing with the service file")
+                folder = Path(snapshots.enter_context(tempfile.TemporaryDirectory()))
+                counter = snapshot_to(path, folder / "snapshot.db")
+                svc.exec_driver_sql(
+                    "ATTACH DATABASE ? AS snap", ((folder / "snapshot.db").as_uri() + "?mode=ro",)
+                )
+                build_plan(svc, path, new_file, state="snap", **plan_args)
+                check_cancel()
             if keep is not None:
                 remove_with_side_files(keep)
                 svc.exec_driver_sql("ATTACH DATABASE ? AS keep", (str(keep),))
@@ -342,25 +365,15 @@ def publish(
             if new_file:
                 for ddl in SERVICE_DDL:
                     svc.exec_driver_sql(ddl)
+                plan = build_plan(svc, path, new_file, **plan_args)
             else:
-                say("Backing up the service file")
-                backup = backup_name(path)
-                try:
-                    copy_file(path, backup, mode=stat.S_IRUSR | stat.S_IWUSR)
-                except OSError as exc:
-                    backup = None
-                    raise DatabaseError(
-                        f"No backup of {path} could be written next to it ({exc.strerror}); "
-                        "nothing was written."
-                    ) from exc
-            say("Comparing with the service file")
-            plan = build_plan(
-                svc,
-                path,
-                new_file,
-                remove_service_only=options.remove_service_only,
-                has_base=options.baseline is not None,
-            )
+                backup = _backup(path, say)
+                if counter is None or change_counter(path) != counter:
+                    say("The service wrote meanwhile: comparing again")
+                    drop_plan(svc)
+                    plan = build_plan(svc, path, new_file, **plan_args)
+                else:
+                    plan = read_plan(svc, path, new_file, **plan_args)
             if expected is not None and expected.fingerprint != plan.fingerprint:
                 raise _changed(path)
             check_cancel()
@@ -376,8 +389,6 @@ def publish(
                 svc.exec_driver_sql("COMMIT")
             except Exception as exc:
                 raise _translate(exc, path) from exc
-            if keep is not None:
-                svc.exec_driver_sql("DETACH DATABASE keep")
         if new_file:
             os.replace(work, path)
             sync_folder(path.parent)
@@ -392,6 +403,20 @@ def publish(
             raise typed from exc
         raise
     return PublishResult(plan, backup)
+
+
+def _backup(path: Path, say: Progress) -> Path:
+    """The timestamped copy of the service file, taken under its write lock."""
+    say("Backing up the service file")
+    backup = backup_name(path)
+    try:
+        copy_file(path, backup, mode=stat.S_IRUSR | stat.S_IWUSR)
+    except OSError as exc:
+        raise DatabaseError(
+            f"No backup of {path} could be written next to it ({exc.strerror}); "
+            "nothing was written."
+        ) from exc
+    return backup
 
 
 def _changed(path: Path) -> ConflictError:

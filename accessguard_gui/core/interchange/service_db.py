@@ -295,24 +295,48 @@ def inspect_service_database(
     return ServiceInfo(file, *(int(v or 0) for v in row))
 
 
-def snapshot_to(path: str | os.PathLike[str], dest: Path) -> None:
+def change_counter(path: Path) -> int | None:
+    """The file change counter of a rollback-journal file (header bytes 24-27: SQLite
+    bumps it at every commit), or None for a WAL-mode file, where it says nothing.
+    Meaningful while a lock keeps writers out."""
+    try:
+        with open(path, "rb") as fh:
+            header = fh.read(100)
+    except OSError:
+        return None
+    if len(header) < 100 or header[18] != 1 or header[19] != 1:
+        return None
+    return int.from_bytes(header[24:28], "big")
+
+
+def snapshot_to(path: str | os.PathLike[str], dest: Path) -> int | None:
     """Copy a service file to ``dest`` with SQLite's backup API in a single step: one
-    short read lock on the service file, and a consistent copy even while it runs."""
+    short read lock on the service file, and a consistent copy even while it runs.
+
+    Returns:
+        the file's change counter under the same lock (``change_counter``): if it is
+        the same later, under the write lock, the copy still holds what the file holds.
+    """
     file = Path(path).absolute()
     dest.unlink(missing_ok=True)
     try:
         source = connect_read_only(file)
         try:
+            source.execute("BEGIN")
+            source.execute("SELECT count(*) FROM sqlite_master").fetchone()  # the lock
+            counter = change_counter(file)
             target = sqlite3.connect(dest)
             try:
                 source.backup(target)
             finally:
                 target.close()
+            source.execute("COMMIT")
         finally:
             source.close()
     except sqlite3.Error as exc:
         dest.unlink(missing_ok=True)
         raise _refusal(file, exc) from exc
+    return counter
 
 
 @contextmanager

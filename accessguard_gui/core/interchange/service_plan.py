@@ -500,11 +500,35 @@ def _key(section: str, a: str, b: str | None, c: str | None) -> str:
     return a
 
 
+_PLAN_TABLES = (
+    *(f"{prefix}_{name}" for prefix in "sb"
+      for name in ("users", "roles", "resources", "perms", "user_roles", "grants")),
+    "plan",
+)
+
+
+def drop_plan(svc: Connection) -> None:
+    """Forget a plan (its TEMP tables), to compute it again."""
+    for table in _PLAN_TABLES:
+        svc.exec_driver_sql(f"DROP TABLE IF EXISTS temp.{table}")
+
+
 def build_plan(
-    svc: Connection, target: Path, new_file: bool, *, remove_service_only: bool, has_base: bool
+    svc: Connection,
+    target: Path,
+    new_file: bool,
+    *,
+    remove_service_only: bool,
+    has_base: bool,
+    state: str = "main",
 ) -> PublishPlan:
-    """Compute the plan in TEMP tables and read it back (counts, samples, fingerprint)."""
-    for statement in _state_sql("main", "s"):
+    """Compute the plan in TEMP tables and read it back (counts, samples, fingerprint).
+
+    Args:
+        state: the schema holding the service tables to compare with: ``main`` (the file,
+            under its lock) or an attached snapshot of it (rowids are the file's own).
+    """
+    for statement in _state_sql(state, "s"):
         svc.exec_driver_sql(statement)
     if has_base:
         for statement in _state_sql("base", "b"):
@@ -514,7 +538,18 @@ def build_plan(
             svc.exec_driver_sql(statement)
     params = {"all": int(remove_service_only), "base": int(has_base)}
     for statement in _PLAN_SQL:
-        svc.exec_driver_sql(statement, params)  # sqlite3 ignores names a statement lacks
+        # sqlite3 ignores the names a statement lacks
+        svc.exec_driver_sql(statement.replace("main.", f"{state}."), params)
+    return read_plan(
+        svc, target, new_file, remove_service_only=remove_service_only, has_base=has_base
+    )
+
+
+def read_plan(
+    svc: Connection, target: Path, new_file: bool, *, remove_service_only: bool, has_base: bool
+) -> PublishPlan:
+    """The plan ``build_plan`` left in the TEMP tables, as a value."""
+    del has_base  # the plan rows already say what the baseline decided
     counts = {
         (section, verdict): int(n)
         for section, verdict, n in svc.exec_driver_sql(

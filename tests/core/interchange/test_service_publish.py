@@ -247,6 +247,35 @@ def test_a_file_changed_since_the_preview_is_not_written(org: Database, folder: 
     assert folder_fingerprint(folder) == before
 
 
+def test_a_service_write_between_the_comparison_and_the_lock_is_seen(
+    org: Database, folder: Path
+) -> None:
+    target = make_service_file(
+        folder / "accessguard.db",
+        users=[("alice", FAST.hash("old"), 1)],
+        roles=["Staff", "Guests"],
+        user_roles=[("alice", "Guests")],
+    )
+
+    def service_writes(text: str) -> None:
+        if text.startswith("Waiting for the service file's write lock"):
+            conn = sqlite3.connect(target)
+            conn.execute(
+                "INSERT INTO users (username, hashed_password, is_active) VALUES ('zoe', 'h', 1)"
+            )
+            conn.execute("INSERT INTO user_roles SELECT id, 2 FROM users WHERE username = 'zoe'")
+            conn.commit()
+            conn.close()
+
+    result = publish(org, target, PublishOptions(now=NOW), progress=service_writes)
+    assert result.plan.count("users", "kept") == 1  # zoe, written after the snapshot
+    assert service_rows(target, "SELECT username FROM users WHERE username = 'zoe'") == [
+        ("zoe",)
+    ]
+    assert not service_allows(target, "alice", "Wiki", "edit")
+    everything_matches(org, target)
+
+
 def test_cancel_writes_nothing(org: Database, folder: Path) -> None:
     target = make_service_file(folder / "accessguard.db", users=[("zoe", FAST.hash("x"), 1)])
     before = folder_fingerprint(folder)
