@@ -374,3 +374,20 @@ def test_mirror_mode_asks_before_removing_and_removes_what_the_source_lacks(
         dialog.import_button.click()
     wait_idle(qtbot, dialog)
     assert usernames(window.db) == {"alice", "bob"}
+
+
+def test_the_matrix_exports_role_names_and_ticks(
+    qtbot: Any, window: Any, tmp_path: Path
+) -> None:
+    with window.db.action("Seed") as s:
+        rbac.grant_permission(s, "Accountant", ("Ledger", "read"))
+    matrix = window.open_access_view(2)  # roles × permissions
+    qtbot.addWidget(matrix)
+    table = matrix.findChild(QTableView)
+    qtbot.waitUntil(lambda: table.model().rowCount() >= 2)
+    job = view_export.export_view(table, tmp_path / "matrix.csv")
+    assert job is not None
+    qtbot.waitUntil(lambda: job.done, timeout=10_000)
+    rows = {r[0]: r[1:] for r in read_csv(tmp_path / "matrix.csv")}
+    assert rows["Accountant"][0].startswith("yes")
+    assert rows["Auditor"][0].startswith("no")

@@ -3,7 +3,8 @@
 The access views hold their rows in memory already (a user's roles, a resource's users,
 the violations of a set, the role × permission matrix), so this writes the model's
 header and display texts in its row order. It runs on the GUI thread in slices of
-``SLICE_ROWS`` rows between events (Qt models may only be read there), with a progress
+about ``CELLS_PER_SLICE`` cells between events (Qt models may only be read there; a model
+that loads its cells in blocks, as the matrix does, is asked to load each slice first), with a progress
 dialog whose Cancel stops it and removes the part written.
 """
 
@@ -23,7 +24,7 @@ from ...core.interchange.cells import neutralise
 from .. import messages
 from . import paths
 
-SLICE_ROWS = 500
+CELLS_PER_SLICE = 10_000  # model.data() calls cost a few µs each: ~50 ms per slice
 ACTION_NAME = "export_view_csv"
 
 
@@ -95,7 +96,11 @@ class ViewExport:
 
     def step(self) -> bool:
         """Write the next slice; True when there is more to do."""
-        end = min(self.written + SLICE_ROWS, self.total)
+        per_slice = max(1, CELLS_PER_SLICE // max(len(self.columns), 1))
+        end = min(self.written + per_slice, self.total)
+        ensure = getattr(self.model, "ensure_loaded", None)
+        if callable(ensure):  # a model that loads cells in blocks (the matrix)
+            ensure(range(self.written, end), range(self.model.columnCount()))
         try:
             for row in range(self.written, end):
                 self._writer.writerow(_texts(self.model, row, self.columns, self.row_label))
