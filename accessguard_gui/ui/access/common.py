@@ -332,6 +332,23 @@ class RowsModel(QAbstractTableModel):
         self._bold = list(bold) if bold is not None else [False] * len(self._rows)
         self.endResetModel()
 
+    def append_rows(
+        self,
+        rows: Sequence[tuple[str, ...]],
+        colors: Sequence[QColor | None],
+        tips: Sequence[str],
+    ) -> None:
+        """Add rows at the end (the next page of a lazily fetched list)."""
+        if not rows:
+            return
+        first = len(self._rows)
+        self.beginInsertRows(QModelIndex(), first, first + len(rows) - 1)
+        self._rows += [tuple(r) for r in rows]
+        self._brushes += [None if c is None else QBrush(c) for c in colors]
+        self._tips += [plain_tooltip(t) for t in tips]
+        self._bold += [False] * len(rows)
+        self.endInsertRows()
+
     def row(self, index: int) -> tuple[str, ...]:
         return self._rows[index]
 

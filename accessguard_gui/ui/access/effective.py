@@ -1,12 +1,18 @@
 """Effective access and why: every permission of a user with the path that grants it, or
-every user authorized for a resource (and action) with the path."""
+every user authorized for a resource (and action) with the path.
+
+Both lists come a page at a time (keyset pages from core/explain.py): the table asks for
+the next page when it is scrolled to the end (``canFetchMore``/``fetchMore``), and the
+summary counts the whole list in SQL, so a resource reached by a hundred thousand users
+shows at once and all of them are reachable by scrolling.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import TypeVar
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -40,6 +46,10 @@ from .common import (
 )
 
 T = TypeVar("T")
+Index = QModelIndex | QPersistentModelIndex
+# Rows fetched per page: a screenful many times over, and a few milliseconds of query.
+PERMISSIONS_PER_PAGE = 200
+USERS_PER_PAGE = 100
 
 STATUS_TEXT = {
     AccessStatus.GRANTED: "granted",
@@ -54,6 +64,29 @@ def _expires(path: AccessPath) -> str:
         return ""
     when = f"{path.expires_at:%Y-%m-%d %H:%M}"
     return f"expired {when}" if path.expired else f"until {when}"
+
+
+class PagedRowsModel(RowsModel):
+    """A RowsModel whose view asks for the next page when scrolled to its end.
+
+    ``set_fetch(fetch)`` arms it: the view's next ``fetchMore`` calls ``fetch`` once (which
+    appends a page and arms the model again if more remain); None means the list is whole.
+    """
+
+    def __init__(self, headers: tuple[str, ...], parent: QWidget | None = None) -> None:
+        super().__init__(headers, parent)
+        self._fetch: Callable[[], None] | None = None
+
+    def set_fetch(self, fetch: Callable[[], None] | None) -> None:
+        self._fetch = fetch
+
+    def canFetchMore(self, parent: Index = QModelIndex()) -> bool:  # noqa: B008
+        return not parent.isValid() and self._fetch is not None
+
+    def fetchMore(self, parent: Index = QModelIndex()) -> None:  # noqa: B008
+        fetch, self._fetch = self._fetch, None
+        if fetch is not None and not parent.isValid():
+            fetch()
 
 
 class EffectiveAccessView(QWidget):
@@ -74,8 +107,8 @@ class EffectiveAccessView(QWidget):
 
     Attributes:
         mode: "User" / "Resource" selector; subject, action: the inputs.
-        table: the answer (``model`` holds pre-formatted rows).
-        summary: one line counting what is shown (and saying if the list was cut).
+        table: the answer (``model`` holds pre-formatted rows, a page at a time).
+        summary: one line counting the whole answer (every page).
     """
 
     shown = Signal(str)
@@ -104,7 +137,7 @@ class EffectiveAccessView(QWidget):
         self.action.setVisible(False)
         self.show_button = QPushButton("&Show")
         self.summary = plain_label("Choose User or Resource, type a name, then press Show.")
-        self.model = RowsModel(self.USER_HEADERS, self)
+        self.model = PagedRowsModel(self.USER_HEADERS, self)
         self.table = QTableView()
         self.table.setModel(self.model)
         self.table.setAlternatingRowColors(True)
@@ -152,6 +185,7 @@ class EffectiveAccessView(QWidget):
         self.refresh()
 
     def refresh(self) -> None:
+        self.model.set_fetch(None)
         subject = self.subject.text().strip()
         if not subject:
             self._set_summary("Choose a user or a resource.")
@@ -163,6 +197,7 @@ class EffectiveAccessView(QWidget):
             else:
                 self._fill_resource(subject, self.action.text().strip() or None)
         except AccessGuardError as exc:
+            self.model.set_fetch(None)
             self.model.set_rows([])
             self._set_summary(exc.message)
         self.table.resizeColumnsToContents()
@@ -170,65 +205,77 @@ class EffectiveAccessView(QWidget):
     # ------------------------------------------------------------ filling
 
     def _fill_user(self, user: str) -> None:
-        access = self._query(lambda s: explain.effective_permissions(s, user))
-        rows: list[tuple[str, ...]] = []
-        colors: list[QColor | None] = []
-        tips: list[str] = []
-        name = access.user.username
-        for perm in access.permissions:
-            for i, path in enumerate(perm.paths):
-                rows.append(
-                    (
-                        perm.label if i == 0 else "",
-                        STATUS_TEXT[perm.status] if i == 0 else "",
-                        f" {ARROW} ".join((name, *path.roles, perm.label)),
-                        _expires(path),
-                    )
-                )
-                colors.append(STATUS_COLOR[perm.status] if not path.expired else RED)
-                tips.append(path.describe(name, perm.label))
-            if perm.more_paths:
-                rows.append(("", "", "\u2026 more paths", ""))
-                colors.append(GREY)
-                tips.append("")
+        access = self._query(
+            lambda s: explain.effective_permissions(s, user, limit=PERMISSIONS_PER_PAGE)
+        )
+        rows, colors, tips = _user_rows(access)
         self.model.set_rows(rows, colors, tips, headers=self.USER_HEADERS)
-        granted = len(access.granted)
-        other = len(access.permissions) - granted
-        text = f"{name}{'' if access.user.active else ' (inactive)'}: {granted} permission"
+        self._arm_user(user, access)
+        name = access.user.username
+        granted = access.granted_total
+        other = access.total - granted
+        text = f"{name}{'' if access.user.active else ' (inactive)'}: {granted:,} permission"
         text += "" if granted == 1 else "s"
         text += " granted"
         if other:
-            text += f"; {other} reachable only through expired assignments or while inactive"
-        if access.truncated:
-            text += f" \u2014 showing the first {len(access.permissions)}"
+            text += f"; {other:,} reachable only through expired assignments or while inactive"
         self._set_summary(text + ".")
 
-    def _fill_resource(self, resource: str, action: str | None) -> None:
-        result = self._query(lambda s: explain.resource_access(s, resource, action))
-        rows: list[tuple[str, ...]] = []
-        colors: list[QColor | None] = []
-        tips: list[str] = []
-        for entry in result.entries:
-            for i, path in enumerate(entry.paths):
-                rows.append(
-                    (
-                        entry.username if i == 0 else "",
-                        entry.label if i == 0 else "",
-                        STATUS_TEXT[entry.status] if i == 0 else "",
-                        f" {ARROW} ".join((entry.username, *path.roles, entry.label)),
-                        _expires(path),
+    def _arm_user(self, user: str, access: explain.UserAccess) -> None:
+        after = access.next_after
+        if after is None:
+            return
+
+        def fetch() -> None:
+            try:
+                page = self._query(
+                    lambda s: explain.effective_permissions(
+                        s, user, limit=PERMISSIONS_PER_PAGE, after=after, counts=False
                     )
                 )
-                colors.append(STATUS_COLOR[entry.status] if not path.expired else RED)
-                tips.append(path.describe(entry.username, entry.label))
+            except AccessGuardError as exc:
+                self._set_summary(exc.message)
+                return
+            self.model.append_rows(*_user_rows(page))
+            self._arm_user(user, page)
+
+        self.model.set_fetch(fetch)
+
+    def _fill_resource(self, resource: str, action: str | None) -> None:
+        result = self._query(
+            lambda s: explain.resource_access(s, resource, action, user_limit=USERS_PER_PAGE)
+        )
+        rows, colors, tips = _resource_rows(result)
         self.model.set_rows(rows, colors, tips, headers=self.RESOURCE_HEADERS)
+        self._arm_resource(resource, action, result)
         what = f"{result.resource}: {result.action}" if result.action else result.resource
         n = result.granted_users
-        text = f"{what}: {n} authorized user{'' if n == 1 else 's'}"
+        text = f"{what}: {n:,} authorized user{'' if n == 1 else 's'}"
         if result.truncated:
-            shown = len({e.user_id for e in result.entries})
-            text += f" \u2014 showing the first {shown} users by name"
+            text += f" — {result.listed_users:,} listed by name; scroll for the rest"
         self._set_summary(text + ".")
+
+    def _arm_resource(
+        self, resource: str, action: str | None, result: explain.ResourceAccess
+    ) -> None:
+        after = result.next_after
+        if after is None:
+            return
+
+        def fetch() -> None:
+            try:
+                page = self._query(
+                    lambda s: explain.resource_access(
+                        s, resource, action, user_limit=USERS_PER_PAGE, after=after, counts=False
+                    )
+                )
+            except AccessGuardError as exc:
+                self._set_summary(exc.message)
+                return
+            self.model.append_rows(*_resource_rows(page))
+            self._arm_resource(resource, action, page)
+
+        self.model.set_fetch(fetch)
 
     # ------------------------------------------------------------ internals
 
@@ -257,6 +304,61 @@ class EffectiveAccessView(QWidget):
         if self.mode.currentText() == "User":
             return lookup.complete_usernames(session, prefix)  # type: ignore[arg-type]
         return lookup.complete_resources(session, prefix)  # type: ignore[arg-type]
+
+
+Rows = tuple[list[tuple[str, ...]], list[QColor | None], list[str]]
+
+
+def _user_rows(access: explain.UserAccess) -> Rows:
+    """Table rows for a page of a user's permissions: one per path (the permission and
+    status on the first), and a note when paths were left out."""
+    rows: list[tuple[str, ...]] = []
+    colors: list[QColor | None] = []
+    tips: list[str] = []
+    name = access.user.username
+    for perm in access.permissions:
+        for i, path in enumerate(perm.paths):
+            rows.append(
+                (
+                    perm.label if i == 0 else "",
+                    STATUS_TEXT[perm.status] if i == 0 else "",
+                    f" {ARROW} ".join((name, *path.roles, perm.label)),
+                    _expires(path),
+                )
+            )
+            colors.append(STATUS_COLOR[perm.status] if not path.expired else RED)
+            tips.append(path.describe(name, perm.label))
+        if perm.more_paths:
+            rows.append(("", "", "\u2026 more paths", ""))
+            colors.append(GREY)
+            tips.append("Only the shortest paths are listed.")
+    return rows, colors, tips
+
+
+def _resource_rows(result: explain.ResourceAccess) -> Rows:
+    """Table rows for a page of a resource's users: one per path (user, permission and
+    status on the first), and a note when paths were left out."""
+    rows: list[tuple[str, ...]] = []
+    colors: list[QColor | None] = []
+    tips: list[str] = []
+    for entry in result.entries:
+        for i, path in enumerate(entry.paths):
+            rows.append(
+                (
+                    entry.username if i == 0 else "",
+                    entry.label if i == 0 else "",
+                    STATUS_TEXT[entry.status] if i == 0 else "",
+                    f" {ARROW} ".join((entry.username, *path.roles, entry.label)),
+                    _expires(path),
+                )
+            )
+            colors.append(STATUS_COLOR[entry.status] if not path.expired else RED)
+            tips.append(path.describe(entry.username, entry.label))
+        if entry.more_paths:
+            rows.append(("", "", "", "\u2026 more paths", ""))
+            colors.append(GREY)
+            tips.append("Only the shortest paths are listed.")
+    return rows, colors, tips
 
 
 def show_effective_access(

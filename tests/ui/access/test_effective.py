@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from pytestqt.qtbot import QtBot
 
 from accessguard_gui.core.database import Database
@@ -81,3 +82,41 @@ def test_include_unsaved_changes(qtbot: QtBot, demo_db: Database) -> None:
         from accessguard_gui.core import rbac
 
         assert [a.role for a in rbac.assigned_roles(s, "dave")] == ["Payments"]
+
+
+def test_long_lists_come_page_by_page_and_all_are_reachable(
+    qtbot: QtBot, demo_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No cap: pages of one user (or one permission) are fetched as the table asks for
+    them, and every one of them ends up listed; the summary counts the whole list."""
+    from accessguard_gui.core import explain
+    from accessguard_gui.ui.access import effective
+
+    monkeypatch.setattr(effective, "USERS_PER_PAGE", 1)
+    monkeypatch.setattr(effective, "PERMISSIONS_PER_PAGE", 1)
+    pages: list[object] = []
+    real = explain.resource_access
+
+    def counted(*args: object, **kwargs: object) -> explain.ResourceAccess:
+        result = real(*args, **kwargs)  # type: ignore[arg-type]
+        pages.append(result)
+        return result
+
+    monkeypatch.setattr(explain, "resource_access", counted)
+    view = _view(qtbot, demo_db)
+    view.show_resource("Door B2.14", "open")
+    assert view.summary.text() == (
+        "Door B2.14: open: 2 authorized users \u2014 3 listed by name; scroll for the rest."
+    )
+    while view.model.canFetchMore():
+        view.model.fetchMore()
+    users = [r[0] for r in view.model.rows() if r[0]]
+    assert users == ["alice", "bob", "carol"]
+    assert len(pages) == 3  # one user per page, each page asked once
+    view.show_user("alice")
+    while view.model.canFetchMore():
+        view.model.fetchMore()
+    listed = [r[0] for r in view.model.rows() if r[0]]
+    assert len(listed) == len(set(listed)) == 3, listed
+    assert "Server room: open" in listed and "Door B2.14: open" in listed
+    assert view.summary.text() == "alice: 3 permissions granted."
