@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import enum
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -73,6 +73,7 @@ COUNT_CHUNK_IDS = 32_768
 #: Tables with at least this many rows search, sort, filter and count off the GUI thread
 #: (smaller ones answer in a few ms, at once, on the calling thread).
 BACKGROUND_ROWS = 50_000
+COUNT_REPORT_S = 0.25  # how often a background count shows its running total
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -220,12 +221,18 @@ def _count_slices(
     slice (the rows appear as they are counted)."""
     low, top = bounds
     counted = 0
+    reported = time.monotonic()
     while low < top:
         high = min(low + COUNT_CHUNK_IDS, top)
         counted += browse.count_range(session, spec, q, low, high, plan=plan)
         low = high
-        if low < top:
+        if job.cancelled:
+            break
+        # Every new row makes the view lay out and paint again: a few times a second is
+        # enough to see the count grow (inline, on a small table, every slice).
+        if low < top and (job.inline or time.monotonic() - reported >= COUNT_REPORT_S):
             job.report(counted)
+            reported = time.monotonic()
     return counted
 
 
@@ -282,6 +289,7 @@ class RecordTableModel(QAbstractTableModel):
         self._reads = BackgroundReads(db, self)
         self._reset_job: Job[_Snapshot] | None = None
         self._count_job: Job[int] | None = None
+        self._anchor_job: Job[None] | None = None
         self._was_busy = False
         n = len(spec.columns)
         self._ncols = n
@@ -310,6 +318,7 @@ class RecordTableModel(QAbstractTableModel):
         self._anchor_scan: tuple[int, Key | None] | None = None  # next page, its anchor
         self._row_of: dict[int, int] = {}  # record id -> database row (cached pages only)
         self._wanted: set[int] = set()
+        self._loading: set[int] = set()  # pages a worker is reading
         self._last_page = 0
         self._plan = browse.Plan.SCAN
         self._counting: tuple[int, int] | None = None  # (ids counted up to, last id)
@@ -648,6 +657,12 @@ class RecordTableModel(QAbstractTableModel):
 
     def finish_anchors(self) -> None:
         """Run the background anchor scan to its end now (tests, benchmarks)."""
+        if self._anchor_job is not None:
+            end = time.monotonic() + 60
+            while self._anchor_scan is not None and time.monotonic() < end:
+                QCoreApplication.processEvents()
+                time.sleep(0.002)
+            return
         self._anchor_timer.stop()
         while self._anchor_scan is not None:
             self._scan_anchors_chunk(restart=False)
@@ -812,6 +827,10 @@ class RecordTableModel(QAbstractTableModel):
         self._load_timer.stop()
         self._anchor_scan = None
         self._anchor_timer.stop()
+        if self._anchor_job is not None:
+            self._anchor_job.cancel()
+            self._anchor_job = None
+        self._loading.clear()
         self._counting = None
         if self._count_job is not None:
             self._count_job.cancel()
@@ -825,11 +844,41 @@ class RecordTableModel(QAbstractTableModel):
             self._load_timer.start()
 
     def _load_wanted(self) -> None:
-        pages = sorted(p for p in self._wanted if p not in self._pages)
+        pages = sorted(
+            p for p in self._wanted
+            if p not in self._pages and p not in self._loading and 0 <= p * PAGE_SIZE < self._count
+        )
         self._wanted.clear()
         if not pages:
             return
-        self._load_pages(pages)
+        if self._total < self.background_rows:
+            self._load_pages(pages)
+            self._pages_arrived(pages)
+            return
+        # A large table: the view shows blank rows for a moment rather than freeze (a
+        # page of a scanning search far from any known anchor can take a while).
+        readers = [(p, self._page_reader(p)) for p in pages]
+        generation = self._generation
+        self._loading.update(pages)
+
+        def work(session: Any, _job: Job[list[tuple[int, list[tuple[Any, ...]]]]]) -> Any:
+            return [(p, [tuple(r) for r in read(session)]) for p, read in readers]
+
+        def done(result: list[tuple[int, list[tuple[Any, ...]]]]) -> None:
+            self._loading.difference_update(pages)
+            if generation != self._generation:
+                return  # another search, sort or refresh since: these rows are stale
+            for p, rows in result:
+                self._install(p, rows)
+            self._pages_arrived([p for p, _rows in result])
+
+        def failed(error: AccessGuardError) -> None:
+            self._loading.difference_update(pages)
+            self.read_failed.emit(error.message)
+
+        self._reads.submit(work, done, failed=failed)
+
+    def _pages_arrived(self, pages: list[int]) -> None:
         nc = self._ncreated
         for p in pages:
             first = p * PAGE_SIZE + nc
@@ -848,21 +897,25 @@ class RecordTableModel(QAbstractTableModel):
                 self._install(p, rows)
 
     def _read_page(self, session: Any, p: int) -> list[tuple[Any, ...]]:
+        return list(self._page_reader(p)(session))
+
+    def _page_reader(self, p: int) -> Callable[[Any], Sequence[Any]]:
+        """How to read page ``p`` (decided here, from the anchors and pages known now):
+        a function of a session that touches nothing of the model, so that a worker
+        thread can run it."""
         q, spec, fd = self._shown, self.spec, self._plan
         if self._ids is not None:
-            return browse.fetch_ids(
-                session, spec, self._ids[p * PAGE_SIZE:(p + 1) * PAGE_SIZE], q
-            )
+            ids = self._ids[p * PAGE_SIZE:(p + 1) * PAGE_SIZE]
+            return lambda session: browse.fetch_ids(session, spec, ids, q)
         if p == 0:
-            return browse.fetch_page(session, spec, q, plan=fd)
+            return lambda session: browse.fetch_page(session, spec, q, plan=fd)
         anchor = self._anchors.get(p)
         if anchor is not None:
-            return browse.fetch_page(session, spec, q, after=anchor, plan=fd)
+            return lambda session: browse.fetch_page(session, spec, q, after=anchor, plan=fd)
         nxt = self._pages.get(p + 1)
         if nxt:
-            first = nxt[0]
-            return browse.fetch_page(session, spec, q, before=(first[SORT], first[ID]),
-                                     plan=fd)
+            key = (nxt[0][SORT], nxt[0][ID])
+            return lambda session: browse.fetch_page(session, spec, q, before=key, plan=fd)
         # The nearest known anchor before p, or the end of the order, whichever is closer.
         known = [a for a in self._anchors if a < p]
         base = max(known) if known else 0
@@ -870,11 +923,14 @@ class RecordTableModel(QAbstractTableModel):
         end = min((p + 1) * PAGE_SIZE, self._count)
         from_end = self._count - end
         if from_end < hop and self._counting is None:
-            rows = browse.fetch_page(session, spec, q, from_end=True, offset=from_end,
-                                     limit=end - p * PAGE_SIZE, plan=fd)
-            return rows
+            limit = end - p * PAGE_SIZE
+            return lambda session: browse.fetch_page(
+                session, spec, q, from_end=True, offset=from_end, limit=limit, plan=fd
+            )
         after = self._anchors.get(base) if base else None
-        return browse.fetch_page(session, spec, q, after=after, offset=hop, plan=fd)
+        return lambda session: browse.fetch_page(
+            session, spec, q, after=after, offset=hop, plan=fd
+        )
 
     def _install(self, p: int, rows: list[tuple[Any, ...]]) -> None:
         if len(self._pages) >= self.max_pages:
@@ -928,7 +984,43 @@ class RecordTableModel(QAbstractTableModel):
             # chunk. Pages are then reached from the anchors learned while reading.
             return
         self._anchor_scan = (1, None)  # page 1's anchor is the key ending page 0
-        self._anchor_timer.start()
+        if self._total < self.background_rows:
+            self._anchor_timer.start()  # a few chunks of a few ms each, from idle time
+            return
+        # A large table: the whole pass runs on a worker (a chunk of a filtered order can
+        # take 100 ms or more); each chunk's keys arrive as progress.
+        spec, q, plan, generation = self.spec, self._shown, self._plan, self._generation
+
+        def work(session: Any, job: Job[None]) -> None:
+            page, after = 1, None
+            while True:
+                keys = browse.page_anchors(
+                    session, spec, q, after=after, page_size=PAGE_SIZE,
+                    pages=ANCHOR_CHUNK_PAGES, plan=plan,
+                )
+                job.report((page, keys))
+                if len(keys) < ANCHOR_CHUNK_PAGES:
+                    return
+                page, after = page + len(keys), keys[-1]
+
+        def progress(value: Any) -> None:
+            if generation == self._generation:
+                page, keys = value
+                for i, key in enumerate(keys):
+                    self._anchors.setdefault(page + i, key)
+
+        def done(_result: None) -> None:
+            if generation == self._generation:
+                self._anchor_scan = None
+                self._anchor_job = None
+                self.anchors_ready.emit()
+
+        def failed(_error: AccessGuardError) -> None:
+            if generation == self._generation:
+                self._anchor_scan = None  # pages are still reached from nearer anchors
+                self._anchor_job = None
+
+        self._anchor_job = self._reads.submit(work, done, failed=failed, progress=progress)
 
     def _scan_anchors_chunk(self, restart: bool = True) -> None:
         if self._anchor_scan is None:
