@@ -317,21 +317,6 @@ def matrix_block(
 # ---------------------------------------------------------------------- role members
 
 
-def role_members(session: Session, role: Ref, limit: int = 500) -> tuple[list[AssignmentRow], int]:
-    """The first ``limit`` direct members of a role by username, and how many there are:
-    a role held by half the company must not load half the company into a list."""
-    r = rbac.get_role(session, role)
-    total = int(session.scalar(select(func.count()).where(UserRole.role_id == r.id)) or 0)
-    query = (
-        select(UserRole, User.username)
-        .join(User, User.id == UserRole.user_id)
-        .where(UserRole.role_id == r.id)
-        .order_by(User.username_key)
-        .limit(limit)
-    )
-    return [AssignmentRow.of(a, name, r.name) for a, name in session.execute(query)], total
-
-
 def saved_members(session: Session, role: Ref, user_ids: Sequence[int]) -> set[int]:
     """Which of ``user_ids`` are members of ``role`` in the file: to mark the rest of a
     pending member list as pending, whatever the role's size (one indexed IN query)."""

@@ -58,7 +58,9 @@ from .common import (
     searcher,
 )
 
-MEMBER_LIMIT = 500  # members listed in a role's details; the rest are counted
+# Members read per page in a role's details; the next page is read when the list is
+# scrolled to its end (keyset by username: any role size, no cap, no whole-list load).
+MEMBERS_PER_PAGE = 200
 
 
 def _when(moment: datetime | None) -> str:
@@ -381,6 +383,7 @@ class _RoleState:
     role: RoleRow
     members: tuple[AssignmentRow, ...]
     member_total: int
+    members_after: str | None
     permissions: tuple[PermissionRow, ...]
     parents: tuple[RoleRow, ...]
     children: tuple[RoleRow, ...]
@@ -407,6 +410,7 @@ class RoleDetailsPanel(_EditingPanel):
         super().__init__(db, store, parent)
         self._role_ref: int | str | None = None
         self._role_name = ""
+        self._members_after: str | None = None
         self.title = plain_label("No role chosen")
         font = QFont()
         font.setBold(True)
@@ -494,6 +498,7 @@ class RoleDetailsPanel(_EditingPanel):
         layout.addWidget(self.message)
 
         self.add_members_button.clicked.connect(self.add_members)
+        self.members.verticalScrollBar().valueChanged.connect(self._members_scrolled)
         self.remove_members_button.clicked.connect(self.remove_selected_members)
         self.add_permissions_button.clicked.connect(self.add_permissions)
         self.remove_permissions_button.clicked.connect(self.revoke_selected_permissions)
@@ -557,11 +562,7 @@ class RoleDetailsPanel(_EditingPanel):
             ],
         )
         self.members_box.setTitle(f"Members ({state.member_total:,})")
-        hidden = state.member_total - len(state.members)
-        if hidden > 0:
-            more = QListWidgetItem(f"\u2026 and {hidden:,} more (find them on the Users page)")
-            more.setFlags(Qt.ItemFlag.NoItemFlags)
-            self.members.addItem(more)
+        self._members_after = state.members_after
         self._fill(
             self.permissions,
             [(p.label, p.label, ("p", p.label) not in saved) for p in state.permissions],
@@ -643,16 +644,46 @@ class RoleDetailsPanel(_EditingPanel):
     def texts(self, which: QListWidget) -> list[str]:
         return [which.item(i).text() for i in range(which.count())]
 
+    def fetch_more_members(self) -> bool:
+        """Read the next page of members (the list was scrolled to its end), as they will
+        be once the pending edits are saved; False if the list is already whole."""
+        after = self._members_after
+        if after is None:
+            return False
+        role = self._role_name
+        try:
+            page, _problems = impact.with_pending(
+                self._db,
+                self._store.edits_for_save(),
+                lambda s: lookup.role_members_page(s, role, after, MEMBERS_PER_PAGE),
+            )
+        except AccessGuardError as exc:
+            self._say(exc.message, RED)
+            return False
+        members: Sequence[AssignmentRow] = page.rows
+        saved = self._saved_member_ids(role, members)
+        self._members_after = page.next_after
+        self._add_items(
+            self.members,
+            [(a.username, a.username + _member_note(a), a.user_id not in saved) for a in members],
+        )
+        return True
+
+    def _members_scrolled(self, value: int) -> None:
+        if value >= self.members.verticalScrollBar().maximum() and self._members_after:
+            self.fetch_more_members()
+
     # ------------------------------------------------------------ internals
 
     def _read(self, ref: int | str) -> _RoleState:
         def read(s: Session) -> _RoleState:
             r = rbac.get_role(s, ref)
-            members, total = lookup.role_members(s, r.id, MEMBER_LIMIT)
+            page = lookup.role_members_page(s, r.id, None, MEMBERS_PER_PAGE)
             return _RoleState(
                 RoleRow.of(r),
-                tuple(members),
-                total,
+                page.rows,
+                lookup.role_member_count(s, r.id),
+                page.next_after,
                 tuple(rbac.role_permissions(s, r.id)),
                 tuple(rbac.inherits_from(s, r.id)),
                 tuple(rbac.inherited_by(s, r.id)),
@@ -667,9 +698,9 @@ class RoleDetailsPanel(_EditingPanel):
         checked by id (not against the file's first page of members), so a pending change
         in a role of any size marks exactly the pending rows."""
         try:
+            saved_ids = self._saved_member_ids(name, members)
             with self._db.read() as s:
                 r = rbac.get_role(s, name)
-                saved_ids = lookup.saved_members(s, r.id, [a.user_id for a in members])
                 keys = {("m", a.username) for a in members if a.user_id in saved_ids}
                 keys |= {("p", p.label) for p in rbac.role_permissions(s, r.id)}
                 keys |= {("up", x.name) for x in rbac.inherits_from(s, r.id)}
@@ -678,9 +709,21 @@ class RoleDetailsPanel(_EditingPanel):
         except AccessGuardError:
             return set()
 
-    @staticmethod
-    def _fill(widget: QListWidget, entries: list[tuple[str, str, bool]]) -> None:
+    def _saved_member_ids(self, role: str, members: Sequence[AssignmentRow]) -> set[int]:
+        """Which of ``members`` are members in the file (the rest are pending)."""
+        try:
+            with self._db.read() as s:
+                return lookup.saved_members(s, role, [a.user_id for a in members])
+        except AccessGuardError:
+            return set()  # a role that exists only as a pending edit: all pending
+
+    @classmethod
+    def _fill(cls, widget: QListWidget, entries: list[tuple[str, str, bool]]) -> None:
         widget.clear()
+        cls._add_items(widget, entries)
+
+    @staticmethod
+    def _add_items(widget: QListWidget, entries: list[tuple[str, str, bool]]) -> None:
         for key, text, pending in entries:
             item = QListWidgetItem(text + ("  \u2014 pending" if pending else ""))
             item.setData(Qt.ItemDataRole.UserRole, key)

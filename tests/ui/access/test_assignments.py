@@ -238,23 +238,29 @@ def test_hidden_panel_reads_pending_state_only_when_shown(
     assert panel.role_names() == ["Auditor", "Operator", "Payments", "Staff"]
 
 
-def test_big_role_lists_a_page_of_members(
+def test_big_role_lists_members_a_page_at_a_time(
     qtbot: QtBot, demo_db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """No cap: the first page shows at once, the next ones as the list is scrolled to
+    its end, until every member is listed."""
     from accessguard_gui.ui.access import assignments
 
-    monkeypatch.setattr(assignments, "MEMBER_LIMIT", 2)
+    monkeypatch.setattr(assignments, "MEMBERS_PER_PAGE", 2)
     with demo_db.action("more") as s:
         for name in ("erin", "frank", "gina"):
             rbac.add_user(s, name)
             rbac.assign_user(s, name, "Staff")
     panel = _role_panel(qtbot, demo_db, PendingStore(), "Staff")
     assert panel.members_box.title() == "Members (4)"
-    assert panel.texts(panel.members) == [
-        "carol",
-        "erin",
-        "\u2026 and 2 more (find them on the Users page)",
-    ]
+    assert panel.texts(panel.members) == ["carol", "erin"]
+    assert panel.fetch_more_members()
+    assert panel.texts(panel.members) == ["carol", "erin", "frank", "gina"]
+    assert not panel.fetch_more_members()  # the list is whole
+    panel.refresh()  # back to the first page, and scrolling to the end reads the rest
+    assert panel.texts(panel.members) == ["carol", "erin"]
+    bar = panel.members.verticalScrollBar()
+    bar.valueChanged.emit(bar.maximum())  # what reaching the end of the list does
+    assert panel.texts(panel.members) == ["carol", "erin", "frank", "gina"]
 
 
 def test_pending_removal_in_a_big_role_marks_only_the_pending_rows(
@@ -264,7 +270,7 @@ def test_pending_removal_in_a_big_role_marks_only_the_pending_rows(
     the list when another is removed must not be shown as pending."""
     from accessguard_gui.ui.access import assignments
 
-    monkeypatch.setattr(assignments, "MEMBER_LIMIT", 2)
+    monkeypatch.setattr(assignments, "MEMBERS_PER_PAGE", 2)
     with demo_db.action("more") as s:
         for name in ("erin", "frank", "gina"):
             rbac.add_user(s, name)
@@ -272,11 +278,9 @@ def test_pending_removal_in_a_big_role_marks_only_the_pending_rows(
     store = PendingStore()
     store.push(Deassign("carol", "Staff"))
     panel = _role_panel(qtbot, demo_db, store, "Staff")
-    assert panel.texts(panel.members) == [
-        "erin",
-        "frank",
-        "\u2026 and 1 more (find them on the Users page)",
-    ]
+    assert panel.texts(panel.members) == ["erin", "frank"]
+    assert panel.fetch_more_members()
+    assert panel.texts(panel.members) == ["erin", "frank", "gina"]
     store.push(Assign("alice", "Staff"))
     panel.refresh()
     assert panel.texts(panel.members)[:2] == ["alice  \u2014 pending", "erin"]
