@@ -53,6 +53,11 @@ def _openers() -> list[tuple[str, str, str, Opener]]:
 
         return show_cut(db, store, parent)
 
+    def reports(db: Database, store: PendingStore, parent: QWidget) -> QWidget:
+        from .reports import show_reports
+
+        return show_reports(db, store, parent)
+
     return [
         ("expiry", "&Expiry calendar\u2026",
          "Assignments expiring within 7, 30 or 90 days, and expired ones still present",
@@ -64,6 +69,9 @@ def _openers() -> list[tuple[str, str, str, Opener]]:
          history),
         ("cut", "What would &revoke an access\u2026",
          "The smallest sets of changes that would deny an allowed access", cut),
+        ("reports", "Auditor &reports\u2026",
+         "User access, resource users, SoD violations, audit trail, hygiene as PDF or CSV",
+         reports),
     ]
 
 

@@ -4,10 +4,12 @@ Cancel, a plain-text message line, read-only locking, and proposing edits to the
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
+from PySide6.QtCore import QDateTime, QTimeZone
 from PySide6.QtGui import QCloseEvent, QColor
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDateTimeEdit, QVBoxLayout, QWidget
 
 from ...core import impact
 from ...core.changes import Edit
@@ -17,7 +19,29 @@ from ..access.common import GREEN, GREY, READ_ONLY_TIP, RED, plain_label
 from ..pending import PendingStore
 from .tasks import Task, TaskBar, read_in
 
-__all__ = ["GovernanceWindow", "GREEN", "GREY", "RED", "READ_ONLY_TIP"]
+__all__ = [
+    "GREEN", "GREY", "RED", "READ_ONLY_TIP", "GovernanceWindow", "datetime_picker", "picked_moment",
+    "set_moment",
+]
+
+
+def datetime_picker(moment: datetime) -> QDateTimeEdit:
+    """A date-and-time field in UTC, to the second, with a calendar."""
+    edit = QDateTimeEdit(QDateTime.fromSecsSinceEpoch(int(moment.timestamp()), QTimeZone.utc()))
+    edit.setTimeZone(QTimeZone.utc())
+    edit.setDisplayFormat("yyyy-MM-dd HH:mm:ss 'UTC'")
+    edit.setCalendarPopup(True)
+    return edit
+
+
+def picked_moment(edit: QDateTimeEdit) -> datetime:
+    """The moment a picker shows, as an aware UTC datetime."""
+    return datetime.fromtimestamp(edit.dateTime().toMSecsSinceEpoch() / 1000, UTC)
+
+
+def set_moment(edit: QDateTimeEdit, moment: datetime) -> None:
+    """Set a picker to ``moment`` (to the millisecond; it shows seconds)."""
+    edit.setDateTime(QDateTime.fromMSecsSinceEpoch(int(moment.timestamp() * 1000), QTimeZone.utc()))
 
 
 class GovernanceWindow(QWidget):

@@ -3,13 +3,11 @@ why?" and "what changed alice's access between two dates", from the audit trail.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from PySide6.QtCore import QDateTime, QTimeZone
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
-    QDateTimeEdit,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -30,24 +28,7 @@ from ...core.models import utcnow
 from ..access.common import SqlCompleter, open_window
 from ..pending import PendingStore
 from ..plain_text import plain_tooltip
-from .common import GREEN, RED, GovernanceWindow
-
-
-def _picker(moment: datetime) -> QDateTimeEdit:
-    edit = QDateTimeEdit(QDateTime.fromSecsSinceEpoch(int(moment.timestamp()), QTimeZone.utc()))
-    edit.setTimeZone(QTimeZone.utc())
-    edit.setDisplayFormat("yyyy-MM-dd HH:mm:ss 'UTC'")
-    edit.setCalendarPopup(True)
-    return edit
-
-
-def _moment(edit: QDateTimeEdit) -> datetime:
-    return datetime.fromtimestamp(edit.dateTime().toMSecsSinceEpoch() / 1000, UTC)
-
-
-def set_moment(edit: QDateTimeEdit, moment: datetime) -> None:
-    """Set a picker to ``moment`` (to the second; the pickers show minutes)."""
-    edit.setDateTime(QDateTime.fromMSecsSinceEpoch(int(moment.timestamp() * 1000), QTimeZone.utc()))
+from .common import GREEN, RED, GovernanceWindow, datetime_picker, picked_moment, set_moment
 
 
 class HistoryWindow(GovernanceWindow):
@@ -71,7 +52,7 @@ class HistoryWindow(GovernanceWindow):
             ),
         ]
         now = utcnow()
-        self.when = _picker(now)
+        self.when = datetime_picker(now)
         self.ask_button = QPushButton("Ask")
         self.ask_button.setDefault(True)
         self.verdict = QLabel("\u2014")
@@ -95,8 +76,8 @@ class HistoryWindow(GovernanceWindow):
         form.addRow(self.verdict)
         form.addRow(self.explanation)
 
-        self.since = _picker(now.replace(hour=0, minute=0, second=0, microsecond=0))
-        self.until = _picker(now)
+        self.since = datetime_picker(now.replace(hour=0, minute=0, second=0, microsecond=0))
+        self.until = datetime_picker(now)
         self.diff_button = QPushButton("What changed")
         self.diff_tree = QTreeWidget()
         self.diff_tree.setHeaderLabels(["Permission / audit entry", "When", "By", "Action"])
@@ -136,7 +117,7 @@ class HistoryWindow(GovernanceWindow):
         if not (user and resource and action):
             self.say("Give a user, a resource and an action.", RED)
             return
-        moment = _moment(self.when)
+        moment = picked_moment(self.when)
         self.say("")
         self.read(
             "Reconstructing that moment from the audit trail\u2026",
@@ -160,7 +141,7 @@ class HistoryWindow(GovernanceWindow):
         if not user:
             self.say("Give a user.", RED)
             return
-        start, end = _moment(self.since), _moment(self.until)
+        start, end = picked_moment(self.since), picked_moment(self.until)
         self.say("")
         self.read(
             "Comparing the two moments\u2026",

@@ -12,7 +12,8 @@ from accessguard_gui.core import rbac
 from accessguard_gui.core.database import Database
 from accessguard_gui.core.models import utcnow
 from accessguard_gui.ui.access.common import save_png
-from accessguard_gui.ui.governance.history import HistoryWindow, set_moment
+from accessguard_gui.ui.governance.common import set_moment
+from accessguard_gui.ui.governance.history import HistoryWindow
 from accessguard_gui.ui.pending import PendingStore
 
 from .conftest import SHOTS, settle
