@@ -370,7 +370,6 @@ class MainWindow(QMainWindow):
         page.view.addAction(self.act_delete)
         page.view.addAction(self.act_export_table)  # its context menu (ui/interchange)
         page.view.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
-        page.export_requested.connect(self.export_table)
         for title, widget in self.details_extension(kind.key):
             page.details.add_extension(title, widget)
             install_view_exports(widget)

@@ -28,7 +28,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QSplitter,
     QTableView,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -207,13 +206,11 @@ class TablePage(QWidget):
         record_activated(int): Enter or double-click on a row.
         current_changed(object): the current row's snapshot (None for none / a new row).
         sort_refused(str): a click on a column that cannot be sorted.
-        export_requested(): the Export… button (the window writes the rows as shown).
     """
 
     record_activated = Signal(int)
     current_changed = Signal(object)
     sort_refused = Signal(str)
-    export_requested = Signal()
 
     def __init__(self, kind: PageKind, model: Any, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -298,12 +295,6 @@ class TablePage(QWidget):
             self.filters[item.key] = combo
             top.addWidget(combo)
         top.addWidget(self.count_label)
-        self.export_button = QToolButton()
-        self.export_button.setObjectName("export")
-        self.export_button.setText("Export…")
-        self.export_button.setToolTip(f"Write the {kind.plural} shown to a CSV file")
-        self.export_button.clicked.connect(self.export_requested.emit)
-        top.addWidget(self.export_button)
         left = QWidget()
         box = QVBoxLayout(left)
         box.setContentsMargins(0, 0, 0, 0)

@@ -254,8 +254,9 @@ def test_export_of_a_table_page_writes_the_rows_as_shown(
     users = window.page("users")
     users.filters["active"].setCurrentIndex(1)  # Active
     users.model.sort(1, Qt.SortOrder.DescendingOrder)  # by display name, descending
-    with qtbot.waitSignal(users.export_requested):
-        users.export_button.click()
+    users.model.wait_ready()
+    assert window.act_export_table in users.view.actions()  # the table's context menu
+    window.act_export_table.trigger()
     dialog = window.findChild(TableExportDialog)
     assert dialog is not None
     qtbot.addWidget(dialog)

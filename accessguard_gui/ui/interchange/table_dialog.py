@@ -43,7 +43,10 @@ def describe(page: Any) -> str:
     model = page.model
     shown, total = model.counts() if callable(getattr(model, "counts", None)) else (0, 0)
     kind = page.kind
-    counting = callable(getattr(model, "is_counting", None)) and model.is_counting()
+    counting = any(
+        callable(getattr(model, name, None)) and getattr(model, name)()
+        for name in ("is_counting", "is_busy")  # a search still running or being counted
+    )
     conditions = []
     if page.search.text().strip():
         conditions.append(f"search \u201c{page.search.text().strip()}\u201d")
