@@ -25,9 +25,10 @@ AccessGuard ignores case):
   role it inherits from, directly (same answers, any depth), and the header says so.
 - Descriptions, display names, e-mails, passwords and separation-of-duty sets have no
   place in Casbin and are not written; the header counts what was left out.
-- A name Casbin's file reader would split (a ``,`` outside brackets, unbalanced ``()``
-  or ``[]``) is refused with ``CasbinExportError``: a policy that silently reads
-  differently would answer differently.
+- A name a Casbin reader would split (any ``,``: pycasbin and Go Casbin treat commas and
+  quotes differently, so none can be written safely) or misread (unbalanced ``()`` or
+  ``[]``) is refused with ``CasbinExportError``: a policy that silently reads differently
+  would answer differently.
 
 Import (``CasbinSource``) reads a policy ``.csv`` (Casbin's own examples, e.g.
 ``rbac_with_hierarchy_policy.csv``, or one written here):
@@ -107,8 +108,11 @@ class CasbinPolicyError(SourceFormatError):
 
 
 def _splits_in_casbin(name: str) -> bool:
-    """Would Casbin's file reader (which splits at commas outside () and []) read this
-    name as something else?"""
+    """Would a Casbin policy reader read this name as something else? Every Casbin reads a
+    policy line as comma-separated fields (pycasbin keeps a comma inside brackets, Go's
+    reader does not; pycasbin takes quotes literally, Go's does not), so no way of
+    writing a comma is read alike by all: a name with one cannot be exported. Unbalanced
+    brackets confuse pycasbin's reader too."""
     depth = 0
     for ch in name:
         if ch in "([":
@@ -117,9 +121,7 @@ def _splits_in_casbin(name: str) -> bool:
             depth -= 1
             if depth < 0:
                 return True
-        elif ch == "," and depth == 0:
-            return True
-    return depth != 0 or name != name.strip() or "\n" in name or "\r" in name
+    return "," in name or depth != 0 or name != name.strip() or "\n" in name or "\r" in name
 
 
 def _role(name: str) -> str:
@@ -268,8 +270,8 @@ def write_policy(
             break
     if summary.refused:
         raise CasbinExportError(
-            "These names cannot be written to a Casbin policy (Casbin's file reader splits "
-            "them at a comma or bracket): " + "; ".join(summary.refused[:10])
+            "These names cannot be written to a Casbin policy (Casbin reads a comma as the "
+            "end of a field): " + "; ".join(summary.refused[:10])
             + ". Rename them, or export as JSON or a CSV directory."
         )
     pairs, summary.flattened = _inheritance_lines(parents)
