@@ -366,3 +366,7 @@ AUDITED_TYPES: dict[type[Any], str] = {
     SsdSet: "ssd_set",
     SsdSetRole: "ssd_member",
 }
+
+# Access review campaigns (migration 0006) live in their own module on this Base; imported
+# here so that Base.metadata always describes the whole schema.
+from .governance import campaign_models as _campaign_models  # noqa: E402, F401
