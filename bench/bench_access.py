@@ -82,13 +82,54 @@ def bench_queries(db: Database, runs: int, rng: random.Random) -> None:
         show("effective_permissions (paths, expired/inactive marked)", eff)
         show("rbac.user_permissions (no paths)", bare, f"ratio {eff / bare:.2f}x")
         res = median_ms(lambda: explain.resource_access(s, *next(it_p)), runs)
-        show("resource_access, one permission (<= 500 users, paths)", res)
+        show("resource_access, one permission (first page: 500 users, paths, counts)", res)
         auth = median_ms(lambda: rbac.authorized_users(s, *next(it_p)), runs)
         show("rbac.authorized_users, same permission (no paths)", auth)
         comp = median_ms(lambda: lookup.complete_usernames(s, rng.choice("abcdefgh")), runs)
         show("complete_usernames (prefix range, 50 names)", comp)
         chk = median_ms(lambda: rbac.check_access(s, next(it_u), *next(it_p)), runs)
         show("check_access (what the access check panel runs)", chk)
+        bench_long_lists(s, runs)
+
+
+def bench_long_lists(s: Any, runs: int) -> None:
+    """The longest lists of the access views, a page at a time: the permission reached
+    by the most users, the role with the most members, the matrix axes."""
+    from accessguard_gui.core.models import RolePermission, UserRole
+
+    print("long lists (keyset pages)")
+    big_role = s.execute(
+        select(UserRole.role_id).group_by(UserRole.role_id).order_by(func.count().desc()).limit(1)
+    ).scalar_one()
+    # The permission of the base role most others inherit: the widest audience.
+    perm_id = s.execute(
+        select(RolePermission.permission_id)
+        .where(RolePermission.role_id == big_role)
+        .limit(1)
+    ).scalar_one()
+    perm = rbac.get_permission(s, perm_id)
+    resource = rbac.get_resource(s, perm.resource_id).name
+    first = explain.resource_access(s, resource, perm.action, user_limit=100)
+    ms = median_ms(lambda: explain.resource_access(s, resource, perm.action, user_limit=100), runs)
+    show(
+        f"resource_access first page of 100 + counts ({first.listed_users:,} users)",
+        ms,
+    )
+    after = first.next_after
+    ms = median_ms(
+        lambda: explain.resource_access(
+            s, resource, perm.action, user_limit=100, after=after, counts=False
+        ),
+        runs,
+    )
+    show("resource_access next page of 100 (no counts)", ms)
+    total = lookup.role_member_count(s, big_role)
+    ms = median_ms(lambda: lookup.role_members_page(s, big_role, None, 200), runs)
+    show(f"role_members_page, 200 of the biggest role ({total:,} members)", ms)
+    ms = median_ms(lambda: lookup.matrix_roles_page(s, "", None, 500), runs)
+    show("matrix_roles_page, 500 roles", ms)
+    ms = median_ms(lambda: lookup.matrix_permissions_page(s, "", None, 500), runs)
+    show("matrix_permissions_page, 500 permissions", ms)
 
 
 def bench_matrix(db: Database, runs: int) -> None:
