@@ -49,7 +49,7 @@ from .models import (
     UserRole,
     utcnow,
 )
-from .paths import best_paths, distances, parse_ids
+from .paths import FoundPath, best_paths, distances, parse_ids
 from .rbac import MAX_PATH_DEPTH, Ref
 from .rows import AccessPath, UserRow
 
@@ -206,13 +206,23 @@ class _RoleGraph:
         dist: dict[int, int],
         goals: Sequence[int],
         k: int,
+        cache: dict[Any, tuple[list[FoundPath], bool]] | None = None,
     ) -> tuple[tuple[AccessPath, ...], bool]:
         """At most ``k`` paths from the assignments ``starts`` (role -> (expiry,
-        expired)) to ``goals``, live before expired, shortest first."""
+        expired)) to ``goals``, live before expired, shortest first.
+
+        ``cache`` (keyed by the goals and the ranked starts) shares the search between
+        users assigned the same roles: hundreds of members of one role reach a
+        permission the same way, only their expiry dates differ.
+        """
         ranks = {role: int(expired) for role, (_e, expired) in starts.items()}
-        found, more = best_paths(
-            ranks, self.parents, dist, goals, self.names, k, max_nodes=MAX_ROLES
-        )
+        key = (frozenset(goals), frozenset(ranks.items())) if cache is not None else None
+        hit = cache.get(key) if cache is not None else None
+        if hit is None:
+            hit = best_paths(ranks, self.parents, dist, goals, self.names, k, max_nodes=MAX_ROLES)
+            if cache is not None:
+                cache[key] = hit
+        found, more = hit
         paths = tuple(
             AccessPath(
                 roles=tuple(self.names[n] for n in p.nodes),
@@ -535,6 +545,7 @@ def resource_access(
     for user_id, role_id, expires in session.execute(assignment_query):
         assigned.setdefault(user_id, {})[role_id] = _assignment(expires, moment)
     entries = []
+    searches: dict[Any, tuple[list[FoundPath], bool]] = {}
     ordered_perms = sorted(closure, key=lambda pid: actions.get(pid, ""))
     for user_id, username, active, _key in page:
         mine = assigned.get(user_id, {})
@@ -545,7 +556,9 @@ def resource_access(
             }
             if not starts:
                 continue
-            paths, more = graph.explain(starts, d, goals.get(pid, []), paths_per_permission)
+            paths, more = graph.explain(
+                starts, d, goals.get(pid, []), paths_per_permission, searches
+            )
             entries.append(
                 AuthorizedEntry(
                     user_id=user_id,
