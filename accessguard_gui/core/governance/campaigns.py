@@ -3,8 +3,8 @@
 A campaign takes a snapshot of what is to be reviewed — the assignments and grants of a
 scope (everything, a role, a resource, or users whose name starts with a text) — into
 ``review_items`` with one INSERT … SELECT per kind (a million assignments never pass
-through Python), each item given to one of the reviewers (all items of a role go to the
-same reviewer). Reviewers decide keep / revoke / change expiry with a note; each decision
+through Python), each item given to one of the reviewers (a user's assignments to one
+reviewer, a role's grants to one reviewer). Reviewers decide keep / revoke / change expiry with a note; each decision
 is recorded with who made it and when, as its own action, because it is evidence, not a
 change of access. The access changes the decisions call for become ``core.changes``
 edits (``decision_edits``) that the window makes pending: Review changes, then Save.
@@ -112,12 +112,14 @@ class ReviewerProgress:
 # ---------------------------------------------------------------------- creating
 
 
-def _reviewer_of(role_id: Any, reviewers: Sequence[str]) -> Any:
-    """All items of a role go to one reviewer: role id modulo the number of reviewers."""
+def _reviewer_of(key: Any, reviewers: Sequence[str]) -> Any:
+    """One reviewer per key (a user's assignments, a role's grants): the key's id modulo
+    the number of reviewers, so a reviewer sees the whole of a person's (or a role's)
+    access and the work is spread evenly."""
     if len(reviewers) == 1:
         return literal(reviewers[0], String(128))
     return case(
-        *((role_id % len(reviewers) == i, literal(r, String(128))) for i, r in enumerate(reviewers))
+        *((key % len(reviewers) == i, literal(r, String(128))) for i, r in enumerate(reviewers))
     )
 
 
@@ -184,7 +186,7 @@ def create_campaign(
         select(
             literal(campaign.id, Integer), literal("assignment", String(16)), UserRole.user_id,
             User.username, UserRole.role_id, Role.name, UserRole.expires_at,
-            _reviewer_of(UserRole.role_id, people), literal("", String(1)),
+            _reviewer_of(UserRole.user_id, people), literal("", String(1)),
         )
         .join(User, User.id == UserRole.user_id)
         .join(Role, Role.id == UserRole.role_id)

@@ -6,6 +6,7 @@ main window's "Governance" menu and start-up reminder (``install``).
     history:  HistoryWindow(db, store)      access at a past date; what changed between dates
     cut:      RevokingCutWindow(db, store)  the smallest changes that would deny an access
     reports:  ReportsWindow(db, store)      auditor reports as PDF and CSV
+    campaigns: CampaignsWindow(db, store)   access review campaigns and their evidence
 
 Every window reads off the GUI thread (progress and Cancel), shows data as plain text,
 pushes its fixes to the main window's pending store (Review changes, Ctrl+S) and turns
@@ -58,6 +59,11 @@ def _openers() -> list[tuple[str, str, str, Opener]]:
 
         return show_reports(db, store, parent)
 
+    def campaigns(db: Database, store: PendingStore, parent: QWidget) -> QWidget:
+        from .campaigns import show_campaigns
+
+        return show_campaigns(db, store, parent)
+
     return [
         ("expiry", "&Expiry calendar\u2026",
          "Assignments expiring within 7, 30 or 90 days, and expired ones still present",
@@ -72,6 +78,9 @@ def _openers() -> list[tuple[str, str, str, Opener]]:
         ("reports", "Auditor &reports\u2026",
          "User access, resource users, SoD violations, audit trail, hygiene as PDF or CSV",
          reports),
+        ("campaigns", "Access re&views\u2026",
+         "Certification campaigns: reviewers keep, revoke or re-date each access, with evidence",
+         campaigns),
     ]
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, QTimer
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, QTimer
 from PySide6.QtGui import QBrush
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -29,7 +29,7 @@ from ...core.models import utcnow
 from ..access.common import DEBOUNCE_MS, PENDING, RED, open_window
 from ..pending import PendingStore
 from .common import GovernanceWindow
-from .tasks import Task, read_in, run
+from .paged import PagedModel
 
 Index = QModelIndex | QPersistentModelIndex
 HEADERS = ("User", "Role", "Expires", "In", "Pending")
@@ -46,94 +46,46 @@ def _distance(moment: datetime, now: datetime) -> str:
     return f"{int(days) + 1} d" if days >= 1 else "today"
 
 
-class ExpiryModel(QAbstractTableModel):
-    """The calendar's rows, fetched a keyset page at a time off the GUI thread."""
+class ExpiryModel(PagedModel[ExpiryRow]):
+    """The calendar's rows, fetched a keyset page at a time off the GUI thread, with
+    what is pending for each (extend to / remove) from the window's store."""
 
     def __init__(self, db: Database, store: PendingStore, parent: Any = None) -> None:
-        super().__init__(parent)
-        self.db, self.store = db, store
+        super().__init__(db, HEADERS, self._fetch, self._format, expiry.PAGE_SIZE, parent)
+        self.store = store
         self.horizon = Horizon.DAYS_30
         self.order = Order.BY_USER
         self.search = ""
         self.now = utcnow()
-        self._rows: list[ExpiryRow] = []
-        self._shown: list[tuple[str, ...]] = []
         self._pending: dict[tuple[str, str], str] = {}
-        self._exhausted = False
-        self._loading = False
-        self._task: Task[Any] | None = None
-        self._generation = 0
-        self._brush = QBrush(PENDING)
+        self._pending_brush = QBrush(PENDING)
         self._red = QBrush(RED)
         store.changed.connect(self._pending_changed)
         self._pending_changed()
 
-    # ------------------------------------------------------------ fetching
-
     def reload(self) -> None:
-        self.beginResetModel()
-        self._generation += 1
-        if self._task is not None:
-            self._task.cancel()
         self.now = utcnow()
-        self._rows, self._shown = [], []
-        self._exhausted = False
-        self._loading = False
-        self.endResetModel()
-        self.fetchMore(QModelIndex())
+        super().reload()
 
-    def canFetchMore(self, parent: Index = QModelIndex()) -> bool:  # noqa: B008, N802
-        return not parent.isValid() and not self._exhausted and not self._loading
-
-    def fetchMore(self, parent: Index = QModelIndex()) -> None:  # noqa: B008, N802
-        if not self.canFetchMore(parent):
-            return
-        self._loading = True
-        generation = self._generation
-        after = self._rows[-1].cursor if self._rows else None
-        horizon, order, search, now, db = self.horizon, self.order, self.search, self.now, self.db
-
-        def work(task: Task[Any]) -> list[ExpiryRow]:
-            return read_in(
-                db, task, lambda s: expiry.page(s, horizon, order, after=after, search=search, now=now)
-            )
-
-        def done(rows: list[ExpiryRow]) -> None:
-            if generation != self._generation:
-                return
-            self._loading = False
-            self._exhausted = len(rows) < expiry.PAGE_SIZE
-            if rows:
-                first = len(self._rows)
-                self.beginInsertRows(QModelIndex(), first, first + len(rows) - 1)
-                self._rows += rows
-                self._shown += [self._format(r) for r in rows]
-                self.endInsertRows()
-
-        def failed(_error: Any) -> None:
-            self._loading = False
-            self._exhausted = True
-
-        self._task = run(work, done, failed=failed)
-
-    @property
-    def loading(self) -> bool:
-        return self._loading
-
-    def stop(self) -> None:
-        """The window is closing: nothing may call back."""
-        self._generation += 1
-        if self._task is not None:
-            self._task.cancel()
+    def _fetch(self, session: Any, last: ExpiryRow | None) -> list[ExpiryRow]:
+        return expiry.page(
+            session, self.horizon, self.order, after=last.cursor if last else None,
+            search=self.search, now=self.now,
+        )
 
     def _format(self, row: ExpiryRow) -> tuple[str, ...]:
-        return (
-            row.username,
-            row.role,
-            _when(row.expires_at),
-            _distance(row.expires_at, self.now),
-            self._pending.get((row.username, row.role), ""),
-        )
+        pending = self._pending.get((row.username, row.role), "")
+        return (row.username, row.role, _when(row.expires_at), _distance(row.expires_at, self.now), pending)
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if role == Qt.ItemDataRole.ForegroundRole and index.isValid():
+            row = self.row_at(index.row())
+            if (row.username, row.role) in self._pending:
+                return self._pending_brush
+            if index.column() == 3 and row.expired(self.now):
+                return self._red
+            return None
+        return super().data(index, role)
 
     def _pending_changed(self) -> None:
         pending: dict[tuple[str, str], str] = {}
@@ -144,39 +96,7 @@ class ExpiryModel(QAbstractTableModel):
             elif isinstance(edit, Deassign):
                 pending[(str(edit.user), str(edit.role))] = "remove"
         self._pending = pending
-        if self._rows:
-            self._shown = [self._format(r) for r in self._rows]
-            self.dataChanged.emit(self.index(0, 0), self.index(len(self._rows) - 1, len(HEADERS) - 1))
-
-    # ------------------------------------------------------------ model
-
-    def row_at(self, row: int) -> ExpiryRow:
-        return self._rows[row]
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802
-        return 0 if parent.isValid() else len(HEADERS)
-
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
-            return None
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._shown[index.row()][index.column()]
-        if role == Qt.ItemDataRole.ForegroundRole:
-            if self._shown[index.row()][4]:
-                return self._brush
-            if index.column() == 3 and self._rows[index.row()].expired(self.now):
-                return self._red
-        return None
-
-    def headerData(  # noqa: N802
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
-            return HEADERS[section]
-        return None
+        self.refresh_shown()
 
 
 class ExpiryCalendar(GovernanceWindow):

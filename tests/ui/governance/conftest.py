@@ -14,7 +14,7 @@ def settle(qtbot: QtBot, window: Any, timeout: int = 10_000) -> None:
     """Wait until the window's background work (and its model's) has ended."""
 
     def idle() -> bool:
-        model = getattr(window, "model", None)
-        return not window.busy and not getattr(model, "loading", False)
+        models = (getattr(window, "model", None), getattr(window, "items", None))
+        return not window.busy and not any(getattr(m, "loading", False) for m in models)
 
     qtbot.waitUntil(idle, timeout=timeout)
