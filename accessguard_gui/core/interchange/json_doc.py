@@ -327,7 +327,7 @@ def _entry_records(
                 out.append((origin, SourceProblem(f"{kind!r} entry without {name!r}", kind=kind)))
                 return out
             continue
-        if value.__class__ is not str or name == "expires_at":
+        if value.__class__ is not str or name in _TYPED:
             value = _checked(name, value)
             if isinstance(value, SourceProblem):
                 out.append((origin, SourceProblem(value.message, kind=kind)))
@@ -335,6 +335,9 @@ def _entry_records(
         values[attr] = value
     out.append((origin, section.record(**values)))
     return out
+
+
+_TYPED = frozenset(("active", "cardinality", "expires_at"))  # fields that are not plain text
 
 
 def _checked(name: str, value: Any) -> Any:
