@@ -12,7 +12,7 @@ import enum
 from collections.abc import Callable
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QMessageBox, QWidget
+from PySide6.QtWidgets import QLabel, QMessageBox, QPushButton, QWidget
 
 from ..core import integrity
 from ..core.database import Database
@@ -35,29 +35,40 @@ def describe(findings: list[integrity.SchemaFinding]) -> str:
     return "\n".join(lines)
 
 
-def ask_schema_choice(
+def schema_box(
     parent: QWidget | None, database: str, findings: list[integrity.SchemaFinding]
-) -> SchemaChoice:
-    """Open read-only (the default), open anyway, or cancel. Tests replace this."""
+) -> tuple[QMessageBox, QPushButton, QPushButton]:
+    """The question (not yet shown), with its "Open read-only" (default) and "Open
+    anyway" buttons. Every text is plain: names and SQL come from the file."""
     box = QMessageBox(
         QMessageBox.Icon.Warning,
         "Unknown objects in the database",
-        f"{database} holds {len(findings)} database object(s) that AccessGuard did not "
-        "create or that were changed. A planted trigger can change records on every save. "
-        "Open it read-only to look without saving, unless you know where they come from.",
+        "",
         QMessageBox.StandardButton.NoButton,
         parent,
     )
     box.setTextFormat(Qt.TextFormat.PlainText)
+    box.setText(
+        f"{database} holds {len(findings)} database object(s) that AccessGuard did not "
+        "create or that were changed. A planted trigger can change records on every save. "
+        "Open it read-only to look without saving, unless you know where they come from."
+    )
     box.setInformativeText(describe(findings))
-    # Names and SQL from the file: plain text (the informative label does not always
-    # take the box's format).
+    # The informative label does not always take the box's format: say it.
     for label in box.findChildren(QLabel, "qt_msgbox_informativelabel"):
         label.setTextFormat(Qt.TextFormat.PlainText)
     read_only = box.addButton("Open &read-only", QMessageBox.ButtonRole.AcceptRole)
     anyway = box.addButton("Open &anyway", QMessageBox.ButtonRole.DestructiveRole)
     box.addButton(QMessageBox.StandardButton.Cancel)
     box.setDefaultButton(read_only)
+    return box, read_only, anyway
+
+
+def ask_schema_choice(
+    parent: QWidget | None, database: str, findings: list[integrity.SchemaFinding]
+) -> SchemaChoice:
+    """Open read-only (the default), open anyway, or cancel. Tests replace this."""
+    box, read_only, anyway = schema_box(parent, database, findings)
     box.exec()
     if box.clickedButton() is read_only:
         return SchemaChoice.READ_ONLY

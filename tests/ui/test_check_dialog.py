@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QLabel
 
 from accessguard_gui.core import integrity
 from accessguard_gui.core.database import Database
@@ -146,3 +148,17 @@ def test_a_clean_file_opens_without_a_question(
     Database(path).close()
     window.open_path(path)
     assert window.db.path == path and not window.db.read_only
+
+
+def test_the_question_shows_names_from_the_file_as_plain_text(qtbot: Any) -> None:
+    finding = integrity.SchemaFinding(
+        "unknown", "trigger", "<h1>x</h1>", 'CREATE TRIGGER "<h1>x</h1>" AFTER UPDATE ON users'
+    )
+    box, read_only, _anyway = schema_warning.schema_box(None, "<b>file</b>.db", [finding])
+    qtbot.addWidget(box)
+    assert box.defaultButton() is read_only
+    labels = [label for label in box.findChildren(QLabel) if "<h1>" in label.text()]
+    assert labels and all(
+        label.textFormat() == Qt.TextFormat.PlainText for label in labels
+    )
+    assert box.textFormat() == Qt.TextFormat.PlainText and "<b>file</b>.db" in box.text()
