@@ -150,7 +150,11 @@ def find_button(widget: QWidget, text: str) -> QPushButton | None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=1_000_000)
+    parser.add_argument(
+        "--bulk", type=int, default=1_000, help="users given a role in the bulk change reviewed"
+    )
     args = parser.parse_args(argv)
+    bulk_n = args.bulk
     source = database_for(args.users)
     app = QApplication.instance() or QApplication([])
     assert isinstance(app, QApplication)
@@ -212,13 +216,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         for w in views.values():
             w.close()
 
-        # A bulk change: one role for 10,000 users, then Review changes.
+        # A bulk change: one role for --bulk users, then Review changes.
         def select_first(n: int) -> None:
             m = page.model
             selection = QItemSelection(m.index(0, 0), m.index(n - 1, m.columnCount() - 1))
             view.selectionModel().select(selection, QItemSelectionModel.SelectionFlag.ClearAndSelect)
 
-        act("select 10,000 users", lambda: select_first(10_000))
+        act(f"select {bulk_n:,} users", lambda: select_first(bulk_n))
         role = _some_role(db)
         dialogs: list[Any] = []
 
@@ -230,7 +234,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             dialog.role_edit.setText(role)
             dialog.apply()
 
-        act(f"assign {role!r} to the 10,000 (pending)", bulk)
+        act(f"assign a role to the {bulk_n:,} (pending)", bulk)
         act("review changes", lambda: dialogs.append(window.review_changes()))
         for d in dialogs:
             if d is not None:
