@@ -2,11 +2,13 @@
 columns, a check box per direct grant and a distinct mark for grants that come through
 inheritance. Checking or unchecking a box pushes a Grant or Revoke to the pending store.
 
-Lazy like the tables: the model keeps only the two id lists (a few bytes per role and per
-permission) and a bounded cache of blocks of cells; ``data()`` never runs SQL — a cell
-of a block not yet loaded asks for the block, and blocks are fetched (two queries each)
-on the next turn of the event loop. Only what the view paints is ever queried, so 2,000
-roles × 20,000 permissions (40 million cells) costs the same as a small matrix.
+Lazy like the tables: both axes come a keyset page at a time (ids and names of
+``AXIS_PAGE`` roles and permissions; the view asks for the next pages when it is
+scrolled to the end of either axis, ``canFetchMore``/``fetchMore``), their sizes are
+counted in SQL, and a bounded cache holds blocks of cells; ``data()`` never runs SQL — a
+cell of a block not yet loaded asks for the block, and blocks are fetched (two queries
+each) on the next turn of the event loop. Only what the view shows is ever queried, so
+2,000 roles × 20,000 permissions (40 million cells) costs the same as a small matrix.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from .common import DEBOUNCE_MS, READ_ONLY_TIP, open_window
 
 Index = QModelIndex | QPersistentModelIndex
 BLOCK = 32
+AXIS_PAGE = 500  # roles / permissions read per page of an axis
 MAX_BLOCKS = 512  # 512 blocks × 1,024 cells: far more than any screen shows
 INHERITED_MARK = "\u25c6"  # ◆
 # Built once, not per painted cell; recoloured in place with the scheme (ui/theme.py).
@@ -75,6 +78,10 @@ class RolePermissionMatrixModel(QAbstractTableModel):
         self._perms: list[tuple[int, str]] = []
         self._role_by_name: dict[str, int] = {}
         self._perm_by_label: dict[tuple[str, str], int] = {}
+        self._roles_after: str | None = None
+        self._perms_after: tuple[str, str] | None = None
+        self.role_total = 0
+        self.permission_total = 0
         self._blocks: OrderedDict[tuple[int, int], lookup.MatrixBlock] = OrderedDict()
         self._wanted: set[tuple[int, int]] = set()
         self._overlay: dict[tuple[int, int], bool] = {}
@@ -98,25 +105,84 @@ class RolePermissionMatrixModel(QAbstractTableModel):
         self.reload()
 
     def reload(self) -> None:
-        """Re-read the two axes (ids and names only) and drop every cached block."""
+        """Re-read the first page of both axes (ids and names only) and their sizes, and
+        drop every cached block."""
         try:
             with self._db.read() as s:
-                roles = lookup.matrix_roles(s, self._role_filter)
-                perms = lookup.matrix_permissions(s, self._perm_filter)
+                roles = lookup.matrix_roles_page(s, self._role_filter, None, AXIS_PAGE)
+                perms = lookup.matrix_permissions_page(s, self._perm_filter, None, AXIS_PAGE)
+                role_total = lookup.matrix_role_count(s, self._role_filter)
+                perm_total = lookup.matrix_permission_count(s, self._perm_filter)
         except AccessGuardError:
-            roles, perms = [], []
+            roles = perms = lookup.Page(())
+            role_total = perm_total = 0
         self.beginResetModel()
-        self._roles = roles
-        self._perms = perms
-        self._role_by_name = {name.lower(): rid for rid, name in roles}
+        self._roles = []
+        self._perms = []
+        self._role_by_name = {}
         self._perm_by_label = {}
-        for pid, label in perms:
-            res, _, act = label.rpartition(": ")
-            self._perm_by_label[(res.lower(), act)] = pid
+        self._add_roles(roles)
+        self._add_perms(perms)
+        self.role_total, self.permission_total = role_total, perm_total
         self._blocks.clear()
         self._wanted.clear()
         self._overlay = self._compute_overlay()
         self.endResetModel()
+
+    def canFetchMore(self, parent: Index = QModelIndex()) -> bool:  # noqa: B008
+        if parent.isValid():
+            return False
+        return self._roles_after is not None or self._perms_after is not None
+
+    def fetchMore(self, parent: Index = QModelIndex()) -> None:  # noqa: B008
+        """The next page of each axis that has more (the view asks when it is scrolled
+        to the end of either)."""
+        if parent.isValid():
+            return
+        try:
+            with self._db.read() as s:
+                roles = (
+                    lookup.matrix_roles_page(s, self._role_filter, self._roles_after, AXIS_PAGE)
+                    if self._roles_after is not None
+                    else None
+                )
+                perms = (
+                    lookup.matrix_permissions_page(
+                        s, self._perm_filter, self._perms_after, AXIS_PAGE
+                    )
+                    if self._perms_after is not None
+                    else None
+                )
+        except AccessGuardError:
+            return
+        if roles is not None and roles.rows:
+            first = len(self._roles)
+            self.beginInsertRows(QModelIndex(), first, first + len(roles.rows) - 1)
+            self._add_roles(roles)
+            self.endInsertRows()
+        elif roles is not None:
+            self._roles_after = None
+        if perms is not None and perms.rows:
+            first = len(self._perms)
+            self.beginInsertColumns(QModelIndex(), first, first + len(perms.rows) - 1)
+            self._add_perms(perms)
+            self.endInsertColumns()
+        elif perms is not None:
+            self._perms_after = None
+        # Pending grants of the roles and permissions just read show at once.
+        self._overlay = self._compute_overlay()
+
+    def _add_roles(self, page: lookup.Page) -> None:
+        self._roles += page.rows
+        self._role_by_name.update({name.lower(): rid for rid, name in page.rows})
+        self._roles_after = page.next_after
+
+    def _add_perms(self, page: lookup.Page) -> None:
+        self._perms += page.rows
+        for pid, label in page.rows:
+            res, _, act = label.rpartition(": ")
+            self._perm_by_label[(res.lower(), act)] = pid
+        self._perms_after = page.next_after
 
     # ------------------------------------------------------------ Qt model API
 
@@ -383,7 +449,7 @@ class RolePermissionMatrix(QWidget):
 
     def _update_counts(self) -> None:
         self.counts.setText(
-            f"{self.model.rowCount():,} roles \u00d7 {self.model.columnCount():,} permissions"
+            f"{self.model.role_total:,} roles \u00d7 {self.model.permission_total:,} permissions"
         )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from PySide6.QtCore import QModelIndex, Qt
 from pytestqt.qtbot import QtBot
 
@@ -154,3 +155,33 @@ def test_screenshot_demo(qtbot: QtBot, demo_db: Database) -> None:
     widget.show()
     widget.model.ensure_loaded(range(7), range(5))
     save_png(widget, SHOTS / "matrix_demo.png")
+
+
+def test_axes_come_a_page_at_a_time_with_whole_counts(
+    qtbot: QtBot, demo_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No whole-axis load: pages of two roles and two permissions, the rest fetched as
+    the view reaches an end; the counts say the whole size from the start; a pending
+    grant of a role read later shows as soon as its row arrives."""
+    from accessguard_gui.core import lookup
+    from accessguard_gui.ui.access import matrix
+
+    monkeypatch.setattr(matrix, "AXIS_PAGE", 2)
+    store = PendingStore()
+    with demo_db.read() as s:
+        roles = [name for _id, name in lookup.matrix_roles(s)]
+        perms = [label for _id, label in lookup.matrix_permissions(s)]
+    store.push(Grant(roles[-1], ("Ledger", "read")))
+    widget = RolePermissionMatrix(demo_db, store)
+    qtbot.addWidget(widget)
+    model = widget.model
+    assert (model.rowCount(), model.columnCount()) == (2, 2)
+    assert widget.counts.text() == f"{len(roles)} roles \u00d7 {len(perms)} permissions"
+    while model.canFetchMore(QModelIndex()):
+        model.fetchMore(QModelIndex())
+    headers = [model.headerData(r, Qt.Orientation.Vertical) for r in range(model.rowCount())]
+    columns = [model.headerData(c, Qt.Orientation.Horizontal) for c in range(model.columnCount())]
+    assert (headers, columns) == (roles, perms)
+    _loaded(model)
+    pending = _cell(model, roles[-1], "Ledger: read")
+    assert pending.data(Qt.ItemDataRole.CheckStateRole) == Qt.CheckState.Checked
