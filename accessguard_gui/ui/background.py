@@ -125,7 +125,7 @@ class Job(Generic[T]):
 
 
 class _Runnable(QRunnable):
-    def __init__(self, db: Database, job: Job[Any], work: Callable[..., Any]) -> None:
+    def __init__(self, db: Database | None, job: Job[Any], work: Callable[..., Any]) -> None:
         super().__init__()
         self.setAutoDelete(True)
         self.db, self.job, self.work = db, job, work
@@ -135,8 +135,11 @@ class _Runnable(QRunnable):
         result: Any = None
         error: BaseException | None = None
         try:
-            with self.db.read() as session, browse.bounded(session, cancel=self.job.stop):
-                result = self.work(session, self.job)
+            if self.db is None:  # a core action that opens its own short sessions
+                result = self.work(self.job)
+            else:
+                with self.db.read() as session, browse.bounded(session, cancel=self.job.stop):
+                    result = self.work(session, self.job)
         except BaseException as exc:  # noqa: BLE001 - handed to the GUI thread as a value
             error = exc
         finally:
@@ -195,6 +198,35 @@ class BackgroundReads(QObject):
             return job
         self._jobs.add(job)
         _pool().start(_Runnable(self.db, job, work))
+        return job
+
+    def call(
+        self,
+        work: Callable[[Job[T]], T],
+        done: Callable[[T], None],
+        *,
+        failed: Callable[[AccessGuardError], None] | None = None,
+        inline: bool = False,
+    ) -> Job[T]:
+        """Run ``work(job)`` — a core function that opens its own short session(s), such
+        as ``impact.review`` — on a worker; ``done(result)`` here unless cancelled.
+
+        Cancelling stops the callback, not the work (it has no statement of ours to
+        interrupt): the result of a cancelled review is simply never shown.
+        """
+        job: Job[T] = Job(self, done, failed, None, inline=inline)
+        if inline:
+            try:
+                result = work(job)
+            except Exception as exc:  # noqa: BLE001 - same path as a worker's error
+                job.finished.set()
+                self._fail(exc, failed)
+                return job
+            job.finished.set()
+            done(result)
+            return job
+        self._jobs.add(job)
+        _pool().start(_Runnable(None, job, work))
         return job
 
     def _finished(self, job: Job[Any], result: Any, error: BaseException | None) -> None:

@@ -8,9 +8,9 @@ from collections.abc import Callable, Sequence
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QBrush, QFont, QKeySequence
 from PySide6.QtWidgets import (
-    QApplication,
     QDialog,
     QDialogButtonBox,
+    QProgressBar,
     QPushButton,
     QTabWidget,
     QTreeWidget,
@@ -23,6 +23,7 @@ from ...core import impact
 from ...core.changes import Edit
 from ...core.database import Database
 from ...core.errors import AccessGuardError
+from ..background import BackgroundReads, Job
 from ..pending import PendingStore
 from ..plain_text import plain_tooltip
 from .common import GREEN, GREY, RED, error_label, plain_label, share_window_actions
@@ -35,6 +36,19 @@ SaveResult = tuple[bool, str]
 # Changes listed per edit and in the net list; the counts stay exact beyond it, and a
 # tree of 100 edits × 300 rows still fills in a blink.
 LIST_LIMIT = 300
+#: Reviews of this many edits, or of a file this large, run off the GUI thread with a
+#: progress bar and Cancel (a bulk change on a million-user file takes many seconds).
+BACKGROUND_EDITS = 50
+BACKGROUND_FILE_BYTES = 50_000_000
+
+
+def _long_review(db: Database, edits: Sequence[Edit]) -> bool:
+    if len(edits) >= BACKGROUND_EDITS or db.path is None:
+        return True
+    try:
+        return db.path.stat().st_size >= BACKGROUND_FILE_BYTES
+    except OSError:
+        return True
 
 
 def _plural(n: int, word: str) -> str:
@@ -82,6 +96,15 @@ class ReviewChangesDialog(QDialog):
         font = QFont()
         font.setPointSize(font.pointSize() + 2)
         self.summary.setFont(font)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 0)  # busy: the review's work has no steps to count
+        self.progress.setTextVisible(False)
+        self.progress.hide()
+        self.cancel_button = QPushButton("Cancel review")
+        self.cancel_button.hide()
+        self.cancel_button.clicked.connect(self.cancel_review)
+        self._reads = BackgroundReads(db, self)
+        self._job: Job[impact.ImpactReport] | None = None
         self.notice = error_label()
         self.notice.hide()
         self.by_edit = QTreeWidget()
@@ -100,6 +123,8 @@ class ReviewChangesDialog(QDialog):
         self.close_button = self.buttons.addButton(QDialogButtonBox.StandardButton.Close)
         layout = QVBoxLayout(self)
         layout.addWidget(self.summary)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.cancel_button, 0, Qt.AlignmentFlag.AlignLeft)
         layout.addWidget(self.notice)
         layout.addWidget(self.tabs, 1)
         layout.addWidget(self.buttons)
@@ -126,21 +151,60 @@ class ReviewChangesDialog(QDialog):
     # ------------------------------------------------------------ API
 
     def refresh(self) -> None:
-        """Review the store's current pending edits."""
+        """Review the store's current pending edits — off the GUI thread (progress bar,
+        Cancel) when there are many of them or the file is large: such a review takes
+        seconds (bench/bench_access.py, bench/bench_ui_stalls.py)."""
         edits = self._store.edits_for_save()
         self.notice.hide()
-        # A review of many edits touching big roles takes seconds (bench/bench_access.py).
-        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
-        try:
-            self.report = impact.review(self._db, edits, limit=LIST_LIMIT)
-        except AccessGuardError as exc:
+        self.cancel_review(quiet=True)
+        db = self._db
+        inline = not _long_review(db, edits)
+        if not inline:
             self.report = None
             self._fill_trees(None)
-            self.summary.setText(f"The review could not be made: {exc.message}")
+            n = len(edits)
+            self.summary.setText(f"Reviewing {n:,} pending change{'s' if n != 1 else ''}\u2026")
             self.save_button.setEnabled(False)
+            self._running(True)
+        job = self._reads.call(
+            lambda _job: impact.review(db, edits, limit=LIST_LIMIT),
+            lambda report: self._reviewed(edits, report),
+            failed=self._review_failed,
+            inline=inline,
+        )
+        self._job = None if inline else job
+
+    def cancel_review(self, *, quiet: bool = False) -> None:
+        """Stop waiting for a review that is still running (its result is dropped)."""
+        if self._job is None:
             return
-        finally:
-            QApplication.restoreOverrideCursor()
+        self._job.cancel()
+        self._job = None
+        self._running(False)
+        if not quiet:
+            self.summary.setText("Review cancelled. Press \u201cReview again\u201d to review.")
+
+    def reject(self) -> None:
+        self.cancel_review(quiet=True)
+        super().reject()
+
+    def _running(self, running: bool) -> None:
+        self.progress.setVisible(running)
+        self.cancel_button.setVisible(running)
+        self.refresh_button.setEnabled(not running)
+
+    def _review_failed(self, exc: AccessGuardError) -> None:
+        self._job = None
+        self._running(False)
+        self.report = None
+        self._fill_trees(None)
+        self.summary.setText(f"The review could not be made: {exc.message}")
+        self.save_button.setEnabled(False)
+
+    def _reviewed(self, edits: list[Edit], report: impact.ImpactReport) -> None:
+        self._job = None
+        self._running(False)
+        self.report = report
         self._fill_trees(self.report)
         self.summary.setText(self._headline(self.report))
         if not self.report.ok:

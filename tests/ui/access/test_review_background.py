@@ -1,0 +1,81 @@
+"""A long review (many edits, or a large file) runs off the GUI thread with Cancel."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from pytestqt.qtbot import QtBot
+
+from accessguard_gui.core import impact
+from accessguard_gui.core.changes import Assign, Grant
+from accessguard_gui.core.database import Database
+from accessguard_gui.ui.access import review
+from accessguard_gui.ui.access.common import save_png
+from accessguard_gui.ui.access.review import ReviewChangesDialog
+from accessguard_gui.ui.pending import PendingStore
+
+from .conftest import SHOTS
+
+
+@pytest.fixture
+def slow_review(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """Every review counts as long, and waits for ``release`` (a review of a bulk change
+    on a million users) on the thread it runs on."""
+    monkeypatch.setattr(review, "BACKGROUND_EDITS", 0)
+    state: dict[str, Any] = {"release": threading.Event(), "threads": []}
+    real = impact.review
+
+    def waiting(*args: Any, **kwargs: Any) -> Any:
+        state["threads"].append(threading.get_ident())
+        state["release"].wait(10)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(impact, "review", waiting)
+    return state
+
+
+def _dialog(qtbot: QtBot, db: Database, store: PendingStore) -> ReviewChangesDialog:
+    dialog = ReviewChangesDialog(db, store)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    return dialog
+
+
+def test_a_long_review_shows_progress_then_the_report(
+    qtbot: QtBot, demo_db: Database, slow_review: dict[str, Any]
+) -> None:
+    store = PendingStore()
+    store.push(Grant("Base", ("Ledger", "write")))
+    store.push(Assign("dave", "Auditor"))
+    dialog = _dialog(qtbot, demo_db, store)
+    # The dialog is up and answering while the review runs.
+    assert dialog.summary.text() == "Reviewing 2 pending changes\u2026"
+    assert dialog.progress.isVisible() and dialog.cancel_button.isVisible()
+    assert not dialog.save_button.isEnabled()
+    save_png(dialog, SHOTS / "review_running.png")
+    slow_review["release"].set()
+    qtbot.waitUntil(lambda: dialog.report is not None)
+    assert threading.get_ident() not in slow_review["threads"]
+    assert dialog.summary.text().startswith("2 pending changes. If saved:")
+    assert "  dave gains Server room: audit" in dialog.edit_lines()
+    assert not dialog.progress.isVisible()
+    assert dialog.save_button.isEnabled()
+
+
+def test_cancel_drops_the_running_review(
+    qtbot: QtBot, demo_db: Database, slow_review: dict[str, Any]
+) -> None:
+    store = PendingStore()
+    store.push(Assign("dave", "Auditor"))
+    dialog = _dialog(qtbot, demo_db, store)
+    dialog.cancel_button.click()
+    assert dialog.summary.text().startswith("Review cancelled.")
+    assert dialog.refresh_button.isEnabled() and not dialog.save_button.isEnabled()
+    slow_review["release"].set()
+    qtbot.wait(200)
+    assert dialog.report is None  # the cancelled review's answer is never shown
+    dialog.refresh()  # Review again: released, it answers
+    qtbot.waitUntil(lambda: dialog.report is not None)
+    assert dialog.save_button.isEnabled()
