@@ -19,14 +19,15 @@ from __future__ import annotations
 import csv
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import groupby, islice
 from pathlib import Path
 from typing import IO, Any
 
 from ..errors import InterchangeError, SourceFormatError
-from .cells import neutralise, restore
+from .cells import FORMULA_TRIGGERS, neutralise, restore
 from .records import (
     Origin,
     PermissionRecord,
@@ -320,28 +321,52 @@ def _time_text(moment: datetime | None) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def _cells(record: Record, with_hashes: bool) -> tuple[str, list[Any]]:
-    if isinstance(record, UserRecord):
-        cells: list[Any] = [record.username, record.display_name or "", record.email or "",
-                            "true" if record.active in (True, None) else "false"]
-        if with_hashes:
-            cells.append(record.password_hash or "")
-        return "users.csv", cells
-    if isinstance(record, RoleRecord):
-        return "roles.csv", [record.name, record.description or ""]
-    if isinstance(record, RoleParentRecord):
-        return "role_parents.csv", [record.role, record.parent_role]
-    if isinstance(record, ResourceRecord):
-        return "resources.csv", [record.name, record.description or ""]
-    if isinstance(record, PermissionRecord):
-        return "permissions.csv", [record.resource, record.action, record.description or ""]
-    if isinstance(record, UserRoleRecord):
-        return "user_roles.csv", [record.username, record.role, _time_text(record.expires_at)]
-    if isinstance(record, RolePermissionRecord):
-        return "role_permissions.csv", [record.role, record.resource, record.action]
-    if isinstance(record, SsdSetRecord):
-        return "ssd_sets.csv", [record.name, str(record.cardinality), record.description or ""]
-    return "ssd_set_roles.csv", [record.set_name, record.role]
+def _n(text: str | None) -> str:
+    """A text cell: empty for None, neutralised (cells.py) when it starts like a formula."""
+    if not text:
+        return ""
+    return neutralise(text) if text[0] in _RISKY else text
+
+
+_RISKY = FORMULA_TRIGGERS + "'"
+
+
+def _user(r: Any, hashes: bool) -> list[str]:
+    row = [_n(r.username), _n(r.display_name), _n(r.email),
+           "false" if r.active is False else "true"]
+    if hashes:
+        row.append(_n(r.password_hash))
+    return row
+
+
+# Per record type: its file and its row of cells (the columns of FILES, in order).
+_ROWS: dict[type[Any], tuple[str, Callable[[Any, bool], list[str]]]] = {
+    UserRecord: ("users.csv", _user),
+    RoleRecord: ("roles.csv", lambda r, _h: [_n(r.name), _n(r.description)]),
+    RoleParentRecord: ("role_parents.csv", lambda r, _h: [_n(r.role), _n(r.parent_role)]),
+    ResourceRecord: ("resources.csv", lambda r, _h: [_n(r.name), _n(r.description)]),
+    PermissionRecord: (
+        "permissions.csv", lambda r, _h: [_n(r.resource), _n(r.action), _n(r.description)]
+    ),
+    UserRoleRecord: (
+        "user_roles.csv",
+        lambda r, _h: [_n(r.username), _n(r.role), _time_text(r.expires_at)],
+    ),
+    RolePermissionRecord: (
+        "role_permissions.csv", lambda r, _h: [_n(r.role), _n(r.resource), _n(r.action)]
+    ),
+    SsdSetRecord: (
+        "ssd_sets.csv", lambda r, _h: [_n(r.name), str(r.cardinality), _n(r.description)]
+    ),
+    SsdSetRoleRecord: ("ssd_set_roles.csv", lambda r, _h: [_n(r.set_name), _n(r.role)]),
+}
+
+
+def batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    """Lists of up to ``size`` items (itertools.batched arrives in Python 3.12)."""
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
 
 
 def prepare_directory(target: Path) -> None:
@@ -393,10 +418,14 @@ def write(records: Iterable[Record], target: str | os.PathLike[str],
             if name == "users.csv" and not with_hashes:
                 header.remove("password_hash")
             writers[name].writerow(header)
-        for record in records:
-            name, cells = _cells(record, with_hashes)
-            writers[name].writerow([neutralise(c) for c in cells])
-            counts[name] += 1
+        # Runs of records of one type (export streams them table by table) are written
+        # a batch at a time.
+        for kind, run in groupby(records, type):
+            name, cells = _ROWS[kind]
+            writer = writers[name]
+            for batch in batched(run, 2000):
+                writer.writerows([cells(r, with_hashes) for r in batch])
+                counts[name] += len(batch)
         for handle in handles.values():
             handle.flush()
             os.fsync(handle.fileno())

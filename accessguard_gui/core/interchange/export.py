@@ -43,7 +43,7 @@ from .records import (
     UserRecord,
     UserRoleRecord,
 )
-from .staging import CancelCheck, Progress, ProgressCallback
+from .staging import CancelCheck, Progress, ProgressCallback, from_storage
 
 BATCH = 5000
 PASSWORD_WARNING = (
@@ -64,9 +64,24 @@ class ExportOptions:
 
 
 def _stream(conn: Connection, query: Any) -> Iterator[Any]:
-    result = conn.execute(query.execution_options(stream_results=True, yield_per=BATCH))
-    for part in result.partitions(BATCH):
-        yield from part
+    """The rows of ``query``, streamed in batches. On SQLite they come as the driver
+    returns them, without SQLAlchemy's processing per row, which costs more than the
+    query at a million rows: callers convert the few typed columns themselves
+    (``from_storage`` for times, ``bool`` for flags)."""
+    if conn.dialect.name != "sqlite":
+        # A server-side cursor; SQLAlchemy buffers its first rows, so read through it.
+        result = conn.execute(query.execution_options(stream_results=True, yield_per=BATCH))
+        for part in result.partitions(BATCH):
+            yield from part
+        return
+    # SQLite steps a plain cursor lazily and nothing is read ahead: read it directly.
+    result = conn.execute(query)
+    cursor = result.cursor
+    try:
+        while rows := cursor.fetchmany(BATCH):
+            yield from rows
+    finally:
+        result.close()
 
 
 def records_of(conn: Connection, *, with_password_hashes: bool = False) -> Iterator[Record]:
@@ -107,7 +122,7 @@ def records_of(conn: Connection, *, with_password_hashes: bool = False) -> Itera
         .join(Role, Role.id == UserRole.role_id)
         .order_by(User.username_key, Role.name_key),
     ):
-        yield UserRoleRecord(user, role, expires)
+        yield UserRoleRecord(user, role, from_storage(expires))
     for role, resource, action in _stream(
         conn,
         select(Role.name, Resource.name, Permission.action)

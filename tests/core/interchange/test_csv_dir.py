@@ -198,3 +198,12 @@ def test_export_writes_every_file_and_reexport_replaces(db: Database, tmp_path: 
     assert {p.name: p.read_bytes() for p in out.iterdir()} == first
     assert len(first) == 9
     assert first["ssd_set_roles.csv"] == b"set,role\r\nPayables,Approver\r\nPayables,Clerk\r\n"
+
+
+def test_every_row_of_every_table_is_exported(db: Database, tmp_path: Path) -> None:
+    _import(db, write_dir(tmp_path / "org", ORG))
+    counts = write(database_records(db), tmp_path / "out", ExportOptions())
+    assert counts == {name: len(rows) - 1 for name, rows in ORG.items()}
+    for name, rows in ORG.items():
+        with open(tmp_path / "out" / name, encoding="utf-8", newline="") as handle:
+            assert len(list(csv.reader(handle))) == len(rows)
