@@ -16,6 +16,7 @@ OBJECTS: tuple[tuple[str, str, str], ...] = (
     ('index', 'ix_roles_name_skeleton', 'CREATE INDEX ix_roles_name_skeleton ON roles (name_skeleton)'),
     ('index', 'ix_ssd_set_roles_role', 'CREATE INDEX ix_ssd_set_roles_role ON ssd_set_roles (role_id)'),
     ('index', 'ix_ssd_sets_name_skeleton', 'CREATE INDEX ix_ssd_sets_name_skeleton ON ssd_sets (name_skeleton)'),
+    ('index', 'ix_user_roles_expires_at', 'CREATE INDEX ix_user_roles_expires_at ON user_roles (expires_at)'),
     ('index', 'ix_user_roles_role_user', 'CREATE INDEX ix_user_roles_role_user ON user_roles (role_id, user_id)'),
     ('index', 'ix_users_active', 'CREATE INDEX ix_users_active ON users (active)'),
     ('index', 'ix_users_created_at', 'CREATE INDEX ix_users_created_at ON users (created_at)'),

@@ -1,4 +1,5 @@
-"""Tables of access review campaigns (migration 0006), mapped on the shared ``Base``.
+"""Tables of access review campaigns (migration 0006), mapped on the shared ``Base``,
+and the index on assignment expiry the expiry calendar reads by (same migration).
 
 A campaign's items are snapshots of what was reviewed (names and ids as they were when
 the campaign opened), not foreign keys: the evidence of who decided what must outlive
@@ -12,7 +13,11 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..models import Base, UTCDateTime, utcnow
+from ..models import Base, UserRole, UTCDateTime, utcnow
+
+#: The expiry calendar (core/governance/expiry.py) reads assignments by expiry: counts and
+#: pages touch the few expiring rows instead of scanning every assignment (migration 0006).
+EXPIRY_INDEX = Index("ix_user_roles_expires_at", UserRole.expires_at)
 
 
 class ReviewCampaign(Base):
