@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
+    QProgressBar,
     QPushButton,
     QRadioButton,
     QTableView,
@@ -41,6 +42,7 @@ from ...core.changes import Assign, Deassign, Edit, Grant, Inherit, Revoke, SetE
 from ...core.database import Database
 from ...core.errors import AccessGuardError
 from ...core.rows import AssignmentRow, PermissionRow, RoleRow
+from ..background import BackgroundReads, Job
 from ..pending import PendingStore
 from .common import (
     GREY,
@@ -766,23 +768,47 @@ def bulk_role_change(
     Returns:
         (number of edits pushed, None) or (0, the refusal message).
     """
+    edits, problem = plan_bulk_role_change(
+        db, store.edits_for_save(), user_ids, role, remove=remove, expires_at=expires_at
+    )
+    if problem is not None:
+        return 0, problem
+    store.push_many(edits)
+    return len(edits), None
+
+
+def plan_bulk_role_change(
+    db: Database,
+    pending: Sequence[Edit],
+    user_ids: Sequence[int],
+    role: str,
+    *,
+    remove: bool = False,
+    expires_at: datetime | None = None,
+) -> tuple[list[Edit], str | None]:
+    """The edits a bulk role change makes on top of ``pending`` and whether the rules
+    refuse them — (edits, None) or ([], the message). Touches only the database (its
+    own short sessions), so it can run on a worker thread."""
     try:
         edits, _ = impact.with_pending(
             db,
-            store.edits_for_save(),
+            list(pending),
             lambda s: impact.bulk_role_edits(
                 s, user_ids, role, remove=remove, expires_at=expires_at
             ),
         )
         if not edits:
-            return 0, None
-        problem = impact.refusal(db, store.edits_for_save(), edits)
+            return [], None
+        problem = impact.refusal(db, list(pending), edits)
     except AccessGuardError as exc:
-        return 0, exc.message
+        return [], exc.message
     if problem is not None:
-        return 0, problem.message
-    store.push_many(edits)
-    return len(edits), None
+        return [], problem.message
+    return list(edits), None
+
+
+#: A bulk change for this many users checks the rules off the GUI thread.
+BULK_BACKGROUND_USERS = 200
 
 
 class BulkRoleDialog(QDialog):
@@ -827,6 +853,12 @@ class BulkRoleDialog(QDialog):
         expiry_group.addButton(self.expires_check)
         self.expires_check.toggled.connect(self.expiry_edit.setEnabled)
         self.message = error_label()
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 0)  # busy: the rules are checked user by user in core
+        self.progress.setTextVisible(False)
+        self.progress.hide()
+        self._reads = BackgroundReads(db, self)
+        self._job: Job[tuple[list[Edit], str | None]] | None = None
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
@@ -844,9 +876,10 @@ class BulkRoleDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.message)
+        layout.addWidget(self.progress)
         layout.addWidget(self.buttons)
         self.buttons.accepted.connect(self.apply)
-        self.buttons.rejected.connect(self.reject)
+        self.buttons.rejected.connect(self.cancel)
         self.read_only = lock_for_read_only(
             db,
             [
@@ -873,20 +906,78 @@ class BulkRoleDialog(QDialog):
             if self.expires_check.isChecked() and self.assign_radio.isChecked()
             else None
         )
-        count, problem = bulk_role_change(
-            self._db,
-            self._store,
-            self._ids,
-            role,
-            remove=self.remove_radio.isChecked(),
-            expires_at=expires,
-        )
-        if problem is not None:
-            self.message.setText(f"Refused: {problem}")
-            return False
-        self.applied.emit(count)
-        self.accept()
+        if len(self._ids) < BULK_BACKGROUND_USERS:
+            count, problem = bulk_role_change(
+                self._db,
+                self._store,
+                self._ids,
+                role,
+                remove=self.remove_radio.isChecked(),
+                expires_at=expires,
+            )
+            if problem is not None:
+                self.message.setText(f"Refused: {problem}")
+                return False
+            self.applied.emit(count)
+            self.accept()
+            return True
+        # Many users: the rules are checked for each on a worker (seconds on a large
+        # file); the dialog stays responsive, Cancel stops waiting.
+        db, ids, remove = self._db, list(self._ids), self.remove_radio.isChecked()
+        pending = self._store.edits_for_save()
+        self.message.setText(f"Checking the rules for {len(ids):,} users\u2026")
+        self._checking(True)
+
+        def work(_job: Job[tuple[list[Edit], str | None]]) -> tuple[list[Edit], str | None]:
+            return plan_bulk_role_change(
+                db, pending, ids, role, remove=remove, expires_at=expires
+            )
+
+        def done(result: tuple[list[Edit], str | None]) -> None:
+            self._job = None
+            self._checking(False)
+            edits, problem = result
+            if problem is not None:
+                self.message.setText(f"Refused: {problem}")
+                return
+            if self._store.edits_for_save() != pending:
+                self.message.setText(
+                    "The pending changes changed while the rules were checked; press OK "
+                    "to check again."
+                )
+                return
+            self._store.push_many(edits)
+            self.message.setText("")
+            self.applied.emit(len(edits))
+            self.accept()
+
+        def failed(exc: AccessGuardError) -> None:
+            self._job = None
+            self._checking(False)
+            self.message.setText(f"Refused: {exc.message}")
+
+        self._job = self._reads.call(work, done, failed=failed)
         return True
+
+    def is_checking(self) -> bool:
+        """True while the rules are checked off the GUI thread."""
+        return self._job is not None
+
+    def cancel(self) -> None:
+        """Cancel: stop waiting for a running check (the dialog stays); else close."""
+        if self._job is not None:
+            self._job.cancel()
+            self._job = None
+            self._checking(False)
+            self.message.setText("Cancelled: no change was made.")
+            return
+        self.reject()
+
+    def _checking(self, running: bool) -> None:
+        self.progress.setVisible(running)
+        ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        if ok is not None:
+            ok.setEnabled(not running)
 
 
 def show_user_roles(

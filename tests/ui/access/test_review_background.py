@@ -79,3 +79,55 @@ def test_cancel_drops_the_running_review(
     dialog.refresh()  # Review again: released, it answers
     qtbot.waitUntil(lambda: dialog.report is not None)
     assert dialog.save_button.isEnabled()
+
+
+def _user_ids(db: Database, *names: str) -> list[int]:
+    from accessguard_gui.core import rbac
+
+    with db.read() as s:
+        return [rbac.get_user(s, name).id for name in names]
+
+
+def test_a_bulk_role_change_for_many_users_checks_off_the_gui_thread(
+    qtbot: QtBot, demo_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from accessguard_gui.ui.access import assignments
+
+    monkeypatch.setattr(assignments, "BULK_BACKGROUND_USERS", 0)
+    release = threading.Event()
+    threads: list[int] = []
+    real = assignments.plan_bulk_role_change
+
+    def waiting(*args: Any, **kwargs: Any) -> Any:
+        threads.append(threading.get_ident())
+        release.wait(10)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(assignments, "plan_bulk_role_change", waiting)
+    store = PendingStore()
+    dialog = assignments.BulkRoleDialog(demo_db, store, _user_ids(demo_db, "alice", "bob"))
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.role_edit.setText("Auditor")
+    with qtbot.waitSignal(dialog.applied, timeout=10_000) as applied:
+        dialog.apply()
+        assert dialog.is_checking() and dialog.progress.isVisible()
+        assert dialog.message.text() == "Checking the rules for 2 users\u2026"
+        assert store.is_empty()  # nothing pending until the rules said yes
+        release.set()
+    pushed = applied.args[0]  # one edit per user who lacks the role
+    assert pushed >= 1
+    assert threading.get_ident() not in threads
+    assert len(store.edits_for_save()) == pushed
+    # Cancel while checking: nothing is pushed, the dialog stays open.
+    release.clear()
+    other = assignments.BulkRoleDialog(demo_db, store, _user_ids(demo_db, "dave"))
+    qtbot.addWidget(other)
+    other.show()
+    other.role_edit.setText("Auditor")
+    other.apply()
+    other.cancel()
+    assert other.message.text() == "Cancelled: no change was made." and other.isVisible()
+    release.set()
+    qtbot.wait(200)
+    assert len(store.edits_for_save()) == pushed
