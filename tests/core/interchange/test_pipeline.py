@@ -444,3 +444,24 @@ def test_audit_texts_are_exactly_what_the_flush_hook_writes(
     for text in texts:
         assert text == json.dumps(json.loads(text or "null"), ensure_ascii=False,
                                   sort_keys=True)
+
+
+def test_a_cancelled_import_leaves_the_schema_as_it_was(
+    db: Database, db_path: Path, tmp_path: Path
+) -> None:
+    """The search-index triggers an import sets aside come back with the rollback."""
+    import sqlite3
+
+    def schema() -> list[tuple[str, str]]:
+        conn = sqlite3.connect(db_path)
+        try:
+            return sorted(conn.execute("SELECT name, sql FROM sqlite_master").fetchall(),
+                          key=repr)
+        finally:
+            conn.close()
+
+    before = schema()
+    with plan_import(db, CsvDirectorySource(write_dir(tmp_path / "org", ORG))) as plan:
+        with pytest.raises(ImportCancelledError):
+            apply_import(db, plan, cancelled=lambda: True)
+    assert schema() == before
