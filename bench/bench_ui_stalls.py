@@ -234,8 +234,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             dialog.role_edit.setText(role)
             dialog.apply()
 
-        act(f"assign a role to the {bulk_n:,} (pending)", bulk)
-        act("review changes", lambda: dialogs.append(window.review_changes()))
+        def checked() -> bool:
+            checking = getattr(dialogs[-1], "is_checking", None) if dialogs else None
+            return not (callable(checking) and checking())
+
+        def reviewed() -> bool:
+            dialog = dialogs[-1] if dialogs else None
+            return dialog is None or getattr(dialog, "_job", None) is None
+
+        act(f"assign a role to the {bulk_n:,} (pending)", bulk, checked)
+        act("review changes", lambda: dialogs.append(window.review_changes()), reviewed)
         for d in dialogs:
             if d is not None:
                 d.close()

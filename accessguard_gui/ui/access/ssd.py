@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QListWidget,
+    QProgressBar,
     QPushButton,
     QSpinBox,
     QTableView,
@@ -47,6 +48,7 @@ from ...core.database import Database
 from ...core.errors import AccessGuardError
 from ...core.keys import name_key
 from ...core.rows import SsdSetRow
+from ..background import BackgroundReads, Job
 from ..pending import PendingStore
 from .common import (
     GREY,
@@ -299,6 +301,19 @@ class _SetEntry:
     edits: tuple[SsdEdit, ...]
 
 
+#: Files this large check for violations off the GUI thread.
+CHECK_BACKGROUND_BYTES = 50_000_000
+
+
+def _large_file(db: Database) -> bool:
+    if db.path is None:
+        return True  # a server: the check's time depends on the network too
+    try:
+        return db.path.stat().st_size >= CHECK_BACKGROUND_BYTES
+    except OSError:
+        return True
+
+
 class SsdPanel(QWidget):
     """The separation-of-duty sets as they will be once saved, and the report of the
     violations in the file.
@@ -345,10 +360,24 @@ class SsdPanel(QWidget):
             "Press \u201cCheck for violations\u201d to scan every user."
         )
         self.message = plain_label()
+        # The check reads every member of the sets' roles: on a large file it runs off
+        # the GUI thread, with a busy bar and Cancel.
+        self.check_progress = QProgressBar()
+        self.check_progress.setRange(0, 0)
+        self.check_progress.setTextVisible(False)
+        self.check_progress.setMaximumWidth(160)
+        self.check_progress.hide()
+        self.cancel_check_button = QPushButton("Cancel")
+        self.cancel_check_button.setToolTip("Stop the check for violations")
+        self.cancel_check_button.hide()
+        self._reads = BackgroundReads(db, self)
+        self._check_job: Job[list[Any]] | None = None
         buttons = QHBoxLayout()
         for b in (self.new_button, self.edit_button, self.delete_button):
             buttons.addWidget(b)
         buttons.addStretch(1)
+        buttons.addWidget(self.check_progress)
+        buttons.addWidget(self.cancel_check_button)
         buttons.addWidget(self.check_button)
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel("Separation-of-duty sets"))
@@ -361,6 +390,7 @@ class SsdPanel(QWidget):
         self.edit_button.clicked.connect(self._edit_selected)
         self.delete_button.clicked.connect(self.delete_selected)
         self.check_button.clicked.connect(self.check_violations)
+        self.cancel_check_button.clicked.connect(self.cancel_check)
         self.sets_view.doubleClicked.connect(lambda _index: self._edit_selected())
         self.sets_view.selectionModel().selectionChanged.connect(self._selection_changed)
         self.read_only = lock_for_read_only(
@@ -459,13 +489,60 @@ class SsdPanel(QWidget):
         return True
 
     def check_violations(self) -> int:
-        """Scan every user (set-based, one query) and list who breaks which set."""
-        try:
-            with self._db.read() as s:
-                found = rbac.ssd_violations(s, limit=VIOLATION_LIMIT + 1)
-        except AccessGuardError as exc:
+        """Scan every user (set-based, one query) and list who breaks which set.
+
+        On a large file (``CHECK_BACKGROUND_BYTES``) the scan runs on a worker with a busy
+        bar and Cancel, and this returns 0 at once (``is_checking()``; the report fills
+        in when it ends); otherwise it returns how many violations are listed.
+        """
+        self.cancel_check(quiet=True)
+        inline = not _large_file(self._db)
+
+        def work(session: Any, job: Job[list[Any]]) -> list[Any]:
+            cancel = None if job.inline else job.stop
+            return list(rbac.ssd_violations(session, limit=VIOLATION_LIMIT + 1, cancel=cancel))
+
+        shown: list[int] = []
+
+        def done(found: list[Any]) -> None:
+            self._check_job = None
+            self._checking(False)
+            shown.append(self._show_violations(found))
+
+        def failed(exc: AccessGuardError) -> None:
+            self._check_job = None
+            self._checking(False)
             self.violations_summary.setText(exc.message)
-            return 0
+
+        job = self._reads.submit(work, done, failed=failed, inline=inline)
+        if not inline:
+            self._check_job = job
+            self._checking(True)
+            self.violations_summary.setText("Checking every user for violations\u2026")
+        return shown[0] if shown else 0
+
+    def is_checking(self) -> bool:
+        """True while a check for violations runs off the GUI thread."""
+        return self._check_job is not None
+
+    def cancel_check(self, *, quiet: bool = False) -> None:
+        """Stop a running check (its query is interrupted; nothing is listed)."""
+        if self._check_job is None:
+            return
+        self._check_job.cancel()
+        self._check_job = None
+        self._checking(False)
+        if not quiet:
+            self.violations_summary.setText(
+                "Check cancelled. Press \u201cCheck for violations\u201d to scan again."
+            )
+
+    def _checking(self, running: bool) -> None:
+        self.check_progress.setVisible(running)
+        self.cancel_check_button.setVisible(running)
+        self.check_button.setEnabled(not running)
+
+    def _show_violations(self, found: list[Any]) -> int:
         shown = found[:VIOLATION_LIMIT]
         self.violations_model.set_rows(
             [

@@ -1,4 +1,5 @@
-"""A long review (many edits, or a large file) runs off the GUI thread with Cancel."""
+"""Long access actions (a review of many edits, a bulk role change for many users, the
+SoD check on a large file) run off the GUI thread, with progress and Cancel."""
 
 from __future__ import annotations
 
@@ -131,3 +132,46 @@ def test_a_bulk_role_change_for_many_users_checks_off_the_gui_thread(
     release.set()
     qtbot.wait(200)
     assert len(store.edits_for_save()) == pushed
+
+
+def test_the_sod_check_on_a_large_file_runs_off_the_gui_thread_with_cancel(
+    qtbot: QtBot, demo_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from accessguard_gui.core import rbac
+    from accessguard_gui.core.models import UserRole
+    from accessguard_gui.ui.access import ssd
+
+    with demo_db.action("import") as s:  # a violation left by a direct write
+        dave = rbac.get_user(s, "dave").id
+        s.add(UserRole(user_id=dave, role_id=rbac.get_role(s, "Approvals").id, granted_by="import"))
+    monkeypatch.setattr(ssd, "CHECK_BACKGROUND_BYTES", 0)  # treat the file as large
+    release = threading.Event()
+    threads: list[int] = []
+    real = rbac.ssd_violations
+
+    def waiting(*args: Any, **kwargs: Any) -> Any:
+        threads.append(threading.get_ident())
+        assert kwargs.get("cancel") is not None  # the worker can stop the query
+        release.wait(10)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(rbac, "ssd_violations", waiting)
+    panel = ssd.SsdPanel(demo_db, PendingStore())
+    qtbot.addWidget(panel)
+    panel.show()
+    panel.check_button.click()
+    assert panel.is_checking()
+    assert panel.violations_summary.text() == "Checking every user for violations\u2026"
+    assert panel.cancel_check_button.isVisible() and not panel.check_button.isEnabled()
+    panel.cancel_check_button.click()
+    assert panel.violations_summary.text().startswith("Check cancelled.")
+    assert panel.check_button.isEnabled()
+    release.set()
+    qtbot.wait(100)
+    assert panel.violations_model.rows() == []  # the cancelled check lists nothing
+    panel.check_button.click()
+    qtbot.waitUntil(lambda: not panel.is_checking())
+    assert panel.violations_model.rows() == [
+        ("Pay and approve", "dave", "Approvals, Payments", "fewer than 2")
+    ]
+    assert threads and threading.get_ident() not in threads
