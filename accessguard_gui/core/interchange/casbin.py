@@ -322,11 +322,13 @@ def write_files(
     **options: object,
 ) -> CasbinSummary:
     """Write the policy to ``policy_path`` and the model beside it (``<stem>.conf`` unless
-    ``model_path`` is given), each renamed into place when complete. Returns what was
-    written."""
+    ``model_path`` is given), each renamed into place when complete; an existing folder
+    gets ``policy.csv`` and ``policy.conf``. Returns what was written."""
     from .table_export import replacing
 
     policy = Path(policy_path)
+    if policy.is_dir():  # a folder: the usual names inside it
+        policy = policy / "policy.csv"
     model = Path(model_path) if model_path is not None else policy.with_suffix(".conf")
     if model == policy:
         model = policy.with_name(policy.name + ".conf")

@@ -193,8 +193,10 @@ def write_file(
 ) -> int:
     """``write_document`` into ``path`` (UTF-8, ``\\n`` line ends), written beside it and
     renamed into place, so a failed or cancelled export leaves no half-written file."""
-    from .table_export import replacing
+    from .table_export import ExportWriteError, replacing
 
+    if Path(path).is_dir():
+        raise ExportWriteError(f"{path} is a folder: name the JSON file to write.")
     with replacing(path) as out:
         return write_document(records, out, **options)
 

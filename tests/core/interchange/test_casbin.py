@@ -293,3 +293,10 @@ def test_a_policy_exported_from_the_demo_imports_back_with_the_same_answers(
                 assert now == then, user
     finally:
         copy.close()
+
+
+def test_a_folder_as_target_gets_policy_csv_and_conf(db: Database, tmp_path: Path) -> None:
+    with db.action("Seed") as s:
+        rbac.add_user(s, "ann", "Ann")
+    casbin_format.write_files(database_records(db), tmp_path)
+    assert (tmp_path / "policy.csv").exists() and (tmp_path / "policy.conf").exists()

@@ -209,3 +209,10 @@ def test_times_without_a_zone_are_utc() -> None:
     assert isinstance(record, UserRoleRecord)
     assert record.expires_at == datetime(2027, 1, 1, 10, tzinfo=UTC)
     assert record.expires_at.utcoffset() == timedelta(0)
+
+
+def test_a_folder_is_not_a_json_target(tmp_path: Path) -> None:
+    from accessguard_gui.core.interchange.table_export import ExportWriteError
+
+    with pytest.raises(ExportWriteError, match="is a folder"):
+        json_doc.write_file([UserRecord("ann")], tmp_path)
