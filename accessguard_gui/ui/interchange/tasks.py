@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QThread, Signal
+from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QDialog, QLabel, QProgressBar, QWidget
 
@@ -53,6 +53,9 @@ class BackgroundTask(QObject):
         self._runner = _Runner(self)
         self._runner.finished.connect(self._done)
         self._outcome: tuple[bool, Any] | None = None
+        app = QCoreApplication.instance()
+        if app is not None:  # quitting with a step running: stop it, never kill the thread
+            app.aboutToQuit.connect(self._stop_now)
 
     def start(self) -> None:
         self._runner.start()
@@ -71,6 +74,11 @@ class BackgroundTask(QObject):
     def wait(self, msecs: int = 30_000) -> bool:
         """Block until the worker ends (for closing a window while it runs)."""
         return bool(self._runner.wait(msecs))
+
+    def _stop_now(self) -> None:
+        if self._runner.isRunning():
+            self.cancel()
+            self._runner.wait()
 
     def _run(self) -> None:  # on the worker thread
         try:
