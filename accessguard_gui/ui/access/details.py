@@ -15,10 +15,7 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from ...core.database import Database
 from ..pending import PendingStore
-from .assignments import RoleDetailsPanel, UserRolesPanel
 from .common import RefreshWhenShown
-from .effective import EffectiveAccessView
-from .graph import RoleGraphView
 
 
 def _value(record: Any, key: str) -> Any:
@@ -31,32 +28,44 @@ def _value(record: Any, key: str) -> Any:
 class FollowingTab(QWidget):
     """Wraps an access widget so it follows the table's selection lazily.
 
+    The widget itself is made the first time it is needed (``make``): the window opens
+    with its tabs' titles only, and the access views' modules and widgets cost nothing
+    until the user looks at one (cold start, issue 11).
+
     Args:
-        inner: the access widget shown in the tab.
+        make: () -> the access widget shown in the tab (called once, on first need).
         show: (inner, record) -> None, shows the record in the widget (run again by
             ``refresh`` after Save / F5, so the tab reads the file anew).
+        parent: the Qt parent.
 
     Attributes:
-        inner: the wrapped widget; record: the record last given.
+        inner: the wrapped widget (made on first access); record: the record last given.
     """
 
     def __init__(
         self,
-        inner: QWidget,
+        make: Callable[[], QWidget],
         show: Callable[[Any, Any], None],
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
-        self.inner = inner
+        self._make = make
+        self._inner: QWidget | None = None
         self._show = show
         self.record: Any = None
         self._follow = RefreshWhenShown(self, self._catch_up)
         self.placeholder = QLabel("Select one row to see its access here.")
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.placeholder)
-        layout.addWidget(inner, 1)
-        inner.hide()
+        self._layout = QVBoxLayout(self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+        self._layout.addWidget(self.placeholder)
+
+    @property
+    def inner(self) -> QWidget:
+        if self._inner is None:
+            self._inner = self._make()
+            self._layout.addWidget(self._inner, 1)
+            self._inner.hide()
+        return self._inner
 
     def show_record(self, record: object | None) -> None:
         self.record = record
@@ -67,7 +76,8 @@ class FollowingTab(QWidget):
 
     def _catch_up(self) -> None:
         if self.record is None:
-            self.inner.hide()
+            if self._inner is not None:
+                self._inner.hide()
             self.placeholder.show()
             return
         self.placeholder.hide()
@@ -82,12 +92,32 @@ def _permission_resource(record: Any) -> tuple[str, str]:
 def details_tabs(
     page: str, db: Database, store: PendingStore, parent: QWidget
 ) -> list[tuple[str, QWidget]]:
-    """The access tabs for a page of the main window (see ui/details.py)."""
+    """The access tabs for a page of the main window (see ui/details.py); each view is
+    imported and built when its tab is first shown with a record."""
+
+    def user_roles() -> QWidget:
+        from .assignments import UserRolesPanel
+
+        return UserRolesPanel(db, store)
+
+    def role_details() -> QWidget:
+        from .assignments import RoleDetailsPanel
+
+        return RoleDetailsPanel(db, store)
+
+    def effective() -> QWidget:
+        from .effective import EffectiveAccessView
+
+        return EffectiveAccessView(db, store=store)
+
+    def graph() -> QWidget:
+        from .graph import RoleGraphView
+
+        return RoleGraphView(db)
+
     tabs: list[tuple[str, QWidget]] = []
     if page == "users":
-        roles = UserRolesPanel(db, store)
-        tabs.append(("Roles", FollowingTab(roles, lambda w, r: w.set_user(int(r.id)))))
-        effective = EffectiveAccessView(db, store=store)
+        tabs.append(("Roles", FollowingTab(user_roles, lambda w, r: w.set_user(int(r.id)))))
         tabs.append(
             (
                 "Effective access",
@@ -95,26 +125,25 @@ def details_tabs(
             )
         )
     elif page == "roles":
-        details = RoleDetailsPanel(db, store)
         tabs.append(
-            ("Members and inheritance", FollowingTab(details, lambda w, r: w.set_role(int(r.id))))
+            (
+                "Members and inheritance",
+                FollowingTab(role_details, lambda w, r: w.set_role(int(r.id))),
+            )
         )
-        graph = RoleGraphView(db)
         tabs.append(("Inheritance graph", FollowingTab(graph, lambda w, r: w.set_role(int(r.id)))))
     elif page == "resources":
-        view = EffectiveAccessView(db, store=store)
         tabs.append(
             (
                 "Who has access",
-                FollowingTab(view, lambda w, r: w.show_resource(str(_value(r, "name")))),
+                FollowingTab(effective, lambda w, r: w.show_resource(str(_value(r, "name")))),
             )
         )
     elif page == "permissions":
-        view = EffectiveAccessView(db, store=store)
         tabs.append(
             (
                 "Who has access",
-                FollowingTab(view, lambda w, r: w.show_resource(*_permission_resource(r))),
+                FollowingTab(effective, lambda w, r: w.show_resource(*_permission_resource(r))),
             )
         )
     return tabs
