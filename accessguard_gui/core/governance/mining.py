@@ -27,14 +27,14 @@ import heapq
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from .. import rbac
 from ..changes import Assign, Create, Deassign, Edit, Entity, Grant
 from ..errors import ValidationError
 from ..keys import name_key
-from ..models import Permission, Resource, Role, User, UserRole, utcnow
+from ..models import Permission, Resource, Role, SsdSet, User, UserRole, utcnow
 
 #: A restructure beyond this many users is proposed as figures only, not as edits.
 RESTRUCTURE_LIMIT = 20_000
@@ -300,6 +300,13 @@ def effective_assignment(session: Session, *, limit: int = RESTRUCTURE_LIMIT) ->
         )
     now = utcnow()
     return {u: frozenset(p.label for p in rbac.user_permissions(session, u, now=now)) for u in users}
+
+
+def role_model_size(session: Session) -> tuple[int, int]:
+    """(roles, separation-of-duty sets) in the file: what a restructure is compared with."""
+    roles = int(session.execute(select(func.count()).select_from(Role)).scalar_one())
+    sets = int(session.execute(select(func.count()).select_from(SsdSet)).scalar_one())
+    return roles, sets
 
 
 def restructure(

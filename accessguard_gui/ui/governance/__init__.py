@@ -7,6 +7,7 @@ main window's "Governance" menu and start-up reminder (``install``).
     cut:      RevokingCutWindow(db, store)  the smallest changes that would deny an access
     reports:  ReportsWindow(db, store)      auditor reports as PDF and CSV
     campaigns: CampaignsWindow(db, store)   access review campaigns and their evidence
+    mining:   RoleMiningWindow(db, store)   the fewest roles reproducing everyone's access
 
 Every window reads off the GUI thread (progress and Cancel), shows data as plain text,
 pushes its fixes to the main window's pending store (Review changes, Ctrl+S) and turns
@@ -64,6 +65,11 @@ def _openers() -> list[tuple[str, str, str, Opener]]:
 
         return show_campaigns(db, store, parent)
 
+    def role_mining(db: Database, store: PendingStore, parent: QWidget) -> QWidget:
+        from .mining import show_mining
+
+        return show_mining(db, store, parent)
+
     return [
         ("expiry", "&Expiry calendar\u2026",
          "Assignments expiring within 7, 30 or 90 days, and expired ones still present",
@@ -81,6 +87,9 @@ def _openers() -> list[tuple[str, str, str, Opener]]:
         ("campaigns", "Access re&views\u2026",
          "Certification campaigns: reviewers keep, revoke or re-date each access, with evidence",
          campaigns),
+        ("mining", "&Suggest a role structure\u2026",
+         "The fewest roles that reproduce every user's permissions exactly (role mining)",
+         role_mining),
     ]
 
 
