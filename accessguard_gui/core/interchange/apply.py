@@ -29,6 +29,7 @@ from ..keys import name_key
 from ..models import utcnow
 from .staging import (
     BATCH,
+    ENTITIES,
     SKELETONS,
     CancelCheck,
     Progress,
@@ -216,12 +217,7 @@ def _resolve(
     entity: str,
     which: str = "verdict IN ('add', 'change')",
 ) -> None:
-    source_key, name, target_key = {
-        "users": ("ukey", "username", "username_key"),
-        "roles": ("nkey", "name", "name_key"),
-        "resources": ("nkey", "name", "name_key"),
-        "ssd_sets": ("nkey", "name", "name_key"),
-    }[entity]
+    source_key, name, target_key = ENTITIES[entity]
     rows = f"s_{table}.{which}"
     st.execute(
         f"UPDATE s_{table} SET {id_column} = coalesce(e.target_id, e.new_id), "

@@ -20,7 +20,7 @@ from typing import Any
 
 from ..errors import CycleError, SeparationOfDutyError
 from ..rbac import MAX_PATH_DEPTH
-from .staging import DERIVED, SKELETONS, Staging
+from .staging import DERIVED, ENTITIES, SKELETONS, Staging
 
 
 class Mode(StrEnum):
@@ -167,12 +167,8 @@ class Checker:
 
     def _known(self, kind: str, key_expr: str) -> str:
         """SQL true when the ``kind`` record of key ``key_expr`` exists after the import."""
-        source_key, target_table, target_key = {
-            "users": ("ukey", "users", "username_key"),
-            "roles": ("nkey", "roles", "name_key"),
-            "resources": ("nkey", "resources", "name_key"),
-            "ssd_sets": ("nkey", "ssd_sets", "name_key"),
-        }[kind]
+        source_key, _name, target_key = ENTITIES[kind]
+        target_table = kind
         in_source = f"EXISTS (SELECT 1 FROM s_{kind} x WHERE x.{source_key} = {key_expr})"
         if self.mirrors(kind):
             return in_source

@@ -111,6 +111,14 @@ SOURCE_TABLES: dict[str, str] = {
     "role_id INTEGER, in_target INTEGER, sname TEXT, rname TEXT",
 }
 
+# The named records: (staged key column, name column, the target's key column).
+ENTITIES: dict[str, tuple[str, str, str]] = {
+    "users": ("ukey", "username", "username_key"),
+    "roles": ("nkey", "name", "name_key"),
+    "resources": ("nkey", "name", "name_key"),
+    "ssd_sets": ("nkey", "name", "name_key"),
+}
+
 # Columns the checks and the writes fill in, reset before every check run.
 DERIVED: dict[str, tuple[str, ...]] = {
     "users": ("target_id", "new_id"),
