@@ -346,11 +346,16 @@ def test_the_role_details_lists_export_their_items(
     window.show_page(1)
     roles.select_row(0)  # Accountant
     roles.details.setCurrentIndex(1)  # Members and inheritance
-    qtbot.waitUntil(lambda: any(v.model().rowCount() == 2 for v in
-                                roles.details.findChildren(view_export.QListView)))
-    lists = [v for v in roles.details.findChildren(view_export.QListView)
-             if any(a.objectName() == view_export.ACTION_NAME for a in v.actions())]
-    members = next(v for v in lists if v.model().rowCount() == 2)
+
+    def members_list() -> Any:
+        """The members list, once it is built (on first show), filled and has the action."""
+        return next((v for v in roles.details.findChildren(view_export.QListView)
+                     if v.model().rowCount() == 2
+                     and any(a.objectName() == view_export.ACTION_NAME for a in v.actions())),
+                    None)
+
+    qtbot.waitUntil(lambda: members_list() is not None)
+    members = members_list()
     job = view_export.export_view(members, tmp_path / "members.csv")
     assert job is not None
     qtbot.waitUntil(lambda: job.done, timeout=10_000)

@@ -57,6 +57,7 @@ from pathlib import Path
 from typing import TextIO
 
 from ..errors import InterchangeError, SourceFormatError
+from .json_doc import iso_utc
 from .records import (
     Origin,
     PermissionRecord,
@@ -134,17 +135,18 @@ class CasbinSummary:
 
     Attributes:
         permissions, assignments, inheritance: lines written of each kind.
-        inactive_users: users left out because they are inactive.
+        inactive_assignments: assignments left out because their user is inactive.
         expired: assignments left out because they had expired at the export time.
         expiring: assignments written that end later (with a ``# expires`` comment).
         flattened: the hierarchy was too deep for Casbin and was written in full.
         ssd_sets: separation-of-duty sets, which Casbin cannot hold.
+        refused: names a Casbin reader would split (the export is refused).
     """
 
     permissions: int = 0
     assignments: int = 0
     inheritance: int = 0
-    inactive_users: int = 0
+    inactive_assignments: int = 0
     expired: int = 0
     expiring: int = 0
     flattened: bool = False
@@ -249,14 +251,14 @@ def write_policy(
             summary.permissions += 1
         elif isinstance(record, UserRoleRecord):
             if record.username in inactive:
-                summary.inactive_users += 1
+                summary.inactive_assignments += 1
                 continue
             expires = record.expires_at
             if expires is not None and expires <= moment:
                 summary.expired += 1
                 continue
             if expires is not None:
-                spool.append(f"{EXPIRES_COMMENT}{_iso(expires)}\n")
+                spool.append(f"{EXPIRES_COMMENT}{iso_utc(expires)}\n")
                 summary.expiring += 1
             spool.append(f"g, {record.username}, {_role(record.role)}\n")
             summary.assignments += 1
@@ -283,13 +285,10 @@ def write_policy(
     return summary
 
 
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
 
 def _header(moment: datetime, model_name: str) -> str:
     return (
-        f"# Casbin policy exported by AccessGuard at {_iso(moment)}; model: {model_name}\n"
+        f"# Casbin policy exported by AccessGuard at {iso_utc(moment)}; model: {model_name}\n"
         "# Requests: enforce(username, resource, action), names exactly as written here.\n"
         "# Roles are written \"role:<name>\" (a username never contains ':').\n"
         "# Inactive users have no g lines, so every request of theirs is denied.\n"
@@ -303,7 +302,7 @@ def _trailer(summary: CasbinSummary) -> str:
         f"# Written: {summary.permissions} permission grants, {summary.assignments} "
         f"assignments ({summary.expiring} with an end date), {summary.inheritance} "
         "inheritance links.",
-        f"# Left out: {summary.inactive_users} assignments of inactive users, "
+        f"# Left out: {summary.inactive_assignments} assignments of inactive users, "
         f"{summary.expired} expired assignments, {summary.ssd_sets} separation-of-duty "
         "sets (Casbin has none).",
     ]

@@ -125,12 +125,13 @@ class JsonDocumentError(SourceFormatError):
 # ---------------------------------------------------------------------- writing
 
 
-def _iso(moment: datetime) -> str:
+def iso_utc(moment: datetime) -> str:
+    """An aware datetime as ISO 8601 in UTC with a ``Z`` (how every export writes times)."""
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _value(value: Any) -> Any:
-    return _iso(value) if isinstance(value, datetime) else value
+    return iso_utc(value) if isinstance(value, datetime) else value
 
 
 def write_document(
@@ -153,7 +154,7 @@ def write_document(
         How many records were written.
     """
     header = {"format": FORMAT_NAME, "version": FORMAT_VERSION,
-              "exported_at": _iso(exported_at or datetime.now(UTC))}
+              "exported_at": iso_utc(exported_at or datetime.now(UTC))}
     out.write("{\n")
     out.write(",\n".join(f"  {json.dumps(k)}: {json.dumps(v)}" for k, v in header.items()))
     current: _Section | None = None

@@ -24,7 +24,7 @@ import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -36,6 +36,7 @@ from ..database import Database
 from ..errors import ImportCancelledError, InterchangeError
 from ..models import AuditEntry
 from .cells import FORMULA_TRIGGERS, neutralise
+from .json_doc import iso_utc
 
 BATCH_ROWS = 5000
 CANCELLED = "The export was cancelled; no file was written."
@@ -214,9 +215,6 @@ def export_view(
 # ---------------------------------------------------------------------- audit log
 
 
-def _iso(moment: datetime | None) -> str:
-    return "" if moment is None else moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
 
 def audit_rows(
     db: Database, since: datetime | None, until: datetime | None, *, batch: int = BATCH_ROWS
@@ -243,7 +241,8 @@ def audit_rows(
             stmt = stmt.order_by(AuditEntry.at, AuditEntry.id).limit(batch)
             rows = session.execute(stmt).all()
             for row in rows:
-                yield [_iso(row[1]), *("" if v is None else str(v) for v in row[2:])]
+                rest = ("" if v is None else str(v) for v in row[2:])
+                yield [iso_utc(row[1]) if row[1] is not None else "", *rest]
             if len(rows) < batch:
                 return
             last = (rows[-1][1], rows[-1][0])

@@ -59,7 +59,7 @@ def _label(text: str, buddy: QWidget) -> QLabel:
 def summary_text(result: Any) -> str:
     """What the writer reports, in words."""
     if isinstance(result, CasbinSummary):
-        left = (f"left out {result.inactive_users:,} assignments of inactive users and "
+        left = (f"left out {result.inactive_assignments:,} assignments of inactive users and "
                 f"{result.expired:,} expired ones")
         return (f"{result.permissions:,} grants, {result.assignments:,} assignments and "
                 f"{result.inheritance:,} inheritance links written; {left}.")

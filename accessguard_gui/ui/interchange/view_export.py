@@ -16,7 +16,7 @@ import re
 import tempfile
 from pathlib import Path
 
-from PySide6.QtCore import QAbstractItemModel, Qt, QTimer
+from PySide6.QtCore import QAbstractItemModel, QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QAbstractItemView, QListView, QProgressDialog, QTableView, QWidget
 
@@ -166,9 +166,34 @@ def export_view(
     return job
 
 
+class _Rescan(QObject):
+    """Installs the action on views made after ``install_view_exports`` ran: the details
+    pane builds its access views when a tab is first shown (a child is added then)."""
+
+    def __init__(self, root: QWidget) -> None:
+        super().__init__(root)
+        self._root = root
+        root.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
+        if watched is self._root and event.type() == QEvent.Type.ChildAdded:
+            QTimer.singleShot(0, self._rescan)  # once the new child is fully built
+        return False
+
+    def _rescan(self) -> None:
+        _install(self._root)
+
+
 def install_view_exports(root: QWidget) -> list[QAction]:
     """Give every table and list of ``root`` (an access view) an "Export to CSV…" context
-    action. Safe to call again: a view that has the action keeps its one."""
+    action, now and whenever views are added to it later. Safe to call again: a view that
+    has the action keeps its one."""
+    if root.findChild(_Rescan) is None:
+        _Rescan(root)
+    return _install(root)
+
+
+def _install(root: QWidget) -> list[QAction]:
     added: list[QAction] = []
     views: list[QAbstractItemView] = [*root.findChildren(QTableView),
                                       *root.findChildren(QListView)]
