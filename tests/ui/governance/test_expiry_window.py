@@ -121,3 +121,21 @@ def test_menu_and_reminder_in_the_main_window(qtbot: QtBot, window: Any) -> None
     assert window.settings.text("governance/expiry_reminder") == "off"
     assert not reminder.isVisible()
     calendar.close()
+
+
+def test_every_governance_entry_opens_its_window(qtbot: QtBot, window: Any) -> None:
+    governance = window.governance
+    texts = [a.text() for a in governance.menu.actions() if a.text()]
+    assert texts[:7] == [
+        "&Expiry calendar\u2026", "Role &hygiene\u2026", "Access at a &date\u2026",
+        "What would &revoke an access\u2026", "Auditor &reports\u2026", "Access re&views\u2026",
+        "&Suggest a role structure\u2026",
+    ]
+    for key, action in governance.actions.items():
+        action.trigger()
+        opened = governance.windows[key]
+        assert opened.isVisible() and "AccessGuard" in opened.windowTitle()
+        settle(qtbot, opened)
+        action.trigger()  # a second time: the same window comes to the front
+        assert governance.windows[key] is opened
+        opened.close()
