@@ -4,6 +4,7 @@ and net per user; Save from here saves exactly the reviewed list."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QBrush, QFont, QKeySequence
@@ -36,6 +37,8 @@ SaveResult = tuple[bool, str]
 # Changes listed per edit and in the net list; the counts stay exact beyond it, and a
 # tree of 100 edits × 300 rows still fills in a blink.
 LIST_LIMIT = 300
+EAGER_LINES = 2_000  # a report with more lines makes each row's lines when it is opened
+_CHILDREN_ROLE = int(Qt.ItemDataRole.UserRole) + 1
 #: Reviews of this many edits, or of a file this large, run off the GUI thread with a
 #: progress bar and Cancel (a bulk change on a million-user file takes many seconds).
 BACKGROUND_EDITS = 50
@@ -111,6 +114,9 @@ class ReviewChangesDialog(QDialog):
         self.by_edit.setHeaderLabels(["Pending change / user", "Gains", "Losses"])
         self.by_user = QTreeWidget()
         self.by_user.setHeaderLabels(["User / permission", "Change"])
+        self._children: list[Callable[[], list[QTreeWidgetItem]]] = []
+        self.by_edit.itemExpanded.connect(self._expanded)
+        self.by_user.itemExpanded.connect(self._expanded)
         self.tabs = QTabWidget()
         self.tabs.addTab(self.by_edit, "By change")
         self.tabs.addTab(self.by_user, "By user (net)")
@@ -290,10 +296,66 @@ class ReviewChangesDialog(QDialog):
         return text
 
     def _fill_trees(self, report: impact.ImpactReport | None) -> None:
+        """Fill both trees. A large report (a bulk change: a thousand edits, a hundred
+        thousand lines) gets its top-level rows only; each row's lines are made when it
+        is first expanded — building them all took seconds on the GUI thread."""
         self.by_edit.clear()
         self.by_user.clear()
+        self._children = []
         if report is None:
             return
+        lines = sum(len(e.gains) + len(e.losses) for e in report.per_edit) + sum(
+            len(u.gains) + len(u.losses) for u in report.per_user
+        )
+        lazy = lines > EAGER_LINES
+        green, red, grey = QBrush(GREEN), QBrush(RED), QBrush(GREY)
+
+        def edit_children(entry: Any) -> Callable[[], list[QTreeWidgetItem]]:
+            def make() -> list[QTreeWidgetItem]:
+                items = []
+                for change in entry.gains + entry.losses:
+                    verb = "gains" if change.gained else "loses"
+                    child = QTreeWidgetItem([f"{change.username} {verb} {change.permission}"])
+                    child.setForeground(0, green if change.gained else red)
+                    items.append(child)
+                if entry.truncated:
+                    hidden = entry.gained_count + entry.lost_count - len(items)
+                    items.append(QTreeWidgetItem([f"\u2026 and {hidden:,} more"]))
+                return items
+
+            return make
+
+        def user_children(user: Any) -> Callable[[], list[QTreeWidgetItem]]:
+            def make() -> list[QTreeWidgetItem]:
+                items = []
+                kinds = ((user.gains, "gains", green), (user.losses, "loses", red))
+                for labels, word, brush in kinds:
+                    for label in labels:
+                        child = QTreeWidgetItem([label, word])
+                        child.setForeground(0, brush)
+                        child.setForeground(1, brush)
+                        items.append(child)
+                return items
+
+            return make
+
+        def add(
+            tree: QTreeWidget,
+            top: QTreeWidgetItem,
+            make: Callable[[], list[QTreeWidgetItem]],
+            expand: bool | Callable[[QTreeWidgetItem], bool],
+        ) -> None:
+            tree.addTopLevelItem(top)
+            if lazy:
+                top.setData(0, _CHILDREN_ROLE, len(self._children))
+                self._children.append(make)
+                top.setChildIndicatorPolicy(
+                    QTreeWidgetItem.ChildIndicatorPolicy.ShowIndicator
+                )
+            else:
+                top.addChildren(make())
+                top.setExpanded(expand(top) if callable(expand) else expand)
+
         for entry in report.per_edit:
             top = QTreeWidgetItem(
                 [
@@ -304,43 +366,30 @@ class ReviewChangesDialog(QDialog):
             )
             if not entry.changes_access:
                 top.setText(1, "no change in access")
-                top.setForeground(1, QBrush(GREY))
-            for change in entry.gains + entry.losses:
-                verb = "gains" if change.gained else "loses"
-                child = QTreeWidgetItem([f"{change.username} {verb} {change.permission}"])
-                child.setForeground(0, QBrush(GREEN if change.gained else RED))
-                top.addChild(child)
-            if entry.truncated:
-                hidden = entry.gained_count + entry.lost_count - top.childCount()
-                top.addChild(QTreeWidgetItem([f"\u2026 and {hidden:,} more"]))
-            self.by_edit.addTopLevelItem(top)
-            top.setExpanded(top.childCount() <= 20)
+                top.setForeground(1, grey)
+            add(self.by_edit, top, edit_children(entry), lambda t: t.childCount() <= 20)
         if report.failed_index is not None:
             failed = report.edits[report.failed_index]
             item = QTreeWidgetItem(
                 [f"{report.failed_index + 1}. {failed.describe()}", "refused", ""]
             )
-            item.setForeground(0, QBrush(RED))
-            item.setForeground(1, QBrush(RED))
+            item.setForeground(0, red)
+            item.setForeground(1, red)
             item.setToolTip(0, plain_tooltip(report.error or ""))
             self.by_edit.addTopLevelItem(item)
         for user in report.per_user:
             top = QTreeWidgetItem([user.username, f"+{len(user.gains)} / \u2212{len(user.losses)}"])
-            for label in user.gains:
-                child = QTreeWidgetItem([label, "gains"])
-                child.setForeground(0, QBrush(GREEN))
-                child.setForeground(1, QBrush(GREEN))
-                top.addChild(child)
-            for label in user.losses:
-                child = QTreeWidgetItem([label, "loses"])
-                child.setForeground(0, QBrush(RED))
-                child.setForeground(1, QBrush(RED))
-                top.addChild(child)
-            self.by_user.addTopLevelItem(top)
-            top.setExpanded(True)
+            add(self.by_user, top, user_children(user), True)
         self.by_edit.resizeColumnToContents(0)
         self.by_edit.resizeColumnToContents(1)  # "no change in access" unclipped
         self.by_user.resizeColumnToContents(0)
+
+    def _expanded(self, item: QTreeWidgetItem) -> None:
+        """A lazily filled row is opened: make its lines now (once)."""
+        at = item.data(0, _CHILDREN_ROLE)
+        if isinstance(at, int) and item.childCount() == 0 and at < len(self._children):
+            item.addChildren(self._children[at]())
+            item.setData(0, _CHILDREN_ROLE, None)
 
     def edit_lines(self) -> list[str]:
         """The "By change" tree as text lines (top level and children), for tests/logs."""
@@ -348,6 +397,7 @@ class ReviewChangesDialog(QDialog):
         for i in range(self.by_edit.topLevelItemCount()):
             top = self.by_edit.topLevelItem(i)
             assert top is not None
+            self._expanded(top)
             lines.append(" | ".join(top.text(c) for c in range(3)).rstrip(" |"))
             for j in range(top.childCount()):
                 child = top.child(j)

@@ -175,3 +175,21 @@ def test_the_sod_check_on_a_large_file_runs_off_the_gui_thread_with_cancel(
         ("Pay and approve", "dave", "Approvals, Payments", "fewer than 2")
     ]
     assert threads and threading.get_ident() not in threads
+
+
+def test_a_large_report_makes_each_rows_lines_when_it_is_opened(
+    qtbot: QtBot, demo_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(review, "EAGER_LINES", 0)  # every report counts as large
+    store = PendingStore()
+    store.push(Grant("Base", ("Ledger", "write")))
+    store.push(Assign("dave", "Auditor"))
+    dialog = _dialog(qtbot, demo_db, store)
+    first = dialog.by_edit.topLevelItem(0)
+    assert first is not None and first.text(0) == "1. Grant Ledger: write to Base"
+    assert first.childCount() == 0  # not made yet
+    first.setExpanded(True)  # the user opens the row
+    assert [first.child(i).text(0) for i in range(first.childCount())] == [
+        "alice gains Ledger: write", "bob gains Ledger: write"
+    ]
+    assert "  dave gains Server room: audit" in dialog.edit_lines()
