@@ -66,10 +66,11 @@ def report(dialog: ImportDialog) -> list[tuple[str, ...]]:
 
 
 def test_the_dry_run_lists_each_row_with_file_and_line_and_writes_nothing(
-    qtbot: Any, window: Any, tmp_path: Path
+    qtbot: Any, window: Any, tmp_path: Path, qtmodeltester: Any
 ) -> None:
     source = write_source(tmp_path, NEW_PEOPLE)
     dialog = dry_run(qtbot, window, source)
+    qtmodeltester.check(dialog.model)
     rows = report(dialog)
     # The document's first lines are its header: dora is on line 6, "=evil" on 7.
     assert ("people.json:6", "user", "dora", "would be added") in [r[:4] for r in rows]
@@ -397,3 +398,17 @@ def test_the_matrix_exports_role_names_and_ticks(
     rows = {r[0]: r[1:] for r in read_csv(tmp_path / "matrix.csv")}
     assert rows["Accountant"][0].startswith("yes")
     assert rows["Auditor"][0].startswith("no")
+
+
+def test_a_long_report_is_fetched_as_the_table_scrolls(
+    qtbot: Any, window: Any, tmp_path: Path, qtmodeltester: Any
+) -> None:
+    source = write_source(tmp_path, [UserRecord(f"user{i:04d}") for i in range(1200)])
+    dialog = dry_run(qtbot, window, source)
+    model = dialog.model
+    assert model.rowCount() == import_dialog.FETCH_ROWS and model.canFetchMore()
+    while model.canFetchMore():
+        model.fetchMore()
+    assert model.rowCount() == 1200
+    assert model.row(1199)[:3] == ("people.json:1205", "user", "user1199")
+    qtmodeltester.check(model)

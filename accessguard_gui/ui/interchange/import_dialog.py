@@ -98,11 +98,9 @@ class ReportModel(QAbstractTableModel):
 
     def show_plan(self, plan: ImportPlan | None, verdicts: tuple[str, ...] | None = None) -> None:
         self.beginResetModel()
-        self._rows = []
         self._source = plan.rows(verdicts) if plan is not None else None
+        self._rows = self._next_batch()  # the first rows come with the reset itself
         self.endResetModel()
-        if self._source is not None:
-            self.fetchMore()
 
     def clear(self) -> None:
         self.show_plan(None)
@@ -119,19 +117,25 @@ class ReportModel(QAbstractTableModel):
     def fetchMore(self, parent: Index = QModelIndex()) -> None:  # noqa: B008
         if parent.isValid() or self._source is None:
             return
-        batch = []
-        for row in self._source:
-            batch.append((row.where, row.record, row.key,
-                          VERDICT_WORDS.get(row.verdict, row.verdict), row.detail, row.verdict))
-            if len(batch) >= FETCH_ROWS:
-                break
-        else:
-            self._source = None
+        batch = self._next_batch()
         if batch:
             first = len(self._rows)
             self.beginInsertRows(QModelIndex(), first, first + len(batch) - 1)
             self._rows.extend(batch)
             self.endInsertRows()
+
+    def _next_batch(self) -> list[tuple[str, str, str, str, str, str]]:
+        """Up to ``FETCH_ROWS`` more rows of the report (the source is dropped at its end)."""
+        batch: list[tuple[str, str, str, str, str, str]] = []
+        if self._source is None:
+            return batch
+        for row in self._source:
+            batch.append((row.where, row.record, row.key,
+                          VERDICT_WORDS.get(row.verdict, row.verdict), row.detail, row.verdict))
+            if len(batch) >= FETCH_ROWS:
+                return batch
+        self._source = None
+        return batch
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
