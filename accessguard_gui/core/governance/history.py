@@ -265,10 +265,9 @@ def _entries_after(
     session: Session, since: datetime, names: set[str], permission_ids: set[int] | None
 ) -> Iterator[AuditEntry]:
     """The entries after ``since`` that can change the answer, newest first."""
-    user_keys = [
-        and_(AuditEntry.record_key >= n + ARROW, AuditEntry.record_key < n + " \u2193")
-        for n in names
-    ]
+    # "username → role": a prefix (LIKE, escaped). Letters' case may over-fetch on SQLite;
+    # _undo_assignment matches ids and exact names, so an extra entry changes nothing.
+    user_keys = [AuditEntry.record_key.startswith(n + ARROW, autoescape=True) for n in names]
     wanted = or_(
         AuditEntry.record_type.in_(("role", "inheritance", "resource")),
         and_(AuditEntry.record_type == "user", AuditEntry.record_key.in_(names)),
