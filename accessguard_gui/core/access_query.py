@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Integer, String, TextClause, bindparam, text
+from sqlalchemy import Integer, String, TextClause, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -132,7 +132,6 @@ def access_sql(user_by_id: bool, resource_by_id: bool, sqlite: bool = True) -> s
 def _text(user_by_id: bool, resource_by_id: bool) -> TextClause:
     return (
         text(access_sql(user_by_id, resource_by_id, sqlite=False))
-        .bindparams(bindparam("now", type_=UTCDateTime()))
         .columns(  # type: ignore[return-value]
             kind=Integer,
             a=Integer,

@@ -178,7 +178,8 @@ def _live(column: Any, moment: Any) -> Any:
 def _parent_list() -> Any:
     """Each role's parents as one id list ("3,7,9"): a row per role, not per edge."""
     return (
-        select(func.aggregate_strings(RoleInheritance.inherits_from_id, ","))
+        # Cast: PostgreSQL's string_agg takes text only.
+        select(func.aggregate_strings(cast(RoleInheritance.inherits_from_id, String), ","))
         .where(RoleInheritance.role_id == Role.id)
         .scalar_subquery()
     )
