@@ -345,7 +345,7 @@ class RecordTableModel(QAbstractTableModel):
         self._anchor_timer = QTimer(self)
         self._anchor_timer.setSingleShot(True)
         self._anchor_timer.setInterval(0)
-        self._anchor_timer.timeout.connect(self._scan_anchors_chunk)
+        self._anchor_timer.timeout.connect(self._anchor_tick)
 
         if pending is not None:
             pending.changed.connect(self._pending_changed)
@@ -706,7 +706,10 @@ class RecordTableModel(QAbstractTableModel):
 
     def finish_anchors(self) -> None:
         """Run the background anchor scan to its end now (tests, benchmarks)."""
-        if self._anchor_job is not None:
+        if self._total >= self.background_rows and self._anchor_scan is not None:
+            self._anchor_timer.stop()
+            if self._anchor_job is None:
+                self._start_anchor_job()
             self._wait(lambda: self._anchor_scan is None, 120.0)
             return
         self._anchor_timer.stop()
@@ -1030,11 +1033,20 @@ class RecordTableModel(QAbstractTableModel):
             # chunk. Pages are then reached from the anchors learned while reading.
             return
         self._anchor_scan = (1, None)  # page 1's anchor is the key ending page 0
-        if self._total < self.background_rows:
-            self._anchor_timer.start()  # a few chunks of a few ms each, from idle time
+        # From idle time, in both cases: the first page is painted first.
+        self._anchor_timer.start()
+
+    def _anchor_tick(self) -> None:
+        if self._anchor_scan is None:
             return
-        # A large table: the whole pass runs on a worker (a chunk of a filtered order can
-        # take 100 ms or more); each chunk's keys arrive as progress.
+        if self._total < self.background_rows:
+            self._scan_anchors_chunk()  # a few chunks of a few ms each
+        elif self._anchor_job is None:
+            self._start_anchor_job()
+
+    def _start_anchor_job(self) -> None:
+        """A large table: the whole pass runs on a worker (a chunk of a filtered order can
+        take 100 ms or more); each chunk's keys arrive as progress."""
         spec, q, plan, generation = self.spec, self._shown, self._plan, self._generation
 
         def work(session: Any, job: Job[None]) -> None:
