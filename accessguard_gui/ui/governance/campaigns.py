@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ...core import browse
 from ...core.database import Database
 from ...core.governance import campaigns, reports
 from ...core.governance.campaigns import CampaignRow, Decision, ItemRow, ReviewerProgress, Scope
@@ -258,7 +259,8 @@ class CampaignsWindow(GovernanceWindow):
 
         def work(task: Task[Any]) -> Any:
             task.check()
-            with db.action(name) as session:
+            # Cancel stops the running statement; the action then rolls back whole.
+            with db.action(name) as session, browse.bounded(session, cancel=task.stop):
                 return fn(session)
 
         self.work(f"{name}\u2026", work, done)

@@ -150,3 +150,18 @@ def test_the_evidence_report(org: Database, tmp_path: object) -> None:
     assert people.rows == (("ann", "2", "1", "50%", "0", "1", "0"),)
     assert ("revoke", "no longer needed", "tester") == decisions.rows[0][3:4] + decisions.rows[0][5:7]
     assert decisions.rows[1][3] == "undecided"
+
+
+@pytest.mark.sqlite_only
+def test_a_cancelled_opening_writes_nothing(org: Database) -> None:
+    import threading
+
+    from accessguard_gui.core import browse
+    from accessguard_gui.core.errors import QueryStoppedError
+
+    stop = threading.Event()
+    stop.set()  # Cancel pressed: the running INSERT … SELECT stops, the action rolls back
+    with pytest.raises(QueryStoppedError), org.action("Open") as s, browse.bounded(s, cancel=stop):
+        campaigns.create_campaign(s, "Never", Scope.ALL, ["ann"])
+    with org.read() as s:
+        assert campaigns.campaigns(s) == []
