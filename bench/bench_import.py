@@ -185,41 +185,91 @@ def bare_export(db: Path, folder: Path) -> float:
     return time.perf_counter() - started
 
 
+def phases(folder: Path, target: Path) -> None:
+    """The import in this process, with the time of each phase (its progress reports)."""
+    from accessguard_gui.core.interchange.csv_dir import CsvDirectorySource
+    from accessguard_gui.core.interchange.pipeline import import_source
+
+    _fresh(target)
+    marks: list[tuple[str, float]] = []
+
+    def seen(progress: object) -> None:
+        phase = getattr(progress, "phase", "")
+        if not marks or marks[-1][0] != phase:
+            marks.append((phase, time.perf_counter()))
+
+    started = time.perf_counter()
+    with Database(target) as db:
+        plan, _ = import_source(db, CsvDirectorySource(folder), progress=seen)
+        plan.close()
+    marks.append(("(end, commit included)", time.perf_counter()))
+    print("phases of one import in this process:")
+    for (phase, at), (_next, until) in zip(marks, marks[1:], strict=False):
+        print(f"  {phase:<28} {until - at:7.1f} s")
+    print(f"  {'total':<28} {time.perf_counter() - started:7.1f} s")
+    _fresh(target)
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[len(ordered) // 2]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--users", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="runs of each measurement, alternating; medians are compared "
+                        "(a shared machine's load moves single runs a lot)")
+    parser.add_argument("--phases", action="store_true",
+                        help="also time the phases of one import in this process")
     args = parser.parse_args()
     source_db, folder = source_files(args.users)
     lines = sum(max(0, sum(1 for _ in open(folder / n, "rb")) - 1) for n in FILES)
     print(f"source: {args.users:,} users, {lines:,} CSV rows in {folder}", flush=True)
 
     target = DATA / f"import-target-{args.users}.db"
-    _fresh(target)
-    seconds, peak = _run("import", str(folder), "--into", str(target))
-    print(f"import (python -m accessguard_gui import): {seconds:8.1f} s   "
-          f"{lines / seconds:,.0f} rows/s   peak RSS {peak:,} MiB", flush=True)
+    bare_target = DATA / f"import-bare-{args.users}.db"
+    imports: list[float] = []
+    bares: list[float] = []
+    peak = 0
+    for run in range(args.repeat):
+        _fresh(target)
+        seconds, peak = _run("import", str(folder), "--into", str(target))
+        imports.append(seconds)
+        bares.append(bare_load(folder, bare_target))
+        _fresh(bare_target)
+        print(f"run {run + 1}: import {seconds:.1f} s, bare load {bares[-1]:.1f} s "
+              f"({seconds / bares[-1]:.2f}x)", flush=True)
     with sqlite3.connect(target) as conn:
         audit = conn.execute("SELECT count(*) FROM audit_log").fetchone()[0]
-    bare_target = DATA / f"import-bare-{args.users}.db"
-    bare = bare_load(folder, bare_target)
+    seconds, bare = _median(imports), _median(bares)
+    print(f"import (python -m accessguard_gui import): {seconds:8.1f} s   "
+          f"{lines / seconds:,.0f} rows/s   peak RSS {peak:,} MiB")
     print(f"bare csv + sqlite3 executemany load:       {bare:8.1f} s   "
-          f"{lines / bare:,.0f} rows/s", flush=True)
+          f"{lines / bare:,.0f} rows/s")
     print(f"import / bare: {seconds / bare:.2f}x (target <= 3x; {audit:,} audit entries "
           "written by the import, none by the bare load)", flush=True)
-    _fresh(bare_target)
 
     out = DATA / f"export-{args.users}-csv"
-    shutil.rmtree(out, ignore_errors=True)
-    exported, _ = _run("export", str(target), "--to", str(out), "--format", "csv-dir")
     bare_out = DATA / f"export-bare-{args.users}-csv"
-    bare_exp = bare_export(target, bare_out)
-    print(f"export (python -m accessguard_gui export): {exported:8.1f} s", flush=True)
-    print(f"bare SELECT + csv.writer:                  {bare_exp:8.1f} s", flush=True)
+    exports: list[float] = []
+    bare_exports: list[float] = []
+    for _run_number in range(args.repeat):
+        shutil.rmtree(out, ignore_errors=True)
+        exports.append(_run("export", str(target), "--to", str(out), "--format", "csv-dir")[0])
+        bare_exports.append(bare_export(target, bare_out))
+    exported, bare_exp = _median(exports), _median(bare_exports)
+    print(f"export (python -m accessguard_gui export): {exported:8.1f} s")
+    print(f"bare SELECT + csv.writer:                  {bare_exp:8.1f} s")
     print(f"export / bare: {exported / bare_exp:.2f}x (target <= 2x)", flush=True)
     shutil.rmtree(out, ignore_errors=True)
     shutil.rmtree(bare_out, ignore_errors=True)
     _fresh(target)
-    print(f"({os.cpu_count()} CPUs; times include process start-up for the commands)")
+    if args.phases:
+        phases(folder, target)
+    print(f"({os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; command times "
+          "include process start-up)")
 
 
 if __name__ == "__main__":

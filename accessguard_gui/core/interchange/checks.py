@@ -208,9 +208,15 @@ class Checker:
         )
         known = in_source
         why = "not in the source, and mirror mode removes what the source lacks"
-        if not self.mirrors("permissions") and not self.mirrors("resources"):
-            known = f"({in_source} OR {in_target})"
-            why = "neither in the source nor in the database"
+        if not self.mirrors("permissions"):
+            # A permission in the database stays unless mirror mode removes its resource.
+            kept = in_target
+            if self.mirrors("resources"):
+                kept = (f"({in_target} AND EXISTS (SELECT 1 FROM s_resources x "
+                        "WHERE x.nkey = s_role_permissions.reskey))")
+            known = f"({in_source} OR {kept})"
+            if not self.mirrors("resources"):
+                why = "neither in the source nor in the database"
         shown = _q("resource || ': ' || action")
         self.st.execute(
             f"UPDATE s_role_permissions SET problem = 'Unknown permission ' || {shown} || "

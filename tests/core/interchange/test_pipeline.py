@@ -465,3 +465,21 @@ def test_a_cancelled_import_leaves_the_schema_as_it_was(
         with pytest.raises(ImportCancelledError):
             apply_import(db, plan, cancelled=lambda: True)
     assert schema() == before
+
+
+def test_mirror_keeps_permissions_of_resources_the_source_keeps(
+    db: Database, tmp_path: Path
+) -> None:
+    _import(db, write_dir(tmp_path / "org", ORG))
+    folder = write_dir(tmp_path / "grants", {
+        "resources.csv": ORG["resources.csv"],
+        "role_permissions.csv": [["role", "resource", "action"], ["Staff", "Ledger", "read"]],
+    })
+    with plan_import(db, CsvDirectorySource(folder), Mode.MIRROR) as plan:
+        assert plan.clean, plan.refusal_message()
+        removed = {(r.table, r.key) for r in plan.rows({"remove"})}
+        apply_import(db, plan)
+    assert ("role_permissions", "Clerk \u2192 Ledger: write") in removed
+    assert not any(table == "permissions" for table, _key in removed)
+    with db.read() as s:
+        assert [p.label for p in rbac.role_permissions(s, "Staff")] == ["Ledger: read"]
