@@ -1,5 +1,5 @@
 """Tables of access review campaigns (migration 0006), mapped on the shared ``Base``,
-and the index on assignment expiry the expiry calendar reads by (same migration).
+and the index on assignment expiry the expiry calendar reads by (migration 0007).
 
 A campaign's items are snapshots of what was reviewed (names and ids as they were when
 the campaign opened), not foreign keys: the evidence of who decided what must outlive
@@ -16,7 +16,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from ..models import Base, UserRole, UTCDateTime, utcnow
 
 #: The expiry calendar (core/governance/expiry.py) reads assignments by expiry: counts and
-#: pages touch the few expiring rows instead of scanning every assignment (migration 0006).
+#: pages touch the few expiring rows instead of scanning every assignment (migration 0007).
 EXPIRY_INDEX = Index("ix_user_roles_expires_at", UserRole.expires_at)
 
 

@@ -1,5 +1,4 @@
-"""Access review campaigns: the campaigns and their items (core/governance/campaigns.py);
-an index on assignment expiry for the expiry calendar (core/governance/expiry.py).
+"""Access review campaigns: the campaigns and their items (core/governance/campaigns.py).
 
 Revision ID: 0006
 Revises: 0005
@@ -65,11 +64,9 @@ def upgrade() -> None:
     op.create_index(
         "ix_review_items_campaign_decision", "review_items", ["campaign_id", "decision"]
     )
-    op.create_index("ix_user_roles_expires_at", "user_roles", ["expires_at"])
 
 
 def downgrade() -> None:
-    op.drop_index("ix_user_roles_expires_at", table_name="user_roles")
     op.drop_index("ix_review_items_campaign_decision", table_name="review_items")
     op.drop_index("ix_review_items_campaign_reviewer", table_name="review_items")
     op.drop_table("review_items")
