@@ -480,6 +480,13 @@ class Database:
     def _check_revision(self, path: Path, revision: str | None, tables: list[str]) -> None:
         shown = str(path)
         if revision is None:
+            # The web service's own accessguard.db is AccessGuard data: say what it is, so
+            # the caller can offer linked editing or an import (issue 9).
+            from .interchange.service_db import service_database_found
+
+            found = service_database_found(path)
+            if found is not None:
+                raise found
             raise ForeignDatabaseError(
                 f"{shown} is an SQLite database of another application "
                 f"(tables: {', '.join(tables[:5])}{'…' if len(tables) > 5 else ''}), "

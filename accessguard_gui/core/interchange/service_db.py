@@ -21,7 +21,12 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import DatabaseBusyError, DatabaseError, DatabaseOpenError
+from ..errors import (
+    DatabaseBusyError,
+    DatabaseError,
+    DatabaseOpenError,
+    ServiceDatabaseFound,
+)
 from ..sqlite_files import SQLITE_HEADER, side_files
 from .records import (
     Origin,
@@ -337,6 +342,20 @@ def snapshot_to(path: str | os.PathLike[str], dest: Path) -> int | None:
         dest.unlink(missing_ok=True)
         raise _refusal(file, exc) from exc
     return counter
+
+
+def service_database_found(path: str | os.PathLike[str]) -> ServiceDatabaseFound | None:
+    """The open error for a service file (its summary and oddities), or None when the
+    file is not one. Called by ``Database`` before it refuses a foreign file.
+
+    Raises:
+        DatabaseOpenError: it is a service file that cannot be read now (busy: the
+            DatabaseBusyError subclass, with a message saying so).
+    """
+    if not looks_like_service_database(path):
+        return None
+    info = inspect_service_database(path)
+    return ServiceDatabaseFound(str(path), info.summary(), info.notes())
 
 
 @contextmanager

@@ -9,7 +9,12 @@ import pytest
 
 from accessguard_gui.core import passwords
 from accessguard_gui.core.database import Database
-from accessguard_gui.core.errors import DatabaseBusyError, DatabaseOpenError
+from accessguard_gui.core.errors import (
+    DatabaseBusyError,
+    DatabaseOpenError,
+    ForeignDatabaseError,
+    ServiceDatabaseFound,
+)
 from accessguard_gui.core.interchange.publish import UNUSABLE_HASH
 from accessguard_gui.core.interchange.records import (
     PermissionRecord,
@@ -163,3 +168,14 @@ def test_assignments_naming_missing_rows_are_skipped_like_the_service_does(
     assert "2 assignments or grants name a user, role or permission that does not exist" in (
         " ".join(inspect_service_database(path).notes())
     )
+
+
+def test_opening_a_service_file_says_what_it_is_and_writes_nothing(service: Path) -> None:
+    before = folder_fingerprint(service.parent)
+    for read_only in (False, True):
+        with pytest.raises(ServiceDatabaseFound) as caught:
+            Database(service, read_only=read_only)
+        assert caught.value.summary.startswith("an AccessGuard service database: 3 users")
+        assert any("NULL" in note for note in caught.value.notes)
+        assert isinstance(caught.value, ForeignDatabaseError)  # still "not ours to open"
+    assert folder_fingerprint(service.parent) == before
