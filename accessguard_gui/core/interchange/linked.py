@@ -38,7 +38,13 @@ from pathlib import Path
 import platformdirs
 
 from ..database import APP_NAME, Database
-from ..errors import AccessGuardError, ConflictError
+from ..errors import (
+    AccessGuardError,
+    ConflictError,
+    DatabaseBusyError,
+    ImportRefusedError,
+    ReadOnlyDatabaseError,
+)
 from .pipeline import ImportPlan, ImportResult, Mode, apply_import, plan_import
 from .publish import PublishOptions, PublishPlan, PublishResult, preview_publish, publish
 from .service_db import ServiceSource, snapshot_to
@@ -77,12 +83,14 @@ class LinkState:
         last_sync: when the companion and the service file last agreed (ISO, UTC).
         unpublished: True when saved changes have not reached the service file yet.
         last_error: why the last publish or refresh failed ("" when it did not).
+        last_reason: the same in a few words, for the status line ("it was busy").
     """
 
     service: str
     last_sync: str | None = None
     unpublished: bool = False
     last_error: str = ""
+    last_reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,38 +171,43 @@ class ServiceLink:
         tmp.write_text(json.dumps(asdict(self.state), indent=2), encoding="utf-8")
         os.replace(tmp, self.folder / LINK_FILE)
 
-    def _record(self, *, synced: bool | None = None, error: str | None = None) -> None:
+    def _record(
+        self, *, synced: bool | None = None, error: str | None = None, reason: str = ""
+    ) -> None:
         if synced is not None:
             self.state.unpublished = not synced
             if synced:
                 self.state.last_sync = datetime.now(UTC).isoformat(timespec="seconds")
         if error is not None:
             self.state.last_error = error
+            self.state.last_reason = reason if error else ""
         self.save_state()
+
+    def _failed(self, exc: AccessGuardError, *, synced: bool | None = None) -> None:
+        self._record(synced=synced, error=str(exc), reason=short_reason(exc))
 
     def open_companion(self, *, operator: str | None = None, read_only: bool = False) -> Database:
         """The companion database (made on first use)."""
         return Database(self.companion, create=True, operator=operator, read_only=read_only)
 
     def status(self) -> str:
-        """One line for the window: in step, or what is behind and how to catch up."""
+        """One line for the window: in step, or what is behind and how to catch up (the
+        full reason of the last failure is ``state.last_error``)."""
         name = self.service.name
         if not self.service.exists():
             return (
-                f"Linked to {self.service}, which is not there any more (moved or deleted). "
-                "Your changes are kept in AccessGuard; File > Publish to service database… "
-                "writes them to a service file of your choice."
+                f"{name} is not there any more (moved or deleted): your changes are kept "
+                "here; File > Publish to service database… writes them where you choose."
             )
+        reason = self.state.last_reason or "an error"
         if self.state.unpublished:
-            why = f" ({self.state.last_error})" if self.state.last_error else ""
             return (
-                f"Saved changes are not in {name} yet{why}. "
-                "Save again or use File > Publish to service database… to catch up."
+                f"Saved changes are not in {name} yet ({reason}): Save again or use "
+                "File > Publish to service database… to catch up."
             )
         if self.state.last_error:
-            return f"{name}: {self.state.last_error}"
-        when = self.state.last_sync or "never"
-        return f"Linked to the service file {name}; in step since {when}."
+            return f"{name} could not be read in ({reason}): Refresh (F5) to try again."
+        return f"Linked to {name}; in step since {_local(self.state.last_sync)}."
 
     # ------------------------------------------------------------------ refresh
 
@@ -211,7 +224,7 @@ class ServiceLink:
         try:
             snapshot_to(self.service, incoming)
         except AccessGuardError as exc:
-            self._record(error=f"could not read it: {exc}")
+            self._failed(exc)
             raise
         source = ServiceSource(
             incoming,
@@ -257,7 +270,7 @@ class ServiceLink:
         try:
             result = apply_import(db, refresh.plan, progress=progress, cancelled=cancelled)
         except AccessGuardError as exc:
-            self._record(error=f"the changes made through the service could not be imported: {exc}")
+            self._failed(exc)
             raise
         os.replace(refresh.incoming, self.baseline)
         self._record(synced=not self.state.unpublished, error="")
@@ -303,7 +316,7 @@ class ServiceLink:
                 baseline_out=self.baseline,
             )
         except AccessGuardError as exc:
-            self._record(synced=False, error=str(exc))
+            self._failed(exc, synced=False)
             raise
         self._record(synced=True, error="")
         return result
@@ -312,3 +325,30 @@ class ServiceLink:
         """Saved changes exist that have not been published (called before publishing,
         so a crash in between is remembered)."""
         self._record(synced=False)
+
+
+def short_reason(exc: AccessGuardError) -> str:
+    """A failure in a few words for the status line."""
+    text = str(exc).lower()
+    if isinstance(exc, DatabaseBusyError):
+        return "it was busy"
+    if "not there any more" in text:
+        return "it was moved or deleted"
+    if isinstance(exc, ReadOnlyDatabaseError) or "cannot be written" in text:
+        return "it cannot be written"
+    if isinstance(exc, ConflictError):
+        return "it changed meanwhile"
+    if isinstance(exc, NotSyncedError):
+        return "it was never read in"
+    if isinstance(exc, ImportRefusedError):
+        return "rows were refused"
+    return "an error; see the tooltip"
+
+
+def _local(moment: str | None) -> str:
+    if not moment:
+        return "never"
+    try:
+        return datetime.fromisoformat(moment).astimezone().strftime("%Y-%m-%d %H:%M")
+    except ValueError:
+        return moment

@@ -64,7 +64,8 @@ class LinkedEditing(QObject):
     def update_status(self, text: str | None = None) -> None:
         shown = text or self.link.status()
         self.label.setText(_short(shown))
-        self.label.setToolTip(shown)
+        error = self.link.state.last_error
+        self.label.setToolTip(f"{shown}\n\n{error}" if error and not text else shown)
         self.label.setStyleSheet(
             "color: #b3261e;" if self.link.state.unpublished or not self.link.service.exists()
             else ""
@@ -170,7 +171,7 @@ class LinkedEditing(QObject):
         self.label.deleteLater()
 
 
-def _short(text: str, limit: int = 90) -> str:
+def _short(text: str, limit: int = 130) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "\u2026"
 
 

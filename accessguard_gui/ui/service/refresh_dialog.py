@@ -59,7 +59,7 @@ class RefreshDialog(TaskDialog):
         self.summary = plain_label(plan.summary())
         self.summary.setObjectName("summary")
         self.model = ReportModel(self)
-        self.table = rows_view(self.model, "report", (18, 14, 30, 16))
+        self.table = rows_view(self.model, "report", (16, 12, 28, 20))
         self.model.show_plan(plan)
         if not plan.clean:
             self.error.setText(

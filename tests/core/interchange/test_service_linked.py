@@ -162,6 +162,7 @@ def test_a_busy_or_missing_service_file_is_caught_up_later_with_nothing_lost(
         lnk.publish(db)
     assert not service.exists()  # no new, empty service file made in its place
     assert "not there any more" in lnk.status()
+    assert lnk.state.last_reason == "it was moved or deleted"
     with db.read() as s:
         assert rbac.get_user(s, "dave").username == "dave"
 
