@@ -171,48 +171,41 @@ def parse_time(text: str) -> datetime | None:
     return moment.astimezone(UTC)
 
 
-def _record(table: str, cell: dict[str, str | None]) -> Record:
-    """A record from a row's cells (None: the column is absent). ValueError on bad values."""
+def _count(raw: str | None) -> int:
+    text = (raw or "").strip()
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"cardinality “{text}” is not a whole number") from None
 
-    def text(column: str) -> str:
-        return cell.get(column) or ""
 
-    if table == "users":
-        active = cell.get("active")
-        shown = cell.get("display_name")
-        secret = cell.get("password_hash")
-        return UserRecord(
-            username=text("username"),
-            display_name=shown or None,
-            email=cell.get("email"),
-            active=None if active is None else _bool(active),
-            password_hash=secret or None,
-        )
-    if table == "roles":
-        return RoleRecord(text("name"), cell.get("description"))
-    if table == "resources":
-        return ResourceRecord(text("name"), cell.get("description"))
-    if table == "role_parents":
-        return RoleParentRecord(text("role"), text("parent_role"))
-    if table == "permissions":
-        return PermissionRecord(text("resource"), text("action"), cell.get("description"))
-    if table == "user_roles":
-        expires = cell.get("expires_at")
-        return UserRoleRecord(
-            text("username"), text("role"), None if expires is None else parse_time(expires)
-        )
-    if table == "role_permissions":
-        return RolePermissionRecord(text("role"), text("resource"), text("action"))
-    if table == "ssd_sets":
-        raw = text("cardinality").strip()
-        try:
-            count = int(raw)
-        except ValueError:
-            raise ValueError(f"cardinality “{raw}” is not a whole number") from None
-        return SsdSetRecord(text("name"), count, cell.get("description"))
-    if table == "ssd_set_roles":
-        return SsdSetRoleRecord(text("set"), text("role"))
-    raise ValueError(table)
+def _user_record(username: str | None, display_name: str | None, email: str | None,
+          active: str | None, password_hash: str | None) -> UserRecord:
+    return UserRecord(
+        username=username or "",
+        display_name=display_name or None,
+        email=email,
+        active=None if active is None else _bool(active),
+        password_hash=password_hash or None,
+    )
+
+
+# Per table: the record of a row's cells, given in FileSpec.columns order (None: the
+# column is absent). ValueError for a value of the wrong kind.
+_RECORDS: dict[str, Callable[..., Record]] = {
+    "users": _user_record,
+    "roles": lambda name, text: RoleRecord(name or "", text),
+    "resources": lambda name, text: ResourceRecord(name or "", text),
+    "role_parents": lambda role, parent: RoleParentRecord(role or "", parent or ""),
+    "permissions": lambda resource, action, text: PermissionRecord(
+        resource or "", action or "", text),
+    "user_roles": lambda user, role, expires: UserRoleRecord(
+        user or "", role or "", None if expires is None else parse_time(expires)),
+    "role_permissions": lambda role, resource, action: RolePermissionRecord(
+        role or "", resource or "", action or ""),
+    "ssd_sets": lambda name, count, text: SsdSetRecord(name or "", _count(count), text),
+    "ssd_set_roles": lambda name, role: SsdSetRoleRecord(name or "", role or ""),
+}
 
 
 class CsvDirectorySource:
@@ -268,7 +261,9 @@ class CsvDirectorySource:
             problems = self._header(name, spec, columns)
             yield from problems
             width = len(columns)
-            positions = {c: i for i, c in enumerate(columns) if c in spec.columns}
+            # Where each of the table's columns is in this file (None: absent).
+            where = [columns.index(c) if c in columns else None for c in spec.columns]
+            build = _RECORDS[spec.table]
             for line, row in rows:
                 if not row:
                     continue  # a blank line
@@ -279,9 +274,13 @@ class CsvDirectorySource:
                         f"The row has {len(row)} fields, the header {width}.", kind=spec.table
                     )
                     continue
-                cell = {c: restore(row[i]) for c, i in positions.items()}
+                cells = [
+                    None if i is None
+                    else (restore(row[i]) if row[i].startswith("'") else row[i])
+                    for i in where
+                ]
                 try:
-                    yield Origin(name, line), _record(spec.table, dict(cell))
+                    yield Origin(name, line), build(*cells)
                 except ValueError as exc:
                     yield Origin(name, line), SourceProblem(
                         str(exc)[:1].upper() + str(exc)[1:] + ".", kind=spec.table
