@@ -48,6 +48,7 @@ from typing import Any
 from PySide6.QtCore import (
     QAbstractTableModel,
     QCoreApplication,
+    QEventLoop,
     QModelIndex,
     QObject,
     QPersistentModelIndex,
@@ -694,9 +695,17 @@ class RecordTableModel(QAbstractTableModel):
 
     def _wait(self, ready: Callable[[], bool], timeout: float) -> bool:
         end = time.monotonic() + timeout
-        while not ready() and time.monotonic() < end:
-            QCoreApplication.processEvents()
-            time.sleep(0.001)
+        if ready():
+            return True
+        # Sleep in the event loop until something is posted (a worker's answer wakes it
+        # at once); the timer only bounds a wait for a job that answers nothing.
+        wake = QTimer()
+        wake.start(5)
+        try:
+            while not ready() and time.monotonic() < end:
+                QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents)
+        finally:
+            wake.stop()
         return ready()
 
     def close(self) -> None:
