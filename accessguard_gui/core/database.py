@@ -426,6 +426,11 @@ class Database:
             self.created = True
             return engine
         if hot_journal(path):
+            # Only publishing writes to the web service's own file (issue 9): a service
+            # file interrupted mid-write is refused with the reason, not rolled back here.
+            from .interchange.service_db import service_database_found
+
+            service_database_found(path)
             self.recovery_backup = self._recover_hot_journal(path)
         state = inspect_sqlite_file(path)
         if state.revision is None and not state.tables:
@@ -484,9 +489,7 @@ class Database:
             # the caller can offer linked editing or an import (issue 9).
             from .interchange.service_db import service_database_found
 
-            found = service_database_found(path)
-            if found is not None:
-                raise found
+            service_database_found(path)
             raise ForeignDatabaseError(
                 f"{shown} is an SQLite database of another application "
                 f"(tables: {', '.join(tables[:5])}{'…' if len(tables) > 5 else ''}), "

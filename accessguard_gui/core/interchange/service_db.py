@@ -144,6 +144,23 @@ def looks_like_service_database(path: str | os.PathLike[str]) -> bool:
     try:
         return _service_shape(conn)
     except sqlite3.Error:
+        # A file whose writer stopped mid-write (a hot journal) refuses a read-only
+        # look: its schema, which the service never changes, is read as it lies.
+        return _immutable_shape(file)
+    finally:
+        conn.close()
+
+
+def _immutable_shape(file: Path) -> bool:
+    if not Path(str(file) + "-journal").exists():
+        return False
+    try:
+        conn = sqlite3.connect(file.absolute().as_uri() + "?immutable=1", uri=True)
+    except sqlite3.Error:
+        return False
+    try:
+        return _service_shape(conn)
+    except sqlite3.Error:
         return False
     finally:
         conn.close()
@@ -344,18 +361,19 @@ def snapshot_to(path: str | os.PathLike[str], dest: Path) -> int | None:
     return counter
 
 
-def service_database_found(path: str | os.PathLike[str]) -> ServiceDatabaseFound | None:
-    """The open error for a service file (its summary and oddities), or None when the
-    file is not one. Called by ``Database`` before it refuses a foreign file.
+def service_database_found(path: str | os.PathLike[str]) -> None:
+    """Raise the open error of a service file; return if the file is not one. Called by
+    ``Database`` before it refuses (or recovers) a file that is not its own.
 
     Raises:
-        DatabaseOpenError: it is a service file that cannot be read now (busy: the
-            DatabaseBusyError subclass, with a message saying so).
+        ServiceDatabaseFound: it is one (its summary and oddities).
+        DatabaseOpenError: it is one that cannot be read now: busy (the
+            DatabaseBusyError subclass), or interrupted mid-write — each says why.
     """
     if not looks_like_service_database(path):
         return None
     info = inspect_service_database(path)
-    return ServiceDatabaseFound(str(path), info.summary(), info.notes())
+    raise ServiceDatabaseFound(str(path), info.summary(), info.notes())
 
 
 @contextmanager

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -179,3 +181,30 @@ def test_opening_a_service_file_says_what_it_is_and_writes_nothing(service: Path
         assert any("NULL" in note for note in caught.value.notes)
         assert isinstance(caught.value, ForeignDatabaseError)  # still "not ours to open"
     assert folder_fingerprint(service.parent) == before
+
+
+CRASH_MID_WRITE = """
+import os, sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("PRAGMA cache_size=5")  # spill changed pages into the file before commit
+conn.execute("BEGIN")
+conn.execute("UPDATE users SET hashed_password = 'HALF WRITTEN ' || username")
+os.kill(os.getpid(), 9)
+"""
+
+
+def test_a_service_file_left_mid_write_is_refused_with_the_reason_and_not_rolled_back(
+    tmp_path: Path,
+) -> None:
+    path = make_service_file(
+        tmp_path / "accessguard.db",
+        users=[(f"user-{i:05d}", "$argon2id$" + "x" * 90, 1) for i in range(3000)],
+    )
+    proc = subprocess.run([sys.executable, "-c", CRASH_MID_WRITE, str(path)], check=False)
+    assert proc.returncode == -9 and Path(f"{path}-journal").stat().st_size > 0
+    before = folder_fingerprint(tmp_path)
+    assert looks_like_service_database(path)
+    for read_only in (False, True):
+        with pytest.raises(DatabaseOpenError, match="interrupted write of the service"):
+            Database(path, read_only=read_only)
+    assert folder_fingerprint(tmp_path) == before  # no recovery, no copy beside it
