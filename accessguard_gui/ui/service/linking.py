@@ -24,7 +24,8 @@ from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import QLabel, QMainWindow
 
 from ...core.database import Database
-from ...core.interchange.linked import RefreshPlan, ServiceLink
+from ...core.errors import AccessGuardError
+from ...core.interchange.linked import RefreshPlan, ServiceLink, short_reason
 from ...core.interchange.publish import PublishResult
 from ..interchange.tasks import BackgroundTask, failure_text
 from .refresh_dialog import RefreshDialog, show_refresh_dialog
@@ -108,8 +109,9 @@ class LinkedEditing(QObject):
 
     def _failed(self, error: object) -> None:
         self.update_status()
+        why = short_reason(error) if isinstance(error, AccessGuardError) else failure_text(error)
         self.window.statusBar().showMessage(
-            f"{self.link.service.name} was not brought up to date: {failure_text(error)}", 15_000
+            f"{self.link.service.name} was not brought up to date ({why}).", 15_000
         )
 
     # ------------------------------------------------------------------ steps
