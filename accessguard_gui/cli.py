@@ -239,7 +239,12 @@ def run_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return EXIT_REFUSED
     name = _export_format(args)
     try:
-        with Database(target, create=False, read_only=True) as db:
+        # Opened as the app opens it: a file of an older AccessGuard is upgraded first
+        # (after a backup); the export itself only reads.
+        with Database(target, create=False) as db:
+            if db.backup_path is not None:
+                err.write(f"{target} was upgraded to this version of AccessGuard first; "
+                          f"the original is kept as {db.backup_path}.\n")
             export_database(db, args.to, name,
                             ExportOptions(with_password_hashes=args.with_password_hashes))
     except AccessGuardError as exc:
