@@ -78,6 +78,7 @@ from .service_plan import (
     VERDICTS,
     PlannedChange,
     Progress,
+    PublishCancelled,
     PublishPlan,
     build_plan,
     drop_plan,
@@ -131,13 +132,6 @@ class PublishOptions:
 class PublishResult:
     plan: PublishPlan
     backup: Path | None
-
-
-class PublishCancelled(AccessGuardError):
-    """Cancel was pressed: nothing was written."""
-
-    def __init__(self) -> None:
-        super().__init__("Publishing was cancelled; the service file was not changed.")
 
 
 # ---------------------------------------------------------------------- connections
@@ -239,6 +233,7 @@ def preview_publish(
     options: PublishOptions = PublishOptions(),
     *,
     progress: Progress | None = None,
+    cancelled: Callable[[], bool] | None = None,
 ) -> PublishPlan:
     """What publishing ``db`` into ``target`` would change; writes nothing anywhere.
 
@@ -259,7 +254,7 @@ def preview_publish(
                     source, write=False, timeout=options.busy_timeout, baseline=options.baseline
                 )
             )
-            load_desired(db, svc, now, say)
+            load_desired(db, svc, now, say, cancelled or (lambda: False))
             say("Comparing with the service file")
             svc.exec_driver_sql("BEGIN")
             return build_plan(
@@ -335,7 +330,7 @@ def publish(
         with snapshots, _service_connection(
             work, write=True, timeout=options.busy_timeout, baseline=options.baseline
         ) as svc:
-            load_desired(db, svc, now, say)
+            load_desired(db, svc, now, say, stop)
             check_cancel()
             plan_args: dict[str, Any] = {
                 "remove_service_only": options.remove_service_only,

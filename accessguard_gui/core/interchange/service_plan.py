@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from ..changes import check_password_hash
 from ..database import Database
-from ..errors import ValidationError
+from ..errors import AccessGuardError, ValidationError
 from ..models import (
     Permission,
     Resource,
@@ -161,6 +161,13 @@ class PublishPlan:
 Progress = Callable[[str], None]
 
 
+class PublishCancelled(AccessGuardError):
+    """Cancel was pressed: nothing was written."""
+
+    def __init__(self) -> None:
+        super().__init__("Publishing was cancelled; the service file was not changed.")
+
+
 # ---------------------------------------------------------------------- the compiled state
 
 _DESIRED_DDL = (
@@ -210,12 +217,21 @@ def _grant_rows(session: Session) -> Iterator[Sequence[Any]]:
         yield from part
 
 
-def load_desired(db: Database, svc: Connection, now: datetime, progress: Progress) -> None:
-    """Stream the compiled AccessGuard state into TEMP tables of the service connection."""
+def load_desired(
+    db: Database,
+    svc: Connection,
+    now: datetime,
+    progress: Progress,
+    cancelled: Callable[[], bool] = lambda: False,
+) -> None:
+    """Stream the compiled AccessGuard state into TEMP tables of the service connection
+    (``cancelled`` is asked between batches: PublishCancelled)."""
     for ddl in _DESIRED_DDL:
         svc.exec_driver_sql(ddl)
 
     def load(table: str, width: int, rows: Iterable[Sequence[Any]]) -> None:
+        if cancelled():
+            raise PublishCancelled()
         marks = ", ".join("?" * width)
         batch: list[tuple[Any, ...]] = []
         for row in rows:
@@ -223,6 +239,8 @@ def load_desired(db: Database, svc: Connection, now: datetime, progress: Progres
             if len(batch) >= _BATCH:
                 svc.exec_driver_sql(f"INSERT INTO temp.{table} VALUES ({marks})", batch)
                 batch = []
+                if cancelled():
+                    raise PublishCancelled()
         if batch:
             svc.exec_driver_sql(f"INSERT INTO temp.{table} VALUES ({marks})", batch)
 

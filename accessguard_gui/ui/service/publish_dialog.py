@@ -41,6 +41,7 @@ from ...core.interchange.publish import (
     SECTIONS,
     VERDICTS,
     PlannedChange,
+    PublishCancelled,
     PublishOptions,
     PublishPlan,
     PublishResult,
@@ -251,9 +252,13 @@ class PublishDialog(TaskDialog):
         self._drop_plan()
         db, target, options = self.db, Path(self.target.text().strip()).expanduser(), self.options()
 
-        def work(progress: Any, _cancelled: Any) -> PublishPlan:
+        def work(progress: Any, cancelled: Any) -> PublishPlan:
             return preview_publish(
-                db, target, options, progress=lambda text: progress(Progress(text, 0))
+                db,
+                target,
+                options,
+                progress=lambda text: progress(Progress(text, 0)),
+                cancelled=cancelled,
             )
 
         self.run_task(work, "Comparing\u2026", self._previewed)
@@ -298,6 +303,11 @@ class PublishDialog(TaskDialog):
             )
 
         self.run_task(work, "Publishing\u2026", self._published)
+
+    def task_failed(self, error: object) -> None:
+        if isinstance(error, PublishCancelled):
+            self.status.setText("Cancelled: nothing was written.")
+            self.error.setText("")
 
     def _published(self, result: object) -> None:
         assert isinstance(result, PublishResult)

@@ -284,6 +284,8 @@ def test_cancel_writes_nothing(org: Database, folder: Path) -> None:
     assert folder_fingerprint(folder) == before
     with pytest.raises(PublishCancelled):
         publish(org, folder / "new.db", cancelled=lambda: True)
+    with pytest.raises(PublishCancelled):
+        preview_publish(org, target, cancelled=lambda: True)
     assert folder_fingerprint(folder) == before
 
 
