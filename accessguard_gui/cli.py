@@ -153,8 +153,8 @@ def run_import(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             # A dry run writes nothing, not even a new file: a missing database is
             # checked as an empty one.
             missing = not _is_url(target) and not Path(target).exists()
-            db = Database("sqlite://" if missing else target, create=False,
-                          operator=args.operator)
+            db = (Database("sqlite://", operator=args.operator) if missing
+                  else Database(target, create=False, read_only=True, operator=args.operator))
             with db:
                 plan = plan_import(db, source, args.mode, progress=_progress_printer(err))
                 _report(plan, args, out)

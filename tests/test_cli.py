@@ -139,3 +139,19 @@ def test_the_command_line_never_imports_qt(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}, timeout=120)
     assert proc.stdout.strip().splitlines()[-1] == "0 False", proc.stderr
+
+
+def test_a_dry_run_leaves_an_existing_file_byte_for_byte(tmp_path: Path) -> None:
+    target = tmp_path / "org.db"
+    with Database(target) as db, db.action("Setup") as s:
+        rbac.add_user(s, "alice")
+    before = target.read_bytes()
+    folder = write_dir(tmp_path / "src", ORG)
+    code, out, err = run("import", str(folder), "--into", str(target), "--dry-run",
+                         "--mode", "mirror")
+    assert code == 0, err
+    assert "users.csv:2\tchange\tuser alice" in out
+    assert "Nothing was written." in out
+    # The file itself; reading a WAL database may leave its -shm/-wal side files, empty
+    # of changes, as any reader does.
+    assert target.read_bytes() == before
