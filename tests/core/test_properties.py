@@ -13,13 +13,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
-from accessguard_gui.core import explain, rbac
+from accessguard_gui.core import access_query, explain, rbac
 from accessguard_gui.core.database import Database
 from accessguard_gui.core.errors import (
     AccessGuardError,
@@ -318,20 +319,25 @@ def _compare(db: Database, sc: Scenario) -> None:
             assert {r.name for r in rbac.authorized_roles_for(s, *perm)} == {
                 r for r in sc.role_names if perm in ref.role_permissions(r, inherited=True)
             }, perm
-        for user in sc.users:
-            for perm in sc.permissions:
-                decision = rbac.check_access(s, user, *perm, now=NOW)
-                _check_decision(ref, user, perm, decision)
-                # Names ignore case and surrounding spaces, ids work as well as names.
-                resource_id = rbac.get_resource(s, perm[0]).id
-                again = rbac.check_access(
-                    s, f" {user.upper()} ", resource_id, perm[1].upper(), now=NOW
-                )
-                assert again == decision
+        # Walked paths (few, SQLite) and the graph search (WALK_CAP 1: always) agree.
+        for cap in (access_query.WALK_CAP, 1):
+            with mock.patch.object(access_query, "WALK_CAP", cap):
+                _compare_decisions(ref, sc, s)
         _check_explanations(ref, sc.users, list(sc.permissions), s)
         breaches = {(v.ssd_set, v.username, v.roles) for v in rbac.ssd_violations(s)}
         assert breaches == ref.ssd_breaches(sets) == set()
         assert {x.name: (set(x.roles), x.cardinality) for x in rbac.ssd_role_sets(s)} == sets
+
+
+def _compare_decisions(ref: Reference, sc: Scenario, s: Session) -> None:
+    for user in sc.users:
+        for perm in sc.permissions:
+            decision = rbac.check_access(s, user, *perm, now=NOW)
+            _check_decision(ref, user, perm, decision)
+            # Names ignore case and surrounding spaces, ids work as well as names.
+            resource_id = rbac.get_resource(s, perm[0]).id
+            again = rbac.check_access(s, f" {user.upper()} ", resource_id, perm[1].upper(), now=NOW)
+            assert again == decision
 
 
 def _check_paths(
@@ -514,6 +520,12 @@ def test_stacked_diamonds_explain_the_best_paths(template: Path, sc: Diamonds) -
             for u, position, expiry in sc.assignments:
                 rbac.assign_user(s, users[u], sc.order[position], expires_at=EXPIRIES[expiry])
                 ref.assignments[(users[u], sc.order[position])] = EXPIRIES[expiry]
+        with db.read() as s, mock.patch.object(access_query, "WALK_CAP", 1):
+            # The graph search, which answers wherever walking every path would cost too
+            # much (on SQLite, few paths are walked directly: that branch is checked below).
+            for user in users:
+                for perm in perms:
+                    _check_decision(ref, user, perm, rbac.check_access(s, user, *perm, now=NOW))
         with db.read() as s:
             for user in users:
                 for perm in perms:
