@@ -177,3 +177,19 @@ def test_the_capture_sees_a_real_scan() -> None:
     assert full_scans(plans) == ["SCAN users"]
     assert full_scans([("", ["SCAN walk", "SCAN CONSTANT ROW"])]) == []
 
+
+
+def test_check_access_on_a_wide_hierarchy_reads_the_graph_by_index(
+    plan_db: Database, sample: tuple[str, str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where walking every path would cost too much (WALK_CAP reached: forced here), the
+    second statement reads the deduplicated closure through the same indexes."""
+    from accessguard_gui.core import access_query
+
+    monkeypatch.setattr(access_query, "WALK_CAP", 1)
+    plans = statement_plans(plan_db, lambda s: rbac.check_access(s, *sample))
+    assert len(plans) == 2, [sql for sql, _ in plans]
+    assert full_scans(plans) == []
+    lines = lines_of(plans[1:])
+    assert any(line.startswith("SEARCH ri USING") and "(role_id=?)" in line for line in lines)
+    assert any("ix_role_permissions_permission_role (permission_id=?" in line for line in lines)
