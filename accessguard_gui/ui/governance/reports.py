@@ -33,7 +33,7 @@ from .common import GREEN, RED, GovernanceWindow, datetime_picker, picked_moment
 from .pdf import write_pdf
 from .tasks import Task, read_in
 
-PREVIEW_ROWS = 500
+PREVIEW_ROWS = 200
 Builder = Callable[[Any, reports.Stamp, Callable[[str], None]], Report]
 
 
