@@ -84,7 +84,6 @@ from .service_plan import (
     drop_plan,
     is_unusable_hash,
     load_desired,
-    read_plan,
 )
 
 __all__ = [
@@ -337,6 +336,7 @@ def publish(
                 "has_base": options.baseline is not None,
             }
             counter: int | None = None
+            snapshot_plan: PublishPlan | None = None
             if not new_file:
                 # Compare with a snapshot first, holding no lock: the service keeps
                 # working. Under the write lock an unchanged file (same change counter)
@@ -347,7 +347,7 @@ def publish(
                 svc.exec_driver_sql(
                     "ATTACH DATABASE ? AS snap", ((folder / "snapshot.db").as_uri() + "?mode=ro",)
                 )
-                build_plan(svc, path, new_file, state="snap", **plan_args)
+                snapshot_plan = build_plan(svc, path, new_file, state="snap", **plan_args)
                 check_cancel()
             if keep is not None:
                 remove_with_side_files(keep)
@@ -363,12 +363,12 @@ def publish(
                 plan = build_plan(svc, path, new_file, **plan_args)
             else:
                 backup = _backup(path, say)
-                if counter is None or change_counter(path) != counter:
+                if snapshot_plan is None or counter is None or change_counter(path) != counter:
                     say("The service wrote meanwhile: comparing again")
                     drop_plan(svc)
                     plan = build_plan(svc, path, new_file, **plan_args)
                 else:
-                    plan = read_plan(svc, path, new_file, **plan_args)
+                    plan = snapshot_plan
             if expected is not None and expected.fingerprint != plan.fingerprint:
                 raise _changed(path)
             check_cancel()

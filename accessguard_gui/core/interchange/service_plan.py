@@ -598,6 +598,7 @@ def read_plan(
     ).scalar_one()
     unusable = svc.exec_driver_sql("SELECT count(*) FROM d_users WHERE note <> ''").scalar_one()
     return PublishPlan(
+        notes=tuple(_case_twins(svc)),
         target=target,
         new_file=new_file,
         counts=counts,
@@ -611,6 +612,30 @@ def read_plan(
     )
 
 
+
+
+def _case_twins(svc: Connection) -> Iterator[str]:
+    """Notes on kept service-only names that differ from AccessGuard's only by case: the
+    service keeps them apart (it compares exactly), an import would refuse them."""
+    for section, table, column, what in (
+        ("users", "d_users", "username", "user"),
+        ("roles", "d_roles", "name", "role"),
+    ):
+        svc.exec_driver_sql(
+            f"CREATE INDEX IF NOT EXISTS temp.{table}_folded ON {table} (lower({column}))"
+        )
+        pairs = svc.exec_driver_sql(
+            f"SELECT p.a, d.{column} FROM plan p JOIN {table} d "
+            f"ON lower(d.{column}) = lower(p.a) WHERE p.section = '{section}' "
+            "AND p.verdict = 'kept' ORDER BY p.a LIMIT 6"
+        ).all()
+        if pairs:
+            shown = ", ".join(f"\u201c{a}\u201d ~ \u201c{b}\u201d" for a, b in pairs[:5])
+            yield (
+                f"Some {what} names only in the service file differ from AccessGuard's only "
+                f"by case ({shown}{', …' if len(pairs) > 5 else ''}): the service keeps them "
+                "apart, AccessGuard would refuse to import both. Rename or remove one of each."
+            )
 
 
 def _not_kept(section: str, columns: str) -> str:

@@ -175,6 +175,18 @@ def test_the_preview_lists_the_changes_and_writes_nothing(org: Database, folder:
     assert "1 user(s) exist only in the service file and are kept with 2 role assignment(s)" in text
 
 
+def test_the_preview_names_service_only_names_that_differ_only_by_case(
+    org: Database, folder: Path
+) -> None:
+    target = make_service_file(
+        folder / "accessguard.db",
+        users=[("Alice", FAST.hash("x"), 1)],
+        roles=["staff"],
+    )
+    text = preview_publish(org, target, PublishOptions(now=NOW)).report()
+    assert "“Alice” ~ “alice”" in text and "“staff” ~ “Staff”" in text
+
+
 def test_publishing_in_place_backs_up_keeps_service_only_rows_and_matches_check_access(
     org: Database, folder: Path
 ) -> None:
