@@ -417,46 +417,6 @@ class RecordTableModel(QAbstractTableModel):
             return str(self._state_of(row[ID]))
         return None
 
-    def multiData(self, index: Index, role_data_span: Any) -> None:  # noqa: N802
-        """Every role a delegate asks of one cell, in one call.
-
-        Qt's item delegate asks a cell for ~7 roles at once through ``multiData``; the
-        default answers each with a ``data()`` call from C++ into Python. Answering them
-        here costs one call per painted cell — a painted page is ~240 calls, not ~1,700.
-        A role with no answer is left cleared (never a Python None: see
-        ``test_data_for_unhandled_roles_does_not_leak_none``).
-        """
-        r = index.row() - self._ncreated
-        page = self._pages.get(r // PAGE_SIZE) if r >= 0 else None
-        if page is None or self._marked or r % PAGE_SIZE >= len(page):
-            for item in role_data_span:  # pending rows and marks: the general path
-                value = self.data(index, item.role())
-                if value is None:
-                    item.clearData()
-                else:
-                    item.setData(value)
-            return
-        row = page[r % PAGE_SIZE]
-        if self._patched:
-            row = self._patched.get(row[ID], row)
-        c = index.column()
-        for item in role_data_span:
-            role = item.role()
-            if role == _DISPLAY:
-                item.setData(row[FIRST_CELL + c])
-            elif role == _CHECK and c in self._check_at:
-                item.setData(_CHECKED if row[self._check_at[c]] else _UNCHECKED)
-            elif role == _ALIGN and c in self._right:
-                item.setData(_RIGHT)
-            elif role in self._nothing or role in (_CHECK, _ALIGN):
-                item.clearData()
-            else:
-                value = self._other_data(index, role)
-                if value is None:
-                    item.clearData()
-                else:
-                    item.setData(value)
-
     def headerData(
         self, section: int, orientation: Qt.Orientation, role: int = _DISPLAY
     ) -> Any:
