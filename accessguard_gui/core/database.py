@@ -30,6 +30,7 @@ import os
 import secrets
 import sqlite3
 import stat
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -58,6 +59,7 @@ from .errors import (
     HotJournalError,
     MigrationError,
     NewerSchemaError,
+    QueryStoppedError,
     ReadOnlyDatabaseError,
     SpecialFileError,
 )
@@ -80,6 +82,7 @@ from .sqlite_files import (
     translate_sqlite,
     unused_name,
 )
+from .validation import safe_operator
 
 __all__ = [
     "QUICK_CHECK_LIMIT",
@@ -115,7 +118,12 @@ def default_database_path() -> Path:
 
 
 def current_operator() -> str:
-    """The person making changes, recorded in the audit trail: for now the OS user."""
+    """The person making changes, recorded in the audit trail: for now the OS user, made
+    safe (``validation.safe_operator``: $LOGNAME and $USER can say anything)."""
+    return safe_operator(_os_user())[0]
+
+
+def _os_user() -> str:
     try:
         return getpass.getuser()
     except Exception:  # noqa: BLE001 - no user name in some containers
@@ -189,6 +197,8 @@ class Database:
         recovery_backup: the copy taken before a rollback journal left by a crashed
             program was played back, if any.
         created: True if this open created a new database.
+        operator / operator_note: the name the audit trail records (validation.safe_operator)
+            and, if it had to be made safe, why (None otherwise).
     """
 
     def __init__(
@@ -201,7 +211,9 @@ class Database:
         busy_timeout: float = BUSY_TIMEOUT_S,
         on_wait: Callable[[str], bool] | None = None,
     ) -> None:
-        self.operator = operator or current_operator()
+        # Bounded and visible, whatever the environment or the caller says; the note
+        # says what was changed (the window shows it).
+        self.operator, self.operator_note = safe_operator(operator or _os_user())
         self.busy_timeout = busy_timeout
         self._on_wait = on_wait
         self.backup_path: Path | None = None
@@ -363,12 +375,16 @@ class Database:
             ) from exc
         return dest
 
-    def check(self) -> list[str]:
+    def check(self, cancel: threading.Event | None = None) -> list[str]:
         """Integrity and foreign-key checks; an empty list means the file is healthy.
 
         Runs on a fresh connection of its own, so it reads the file as it is on disk
         rather than pages a pooled connection has cached. Can take seconds on a very
-        large file: call it on demand ("Check database"), not on every open.
+        large file: call it on demand ("Check database", off the GUI thread), not on
+        every open. The audit chain and schema objects: core/integrity.py.
+
+        Raises:
+            QueryStoppedError: ``cancel`` was set (from another thread) meanwhile.
         """
         problems: list[str] = []
         if self.dialect != "sqlite" or self.path is None:
@@ -377,13 +393,19 @@ class Database:
             conn = self._connect()
         except sqlite3.Error as exc:
             return [f"The database file cannot be opened: {exc}."]
+        if cancel is not None:
+            conn.set_progress_handler(lambda: 1 if cancel.is_set() else 0, 10_000)
         try:
+            if cancel is not None and cancel.is_set():
+                raise sqlite3.OperationalError("interrupted")
             for (line,) in conn.execute("PRAGMA integrity_check").fetchall():
                 if line != "ok":
                     problems.append(str(line))
             for row in conn.execute("PRAGMA foreign_key_check").fetchall():
                 problems.append(f"table {row[0]} row {row[1]} refers to a missing {row[2]} record")
         except sqlite3.DatabaseError as exc:
+            if cancel is not None and cancel.is_set():
+                raise QueryStoppedError("The check was cancelled.") from exc
             problems.append(f"The database file is damaged: {exc}.")
         finally:
             conn.close()

@@ -181,6 +181,10 @@ def safe_operator(value: object) -> tuple[str, str | None]:
         return operator(raw), None
     except ValidationError as exc:
         reason = exc.message
+    if len(raw.strip()) > OPERATOR_MAX:  # the length was the first complaint: the rest too
+        bad = next((ch for ch in raw[: OPERATOR_MAX * 8] if _has_control(ch) or is_invisible(ch)), None)
+        if bad is not None:
+            reason += f" It contains a control or invisible character ({_describe(bad)})."
     # At most what can survive the cut is looked at: a 1 MB name costs nothing here.
     text = unicodedata.normalize("NFC", raw[: OPERATOR_MAX * 8]).strip()
     shown = "".join(

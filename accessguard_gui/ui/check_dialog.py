@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from PySide6.QtCore import QThread, Qt, Signal
+from PySide6.QtCore import Qt, QThread, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QDialog,
@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 
 from ..core import integrity
 from ..core.database import Database
-from ..core.errors import AccessGuardError
+from ..core.errors import AccessGuardError, QueryStoppedError
 from . import messages
 
 
@@ -45,11 +45,13 @@ class CheckResult:
     lookalikes: list[str] = field(default_factory=list)
     chain: integrity.ChainReport | None = None
     error: str = ""
+    cancelled: bool = False
 
     @property
     def healthy(self) -> bool:
         return (
             not self.error
+            and not self.cancelled
             and not self.file_problems
             and not self.schema
             and self.chain is not None
@@ -60,6 +62,8 @@ class CheckResult:
         """One or two sentences: what is wrong first, then the state of the chain."""
         if self.error:
             return f"The check could not finish: {self.error}"
+        if self.cancelled and self.chain is None:
+            return "The check was cancelled."
         parts = []
         if self.file_problems:
             parts.append(f"The file has {len(self.file_problems):,} problem(s).")
@@ -128,7 +132,7 @@ class CheckWorker(QThread):
         result = CheckResult(self.db.display_name)
         try:
             self.progress.emit("Checking the file structure\u2026", 0, 0)
-            result.file_problems = self.db.check()
+            result.file_problems = self.db.check(cancel=self.cancel)
             result.schema = integrity.schema_findings(self.db)
             result.lookalikes = integrity.lookalike_names(self.db)
 
@@ -139,6 +143,8 @@ class CheckWorker(QThread):
             result.chain = integrity.verify_audit_chain(
                 self.db, expected_head=self.expected_head, progress=step, cancel=self.cancel
             )
+        except QueryStoppedError:
+            result.cancelled = True
         except AccessGuardError as exc:
             result.error = exc.message
         except Exception as exc:  # noqa: BLE001 - a damaged file can fail in many ways

@@ -209,7 +209,7 @@ class MainWindow(QMainWindow):
             "&Check database",
             self.check_database,
             "Ctrl+Shift+K",
-            "Run the integrity and foreign-key checks",
+            "Check the file, its schema objects and the audit trail's hash chain",
         )
         self.act_quit = self._action("&Quit", self.close, keys.Quit, "Close AccessGuard")
         self.act_quit.setShortcut(QKeySequence("Ctrl+Q"))
@@ -343,6 +343,9 @@ class MainWindow(QMainWindow):
         one table, not five."""
         current = max(self.nav.currentRow(), 0)
         for page in self.pages.values():
+            close = getattr(page.model, "close", None)
+            if callable(close):
+                close()  # its background reads stop before their database is closed
             self.stack.removeWidget(page)
             page.deleteLater()
         self.pages = {}
@@ -1025,6 +1028,8 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(
                 f"Upgraded the file; the original is kept at {db.backup_path}.", 10000
             )
+        if db.operator_note:  # the OS user name had to be made safe for the audit trail
+            self.statusBar().showMessage(db.operator_note, 20000)
 
     def backup(self) -> None:
         if self.db.path is None:

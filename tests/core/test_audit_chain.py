@@ -111,10 +111,10 @@ def test_the_operator_is_bounded_and_made_visible_in_the_trail(db: Database) -> 
     assert integrity.verify_audit_chain(db).intact
 
 
-@pytest.mark.xfail(reason="Database applies safe_operator: hook lands in core/database.py", strict=True)
 def test_a_database_with_a_hostile_operator_records_a_safe_one(db_path: Any) -> None:
     with Database(db_path, operator="eve\u2067\u2066" + "y" * 500) as other:
         assert len(other.operator) <= 64 and "\u2067" not in other.operator
+        assert other.operator_note is not None and "U+2067" in other.operator_note
         with other.action("Add role") as s:
             rbac.add_role(s, "Staff")
         with other.read() as s:
@@ -134,3 +134,22 @@ def test_postgresql_refuses_truncate_and_upsert_of_the_trail(pg_db: Database) ->
         with pytest.raises(DatabaseError, match="append-only"), pg_db.action("Tamper") as s:
             s.execute(text(statement))
     assert integrity.verify_audit_chain(pg_db).intact
+
+
+def test_the_os_user_is_made_safe(monkeypatch: pytest.MonkeyPatch) -> None:
+    from accessguard_gui.core import database
+
+    monkeypatch.setenv("LOGNAME", "root\u202e" + "z" * 130_000)
+    name = database.current_operator()
+    assert len(name) == 64 and name.startswith("root\\u202e")
+
+
+def test_the_file_check_can_be_cancelled(db_path: Any) -> None:
+    from accessguard_gui.core.errors import QueryStoppedError
+
+    with Database(db_path) as other:
+        stop = threading.Event()
+        stop.set()
+        with pytest.raises(QueryStoppedError, match="cancelled"):
+            other.check(cancel=stop)
+        assert other.check(cancel=threading.Event()) == []

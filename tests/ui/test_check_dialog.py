@@ -91,7 +91,8 @@ def test_the_check_can_be_cancelled(qtbot: Any, window: MainWindow) -> None:
     dialog.worker.cancel.set()
     qtbot.waitUntil(lambda: dialog.outcome is not None, timeout=10_000)
     chain = dialog.outcome.chain  # type: ignore[union-attr]
-    assert chain is None or chain.cancelled
+    assert dialog.outcome.cancelled or (chain is not None and chain.cancelled)  # type: ignore[union-attr]
+    assert "cancelled" in dialog.status.text()
     dialog.close()
 
 
@@ -162,3 +163,14 @@ def test_the_question_shows_names_from_the_file_as_plain_text(qtbot: Any) -> Non
         label.textFormat() == Qt.TextFormat.PlainText for label in labels
     )
     assert box.textFormat() == Qt.TextFormat.PlainText and "<b>file</b>.db" in box.text()
+
+
+def test_an_operator_made_safe_is_said_in_the_status_bar(
+    window: MainWindow, tmp_path: Path
+) -> None:
+    path = tmp_path / "other.db"
+    Database(path).close()
+    window.db.operator = "eve\u202e"  # what the environment said, passed on to the open
+    window.open_path(path)
+    assert window.db.operator == "eve\\u202e"
+    assert "U+202E" in window.statusBar().currentMessage()
