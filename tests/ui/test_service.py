@@ -154,6 +154,24 @@ def test_open_and_edit_reads_the_file_then_save_publishes_and_refresh_picks_up(
     assert not dialogs.errors
 
 
+def test_after_switching_to_another_database_saves_no_longer_publish(
+    qtbot: Any, window: Any, service: Path, choose: list[Any], tmp_path: Path
+) -> None:
+    assert window.open_path(service)
+    read_in(qtbot, window)
+    other = tmp_path / "other.db"
+    Database(other).close()
+    assert window.open_path(other)
+    assert linking.controller(window) is None
+    assert not window.findChildren(QLabel, "service_link_status")
+    before = folder_fingerprint(service.parent)
+    window.store.push(Create(Entity.USER, {"username": "dave", "active": True}))
+    assert window.save()
+    qtbot.wait(200)
+    assert folder_fingerprint(service.parent) == before
+    assert "linked" not in window.windowTitle()
+
+
 def test_a_busy_service_file_is_caught_up_by_the_next_save(
     qtbot: Any, window: Any, service: Path, choose: list[Any]
 ) -> None:

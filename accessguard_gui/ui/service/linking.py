@@ -57,7 +57,7 @@ class LinkedEditing(QObject):
         self.dialog: RefreshDialog | None = None
         self.last_publish: PublishResult | None = None
         self.quiet = False  # our own page reload after an import: no new check
-        window.saved.connect(lambda _count: self.request("publish"))
+        window.saved.connect(self._saved)
         self.update_status()
 
     # ------------------------------------------------------------------ status
@@ -71,6 +71,9 @@ class LinkedEditing(QObject):
             "color: #b3261e;" if self.link.state.unpublished or not self.link.service.exists()
             else ""
         )
+
+    def _saved(self, _count: int) -> None:
+        self.request("publish")
 
     # ------------------------------------------------------------------ the queue
 
@@ -163,6 +166,7 @@ class LinkedEditing(QObject):
     def close(self) -> None:
         """The window is leaving this database: finish the running step, drop the rest."""
         self._queue.clear()
+        self.window.saved.disconnect(self._saved)  # the next database is not linked here
         if self.task is not None:
             self.task.wait()
             self.task = None
@@ -170,7 +174,9 @@ class LinkedEditing(QObject):
             self.dialog.close()
             self.dialog = None
         self.window.statusBar().removeWidget(self.label)
+        self.label.setParent(None)
         self.label.deleteLater()
+        self.deleteLater()
 
 
 def _short(text: str, limit: int = 130) -> str:
