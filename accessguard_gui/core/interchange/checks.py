@@ -16,9 +16,8 @@ from __future__ import annotations
 
 from collections import defaultdict, deque
 from enum import StrEnum
-from typing import Any
 
-from ..errors import CycleError, SeparationOfDutyError
+from ..errors import CycleError
 from ..rbac import MAX_PATH_DEPTH
 from .staging import DERIVED, ENTITIES, SKELETONS, Staging
 
@@ -571,79 +570,93 @@ class Checker:
             "u.username_key AND s.rkey = r.name_key AND s.problem IS NULL)"
         )
         st.execute("CREATE INDEX temp.w_assign_role ON w_assign(rkey)")
-        violations = list(
-            st.rows(
-                "SELECT a.ukey, s.skey, w.cardinality, group_concat(DISTINCT s.member) "
-                "FROM w_assign a JOIN w_seniors s ON s.senior = a.rkey JOIN w_sets w "
-                "ON w.skey = s.skey GROUP BY a.ukey, s.skey "
-                "HAVING count(DISTINCT s.member) >= w.cardinality"
-            )
+        st.execute("DROP TABLE IF EXISTS temp.w_viol")
+        st.execute(
+            "CREATE TEMP TABLE w_viol AS SELECT a.ukey, s.skey, w.cardinality, "
+            "CAST(NULL AS TEXT) AS message FROM w_assign a JOIN w_seniors s "
+            "ON s.senior = a.rkey JOIN w_sets w ON w.skey = s.skey GROUP BY a.ukey, s.skey "
+            "HAVING count(DISTINCT s.member) >= w.cardinality"
         )
-        if violations:
-            self._refuse_violations(violations)
+        if st.scalar("SELECT count(*) FROM w_viol"):
+            self._refuse_violations()
 
-    def _refuse_violations(self, violations: list[Any]) -> None:
+    def _refuse_violations(self) -> None:
+        """Refuse what breaks a set, set-based (an import may break it for a million
+        users at once): breaches the database already holds are left to the SoD report,
+        as editing leaves them; the message of each is SeparationOfDutyError's."""
         st = self.st
-        for ukey, skey, cardinality, members in violations:
-            if self._violated_before(ukey, skey):
-                continue
-            set_name = st.scalar(
-                "SELECT coalesce((SELECT name FROM s_ssd_sets WHERE nkey = ?1 LIMIT 1), "
-                "(SELECT name FROM tgt.ssd_sets WHERE name_key = ?1))",
-                (skey,),
-            )
-            user = st.scalar(
-                "SELECT coalesce((SELECT username FROM s_user_roles WHERE ukey = ?1 LIMIT 1), "
-                "(SELECT username FROM s_users WHERE ukey = ?1 LIMIT 1), "
-                "(SELECT username FROM tgt.users WHERE username_key = ?1))",
-                (ukey,),
-            )
-            roles = sorted(self._role_names(set(members.split(","))).values(), key=str.casefold)
-            message = SeparationOfDutyError(set_name, cardinality, {user: roles}).message
+        # Breaches in the database as it is (its own members, inheritance, assignments).
+        st.execute("DROP TABLE IF EXISTS temp.w_old")
+        st.execute(
+            "CREATE TEMP TABLE w_old AS WITH RECURSIVE members(skey, rid) AS (SELECT "
+            "s.name_key, m.role_id FROM tgt.ssd_set_roles m JOIN tgt.ssd_sets s ON s.id = "
+            "m.ssd_set_id WHERE s.name_key IN (SELECT skey FROM w_viol)), up(skey, member, "
+            "senior) AS (SELECT skey, rid, rid FROM members UNION SELECT up.skey, up.member, "
+            "i.role_id FROM up JOIN tgt.role_inheritance i ON i.inherits_from_id = up.senior) "
+            "SELECT u.username_key AS ukey, up.skey AS skey FROM up JOIN tgt.user_roles a "
+            "ON a.role_id = up.senior JOIN tgt.users u ON u.id = a.user_id JOIN tgt.ssd_sets t "
+            "ON t.name_key = up.skey WHERE u.username_key IN (SELECT ukey FROM w_viol) "
+            "GROUP BY u.username_key, up.skey, t.cardinality "
+            "HAVING count(DISTINCT up.member) >= t.cardinality"
+        )
+        st.execute(
+            "DELETE FROM w_viol WHERE EXISTS (SELECT 1 FROM w_old o WHERE o.ukey = w_viol.ukey "
+            "AND o.skey = w_viol.skey)"
+        )
+        role_name = (
+            "coalesce((SELECT name FROM s_roles WHERE nkey = {0} LIMIT 1), (SELECT role FROM "
+            "s_role_parents WHERE rkey = {0} LIMIT 1), (SELECT role FROM s_user_roles WHERE "
+            "rkey = {0} LIMIT 1), (SELECT name FROM tgt.roles WHERE name_key = {0}), {0})"
+        )
+        st.execute(
+            "UPDATE w_viol SET message = 'Separation of duty \u201c' || coalesce((SELECT name "
+            "FROM s_ssd_sets WHERE nkey = w_viol.skey LIMIT 1), (SELECT name FROM tgt.ssd_sets "
+            "WHERE name_key = w_viol.skey), w_viol.skey) || '\u201d allows fewer than ' || "
+            "cardinality || ' of its roles per user: ' || coalesce((SELECT username FROM "
+            "s_users WHERE ukey = w_viol.ukey LIMIT 1), (SELECT username FROM s_user_roles "
+            "WHERE ukey = w_viol.ukey LIMIT 1), (SELECT username FROM tgt.users WHERE "
+            "username_key = w_viol.ukey), w_viol.ukey) || ' would hold ' || (SELECT "
+            "group_concat(name, ', ') FROM (SELECT DISTINCT m.member, "
+            + role_name.format("m.member") + " AS name FROM w_assign a JOIN w_seniors m "
+            "ON m.senior = a.rkey WHERE a.ukey = w_viol.ukey AND m.skey = w_viol.skey "
+            "ORDER BY m.member)) || '.'"
+        )
+        # The import's own assignments that authorize a role of the set are refused.
+        st.execute(
+            "UPDATE s_user_roles SET problem = v.message FROM w_viol v JOIN w_seniors s "
+            "ON s.skey = v.skey WHERE s_user_roles.ukey = v.ukey AND s_user_roles.rkey = "
+            "s.senior AND s_user_roles.problem IS NULL AND coalesce(s_user_roles.in_target, "
+            "0) = 0"
+        )
+        # Breaches the import causes otherwise (a new member, a lower cardinality, a new
+        # inheritance): refuse those rows, once per set.
+        unmarked = list(st.rows(
+            "SELECT skey, min(message) FROM w_viol v WHERE NOT EXISTS (SELECT 1 FROM "
+            "s_user_roles r WHERE r.ukey = v.ukey AND r.problem = v.message) GROUP BY skey"
+        ))
+        for skey, message in unmarked:
             marked = st.conn.exec_driver_sql(
-                "UPDATE s_user_roles SET problem = ? WHERE problem IS NULL AND ukey = ? AND "
-                "coalesce(in_target, 0) = 0 AND rkey IN (SELECT senior FROM w_seniors "
-                "WHERE skey = ?)",
-                (message, ukey, skey),
+                "UPDATE s_ssd_set_roles SET problem = ? WHERE problem IS NULL AND skey = ? "
+                "AND coalesce(in_target, 0) = 0",
+                (message, skey),
             ).rowcount
-            if not marked:
-                marked = st.conn.exec_driver_sql(
-                    "UPDATE s_ssd_set_roles SET problem = ? WHERE problem IS NULL AND skey = ? "
-                    "AND coalesce(in_target, 0) = 0",
-                    (message, skey),
-                ).rowcount
-                marked += st.conn.exec_driver_sql(
-                    "UPDATE s_ssd_sets SET problem = ? WHERE problem IS NULL AND nkey = ? "
-                    "AND verdict IN ('add', 'change')",
-                    (message, skey),
-                ).rowcount
-                marked += st.conn.exec_driver_sql(
-                    "UPDATE s_role_parents SET problem = ? WHERE problem IS NULL AND "
-                    "coalesce(in_target, 0) = 0 AND pkey IN (SELECT senior FROM w_seniors "
-                    "WHERE skey = ?)",
-                    (message, skey),
-                ).rowcount
+            marked += st.conn.exec_driver_sql(
+                "UPDATE s_ssd_sets SET problem = ? WHERE problem IS NULL AND nkey = ? "
+                "AND verdict IN ('add', 'change')",
+                (message, skey),
+            ).rowcount
+            marked += st.conn.exec_driver_sql(
+                "UPDATE s_role_parents SET problem = ? WHERE problem IS NULL AND "
+                "coalesce(in_target, 0) = 0 AND pkey IN (SELECT senior FROM w_seniors "
+                "WHERE skey = ?)",
+                (message, skey),
+            ).rowcount
             if not marked:
                 st.execute(
                     "INSERT INTO s_notes (file, line, kind, message, refuses) "
                     "VALUES (0, 0, 'ssd_sets', ?, 1)",
                     (message,),
                 )
-
-    def _violated_before(self, ukey: str, skey: str) -> bool:
-        """True if the user already breaks the set in the database (the import does not
-        cause it; editing tolerates such old breaches too)."""
-        return bool(
-            self.st.scalar(
-                "WITH RECURSIVE auth(role_id) AS (SELECT a.role_id FROM tgt.user_roles a "
-                "JOIN tgt.users u ON u.id = a.user_id WHERE u.username_key = ?1 UNION "
-                "SELECT i.inherits_from_id FROM auth JOIN tgt.role_inheritance i "
-                "ON i.role_id = auth.role_id) SELECT count(*) >= s.cardinality FROM tgt.ssd_sets s "
-                "JOIN tgt.ssd_set_roles m ON m.ssd_set_id = s.id WHERE s.name_key = ?2 "
-                "AND m.role_id IN (SELECT role_id FROM auth)",
-                (ukey, skey),
-            )
-        )
 
 
 def _named_diff() -> str:

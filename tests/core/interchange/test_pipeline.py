@@ -483,3 +483,53 @@ def test_mirror_keeps_permissions_of_resources_the_source_keeps(
     assert not any(table == "permissions" for table, _key in removed)
     with db.read() as s:
         assert [p.label for p in rbac.role_permissions(s, "Staff")] == ["Ledger: read"]
+
+
+def test_separation_of_duty_is_checked_for_many_users_at_once(
+    db: Database, tmp_path: Path
+) -> None:
+    with db.action("Setup") as s:
+        for name in ("Clerk", "Approver", "Other"):
+            rbac.add_role(s, name)
+        rbac.add_user(s, "old")
+        rbac.assign_user(s, "old", "Clerk")
+        rbac.assign_user(s, "old", "Approver")
+        rbac.create_ssd_set(s, "Payables", ["Clerk", "Other"], 2)
+    users = [["username"]] + [[f"u{i}"] for i in range(300)]
+    assignments = [["username", "role"], ["old", "Other"]]
+    for i in range(300):
+        assignments += [[f"u{i}", "Clerk"], [f"u{i}", "Other" if i % 3 == 0 else "Approver"]]
+    lines = _refused(db, write_dir(tmp_path / "org", {"users.csv": users,
+                                                      "user_roles.csv": assignments}))
+    # old's new assignment (Clerk is old's already), and every third user's pair.
+    assert len(lines) == 1 + 2 * 100
+    assert lines[0] == ("user_roles.csv:2 Separation of duty \u201cPayables\u201d allows "
+                        "fewer than 2 of its roles per user: old would hold Clerk, Other.")
+
+
+def test_a_breach_already_in_the_database_does_not_block_an_import(
+    db: Database, db_path: Path, tmp_path: Path
+) -> None:
+    """As editing tolerates a breach it did not cause (an old import, direct SQL)."""
+    import sqlite3
+
+    with db.action("Setup") as s:
+        for name in ("Clerk", "Other", "Reader"):
+            rbac.add_role(s, name)
+        rbac.add_user(s, "old")
+        rbac.assign_user(s, "old", "Clerk")
+        rbac.create_ssd_set(s, "Payables", ["Clerk", "Other"], 2)
+    conn = sqlite3.connect(db_path)
+    with conn:
+        conn.execute(
+            "INSERT INTO user_roles (user_id, role_id, granted_at, granted_by, version) "
+            "SELECT u.id, r.id, '2026-01-01 00:00:00.000000', 'sql', 1 FROM users u, roles r "
+            "WHERE u.username = 'old' AND r.name = 'Other'"
+        )
+    conn.close()
+    folder = write_dir(tmp_path / "org", {"user_roles.csv": [["username", "role"],
+                                                             ["old", "Reader"]]})
+    _import(db, folder)
+    with db.read() as s:
+        assert sorted(a.role for a in rbac.assigned_roles(s, "old")) == [
+            "Clerk", "Other", "Reader"]
