@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QBrush
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -19,7 +20,7 @@ from ...core.changes import Edit
 from ...core.database import Database
 from ...core.governance import hygiene
 from ...core.governance.hygiene import Finding, KindResult
-from ..access.common import open_window
+from ..access.common import PENDING, open_window
 from ..pending import PendingStore
 from ..plain_text import plain_tooltip
 from .common import GREY, GovernanceWindow
@@ -62,6 +63,7 @@ class HygieneWindow(GovernanceWindow):
         self.layout_box.addWidget(self.tree, 1)
         self.layout_box.addLayout(buttons)
         self.finish_layout()
+        store.changed.connect(self._mark_pending)
         self.scan()
 
     def scan(self) -> None:
@@ -108,10 +110,26 @@ class HygieneWindow(GovernanceWindow):
         for group, result in zip(groups, results, strict=True):
             group.setExpanded(bool(result.findings))
         self.tree.setUpdatesEnabled(True)
+        self._mark_pending()
         self.say(
             "No findings: the role model is clean." if not problems else f"{problems:,} finding"
             f"{'s' if problems != 1 else ''}. Tick the ones to fix; fixes are pending until Save.",
         )
+
+    def _mark_pending(self) -> None:
+        """A finding whose fix is pending says so (and cannot be ticked again); undone,
+        it is offered again. The store holds the very edit objects a fix pushed."""
+        pending = {id(e) for e in self.store.edits()}
+        brush = QBrush(PENDING)
+        for item in self._items():
+            finding = item.data(0, FINDING_ROLE)
+            if not isinstance(finding, Finding) or not finding.edits:
+                continue
+            is_pending = all(id(e) in pending for e in finding.edits)
+            item.setText(2, f"{finding.fix} \u2014 pending" if is_pending else finding.fix)
+            item.setForeground(2, brush if is_pending else QBrush())
+            if is_pending and item.checkState(0) == Qt.CheckState.Checked:
+                item.setCheckState(0, Qt.CheckState.Unchecked)
 
     # ------------------------------------------------------------ fixing
 
@@ -145,7 +163,8 @@ class HygieneWindow(GovernanceWindow):
                 item.setCheckState(0, Qt.CheckState.Checked)
 
     def _fix(self, findings: list[Finding]) -> None:
-        edits: list[Edit] = [e for f in findings for e in f.edits]
+        pending = {id(e) for e in self.store.edits()}
+        edits: list[Edit] = [e for f in findings for e in f.edits if id(e) not in pending]
         if not edits:
             self.say("Tick one or more findings that have a fix (or select a kind) first.")
             return

@@ -50,6 +50,11 @@ def test_findings_are_listed_and_a_ticked_fix_becomes_pending(qtbot: QtBot, db: 
         "Remove alice from Base",
     ]
     assert "pending" in window.message.text()
+    marked = {i.text(0): i.text(2) for i in window._items()}
+    assert marked["Ledger: shred"] == "Delete the permission \u2014 pending"
+    window.store.undo()
+    marked = {i.text(0): i.text(2) for i in window._items()}
+    assert marked["alice \u2192 Base"] == "Remove the direct assignment"
 
 
 def test_read_only_offers_no_fix(qtbot: QtBot, db: Database, db_path: Path) -> None:
