@@ -21,6 +21,8 @@ from ..errors import CycleError
 from ..rbac import MAX_PATH_DEPTH
 from .staging import DERIVED, ENTITIES, SKELETONS, Staging
 
+CYCLES_EXPLAINED = 1000  # imported inheritances on a cycle shown with their path
+
 
 class Mode(StrEnum):
     """What an import may do to records already in the database."""
@@ -456,48 +458,57 @@ class Checker:
             return
         self._final_edges()
         # Peel the graph from its top: round r removes the edges of roles nobody (left)
-        # inherits from. An acyclic graph empties in as many rounds as its longest chain.
-        rounds = 0
-        while True:
-            rounds += 1
-            changed = st.conn.exec_driver_sql(
+        # inherits from. Within the allowed depth an acyclic graph empties in at most
+        # MAX_PATH_DEPTH rounds; what is left after them lies on a cycle or on a chain
+        # longer than check_access explains. At most MAX_PATH_DEPTH + 1 statements.
+        for number in range(1, MAX_PATH_DEPTH + 2):
+            if not st.conn.exec_driver_sql(
                 "UPDATE w_edges SET round = ? WHERE round IS NULL AND child NOT IN "
                 "(SELECT parent FROM w_edges WHERE round IS NULL)",
-                (rounds,),
-            ).rowcount
-            if not changed:
+                (number,),
+            ).rowcount:
                 break
-        if rounds - 1 > MAX_PATH_DEPTH:
-            st.execute(
-                "UPDATE s_role_parents SET problem = 'This inheritance makes a chain of more "
-                f"than {MAX_PATH_DEPTH + 1} roles each inheriting from the next; at most "
-                f"{MAX_PATH_DEPTH + 1} are allowed.' WHERE problem IS NULL AND seq IN "
-                f"(SELECT seq FROM w_edges WHERE round > {MAX_PATH_DEPTH})"
-            )
-        # What is left holds cycles: peel it from the bottom too, keep the cycles only.
-        while st.conn.exec_driver_sql(
-            "UPDATE w_edges SET round = 0 WHERE round IS NULL AND parent NOT IN "
-            "(SELECT child FROM w_edges WHERE round IS NULL)"
-        ).rowcount:
-            pass
         left = list(st.rows("SELECT child, parent, seq FROM w_edges WHERE round IS NULL"))
         if not left:
             return
         graph: dict[str, list[str]] = defaultdict(list)
         for child, parent, _seq in left:
             graph[child].append(parent)
-        names = self._role_names({c for c, _p, _s in left} | {p for _c, p, _s in left})
-        for child, parent, seq in left:
-            if seq is None:
-                continue
-            path = _path(graph, parent, child)
-            if path is None:
-                continue
-            message = CycleError([names[child], *(names[k] for k in path)]).message
+        chain = (
+            f"This inheritance makes a chain of more than {MAX_PATH_DEPTH + 1} roles each "
+            f"inheriting from the next; at most {MAX_PATH_DEPTH + 1} are allowed."
+        )
+        ours = [(child, parent, seq) for child, parent, seq in left if seq is not None]
+        # A path search each, for a bounded number of them.
+        paths = [(child, seq, _path(graph, parent, child))
+                 for child, parent, seq in ours[:CYCLES_EXPLAINED]]
+        names = self._role_names(
+            {child for child, _s, _p in paths} | {k for _c, _s, p in paths for k in p or ()}
+        )
+        for child, seq, path in paths:
+            message = chain if path is None else CycleError(
+                [names[child], *(names[k] for k in path)]
+            ).message
+            self._refuse_edge(seq, message)
+        for _child, _parent, seq in ours[CYCLES_EXPLAINED:]:
+            self._refuse_edge(seq, "This inheritance is part of a cycle or of a chain of more "
+                              f"than {MAX_PATH_DEPTH + 1} roles.")
+        if not ours:
+            # The edges left are the database's, made too deep by edges the import puts
+            # above them: refuse those (every imported edge over a role left).
             st.execute(
-                "UPDATE s_role_parents SET problem = ? WHERE seq = ? AND problem IS NULL",
-                (message, seq),
+                "WITH RECURSIVE above(k) AS (SELECT child FROM w_edges WHERE round IS NULL "
+                "UNION SELECT e.child FROM w_edges e JOIN above ON e.parent = above.k) "
+                "UPDATE s_role_parents SET problem = ? WHERE problem IS NULL AND seq IN "
+                "(SELECT seq FROM w_edges WHERE seq IS NOT NULL AND parent IN above)",
+                (chain,),
             )
+
+    def _refuse_edge(self, seq: int, message: str) -> None:
+        self.st.execute(
+            "UPDATE s_role_parents SET problem = ? WHERE seq = ? AND problem IS NULL",
+            (message, seq),
+        )
 
     # ------------------------------------------------------------------ separation of duty
 

@@ -533,3 +533,26 @@ def test_a_breach_already_in_the_database_does_not_block_an_import(
     with db.read() as s:
         assert sorted(a.role for a in rbac.assigned_roles(s, "old")) == [
             "Clerk", "Other", "Reader"]
+
+
+def test_chains_longer_than_check_access_explains_are_refused(
+    db: Database, tmp_path: Path
+) -> None:
+    from accessguard_gui.core.rbac import MAX_PATH_DEPTH
+
+    roles = [["name"]] + [[f"R{i}"] for i in range(MAX_PATH_DEPTH + 3)]
+    # R1 inherits from R0, R2 from R1, …: MAX_PATH_DEPTH + 2 edges, one too many.
+    parents = [["role", "parent_role"]] + [
+        [f"R{i}", f"R{i - 1}"] for i in range(1, MAX_PATH_DEPTH + 3)
+    ]
+    lines = _refused(db, write_dir(tmp_path / "long", {"roles.csv": roles,
+                                                       "role_parents.csv": parents}))
+    assert lines and all("makes a chain of more than" in line for line in lines)
+    # The longest allowed chain imports; one more edge over it is refused.
+    _import(db, write_dir(tmp_path / "ok", {"roles.csv": roles,
+                                            "role_parents.csv": parents[:-1]}))
+    lines = _refused(db, write_dir(tmp_path / "top", {
+        "role_parents.csv": [["role", "parent_role"], parents[-1]]}))
+    assert lines == [f"role_parents.csv:2 This inheritance makes a chain of more than "
+                     f"{MAX_PATH_DEPTH + 1} roles each inheriting from the next; at most "
+                     f"{MAX_PATH_DEPTH + 1} are allowed."]
