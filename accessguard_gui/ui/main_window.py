@@ -257,7 +257,7 @@ class MainWindow(QMainWindow):
             "Export the whole organisation as CSV files, a JSON document or a Casbin policy",
         )
         self.act_publish = self._action(
-            "&Publish to service database…", self.publish_to_service, None,
+            "&Publish to service database…", self.publish_to_service, "Ctrl+Shift+U",
             "Write this database into the AccessGuard web service's own file (preview first)",
         )
         self.act_export_table = self._action(
