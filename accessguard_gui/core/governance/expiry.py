@@ -193,10 +193,11 @@ def rows_for_bulk(
     *,
     search: str = "",
     now: datetime | None = None,
-    limit: int = BULK_LIMIT,
+    limit: int | None = None,
 ) -> list[ExpiryRow]:
-    """Every row of a window (up to ``limit``), for "extend all" / "remove all"."""
-    return page(session, horizon, Order.BY_USER, search=search, now=now, limit=limit)
+    """Every row of a window (up to ``limit``, default BULK_LIMIT), for "extend all" /
+    "remove all"."""
+    return page(session, horizon, Order.BY_USER, search=search, now=now, limit=limit or BULK_LIMIT)
 
 
 def extend_edits(rows: Sequence[ExpiryRow], until: datetime | None) -> list[Edit]:

@@ -227,10 +227,19 @@ class ExpiryCalendar(GovernanceWindow):
 
     def _extend(self, *, selected: bool) -> None:
         days = self.days.value()
-        self._targets(selected, lambda rows: self.propose(expiry.extend_by_edits(rows, days)))
+        self._targets(selected, lambda rows: self._push(rows, expiry.extend_by_edits(rows, days)))
 
     def _remove(self, *, selected: bool) -> None:
-        self._targets(selected, lambda rows: self.propose(expiry.remove_edits(rows)))
+        self._targets(selected, lambda rows: self._push(rows, expiry.remove_edits(rows)))
+
+    def _push(self, rows: list[ExpiryRow], edits: list[Any]) -> None:
+        """Propose ``edits``; a bulk action cut at BULK_LIMIT says so once pending."""
+        cut = len(rows) >= expiry.BULK_LIMIT
+        note = (
+            f" Only the first {expiry.BULK_LIMIT:,} listed were taken: save, then repeat for the rest."
+            if cut else ""
+        )
+        self.propose(edits, done=lambda _n: self.say(self.message.text() + note) if note else None)
 
 
 def show_expiry_calendar(db: Database, store: PendingStore, parent: QWidget) -> ExpiryCalendar:

@@ -139,3 +139,15 @@ def test_every_governance_entry_opens_its_window(qtbot: QtBot, window: Any) -> N
         action.trigger()  # a second time: the same window comes to the front
         assert governance.windows[key] is opened
         opened.close()
+
+
+def test_a_bulk_action_cut_at_the_limit_says_so(
+    qtbot: QtBot, calendar: ExpiryCalendar, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from accessguard_gui.core.governance import expiry
+
+    monkeypatch.setattr(expiry, "BULK_LIMIT", 2)
+    calendar.remove_all.click()
+    settle(qtbot, calendar)
+    assert len(calendar.store.edits()) == 2
+    assert "Only the first 2 listed were taken" in calendar.message.text()
