@@ -21,6 +21,8 @@ Create Date: 2026-11-30
 
 from __future__ import annotations
 
+import sqlite3
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -51,18 +53,27 @@ NO_UPDATE_SQL = (
 )
 
 
+def _update_many(bind: sa.Connection, sql: str, params: list[tuple[object, ...]]) -> None:
+    """``executemany`` on the driver where it is sqlite3 (SQLAlchemy's per-row parameter
+    processing doubled the cost of chaining a million entries), else through SQLAlchemy."""
+    raw = bind.connection.driver_connection
+    if isinstance(raw, sqlite3.Connection):
+        raw.executemany(sql.replace(":v", "?").replace(":i", "?"), params)
+    else:
+        bind.execute(sa.text(sql), [{"v": v, "i": i} for v, i in params])
+
+
 def _chain_existing_entries(bind: sa.Connection) -> None:
-    update = sa.text("UPDATE audit_log SET hash = :h WHERE id = :i")
     last_id, previous = 0, GENESIS
     while True:
         rows = chain_slice(bind, last_id, BATCH)
         if not rows:
             return
-        params = []
+        params: list[tuple[object, ...]] = []
         for entry_id, _stored, fields in rows:
             previous = entry_hash(previous, fields)
-            params.append({"h": previous, "i": entry_id})
-        bind.execute(update, params)
+            params.append((previous, entry_id))
+        _update_many(bind, "UPDATE audit_log SET hash = :v WHERE id = :i", params)
         last_id = rows[-1][0]
 
 
@@ -70,13 +81,16 @@ def _fill_skeletons(bind: sa.Connection, table: str, name_col: str, key: str) ->
     select = sa.text(
         f"SELECT id, {name_col} FROM {table} WHERE id > :after ORDER BY id LIMIT :limit"
     )
-    update = sa.text(f"UPDATE {table} SET {key} = :k WHERE id = :i")
     last_id = 0
     while True:
         rows = bind.execute(select, {"after": last_id, "limit": BATCH}).all()
         if not rows:
             return
-        bind.execute(update, [{"k": skeleton_key(name), "i": id_} for id_, name in rows])
+        _update_many(
+            bind,
+            f"UPDATE {table} SET {key} = :v WHERE id = :i",
+            [(skeleton_key(name), id_) for id_, name in rows],
+        )
         last_id = rows[-1][0]
 
 
