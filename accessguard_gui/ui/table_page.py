@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.changes import Entity
+from ..core.errors import ValidationError
 from .delegates import RecordDelegate
 from .details import DetailsPane, record_values
 from .plain_text import plain_tooltip
@@ -349,7 +350,11 @@ class TablePage(QWidget):
 
     def apply_search(self) -> None:
         self._search_timer.stop()
-        self.model.set_search(self.search.text())
+        try:
+            self.model.set_search(self.search.text())
+        except ValidationError as exc:  # longer than browse.SEARCH_MAX: say so, keep the rows
+            self._read_failed(exc.message)
+            self.count_label.setText("search text too long")
 
     def _counts(self) -> tuple[int, int]:
         counts = getattr(self.model, "counts", None)
