@@ -290,3 +290,34 @@ def test_publish_into_something_else_says_why_and_writes_nothing(
     assert not dialog.publish_button.isEnabled()
     assert other.read_bytes() == before
     dialog.close()
+
+
+def test_the_command_line_opens_a_service_file_linked(
+    qtbot: Any, service: Path, choose: list[Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from PySide6.QtCore import QSettings
+
+    from accessguard_gui import app
+    from accessguard_gui.ui.main_window import MainWindow
+
+    seen: list[str] = []
+    before = set(QApplication.topLevelWidgets())
+
+    def fake_exec() -> int:  # the event loop: look at the window, then "quit"
+        windows = [
+            w
+            for w in QApplication.topLevelWidgets()
+            if isinstance(w, MainWindow) and w not in before
+        ]
+        seen.extend(w.windowTitle() for w in windows if w.isVisible())
+        for w in windows:
+            w.close()
+            w.deleteLater()
+        return 0
+
+    monkeypatch.setattr(QApplication, "exec", staticmethod(fake_exec))
+    settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    assert app.main([str(service)], settings) == 0
+    assert seen == ["AccessGuard — accessguard.db (linked service database)"]
+    assert settings.value("recent_files") in ([str(service)], str(service))
+    assert choose[1][1] is False  # no open database to import into at start-up
