@@ -339,20 +339,23 @@ class ReviewChangesDialog(QDialog):
 
             return make
 
+        tops: dict[int, list[QTreeWidgetItem]] = {id(self.by_edit): [], id(self.by_user): []}
+
         def add(
             tree: QTreeWidget,
             top: QTreeWidgetItem,
             make: Callable[[], list[QTreeWidgetItem]],
             expand: bool | Callable[[QTreeWidgetItem], bool],
         ) -> None:
-            tree.addTopLevelItem(top)
-            if lazy:
+            if lazy:  # the rows go in together at the end (one insertion per tree)
                 top.setData(0, _CHILDREN_ROLE, len(self._children))
                 self._children.append(make)
                 top.setChildIndicatorPolicy(
                     QTreeWidgetItem.ChildIndicatorPolicy.ShowIndicator
                 )
+                tops[id(tree)].append(top)
             else:
+                tree.addTopLevelItem(top)
                 top.addChildren(make())
                 top.setExpanded(expand(top) if callable(expand) else expand)
 
@@ -376,10 +379,16 @@ class ReviewChangesDialog(QDialog):
             item.setForeground(0, red)
             item.setForeground(1, red)
             item.setToolTip(0, plain_tooltip(report.error or ""))
-            self.by_edit.addTopLevelItem(item)
+            if lazy:
+                tops[id(self.by_edit)].append(item)
+            else:
+                self.by_edit.addTopLevelItem(item)
         for user in report.per_user:
             top = QTreeWidgetItem([user.username, f"+{len(user.gains)} / \u2212{len(user.losses)}"])
             add(self.by_user, top, user_children(user), True)
+        for tree in (self.by_edit, self.by_user):
+            if tops[id(tree)]:
+                tree.addTopLevelItems(tops[id(tree)])
         self.by_edit.resizeColumnToContents(0)
         self.by_edit.resizeColumnToContents(1)  # "no change in access" unclipped
         self.by_user.resizeColumnToContents(0)
