@@ -62,7 +62,7 @@ class _Dispatcher(QObject):
         try:
             owner._finished(job, result, error)
         except RuntimeError as exc:  # the model was deleted meanwhile
-            if "already deleted" not in str(exc):
+            if "deleted" not in str(exc):  # "already deleted", "Signal source has been deleted"
                 raise
 
     @staticmethod
@@ -72,7 +72,7 @@ class _Dispatcher(QObject):
         try:
             job.progress(value)
         except RuntimeError as exc:
-            if "already deleted" not in str(exc):
+            if "deleted" not in str(exc):  # "already deleted", "Signal source has been deleted"
                 raise
 
 
@@ -177,14 +177,34 @@ class BackgroundReads(QObject):
         failed: Callable[[AccessGuardError], None] | None = None,
         progress: Callable[[Any], None] | None = None,
         inline: bool = False,
+        budget: float = 0.0,
     ) -> Job[T]:
         """Run ``work(session, job)``; ``done(result)`` on this thread unless cancelled.
+
+        With a ``budget`` (seconds) the work is first tried here, stopped if it runs past
+        the budget, and only then handed to a worker: most reads answer in a few ms and
+        are shown at once, without a thread hop; a slow one costs the window at most the
+        budget.
 
         An error that is not a cancellation reaches ``failed`` as an AccessGuardError
         (the database's own errors translated by ``browse.translate_error``); without
         ``failed`` it is raised on the GUI thread like any bug.
         """
-        job: Job[T] = Job(self, done, failed, progress, inline=inline)
+        job: Job[T] = Job(self, done, failed, progress, inline=inline or budget > 0)
+        if not inline and budget > 0:
+            try:
+                with self.db.read() as session, browse.bounded(session, timeout=budget):
+                    result = work(session, job)
+            except QueryStoppedError:
+                job = Job(self, done, failed, progress, inline=False)  # too slow: a worker
+            except Exception as exc:  # noqa: BLE001 - same path as a worker's error
+                job.finished.set()
+                self._fail(exc, failed)
+                return job
+            else:
+                job.finished.set()
+                done(result)
+                return job
         if inline:
             try:
                 with self.db.read() as session:

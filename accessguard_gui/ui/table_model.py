@@ -74,6 +74,9 @@ COUNT_CHUNK_IDS = 32_768
 #: Tables with at least this many rows search, sort, filter and count off the GUI thread
 #: (smaller ones answer in a few ms, at once, on the calling thread).
 BACKGROUND_ROWS = 50_000
+#: A large table's search, sort or page read is tried on the GUI thread for this long
+#: first (most answer in a few ms: no thread hop, no blank rows); past it, a worker.
+INLINE_BUDGET_S = 0.03
 COUNT_REPORT_S = 0.25  # how often a background count shows its running total
 
 Index = QModelIndex | QPersistentModelIndex
@@ -278,6 +281,7 @@ class RecordTableModel(QAbstractTableModel):
         *,
         max_pages: int = MAX_PAGES,
         background_rows: int = BACKGROUND_ROWS,
+        inline_budget: float = INLINE_BUDGET_S,
     ) -> None:
         super().__init__(parent)
         self.db = db
@@ -285,6 +289,7 @@ class RecordTableModel(QAbstractTableModel):
         self.pending = pending
         self.max_pages = max(4, max_pages)
         self.background_rows = background_rows
+        self.inline_budget = inline_budget
         self._query = spec.default_query()  # what the user asked for last
         self._shown = self._query  # what the cached pages and the count belong to
         self._reads = BackgroundReads(db, self)
@@ -730,8 +735,10 @@ class RecordTableModel(QAbstractTableModel):
             self._reset_job = None
             self._install_snapshot(snapshot, emit_reset=emit_reset)
 
-        job = self._reads.submit(work, done, failed=self._read_failed, inline=inline)
-        if not inline:
+        job = self._reads.submit(
+            work, done, failed=self._read_failed, inline=inline, budget=self.inline_budget
+        )
+        if not job.inline:  # handed to a worker (the table was too large, or too slow)
             self._reset_job = job
             self._busy_changed()
 
@@ -894,7 +901,7 @@ class RecordTableModel(QAbstractTableModel):
             self._loading.difference_update(pages)
             self.read_failed.emit(error.message)
 
-        self._reads.submit(work, done, failed=failed)
+        self._reads.submit(work, done, failed=failed, budget=self.inline_budget)
 
     def _pages_arrived(self, pages: list[int]) -> None:
         nc = self._ncreated

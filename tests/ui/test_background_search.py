@@ -13,7 +13,7 @@ from sqlalchemy import text
 
 from accessguard_gui.core import browse
 from accessguard_gui.core.database import Database
-from accessguard_gui.core.errors import DatabaseError
+from accessguard_gui.core.errors import DatabaseError, QueryStoppedError
 from accessguard_gui.ui import table_model
 from accessguard_gui.ui.background import BackgroundReads
 from accessguard_gui.ui.pending import PendingStore
@@ -36,8 +36,11 @@ def users_db(tmp_path: Path) -> Iterator[Database]:
 
 
 def background_model(db: Database) -> RecordTableModel:
-    """A model that treats this small file like a million rows: every read off-thread."""
-    return RecordTableModel(db, browse.USERS, PendingStore(), background_rows=0)
+    """A model that treats this small file like a million rows, and every read as slow:
+    every read off-thread."""
+    return RecordTableModel(
+        db, browse.USERS, PendingStore(), background_rows=0, inline_budget=0
+    )
 
 
 def test_a_search_runs_off_the_gui_thread_and_keeps_the_old_rows_meanwhile(
@@ -91,6 +94,36 @@ def test_a_superseded_search_is_cancelled_and_never_shown(
     assert model.rowCount() == 10
     assert model.index(0, 0).data() == "user000020"
     assert model.query.term == "user00002"
+
+
+def test_a_quick_read_of_a_large_table_is_shown_at_once(users_db: Database) -> None:
+    """Within the budget a search answers on the spot (no thread hop, no blank rows)."""
+    model = RecordTableModel(users_db, browse.USERS, PendingStore(), background_rows=0)
+    model.inline_budget = 10.0  # however loaded the test machine
+    model.set_search("user00012")
+    assert not model.is_searching() and model.rowCount() == 10
+
+
+def test_a_read_past_the_budget_moves_to_a_worker(
+    qtbot: Any, users_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    threads: list[int] = []
+    real = browse.choose_plan
+
+    def slow(*args: Any, **kwargs: Any) -> Any:
+        threads.append(threading.get_ident())
+        if threading.get_ident() == main:
+            raise QueryStoppedError("too slow", timed_out=True)  # what bounded() raises
+        return real(*args, **kwargs)
+
+    main = threading.get_ident()
+    monkeypatch.setattr(browse, "choose_plan", slow)
+    model = RecordTableModel(users_db, browse.USERS, PendingStore(), background_rows=0)
+    model.set_search("user00012")
+    assert model.is_searching()  # tried here first, then handed over
+    qtbot.waitUntil(lambda: not model.is_busy())
+    assert model.rowCount() == 10
+    assert threads[0] == main and threads[-1] != main
 
 
 def test_cancel_stops_a_running_statement(qtbot: Any, users_db: Database) -> None:
