@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -115,14 +116,7 @@ def records_of(conn: Connection, *, with_password_hashes: bool = False) -> Itera
         .order_by(Resource.name_key, Permission.action),
     ):
         yield PermissionRecord(resource, action, text)
-    for user, role, expires in _stream(
-        conn,
-        select(User.username, Role.name, UserRole.expires_at)
-        .join(UserRole, UserRole.user_id == User.id)
-        .join(Role, Role.id == UserRole.role_id)
-        .order_by(User.username_key, Role.name_key),
-    ):
-        yield UserRoleRecord(user, role, from_storage(expires))
+    yield from _assignments(conn)
     for role, resource, action in _stream(
         conn,
         select(Role.name, Resource.name, Permission.action)
@@ -144,6 +138,26 @@ def records_of(conn: Connection, *, with_password_hashes: bool = False) -> Itera
         .order_by(SsdSet.name_key, Role.name_key),
     ):
         yield SsdSetRoleRecord(set_name, role)
+
+
+def _assignments(conn: Connection) -> Iterator[UserRoleRecord]:
+    """Assignments by user (name order), then role name: users are walked in their
+    name-key index order and each batch's assignments fetched by the primary key. One
+    ORDER BY over the whole join would sort millions of rows in memory (SQLite's temp
+    store is memory on the app's connections) — memory must stay flat."""
+    users = _stream(conn, select(User.id, User.username).order_by(User.username_key))
+    while batch := list(islice(users, BATCH)):
+        held: dict[int, list[tuple[str, Any]]] = {}
+        for user_id, role, expires in conn.execute(
+            select(UserRole.user_id, Role.name, UserRole.expires_at)
+            .join(Role, Role.id == UserRole.role_id)
+            .where(UserRole.user_id.in_([user_id for user_id, _name in batch]))
+            .order_by(UserRole.user_id, Role.name_key)
+        ):
+            held.setdefault(user_id, []).append((role, expires))
+        for user_id, username in batch:
+            for role, expires in held.get(user_id, ()):
+                yield UserRoleRecord(username, role, from_storage(expires))
 
 
 def database_records(
