@@ -10,7 +10,13 @@ Work can report progress (``job.report(value)`` → ``progress(value)`` on the G
 A cancelled job never calls back: a superseded search cannot overwrite a newer one.
 
 Small tables do not need a thread: with ``inline=True`` the same work runs at once on the
-calling thread (a few milliseconds), so small files behave exactly as before.
+calling thread (a few milliseconds), so small files behave exactly as before. With a
+``budget`` the work is tried on the calling thread first and handed to a worker only if it
+runs longer (most reads of a large table answer in a few ms). ``call(work, done)`` runs a
+core action that opens its own sessions (a review, a rules check) the same way.
+
+Every worker's answer reaches the GUI thread through one application-wide dispatcher, so a
+worker never emits through an object its owner may have deleted meanwhile.
 """
 
 from __future__ import annotations
