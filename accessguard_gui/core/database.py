@@ -189,6 +189,9 @@ class Database:
         on_wait: called with a message for the user, about every 50 ms, while another
             process upgrades the same file; return False to stop waiting
             (DatabaseBusyError). Without it the open waits up to UPGRADE_WAIT_S.
+        on_progress: called with a message for the user before a long step of the open
+            (upgrading the file, recovering it after a crash), so a window can say why
+            opening takes a while.
 
     Attributes:
         path: the SQLite file, or None for a server URL.
@@ -210,12 +213,14 @@ class Database:
         operator: str | None = None,
         busy_timeout: float = BUSY_TIMEOUT_S,
         on_wait: Callable[[str], bool] | None = None,
+        on_progress: Callable[[str], None] | None = None,
     ) -> None:
         # Bounded and visible, whatever the environment or the caller says; the note
         # says what was changed (the window shows it).
         self.operator, self.operator_note = safe_operator(operator or _os_user())
         self.busy_timeout = busy_timeout
         self._on_wait = on_wait
+        self._on_progress = on_progress
         self.backup_path: Path | None = None
         self.recovery_backup: Path | None = None
         self.created = False
@@ -605,6 +610,11 @@ class Database:
             if state.revision == head_revision():
                 return None
             assert state.revision is not None
+            if self._on_progress is not None:
+                self._on_progress(
+                    f"Upgrading {shown} to this version of AccessGuard. The original is "
+                    "kept as a backup beside it; a large file takes a minute or two."
+                )
             return self._upgrade_with_backup(path, state.revision)
 
     def _create_file(self, path: Path) -> None:

@@ -89,3 +89,35 @@ def test_a_file_recovered_from_a_crash_says_so(
     (info,) = dialogs.infos
     assert "unfinished changes" in info[1] and "kept at" in info[1]
     assert not dialogs.errors
+
+
+def test_an_upgrade_runs_off_the_gui_thread_and_says_so(
+    qtbot: Any,
+    window: MainWindow,
+    seeded: Database,
+    dialogs: Any,
+    tmp_path: Path,
+    monkeypatch: Any,
+) -> None:
+    import threading
+
+    from accessguard_gui.ui import opening
+
+    old = tmp_path / "old.db"
+    build_at_revision(old, "0001")
+    said: list[tuple[str, bool]] = []
+    real = opening._Opener.on_progress
+
+    def on_progress(self: Any, message: str) -> None:
+        said.append((message, threading.current_thread() is threading.main_thread()))
+        real(self, message)
+
+    monkeypatch.setattr(opening._Opener, "on_progress", on_progress)
+    monkeypatch.setattr(opening._Opener, "SHOW_AFTER_MS", 0)
+    assert window.open_path(old)
+    assert window.db.backup_path is not None
+    ((message, on_gui_thread),) = said
+    assert "Upgrading" in message and "backup" in message
+    assert not on_gui_thread  # the window kept painting meanwhile
+    assert not [w for w in QApplication.topLevelWidgets() if isinstance(w, QProgressDialog)
+                and w.isVisible()]
