@@ -130,6 +130,9 @@ def record_key(session: Session, obj: Any) -> str:
         return (
             f"{_label(session, SsdSet, obj.ssd_set_id)} \u220b {_label(session, Role, obj.role_id)}"
         )
+    name = getattr(obj, "name", None)  # other audited records are known by their name
+    if isinstance(name, str):
+        return name
     raise TypeError(f"not an audited record: {obj!r}")
 
 

@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..models import Base, UserRole, UTCDateTime, utcnow
+from ..models import AUDITED_TYPES, Base, UserRole, UTCDateTime, utcnow
 
 #: The expiry calendar (core/governance/expiry.py) reads assignments by expiry: counts and
 #: pages touch the few expiring rows instead of scanning every assignment (migration 0007).
@@ -64,3 +64,8 @@ class ReviewItem(Base):
         Index("ix_review_items_campaign_reviewer", "campaign_id", "reviewer", "id"),
         Index("ix_review_items_campaign_decision", "campaign_id", "decision"),
     )
+
+
+# Opening and closing a campaign is audited like any record (the ORM flush hook); each
+# decision on an item gets its entry from campaigns.decide (items change in bulk).
+AUDITED_TYPES[ReviewCampaign] = "campaign"

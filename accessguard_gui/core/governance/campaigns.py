@@ -14,6 +14,7 @@ A closed campaign takes no more decisions and keeps its items as evidence.
 from __future__ import annotations
 
 import enum
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,6 +23,7 @@ from typing import Any
 from sqlalchemy import Integer, String, case, func, insert, literal, or_, select, update
 from sqlalchemy.orm import Session
 
+from .. import audit
 from ..changes import Deassign, Edit, Revoke, SetExpiry
 from ..errors import NotFoundError, ValidationError
 from ..keys import name_key
@@ -316,7 +318,7 @@ def decide(
 ) -> int:
     """Record one decision for several items (a later decision replaces an earlier one
     while the campaign is open). Returns how many items were decided."""
-    _open(session, campaign_id)
+    campaign = _open(session, campaign_id)
     if decision is Decision.EXPIRY and (new_expiry is None or new_expiry.tzinfo is None):
         raise ValidationError("new_expiry", "Changing the expiry needs the new date (with a time zone).")
     if decision is Decision.REVOKE and not note.strip():
@@ -333,9 +335,50 @@ def decide(
         condition = [ReviewItem.campaign_id == campaign_id, ReviewItem.id.in_(chunk)]
         if decision is Decision.EXPIRY:  # grants have no expiry
             condition.append(ReviewItem.kind == "assignment")
+        before = session.execute(
+            select(
+                ReviewItem.id, ReviewItem.username, ReviewItem.role, ReviewItem.permission,
+                ReviewItem.decision, ReviewItem.note, ReviewItem.new_expiry,
+            ).where(*condition)
+        ).all()
         result = session.execute(update(ReviewItem).where(*condition).values(**values))
         done += int(getattr(result, "rowcount", 0) or 0)
+        _audit_decisions(session, campaign.name, before, values)
     return done
+
+
+def _audit_decisions(
+    session: Session, campaign: str, before: Sequence[Any], values: dict[str, Any]
+) -> None:
+    """One audit entry per decided item, in the decision's transaction: a reviewer's
+    decision is evidence, so changing it later leaves a trace in the chained trail."""
+    at = utcnow()
+    operator = str(session.info.get("operator", "unknown"))
+    action = str(session.info.get("action", "Review decision"))
+    after = {
+        "decision": values["decision"],
+        "note": values["note"],
+        "new_expiry": values["new_expiry"].isoformat() if values["new_expiry"] else None,
+        "decided_by": values["decided_by"],
+    }
+    rows = []
+    for item in before:
+        subject = f"{item.username} → {item.role}" if item.username else (
+            f"{item.role} → {item.permission}"
+        )
+        old = {
+            "decision": item.decision,
+            "note": item.note,
+            "new_expiry": item.new_expiry.isoformat() if item.new_expiry else None,
+        }
+        rows.append({
+            "at": at, "operator": operator, "action": action, "operation": "update",
+            "record_type": "review_item", "record_key": f"{campaign} #{item.id}: {subject}",
+            "before": json.dumps(old, ensure_ascii=False, sort_keys=True),
+            "after": json.dumps(after, ensure_ascii=False, sort_keys=True),
+        })
+    if rows:
+        audit.write_entries(session.connection(), rows)
 
 
 def close_campaign(session: Session, campaign_id: int, *, closed_by: str | None = None) -> CampaignRow:

@@ -165,3 +165,36 @@ def test_a_cancelled_opening_writes_nothing(org: Database) -> None:
         campaigns.create_campaign(s, "Never", Scope.ALL, ["ann"])
     with org.read() as s:
         assert campaigns.campaigns(s) == []
+
+
+def test_opening_deciding_and_closing_are_audited_in_the_chain(db: Database) -> None:
+    """A reviewer's decision is evidence: each one leaves a chained audit entry, so a
+    decision changed later (or behind the app's back) leaves a trace."""
+    from accessguard_gui.core import integrity
+    from accessguard_gui.core.audit import audit_entries
+    from accessguard_gui.core.governance import campaigns as c
+
+    with db.action("Seed") as s:
+        rbac.add_user(s, "alice", "Alice")
+        rbac.add_role(s, "Clerk")
+        rbac.assign_user(s, "alice", "Clerk")
+    with db.action("Open review") as s:
+        row = c.create_campaign(s, "Q4 review", c.Scope.ALL, ["carol"])
+    with db.read() as s:
+        items = c.items_page(s, row.id)
+    with db.action("Review decision") as s:
+        c.decide(s, row.id, [items[0].id], c.Decision.REVOKE, note="left the team")
+    with db.action("Close review") as s:
+        c.close_campaign(s, row.id)
+    with db.read() as s:
+        entries = audit_entries(s, record_type="review_item")
+        (decided,) = entries
+        assert decided.before is not None and decided.after is not None
+        assert decided.before["decision"] is None and decided.after["decision"] == "revoke"
+        assert decided.after["note"] == "left the team"
+        assert "alice \u2192 Clerk" in decided.record_key
+        opened_closed = audit_entries(s, record_type="campaign")
+        assert [e.operation for e in opened_closed] == ["update", "insert"]
+        assert opened_closed[0].record_key == "Q4 review"
+    report = integrity.verify_audit_chain(db)
+    assert report.intact and report.entries >= 5
