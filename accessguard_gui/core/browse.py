@@ -65,6 +65,7 @@ from sqlalchemy import (
     type_coerce,
 )
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import FromClause
 from sqlalchemy.sql.elements import BindParameter
@@ -747,6 +748,8 @@ def translate_error(exc: BaseException) -> AccessGuardError | None:
     what is not a database failure (a bug: let it surface)."""
     if isinstance(exc, AccessGuardError):
         return exc
+    if isinstance(exc, DBAPIError) and isinstance(exc.orig, BaseException):
+        exc = exc.orig  # SQLAlchemy's wrapper around the driver's own error
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     lowered = text.lower()
     if isinstance(exc, sqlite3.Error) or type(exc).__module__.startswith("psycopg"):

@@ -77,6 +77,10 @@ BACKGROUND_ROWS = 50_000
 #: A large table's search, sort or page read is tried on the GUI thread for this long
 #: first (most answer in a few ms: no thread hop, no blank rows); past it, a worker.
 INLINE_BUDGET_S = 0.03
+#: A small table reads on the GUI thread at once, as it always did — but never unbounded:
+#: a read past this (megabyte cells written by another tool, a pathological search) is
+#: stopped and handed to a worker, like a large table's, with "searching…" and Cancel.
+SMALL_TABLE_BUDGET_S = 1.0
 COUNT_REPORT_S = 0.25  # how often a background count shows its running total
 
 Index = QModelIndex | QPersistentModelIndex
@@ -720,7 +724,10 @@ class RecordTableModel(QAbstractTableModel):
         its first page in one short read — on a worker thread for a large table (the
         table keeps its rows until the new ones are ready), else at once."""
         self._cancel_reads()
-        inline = not emit_reset or self._total < self.background_rows
+        inline = not emit_reset
+        budget = (
+            self.inline_budget if self._total >= self.background_rows else SMALL_TABLE_BUDGET_S
+        )
         q, spec, plan, count, total = (
             self._query, self.spec, self._plan, self._count, self._total
         )
@@ -735,9 +742,7 @@ class RecordTableModel(QAbstractTableModel):
             self._reset_job = None
             self._install_snapshot(snapshot, emit_reset=emit_reset)
 
-        job = self._reads.submit(
-            work, done, failed=self._read_failed, inline=inline, budget=self.inline_budget
-        )
+        job = self._reads.submit(work, done, failed=self._read_failed, inline=inline, budget=budget)
         if not job.inline:  # handed to a worker (the table was too large, or too slow)
             self._reset_job = job
             self._busy_changed()
@@ -785,11 +790,12 @@ class RecordTableModel(QAbstractTableModel):
                 self._count_job = None
                 self._counted_to(counted, done=True)
 
-        inline = self._total < self.background_rows
+        small = self._total < self.background_rows
         job = self._reads.submit(
-            work, done, failed=self._read_failed, progress=progress, inline=inline
+            work, done, failed=self._read_failed, progress=progress,
+            budget=SMALL_TABLE_BUDGET_S if small else 0.0,
         )
-        if not inline:
+        if not job.inline:
             self._count_job = job
             self._busy_changed()
 

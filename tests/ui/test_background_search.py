@@ -179,3 +179,33 @@ def test_a_failed_background_search_says_why_and_keeps_the_rows(
     assert page.count_label.text() == "search failed"
     assert "disk I/O error" in page.count_label.toolTip()
     assert model.rowCount() == USERS
+
+
+def test_a_small_table_read_that_runs_too_long_moves_off_the_gui_thread(
+    qtbot: Any, users_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A small table reads at once on the GUI thread, but never unbounded (issue 8.5): a
+    read past its budget (megabyte cells from another tool, a pathological search) is
+    stopped there and finished by a worker, the window free meanwhile."""
+    threads: list[int] = []
+    real = browse.choose_plan
+
+    def slow_plan(session: Any, *args: Any, **kwargs: Any) -> Any:
+        threads.append(threading.get_ident())
+        # Longer than the (shortened) budget: the bound stops it on the GUI thread.
+        session.execute(text(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000000) "
+            "SELECT count(*) FROM n"
+        ))
+        return real(session, *args, **kwargs)
+
+    model = RecordTableModel(users_db, browse.USERS, PendingStore())  # small: inline reads
+    assert model.rowCount() == USERS
+    monkeypatch.setattr(table_model, "SMALL_TABLE_BUDGET_S", 0.05)
+    monkeypatch.setattr(browse, "choose_plan", slow_plan)
+    model.set_search("user00012")
+    qtbot.waitUntil(lambda: not model.is_busy(), timeout=20_000)
+    assert model.rowCount() == 10
+    gui = threading.get_ident()
+    assert threads[0] == gui  # tried here first...
+    assert any(t != gui for t in threads[1:])  # ...and finished by a worker
