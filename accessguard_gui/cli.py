@@ -4,7 +4,7 @@
                                            [--format F] [--report FILE]
     python -m accessguard_gui export DB --to TARGET [--format csv-dir|casbin|json]
                                            [--with-password-hashes]
-    python -m accessguard_gui publish DB --to SERVICE_DB [--dry-run]
+    python -m accessguard_gui publish DB --to SERVICE_DB [--dry-run] [--remove-service-only]
 
 Exit status 0 on success; 1 when anything is refused or fails (the report on stderr);
 2 for a usage error. Never imports Qt.
@@ -90,6 +90,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="the service database file (created if missing)")
     pub.add_argument("--dry-run", action="store_true",
                      help="only show what would change in the service file")
+    pub.add_argument("--remove-service-only", action="store_true",
+                     help="also delete users, roles and grants that exist only in the service "
+                     "file (by default they are kept, and the preview says what that means)")
     return parser
 
 
@@ -257,12 +260,12 @@ def run_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def run_publish(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    try:
-        from .core.interchange.publish import publish_command
-    except ImportError:
-        err.write("error: publishing is not available in this version of AccessGuard.\n")
-        return EXIT_USAGE
-    return publish_command(str(args.database), str(args.to), bool(args.dry_run), out, err)
+    from .core.interchange.publish import publish_command
+
+    return publish_command(
+        str(args.database), str(args.to), bool(args.dry_run), out, err,
+        remove_service_only=bool(args.remove_service_only),
+    )
 
 
 if __name__ == "__main__":

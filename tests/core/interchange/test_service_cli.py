@@ -68,3 +68,33 @@ def test_names_clashing_only_by_case_are_listed_and_refuse_the_import(tmp_path: 
         assert clash in out + err
     with Database(org) as db, db.read() as s:
         assert s.execute(select(User.id)).first() is None  # nothing imported
+
+
+def test_publish_keeps_service_only_users_unless_asked_to_remove_them(tmp_path: Path) -> None:
+    folder = tmp_path / "service"
+    folder.mkdir()
+    service = odd_service_file(folder / "accessguard.db")
+    org = tmp_path / "org.db"
+    assert run("import", str(service), "--into", str(org))[0] == 0
+    import sqlite3
+
+    conn = sqlite3.connect(service)  # someone registers through the service meanwhile
+    conn.execute(
+        "INSERT INTO users (username, hashed_password, is_active) VALUES ('newcomer', ?, 1)",
+        (FAST.hash("x"),),
+    )
+    conn.commit()
+    conn.close()
+
+    def service_users() -> set[str]:
+        c = sqlite3.connect(service)
+        try:
+            return {r[0] for r in c.execute("SELECT username FROM users")}
+        finally:
+            c.close()
+
+    assert run("publish", str(org), "--to", str(service))[0] == 0
+    assert "newcomer" in service_users()  # kept by default
+    code, out, err = run("publish", str(org), "--to", str(service), "--remove-service-only")
+    assert (code, err) == (0, "")
+    assert "newcomer" not in service_users()
