@@ -205,7 +205,7 @@ class GovernanceMenu(QObject):
         if counts.days_7:
             parts.append(f"{counts.days_7:,} expire{'s' if counts.days_7 == 1 else ''} within 7 days")
         self._horizon = Horizon.EXPIRED if counts.expired else Horizon.DAYS_7
-        self.reminder.setText("\u23f0 " + "; ".join(parts) + " \u2014 open the expiry calendar")
+        self.reminder.setText("; ".join(parts) + " \u2014 open the expiry calendar")
         self.reminder.setVisible(True)
 
     def _open_from_reminder(self) -> None:
