@@ -149,7 +149,7 @@ def bare_load(folder: Path, target: Path) -> float:
 
 
 def bare_export(db: Path, folder: Path) -> float:
-    """The same joins, in the same order, by sqlite3 + csv.writer."""
+    """The same joins, in the same (index) order, by sqlite3 + csv.writer."""
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     started = time.perf_counter()
@@ -167,7 +167,7 @@ def bare_export(db: Path, folder: Path) -> float:
         "permissions p ON p.resource_id = r.id ORDER BY r.name_key, p.action",
         "user_roles.csv": "SELECT u.username, r.name, coalesce(a.expires_at, '') FROM users u "
         "JOIN user_roles a ON a.user_id = u.id JOIN roles r ON r.id = a.role_id "
-        "ORDER BY u.username_key, r.name_key",
+        "ORDER BY a.user_id, a.role_id",
         "role_permissions.csv": "SELECT r.name, res.name, p.action FROM roles r JOIN "
         "role_permissions g ON g.role_id = r.id JOIN permissions p ON p.id = g.permission_id "
         "JOIN resources res ON res.id = p.resource_id ORDER BY r.name_key, res.name_key, "

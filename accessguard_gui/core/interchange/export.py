@@ -2,9 +2,11 @@
 
 ``database_records`` yields the whole organisation table by table (users, roles, role
 parents, resources, permissions, assignments, grants, separation-of-duty sets and their
-roles), each table in name order (the name keys: stable, diff-friendly files), read by
-streaming cursors in one read transaction — a consistent snapshot, never a whole table
-in memory. ``export_database`` hands that stream to a format's writer (``formats.py``).
+roles), read by streaming cursors in one read transaction — a consistent snapshot, never
+a whole table in memory. Each table comes in name order (stable, diff-friendly files),
+except the assignments, the one table that grows with the users: they come in the order
+of their primary key (user id, role id), which needs no sort — an ORDER BY by names over
+a million-row join sorts the whole join, in memory on the app's SQLite connections. ``export_database`` hands that stream to a format's writer (``formats.py``).
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -116,7 +117,15 @@ def records_of(conn: Connection, *, with_password_hashes: bool = False) -> Itera
         .order_by(Resource.name_key, Permission.action),
     ):
         yield PermissionRecord(resource, action, text)
-    yield from _assignments(conn)
+    for user, role, expires in _stream(
+        conn,
+        select(User.username, Role.name, UserRole.expires_at)
+        .select_from(UserRole)
+        .join(User, User.id == UserRole.user_id)
+        .join(Role, Role.id == UserRole.role_id)
+        .order_by(UserRole.user_id, UserRole.role_id),
+    ):
+        yield UserRoleRecord(user, role, from_storage(expires))
     for role, resource, action in _stream(
         conn,
         select(Role.name, Resource.name, Permission.action)
@@ -138,26 +147,6 @@ def records_of(conn: Connection, *, with_password_hashes: bool = False) -> Itera
         .order_by(SsdSet.name_key, Role.name_key),
     ):
         yield SsdSetRoleRecord(set_name, role)
-
-
-def _assignments(conn: Connection) -> Iterator[UserRoleRecord]:
-    """Assignments by user (name order), then role name: users are walked in their
-    name-key index order and each batch's assignments fetched by the primary key. One
-    ORDER BY over the whole join would sort millions of rows in memory (SQLite's temp
-    store is memory on the app's connections) — memory must stay flat."""
-    users = _stream(conn, select(User.id, User.username).order_by(User.username_key))
-    while batch := list(islice(users, BATCH)):
-        held: dict[int, list[tuple[str, Any]]] = {}
-        for user_id, role, expires in conn.execute(
-            select(UserRole.user_id, Role.name, UserRole.expires_at)
-            .join(Role, Role.id == UserRole.role_id)
-            .where(UserRole.user_id.in_([user_id for user_id, _name in batch]))
-            .order_by(UserRole.user_id, Role.name_key)
-        ):
-            held.setdefault(user_id, []).append((role, expires))
-        for user_id, username in batch:
-            for role, expires in held.get(user_id, ()):
-                yield UserRoleRecord(username, role, from_storage(expires))
 
 
 def database_records(
