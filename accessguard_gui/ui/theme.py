@@ -34,6 +34,7 @@ COLOURS: dict[str, tuple[str, str]] = {
     "muted": ("#6b6b6b", "#a6a6a6"),
     "pending": ("#8a5a00", "#f0c060"),
     "error": ("#b3261e", "#ff8a80"),
+    "info": ("#1f5fa8", "#7fb2ff"),
     # The read-only banner.
     "banner_bg": ("#fff4ce", "#4d4000"),
     "banner_fg": ("#5c4400", "#ffe9a6"),

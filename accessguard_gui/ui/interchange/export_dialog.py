@@ -29,6 +29,7 @@ from ...core.database import Database
 from ...core.interchange.casbin import CasbinSummary
 from ...core.interchange.export import PASSWORD_WARNING, ExportOptions, export_database
 from ...core.interchange.formats import Format, all_formats
+from .. import theme
 from ..access.common import plain_label
 from . import paths
 from .tasks import TaskDialog, pending_note
@@ -103,7 +104,7 @@ class ExportDialog(TaskDialog):
         self.hashes.setObjectName("hashes")
         self.warning = plain_label(PASSWORD_WARNING)
         self.warning.setObjectName("hash_warning")
-        self.warning.setStyleSheet("color: #8a5300;")
+        self.warning.setStyleSheet(f"color: {theme.css('pending')};")
         self.warning.setVisible(False)
 
         form = QFormLayout()

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
-from PySide6.QtGui import QBrush, QColor
+from PySide6.QtGui import QBrush
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
@@ -50,7 +50,7 @@ from ...core.interchange.pipeline import (
     apply_import,
     plan_import,
 )
-from .. import messages
+from .. import messages, theme
 from ..access.common import plain_label
 from . import paths
 from .tasks import TaskDialog, pending_note
@@ -58,11 +58,11 @@ from .tasks import TaskDialog, pending_note
 FETCH_ROWS = 500
 Index = QModelIndex | QPersistentModelIndex
 OUTCOME_COLOURS = {
-    "add": QColor("#1b7f3b"),
-    "change": QColor("#1f5fa8"),
-    "remove": QColor("#b3261e"),
-    "refuse": QColor("#b3261e"),
-    "warn": QColor("#8a5300"),
+    "add": theme.shared_color("allowed"),
+    "change": theme.shared_color("info"),
+    "remove": theme.shared_color("denied"),
+    "refuse": theme.shared_color("denied"),
+    "warn": theme.shared_color("pending"),
 }
 SHOW = (
     ("Every row", None),
@@ -206,7 +206,7 @@ class ImportDialog(TaskDialog):
             line = QHBoxLayout()
             line.addWidget(button)
             hint = plain_label(tip)
-            hint.setStyleSheet("color: #555;")
+            hint.setStyleSheet(f"color: {theme.css('muted')};")
             line.addWidget(hint, 1)
             mode_box.addLayout(line)
         self.mode_buttons[Mode.UPDATE].setChecked(True)
@@ -269,7 +269,7 @@ class ImportDialog(TaskDialog):
         layout.addWidget(self.table, 1)
         self.empty = plain_label()
         self.empty.setObjectName("empty")
-        self.empty.setStyleSheet("color: #555;")
+        self.empty.setStyleSheet(f"color: {theme.css('muted')};")
         layout.addWidget(self.empty)
         layout.addWidget(self.progress)
         layout.addWidget(self.status)

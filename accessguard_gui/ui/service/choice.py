@@ -8,6 +8,7 @@ from pathlib import Path
 from PySide6.QtWidgets import QDialog, QPushButton, QVBoxLayout, QWidget
 
 from ...core.errors import ServiceDatabaseFound
+from .. import theme
 from ..access.common import plain_label
 
 
@@ -77,7 +78,9 @@ class ServiceChoiceDialog(QDialog):
             button.clicked.connect(lambda _c=False, c=choice: self._choose(c))
             layout.addWidget(button)
             explain = plain_label(tip)
-            explain.setStyleSheet("color: #555; margin-left: 12px; margin-bottom: 6px;")
+            explain.setStyleSheet(
+                f"color: {theme.css('muted')}; margin-left: 12px; margin-bottom: 6px;"
+            )
             layout.addWidget(explain)
             self.buttons[choice] = button
         self.buttons[ServiceChoice.IMPORT_OPEN].setEnabled(can_merge)

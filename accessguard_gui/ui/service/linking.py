@@ -27,6 +27,7 @@ from ...core.database import Database
 from ...core.errors import AccessGuardError
 from ...core.interchange.linked import RefreshPlan, ServiceLink, short_reason
 from ...core.interchange.publish import PublishResult
+from .. import theme
 from ..interchange.tasks import BackgroundTask, failure_text
 from .refresh_dialog import RefreshDialog, show_refresh_dialog
 
@@ -68,7 +69,7 @@ class LinkedEditing(QObject):
         error = self.link.state.last_error
         self.label.setToolTip(f"{shown}\n\n{error}" if error and not text else shown)
         self.label.setStyleSheet(
-            "color: #b3261e;" if self.link.state.unpublished or not self.link.service.exists()
+            f"color: {theme.css('error')};" if self.link.state.unpublished or not self.link.service.exists()
             else ""
         )
 

@@ -20,7 +20,7 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QBrush, QColor
+from PySide6.QtGui import QBrush
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -49,7 +49,7 @@ from ...core.interchange.publish import (
     publish,
 )
 from ...core.interchange.staging import Progress
-from .. import messages
+from .. import messages, theme
 from ..access.common import plain_label
 from ..interchange.tasks import TaskDialog
 
@@ -62,10 +62,10 @@ VERDICT_WORDS = {
     "kept": "kept (only in the service file)",
 }
 VERDICT_COLOURS = {
-    "added": QColor("#1b7f3b"),
-    "changed": QColor("#8a5a00"),
-    "removed": QColor("#b00020"),
-    "kept": QColor("#555555"),
+    "added": theme.shared_color("allowed"),
+    "changed": theme.shared_color("pending"),
+    "removed": theme.shared_color("denied"),
+    "kept": theme.shared_color("muted"),
 }
 
 
@@ -83,7 +83,7 @@ class PlanModel(QAbstractTableModel):
         self._rows = [
             (c.section, VERDICT_WORDS.get(c.verdict, c.verdict), c.key, c.detail) for c in changes
         ]
-        self._brushes = [QBrush(VERDICT_COLOURS.get(c.verdict, QColor("#000"))) for c in changes]
+        self._brushes = [QBrush(VERDICT_COLOURS.get(c.verdict, theme.shared_color("muted"))) for c in changes]
         self.endResetModel()
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
@@ -167,7 +167,7 @@ class PublishDialog(TaskDialog):
         self.notes.setObjectName("notes")
         self.pending = plain_label()
         self.pending.setObjectName("pending")
-        self.pending.setStyleSheet("color: #8a5300;")
+        self.pending.setStyleSheet(f"color: {theme.css('pending')};")
 
         self.preview_button = QPushButton("&Preview")
         self.preview_button.setObjectName("preview")
