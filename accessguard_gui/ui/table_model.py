@@ -56,13 +56,14 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtGui import QFont
 
 from ..core import browse, validation
 from ..core.browse import FIRST_CELL, ID, SORT, BrowseQuery, Key, Kind, Record, TableSpec
 from ..core.changes import Create, Delete, Entity, Update
 from ..core.database import Database
 from ..core.errors import AccessGuardError, ValidationError
+from . import theme
 from .background import BackgroundReads, Job
 from .pending import PendingStore
 from .plain_text import plain_tooltip
@@ -132,11 +133,12 @@ class RowState(enum.StrEnum):
     FAILED = "failed"
 
 
-_CHANGED_BRUSH = QBrush(QColor(255, 243, 196))
-_NEW_BRUSH = QBrush(QColor(214, 245, 214))
-_DELETED_BRUSH = QBrush(QColor(235, 235, 235))
-_FAILED_BRUSH = QBrush(QColor(255, 214, 214))
-_GREY = QBrush(QColor(128, 128, 128))
+# Shared brushes of ui/theme.py: recoloured in place when the desktop turns light or dark.
+_CHANGED_BRUSH = theme.brush("changed_bg")
+_NEW_BRUSH = theme.brush("new_bg")
+_DELETED_BRUSH = theme.brush("deleted_bg")
+_FAILED_BRUSH = theme.brush("failed_bg")
+_GREY = theme.brush("muted")
 
 
 @cache
