@@ -1,11 +1,13 @@
 """Small bounded reads the access views need: name completion, picker searches, the role
 inheritance graph and blocks of the role × permission matrix.
 
-Completion uses prefix *ranges* on the indexed name keys (core/keys.py:
+Completers and pickers search one way (see "search" below): a literal, case-insensitive
+substring over username, display name and e-mail (users), name and description (roles,
+resources) or "resource: action" (permissions), names starting with the text first.
+Prefixes use *ranges* on the indexed name keys (core/keys.py:
 ``name_key >= 'ab' AND name_key < 'ab\\U0010ffff'``), which every database serves from
-the index, unlike ``LIKE 'ab%'``; the typed text is folded in Python the same way as the
-stored keys, so "Ärzte", "ärzte" and "ÄRZTE" find "Ärzte" on SQLite too. Every function returns at most ``limit``
-rows: a completer or picker never loads a whole table.
+the index; user substrings of 3+ characters use the FTS5 trigram index on SQLite. Every
+function returns at most ``limit`` rows: a completer or picker never loads a whole table.
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, func, literal, or_, select
+from sqlalchemy import and_, column, func, literal, literal_column, or_, select, table
 from sqlalchemy.orm import Session
 
-from . import rbac
+from . import browse, rbac
+from .browse import escape_like
 from .keys import name_key
 from .models import Permission, Resource, Role, RoleInheritance, RolePermission, User, UserRole
 from .rbac import Ref
@@ -80,44 +83,18 @@ def _contains(column: Any, text: str) -> Any:
     return or_(*patterns)
 
 
-# ---------------------------------------------------------------------- completion
+# ---------------------------------------------------------------------- search
+#
+# One behaviour for every completer and picker (issue 12, item 3): a case-insensitive,
+# literal substring ("%" and "_" match themselves) over the fields a person remembers —
+# users: username, display name and e-mail; roles and resources: name and description;
+# permissions: "resource: action". Names starting with the text come first (one index
+# range), then the other matches in name order. Every query ends in LIMIT.
 
-
-def complete_usernames(session: Session, prefix: str, limit: int = 50) -> list[str]:
-    keyed = User.username_key
-    query = select(User.username).where(_key_prefix(keyed, prefix)).order_by(keyed).limit(limit)
-    return list(session.scalars(query))
-
-
-def complete_roles(session: Session, prefix: str, limit: int = 50) -> list[str]:
-    keyed = Role.name_key
-    query = select(Role.name).where(_key_prefix(keyed, prefix)).order_by(keyed).limit(limit)
-    return list(session.scalars(query))
-
-
-def complete_resources(session: Session, prefix: str, limit: int = 50) -> list[str]:
-    keyed = Resource.name_key
-    query = select(Resource.name).where(_key_prefix(keyed, prefix)).order_by(keyed).limit(limit)
-    return list(session.scalars(query))
-
-
-def complete_actions(session: Session, resource: str, prefix: str, limit: int = 50) -> list[str]:
-    """Actions defined on ``resource`` (by name, any case); none if it does not exist."""
-    res_id = session.scalar(
-        select(Resource.id).where(Resource.name_key == name_key(resource))
-    )
-    if res_id is None:
-        return []
-    query = (
-        select(Permission.action)
-        .where(Permission.resource_id == res_id, _prefix(Permission.action, prefix))
-        .order_by(Permission.action)
-        .limit(limit)
-    )
-    return list(session.scalars(query))
-
-
-# ---------------------------------------------------------------------- picker searches
+#: How many rows a substring scan of a *short* term (1–2 characters, too short for the
+#: trigram index) may look at, so a rare pair of letters cannot scan a million users on
+#: every keystroke; the prefix matches (an index range) are found whatever the size.
+SHORT_SCAN_ROWS = 50_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,49 +105,203 @@ class Choice:
     label: str
 
 
-def search_roles(session: Session, text: str, limit: int = 200) -> list[Choice]:
-    """Roles whose name starts with ``text`` first, then those containing it."""
-    keyed = Role.name_key
-    starts = select(Role.id, Role.name).where(_key_prefix(keyed, text)).order_by(keyed).limit(limit)
-    found = [Choice(i, n) for i, n in session.execute(starts)]
-    if len(found) < limit and text.strip():
-        seen = [c.id for c in found]
-        more = (
-            select(Role.id, Role.name)
-            .where(_key_contains(keyed, text), Role.id.not_in(seen))
-            .order_by(keyed)
-            .limit(limit - len(found))
+@dataclass(frozen=True, slots=True)
+class Suggestion:
+    """One completion: ``value`` goes into the field, ``label`` is what the list shows
+    (e.g. the username, shown with the display name and e-mail that matched)."""
+
+    value: str
+    label: str
+
+
+def _literal_pattern(text: str) -> str:
+    return "%" + escape_like(text) + "%"
+
+
+def _contains_any(session: Session, columns: Sequence[Any], text: str) -> Any:
+    """Any of ``columns`` contains ``text``: case-insensitive and literal on every backend
+    (ILIKE on PostgreSQL; on SQLite, whose LIKE folds ASCII only, a non-ASCII term is
+    also tried as typed and in upper case, as browse does)."""
+    key = text.strip().replace("\x00", "\uffff")
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return or_(*(c.ilike(_literal_pattern(key), escape="\\") for c in columns))
+    if dialect == "sqlite":
+        variants = [key.lower()] if key.isascii() else list(
+            dict.fromkeys((key, key.lower(), key.upper()))
         )
-        found += [Choice(i, n) for i, n in session.execute(more)]
-    return found
+        return or_(
+            *(c.like(_literal_pattern(v), escape="\\") for c in columns for v in variants)
+        )
+    pattern = _literal_pattern(key.lower())
+    return or_(*(func.lower(c).like(pattern, escape="\\") for c in columns))
+
+
+def _not_prefix(key_column: Any, text: str) -> Any:
+    key = _typed_key(text)
+    return or_(key_column < key, key_column >= key + _TOP)
+
+
+def _user_label(username: str, display: str | None, email: str | None) -> str:
+    extra = [x for x in (display if display != username else None, email) if x]
+    return f"{username} ({', '.join(extra)})" if extra else username
+
+
+def _user_rows(session: Session, text: str, limit: int) -> list[tuple[int, str, str, str | None]]:
+    """(id, username, display name, e-mail) of at most ``limit`` users matching ``text``:
+    username prefix first, then substrings of username, display name or e-mail.
+
+    On SQLite a term of 3+ characters with few candidates in the trigram index
+    (``search_users``, browse.choose_plan) is answered from it; a dense term walks the
+    username index with LIKE and stops at ``limit``; a 1–2 character term scans at most
+    ``SHORT_SCAN_ROWS`` rows."""
+    cols = (User.id, User.username, User.display_name, User.email)
+    keyed = User.username_key
+    rows = [
+        (i, u, d, e)
+        for i, u, d, e in session.execute(
+            select(*cols).where(_key_prefix(keyed, text)).order_by(keyed).limit(limit)
+        )
+    ]
+    term = text.strip()
+    if not term or len(rows) >= limit or not _typed_key(term):
+        return rows
+    wanted = limit - len(rows)
+    matches = and_(
+        _contains_any(session, (User.username, User.display_name, User.email), term),
+        _not_prefix(keyed, term),
+    )
+    query = select(*cols).where(matches).order_by(keyed).limit(wanted)
+    if len(term) < browse.FTS_MIN_CHARS:
+        window = select(User.id).order_by(keyed).limit(SHORT_SCAN_ROWS).subquery()
+        query = query.where(User.id.in_(select(window.c.id)))
+    else:
+        plan = browse.choose_plan(session, browse.USERS, browse.USERS.default_query().searching(term))
+        if plan is browse.Plan.INDEXED:
+            fts = table("search_users", column("rowid"))
+            hits = select(fts.c.rowid).where(
+                literal_column("search_users").op("MATCH")(literal(browse.fts_phrase(term)))
+            )
+            query = query.where(User.id.in_(hits))
+    rows += [(i, u, d, e) for i, u, d, e in session.execute(query)]
+    return rows
+
+
+def search_users(session: Session, text: str, limit: int = 200) -> list[Choice]:
+    """Users whose username, display name or e-mail contains ``text``."""
+    return [Choice(i, _user_label(u, d, e)) for i, u, d, e in _user_rows(session, text, limit)]
+
+
+def suggest_users(session: Session, text: str, limit: int = 50) -> list[Suggestion]:
+    """Usernames for a completer, each labelled with the display name and e-mail."""
+    return [Suggestion(u, _user_label(u, d, e)) for _i, u, d, e in _user_rows(session, text, limit)]
+
+
+def _named_rows(
+    session: Session, model: Any, text: str, limit: int
+) -> list[tuple[int, str, str | None]]:
+    """(id, name, description) of roles or resources: name prefix first, then names or
+    descriptions containing ``text`` (bounded scans in name order)."""
+    keyed = model.name_key
+    cols = (model.id, model.name, model.description)
+    rows = [
+        (i, n, d)
+        for i, n, d in session.execute(
+            select(*cols).where(_key_prefix(keyed, text)).order_by(keyed).limit(limit)
+        )
+    ]
+    term = text.strip()
+    if term and len(rows) < limit and _typed_key(term):
+        matches = and_(
+            or_(_key_contains(keyed, term), _contains_any(session, (model.description,), term)),
+            _not_prefix(keyed, term),
+        )
+        query = select(*cols).where(matches).order_by(keyed).limit(limit - len(rows))
+        rows += [(i, n, d) for i, n, d in session.execute(query)]
+    return rows
+
+
+def _described(name: str, description: str | None) -> str:
+    return f"{name} \u2014 {description}" if description else name
+
+
+def search_roles(session: Session, text: str, limit: int = 200) -> list[Choice]:
+    """Roles whose name or description contains ``text`` (name prefix first)."""
+    return [Choice(i, n) for i, n, _d in _named_rows(session, Role, text, limit)]
+
+
+def search_resources(session: Session, text: str, limit: int = 200) -> list[Choice]:
+    """Resources whose name or description contains ``text`` (name prefix first)."""
+    return [Choice(i, n) for i, n, _d in _named_rows(session, Resource, text, limit)]
+
+
+def suggest_roles(session: Session, text: str, limit: int = 50) -> list[Suggestion]:
+    return [Suggestion(n, _described(n, d)) for _i, n, d in _named_rows(session, Role, text, limit)]
+
+
+def suggest_resources(session: Session, text: str, limit: int = 50) -> list[Suggestion]:
+    return [
+        Suggestion(n, _described(n, d)) for _i, n, d in _named_rows(session, Resource, text, limit)
+    ]
 
 
 def search_permissions(session: Session, text: str, limit: int = 200) -> list[Choice]:
-    """Permissions as "resource: action"; ``text`` matches the resource name prefix, or
-    "resource: act" narrows to actions of that resource."""
-    res_text, _, act_text = text.partition(":")
+    """Permissions as "resource: action" whose label contains ``text``; "res: act"
+    narrows to resources containing "res" and actions containing "act"."""
     keyed = Resource.name_key
     query = (
         select(Permission.id, Resource.name, Permission.action)
         .join(Resource, Resource.id == Permission.resource_id)
-        .where(_key_prefix(keyed, res_text))
         .order_by(keyed, Permission.action)
         .limit(limit)
     )
-    if act_text.strip():
-        query = query.where(_prefix(Permission.action, act_text))
+    res_text, colon, act_text = text.partition(":")
+    if colon:
+        if res_text.strip():
+            query = query.where(_key_contains(keyed, res_text))
+        if act_text.strip():
+            query = query.where(_contains_any(session, (Permission.action,), act_text))
+    elif text.strip():
+        query = query.where(
+            or_(_key_contains(keyed, text), _contains_any(session, (Permission.action,), text))
+        )
     return [Choice(i, f"{r}: {a}") for i, r, a in session.execute(query)]
 
 
-def search_users(session: Session, text: str, limit: int = 200) -> list[Choice]:
-    keyed = User.username_key
+# Completers that insert plain names (older callers): the same search, values only.
+
+
+def complete_usernames(session: Session, prefix: str, limit: int = 50) -> list[str]:
+    return [s.value for s in suggest_users(session, prefix, limit)]
+
+
+def complete_roles(session: Session, prefix: str, limit: int = 50) -> list[str]:
+    return [s.value for s in suggest_roles(session, prefix, limit)]
+
+
+def complete_resources(session: Session, prefix: str, limit: int = 50) -> list[str]:
+    return [s.value for s in suggest_resources(session, prefix, limit)]
+
+
+def complete_actions(session: Session, resource: str, prefix: str, limit: int = 50) -> list[str]:
+    """Actions defined on ``resource`` (by name, any case) containing ``prefix``, those
+    starting with it first; none if the resource does not exist."""
+    res_id = session.scalar(
+        select(Resource.id).where(Resource.name_key == name_key(resource))
+    )
+    if res_id is None:
+        return []
     query = (
-        select(User.id, User.username, User.display_name)
-        .where(_key_prefix(keyed, text))
-        .order_by(keyed)
+        select(Permission.action)
+        .where(Permission.resource_id == res_id)
+        .order_by(Permission.action)
         .limit(limit)
     )
-    return [Choice(i, f"{u} ({d})" if d and d != u else u) for i, u, d in session.execute(query)]
+    if prefix.strip():
+        query = query.where(_contains_any(session, (Permission.action,), prefix))
+    found = list(session.scalars(query))
+    typed = prefix.strip().lower()
+    return sorted(found, key=lambda a: not a.lower().startswith(typed))
 
 
 # ---------------------------------------------------------------------- inheritance graph
