@@ -101,9 +101,14 @@ def details_tabs(
         return UserRolesPanel(db, store)
 
     def role_details() -> QWidget:
-        from .assignments import RoleDetailsPanel
+        from .role_story import RoleDetailsWithCounts
 
-        return RoleDetailsPanel(db, store)
+        return RoleDetailsWithCounts(db, store)
+
+    def role_story() -> QWidget:
+        from .role_story import RoleStoryPanel
+
+        return RoleStoryPanel(db, store)
 
     def effective() -> QWidget:
         from .effective import EffectiveAccessView
@@ -129,6 +134,12 @@ def details_tabs(
             (
                 "Members and inheritance",
                 FollowingTab(role_details, lambda w, r: w.set_role(int(r.id))),
+            )
+        )
+        tabs.append(
+            (
+                "Effective members and permissions",
+                FollowingTab(role_story, lambda w, r: w.set_role(int(r.id))),
             )
         )
         tabs.append(("Inheritance graph", FollowingTab(graph, lambda w, r: w.set_role(int(r.id)))))

@@ -1,0 +1,54 @@
+"""Figures for core/role_stats.py (issue 12, item 8) on a generated database.
+
+Usage: .venv/bin/python bench/bench_role_stats.py [bench/data/1m.db]
+Prints, for the role with most direct members and the role with most inheriting roles,
+the time of the direct/effective counts, the first member page and the effective
+permissions. No assertions: figures only.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from sqlalchemy import create_engine, func, select
+from sqlalchemy.orm import Session
+
+from accessguard_gui.core import role_stats
+from accessguard_gui.core.models import Role, RoleInheritance, UserRole
+
+
+def timed(label: str, fn):  # type: ignore[no-untyped-def]
+    start = time.perf_counter()
+    result = fn()
+    print(f"  {label}: {1000 * (time.perf_counter() - start):.1f} ms")
+    return result
+
+
+def main() -> None:
+    path = sys.argv[1] if len(sys.argv) > 1 else "bench/data/1m.db"
+    engine = create_engine(f"sqlite:///file:{path}?mode=ro&uri=true")
+    with Session(engine) as s:
+        busiest = s.execute(
+            select(UserRole.role_id).group_by(UserRole.role_id).order_by(func.count().desc()).limit(1)
+        ).scalar_one()
+        deepest = s.execute(
+            select(RoleInheritance.inherits_from_id)
+            .group_by(RoleInheritance.inherits_from_id)
+            .order_by(func.count().desc())
+            .limit(1)
+        ).scalar_one()
+        for rid in (busiest, deepest):
+            name = s.get(Role, rid).name  # type: ignore[union-attr]
+            print(f"role {name} (id {rid})")
+            counts = timed("member counts", lambda rid=rid: role_stats.member_counts(s, rid))
+            print("   ", counts.sentence(name))
+            page = timed("first member page", lambda rid=rid: role_stats.effective_members_page(s, rid))
+            timed("page after", lambda rid=rid, page=page: role_stats.effective_members_page(s, rid, page.next_after))
+            perms = timed("effective permissions", lambda rid=rid: role_stats.effective_permissions(s, rid))
+            print(f"    {len(perms)} permissions, {sum(not p.direct for p in perms)} inherited")
+            timed("permission counts", lambda rid=rid: role_stats.permission_counts(s, rid))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,67 @@
+"""Direct and effective members and permissions of a role (issue 12, item 8)."""
+
+from __future__ import annotations
+
+from accessguard_gui.core import rbac, role_stats
+from accessguard_gui.core.database import Database
+
+
+def _office(db: Database) -> dict[str, int]:
+    """Base ← Staff ← Auditor, Base ← Operator, Admin inherits Staff and Operator."""
+    with db.action("office") as s:
+        for name in ("Base", "Staff", "Operator", "Auditor", "Admin"):
+            rbac.add_role(s, name)
+        rbac.add_inheritance(s, "Staff", "Base")
+        rbac.add_inheritance(s, "Operator", "Base")
+        rbac.add_inheritance(s, "Auditor", "Staff")
+        rbac.add_inheritance(s, "Admin", "Staff")
+        rbac.add_inheritance(s, "Admin", "Operator")
+        rbac.add_resource(s, "Door")
+        rbac.add_resource(s, "Ledger")
+        rbac.add_permission(s, "Door", "open")
+        rbac.add_permission(s, "Ledger", "read")
+        rbac.grant_permission(s, "Base", ("Door", "open"))
+        rbac.grant_permission(s, "Staff", ("Ledger", "read"))
+        rbac.grant_permission(s, "Auditor", ("Ledger", "read"))
+        for user, role in (("alice", "Admin"), ("bob", "Auditor"), ("carol", "Staff")):
+            rbac.add_user(s, user)
+            rbac.assign_user(s, user, role)
+        rbac.assign_user(s, "alice", "Auditor")  # two paths to Staff: counted once
+        return {name: rbac.get_role(s, name).id for name in ("Base", "Staff", "Auditor")}
+
+
+def test_counts_direct_and_in_all(db: Database) -> None:
+    ids = _office(db)
+    with db.read() as s:
+        staff = role_stats.member_counts(s, ids["Staff"])
+        base = role_stats.member_counts(s, ids["Base"])
+    assert (staff.direct, staff.total) == (1, 3)
+    assert staff.sentence("Staff") == "Staff: 1 direct, 3 in all"
+    assert (base.direct, base.total, base.inherited_only) == (0, 3, 3)
+
+
+def test_effective_members_say_through_which_role_and_page(db: Database) -> None:
+    ids = _office(db)
+    with db.read() as s:
+        first = role_stats.effective_members_page(s, ids["Staff"], limit=2)
+        rest = role_stats.effective_members_page(s, ids["Staff"], first.next_after, limit=2)
+        direct = role_stats.effective_members_page(s, ids["Staff"], direct_only=True)
+    assert [m.label for m in first.rows + rest.rows] == [
+        "alice  (via Admin)",
+        "bob  (via Auditor)",
+        "carol",
+    ]
+    assert rest.next_after is None
+    assert [m.username for m in direct.rows] == ["carol"]
+
+
+def test_effective_permissions_mark_inherited(db: Database) -> None:
+    ids = _office(db)
+    with db.read() as s:
+        auditor = role_stats.effective_permissions(s, ids["Auditor"])
+        own = role_stats.effective_permissions(s, ids["Auditor"], direct_only=True)
+        counts = role_stats.permission_counts(s, ids["Auditor"])
+    # Ledger: read is both own and inherited from Staff: shown once, as own.
+    assert [p.label for p in auditor] == ["Door: open  (inherited from Base)", "Ledger: read"]
+    assert [p.label for p in own] == ["Ledger: read"]
+    assert counts == (1, 2)
