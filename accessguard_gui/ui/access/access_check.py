@@ -24,9 +24,23 @@ from sqlalchemy.orm import Session
 from ...core import impact, lookup, rbac
 from ...core.database import Database
 from ...core.errors import AccessGuardError
-from ...core.rows import AccessDecision
+from ...core.rows import AccessDecision, DenyReason
 from ..pending import PendingStore
 from .common import GREEN, GREY, RED, SqlCompleter, open_window
+
+#: A question about something that does not exist is not a denial: the verdict says what
+#: is missing, in grey, so a typo is not mistaken for an answer.
+NOT_FOUND = {
+    DenyReason.UNKNOWN_USER: ("No such user", "There is no user named \u201c{user}\u201d."),
+    DenyReason.UNKNOWN_RESOURCE: (
+        "No such resource",
+        "There is no resource named \u201c{resource}\u201d.",
+    ),
+    DenyReason.UNKNOWN_ACTION: (
+        "No such action",
+        "The resource \u201c{resource}\u201d has no action \u201c{action}\u201d.",
+    ),
+}
 
 
 class AccessCheckPanel(QWidget):
@@ -60,8 +74,8 @@ class AccessCheckPanel(QWidget):
         self.user_edit = QLineEdit(placeholderText="username")
         self.resource_edit = QLineEdit(placeholderText="resource")
         self.action_edit = QLineEdit(placeholderText="action, e.g. open")
-        self.user_completer = SqlCompleter(db, lookup.complete_usernames, self.user_edit)
-        self.resource_completer = SqlCompleter(db, lookup.complete_resources, self.resource_edit)
+        self.user_completer = SqlCompleter(db, lookup.suggest_users, self.user_edit)
+        self.resource_completer = SqlCompleter(db, lookup.suggest_resources, self.resource_edit)
         self.action_completer = SqlCompleter(
             db,
             lambda s, prefix: lookup.complete_actions(s, self.resource_edit.text(), prefix),
@@ -116,7 +130,10 @@ class AccessCheckPanel(QWidget):
         self.action_edit.setText(action)
 
     def check(self) -> AccessDecision | None:
-        """Ask ``rbac.check_access`` and show its answer."""
+        """Ask ``rbac.check_access`` and show its answer (a name that does not exist
+        says so, in grey: "No such user")."""
+        for completer in (self.user_completer, self.resource_completer, self.action_completer):
+            completer.close_popup()
         user = self.user_edit.text().strip()
         resource = self.resource_edit.text().strip()
         action = self.action_edit.text().strip()
@@ -139,11 +156,16 @@ class AccessCheckPanel(QWidget):
             self._show_neutral("?", f"The check could not be made: {exc.message}")
             return None
         self._decision = decision
+        self.checked.emit(decision)
+        if decision.reason in NOT_FOUND:
+            head, why = NOT_FOUND[decision.reason]
+            self._show_neutral(head, why.format(user=user, resource=resource, action=action))
+            self._decision = decision
+            return decision
         color = GREEN if decision.allowed else RED
         self.verdict.setText("Allowed" if decision.allowed else "Denied")
         self.verdict.setStyleSheet(f"color: {color.name()};")
         self.explanation.setPlainText(decision.explanation())
-        self.checked.emit(decision)
         return decision
 
     # ------------------------------------------------------------ internals

@@ -14,11 +14,18 @@ from PySide6.QtCore import (
     QModelIndex,
     QObject,
     QPersistentModelIndex,
-    QStringListModel,
     Qt,
     QTimer,
 )
-from PySide6.QtGui import QAction, QBrush, QColor, QFont
+from PySide6.QtGui import (
+    QAction,
+    QBrush,
+    QColor,
+    QFont,
+    QKeySequence,
+    QStandardItem,
+    QStandardItemModel,
+)
 from PySide6.QtWidgets import (
     QApplication,
     QCompleter,
@@ -34,7 +41,7 @@ from PySide6.QtWidgets import (
 
 from ...core.database import Database
 from ...core.errors import AccessGuardError
-from ...core.lookup import Choice
+from ...core.lookup import Choice, Suggestion
 from .. import theme
 from ..plain_text import plain_tooltip
 
@@ -45,6 +52,7 @@ RED = theme.shared_color("denied")
 GREY = theme.shared_color("muted")
 PENDING = theme.shared_color("pending")  # text of what is pending, not saved yet
 DEBOUNCE_MS = 150
+VALUE_ROLE = Qt.ItemDataRole.UserRole + 1  # what a completion inserts (its label is shown)
 
 Index = QModelIndex | QPersistentModelIndex
 W = TypeVar("W", bound=QWidget)
@@ -146,47 +154,84 @@ class RefreshWhenShown(QObject):
 
 
 class SqlCompleter(QCompleter):
-    """A completer whose candidates come from a bounded prefix query, refreshed as the
-    user types (debounced), instead of a model holding a whole table.
+    """A completer whose candidates come from a bounded search (core/lookup.py: a
+    substring of username, display name or e-mail, of a name or description), refreshed
+    as the user types (debounced), instead of a model holding a whole table.
+
+    The list shows each candidate's label (e.g. "aschulz (Anna Schulz, anna@…)") and
+    inserts its value (the username); it is not filtered again by prefix, since the match
+    may be in the display name. Enter (or a choice) closes the list for good: a search
+    still pending from the last keystrokes does not re-open it over the result.
 
     Args:
         db: the database.
-        fetch: (session, prefix) -> at most a few dozen matching strings.
+        fetch: (session, text) -> at most a few dozen strings or ``lookup.Suggestion``s.
         line_edit: the field to complete.
     """
 
     def __init__(
-        self, db: Database, fetch: Callable[[Any, str], list[str]], line_edit: QLineEdit
+        self,
+        db: Database,
+        fetch: Callable[[Any, str], Sequence[str | Suggestion]],
+        line_edit: QLineEdit,
     ) -> None:
-        self._strings = QStringListModel()
-        super().__init__(self._strings, line_edit)
+        self._items = QStandardItemModel()
+        super().__init__(self._items, line_edit)
         self._db = db
         self._fetch = fetch
         self._edit = line_edit
+        self._values: list[str] = []
+        self._closed = False
         self.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
-        self.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
+        self.setCompletionMode(QCompleter.CompletionMode.UnfilteredPopupCompletion)
+        self.setCompletionRole(VALUE_ROLE)
+        self.setMaxVisibleItems(8)
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(DEBOUNCE_MS)
         self._timer.timeout.connect(self.refresh)
-        line_edit.textEdited.connect(lambda _text: self._timer.start())
+        line_edit.textEdited.connect(self._edited)
+        line_edit.returnPressed.connect(self.close_popup)
+        line_edit.editingFinished.connect(self.close_popup)
+        self.activated.connect(lambda _text: self.close_popup())
         line_edit.setCompleter(self)
 
+    def _edited(self, _text: str) -> None:
+        self._closed = False
+        self._timer.start()
+
+    def close_popup(self) -> None:
+        """Hide the list and drop a pending search until the user types again."""
+        self._timer.stop()
+        self._closed = True
+        popup = self.popup()
+        if popup is not None:
+            popup.hide()
+
     def refresh(self) -> list[str]:
-        """Run the prefix query for the field's current text now; returns the candidates."""
-        prefix = self._edit.text()
+        """Run the search for the field's current text now; returns the values found."""
+        text = self._edit.text()
         try:
             with self._db.read() as session:
-                found = self._fetch(session, prefix)
+                found = self._fetch(session, text)
         except AccessGuardError:
             found = []
-        self._strings.setStringList(found)
-        if found and self._edit.hasFocus():
+        self._items.clear()
+        self._values = []
+        for hit in found:
+            value, label = (hit, hit) if isinstance(hit, str) else (hit.value, hit.label)
+            item = QStandardItem(label)
+            item.setData(value, VALUE_ROLE)
+            item.setToolTip(label)
+            item.setEditable(False)
+            self._items.appendRow(item)
+            self._values.append(value)
+        if found and self._edit.hasFocus() and not self._closed:
             self.complete()
-        return found
+        return list(self._values)
 
     def candidates(self) -> list[str]:
-        return list(self._strings.stringList())
+        return list(self._values)
 
 
 class PickerDialog(QDialog):
@@ -400,10 +445,28 @@ def open_window(widget: W, title: str | None = None, size: tuple[int, int] | Non
         widget.resize(*size)
     widget.setWindowFlag(Qt.WindowType.Window, True)
     share_window_actions(widget)
+    add_close_action(widget)
     widget.show()
     widget.raise_()
     widget.activateWindow()
     return widget
+
+
+def add_close_action(widget: QWidget) -> QAction:
+    """Escape and Ctrl+W (the platform's Close keys too) close the window, as in any
+    desktop application's secondary windows. Added once per window."""
+    existing = widget.findChild(QAction, "close_window")
+    if isinstance(existing, QAction):
+        return existing
+    action = QAction("Close window", widget)
+    action.setObjectName("close_window")
+    keys = [QKeySequence(Qt.Key.Key_Escape), QKeySequence("Ctrl+W")]
+    keys += [k for k in QKeySequence.keyBindings(QKeySequence.StandardKey.Close) if k not in keys]
+    action.setShortcuts(keys)
+    action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+    action.triggered.connect(widget.close)
+    widget.addAction(action)
+    return action
 
 
 def save_png(widget: QWidget, path: str | Path) -> Path:

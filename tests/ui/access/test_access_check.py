@@ -50,6 +50,22 @@ def test_denied_reasons(qtbot: QtBot, demo_db: Database) -> None:
     assert "no user named" in panel.explanation.toPlainText()
 
 
+def test_a_mistyped_name_says_no_such_user_not_denied(qtbot: QtBot, demo_db: Database) -> None:
+    panel = _panel(qtbot, demo_db)
+    panel.set_query("alcie", "Ledger", "read")
+    panel.user_edit.returnPressed.emit()
+    assert panel.verdict.text() == "No such user"
+    assert "alcie" in panel.explanation.toPlainText()
+    assert "Denied" not in panel.explanation.toPlainText()
+    panel.set_query("alice", "Ledgr", "read")
+    panel.check()
+    assert panel.verdict.text() == "No such resource"
+    panel.set_query("alice", "Ledger", "reed")
+    panel.check()
+    assert panel.verdict.text() == "No such action"
+    save_png(panel, SHOTS / "access_check_no_such_action.png")
+
+
 def test_editing_a_field_clears_the_old_verdict(qtbot: QtBot, demo_db: Database) -> None:
     panel = _panel(qtbot, demo_db)
     panel.set_query("alice", "Ledger", "read")
@@ -60,14 +76,49 @@ def test_editing_a_field_clears_the_old_verdict(qtbot: QtBot, demo_db: Database)
     assert panel.verdict.text() == "\u2014"
 
 
-def test_completion_comes_from_prefix_queries(qtbot: QtBot, demo_db: Database) -> None:
+def test_completion_finds_substrings_prefix_first(qtbot: QtBot, demo_db: Database) -> None:
     panel = _panel(qtbot, demo_db)
     qtbot.keyClicks(panel.user_edit, "a")
-    qtbot.waitUntil(lambda: panel.user_completer.candidates() == ["alice"])
+    qtbot.waitUntil(lambda: panel.user_completer.candidates()[:1] == ["alice"])
+    assert "carol" in panel.user_completer.candidates()  # "a" inside the name
     panel.resource_edit.setText("server")
+    assert panel.resource_completer.refresh() == ["Server room"]
+    panel.resource_edit.setText("room")
     assert panel.resource_completer.refresh() == ["Server room"]
     panel.resource_edit.setText("Server room")
     assert panel.action_completer.refresh() == ["audit", "open"]
+
+
+def test_completion_by_display_name_inserts_the_username(qtbot: QtBot, db: Database) -> None:
+    with db.action("setup") as s:
+        rbac.add_user(s, "aschulz", display_name="Anna Schulz", email="anna@corp.example")
+    panel = _panel(qtbot, db)
+    panel.user_edit.setFocus()
+    qtbot.keyClicks(panel.user_edit, "schulz")
+    completer = panel.user_completer
+    qtbot.waitUntil(lambda: completer.candidates() == ["aschulz"])
+    popup = completer.popup()
+    assert popup is not None
+    qtbot.waitUntil(popup.isVisible)
+    assert "Anna Schulz" in popup.model().index(0, 0).data()
+    popup.setCurrentIndex(popup.model().index(0, 0))
+    qtbot.keyClick(popup, Qt.Key.Key_Return)
+    assert panel.user_edit.text() == "aschulz"
+    assert not popup.isVisible()
+
+
+def test_enter_closes_the_list_and_it_does_not_come_back(qtbot: QtBot, demo_db: Database) -> None:
+    panel = _panel(qtbot, demo_db)
+    panel.set_query("", "Ledger", "read")
+    panel.user_edit.setFocus()
+    qtbot.keyClicks(panel.user_edit, "alice")  # a search is pending (debounced)
+    qtbot.keyClick(panel.user_edit, Qt.Key.Key_Return)
+    assert panel.verdict.text() == "Allowed"
+    qtbot.wait(400)  # longer than the debounce: the pending search must not re-open it
+    popup = panel.user_completer.popup()
+    assert popup is not None and not popup.isVisible()
+    assert panel.verdict.text() == "Allowed"
+    save_png(panel, SHOTS / "access_check_after_enter.png")
 
 
 def test_panel_agrees_with_check_access_on_generated_database(qtbot: QtBot, db: Database) -> None:
@@ -84,6 +135,9 @@ def test_panel_agrees_with_check_access_on_generated_database(qtbot: QtBot, db: 
         with db.read() as s:
             expected = rbac.check_access(s, user, resource, action)
         assert shown is not None
+        if user == "ghost":
+            assert panel.verdict.text() == "No such user"
+            continue
         assert panel.verdict.text() == ("Allowed" if expected.allowed else "Denied")
         assert panel.explanation.toPlainText() == expected.explanation()
         allowed += expected.allowed
