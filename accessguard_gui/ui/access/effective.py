@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from ...core import explain, impact, lookup
 from ...core.database import Database
-from ...core.errors import AccessGuardError
+from ...core.errors import AccessGuardError, NotFoundError
 from ...core.explain import AccessStatus
 from ...core.rows import AccessPath
 from ..pending import PendingStore
@@ -145,6 +145,7 @@ class EffectiveAccessView(QWidget):
         self.table.verticalHeader().setVisible(False)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        self._as_if_saved = False  # the last answer applied the pending edits unasked
         self._user_completer = SqlCompleter(db, self._complete_subject, self.subject)
         self._action_completer = SqlCompleter(
             db, lambda s, p: lookup.complete_actions(s, self.subject.text(), p), self.action
@@ -185,7 +186,10 @@ class EffectiveAccessView(QWidget):
         self.refresh()
 
     def refresh(self) -> None:
+        self._user_completer.close_popup()
+        self._action_completer.close_popup()
         self.model.set_fetch(None)
+        self._as_if_saved = False
         subject = self.subject.text().strip()
         if not subject:
             self._set_summary("Choose a user or a resource.")
@@ -196,11 +200,33 @@ class EffectiveAccessView(QWidget):
                 self._fill_user(subject)
             else:
                 self._fill_resource(subject, self.action.text().strip() or None)
+        except NotFoundError as exc:
+            if not self._retry_as_if_saved(subject):
+                self._show_failure(exc.message)
         except AccessGuardError as exc:
-            self.model.set_fetch(None)
-            self.model.set_rows([])
-            self._set_summary(exc.message)
+            self._show_failure(exc.message)
         self.table.resizeColumnsToContents()
+
+    def _retry_as_if_saved(self, subject: str) -> bool:
+        """A user or resource that exists only as a pending edit (a new user not saved
+        yet) is shown as it will be once saved, saying so, rather than "no such user"."""
+        if self._store is None or self.pending_check.isChecked() or self._store.is_empty():
+            return False
+        self._as_if_saved = True
+        try:
+            if self.mode.currentText() == "User":
+                self._fill_user(subject)
+            else:
+                self._fill_resource(subject, self.action.text().strip() or None)
+        except AccessGuardError:
+            self._as_if_saved = False
+            return False
+        return True
+
+    def _show_failure(self, message: str) -> None:
+        self.model.set_fetch(None)
+        self.model.set_rows([])
+        self._set_summary(message)
 
     # ------------------------------------------------------------ filling
 
@@ -281,7 +307,7 @@ class EffectiveAccessView(QWidget):
 
     def _query(self, read: Callable[[Session], T]) -> T:
         """Read the saved state, or the pending state (edits applied, rolled back)."""
-        if self._store is not None and self.pending_check.isChecked():
+        if self._store is not None and (self.pending_check.isChecked() or self._as_if_saved):
             result, _problems = impact.with_pending(self._db, self._store.edits_for_save(), read)
             return result
         with self._db.read() as session:
@@ -292,18 +318,27 @@ class EffectiveAccessView(QWidget):
             self._follow.request()
 
     def _set_summary(self, text: str) -> None:
+        if self._as_if_saved:
+            text += " (Not saved yet: shown as if the pending changes were saved.)"
         self.summary.setText(text)
         self.shown.emit(text)
 
     def _mode_changed(self, mode: str) -> None:
+        """A user's name is no resource's: switching clears the field and the answer."""
+        self.subject.clear()
+        self.action.clear()
+        self.model.set_fetch(None)
+        self.model.set_rows([], headers=self.RESOURCE_HEADERS if mode == "Resource" else self.USER_HEADERS)
+        self._as_if_saved = False
+        self._set_summary(f"Type a {'resource' if mode == 'Resource' else 'username'}, then press Show.")
         resource = mode == "Resource"
         self.subject.setPlaceholderText("resource" if resource else "username")
         self.action.setVisible(resource)
 
-    def _complete_subject(self, session: object, prefix: str) -> list[str]:
+    def _complete_subject(self, session: Session, text: str) -> list[lookup.Suggestion]:
         if self.mode.currentText() == "User":
-            return lookup.complete_usernames(session, prefix)  # type: ignore[arg-type]
-        return lookup.complete_resources(session, prefix)  # type: ignore[arg-type]
+            return lookup.suggest_users(session, text)
+        return lookup.suggest_resources(session, text)
 
 
 Rows = tuple[list[tuple[str, ...]], list[QColor | None], list[str]]

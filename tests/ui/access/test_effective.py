@@ -6,6 +6,7 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from accessguard_gui.core.database import Database
+from accessguard_gui.core.errors import NotFoundError
 from accessguard_gui.ui.access.common import save_png
 from accessguard_gui.ui.access.effective import EffectiveAccessView
 
@@ -120,3 +121,62 @@ def test_long_lists_come_page_by_page_and_all_are_reachable(
     assert len(listed) == len(set(listed)) == 3, listed
     assert "Server room: open" in listed and "Door B2.14: open" in listed
     assert view.summary.text() == "alice: 3 permissions granted."
+
+
+def test_switching_to_resource_clears_the_user_and_the_answer(
+    qtbot: QtBot, demo_db: Database
+) -> None:
+    view = _view(qtbot, demo_db)
+    view.show_user("alice")
+    assert view.model.rowCount() > 0
+    view.mode.setCurrentText("Resource")
+    assert view.subject.text() == ""
+    assert view.subject.placeholderText() == "resource"
+    assert view.model.rowCount() == 0
+    assert "alice" not in view.summary.text()
+    assert view.action.isVisible()
+    save_png(view, SHOTS / "effective_switched_to_resource.png")
+
+
+def test_a_mistyped_user_says_there_is_no_such_user(qtbot: QtBot, demo_db: Database) -> None:
+    view = _view(qtbot, demo_db)
+    view.subject.setText("alcie")
+    view.subject.returnPressed.emit()
+    assert view.model.rowCount() == 0
+    assert "alcie" in view.summary.text()
+    assert "granted" not in view.summary.text()
+
+
+def test_completion_finds_users_by_display_name(qtbot: QtBot, demo_db: Database) -> None:
+    from accessguard_gui.core import rbac
+
+    with demo_db.action("setup") as s:
+        rbac.add_user(s, "aschulz", display_name="Anna Schulz")
+    view = _view(qtbot, demo_db)
+    view.subject.setText("schulz")
+    assert view._user_completer.refresh() == ["aschulz"]
+    view.mode.setCurrentText("Resource")
+    view.subject.setText("room")
+    assert view._user_completer.refresh() == ["Server room"]
+
+
+def test_a_pending_new_user_shows_its_access_as_if_saved(qtbot: QtBot, demo_db: Database) -> None:
+    from accessguard_gui.core import rbac
+    from accessguard_gui.core.changes import Assign, Create, Entity
+    from accessguard_gui.ui.pending import PendingStore
+
+    store = PendingStore()
+    store.push(Create(Entity.USER, {"username": "newbie", "display_name": "New Bie"}))
+    store.push(Assign("newbie", "Auditor"))
+    view = EffectiveAccessView(demo_db, store=store)
+    shown(qtbot, view, 900, 420)
+    view.show_user("newbie")
+    assert not view.pending_check.isChecked()
+    assert view.summary.text().startswith("newbie: 3 permissions granted.")
+    assert "as if the pending changes were saved" in view.summary.text()
+    assert any("newbie \u2192 Auditor" in r[2] for r in view.model.rows())
+    save_png(view, SHOTS / "effective_pending_user.png")
+    with demo_db.read() as s, pytest.raises(NotFoundError):  # nothing written
+        rbac.get_user(s, "newbie")
+    view.show_user("alice")  # a saved user: the saved state, no note
+    assert "as if" not in view.summary.text()
