@@ -43,11 +43,13 @@ from .. import theme
 from ..pending import PendingStore
 from ..plain_text import plain_tooltip
 from .common import DEBOUNCE_MS, READ_ONLY_TIP, open_window
+from .matrix_header import GroupedHeader, ToggleAnywhereDelegate, split_label
 
 Index = QModelIndex | QPersistentModelIndex
 BLOCK = 32
 AXIS_PAGE = 500  # roles / permissions read per page of an axis
 MAX_BLOCKS = 512  # 512 blocks × 1,024 cells: far more than any screen shows
+COLUMN_MAX = 180  # px: a long action is elided beyond this (full label on hover)
 INHERITED_MARK = "\u25c6"  # ◆
 # Built once, not per painted cell; recoloured in place with the scheme (ui/theme.py).
 _INHERITED_BRUSH = theme.brush("inherited_bg")
@@ -405,10 +407,14 @@ class RolePermissionMatrix(QWidget):
         self.view = QTableView()
         self.view.setModel(self.model)
         self.view.setWordWrap(False)
-        hh = self.view.horizontalHeader()
+        # Resource once over its columns, the action under it; full label on hover.
+        hh = GroupedHeader(self.view)
+        self.view.setHorizontalHeader(hh)
         hh.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
-        hh.setDefaultSectionSize(120)
-        hh.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        hh.setDefaultSectionSize(max(72, hh.fontMetrics().horizontalAdvance("approve") + 20))
+        self.view.setItemDelegate(ToggleAnywhereDelegate(self.view))
+        self.model.modelReset.connect(lambda: self._size_columns(0, self.model.columnCount() - 1))
+        self.model.columnsInserted.connect(lambda _p, first, last: self._size_columns(first, last))
         vh = self.view.verticalHeader()
         vh.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         vh.setDefaultSectionSize(24)
@@ -425,6 +431,13 @@ class RolePermissionMatrix(QWidget):
         if db.read_only:
             self.legend.setToolTip(READ_ONLY_TIP)
         self.counts = QLabel()
+        # Said instead of an empty grid: what to do to see something here.
+        self.empty_note = QLabel()
+        self.empty_note.setTextFormat(Qt.TextFormat.PlainText)
+        self.empty_note.setWordWrap(True)
+        self.empty_note.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_note.setObjectName("matrix_empty_note")
+        self.empty_note.hide()
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(DEBOUNCE_MS)
@@ -437,11 +450,23 @@ class RolePermissionMatrix(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(bar)
         layout.addWidget(self.view, 1)
+        layout.addWidget(self.empty_note, 1)
+        self._size_columns(0, self.model.columnCount() - 1)
         bottom = QHBoxLayout()
         bottom.addWidget(self.legend, 1)
         bottom.addWidget(self.counts)
         layout.addLayout(bottom)
         self._update_counts()
+
+    def _size_columns(self, first: int, last: int) -> None:
+        """Each column as wide as its action (within limits): only the new page's columns."""
+        header = self.view.horizontalHeader()
+        metrics = header.fontMetrics()
+        floor = header.defaultSectionSize()
+        for column in range(first, last + 1):
+            label = str(self.model.headerData(column, Qt.Orientation.Horizontal) or "")
+            width = metrics.horizontalAdvance(split_label(label)[1]) + 20
+            header.resizeSection(column, min(max(floor, width), COLUMN_MAX))
 
     def apply_filters(self) -> None:
         self.model.set_filters(self.role_filter.text(), self.permission_filter.text())
@@ -451,6 +476,38 @@ class RolePermissionMatrix(QWidget):
         self.counts.setText(
             f"{self.model.role_total:,} roles \u00d7 {self.model.permission_total:,} permissions"
         )
+        note = empty_matrix_note(
+            self.model.role_total,
+            self.model.permission_total,
+            self.role_filter.text().strip(),
+            self.permission_filter.text().strip(),
+        )
+        self.empty_note.setText(note)
+        self.empty_note.setVisible(bool(note))
+        self.view.setVisible(not note)
+
+
+def empty_matrix_note(roles: int, permissions: int, role_filter: str, perm_filter: str) -> str:
+    """What to do when the matrix has nothing to show ("" when it has)."""
+    if roles and permissions:
+        return ""
+    if not roles and role_filter:
+        return f"No role matches \u201c{role_filter}\u201d. Change or clear the role filter."
+    if not permissions and perm_filter:
+        return (
+            f"No permission matches \u201c{perm_filter}\u201d. "
+            "Change or clear the permission filter."
+        )
+    missing = []
+    if not roles:
+        missing.append("roles (Roles page, Ctrl+N)")
+    if not permissions:
+        missing.append("resources and their permissions (Resources and Permissions pages, Ctrl+N)")
+    return (
+        "Nothing to show yet: the matrix needs "
+        + " and ".join(missing)
+        + ". Add them, then tick a cell here to grant a permission to a role."
+    )
 
 
 def show_matrix(
