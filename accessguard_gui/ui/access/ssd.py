@@ -69,6 +69,13 @@ from .common import (
 VIOLATION_LIMIT = 1000
 
 
+EMPTY_SETS_NOTE = (
+    "No separation-of-duty sets yet. A set names roles no one may hold too many of at once "
+    "(for example Payments and Approvals: nobody may both pay and approve). "
+    "Press \u201cNew set\u2026\u201d to make one."
+)
+
+
 def _ssd_edits(store: PendingStore) -> list[SsdEdit]:
     return [
         e
@@ -360,6 +367,11 @@ class SsdPanel(QWidget):
             "Press \u201cCheck for violations\u201d to scan every user."
         )
         self.message = plain_label()
+        # Said instead of an empty table: what a set is for and how to make one.
+        self.empty_note = plain_label(EMPTY_SETS_NOTE)
+        self.empty_note.setObjectName("ssd_empty_note")
+        self.empty_note.setStyleSheet(f"color: {GREY.name()};")
+        self.empty_note.hide()
         # The check reads every member of the sets' roles: on a large file it runs off
         # the GUI thread, with a busy bar and Cancel.
         self.check_progress = QProgressBar()
@@ -382,6 +394,7 @@ class SsdPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel("Separation-of-duty sets"))
         layout.addWidget(self.sets_view, 1)
+        layout.addWidget(self.empty_note)
         layout.addLayout(buttons)
         layout.addWidget(self.message)
         layout.addWidget(self.violations_summary)
@@ -433,6 +446,7 @@ class SsdPanel(QWidget):
             tips.append(tip)
         self.sets_model.set_rows(rows, colors, tips)
         self.sets_view.resizeColumnsToContents()
+        self.empty_note.setVisible(not rows)
         if chosen is not None:
             self._reselect(chosen)
         self._selection_changed()

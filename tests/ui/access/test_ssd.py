@@ -332,3 +332,15 @@ def test_the_refusal_check_sees_the_other_pending_edits(
     assert not dialog.apply()
     assert "alice" in dialog.message.text()
     assert impact.refusal(demo_db, [], dialog.edits()) is None  # fine without the assignment
+
+
+def test_no_sets_says_what_a_set_is_and_how_to_make_one(qtbot: QtBot, db: Database) -> None:
+    panel = shown(qtbot, SsdPanel(db, PendingStore()), 800, 500)
+    assert panel.empty_note.isVisible()
+    assert "Press \u201cNew set\u2026\u201d to make one" in panel.empty_note.text()
+    save_png(panel, SHOTS / "ssd_empty.png")
+
+
+def test_the_empty_note_goes_once_a_set_exists(qtbot: QtBot, demo_db: Database) -> None:
+    panel = shown(qtbot, SsdPanel(demo_db, PendingStore()), 800, 500)
+    assert not panel.empty_note.isVisible()
