@@ -12,6 +12,12 @@ advisory lock, core/database.py), so reading the head inside the write transacti
 numbering the new entries after it is safe. A changed, removed, re-ordered or forged
 entry no longer chains; ``core/integrity.py`` walks the chain. A rewrite of the whole
 chain is caught by comparing the head with a copy kept elsewhere (README).
+
+Versions of the encoding: an entry without a reason (``reason`` NULL: every entry before
+migration 0008, and saves nobody gave a reason for) is hashed as version 1, unchanged;
+an entry with a reason (typed at Save) as version 2, whose tag differs and whose content
+adds ``reason``. Giving an old entry a reason, or removing one, changes the version and
+so the hash: both break the chain.
 """
 
 from __future__ import annotations
@@ -56,11 +62,17 @@ QUIET_FIELDS = frozenset(
 GENESIS = "0" * 64
 #: Versions the encoding: a future change of what is hashed starts a new tag.
 CHAIN_TAG = b"accessguard-audit-1\x00"
-#: The content of an entry, in the order it is hashed.
+#: Version 2: entries with a reason (migration 0008); its content ends with the reason.
+CHAIN_TAG_2 = b"accessguard-audit-2\x00"
+#: The content of an entry, in the order it is hashed (version 1).
 HASHED_FIELDS = (
     "id", "at", "operator", "action", "operation", "record_type", "record_key", "before",
     "after",
 )
+#: Version 2's content: version 1's and the reason.
+HASHED_FIELDS_2 = (*HASHED_FIELDS, "reason")
+#: The longest reason stored (the Save field allows no more).
+REASON_MAX = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +86,7 @@ class AuditRow:
     record_key: str
     before: dict[str, Any] | None
     after: dict[str, Any] | None
+    reason: str = ""
 
 
 def _jsonable(value: Any) -> Any:
@@ -171,6 +184,7 @@ def after_flush(session: Session, flush_context: UOWTransaction) -> None:
     """Write an audit entry for every audited object inserted, updated or deleted."""
     operator = session.info.get("operator", "unknown")
     action = session.info.get("action", "Change")
+    reason = session.info.get("reason") or None  # typed at Save (ui/saving.py), optional
     rows: list[dict[str, Any]] = []
 
     def add(op: str, obj: Any, before: dict[str, Any] | None, after: dict[str, Any] | None) -> None:
@@ -184,6 +198,7 @@ def after_flush(session: Session, flush_context: UOWTransaction) -> None:
                 "record_key": record_key(session, obj)[:400],
                 "before": _dump(before),
                 "after": _dump(after),
+                "reason": reason,
             }
         )
 
@@ -210,13 +225,16 @@ def stored_time(value: datetime) -> str:
     return value.astimezone(UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
-#: The lengths of the previous hash and of the nine fields, NULL as -1.
+#: The lengths of the previous hash and of the nine fields (version 2: ten), NULL as -1.
 _LENGTHS = struct.Struct(">10q").pack
+_LENGTHS_2 = struct.Struct(">11q").pack
 
 
 def entry_hash(previous: str | bytes | None, fields: Sequence[bytes | None]) -> str:
     """SHA-256 (hex) of an entry: the chain tag, the previous hash and the entry's
     ``HASHED_FIELDS`` as UTF-8 bytes (the id in decimal, the time as ``stored_time``).
+    Given ``HASHED_FIELDS_2`` (with the reason last), an entry with a reason is hashed
+    as version 2 (``CHAIN_TAG_2``) and one without as version 1.
 
     The lengths come first (8 bytes each, -1 for NULL), then the bytes one after the
     other: NULL and "" differ and no field can run into the next. Takes bytes so that a
@@ -229,9 +247,15 @@ def entry_hash(previous: str | bytes | None, fields: Sequence[bytes | None]) -> 
         prev = previous.encode("utf-8", "surrogateescape")
     else:
         prev = previous
-    header = _LENGTHS(len(prev), *(-1 if value is None else len(value) for value in fields))
+    tag, lengths = CHAIN_TAG, _LENGTHS
+    if len(fields) == len(HASHED_FIELDS_2):
+        if fields[-1] is None:  # no reason: version 1, as every entry before 0008
+            fields = fields[:-1]
+        else:
+            tag, lengths = CHAIN_TAG_2, _LENGTHS_2
+    header = lengths(len(prev), *(-1 if value is None else len(value) for value in fields))
     body = b"".join(value for value in fields if value is not None)
-    return hashlib.sha256(CHAIN_TAG + header + prev + body).hexdigest()
+    return hashlib.sha256(tag + header + prev + body).hexdigest()
 
 
 def _utf8(value: Any) -> bytes | None:
@@ -239,12 +263,12 @@ def _utf8(value: Any) -> bytes | None:
 
 
 def content_fields(entry: dict[str, Any]) -> list[bytes | None]:
-    """An entry's hashed fields (``HASHED_FIELDS``) from a dict of column values."""
+    """An entry's hashed fields (``HASHED_FIELDS_2``) from a dict of column values."""
     at = entry["at"]
     return [
         str(int(entry["id"])).encode("ascii"),
         (stored_time(at) if isinstance(at, datetime) else str(at)).encode("utf-8"),
-        *(_utf8(entry.get(name)) for name in HASHED_FIELDS[2:]),
+        *(_utf8(entry.get(name)) for name in HASHED_FIELDS_2[2:]),
     ]
 
 
@@ -289,6 +313,7 @@ def write_entries(connection: Connection, rows: list[dict[str, Any]]) -> None:
             "operator": operator,
             "before": row.get("before"),
             "after": row.get("after"),
+            "reason": clean_reason(row.get("reason")),
         }
         for name, width in _BOUNDS.items():
             entry[name] = str(row.get(name) or "")[:width]
@@ -301,6 +326,15 @@ def write_entries(connection: Connection, rows: list[dict[str, Any]]) -> None:
             text("SELECT setval(pg_get_serial_sequence('audit_log', 'id'), :last)"),
             {"last": prepared[-1]["id"]},
         )
+
+
+def clean_reason(reason: Any) -> str | None:
+    """A reason as stored: one line, trimmed, at most ``REASON_MAX`` characters, NULL
+    when empty (an entry without a reason stays a version-1 entry)."""
+    if reason is None:
+        return None
+    text = " ".join(str(reason).replace("\x00", " ").split())[:REASON_MAX]
+    return text or None
 
 
 def audit_query(
@@ -343,6 +377,7 @@ def audit_entries(session: Session, limit: int = 1000, **filters: Any) -> list[A
             record_key=e.record_key,
             before=json.loads(e.before) if e.before else None,
             after=json.loads(e.after) if e.after else None,
+            reason=e.reason or "",
         )
         for e in result
     ]
@@ -352,16 +387,18 @@ def chain_slice(
     connection: Connection, after_id: int, limit: int
 ) -> list[tuple[int, str | None, list[bytes | None]]]:
     """The next ``limit`` entries after ``after_id`` in id order, as (id, stored hash,
-    hashed fields) — what the migration chains and the verifier checks.
+    hashed fields) — what the migration chains and the verifier checks. The fields are
+    ``HASHED_FIELDS_2`` once the trail has its reason column (0008), else version 1's.
 
     On SQLite the texts come back as the bytes the file holds (``CAST … AS BLOB``): no
     decoding, so invalid UTF-8 planted in an entry is a broken link, not an exception,
     and the time is hashed exactly as stored.
     """
     sqlite = connection.dialect.name == "sqlite"
+    names = HASHED_FIELDS_2 if _has_reason(connection) else HASHED_FIELDS
     columns = ", ".join(
         (f"CAST({name} AS BLOB)" if sqlite else name)
-        for name in HASHED_FIELDS[1:]
+        for name in names[1:]
     )
     sql = (
         f"SELECT id, {'CAST(hash AS BLOB)' if sqlite else 'hash'}, {columns} "
@@ -391,3 +428,10 @@ def chain_slice(
             ]
         out.append((entry_id, stored, fields))
     return out
+
+
+def _has_reason(connection: Connection) -> bool:
+    """Has the trail its reason column (migration 0008)? Migration 0005 chains a trail
+    from before it."""
+    columns = inspect(connection).get_columns("audit_log")
+    return any(column["name"] == "reason" for column in columns)

@@ -71,6 +71,7 @@ from sqlalchemy.sql import FromClause
 from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.types import TypeDecorator
 
+from .audit_text import OPERATION_WORDS
 from .changes import Entity
 from .errors import AccessGuardError, DatabaseError, QueryStoppedError, ValidationError
 from .models import AuditEntry, Permission, Resource, Role, User, UserRole, UTCDateTime
@@ -447,9 +448,22 @@ def _capped(expr: ColumnElement[Any]) -> ColumnElement[Any]:
     return func.substr(expr, 1, AUDIT_CELL_MAX)
 
 
-_summary = func.coalesce(func.substr(_a.before, 1, 120), literal_column("''")).op("||")(
-    literal_column("' \u2192 '")
-).op("||")(func.coalesce(func.substr(_a.after, 1, 120), literal_column("''")))
+#: Characters of each of before/after in the Before → after cell: whole JSON for any
+#: change the app writes, so the view can put it in words (core/audit_text.summary_text)
+#: per painted row; a longer one is cut and shown as stored.
+AUDIT_CHANGE_MAX = 2000
+
+_summary = func.coalesce(
+    func.substr(_a.before, 1, AUDIT_CHANGE_MAX), literal_column("''")
+).op("||")(literal_column("' \u2192 '")).op("||")(
+    func.coalesce(func.substr(_a.after, 1, AUDIT_CHANGE_MAX), literal_column("''"))
+)
+#: The operation in the words of the filter (Added / Changed / Deleted, core/audit_text).
+_operation_word = case(
+    *((_a.operation == literal_column(f"'{stored}'"), literal_column(f"'{word}'"))
+      for stored, word in OPERATION_WORDS.items()),
+    else_=_a.operation,
+)
 
 AUDIT = TableSpec(
     key="audit",
@@ -458,12 +472,14 @@ AUDIT = TableSpec(
     plural="entries",
     entity=None,
     columns=(
-        ColumnSpec("at", "At (UTC)", Kind.DATETIME, _raw(_a.at), _raw(_a.at), width=17),
+        # Shown in local time (or UTC, View > Times in UTC) by the view, the other on hover.
+        ColumnSpec("at", "When", Kind.DATETIME, _raw(_a.at), _raw(_a.at), width=19),
         ColumnSpec("operator", "Operator", Kind.TEXT, _a.operator, _a.operator, width=14,
                    cell=_capped(_a.operator)),
         ColumnSpec("action", "Action", Kind.TEXT, _a.action, None, width=24,
                    cell=_capped(_a.action)),
-        ColumnSpec("operation", "Operation", Kind.TEXT, _a.operation, None, width=9),
+        ColumnSpec("operation", "Operation", Kind.TEXT, _a.operation, None, width=9,
+                   cell=_operation_word),
         ColumnSpec("record_type", "Record type", Kind.TEXT, _a.record_type, _a.record_type,
                    width=11),
         ColumnSpec("record_key", "Record", Kind.TEXT, _a.record_key, None, width=24,
@@ -488,6 +504,16 @@ SPECS: dict[str, TableSpec] = {s.key: s for s in (USERS, ROLES, RESOURCES, PERMI
 # A filter key "<column>__since" keeps rows whose datetime column is at or after the value
 # (an aware datetime), e.g. ``query.filtered(at__since=now - timedelta(days=7))``.
 SINCE = "__since"
+# "<column>__from" is another lower bound (a date range's start, so it combines with a
+# "last 7 days" choice), "<column>__until" an upper bound: rows before the value.
+FROM = "__from"
+UNTIL = "__until"
+_TIME_BOUNDS = (SINCE, FROM, UNTIL)
+
+
+def _time_bound(key: str) -> str | None:
+    """The bound suffix of a filter key, None for an equality filter."""
+    return next((suffix for suffix in _TIME_BOUNDS if key.endswith(suffix)), None)
 
 
 def escape_like(text: str, escape: str = "\\") -> str:
@@ -583,11 +609,13 @@ def _conditions(
                 or_(*(func.lower(c).like(pattern, escape="\\") for c in spec.search_columns))
             )
     for key, _value in query.filters:
-        if key.endswith(SINCE):
-            # A lower time bound ("the last 24 hours"): bound through the UTC type so the
-            # value is compared in the column's own stored form on every backend.
-            col = spec.column(key.removesuffix(SINCE))
-            conds.append(col.expr >= bindparam(f"f_{key}", type_=UTCDateTime()))
+        bound = _time_bound(key)
+        if bound is not None:
+            # A time bound ("the last 24 hours", a date range): bound through the UTC type
+            # so the value is compared in the column's own stored form on every backend.
+            col = spec.column(key.removesuffix(bound))
+            param = bindparam(f"f_{key}", type_=UTCDateTime())
+            conds.append(col.expr < param if bound == UNTIL else col.expr >= param)
             continue
         col = spec.column(key)
         conds.append(col.expr == bindparam(f"f_{key}"))
@@ -605,7 +633,7 @@ def _params(spec: TableSpec, query: BrowseQuery, plan: Plan) -> dict[str, Any]:
         if plan is Plan.INDEXED:
             params["q"] = fts_phrase(term)
     for key, value in query.filters:
-        if key.endswith(SINCE):
+        if _time_bound(key) is not None:
             params[f"f_{key}"] = value
             continue
         col = spec.column(key)

@@ -347,6 +347,8 @@ class AuditEntry(Base):
     # SHA-256 (hex) over this entry's content and the previous entry's hash (core/audit.py,
     # migration 0005): a changed, removed or forged entry breaks the chain.
     hash: Mapped[str | None] = mapped_column(String(64))
+    # Why, as typed at Save (optional, migration 0008); part of the hashed content.
+    reason: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
         Index("ix_audit_log_at", "at"),

@@ -35,12 +35,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core import browse, lookup
+from ..core import audit_text, browse, lookup
 from ..core.audit import audit_entries
 from ..core.changes import Create, Delete, Entity, SetPasswordHash, Update
 from ..core.database import Database
 from ..core.errors import AccessGuardError, ConflictError
-from . import messages, theme
+from . import audit_view, messages, theme
 from .details import HIDDEN_FIELDS, LABELS, record_values, show_value
 from .icons import app_icon
 from .interchange.view_export import install_view_exports
@@ -49,6 +49,7 @@ from .opening import open_database
 from .password_dialog import PasswordDialog
 from .pending import PendingStore
 from .plain_text import plain_tooltip
+from .reason_dialog import ReasonDialog
 from .record_form import RecordForm
 from .saving import SaveOutcome, save_pending
 from .service import window as service_window
@@ -190,6 +191,13 @@ class MainWindow(QMainWindow):
         self.act_save = self._action(
             "&Save", self.save, keys.Save, "Write every pending change to the file"
         )
+        self.act_save_reason = self._action(
+            "Save with rea&son…",
+            self.save_with_reason,
+            "Ctrl+Alt+S",
+            "Save, with a reason kept in the audit log for every change of this save",
+        )
+        self.act_save.enabledChanged.connect(self.act_save_reason.setEnabled)
         self.act_review = self._action(
             "Re&view changes…",
             self.review_changes,
@@ -290,6 +298,7 @@ class MainWindow(QMainWindow):
         file_menu.addMenu(self.recent_menu)
         file_menu.addSeparator()
         file_menu.addAction(self.act_save)
+        file_menu.addAction(self.act_save_reason)
         file_menu.addAction(self.act_review)
         file_menu.addAction(self.act_revert)
         file_menu.addSeparator()
@@ -313,6 +322,8 @@ class MainWindow(QMainWindow):
             view_menu.addAction(act)
         view_menu.addSeparator()
         view_menu.addAction(self.act_refresh)
+        view_menu.addSeparator()
+        view_menu.addAction(self._times_in_utc_action())
         access_menu = bar.addMenu("&Access")
         for act in self.access_actions:
             access_menu.addAction(act)
@@ -378,6 +389,8 @@ class MainWindow(QMainWindow):
             install_view_exports(widget)
         if self.db.read_only or not kind.editable:
             page.view.setEditTriggers(page.view.EditTrigger.NoEditTriggers)
+        if kind.key == "audit":
+            audit_view.install(page, utc=self._times_in_utc)
         self.pages[kind.key] = page
         self.stack.addWidget(page)
         self._restore_page(page)
@@ -486,22 +499,36 @@ class MainWindow(QMainWindow):
                 )
         except AccessGuardError:
             return values
+        utc = self._times_in_utc
+        shown.update(audit_view.entry_header(values, utc=utc))
         for entry in entries:
             if entry.id == values.get("id"):
-                before, after = entry.before or {}, entry.after or {}
-                lines = []
-                for name in dict.fromkeys([*before, *after]):
-                    if not before:  # an insert: the values it got
-                        lines.append(f"{name}: {after[name]}")
-                    elif not after:  # a delete: the values it had
-                        lines.append(f"{name}: {before[name]}")
-                    elif before.get(name) != after.get(name):
-                        lines.append(f"{name}: {before.get(name, '—')} → {after.get(name, '—')}")
-                shown["changes"] = "\n".join(lines) or "—"
+                shown.update(audit_view.entry_details(entry, utc=utc))
                 break
         else:
-            shown["changes"] = values.get("summary", "")
+            shown["changes"] = audit_text.summary_text(str(values.get("summary", "")), utc=utc)
         return shown
+
+    def _times_in_utc_action(self) -> QAction:
+        """View > Times in UTC: the audit log's times in UTC instead of local time (kept)."""
+        self.act_times_utc = QAction("Times in &UTC", self)
+        self.act_times_utc.setObjectName("act_times_utc")
+        self.act_times_utc.setCheckable(True)
+        self.act_times_utc.setChecked(self._times_in_utc)
+        self.act_times_utc.setStatusTip("Show audit times in UTC (hover a time for the other clock)")
+        self.act_times_utc.toggled.connect(self._set_times_in_utc)
+        return self.act_times_utc
+
+    @property
+    def _times_in_utc(self) -> bool:
+        return self.settings.text(audit_view.SETTING_UTC) == "1"
+
+    def _set_times_in_utc(self, utc: bool) -> None:
+        self.settings.set_text(audit_view.SETTING_UTC, "1" if utc else "")
+        page = self.pages.get("audit")
+        if page is not None:
+            audit_view.set_utc(page, utc)
+            self._refresh_details()
 
     @staticmethod
     def _created_at(page: TablePage, row: int | None) -> Create | None:
@@ -705,6 +732,20 @@ class MainWindow(QMainWindow):
         messages.show_error(self, "Nothing was saved", outcome.error, outcome.hint)
         return False
 
+    def save_with_reason(self) -> bool:
+        """File > Save with reason…: ask why, then save; the reason goes with every audit
+        entry of this save (also through a conflict's second attempt)."""
+        if self.store.is_empty():
+            return True
+        reason = ReasonDialog.ask(self, len(self.store.edits_for_save()))
+        if reason is None:
+            return False
+        self._save_reason = reason
+        try:
+            return self.save()
+        finally:
+            self._save_reason = ""
+
     def _resolve_conflict(self, cause: ConflictError, failed: Update | Delete) -> bool:
         """Someone else changed a record the user changed too: the user decides whose
         change wins (nothing is overwritten silently), then the save goes on."""
@@ -761,7 +802,7 @@ class MainWindow(QMainWindow):
         count = len(self.store.edits_for_save())
         self.statusBar().showMessage(f"Saving {count:,} change{'s' if count != 1 else ''}…")
         with busy_cursor():
-            outcome = save_pending(self.db, self.store)
+            outcome = save_pending(self.db, self.store, getattr(self, "_save_reason", ""))
         self.statusBar().clearMessage()
         if not outcome.ok:
             self._select_failed_row()

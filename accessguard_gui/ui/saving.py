@@ -58,8 +58,11 @@ def _hint(cause: AccessGuardError) -> str:
     return "Fix the marked record or undo the edit (Ctrl+Z), then save again."
 
 
-def save_pending(db: Database, store: PendingStore) -> SaveOutcome:
+def save_pending(db: Database, store: PendingStore, reason: str = "") -> SaveOutcome:
     """Apply ``store.edits_for_save()`` in ONE ``db.action``.
+
+    ``reason`` (optional, typed at File > Save with reason…) is stored with every audit
+    entry of this save; the action keeps its name ("Save 4 changes").
 
     On success the store is cleared. On failure nothing is applied (the action rolls back),
     every pending edit stays, and the failing edit is marked in the store so its row shows
@@ -72,6 +75,8 @@ def save_pending(db: Database, store: PendingStore) -> SaveOutcome:
     store.clear_failures()
     try:
         with db.action(f"Save {len(edits)} {noun}") as session:
+            if reason.strip():
+                session.info["reason"] = reason  # read by the audit hook (core/audit.py)
             # The action is the unit: it rolls back on EditFailed, no SAVEPOINT needed.
             changes.apply_edits(session, edits, savepoint=False)
     except EditFailed as exc:

@@ -166,7 +166,7 @@ def test_audit_details_show_the_change_of_an_old_entry(
         if record_values(page.model.record(r))["action"] == "Rename 0"
     )
     page.select_row(first)
-    assert page.details.record.value_text("changes") == "display_name: Alice Archer \u2192 Alice 0"
+    assert page.details.record.value_text("changes") == "Display name: Alice Archer \u2192 Alice 0"
 
 
 def test_details_show_a_name_with_markup_as_typed(window: MainWindow, seeded: Database) -> None:
