@@ -46,18 +46,57 @@ class Create:
         return f"Add {self.entity} {key}"
 
 
+#: Longest value shown in a description (a long description would make the line unreadable).
+SHOWN_VALUE_MAX = 60
+
+
+def shown_value(value: Any) -> str:
+    """A field value as a person reads it in a change description: yes/no for flags,
+    "(empty)"/"(none)" for nothing, long texts cut with an ellipsis."""
+    if value is None:
+        return "(none)"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    text = str(value)
+    if not text:
+        return "(empty)"
+    if len(text) > SHOWN_VALUE_MAX:
+        return text[: SHOWN_VALUE_MAX - 1] + "\u2026"
+    return text
+
+
+def describe_field(name: str, new: Any, before: Mapping[str, Any]) -> str:
+    """ "username adam.zimmermann \u2192 adam.zimmerman"; a password (or its hash) is never
+    shown: "password: changed"."""
+    if "password" in name:
+        return "password: changed"
+    words = name.replace("_", " ")
+    if name in before:
+        return f"{words} {shown_value(before[name])} \u2192 {shown_value(new)}"
+    return f"{words} \u2192 {shown_value(new)}"
+
+
 @dataclass(frozen=True)
 class Update:
-    """Changed fields of an existing record read at ``version``."""
+    """Changed fields of an existing record read at ``version``.
+
+    ``before`` holds what the user saw in the changed fields when editing them (filled
+    by the table and the record form), so the change can be described as old \u2192 new.
+    It is for people only: the version guards against concurrent changes. Edits made
+    before it existed (and callers that do not know the old values) leave it empty and
+    are described by the new values alone.
+    """
 
     entity: Entity
     id: int
     version: int | None
     values: Mapping[str, Any]
     label: str = ""
+    before: Mapping[str, Any] = field(default_factory=dict)
 
     def describe(self) -> str:
-        return f"Change {self.entity} {self.label or '#' + str(self.id)}: {', '.join(self.values)}"
+        parts = "; ".join(describe_field(k, v, self.before) for k, v in self.values.items())
+        return f"Change {self.entity} {self.label or '#' + str(self.id)}: {parts}"
 
 
 @dataclass(frozen=True)

@@ -162,6 +162,7 @@ class MainWindow(QMainWindow):
         self._restore_window()
         self._update_title()
         self._update_actions()
+        self.current_page().view.setFocus()  # the keyboard starts in the table
         service_window.database_opened(self)  # a service file's companion: link it
 
     # ================================================================ building
@@ -223,6 +224,8 @@ class MainWindow(QMainWindow):
         self.act_quit.setShortcut(QKeySequence("Ctrl+Q"))
         self.act_undo = self._action("&Undo", self.undo, keys.Undo)
         self.act_redo = self._action("&Redo", self.redo, "Ctrl+Shift+Z")
+        self.act_undo.setIconText("Undo")  # the toolbar stays short; the menu says what
+        self.act_redo.setIconText("Redo")
         self.act_add = self._action(
             "&Add record…", self.add_record, "Ctrl+N", "Add a record to this table"
         )
@@ -245,6 +248,10 @@ class MainWindow(QMainWindow):
             "Set or reset the selected user's password",
         )
         self.act_find = self._action("&Find", self.focus_search, keys.Find, "Search this table")
+        self.act_go_to_row = self._action(
+            "&Go to row…", lambda: self.current_page().ask_go_to_row(), "Ctrl+G",
+            "Select a row by its number",
+        )
         self.act_refresh = self._action(
             "&Refresh", self.refresh, keys.Refresh, "Reload from the database; pending changes stay"
         )
@@ -317,6 +324,7 @@ class MainWindow(QMainWindow):
             edit_menu.addAction(act)
         edit_menu.addSeparator()
         edit_menu.addAction(self.act_find)
+        edit_menu.addAction(self.act_go_to_row)
         view_menu = bar.addMenu("&View")
         for act in self.page_actions:
             view_menu.addAction(act)
@@ -377,6 +385,7 @@ class MainWindow(QMainWindow):
         page.current_changed.connect(lambda record, p=page: self._show_details(p, record))
         page.delegate.invalid.connect(self._cell_refused)
         page.sort_refused.connect(lambda text: self.statusBar().showMessage(text, 5000))
+        page.notice.connect(lambda text: self.statusBar().showMessage(text, 5000))
         refused = getattr(model, "edit_refused", None)
         if refused is not None:
             refused.connect(self._cell_refused)
@@ -610,11 +619,14 @@ class MainWindow(QMainWindow):
                 "This record is marked for deletion (undo to keep it).", 5000
             )
             return
-        changed = RecordForm.ask(self, entity, values, read_only=not self._editable(page))
+        changed = RecordForm.ask(
+            self, entity, values, read_only=not self._editable(page), focus=page.current_field()
+        )
         if not changed:
             return
         label = str(values.get("username") or values.get("name") or values.get("action") or "")
-        self.store.push(Update(entity, record_id, version, changed, label))
+        before = {name: values.get(name) for name in changed}  # shown as old → new
+        self.store.push(Update(entity, record_id, version, changed, label, before=before))
 
     def _edit_new_record(self, page: TablePage, created: Create) -> None:
         """A new, unsaved record opens in the add form; OK changes the pending addition."""
@@ -1188,6 +1200,9 @@ class MainWindow(QMainWindow):
         self.act_review.setEnabled(pending and not self.db.read_only)
         self.act_undo.setEnabled(self.store.can_undo())
         self.act_redo.setEnabled(self.store.can_redo())
+        # "Undo Change user …: a → b" ("&&": a name's "&" is no mnemonic)
+        self.act_undo.setText(self.store.undo_text().replace("&", "&&"))
+        self.act_redo.setText(self.store.redo_text().replace("&", "&&"))
         self.act_add.setEnabled(editable)
         self.act_edit.setEnabled(has_row and page.kind.editable)
         self.act_delete.setEnabled(editable and has_row)

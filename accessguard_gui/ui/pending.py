@@ -135,6 +135,14 @@ class PendingStore(QObject):
         self.changed.emit()
         return edit
 
+    def undo_text(self) -> str:
+        """The Undo action's text: what it would undo, old \u2192 new ("Undo Change user
+        adam: username adam \u2192 ada")."""
+        return f"Undo {self._edits[-1].describe()}" if self._edits else "Undo"
+
+    def redo_text(self) -> str:
+        return f"Redo {self._redo[-1].describe()}" if self._redo else "Redo"
+
     def can_undo(self) -> bool:
         return bool(self._edits)
 
@@ -222,7 +230,12 @@ class PendingStore(QObject):
                 if key in position:
                     first = folded[position[key]]
                     assert isinstance(first, Update)
-                    folded[position[key]] = replace(first, values={**first.values, **edit.values})
+                    folded[position[key]] = replace(
+                        first,
+                        values={**first.values, **edit.values},
+                        # What the user saw first is the old value of the whole change.
+                        before={**edit.before, **first.before},
+                    )
                     continue
                 position[key] = len(folded)
             folded.append(edit)

@@ -44,6 +44,8 @@ class RecordForm(QDialog):
         initial: the record's current values (with pending edits applied), or None to add.
         choices: the values offered by choice fields (resource names for a new permission).
         read_only: show the values without letting them change (read-only database).
+        focus: the field that has the keyboard focus when the form opens (the cell the
+            user double-clicked); the first field if None or not in this form.
     """
 
     def __init__(
@@ -55,6 +57,7 @@ class RecordForm(QDialog):
         read_only: bool = False,
         creating: bool | None = None,
         choices_complete: bool = True,
+        focus: str | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -115,6 +118,20 @@ class RecordForm(QDialog):
         self.setMinimumWidth(540)
         self._touched: set[str] = set()
         self.revalidate()
+        self.focus_field(focus)
+
+    def focus_field(self, name: str | None) -> None:
+        """Give ``name``'s editor the focus, its text selected (typing replaces it)."""
+        editor = self.editors.get(name or "")
+        if editor is None or not editor.isEnabled():
+            return
+        editor.setFocus(Qt.FocusReason.OtherFocusReason)
+        if isinstance(editor, QLineEdit):
+            editor.selectAll()
+        elif isinstance(editor, QComboBox) and editor.lineEdit() is not None:
+            line = editor.lineEdit()
+            assert line is not None
+            line.selectAll()
 
     # ------------------------------------------------------------ editors
 
@@ -276,6 +293,7 @@ class RecordForm(QDialog):
         read_only: bool = False,
         creating: bool | None = None,
         choices_complete: bool = True,
+        focus: str | None = None,
     ) -> dict[str, Any] | None:
         """Show the form; the values to add / the changed values, or None if cancelled."""
         dialog = cls(
@@ -285,6 +303,7 @@ class RecordForm(QDialog):
             read_only=read_only,
             creating=creating,
             choices_complete=choices_complete,
+            focus=focus,
             parent=parent,
         )
         if dialog.exec() != QDialog.DialogCode.Accepted:

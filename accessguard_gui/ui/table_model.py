@@ -58,7 +58,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QFont
 
-from ..core import browse, validation
+from ..core import browse, type_ahead, validation
 from ..core.browse import FIRST_CELL, ID, SORT, BrowseQuery, Key, Kind, Record, TableSpec
 from ..core.changes import Create, Delete, Entity, Update
 from ..core.database import Database
@@ -301,6 +301,7 @@ class RecordTableModel(QAbstractTableModel):
         self._reads = BackgroundReads(db, self)
         self._reset_job: Job[_Snapshot] | None = None
         self._count_job: Job[int] | None = None
+        self._prefix_job: Job[int | None] | None = None
         self._anchor_job: Job[None] | None = None
         self._was_busy = False
         n = len(spec.columns)
@@ -490,7 +491,12 @@ class RecordTableModel(QAbstractTableModel):
             return True
         label_at = self.spec.index_of(self.spec.label_key) if self.spec.label_key else 0
         label = str(shown[FIRST_CELL + label_at])
-        self.pending.push(Update(self.spec.entity, int(row[ID]), row[1], {col.key: new}, label))
+        self.pending.push(
+            Update(
+                self.spec.entity, int(row[ID]), row[1], {col.key: new}, label,
+                before={col.key: current},
+            )
+        )
         return True
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
@@ -629,6 +635,39 @@ class RecordTableModel(QAbstractTableModel):
             with self.db.read() as s:
                 r = browse.position_of(s, self.spec, self._shown, record_id, plan=self._plan)
         return None if r is None else r + self._ncreated
+
+    def find_prefix(self, prefix: str, found: Callable[[int | None], None]) -> None:
+        """Find the first row whose sorted column starts with ``prefix`` (type-ahead) and
+        call ``found(row)`` — None if no row shown does, or the column holds no text.
+
+        One keyset seek and one count in SQL (``type_ahead.first_with_prefix``): tried on the
+        GUI thread within the inline budget, else on a worker (a newer prefix cancels an
+        older lookup). A result for a view that changed meanwhile is dropped.
+        """
+        if self._prefix_job is not None:
+            self._prefix_job.cancel()
+            self._prefix_job = None
+        shown, spec, plan = self._shown, self.spec, self._plan
+        if not prefix or not type_ahead.can_jump_by_prefix(spec, shown):
+            found(None)
+            return
+
+        def work(session: Any, _job: Job[int | None]) -> int | None:
+            return type_ahead.first_with_prefix(session, spec, shown, prefix, plan=plan)
+
+        def done(row: int | None) -> None:
+            self._prefix_job = None
+            if self._shown is not shown:
+                return
+            found(None if row is None or row >= self._count else row + self._ncreated)
+
+        job = self._reads.submit(work, done, failed=self._read_failed, budget=self.inline_budget)
+        if not job.inline:
+            self._prefix_job = job
+
+    def can_find_prefix(self) -> bool:
+        """Does type-ahead work on the current sort column (it holds text)?"""
+        return type_ahead.can_jump_by_prefix(self.spec, self._shown)
 
     def ensure_loaded(self, first: int, last: int | None = None) -> None:
         """Load the rows ``first..last`` now (for jumps, tests and benchmarks)."""

@@ -13,17 +13,19 @@ Signals:
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QItemSelectionModel, QModelIndex, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QHBoxLayout,
     QHeaderView,
+    QInputDialog,
     QLabel,
     QLineEdit,
     QSplitter,
@@ -39,6 +41,8 @@ from .details import DetailsPane, record_values
 from .plain_text import plain_tooltip
 
 SEARCH_DELAY_MS = 250
+#: Characters typed in the table within this time of each other form one type-ahead prefix.
+TYPE_AHEAD_MS = 1000
 
 
 def _filter_value(combo: QComboBox) -> Any:
@@ -156,7 +160,17 @@ PAGES: tuple[PageKind, ...] = (
 
 
 class RecordTableView(QTableView):
-    """Enter opens the record form (unless a cell editor is open); typing edits a cell.
+    """Enter opens the record form (unless a cell editor is open); F2 edits the cell;
+    typing jumps to a row (type-ahead) and never edits: a stray key must not rename a user.
+
+    Type-ahead is Qt's gesture done in SQL: the characters typed within
+    ``TYPE_AHEAD_MS`` of each other accumulate into one prefix, and ``type_ahead`` asks the
+    page to find the first row whose sorted column starts with it. Qt's own
+    ``keyboardSearch`` would read every row of the model through ``data()`` (a million
+    rows of a large table).
+
+    Tab and Shift+Tab leave the table (to the details pane, back to the search box)
+    instead of moving between cells: the arrow keys move between cells.
 
     Selections stay ranges, whatever their size: Ctrl+A on a million rows is one
     ``QItemSelectionRange``. Qt's header views would defeat that — to draw a section they
@@ -168,6 +182,24 @@ class RecordTableView(QTableView):
     """
 
     activated_row = Signal(int)
+    type_ahead = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._typed = ""
+        self._typed_at = 0.0
+        self.setTabKeyNavigation(False)
+
+    def keyboardSearch(self, search: str) -> None:  # noqa: N802 - Qt override
+        """Accumulate the typed characters and ask for the matching row (never row by row)."""
+        if not search:
+            return
+        now = time.monotonic()
+        if now - self._typed_at > TYPE_AHEAD_MS / 1000:
+            self._typed = ""
+        self._typed_at = now
+        self._typed += search
+        self.type_ahead.emit(self._typed)
 
     def setSelectionModel(self, selection_model: QItemSelectionModel) -> None:  # noqa: N802
         super().setSelectionModel(selection_model)
@@ -192,6 +224,18 @@ class RecordTableView(QTableView):
         super().keyPressEvent(event)
 
 
+class GoToRowDialog:
+    """Edit > Go to row…: asks for a row number (tests replace ``ask``)."""
+
+    @classmethod
+    def ask(cls, parent: QWidget, rows: int, current: int) -> int | None:
+        """The 1-based row number chosen, or None if cancelled."""
+        number, ok = QInputDialog.getInt(
+            parent, "Go to row", f"Row number (1 to {rows:,}):", current, 1, max(rows, 1)
+        )
+        return number if ok else None
+
+
 def count_text(shown: int, total: int, kind: PageKind, searching: bool) -> str:
     """ "12 of 1,000,000 users" while searching, "1,000,000 users" otherwise."""
     noun = kind.singular if total == 1 else kind.plural
@@ -207,11 +251,13 @@ class TablePage(QWidget):
         record_activated(int): Enter or double-click on a row.
         current_changed(object): the current row's snapshot (None for none / a new row).
         sort_refused(str): a click on a column that cannot be sorted.
+        notice(str): a short message for the status bar (type-ahead found nothing, …).
     """
 
     record_activated = Signal(int)
     current_changed = Signal(object)
     sort_refused = Signal(str)
+    notice = Signal(str)
 
     def __init__(self, kind: PageKind, model: Any, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -232,7 +278,7 @@ class TablePage(QWidget):
         self._search_timer.setInterval(SEARCH_DELAY_MS)
         self._search_timer.timeout.connect(self.apply_search)
         self.search.textChanged.connect(lambda _t: self._search_timer.start())
-        self.search.returnPressed.connect(self.apply_search)
+        self.search.installEventFilter(self)
 
         self.view = RecordTableView()
         self.view.setObjectName("table")
@@ -241,11 +287,10 @@ class TablePage(QWidget):
         self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.view.setAlternatingRowColors(True)
         self.view.setWordWrap(False)
-        self.view.setEditTriggers(
-            QAbstractItemView.EditTrigger.EditKeyPressed
-            | QAbstractItemView.EditTrigger.AnyKeyPressed
-            | QAbstractItemView.EditTrigger.SelectedClicked
-        )
+        # F2 edits the cell in place; Enter and double-click open the record form; typing
+        # jumps to a row. No trigger on plain typing or a click: edits are deliberate.
+        self.view.setEditTriggers(QAbstractItemView.EditTrigger.EditKeyPressed)
+        self.view.type_ahead.connect(self.jump_to_prefix)
         self.view.verticalHeader().setVisible(False)
         self.view.verticalHeader().setDefaultSectionSize(self.view.fontMetrics().height() + 8)
         header = self.view.horizontalHeader()
@@ -346,6 +391,80 @@ class TablePage(QWidget):
         title = self.model.headerData(column, Qt.Orientation.Horizontal)
         self.sort_refused.emit(f"The table cannot be sorted by {title}.")
 
+    # ------------------------------------------------------------ keyboard
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
+        """The search box: Enter or Down go to the results, Escape clears the search."""
+        if watched is self.search and event.type() == QEvent.Type.KeyPress:
+            assert isinstance(event, QKeyEvent)
+            key = event.key()
+            if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Down):
+                self.apply_search()
+                self.focus_results()
+                return True
+            if key == Qt.Key.Key_Escape and self.search.text():
+                self.search.clear()
+                self.apply_search()
+                return True
+        return super().eventFilter(watched, event)
+
+    def focus_results(self) -> None:
+        """Keyboard focus into the table, on its current row (the first if none)."""
+        self.view.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        if self.current_row() is None and self.model.rowCount() > 0:
+            self.select_row(0)
+
+    def current_field(self) -> str | None:
+        """The field of the current cell (the record form focuses it)."""
+        index = self.view.currentIndex()
+        key = getattr(self.model, "column_key", None)
+        if not index.isValid() or not callable(key):
+            return None
+        field = key(index.column())
+        return field if isinstance(field, str) else None
+
+    def jump_to_prefix(self, prefix: str) -> None:
+        """Type-ahead: select the first row whose sorted column starts with ``prefix``."""
+        finder = getattr(self.model, "find_prefix", None)
+        if not callable(finder):
+            return
+        if not self.model.can_find_prefix():
+            title = self.model.headerData(self.model.sort_column(), Qt.Orientation.Horizontal)
+            self.notice.emit(
+                f"Typing finds rows by the sorted column, and {title} holds no text: "
+                "sort by a text column (click its header) or use the search box (Ctrl+F)."
+            )
+            return
+        column = max(self.view.currentIndex().column(), 0)
+
+        def found(row: int | None) -> None:
+            if row is None:
+                title = self.model.headerData(self.model.sort_column(), Qt.Orientation.Horizontal)
+                self.notice.emit(f"No row whose {title} starts with \u201c{prefix}\u201d.")
+                return
+            self.select_row(row, column)
+
+        finder(prefix, found)
+
+    def go_to_row(self, number: int) -> bool:
+        """Select row ``number`` (1-based, as the row header shows it); False if there is
+        no such row. The model reads just that page (a keyset seek), not the rows above."""
+        if not 1 <= number <= self.model.rowCount():
+            return False
+        self.select_row(number - 1, max(self.view.currentIndex().column(), 0))
+        self.view.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        return True
+
+    def ask_go_to_row(self) -> None:
+        """Ask for a row number and select that row (Ctrl+G)."""
+        rows = self.model.rowCount()
+        if rows == 0:
+            self.notice.emit("There is no row to go to.")
+            return
+        number = GoToRowDialog.ask(self, rows, (self.current_row() or 0) + 1)
+        if number is not None and not self.go_to_row(number):
+            self.notice.emit(f"There is no row {number:,}; the table shows {rows:,}.")
+
     # ------------------------------------------------------------ search and counts
 
     def apply_search(self) -> None:
@@ -432,8 +551,8 @@ class TablePage(QWidget):
         a large table this list would be as long as the table)."""
         return [r for first, last in self.selected_ranges() for r in range(first, last + 1)]
 
-    def select_row(self, row: int) -> None:
-        index = self.model.index(row, 0)
+    def select_row(self, row: int, column: int = 0) -> None:
+        index = self.model.index(row, column)
         self.view.setCurrentIndex(index)
         self.view.selectionModel().select(
             index,

@@ -180,7 +180,7 @@ def test_a_stale_version_is_a_conflict_with_the_current_values(org: Database) ->
         "version": 2,
     }
     assert str(info.value) == (
-        "Change user alice: display_name: The user alice was changed by someone else since "
+        "Change user alice: display name \u2192 Mine: The user alice was changed by someone else since "
         "you loaded it."
     )
     with org.read() as s:
@@ -222,7 +222,7 @@ def test_descriptions_for_the_pending_list() -> None:
         "Add permission open"
     )
     assert Update(Entity.ROLE, 3, 1, {"name": "X", "description": ""}).describe() == (
-        "Change role #3: name, description"
+        "Change role #3: name \u2192 X; description \u2192 (empty)"
     )
     assert Delete(Entity.RESOURCE, 4, 1, "Door").describe() == "Delete resource Door"
     assert Assign("alice", "Staff").describe() == "Assign alice to Staff"

@@ -226,7 +226,8 @@ def test_set_data_pushes_a_validated_update(editing: Any, qtbot: Any) -> None:
         assert model.setData(name, "  Alice Cooper ")
     (edit,) = store.edits()
     assert edit == Update(Entity.USER, model.id_at(0), 1, {"display_name": "Alice Cooper"},
-                          "alice")
+                          "alice", before={"display_name": "Alice Adams"})
+    assert edit.describe() == "Change user alice: display name Alice Adams \u2192 Alice Cooper"
     assert name.data() == "Alice Cooper"
     assert name.data(Qt.ItemDataRole.FontRole).bold()
     assert name.data(Qt.ItemDataRole.BackgroundRole) is not None

@@ -1,0 +1,107 @@
+"""Type-ahead in a table view: the first row whose sorted column starts with typed text.
+
+A person types "zim" in the users table and expects the first user from "zim…" on to be
+selected, as in every file manager. Qt's own ``keyboardSearch`` finds it by reading the
+model row after row through ``data()`` — at a million rows that reads the whole table.
+Here the sorted column's index answers it: one keyset seek (per spelling of the prefix)
+finds the candidate row, ``browse.position_of`` its row number with one count along the
+same index. The search box and filters of the view apply (the same ``BrowseQuery``).
+
+This is part of the browse machinery (core/browse.py) and uses its statement builders, so
+the seek has exactly the order, filters and search plan of the rows the view shows.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import Session
+
+from . import browse
+from .browse import (
+    BrowseQuery,
+    ColumnSpec,
+    Key,
+    Kind,
+    Plan,
+    TableSpec,
+    _anchor_params,
+    _order,
+    _params,
+    _plan_of,
+    _run,
+    _Shape,
+    _shape,
+    _sort_expr,
+    _where,
+)
+
+#: Above every character: ``prefix + TOP`` sorts after every text that starts with prefix.
+TOP = "\U0010ffff"
+#: Ids below and above every record id: a keyset anchor that admits every row of a key.
+_ID_FLOOR, _ID_CEILING = -(2**62), 2**62
+
+
+def can_jump_by_prefix(spec: TableSpec, query: BrowseQuery) -> bool:
+    """Does the query's sort column hold text, so that a typed prefix can find a row?"""
+    col = spec.column(query.sort or spec.default_sort)
+    return col.kind is Kind.TEXT and col.sort is not None
+
+
+def prefix_spellings(col: ColumnSpec, prefix: str) -> tuple[str, ...]:
+    """The stored spellings to seek for a typed prefix, matched without regard to case.
+
+    A ``*_key`` sort column holds case-folded names (core/keys.name_key): one seek. A
+    plain text column sorts by its stored text, where "adam" and "Adam" are far apart:
+    one seek per usual casing (as typed, lower, upper, capitalised).
+    """
+    if col.sort is not col.expr:
+        folded = unicodedata.normalize("NFC", prefix).casefold()
+        return (unicodedata.normalize("NFC", folded),)
+    spellings = (prefix, prefix.lower(), prefix.upper(), prefix[:1].upper() + prefix[1:].lower())
+    return tuple(dict.fromkeys(spellings))
+
+
+def first_with_prefix(
+    session: Session,
+    spec: TableSpec,
+    query: BrowseQuery,
+    prefix: str,
+    *,
+    plan: Plan | None = None,
+) -> int | None:
+    """The row number of the first row, in the query's order, whose sort column starts
+    with ``prefix`` (case-insensitive); None if no row the query shows does, or the sort
+    column holds no text (see ``can_jump_by_prefix``).
+
+    Ascending, the candidate is the first key at or after the prefix; descending, the
+    last key below ``prefix + TOP`` (the greatest key that starts with it). Each is one
+    ``ORDER BY … LIMIT 1`` seek along the sort index, whatever the table's size.
+    """
+    if not prefix or not can_jump_by_prefix(spec, query):
+        return None
+    col = spec.column(query.sort or spec.default_sort)
+    plan = _plan_of(session, spec, query, plan)
+    sort = _sort_expr(spec, query, plan)
+    forward = not query.descending
+    found: list[Key] = []
+    for spelling in prefix_spellings(col, prefix):
+        anchor: Key = (spelling, _ID_FLOOR) if forward else (spelling + TOP, _ID_CEILING)
+        shape = _shape(spec, query, plan, forward, anchor)
+
+        def build(d: Dialect, shape: _Shape = shape) -> Select[Any]:
+            conds = _where(spec, query, d, shape, sort)
+            stmt = select(sort, spec.id_expr).select_from(spec.from_).where(*conds)
+            return stmt.order_by(*_order(sort, spec.id_expr, forward)).limit(1)
+
+        params = _anchor_params(_params(spec, query, plan), anchor)
+        rows = _run(session, ("prefix", shape), build, params)
+        if rows and isinstance(rows[0][0], str) and rows[0][0].startswith(spelling):
+            found.append((rows[0][0], int(rows[0][1])))
+    if not found:
+        return None
+    first = min(found) if forward else max(found)
+    return browse.position_of(session, spec, query, first[1], plan=plan)

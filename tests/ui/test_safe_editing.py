@@ -1,0 +1,172 @@
+"""Issue 12.1: typing in the grid never edits; it jumps to a row. Edits are deliberate
+(F2, Enter, double-click), the form focuses the clicked field, and every change is
+described as old → new (Review, Undo/Redo)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QAbstractItemView, QLineEdit
+
+from accessguard_gui.core.changes import Entity
+from accessguard_gui.core.database import Database
+from accessguard_gui.ui import table_page
+from accessguard_gui.ui.record_form import RecordForm
+
+from .helpers import cell_text, column_of, row_of_user, type_into_cell
+
+
+def _focus_cell(qtbot: Any, page: Any, row: int, key: str) -> None:
+    page.view.setFocus()
+    page.view.setCurrentIndex(page.model.index(row, column_of(page, key)))
+    qtbot.waitUntil(page.view.hasFocus)
+
+
+def _open_editors(page: Any) -> list[QLineEdit]:
+    return [w for w in page.view.findChildren(QLineEdit) if w.isVisible()]
+
+
+def test_typing_in_the_grid_jumps_to_the_row_and_never_edits(
+    qtbot: Any, window: Any, seeded: Database
+) -> None:
+    page = window.page("users")
+    _focus_cell(qtbot, page, row_of_user(page, seeded, "alice"), "username")
+    qtbot.keyClicks(page.view, "bo")
+    assert page.view.state() != QAbstractItemView.State.EditingState
+    assert not _open_editors(page)
+    assert window.store.is_empty()
+    assert page.current_row() == row_of_user(page, seeded, "bob")
+    assert cell_text(page, row_of_user(page, seeded, "alice"), "username") == "alice"
+
+
+def test_typed_characters_accumulate_then_start_afresh(
+    qtbot: Any, window: Any, seeded: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    page = window.page("users")
+    _focus_cell(qtbot, page, 0, "username")
+    qtbot.keyClicks(page.view, "ca")  # "ca" (carol), not "a" (alice)
+    assert page.current_row() == row_of_user(page, seeded, "carol")
+    monkeypatch.setattr(table_page, "TYPE_AHEAD_MS", 0)  # as after a pause
+    qtbot.keyClick(page.view, Qt.Key.Key_A)
+    assert page.current_row() == row_of_user(page, seeded, "alice")
+
+
+def test_type_ahead_keeps_the_column_and_says_when_nothing_matches(
+    qtbot: Any, window: Any, seeded: Database
+) -> None:
+    page = window.page("users")
+    _focus_cell(qtbot, page, 0, "email")
+    qtbot.keyClicks(page.view, "zz")
+    assert page.current_row() == 0
+    assert "No row whose Username starts with \u201czz\u201d" in window.statusBar().currentMessage()
+    qtbot.keyClicks(page.view, "")  # nothing typed: nothing happens
+    page.view.keyboardSearch("")
+    assert page.view.currentIndex().column() == column_of(page, "email")
+
+
+def test_type_ahead_follows_the_sorted_column(qtbot: Any, window: Any, seeded: Database) -> None:
+    page = window.page("users")
+    page.view.sortByColumn(column_of(page, "display_name"), Qt.SortOrder.DescendingOrder)
+    page.model.wait_shown()
+    _focus_cell(qtbot, page, 0, "username")
+    qtbot.keyClicks(page.view, "bob b")  # display names, any case
+    assert page.current_row() == row_of_user(page, seeded, "bob")
+    page.view.sortByColumn(column_of(page, "created_at"), Qt.SortOrder.AscendingOrder)
+    page.model.wait_shown()
+    qtbot.keyClick(page.view, Qt.Key.Key_Z)
+    assert "sort by a text column" in window.statusBar().currentMessage()
+
+
+def test_f2_edits_the_cell_in_place(qtbot: Any, window: Any, seeded: Database) -> None:
+    page = window.page("users")
+    row = row_of_user(page, seeded, "bob")
+    type_into_cell(qtbot, page, row, "display_name", "Robert Baker")  # F2, type, Enter
+    assert cell_text(page, row, "display_name") == "Robert Baker"
+    (edit,) = window.store.edits()
+    assert edit.describe() == "Change user bob: display name Bob Baker \u2192 Robert Baker"
+
+
+def test_enter_and_double_click_open_the_form_on_the_cells_field(
+    qtbot: Any, window: Any, seeded: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[str | None] = []
+
+    def answer(_cls: Any, _parent: Any, _entity: Any, _values: Any, **kw: Any) -> Any:
+        asked.append(kw.get("focus"))
+        return None
+
+    monkeypatch.setattr(RecordForm, "ask", classmethod(answer))
+    page = window.page("users")
+    row = row_of_user(page, seeded, "bob")
+    _focus_cell(qtbot, page, row, "display_name")
+    qtbot.keyClick(page.view, Qt.Key.Key_Return)
+    assert asked == ["display_name"]
+
+    rect = page.view.visualRect(page.model.index(row, column_of(page, "email")))
+    # A real double-click: press and release, then the double-click event.
+    qtbot.mouseClick(page.view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    qtbot.mouseDClick(page.view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert asked == ["display_name", "email"]
+    assert not _open_editors(page) and window.store.is_empty()
+
+
+def test_the_form_opens_with_the_focus_on_that_field(qtbot: Any) -> None:
+    values = {"username": "bob", "display_name": "Bob Baker", "email": "bob@example.org"}
+    form = RecordForm(Entity.USER, {**values, "active": True}, focus="email")
+    qtbot.addWidget(form)
+    form.show()
+    qtbot.waitExposed(form)
+    form.activateWindow()
+    qtbot.waitUntil(lambda: form.focusWidget() is form.editors["email"])
+    editor = form.editors["email"]
+    assert isinstance(editor, QLineEdit) and editor.selectedText() == "bob@example.org"
+    qtbot.keyClicks(editor, "robert@example.org")  # typing replaces the selected value
+    assert form.changed_values() == {"email": "robert@example.org"}
+
+
+def test_the_form_describes_its_change_as_old_to_new(
+    qtbot: Any, window: Any, seeded: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(
+        RecordForm, "ask", classmethod(lambda *_a, **_k: {"username": "alice.a"})
+    )
+    page = window.page("users")
+    _focus_cell(qtbot, page, row_of_user(page, seeded, "alice"), "username")
+    qtbot.keyClick(page.view, Qt.Key.Key_Return)
+    (edit,) = window.store.edits()
+    assert edit.describe() == "Change user alice: username alice \u2192 alice.a"
+
+
+def test_undo_and_redo_say_what_they_undo(qtbot: Any, window: Any, seeded: Database) -> None:
+    page = window.page("users")
+    assert window.act_undo.text() == "Undo" and not window.act_undo.isEnabled()
+    type_into_cell(qtbot, page, row_of_user(page, seeded, "alice"), "username", "alicia")
+    change = "Change user alice: username alice \u2192 alicia"
+    assert window.act_undo.text() == f"Undo {change}"
+    assert window.act_undo.iconText() == "Undo"  # the toolbar button stays short
+    qtbot.keyClick(page.view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert window.store.is_empty()
+    assert window.act_redo.text() == f"Redo {change}"
+    assert window.statusBar().currentMessage() == f"Undone: {change}"
+
+
+def test_review_changes_lists_old_and_new_values(
+    qtbot: Any, window: Any, seeded: Database
+) -> None:
+    from accessguard_gui.ui.access.review import ReviewChangesDialog
+
+    page = window.page("users")
+    type_into_cell(qtbot, page, row_of_user(page, seeded, "bob"), "email", "rb@example.org")
+    type_into_cell(qtbot, page, row_of_user(page, seeded, "bob"), "email", "robert@example.org")
+    dialog = ReviewChangesDialog(seeded, window.store, None)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    # Two edits of one field are saved as one change: from what was first seen to the last.
+    qtbot.waitUntil(
+        lambda: any(
+            "Change user bob: email bob@example.org \u2192 robert@example.org" in line
+            for line in dialog.edit_lines()
+        )
+    )
