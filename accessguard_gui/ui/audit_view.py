@@ -87,6 +87,7 @@ def _date_box(name: str, tip: str) -> QDateEdit:
     box.setSpecialValueText("any")  # shown at the minimum date: no bound
     box.setDate(NO_DATE)
     box.setToolTip(tip)
+    box.setMinimumWidth(box.fontMetrics().horizontalAdvance("2026-12-31") + 40)
     box.setAccessibleName(tip)
     return box
 
@@ -162,7 +163,8 @@ def install(page: TablePage, *, utc: bool = False) -> None:
         delegate.utc = utc
         page.view.setItemDelegateForColumn(spec.index_of(key), delegate)
     range_box = DateRange(page.model, page)
-    holder = _layout_holding(page.layout(), page.search)
+    parent = page.search.parentWidget()
+    holder = _layout_holding(parent.layout() if parent is not None else None, page.search)
     if isinstance(holder, QHBoxLayout):
         holder.insertWidget(holder.indexOf(page.search) + 1, range_box)
 
