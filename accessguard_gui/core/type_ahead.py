@@ -56,12 +56,19 @@ def prefix_spellings(col: ColumnSpec, prefix: str) -> tuple[str, ...]:
 
     A ``*_key`` sort column holds case-folded names (core/keys.name_key): one seek. A
     plain text column sorts by its stored text, where "adam" and "Adam" are far apart:
-    one seek per usual casing (as typed, lower, upper, capitalised).
+    one seek per usual casing (as typed, lower, upper, capitalised, each word capitalised).
+    A text stored in another mix of cases ("mcDonald") is found when typed as stored.
     """
     if col.sort is not col.expr:
         folded = unicodedata.normalize("NFC", prefix).casefold()
         return (unicodedata.normalize("NFC", folded),)
-    spellings = (prefix, prefix.lower(), prefix.upper(), prefix[:1].upper() + prefix[1:].lower())
+    spellings = (
+        prefix,
+        prefix.lower(),
+        prefix.upper(),
+        prefix[:1].upper() + prefix[1:].lower(),
+        prefix.title(),
+    )
     return tuple(dict.fromkeys(spellings))
 
 
