@@ -86,6 +86,8 @@ def show_value(name: str, value: Any) -> str:
     if value is None or value == "":
         return "—"
     if name == "has_password":
+        if isinstance(value, str):  # a pending password: "set (not saved)"
+            return value
         return "set" if value else "not set"
     if isinstance(value, bool):
         return "yes" if value else "no"

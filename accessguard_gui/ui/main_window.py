@@ -462,6 +462,11 @@ class MainWindow(QMainWindow):
         created = self._created_at(page, row)
         if created is not None:
             record = dict(created.values)
+            if entity is Entity.USER:  # a new user's password, set before the first Save
+                from .access.follow import pending_password
+
+                username = str(record.get("username", ""))
+                record["has_password"] = pending_password(self.store, None, username) or False
             failure = self.store.failure(created)
             state = "New: it is added when you save."
         values = record_values(record)
@@ -470,6 +475,12 @@ class MainWindow(QMainWindow):
             record = self._audit_details(values)
         if entity is not None and isinstance(record_id, int):
             pending = self.store.pending_values(entity, record_id)
+            if entity is Entity.USER:
+                from .access.follow import pending_password
+
+                new_password = pending_password(self.store, record_id, str(values.get("username")))
+                if new_password is not None:
+                    pending = {**pending, "has_password": new_password}
             failure = self.store.failure_for_record(entity, record_id)
             if self.store.is_deleted(entity, record_id):
                 state = "Marked for deletion: it is removed when you save."
@@ -487,7 +498,11 @@ class MainWindow(QMainWindow):
             title = f"{shown['resource']}: {shown.get('action', '')}"
         page.details.record.show_record(record, pending, title=title, state=state, failure=failure)
         if extensions:
-            page.details.show_record_in_extensions(None if created is not None else record)
+            # A pending new user is followed too (its roles and its access as if saved,
+            # by name); other new records have nothing the access tabs could show yet.
+            follow_new = created is not None and entity is Entity.USER
+            shown_record = record if created is None or follow_new else None
+            page.details.show_record_in_extensions(shown_record)
         self._update_actions()
 
     def _audit_details(self, values: dict[str, Any]) -> dict[str, Any]:
@@ -593,7 +608,12 @@ class MainWindow(QMainWindow):
         )
         if values is None:
             return
-        self.store.push(Create(page.kind.entity, values))
+        created = Create(page.kind.entity, values)
+        self.store.push(created)
+        for row in range(page.model.rowCount()):  # select the new row (new rows lead)
+            if self._created_at(page, row) is created:
+                page.select_row(row)
+                break
         self.statusBar().showMessage(f"Added a new {page.kind.singular} — save to keep it.", 5000)
 
     def edit_current(self) -> None:
@@ -844,6 +864,12 @@ class MainWindow(QMainWindow):
         _text, _tip, opener = entries[index]
         window = self._one_window(f"view {index}", opener, reuse=True)
         install_view_exports(window)  # Export to CSV… on its tables (ui/interchange)
+        page = self.stack.currentWidget()
+        row = page.current_row() if isinstance(page, TablePage) else None
+        if isinstance(page, TablePage) and row is not None:  # open on the selected record
+            from .access.follow import prefill
+
+            prefill(window, page.kind.key, self._current_values(page, row)[0])
         return window
 
     # File > Import…, Export… and Export of a page: ui/interchange (imported when used).

@@ -40,7 +40,7 @@ from sqlalchemy.orm import Session
 from ...core import impact, lookup, rbac
 from ...core.changes import Assign, Deassign, Edit, Grant, Inherit, Revoke, SetExpiry, Uninherit
 from ...core.database import Database
-from ...core.errors import AccessGuardError
+from ...core.errors import AccessGuardError, NotFoundError
 from ...core.rows import AssignmentRow, PermissionRow, RoleRow
 from ..background import BackgroundReads, Job
 from ..pending import PendingStore
@@ -161,6 +161,7 @@ class _UserState:
     now: tuple[AssignmentRow, ...]
     saved: tuple[AssignmentRow, ...]
     problems: tuple[str, ...]
+    new: bool = False  # a pending new user: it exists once the pending edits are saved
 
 
 class UserRolesPanel(_EditingPanel):
@@ -300,7 +301,8 @@ class UserRolesPanel(_EditingPanel):
             return
         self._user = state.username
         inactive = "" if state.active else " \u2014 inactive: none of these roles grants anything"
-        self.title.setText(f"{state.username} ({state.display_name}){inactive}")
+        new = " \u2014 new, not saved yet" if state.new else ""
+        self.title.setText(f"{state.username} ({state.display_name}){new}{inactive}")
         saved = {a.role_id: a for a in state.saved}
         now = {a.role_id: a for a in state.now}
         ids = sorted(set(saved) | set(now), key=lambda i: (now.get(i) or saved[i]).role.lower())
@@ -347,13 +349,16 @@ class UserRolesPanel(_EditingPanel):
             return (u.username, u.display_name, u.active), rbac.assigned_roles(session, u.id)
 
         (info, now), problems = impact.with_pending(self._db, self._store.edits_for_save(), read)
+        new = False
         with self._db.read() as session:
             try:
                 saved = rbac.assigned_roles(session, ref)
-            except AccessGuardError:
-                saved = []  # a user that exists only in the pending edits
+            except NotFoundError:
+                saved, new = [], True  # a user that exists only in the pending edits
         username, display, active = info
-        return _UserState(username, display, active, tuple(now), tuple(saved), tuple(problems))
+        return _UserState(
+            username, display, active, tuple(now), tuple(saved), tuple(problems), new
+        )
 
     def _username(self) -> str:
         return self._user or str(self._user_ref)
@@ -836,7 +841,7 @@ class BulkRoleDialog(QDialog):
         self.setWindowTitle(f"Change a role for {n:,} user{'' if n == 1 else 's'}")
         self.setMinimumWidth(440)
         self.role_edit = QLineEdit(placeholderText="role")
-        self.completer = SqlCompleter(db, lookup.complete_roles, self.role_edit)
+        self.completer = SqlCompleter(db, lookup.suggest_roles, self.role_edit)
         self.assign_radio = QRadioButton("&Assign the role")
         self.remove_radio = QRadioButton("Re&move the role")
         self.assign_radio.setChecked(True)

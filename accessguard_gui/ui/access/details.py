@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 from ...core.database import Database
 from ..pending import PendingStore
 from .common import RefreshWhenShown
+from .follow import user_ref
 
 
 def _value(record: Any, key: str) -> Any:
@@ -122,7 +123,7 @@ def details_tabs(
 
     tabs: list[tuple[str, QWidget]] = []
     if page == "users":
-        tabs.append(("Roles", FollowingTab(user_roles, lambda w, r: w.set_user(int(r.id)))))
+        tabs.append(("Roles", FollowingTab(user_roles, lambda w, r: w.set_user(user_ref(r)))))
         tabs.append(
             (
                 "Effective access",
