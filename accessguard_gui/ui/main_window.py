@@ -44,6 +44,7 @@ from . import audit_view, messages, theme
 from .details import HIDDEN_FIELDS, LABELS, record_values, show_value
 from .icons import app_icon
 from .interchange.view_export import install_view_exports
+from .layout_defaults import fit_columns, nav_width, split_sizes
 from .messages import ConflictChoice, SaveChoice
 from .opening import open_database
 from .password_dialog import PasswordDialog
@@ -115,7 +116,7 @@ class MainWindow(QMainWindow):
         self.setObjectName("main_window")
         self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)
-        self.resize(1200, 760)
+        self.resize(1280, 760)  # fits a 1366×768 screen; the users table and details side by side
 
         self.nav = QListWidget()
         self.nav.setObjectName("navigation")
@@ -1289,7 +1290,8 @@ class MainWindow(QMainWindow):
         if body is not None:
             self.body.restoreState(body)
         else:
-            self.body.setSizes([160, max(self.width() - 160, 400)])
+            nav = nav_width(self.nav)
+            self.body.setSizes([nav, max(self.width() - nav, 400)])
         page_key = self.settings.text("window/page", "users")
         for number, kind in enumerate(PAGES):
             if kind.key == page_key:
@@ -1299,11 +1301,14 @@ class MainWindow(QMainWindow):
         key = f"pages/{page.kind.key}"
         header = page.view.horizontalHeader()
         state = self.settings.bytes(f"{key}/header")
+        need = 0
         if state is None or not header.restoreState(state):
             page.apply_default_layout()
+            need = fit_columns(page.view)  # content, within limits (issue 12)
         splitter = self.settings.bytes(f"{key}/splitter")
         if splitter is None or not page.splitter.restoreState(splitter):
-            page.splitter.setSizes([720, 420])  # room for the details tabs
+            # The table gets the room its columns need; the details pane keeps a minimum.
+            page.splitter.setSizes(split_sizes(self.width() - nav_width(self.nav) - 24, need))
         # Enabling sorting sorts by the header's indicator (in SQL, by the model).
         page.view.setSortingEnabled(True)
 

@@ -139,7 +139,7 @@ def details_tabs(
         )
         tabs.append(
             (
-                "Effective members and permissions",
+                "Effective",
                 FollowingTab(role_story, lambda w, r: w.set_role(int(r.id))),
             )
         )

@@ -1,0 +1,64 @@
+"""Default proportions of a table page (issue 12, item 6): columns as wide as their
+content within limits, and the table given the room it needs before the details pane.
+
+Used only when no layout was saved for the page: a user's own column widths and splitter
+positions always win.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QHeaderView, QListWidget, QTableView
+
+DETAILS_MIN = 320  # px: the details tabs' titles and a readable form
+DETAILS_SHARE = 0.42  # at most this share of the page goes to the details pane
+COLUMN_MAX_CHARS = 40  # a column never starts wider than this many average characters
+SORT_ARROW = 22  # px beside a header's text for the sort indicator (any column may be sorted)
+SAMPLE_ROWS = 200  # content widths are read from the first rows only (lazy models)
+
+
+def fit_columns(view: QTableView) -> int:
+    """Size every visible column to its header and the first rows' content, between the
+    header's own width and ``COLUMN_MAX_CHARS``; the last column is left to stretch.
+    Returns the width the columns need together."""
+    header = view.horizontalHeader()
+    model = view.model()
+    if model is None:
+        return 0
+    ceiling = view.fontMetrics().averageCharWidth() * COLUMN_MAX_CHARS
+    rows = min(model.rowCount(), SAMPLE_ROWS)
+    previous = header.resizeContentsPrecision()
+    header.setResizeContentsPrecision(rows)
+    total = 0
+    try:
+        for column in range(model.columnCount()):
+            if header.isSectionHidden(column):
+                continue
+            # The header's text plus room for the sort arrow drawn beside it.
+            floor = header.sectionSizeFromContents(column).width() + SORT_ARROW
+            need = max(floor, _content(view, column, rows) + 8)
+            width = max(floor, min(need, ceiling))
+            if header.sectionResizeMode(column) == QHeaderView.ResizeMode.Interactive:
+                header.resizeSection(column, width)
+            total += width
+    finally:
+        header.setResizeContentsPrecision(previous)
+    return total
+
+
+def _content(view: QTableView, column: int, rows: int) -> int:
+    return view.sizeHintForColumn(column) if rows else 0
+
+
+def split_sizes(total: int, table_need: int) -> list[int]:
+    """[table, details] for a page ``total`` pixels wide: the table gets what its columns
+    need (plus the scroll bar) as long as the details pane keeps ``DETAILS_MIN``; the
+    details pane never takes more than ``DETAILS_SHARE`` of the page."""
+    total = max(total, 2 * DETAILS_MIN)
+    details_max = int(total * DETAILS_SHARE)
+    table = max(total - details_max, min(table_need + 24, total - DETAILS_MIN))
+    return [table, total - table]
+
+
+def nav_width(nav: QListWidget) -> int:
+    """The navigation list as wide as its longest page name (with its padding), no wider."""
+    return max(nav.minimumWidth(), nav.sizeHintForColumn(0) + 28)
