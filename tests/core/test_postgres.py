@@ -452,12 +452,19 @@ def test_completion_and_picker_searches(people: Database) -> None:
         rbac.add_role(s, "Pay_roll")
         rbac.add_role(s, "Payxroll")
     with people.read() as s:
-        assert lookup.complete_usernames(s, "A") == ["alice"]
-        assert lookup.complete_usernames(s, "b") == ["Bob"]
+        # Substrings of username, display name or e-mail; names starting with it first.
+        assert lookup.complete_usernames(s, "A") == [
+            "alice", "carol", "frank", "grace", "heidi", "ivan"]
+        assert lookup.complete_usernames(s, "b") == ["Bob", "carol", "frank", "grace", "heidi"]
         assert lookup.complete_usernames(s, "JO") == ["joerg"]
-        assert lookup.complete_roles(s, "a") == ["admins", "Auditors"]
+        assert lookup.complete_usernames(s, "ärz") == ["joerg"]  # "Jörg Ärzte", ILIKE
+        assert lookup.complete_roles(s, "a") == ["admins", "Auditors", "Pay_roll", "Payxroll"]
         assert lookup.complete_roles(s, "ärz") == ["Ärzte"]
-        assert [c.label for c in lookup.search_users(s, "ER")] == ["erin (100% Erin)"]
+        assert [c.label for c in lookup.search_users(s, "ER")] == [
+            "erin (100% Erin)", "joerg (Jörg Ärzte)"]
+        assert [c.label for c in lookup.search_users(s, "0%")] == ["erin (100% Erin)"]
+        assert [c.label for c in lookup.search_users(s, "a_b")] == [
+            "frank (Frank a_b, frank@example.org)"]
         assert [c.label for c in lookup.search_roles(s, "DIT")] == ["Auditors"]
         assert [c.label for c in lookup.search_roles(s, "y_r")] == ["Pay_roll"]
         assert [c.label for c in lookup.search_roles(s, "rzt")] == ["Ärzte"]
