@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 
 from ..core.changes import Entity
 from ..core.errors import ValidationError
+from . import theme
 from .delegates import RecordDelegate
 from .details import DetailsPane, record_values
 from .plain_text import plain_tooltip
@@ -291,6 +292,8 @@ class TablePage(QWidget):
         # jumps to a row. No trigger on plain typing or a click: edits are deliberate.
         self.view.setEditTriggers(QAbstractItemView.EditTrigger.EditKeyPressed)
         self.view.type_ahead.connect(self.jump_to_prefix)
+        self._style_focus_frame()
+        theme.on_change(self._style_focus_frame)  # a bound slot: dropped with the page
         self.view.verticalHeader().setVisible(False)
         self.view.verticalHeader().setDefaultSectionSize(self.view.fontMetrics().height() + 8)
         header = self.view.horizontalHeader()
@@ -392,6 +395,16 @@ class TablePage(QWidget):
         self.sort_refused.emit(f"The table cannot be sorted by {title}.")
 
     # ------------------------------------------------------------ keyboard
+
+    def _style_focus_frame(self) -> None:
+        """A frame in the scheme's highlight colour while the table has the focus: the
+        style's focus rectangle on the current cell vanishes in a selected row, and the
+        selection looks the same focused or not, so without it nobody sees where the
+        keyboard is. Same width either way: nothing moves when the focus comes."""
+        self.view.setStyleSheet(
+            "QTableView#table { border: 1px solid palette(mid); padding: 1px; }"
+            "QTableView#table:focus { border: 2px solid palette(highlight); padding: 0px; }"
+        )
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
         """The search box: Enter or Down go to the results, Escape clears the search."""

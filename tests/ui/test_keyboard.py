@@ -1,0 +1,150 @@
+"""Issue 12.2: the main window works from the keyboard — focus starts in the table, the
+search box leads into its results, Tab reaches the details pane, Go to row, and access
+windows close with Escape or Ctrl+W."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QWidget
+
+from accessguard_gui.core.database import Database
+from accessguard_gui.ui.table_page import GoToRowDialog
+
+from .helpers import row_of_user
+
+SHOTS = Path("/tmp/shots")
+
+
+def _focus() -> QWidget | None:
+    return QApplication.focusWidget()
+
+
+def test_focus_starts_in_the_table(qtbot: Any, window: Any) -> None:
+    page = window.current_page()
+    qtbot.waitUntil(lambda: _focus() is page.view)
+    assert window.nav.hasFocus() is False
+
+
+def test_down_or_enter_in_the_search_box_moves_into_the_results(
+    qtbot: Any, window: Any, seeded: Database
+) -> None:
+    page = window.page("users")
+    qtbot.keyClick(window, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: _focus() is page.search)
+    qtbot.keyClicks(page.search, "bob")
+    qtbot.keyClick(page.search, Qt.Key.Key_Down)
+    assert _focus() is page.view
+    assert page.model.rowCount() == 1 and page.current_row() == 0
+    assert page.model.record(0)["username"] == "bob"
+
+    qtbot.keyClick(window, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClicks(page.search, "carol")  # replaces the selected text
+    qtbot.keyClick(page.search, Qt.Key.Key_Return)
+    assert _focus() is page.view
+    assert page.model.record(page.current_row())["username"] == "carol"
+
+
+def test_escape_in_the_search_box_clears_it(qtbot: Any, window: Any) -> None:
+    page = window.page("users")
+    page.search.setFocus()
+    qtbot.waitUntil(lambda: _focus() is page.search)
+    qtbot.keyClicks(page.search, "bob")
+    page.apply_search()
+    assert page.model.rowCount() == 1
+    qtbot.keyClick(page.search, Qt.Key.Key_Escape)
+    assert page.search.text() == ""
+    assert page.model.rowCount() == 3
+    assert _focus() is page.search
+
+
+def test_tab_leaves_the_table_for_the_details_and_shift_tab_comes_back(
+    qtbot: Any, window: Any, seeded: Database
+) -> None:
+    page = window.page("users")
+    page.select_row(row_of_user(page, seeded, "bob"))
+    page.view.setFocus()
+    qtbot.waitUntil(lambda: _focus() is page.view)
+    before = page.view.currentIndex()
+    qtbot.keyClick(page.view, Qt.Key.Key_Tab)
+    focused = _focus()
+    assert focused is not None and page.details.isAncestorOf(focused)
+    assert page.view.currentIndex() == before  # Tab did not walk the cells
+    qtbot.keyClick(focused, Qt.Key.Key_Backtab, Qt.KeyboardModifier.ShiftModifier)
+    assert _focus() is page.view
+
+
+def test_every_control_of_the_page_is_reached_by_tab(qtbot: Any, window: Any) -> None:
+    page = window.page("users")
+    page.search.setFocus()
+    qtbot.waitUntil(lambda: _focus() is page.search)
+    seen: list[QWidget] = []
+    for _ in range(12):
+        widget = _focus()
+        assert widget is not None
+        seen.append(widget)
+        qtbot.keyClick(widget, Qt.Key.Key_Tab)
+    assert page.search in seen and page.view in seen
+    assert all(combo in seen for combo in page.filters.values())
+    assert any(page.details.isAncestorOf(w) for w in seen)
+
+
+def test_go_to_row_selects_that_row(
+    qtbot: Any, window: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[tuple[int, int]] = []
+
+    def answer(_cls: Any, _parent: Any, rows: int, current: int) -> int:
+        asked.append((rows, current))
+        return 3
+
+    monkeypatch.setattr(GoToRowDialog, "ask", classmethod(answer))
+    page = window.page("users")
+    qtbot.waitUntil(lambda: _focus() is page.view)
+    qtbot.keyClick(page.view, Qt.Key.Key_G, Qt.KeyboardModifier.ControlModifier)
+    assert asked == [(3, 1)]
+    assert page.current_row() == 2 and _focus() is page.view
+
+    monkeypatch.setattr(GoToRowDialog, "ask", classmethod(lambda *_a: 99))
+    qtbot.keyClick(page.view, Qt.Key.Key_G, Qt.KeyboardModifier.ControlModifier)
+    assert page.current_row() == 2
+    assert "There is no row 99" in window.statusBar().currentMessage()
+
+
+@pytest.mark.parametrize(
+    ("key", "modifier"),
+    [
+        (Qt.Key.Key_Escape, Qt.KeyboardModifier.NoModifier),
+        (Qt.Key.Key_W, Qt.KeyboardModifier.ControlModifier),
+    ],
+)
+def test_escape_and_ctrl_w_close_access_windows(
+    qtbot: Any, window: Any, key: Qt.Key, modifier: Qt.KeyboardModifier
+) -> None:
+    for index in range(len(window.access_actions)):
+        view = window.open_access_view(index)
+        qtbot.waitExposed(view)
+        view.activateWindow()
+        qtbot.waitUntil(lambda v=view: QApplication.activeWindow() is v)
+        target = QApplication.focusWidget() or view
+        qtbot.keyClick(target, key, modifier)
+        qtbot.waitUntil(lambda v=view: not v.isVisible())
+    assert window.isVisible()
+
+
+def test_the_focused_table_shows_its_focus(qtbot: Any, window: Any, seeded: Database) -> None:
+    """Rendered for a person to look at: the current cell's focus frame in the table,
+    then the focus on the details pane's tab after Tab."""
+    page = window.page("users")
+    page.select_row(row_of_user(page, seeded, "bob"))
+    page.view.setFocus()
+    qtbot.waitUntil(lambda: _focus() is page.view)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    assert window.grab().save(str(SHOTS / "keyboard_table_focus.png"))
+    qtbot.keyClick(page.view, Qt.Key.Key_Tab)
+    assert window.grab().save(str(SHOTS / "keyboard_details_focus.png"))
+    page.search.setFocus()
+    assert window.grab().save(str(SHOTS / "keyboard_search_focus.png"))
