@@ -478,6 +478,10 @@ AUDIT = TableSpec(
                    cell=_capped(_a.operator)),
         ColumnSpec("action", "Action", Kind.TEXT, _a.action, None, width=24,
                    cell=_capped(_a.action)),
+        # Typed at File > Save with reason… (migration 0008); the same for every entry of
+        # that save.
+        ColumnSpec("reason", "Reason", Kind.TEXT, _a.reason, None, nullable=True, width=24,
+                   cell=func.coalesce(_capped(_a.reason), literal_column("''"))),
         ColumnSpec("operation", "Operation", Kind.TEXT, _a.operation, None, width=9,
                    cell=_operation_word),
         ColumnSpec("record_type", "Record type", Kind.TEXT, _a.record_type, _a.record_type,

@@ -139,7 +139,10 @@ def test_save_with_reason_labels_every_entry(
         newest = audit_entries(s, limit=2)
     assert {(e.action, e.reason) for e in newest} == {("Save 2 changes", "Ticket 4711: HR request")}
     page = _audit(qtbot, window)
-    page.select_row(_row_of(page, "bob"))
+    bob = _row_of(page, "bob")
+    assert _shown(page, bob, "reason") == "Ticket 4711: HR request"  # its own column
+    assert _shown(page, bob, "action") == "Save 2 changes"
+    page.select_row(bob)
     assert page.details.record.value_text("reason") == "Ticket 4711: HR request"
     assert page.details.record.value_text("changes") == "Display name: Bob Baker \u2192 Bob B."
 
