@@ -154,3 +154,21 @@ def test_a_pending_password_of_a_saved_user_shows_as_pending(
     assert window.page("users").details.record.value_text("has_password").startswith(
         "set (not saved)"
     )
+
+
+def test_effective_access_opens_on_the_selected_role(window: MainWindow, granted: Database) -> None:
+    window.show_page(1)
+    page = window.page("roles")
+    row = next(r for r in range(page.model.rowCount())
+               if page.model.index(r, 0).data() == "Auditor")
+    page.select_row(row)
+    view = window.open_access_view(1)
+    assert isinstance(view, EffectiveAccessView)
+    assert (view.mode.currentText(), view.subject.text()) == ("Role", "Auditor")
+    assert [r[0] for r in view.model.rows()] == ["Ledger: read"]
+    assert "1 member in all" in view.summary.text()
+    check = window.open_access_view(0)
+    assert isinstance(check, AccessCheckPanel)
+    assert check.user_edit.text() == ""  # a role names no user
+    view.close()
+    check.close()

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 from sqlalchemy.orm import Session
 
-from ...core import explain, impact, lookup
+from ...core import explain, impact, lookup, rbac, role_stats
 from ...core.database import Database
 from ...core.errors import AccessGuardError, NotFoundError
 from ...core.explain import AccessStatus
@@ -50,6 +50,8 @@ Index = QModelIndex | QPersistentModelIndex
 # Rows fetched per page: a screenful many times over, and a few milliseconds of query.
 PERMISSIONS_PER_PAGE = 200
 USERS_PER_PAGE = 100
+# A role's permissions, own and inherited, come in one bounded read.
+ROLE_PERMISSIONS_LIMIT = 5000
 
 STATUS_TEXT = {
     AccessStatus.GRANTED: "granted",
@@ -115,6 +117,8 @@ class EffectiveAccessView(QWidget):
 
     USER_HEADERS = ("Permission", "Status", "Path", "Assignment (UTC)")
     RESOURCE_HEADERS = ("User", "Permission", "Status", "Path", "Assignment (UTC)")
+    ROLE_HEADERS = ("Permission", "Held")
+    PLACEHOLDERS = {"User": "username", "Role": "role", "Resource": "resource"}
 
     def __init__(
         self, db: Database, parent: QWidget | None = None, store: PendingStore | None = None
@@ -129,8 +133,10 @@ class EffectiveAccessView(QWidget):
         )
         self.pending_check.setVisible(store is not None)
         self.mode = QComboBox()
-        self.mode.addItems(["User", "Resource"])
-        self.mode.setToolTip("Show a user's permissions, or the users who reach a resource")
+        self.mode.addItems(["User", "Role", "Resource"])
+        self.mode.setToolTip(
+            "Show a user's permissions, a role's permissions, or the users who reach a resource"
+        )
         self.mode.setAccessibleName("Show access of")
         self.subject = QLineEdit(placeholderText="username")
         self.action = QLineEdit(placeholderText="action (empty: every action)")
@@ -178,6 +184,12 @@ class EffectiveAccessView(QWidget):
         self.subject.setText(user)
         self.refresh()
 
+    def show_role(self, role: str) -> None:
+        """Every permission ``role`` holds, its own and those it inherits."""
+        self.mode.setCurrentText("Role")
+        self.subject.setText(role)
+        self.refresh()
+
     def show_resource(self, resource: str, action: str | None = None) -> None:
         """Every user who reaches ``action`` (or any action) on ``resource``, with paths."""
         self.mode.setCurrentText("Resource")
@@ -196,10 +208,7 @@ class EffectiveAccessView(QWidget):
             self.model.set_rows([])
             return
         try:
-            if self.mode.currentText() == "User":
-                self._fill_user(subject)
-            else:
-                self._fill_resource(subject, self.action.text().strip() or None)
+            self._fill(subject)
         except NotFoundError as exc:
             if not self._retry_as_if_saved(subject):
                 self._show_failure(exc.message)
@@ -214,10 +223,7 @@ class EffectiveAccessView(QWidget):
             return False
         self._as_if_saved = True
         try:
-            if self.mode.currentText() == "User":
-                self._fill_user(subject)
-            else:
-                self._fill_resource(subject, self.action.text().strip() or None)
+            self._fill(subject)
         except AccessGuardError:
             self._as_if_saved = False
             return False
@@ -229,6 +235,42 @@ class EffectiveAccessView(QWidget):
         self._set_summary(message)
 
     # ------------------------------------------------------------ filling
+
+    def _fill(self, subject: str) -> None:
+        mode = self.mode.currentText()
+        if mode == "User":
+            self._fill_user(subject)
+        elif mode == "Role":
+            self._fill_role(subject)
+        else:
+            self._fill_resource(subject, self.action.text().strip() or None)
+
+    def _fill_role(self, role: str) -> None:
+        def read(s: Session) -> tuple[str, list[role_stats.EffectivePermission], int]:
+            found = rbac.get_role(s, role)
+            held = role_stats.effective_permissions(s, found.id, limit=ROLE_PERMISSIONS_LIMIT + 1)
+            return found.name, held, role_stats.member_counts(s, found.id).total
+
+        name, held, members = self._query(read)
+        shown = held[:ROLE_PERMISSIONS_LIMIT]
+        rows = [
+            (f"{p.resource}: {p.action}", "own" if p.direct else f"inherited from {p.via}")
+            for p in shown
+        ]
+        colors: list[QColor | None] = [None if p.direct else GREY for p in shown]
+        tips = [
+            f"{name} holds it itself" if p.direct else f"{name} inherits it from {p.via}"
+            for p in shown
+        ]
+        self.model.set_rows(rows, colors, tips, headers=self.ROLE_HEADERS)
+        own = sum(p.direct for p in shown)
+        more = "+" if len(held) > ROLE_PERMISSIONS_LIMIT else ""
+        text = f"{name}: {len(shown):,}{more} permission{'' if len(shown) == 1 else 's'}"
+        text += f" ({own:,} its own, {len(shown) - own:,} inherited); {members:,} member"
+        text += f"{'' if members == 1 else 's'} in all"
+        if more:
+            text += f" \u2014 the first {ROLE_PERMISSIONS_LIMIT:,} listed"
+        self._set_summary(text + ".")
 
     def _fill_user(self, user: str) -> None:
         access = self._query(
@@ -328,16 +370,21 @@ class EffectiveAccessView(QWidget):
         self.subject.clear()
         self.action.clear()
         self.model.set_fetch(None)
-        self.model.set_rows([], headers=self.RESOURCE_HEADERS if mode == "Resource" else self.USER_HEADERS)
+        headers = {"Role": self.ROLE_HEADERS, "Resource": self.RESOURCE_HEADERS}
+        self.model.set_rows([], headers=headers.get(mode, self.USER_HEADERS))
         self._as_if_saved = False
-        self._set_summary(f"Type a {'resource' if mode == 'Resource' else 'username'}, then press Show.")
+        placeholder = self.PLACEHOLDERS.get(mode, "username")
+        self._set_summary(f"Type a {placeholder}, then press Show.")
         resource = mode == "Resource"
-        self.subject.setPlaceholderText("resource" if resource else "username")
+        self.subject.setPlaceholderText(placeholder)
         self.action.setVisible(resource)
 
     def _complete_subject(self, session: Session, text: str) -> list[lookup.Suggestion]:
-        if self.mode.currentText() == "User":
+        mode = self.mode.currentText()
+        if mode == "User":
             return lookup.suggest_users(session, text)
+        if mode == "Role":
+            return lookup.suggest_roles(session, text)
         return lookup.suggest_resources(session, text)
 
 

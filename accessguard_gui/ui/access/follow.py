@@ -26,7 +26,8 @@ def prefill(window: QWidget, page: str, values: Mapping[str, Any]) -> None:
     ("users", "roles", "resources", "permissions"; ``values`` as the user sees them,
     pending edits applied). Effective access answers at once; Access check fills the
     fields it can and puts the cursor in the first empty one, so only what is missing is
-    typed. A role has no field of its own in either: its name is not guessed into one."""
+    typed. A role opens Effective access on the role's permissions; Access check asks
+    about a user, so a role only puts the cursor in the user field."""
     from .access_check import AccessCheckPanel
     from .effective import EffectiveAccessView
 
@@ -34,6 +35,8 @@ def prefill(window: QWidget, page: str, values: Mapping[str, Any]) -> None:
     if isinstance(window, EffectiveAccessView):
         if page == "users" and text.get("username"):
             window.show_user(text["username"])
+        elif page == "roles" and text.get("name"):
+            window.show_role(text["name"])
         elif page == "resources" and text.get("name"):
             window.show_resource(text["name"])
         elif page == "permissions" and text.get("resource"):

@@ -180,3 +180,19 @@ def test_a_pending_new_user_shows_its_access_as_if_saved(qtbot: QtBot, demo_db: 
         rbac.get_user(s, "newbie")
     view.show_user("alice")  # a saved user: the saved state, no note
     assert "as if" not in view.summary.text()
+
+
+def test_a_role_shows_its_own_and_inherited_permissions(qtbot: QtBot, demo_db: Database) -> None:
+    view = _view(qtbot, demo_db)
+    view.show_role("Auditor")
+    rows = {r[0]: r[1] for r in view.model.rows()}
+    assert rows["Server room: audit"] == "own"
+    assert rows["Ledger: read"] == "inherited from Staff"
+    assert view.summary.text().startswith("Auditor: 3 permissions (1 its own, 2 inherited)")
+    assert view.subject.placeholderText() == "role"
+    view.subject.setText("audi")
+    assert "Auditor" in view._user_completer.refresh()
+    save_png(view, SHOTS / "effective_role.png")
+    view.show_role("Auditr")
+    assert view.model.rowCount() == 0
+    assert "Auditr" in view.summary.text()
