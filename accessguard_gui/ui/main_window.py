@@ -40,7 +40,7 @@ from ..core.audit import audit_entries
 from ..core.changes import Create, Delete, Entity, SetPasswordHash, Update
 from ..core.database import Database
 from ..core.errors import AccessGuardError, ConflictError
-from . import audit_view, messages, theme
+from . import audit_view, empty_state, messages, theme
 from .details import HIDDEN_FIELDS, LABELS, record_values, show_value
 from .icons import app_icon
 from .interchange.view_export import install_view_exports
@@ -401,6 +401,7 @@ class MainWindow(QMainWindow):
             page.view.setEditTriggers(page.view.EditTrigger.NoEditTriggers)
         if kind.key == "audit":
             audit_view.install(page, utc=self._times_in_utc)
+        empty_state.install(page, read_only=self.db.read_only)  # says what to do when empty
         self.pages[kind.key] = page
         self.stack.addWidget(page)
         self._restore_page(page)
