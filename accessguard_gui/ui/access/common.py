@@ -259,12 +259,14 @@ class PickerDialog(QDialog):
         self._chosen: dict[int, str] = {}
         self.filter = QLineEdit(placeholderText="Type to search\u2026")
         self.list = QListWidget()
+        self.empty = plain_label()  # says why the list is empty (no match for the search)
+        self.empty.hide()
         self.summary = plain_label()
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
         layout = QVBoxLayout(self)
-        for w in (self.filter, self.list, self.summary, self.buttons):
+        for w in (self.filter, self.list, self.empty, self.summary, self.buttons):
             layout.addWidget(w)
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
@@ -289,6 +291,14 @@ class PickerDialog(QDialog):
             item.setCheckState(Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked)
             self.list.addItem(item)
         self.list.blockSignals(False)
+        typed = self.filter.text().strip()
+        self.empty.setText(
+            f"Nothing matches \u201c{typed}\u201d. The search looks for these letters "
+            "anywhere in names, display names, e-mail addresses and descriptions."
+            if typed
+            else "There is nothing to choose yet."
+        )
+        self.empty.setVisible(not found)
         self._update_summary()
 
     def _item_changed(self, item: QListWidgetItem) -> None:

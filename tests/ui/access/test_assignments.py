@@ -296,3 +296,40 @@ def test_remove_buttons_need_a_chosen_row(qtbot: QtBot, demo_db: Database) -> No
     role.permissions.item(0).setSelected(True)
     assert role.remove_permissions_button.isEnabled()
     assert not role.remove_members_button.isEnabled()
+
+
+def test_member_picker_finds_people_by_display_name_and_email(
+    qtbot: QtBot, demo_db: Database
+) -> None:
+    from accessguard_gui.core import rbac
+    from accessguard_gui.ui.access.common import searcher
+
+    with demo_db.action("setup") as s:
+        rbac.add_user(s, "aschulz", display_name="Anna Schulz", email="anna@corp.example")
+    dialog = PickerDialog("Add members", searcher(demo_db, lookup.search_users))
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.keyClicks(dialog.filter, "SCHULZ")
+    qtbot.waitUntil(lambda: dialog.list.count() == 1)
+    assert dialog.list.item(0).text() == "aschulz (Anna Schulz, anna@corp.example)"
+    assert dialog.empty.isHidden()
+    dialog.filter.setText("corp.exam")
+    qtbot.waitUntil(lambda: dialog.list.count() == 1 and "aschulz" in dialog.list.item(0).text())
+    dialog.filter.setText("nobody-like-this")
+    qtbot.waitUntil(lambda: dialog.list.count() == 0)
+    assert dialog.empty.isVisible()
+    assert "nobody-like-this" in dialog.empty.text()
+    save_png(dialog, SHOTS / "picker_no_match.png")
+
+
+def test_permission_picker_matches_resource_colon_action(qtbot: QtBot, demo_db: Database) -> None:
+    from accessguard_gui.ui.access.common import searcher
+
+    dialog = PickerDialog("Grant", searcher(demo_db, lookup.search_permissions))
+    qtbot.addWidget(dialog)
+    dialog.filter.setText("room: aud")
+    qtbot.waitUntil(lambda: dialog.list.count() == 1)
+    assert dialog.list.item(0).text() == "Server room: audit"
+    dialog.filter.setText("audit")  # the action alone finds it too
+    qtbot.waitUntil(lambda: "Server room: audit" in
+                    [dialog.list.item(i).text() for i in range(dialog.list.count())])
