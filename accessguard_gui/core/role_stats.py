@@ -78,14 +78,18 @@ class EffectivePermission(_Held):
 def seniors_of(role_id: int) -> CTE:
     """Role ids that inherit (at any depth) from ``role_id``, the role itself included."""
     reach = select(literal(role_id).label("role_id")).cte("role_seniors", recursive=True)
-    step = select(RoleInheritance.role_id).where(RoleInheritance.inherits_from_id == reach.c.role_id)
+    step = select(RoleInheritance.role_id).where(
+        RoleInheritance.inherits_from_id == reach.c.role_id
+    )
     return reach.union(step)
 
 
 def juniors_of(role_id: int) -> CTE:
     """Role ids ``role_id`` inherits from (at any depth), the role itself included."""
     reach = select(literal(role_id).label("role_id")).cte("role_juniors", recursive=True)
-    step = select(RoleInheritance.inherits_from_id).where(RoleInheritance.role_id == reach.c.role_id)
+    step = select(RoleInheritance.inherits_from_id).where(
+        RoleInheritance.role_id == reach.c.role_id
+    )
     return reach.union(step)
 
 

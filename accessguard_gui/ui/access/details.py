@@ -18,6 +18,9 @@ from ..pending import PendingStore
 from .common import RefreshWhenShown
 from .follow import user_ref
 
+# Messages about one attempt (not about the pending state, which refresh recomputes).
+STALE_PREFIXES = ("Refused: ",)
+
 
 def _value(record: Any, key: str) -> Any:
     getter = getattr(record, "get", None)
@@ -69,11 +72,22 @@ class FollowingTab(QWidget):
         return self._inner
 
     def show_record(self, record: object | None) -> None:
+        if record is not self.record:
+            self._drop_stale_refusal()
         self.record = record
         self._follow.request()
 
     def refresh(self) -> None:
+        """After Save, F5 or the window's return: read anew; a refusal shown for an earlier
+        attempt is stale now (issue 12: "Refused: …" stayed after a good save)."""
+        self._drop_stale_refusal()
         self._follow.request()
+
+    def _drop_stale_refusal(self) -> None:
+        message = getattr(self._inner, "message", None)
+        if isinstance(message, QLabel) and message.text().startswith(STALE_PREFIXES):
+            message.clear()
+            message.hide()
 
     def _catch_up(self) -> None:
         if self.record is None:

@@ -95,7 +95,10 @@ class RoleStoryPanel(QWidget):
             lst.setUniformItemSizes(True)
         self.members_box = QGroupBox("Members")
         self.permissions_box = QGroupBox("Permissions")
-        for box, lst in ((self.members_box, self.members), (self.permissions_box, self.permissions)):
+        for box, lst in (
+            (self.members_box, self.members),
+            (self.permissions_box, self.permissions),
+        ):
             QVBoxLayout(box).addWidget(lst)
         self.message = plain_label()
         self.message.setStyleSheet(f"color: {RED.name()};")
@@ -216,4 +219,3 @@ class RoleStoryPanel(QWidget):
     def _say(self, text: str) -> None:
         self.message.setText(text)
         self.message.show()
-

@@ -79,3 +79,30 @@ def test_role_details_members_title_counts_both(qtbot: QtBot, demo_db: Database)
     panel = shown(qtbot, RoleDetailsWithCounts(demo_db, PendingStore()), 900, 500)
     panel.set_role(_role_id(demo_db, "Staff"))
     assert panel.members_box.title() == "Members (1 direct, 3 in all)"
+
+
+def test_a_refusal_goes_after_the_next_save_or_selection(qtbot: QtBot, demo_db: Database) -> None:
+    """ "Refused: …" belongs to one attempt: a later Save (refresh) or another row drops it."""
+    from accessguard_gui.ui.access.assignments import UserRolesPanel
+    from accessguard_gui.ui.access.details import FollowingTab
+
+    store = PendingStore()
+    tab = shown(
+        qtbot,
+        FollowingTab(lambda: UserRolesPanel(demo_db, store), lambda w, r: w.set_user(r["id"])),
+        900,
+        500,
+    )
+    with demo_db.read() as s:
+        dave = rbac.get_user(s, "dave").id
+        bob = rbac.get_user(s, "bob").id
+    tab.show_record({"id": dave})
+    qtbot.waitUntil(lambda: tab.inner.isVisible())
+    panel = tab.inner
+    assert not panel.propose([Assign(user="dave", role="Approvals")])  # SoD: refused
+    assert panel.message.text().startswith("Refused: ")
+    tab.refresh()  # what the window does after a good save
+    assert panel.message.isHidden() and panel.message.text() == ""
+    assert not panel.propose([Assign(user="dave", role="Approvals")])
+    tab.show_record({"id": bob})
+    assert panel.message.isHidden()
