@@ -170,3 +170,52 @@ def test_review_changes_lists_old_and_new_values(
             for line in dialog.edit_lines()
         )
     )
+
+
+def test_type_ahead_in_a_large_table_runs_off_the_gui_thread(
+    qtbot: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A table treated like a million rows: the lookup (one seek and one count in SQL)
+    runs on a worker, and the row is selected when it answers."""
+    import threading
+
+    from accessguard_gui.core import browse, type_ahead
+    from accessguard_gui.ui.pending import PendingStore
+    from accessguard_gui.ui.table_model import RecordTableModel
+    from accessguard_gui.ui.table_page import PAGES, TablePage
+
+    from .test_table_model import add_users
+
+    path = tmp_path / "users.db"
+    Database(path, operator="tester").close()
+    add_users(path, 3000)
+    db = Database(path, operator="tester")
+    threads: list[int] = []
+    real = type_ahead.first_with_prefix
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        threads.append(threading.get_ident())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(type_ahead, "first_with_prefix", recording)
+    try:
+        model = RecordTableModel(
+            db, browse.USERS, PendingStore(), background_rows=0, inline_budget=0
+        )
+        page = TablePage(PAGES[0], model)
+        qtbot.addWidget(page)
+        page.show()
+        qtbot.waitExposed(page)
+        page.view.setFocus()
+        page.view.setCurrentIndex(model.index(0, 0))
+        qtbot.waitUntil(page.view.hasFocus)
+        qtbot.keyClicks(page.view, "USER0029")
+        qtbot.waitUntil(lambda: page.current_row() not in (None, 0), timeout=10_000)
+        row = page.current_row()
+        assert row is not None
+        assert model.record(row)["username"].startswith("user0029")
+        assert not model.record(row - 1)["username"].startswith("user0029")
+        assert threads and threading.get_ident() not in threads
+        model.close()
+    finally:
+        db.close()
