@@ -43,6 +43,9 @@ NOT_FOUND = {
 }
 
 
+NOT_SAVED_NOTE = "Not saved yet: answered as if the pending changes were saved."
+
+
 class AccessCheckPanel(QWidget):
     """User, resource and action fields (with completion) → Allowed or Denied, and why.
 
@@ -144,6 +147,7 @@ class AccessCheckPanel(QWidget):
         def ask(session: Session) -> AccessDecision:
             return rbac.check_access(session, user, resource, action)
 
+        as_if_saved = False
         try:
             if self._store is not None and self.pending_check.isChecked():
                 decision, _problems = impact.with_pending(
@@ -152,6 +156,13 @@ class AccessCheckPanel(QWidget):
             else:
                 with self._db.read() as session:
                     decision = ask(session)
+                if decision.reason in NOT_FOUND and self._store is not None and len(self._store):
+                    # Perhaps a pending new user (or resource): answer as if saved, saying so.
+                    pending, _problems = impact.with_pending(
+                        self._db, self._store.edits_for_save(), ask
+                    )
+                    if pending.reason not in NOT_FOUND:
+                        decision, as_if_saved = pending, True
         except AccessGuardError as exc:
             self._show_neutral("?", f"The check could not be made: {exc.message}")
             return None
@@ -165,7 +176,8 @@ class AccessCheckPanel(QWidget):
         color = GREEN if decision.allowed else RED
         self.verdict.setText("Allowed" if decision.allowed else "Denied")
         self.verdict.setStyleSheet(f"color: {color.name()};")
-        self.explanation.setPlainText(decision.explanation())
+        note = NOT_SAVED_NOTE + "\n\n" if as_if_saved else ""
+        self.explanation.setPlainText(note + decision.explanation())
         return decision
 
     # ------------------------------------------------------------ internals

@@ -166,3 +166,21 @@ def test_as_if_saved_uses_check_access_on_the_pending_state(
     assert "dave \u2192 Auditor \u2192 Server room: audit" in panel.explanation.toPlainText()
     with demo_db.read() as s:  # still nothing written
         assert not rbac.check_access(s, "dave", "Server room", "audit").allowed
+
+
+def test_a_pending_new_user_is_answered_as_if_saved(qtbot: QtBot, demo_db: Database) -> None:
+    from accessguard_gui.core.changes import Assign, Create, Entity
+    from accessguard_gui.ui.pending import PendingStore
+
+    store = PendingStore()
+    store.push(Create(Entity.USER, {"username": "newbie", "display_name": "New Bie"}))
+    store.push(Assign("newbie", "Auditor"))
+    panel = shown(qtbot, AccessCheckPanel(demo_db, store=store), 560, 460)
+    panel.set_query("newbie", "Server room", "audit")
+    panel.check()
+    assert panel.verdict.text() == "Allowed"
+    assert panel.explanation.toPlainText().startswith("Not saved yet")
+    panel.set_query("ghost", "Server room", "audit")
+    panel.check()
+    assert panel.verdict.text() == "No such user"
+    save_png(panel, SHOTS / "access_check_pending_user.png")
