@@ -40,3 +40,22 @@ def test_split_gives_the_table_its_need_and_the_details_a_minimum() -> None:
     table, details = split_sizes(1000, 900)
     assert details == DETAILS_MIN and table == 1000 - DETAILS_MIN
     assert sum(split_sizes(300, 0)) >= 2 * DETAILS_MIN  # never below two minimums
+
+
+def test_effective_tab_leaves_room_for_the_username(qtbot: Any, window: Any) -> None:
+    page = window.page("users")
+    page.select_row(0)
+    details = page.details
+    details.setCurrentIndex(
+        next(i for i in range(details.count()) if details.tabText(i) == "Effective access")
+    )
+    tab = details.currentWidget()
+    qtbot.waitUntil(lambda: tab.inner.isVisible() and tab.inner.subject.text() == "alice")
+    subject = tab.inner.subject
+    assert subject.width() >= subject.fontMetrics().horizontalAdvance("x" * 16)
+    # The username is shown whole, and the table beside it still shows every column.
+    assert subject.width() > subject.fontMetrics().horizontalAdvance("alice") + 8
+    header = page.view.horizontalHeader()
+    assert header.length() <= page.view.viewport().width() + 1
+    qtbot.wait(100)  # let the layouts settle before the picture
+    window.grab().save("/tmp/shots/layout_effective_tab.png")

@@ -162,9 +162,12 @@ class EffectiveAccessView(QWidget):
         bar.addWidget(self.subject, 2)
         bar.addWidget(self.action, 1)
         bar.addWidget(self.show_button)
-        bar.addWidget(self.pending_check)
+        # The username keeps room for a name even in the narrow details pane; the
+        # checkbox goes on its own line instead of squeezing it (issue 12).
+        self.subject.setMinimumWidth(self.subject.fontMetrics().horizontalAdvance("x" * 16))
         layout = QVBoxLayout(self)
         layout.addLayout(bar)
+        layout.addWidget(self.pending_check)
         layout.addWidget(self.summary)
         layout.addWidget(self.table, 1)
 
