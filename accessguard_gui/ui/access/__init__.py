@@ -19,7 +19,9 @@ Widgets (module: class(args) — signals):
     access_check: AccessCheckPanel(db, parent=None, store=None) — checked(AccessDecision);
                   set_query(user, resource, action), check()
     effective:    EffectiveAccessView(db, parent=None, store=None) — shown(str);
-                  show_user(name), show_resource(resource, action=None)
+                  show_user(name), show_role(name), show_resource(resource, action=None)
+    follow:       prefill(window, page, values) — open Access check / Effective access on
+                  the main window's selected row; pending_password(store, id, username)
     assignments:  UserRolesPanel(db, store) — refused(str); set_user(id or name)
                   RoleDetailsPanel(db, store) — refused(str); set_role(id or name)
                   BulkRoleDialog(db, store, user_ids) — applied(int); bulk_role_change()
