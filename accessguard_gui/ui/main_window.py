@@ -435,7 +435,10 @@ class MainWindow(QMainWindow):
         raise KeyError(key)
 
     def show_page(self, number: int) -> None:
+        """Show a page (Ctrl+1…5, …) with the keyboard in its table. A click or the arrow
+        keys in the navigation list switch pages without taking the focus from it."""
         self.nav.setCurrentRow(number)
+        self.current_page().view.setFocus(Qt.FocusReason.ShortcutFocusReason)
 
     def _show_page(self, number: int) -> None:
         if number < 0 or number >= len(PAGES):
@@ -1097,6 +1100,7 @@ class MainWindow(QMainWindow):
         self.store.clear()
         self.db = db
         self._build_pages()
+        self.current_page().view.setFocus()  # the keyboard in the new file's table
         old.close()
         if db.path is not None:
             self.settings.add_recent(db.path)

@@ -191,12 +191,17 @@ class RecordTableView(QTableView):
         self._typed_at = 0.0
         self.setTabKeyNavigation(False)
 
+    def _typing(self, now: float | None = None) -> bool:
+        """Is a type-ahead prefix being typed (the last character came just now)?"""
+        now = time.monotonic() if now is None else now
+        return bool(self._typed) and now - self._typed_at <= TYPE_AHEAD_MS / 1000
+
     def keyboardSearch(self, search: str) -> None:  # noqa: N802 - Qt override
         """Accumulate the typed characters and ask for the matching row (never row by row)."""
         if not search:
             return
         now = time.monotonic()
-        if now - self._typed_at > TYPE_AHEAD_MS / 1000:
+        if not self._typing(now):
             self._typed = ""
         self._typed_at = now
         self._typed += search
@@ -214,6 +219,16 @@ class RecordTableView(QTableView):
                 old.deleteLater()
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt override
+        if (
+            event.key() == Qt.Key.Key_Space
+            and event.modifiers() == Qt.KeyboardModifier.NoModifier
+            and self._typing()
+        ):
+            # A space inside a typed name ("ann lee") is part of the name: it must not
+            # tick the check box of the current cell (Active) on its way.
+            self.keyboardSearch(" ")
+            event.accept()
+            return
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and (
             self.state() != QAbstractItemView.State.EditingState
         ):

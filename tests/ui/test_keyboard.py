@@ -148,3 +148,18 @@ def test_the_focused_table_shows_its_focus(qtbot: Any, window: Any, seeded: Data
     assert window.grab().save(str(SHOTS / "keyboard_details_focus.png"))
     page.search.setFocus()
     assert window.grab().save(str(SHOTS / "keyboard_search_focus.png"))
+
+
+def test_ctrl_and_a_page_number_puts_the_keyboard_in_that_table(
+    qtbot: Any, window: Any
+) -> None:
+    roles = window.page("roles")
+    qtbot.keyClick(window.current_page().view, Qt.Key.Key_2, Qt.KeyboardModifier.ControlModifier)
+    assert window.current_page() is roles
+    qtbot.waitUntil(lambda: _focus() is roles.view)
+    # The navigation list keeps the focus while it is used to browse the pages.
+    window.nav.setFocus()
+    qtbot.waitUntil(window.nav.hasFocus)
+    qtbot.keyClick(window.nav, Qt.Key.Key_Down)
+    assert window.current_page() is window.page("resources")
+    assert window.nav.hasFocus()

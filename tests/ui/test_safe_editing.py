@@ -219,3 +219,24 @@ def test_type_ahead_in_a_large_table_runs_off_the_gui_thread(
         model.close()
     finally:
         db.close()
+
+
+def test_a_space_typed_in_a_name_does_not_tick_the_check_box(
+    qtbot: Any, window: Any, seeded: Database
+) -> None:
+    page = window.page("users")
+    _focus_cell(qtbot, page, 0, "active")
+    qtbot.keyClicks(page.view, "bob b")
+    assert window.store.is_empty()
+    assert page.current_row() == row_of_user(page, seeded, "bob")
+    assert page.view.currentIndex().column() == column_of(page, "active")
+
+
+def test_space_on_its_own_still_ticks_the_check_box(
+    qtbot: Any, window: Any, seeded: Database
+) -> None:
+    page = window.page("users")
+    _focus_cell(qtbot, page, row_of_user(page, seeded, "carol"), "active")
+    qtbot.keyClick(page.view, Qt.Key.Key_Space)
+    (edit,) = window.store.edits()
+    assert edit.describe() == "Change user carol: active no \u2192 yes"
