@@ -307,8 +307,6 @@ class TablePage(QWidget):
         # jumps to a row. No trigger on plain typing or a click: edits are deliberate.
         self.view.setEditTriggers(QAbstractItemView.EditTrigger.EditKeyPressed)
         self.view.type_ahead.connect(self.jump_to_prefix)
-        self._style_focus_frame()
-        theme.on_change(self._style_focus_frame)  # a bound slot: dropped with the page
         self.view.verticalHeader().setVisible(False)
         self.view.verticalHeader().setDefaultSectionSize(self.view.fontMetrics().height() + 8)
         header = self.view.horizontalHeader()
@@ -336,6 +334,8 @@ class TablePage(QWidget):
 
         self.details = DetailsPane()
         self.details.setObjectName("details")
+        self._style_focus_frame()
+        theme.on_change(self._style_focus_frame)  # a bound slot: dropped with the page
 
         top = QHBoxLayout()
         top.setContentsMargins(0, 0, 0, 0)
@@ -375,7 +375,6 @@ class TablePage(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self.splitter)
-        self.setFocusProxy(self.view)
         chain: list[QWidget] = [self.search, *self.filters.values(), self.view, self.details]
         for first, second in zip(chain, chain[1:], strict=False):
             QWidget.setTabOrder(first, second)
@@ -419,6 +418,12 @@ class TablePage(QWidget):
         self.view.setStyleSheet(
             "QTableView#table { border: 1px solid palette(mid); padding: 1px; }"
             "QTableView#table:focus { border: 2px solid palette(highlight); padding: 0px; }"
+        )
+        # The record's details scroll by keyboard once Tab reaches them; frameless, they
+        # would take the focus without showing it.
+        self.details.record.setStyleSheet(
+            "QScrollArea { border: 2px solid transparent; }"
+            "QScrollArea:focus { border: 2px solid palette(highlight); }"
         )
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override

@@ -90,6 +90,9 @@ def test_every_control_of_the_page_is_reached_by_tab(qtbot: Any, window: Any) ->
     assert page.search in seen and page.view in seen
     assert all(combo in seen for combo in page.filters.values())
     assert any(page.details.isAncestorOf(w) for w in seen)
+    assert window.nav in seen  # and round again to the search box
+    order = seen[: seen.index(page.search, 1) + 1] if page.search in seen[1:] else seen
+    assert order[0] is page.search and order[-1] is page.search
 
 
 def test_go_to_row_selects_that_row(
@@ -146,7 +149,13 @@ def test_the_focused_table_shows_its_focus(qtbot: Any, window: Any, seeded: Data
     assert window.grab().save(str(SHOTS / "keyboard_table_focus.png"))
     qtbot.keyClick(page.view, Qt.Key.Key_Tab)
     assert window.grab().save(str(SHOTS / "keyboard_details_focus.png"))
-    page.search.setFocus()
+    qtbot.keyClick(_focus(), Qt.Key.Key_Tab)
+    assert window.grab().save(str(SHOTS / "keyboard_details_body_focus.png"))
+    qtbot.keyClick(_focus(), Qt.Key.Key_Tab)
+    assert _focus() is window.nav
+    assert window.grab().save(str(SHOTS / "keyboard_nav_focus.png"))
+    qtbot.keyClick(_focus(), Qt.Key.Key_Tab)
+    assert _focus() is page.search
     assert window.grab().save(str(SHOTS / "keyboard_search_focus.png"))
 
 
