@@ -665,6 +665,7 @@ class MainWindow(QMainWindow):
             choices=choices,
             creating=True,
             choices_complete=len(choices) < CHOICES_LIMIT,
+            focus=page.current_field(),
         )
         if values:
             self.store.replace(created, Create(created.entity, {**created.values, **values}))

@@ -442,8 +442,19 @@ class TablePage(QWidget):
         return super().eventFilter(watched, event)
 
     def focus_results(self) -> None:
-        """Keyboard focus into the table, on its current row (the first if none)."""
+        """Keyboard focus into the table, on its current row (the first if none). A
+        search still running off the GUI thread selects its first row when it arrives."""
         self.view.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        searching = getattr(self.model, "is_searching", None)
+        if callable(searching) and searching():
+            self.model.modelReset.connect(
+                self._select_first_result, Qt.ConnectionType.SingleShotConnection
+            )
+            return
+        if self.current_row() is None and self.model.rowCount() > 0:
+            self.select_row(0)
+
+    def _select_first_result(self) -> None:
         if self.current_row() is None and self.model.rowCount() > 0:
             self.select_row(0)
 

@@ -172,3 +172,38 @@ def test_ctrl_and_a_page_number_puts_the_keyboard_in_that_table(
     qtbot.keyClick(window.nav, Qt.Key.Key_Down)
     assert window.current_page() is window.page("resources")
     assert window.nav.hasFocus()
+
+
+def test_enter_in_the_search_box_of_a_large_table_selects_the_first_result(
+    qtbot: Any, tmp_path: Path
+) -> None:
+    """The search runs off the GUI thread; the first row is selected when it arrives."""
+    from accessguard_gui.core import browse
+    from accessguard_gui.ui.pending import PendingStore
+    from accessguard_gui.ui.table_model import RecordTableModel
+    from accessguard_gui.ui.table_page import PAGES, TablePage
+
+    from .test_table_model import add_users
+
+    path = tmp_path / "users.db"
+    Database(path, operator="tester").close()
+    add_users(path, 2000)
+    db = Database(path, operator="tester")
+    try:
+        model = RecordTableModel(
+            db, browse.USERS, PendingStore(), background_rows=0, inline_budget=0
+        )
+        page = TablePage(PAGES[0], model)
+        qtbot.addWidget(page)
+        page.show()
+        qtbot.waitExposed(page)
+        page.search.setFocus()
+        qtbot.waitUntil(page.search.hasFocus)
+        qtbot.keyClicks(page.search, "user00150")
+        qtbot.keyClick(page.search, Qt.Key.Key_Return)
+        assert page.view.hasFocus()
+        qtbot.waitUntil(lambda: page.current_row() == 0 and model.rowCount() == 10)
+        assert model.record(0)["username"] == "user001500"
+        model.close()
+    finally:
+        db.close()

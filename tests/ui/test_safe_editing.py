@@ -240,3 +240,21 @@ def test_space_on_its_own_still_ticks_the_check_box(
     qtbot.keyClick(page.view, Qt.Key.Key_Space)
     (edit,) = window.store.edits()
     assert edit.describe() == "Change user carol: active no \u2192 yes"
+
+
+def test_a_pending_new_record_opens_on_the_cells_field_too(
+    qtbot: Any, window: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[tuple[Any, Any]] = []
+
+    def answer(_cls: Any, _parent: Any, _entity: Any, values: Any, **kw: Any) -> Any:
+        asked.append((kw.get("focus"), kw.get("creating")))
+        return None if values else {"username": "dave", "display_name": "Dave Doe"}
+
+    monkeypatch.setattr(RecordForm, "ask", classmethod(answer))
+    page = window.page("users")
+    qtbot.keyClick(page.view, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    assert page.model.created_edit(0) is not None
+    _focus_cell(qtbot, page, 0, "display_name")
+    qtbot.keyClick(page.view, Qt.Key.Key_Return)
+    assert asked[-1] == ("display_name", True)
