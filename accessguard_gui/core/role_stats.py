@@ -11,12 +11,13 @@ costs one page, not a million rows.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import CTE, case, func, literal, select
 from sqlalchemy.orm import Session
 
-from .lookup import Page
+from .lookup import Choice, Page
 from .models import Permission, Resource, Role, RoleInheritance, RolePermission, User, UserRole
 
 
@@ -183,3 +184,118 @@ def permission_counts(session: Session, role_id: int) -> tuple[int, int]:
         or 0
     )
     return int(own), int(total)
+
+
+# ---------------------------------------------------------------------- held marks
+
+
+@dataclass(frozen=True, slots=True)
+class MarkedChoice(Choice):
+    """A picker choice the subject already has: ``held`` says how ("already a member");
+    ``final`` choices cannot be picked again (a direct assignment or grant), the others
+    (held only through inheritance) still can."""
+
+    held: str = ""
+    final: bool = True
+
+
+def held_users(session: Session, role_id: int, user_ids: Sequence[int]) -> dict[int, str]:
+    """Of ``user_ids``, those assigned to the role directly, and those holding it through
+    a role that inherits it (one query each, bounded by the ids asked about)."""
+    if not user_ids:
+        return {}
+    direct = set(
+        session.scalars(
+            select(UserRole.user_id).where(
+                UserRole.role_id == role_id, UserRole.user_id.in_(user_ids)
+            )
+        )
+    )
+    seniors = seniors_of(role_id)
+    through = set(
+        session.scalars(
+            select(UserRole.user_id).where(
+                UserRole.role_id.in_(select(seniors.c.role_id)), UserRole.user_id.in_(user_ids)
+            )
+        )
+    )
+    marks = {uid: "holds it through an inheriting role" for uid in through - direct}
+    marks.update({uid: "already a member" for uid in direct})
+    return marks
+
+
+def held_roles(session: Session, user_id: int, role_ids: Sequence[int]) -> dict[int, str]:
+    """Of ``role_ids``, those assigned to the user, and those the user holds through
+    inheritance (a role they are assigned inherits from it)."""
+    if not role_ids:
+        return {}
+    direct = set(
+        session.scalars(
+            select(UserRole.role_id).where(
+                UserRole.user_id == user_id, UserRole.role_id.in_(role_ids)
+            )
+        )
+    )
+    reach = select(UserRole.role_id.label("role_id")).where(UserRole.user_id == user_id)
+    closure = reach.cte("user_reach", recursive=True)
+    closure = closure.union(
+        select(RoleInheritance.inherits_from_id).where(RoleInheritance.role_id == closure.c.role_id)
+    )
+    reached = set(session.scalars(select(closure.c.role_id).where(closure.c.role_id.in_(role_ids))))
+    marks = {rid: "held through inheritance" for rid in reached - direct}
+    marks.update({rid: "already assigned" for rid in direct})
+    return marks
+
+
+def held_permissions(
+    session: Session, role_id: int, permission_ids: Sequence[int]
+) -> dict[int, str]:
+    """Of ``permission_ids``, those granted to the role, and those it inherits."""
+    if not permission_ids:
+        return {}
+    juniors = juniors_of(role_id)
+    rows = session.execute(
+        select(RolePermission.permission_id, RolePermission.role_id).where(
+            RolePermission.role_id.in_(select(juniors.c.role_id)),
+            RolePermission.permission_id.in_(permission_ids),
+        )
+    )
+    marks: dict[int, str] = {}
+    for pid, holder in rows:
+        if holder == role_id:
+            marks[pid] = "already granted"
+        else:
+            marks.setdefault(pid, "inherited")
+    return marks
+
+
+def held_parents(session: Session, role_id: int, role_ids: Sequence[int]) -> dict[int, str]:
+    """Of ``role_ids``, those ``role_id`` already inherits from (directly, or not)."""
+    if not role_ids:
+        return {}
+    direct = set(
+        session.scalars(
+            select(RoleInheritance.inherits_from_id).where(
+                RoleInheritance.role_id == role_id,
+                RoleInheritance.inherits_from_id.in_(role_ids),
+            )
+        )
+    )
+    juniors = juniors_of(role_id)
+    reached = set(
+        session.scalars(select(juniors.c.role_id).where(juniors.c.role_id.in_(role_ids)))
+    ) - {role_id}
+    marks = {rid: "inherited through another role" for rid in reached - direct}
+    marks.update({rid: "already inherits from it" for rid in direct})
+    return marks
+
+
+def mark_held(choices: Sequence[Choice], marks: dict[int, str]) -> list[Choice]:
+    """``choices`` with those in ``marks`` turned into ``MarkedChoice``; a mark that starts
+    with "already" is final (picking it again would change nothing)."""
+    return [
+        MarkedChoice(c.id, c.label, marks[c.id], marks[c.id].startswith("already"))
+        if c.id in marks
+        else c
+        for c in choices
+    ]

@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
 )
 from sqlalchemy.orm import Session
 
-from ...core import impact, lookup, rbac
+from ...core import impact, lookup, rbac, role_stats
 from ...core.changes import Assign, Deassign, Edit, Grant, Inherit, Revoke, SetExpiry, Uninherit
 from ...core.database import Database
 from ...core.errors import AccessGuardError, NotFoundError
@@ -59,6 +59,7 @@ from .common import (
     plain_label,
     searcher,
 )
+from .held import held_searcher, role_id, user_id
 
 # Members read per page in a role's details; the next page is read when the list is
 # scrolled to its end (keyset by username: any role size, no cap, no whole-list load).
@@ -262,7 +263,9 @@ class UserRolesPanel(_EditingPanel):
         """Ask for roles (searchable, several at once) and assign them (pending)."""
         if self._user_ref is None:
             return False
-        chosen = PickerDialog.ask(self, "Add roles", searcher(self._db, lookup.search_roles))
+        ref = self._user_ref
+        search = held_searcher(self._db, lookup.search_roles, role_stats.held_roles, user_id(ref))
+        chosen = PickerDialog.ask(self, "Add roles", search)
         username = self._username()
         edits: list[Edit] = [Assign(user=username, role=c.label) for c in chosen]
         return self.propose(edits)
@@ -594,9 +597,10 @@ class RoleDetailsPanel(_EditingPanel):
             self._say("Some pending changes would be refused: " + "; ".join(state.problems), RED)
 
     def add_members(self) -> bool:
-        chosen = PickerDialog.ask(
-            self, f"Add members to {self._role_name}", searcher(self._db, lookup.search_users)
+        search = held_searcher(
+            self._db, lookup.search_users, role_stats.held_users, role_id(self._role_name)
         )
+        chosen = PickerDialog.ask(self, f"Add members to {self._role_name}", search)
         names = [c.label.split(" (")[0] for c in chosen]
         return self.propose([Assign(user=n, role=self._role_name) for n in names])
 
@@ -609,7 +613,12 @@ class RoleDetailsPanel(_EditingPanel):
         chosen = PickerDialog.ask(
             self,
             f"Grant permissions to {self._role_name}",
-            searcher(self._db, lookup.search_permissions),
+            held_searcher(
+                self._db,
+                lookup.search_permissions,
+                role_stats.held_permissions,
+                role_id(self._role_name),
+            ),
         )
         return self.propose(
             [Grant(role=self._role_name, permission=_permission_ref(c.label)) for c in chosen]
@@ -624,8 +633,13 @@ class RoleDetailsPanel(_EditingPanel):
         )
 
     def add_inherits_from(self) -> bool:
+        held = held_searcher(
+            self._db, lookup.search_roles, role_stats.held_parents, role_id(self._role_name)
+        )
         chosen = PickerDialog.ask(
-            self, f"Roles {self._role_name} inherits from", self._search_roles
+            self,
+            f"Roles {self._role_name} inherits from",
+            lambda text: [c for c in held(text) if c.label != self._role_name],
         )
         return self.propose([Inherit(role=self._role_name, inherits_from=c.label) for c in chosen])
 

@@ -234,6 +234,29 @@ class SqlCompleter(QCompleter):
         return list(self._values)
 
 
+LABEL_ROLE = Qt.ItemDataRole.UserRole + 2  # a marked item's plain label
+
+
+def _label(item: QListWidgetItem) -> str:
+    return str(item.data(LABEL_ROLE) or item.text())
+
+
+def mark_held_item(item: QListWidgetItem, choice: Choice) -> None:
+    """A choice the subject already has (core.role_stats.MarkedChoice) says so, greyed;
+    one held directly cannot be ticked again."""
+    held = getattr(choice, "held", "")
+    if not held:
+        return
+    item.setData(LABEL_ROLE, choice.label)  # what is chosen: the record, not the mark
+    item.setText(f"{choice.label}  \u2014 {held}")
+    item.setForeground(GREY)
+    item.setToolTip(plain_tooltip(f"{choice.label}: {held}"))
+    if getattr(choice, "final", False):
+        # Ticked and greyed: already there, nothing to add.
+        item.setCheckState(Qt.CheckState.Checked)
+        item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsUserCheckable & ~Qt.ItemFlag.ItemIsEnabled)
+
+
 class PickerDialog(QDialog):
     """Search and tick several records at once (roles, permissions, users).
 
@@ -289,6 +312,7 @@ class PickerDialog(QDialog):
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             checked = choice.id in self._chosen
             item.setCheckState(Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked)
+            mark_held_item(item, choice)  # what the subject already has (issue 12)
             self.list.addItem(item)
         self.list.blockSignals(False)
         typed = self.filter.text().strip()
@@ -312,7 +336,7 @@ class PickerDialog(QDialog):
                     if other is not item:
                         other.setCheckState(Qt.CheckState.Unchecked)
                 self.list.blockSignals(False)
-            self._chosen[rid] = item.text()
+            self._chosen[rid] = _label(item)
         else:
             self._chosen.pop(rid, None)
         self._update_summary()
@@ -321,7 +345,7 @@ class PickerDialog(QDialog):
         """Tick the listed item with this label (what a click on its box does)."""
         for i in range(self.list.count()):
             item = self.list.item(i)
-            if item.text() == label:
+            if label in (item.text(), _label(item)):
                 item.setCheckState(Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked)
                 return
         raise KeyError(label)

@@ -3,7 +3,10 @@ inherited permissions, "Hide inherited" (issue 12, item 8)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from accessguard_gui.core import rbac
@@ -106,3 +109,79 @@ def test_a_refusal_goes_after_the_next_save_or_selection(qtbot: QtBot, demo_db: 
     assert not panel.propose([Assign(user="dave", role="Approvals")])
     tab.show_record({"id": bob})
     assert panel.message.isHidden()
+
+
+def _items(dialog: Any) -> dict[str, Any]:
+    return {dialog.list.item(i).text(): dialog.list.item(i) for i in range(dialog.list.count())}
+
+
+def test_member_picker_marks_who_already_holds_the_role(qtbot: QtBot, demo_db: Database) -> None:
+    from accessguard_gui.core import lookup, role_stats
+    from accessguard_gui.ui.access.common import PickerDialog
+    from accessguard_gui.ui.access.held import held_searcher, role_id
+
+    search = held_searcher(demo_db, lookup.search_users, role_stats.held_users, role_id("Staff"))
+    dialog = PickerDialog("Add members to Staff", search)
+    qtbot.addWidget(dialog)
+    items = _items(dialog)
+    carol = next(t for t in items if t.startswith("carol"))
+    alice = next(t for t in items if t.startswith("alice"))
+    dave = next(t for t in items if t.startswith("dave"))
+    assert carol.endswith("\u2014 already a member")
+    assert not items[carol].flags() & Qt.ItemFlag.ItemIsEnabled  # cannot be added twice
+    assert items[carol].checkState() == Qt.CheckState.Checked
+    assert alice.endswith("\u2014 holds it through an inheriting role")
+    assert items[alice].flags() & Qt.ItemFlag.ItemIsUserCheckable  # may still be assigned
+    assert "\u2014" not in dave
+    dialog.resize(520, 300)
+    save_png(dialog, SHOTS / "picker_members_held.png")
+
+
+def test_role_and_permission_pickers_mark_held(
+    qtbot: QtBot, demo_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from accessguard_gui.ui.access.assignments import RoleDetailsPanel, UserRolesPanel
+    from accessguard_gui.ui.access.common import PickerDialog
+
+    seen: list[dict[str, Any]] = []
+
+    def ask(cls, parent, title, search, *, multi=True):  # type: ignore[no-untyped-def]
+        dialog = cls(title, search, parent, multi=multi)
+        seen.append(_items(dialog))
+        dialog.deleteLater()
+        return []
+
+    monkeypatch.setattr(PickerDialog, "ask", classmethod(ask))
+    users = shown(qtbot, UserRolesPanel(demo_db, PendingStore()), 700, 400)
+    users.set_user("alice")
+    users.add_roles()
+    roles = seen[-1]
+    assert "Admin  \u2014 already assigned" in roles
+    assert "Staff  \u2014 held through inheritance" in roles
+    assert "Payments" in roles
+    panel = shown(qtbot, RoleDetailsPanel(demo_db, PendingStore()), 700, 400)
+    panel.set_role("Auditor")
+    panel.add_permissions()
+    perms = seen[-1]
+    assert "Server room: audit  \u2014 already granted" in perms
+    assert "Ledger: read  \u2014 inherited" in perms
+    panel.add_inherits_from()
+    parents = seen[-1]
+    assert "Staff  \u2014 already inherits from it" in parents
+    assert "Base  \u2014 inherited through another role" in parents
+    assert not any(t.startswith("Auditor") for t in parents)
+
+
+def test_picking_a_role_held_through_inheritance_assigns_that_role(
+    qtbot: QtBot, demo_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from accessguard_gui.ui.access.assignments import UserRolesPanel
+
+    from .conftest import answer_picker
+
+    answer_picker(monkeypatch, ["Staff"])
+    store = PendingStore()
+    users = shown(qtbot, UserRolesPanel(demo_db, store), 700, 400)
+    users.set_user("alice")
+    assert users.add_roles()
+    assert store.edits() == [Assign(user="alice", role="Staff")]
