@@ -50,5 +50,28 @@ def main() -> None:
             timed("permission counts", lambda rid=rid: role_stats.permission_counts(s, rid))
 
 
+
+
+def held_marks(path: str) -> None:
+    """The picker marks for a page of 200 choices."""
+    from sqlalchemy import select as sel
+
+    from accessguard_gui.core.models import Permission, User
+
+    engine = create_engine(f"sqlite:///file:{path}?mode=ro&uri=true")
+    with Session(engine) as s:
+        rid = s.execute(sel(UserRole.role_id).limit(1)).scalar_one()
+        uid = s.execute(sel(UserRole.user_id).limit(1)).scalar_one()
+        users = list(s.scalars(sel(User.id).limit(200)))
+        roles = list(s.scalars(sel(Role.id).limit(200)))
+        perms = list(s.scalars(sel(Permission.id).limit(200)))
+        print("picker marks (200 choices)")
+        timed("held_users", lambda: role_stats.held_users(s, rid, users))
+        timed("held_roles", lambda: role_stats.held_roles(s, uid, roles))
+        timed("held_permissions", lambda: role_stats.held_permissions(s, rid, perms))
+        timed("held_parents", lambda: role_stats.held_parents(s, rid, roles))
+
+
 if __name__ == "__main__":
     main()
+    held_marks(sys.argv[1] if len(sys.argv) > 1 else "bench/data/1m.db")
