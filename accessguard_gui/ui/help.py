@@ -46,6 +46,14 @@ user would gain or lose. <b>Save</b> (Ctrl+S) writes all pending edits in one tr
 with their audit entries, or nothing at all if any of them is refused; <b>Undo</b> (Ctrl+Z)
 and <b>Revert</b> take edits back before saving.</p>
 
+<h3>Working from the keyboard</h3>
+<p>The keyboard starts in the table. <b>Typing</b> a name jumps to the first row whose sorted
+column starts with it — it never changes a cell. <b>F2</b> edits the current cell;
+<b>Enter</b> or a double-click opens the record's form on that field. <b>Tab</b> moves on to
+the details pane and the navigation list, <b>Shift+Tab</b> back. In the search box,
+<b>Enter</b> or <b>Down</b> goes to the results and <b>Escape</b> clears it. <b>Escape</b> or
+<b>Ctrl+W</b> closes an access window.</p>
+
 <h3>The audit trail</h3>
 <p>Every saved change is recorded: who, when, which record, the values before and after.
 Entries are chained by hashes, so File &gt; Check database notices an entry changed or
@@ -61,7 +69,8 @@ was. If two people edit the same record, the second save is stopped and asks.</p
 def guide_html(actions: Sequence[QAction]) -> str:
     """The guide with the window's keyboard shortcuts appended (escaped)."""
     rows = "".join(
-        f"<tr><td>{html.escape(a.text().replace('&', '').rstrip('…'))}</td>"
+        # iconText: "Undo", not the pending change the menu names ("Undo Change user …").
+        f"<tr><td>{html.escape(a.iconText().replace('&', '').rstrip('…'))}</td>"
         f"<td>&nbsp;&nbsp;{html.escape(a.shortcut().toString())}</td></tr>"
         for a in actions
         if not a.shortcut().isEmpty()

@@ -207,3 +207,17 @@ def test_enter_in_the_search_box_of_a_large_table_selects_the_first_result(
         model.close()
     finally:
         db.close()
+
+
+def test_the_guide_explains_the_keyboard_and_lists_undo_by_its_name(
+    qtbot: Any, window: Any, seeded: Database
+) -> None:
+    from accessguard_gui.ui.help import guide_html
+
+    from .helpers import type_into_cell
+
+    page = window.page("users")
+    type_into_cell(qtbot, page, row_of_user(page, seeded, "bob"), "display_name", "Rob")
+    text = guide_html(window.findChildren(type(window.act_undo)))
+    assert "Working from the keyboard" in text and "<b>F2</b>" in text
+    assert "<td>Undo</td>" in text and "Change user" not in text
