@@ -57,7 +57,7 @@ LABELS = {
     "record_key": "Record",
     "before": "Before",
     "after": "After",
-    "members": "Members",
+    "members": "Direct members",  # the Effective tab counts those who inherit it too
     "summary": "Before → after",
     "changes": "Changes",
 }

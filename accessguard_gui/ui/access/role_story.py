@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -27,6 +28,7 @@ from ...core.database import Database
 from ...core.errors import AccessGuardError
 from ...core.lookup import Page
 from ..pending import PendingStore
+from ..plain_text import plain_tooltip
 from .assignments import RoleDetailsPanel
 from .common import GREY, RED, plain_label
 
@@ -93,6 +95,9 @@ class RoleStoryPanel(QWidget):
         self.permissions = QListWidget()
         for lst in (self.members, self.permissions):
             lst.setUniformItemSizes(True)
+            # Long "inherited from …" lines end in "…" (full text on hover), no side scroll.
+            lst.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+            lst.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.members_box = QGroupBox("Members")
         self.permissions_box = QGroupBox("Permissions")
         for box, lst in (
@@ -106,7 +111,8 @@ class RoleStoryPanel(QWidget):
         top = QHBoxLayout()
         top.addWidget(self.summary, 1)
         top.addWidget(self.hide_inherited)
-        lists = QHBoxLayout()
+        # One above the other: the details pane is tall and narrow.
+        lists = QVBoxLayout()
         lists.addWidget(self.members_box, 1)
         lists.addWidget(self.permissions_box, 1)
         layout = QVBoxLayout(self)
@@ -148,7 +154,9 @@ class RoleStoryPanel(QWidget):
             self._add(self.permissions, perm.label, perm.direct)
         if not story.permissions:
             self._add(
-                self.permissions, "No permissions: grant some in Members and inheritance.", True
+                self.permissions,
+                "No permissions yet: grant some in the Members and inheritance tab.",
+                True,
             )
 
     def fetch_more_members(self) -> bool:
@@ -200,16 +208,16 @@ class RoleStoryPanel(QWidget):
         if self.members.count() == 0:
             self._add(
                 self.members,
-                "Nobody holds this role yet: add members in Members and inheritance.",
+                "Nobody holds this role yet: add members in the Members and inheritance tab.",
                 True,
             )
 
     @staticmethod
     def _add(lst: QListWidget, text: str, direct: bool) -> None:
         item = QListWidgetItem(text)
+        item.setToolTip(plain_tooltip(text if direct else "Inherited: " + text))
         if not direct:
             item.setForeground(GREY)
-            item.setToolTip("Inherited: " + text)
         lst.addItem(item)
 
     def _members_scrolled(self, value: int) -> None:

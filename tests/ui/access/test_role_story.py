@@ -185,3 +185,33 @@ def test_picking_a_role_held_through_inheritance_assigns_that_role(
     users.set_user("alice")
     assert users.add_roles()
     assert store.edits() == [Assign(user="alice", role="Staff")]
+
+
+def test_roles_page_says_direct_and_shows_the_effective_tab(qtbot: QtBot, window: Any) -> None:
+    from PySide6.QtWidgets import QLabel
+
+    from accessguard_gui.ui.table_page import PAGES
+
+    with window.db.action("inherit") as s:
+        rbac.add_inheritance(s, "Auditor", "Accountant")
+        rbac.assign_user(s, "alice", "Auditor")
+    window.show_page(next(i for i, k in enumerate(PAGES) if k.key == "roles"))
+    page = window.page("roles")
+    with window.db.read() as s:
+        accountant = rbac.get_role(s, "Accountant").id
+    page.select_row(page.model.row_for_id(accountant))
+    form = page.details.record.form
+    captions = [
+        form.itemAt(i, form.ItemRole.LabelRole).widget().text() for i in range(form.rowCount())
+    ]
+    assert "Direct members:" in captions
+    details = page.details
+    index = next(i for i in range(details.count()) if details.tabText(i) == "Effective")
+    details.setCurrentIndex(index)
+    tab = details.widget(index)
+    qtbot.waitUntil(lambda: tab.inner.isVisible())
+    assert tab.inner.summary.text().startswith("Accountant: 0 direct, 1 in all")
+    assert tab.inner.texts(tab.inner.members) == ["alice  (via Auditor)"]
+    assert isinstance(tab.inner.summary, QLabel)
+    qtbot.wait(50)
+    window.grab().save(str(SHOTS / "window_role_effective_tab.png"))
