@@ -270,7 +270,12 @@ def _users_without_roles(session: Session, limit: int) -> KindResult:
             return Finding(
                 Kind.USER_WITHOUT_ROLES, row.username, "Active, but has no assignment at all.",
                 "Deactivate the user",
-                (Update(Entity.USER, row.id, row.version, {"active": False}, row.username),),
+                (
+                    Update(
+                        Entity.USER, row.id, row.version, {"active": False}, row.username,
+                        before={"active": True},  # described "active yes → no"
+                    ),
+                ),
             )
         return Finding(
             Kind.USER_WITHOUT_ROLES, row.username, "Inactive and has no assignment at all.",
