@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import CTE, case, func, literal, select
+from sqlalchemy import CTE, Select, case, func, select
 from sqlalchemy.orm import Session
 
 from .lookup import Choice, Page
@@ -76,9 +77,16 @@ class EffectivePermission(_Held):
         return text if self.direct else f"{text}  (inherited from {self.via})"
 
 
+def _start(role_id: int) -> Select[Any]:
+    """The role itself, as a one-column SELECT of role ids."""
+    return select(Role.id.label("role_id")).where(Role.id == role_id)
+
+
 def seniors_of(role_id: int) -> CTE:
     """Role ids that inherit (at any depth) from ``role_id``, the role itself included."""
-    reach = select(literal(role_id).label("role_id")).cte("role_seniors", recursive=True)
+    # Started from the roles table (not a bare literal): the column's type is the table's
+    # on every backend (PostgreSQL types a bound literal on its own).
+    reach = _start(role_id).cte("role_seniors", recursive=True)
     step = select(RoleInheritance.role_id).where(
         RoleInheritance.inherits_from_id == reach.c.role_id
     )
@@ -87,7 +95,7 @@ def seniors_of(role_id: int) -> CTE:
 
 def juniors_of(role_id: int) -> CTE:
     """Role ids ``role_id`` inherits from (at any depth), the role itself included."""
-    reach = select(literal(role_id).label("role_id")).cte("role_juniors", recursive=True)
+    reach = _start(role_id).cte("role_juniors", recursive=True)
     step = select(RoleInheritance.inherits_from_id).where(
         RoleInheritance.role_id == reach.c.role_id
     )
@@ -122,7 +130,7 @@ def effective_members_page(
     directly assigned if they are, else through the first (by name) inheriting role.
     ``direct_only`` keeps the directly assigned members ("hide inherited")."""
     if direct_only:
-        roles = select(literal(role_id))
+        roles = _start(role_id)
     else:
         roles = select(seniors_of(role_id).c.role_id)
     via = func.min(case((UserRole.role_id == role_id, ""), else_=Role.name))
@@ -155,7 +163,7 @@ def effective_permissions(
 ) -> list[EffectivePermission]:
     """A role's permissions, own and inherited (``via`` names the nearest-by-name role that
     grants an inherited one), sorted by resource and action; at most ``limit``."""
-    roles = select(literal(role_id)) if direct_only else select(juniors_of(role_id).c.role_id)
+    roles = _start(role_id) if direct_only else select(juniors_of(role_id).c.role_id)
     via = func.min(case((RolePermission.role_id == role_id, ""), else_=Role.name))
     query = (
         select(Resource.name, Permission.action, via)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from accessguard_gui.core import rbac, role_stats
+from accessguard_gui.core import lookup, rbac, role_stats
 from accessguard_gui.core.database import Database
 
 
@@ -65,3 +65,33 @@ def test_effective_permissions_mark_inherited(db: Database) -> None:
     assert [p.label for p in auditor] == ["Door: open  (inherited from Base)", "Ledger: read"]
     assert [p.label for p in own] == ["Ledger: read"]
     assert counts == (1, 2)
+
+
+def test_held_marks_direct_and_inherited(db: Database) -> None:
+    ids = _office(db)
+    with db.read() as s:
+        users = {rbac.get_user(s, n).id: n for n in ("alice", "bob", "carol")}
+        alice = next(i for i, n in users.items() if n == "alice")
+        staff_members = role_stats.held_users(s, ids["Staff"], list(users))
+        alice_roles = role_stats.held_roles(s, alice, list(ids.values()))
+        door = rbac.get_permission(s, ("Door", "open")).id
+        ledger = rbac.get_permission(s, ("Ledger", "read")).id
+        auditor_perms = role_stats.held_permissions(s, ids["Auditor"], [door, ledger])
+        auditor_parents = role_stats.held_parents(s, ids["Auditor"], list(ids.values()))
+    assert {users[u]: m for u, m in staff_members.items()} == {
+        "carol": "already a member",
+        "alice": "holds it through an inheriting role",
+        "bob": "holds it through an inheriting role",
+    }
+    assert alice_roles == {
+        ids["Auditor"]: "already assigned",
+        ids["Staff"]: "held through inheritance",
+        ids["Base"]: "held through inheritance",
+    }
+    assert auditor_perms == {ledger: "already granted", door: "inherited"}
+    assert auditor_parents == {
+        ids["Staff"]: "already inherits from it",
+        ids["Base"]: "inherited through another role",
+    }
+    marked = role_stats.mark_held([lookup.Choice(ledger, "Ledger: read")], auditor_perms)
+    assert isinstance(marked[0], role_stats.MarkedChoice) and marked[0].final
