@@ -16,7 +16,7 @@ from __future__ import annotations
 import unicodedata
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, bindparam, select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
@@ -29,14 +29,15 @@ from .browse import (
     Plan,
     TableSpec,
     _anchor_params,
+    _dialect,
     _order,
     _params,
     _plan_of,
     _run,
-    _Shape,
     _shape,
     _sort_expr,
     _where,
+    escape_like,
 )
 
 #: Above every character: ``prefix + TOP`` sorts after every text that starts with prefix.
@@ -84,9 +85,9 @@ def first_with_prefix(
     with ``prefix`` (case-insensitive); None if no row the query shows does, or the sort
     column holds no text (see ``can_jump_by_prefix``).
 
-    Ascending, the candidate is the first key at or after the prefix; descending, the
-    last key below ``prefix + TOP`` (the greatest key that starts with it). Each is one
-    ``ORDER BY … LIMIT 1`` seek along the sort index, whatever the table's size.
+    Each spelling of the prefix is one ``ORDER BY … LIMIT 1`` seek along the sort index,
+    whatever the table's size; when several spellings find a row, the database's own order
+    picks the first (its collation, not Python's, decides what the view shows first).
     """
     if not prefix or not can_jump_by_prefix(spec, query):
         return None
@@ -94,21 +95,62 @@ def first_with_prefix(
     plan = _plan_of(session, spec, query, plan)
     sort = _sort_expr(spec, query, plan)
     forward = not query.descending
-    found: list[Key] = []
+    wanted = prefix.casefold()
+    found: list[int] = []
     for spelling in prefix_spellings(col, prefix):
+        hit = _seek(session, spec, query, plan, sort, spelling, forward)
+        if hit is not None and str(hit[0]).casefold().startswith(wanted):
+            found.append(hit[1])
+    if not found:
+        return None
+    first = found[0]
+    if len(set(found)) > 1:
+        stmt = (
+            select(spec.id_expr).select_from(spec.from_).where(spec.id_expr.in_(set(found)))
+            .order_by(*_order(sort, spec.id_expr, forward)).limit(1)
+        )
+        first = int(session.execute(stmt).scalar_one())
+    return browse.position_of(session, spec, query, first, plan=plan)
+
+
+def _seek(
+    session: Session,
+    spec: TableSpec,
+    query: BrowseQuery,
+    plan: Plan,
+    sort: ColumnElement[Any],
+    spelling: str,
+    forward: bool,
+) -> Key | None:
+    """The first row in the walk's direction that may start with ``spelling``.
+
+    Ascending: the first key at or after it. Descending on SQLite (which compares text by
+    code points): the last key below ``spelling + TOP``. Descending elsewhere, where a
+    collation may give U+10FFFF no weight at all: the last key at or after the spelling
+    that is LIKE it, walked from the end of the index.
+    """
+    if forward or _dialect(session).name == "sqlite":
         anchor: Key = (spelling, _ID_FLOOR) if forward else (spelling + TOP, _ID_CEILING)
         shape = _shape(spec, query, plan, forward, anchor)
 
-        def build(d: Dialect, shape: _Shape = shape) -> Select[Any]:
+        def build(d: Dialect) -> Select[Any]:
             conds = _where(spec, query, d, shape, sort)
             stmt = select(sort, spec.id_expr).select_from(spec.from_).where(*conds)
             return stmt.order_by(*_order(sort, spec.id_expr, forward)).limit(1)
 
         params = _anchor_params(_params(spec, query, plan), anchor)
         rows = _run(session, ("prefix", shape), build, params)
-        if rows and isinstance(rows[0][0], str) and rows[0][0].startswith(spelling):
-            found.append((rows[0][0], int(rows[0][1])))
-    if not found:
-        return None
-    first = min(found) if forward else max(found)
-    return browse.position_of(session, spec, query, first[1], plan=plan)
+    else:
+        plain = _shape(spec, query, plan, forward, None)
+
+        def build_like(d: Dialect) -> Select[Any]:
+            conds = _where(spec, query, d, plain, sort)
+            conds += [sort >= bindparam("k"), sort.like(bindparam("starts"), escape="\\")]
+            stmt = select(sort, spec.id_expr).select_from(spec.from_).where(*conds)
+            return stmt.order_by(*_order(sort, spec.id_expr, forward)).limit(1)
+
+        params = {
+            **_params(spec, query, plan), "k": spelling, "starts": escape_like(spelling) + "%",
+        }
+        rows = _run(session, ("prefix_like", plain), build_like, params)
+    return (rows[0][0], int(rows[0][1])) if rows else None
