@@ -45,6 +45,13 @@ def main() -> None:
             print("   ", counts.sentence(name))
             page = timed("first member page", lambda rid=rid: role_stats.effective_members_page(s, rid))
             timed("page after", lambda rid=rid, page=page: role_stats.effective_members_page(s, rid, page.next_after))
+            dense = role_stats.DENSE_MEMBERS + 1
+            timed(
+                "first member page, walking users (the dense-role plan, forced)",
+                lambda rid=rid, dense=dense: role_stats.effective_members_page(
+                    s, rid, holders=dense
+                ),
+            )
             perms = timed("effective permissions", lambda rid=rid: role_stats.effective_permissions(s, rid))
             print(f"    {len(perms)} permissions, {sum(not p.direct for p in perms)} inherited")
             timed("permission counts", lambda rid=rid: role_stats.permission_counts(s, rid))

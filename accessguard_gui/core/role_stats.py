@@ -117,6 +117,12 @@ def member_counts(session: Session, role_id: int) -> MemberCounts:
     return MemberCounts(int(direct), int(total))
 
 
+# Above this many holders a role's members are read by walking the users in name order
+# (each probed through the primary key) instead of gathering and sorting every member:
+# a dense role fills a page after a few hundred users, a sparse one would walk them all.
+DENSE_MEMBERS = 20_000
+
+
 def effective_members_page(
     session: Session,
     role_id: int,
@@ -124,31 +130,54 @@ def effective_members_page(
     limit: int = 200,
     *,
     direct_only: bool = False,
+    holders: int | None = None,
 ) -> Page:
     """A page of the users holding a role (``EffectiveMember``), by username key after
     ``after``; ``Page.next_after`` is the key for the next page. Each user appears once:
     directly assigned if they are, else through the first (by name) inheriting role.
-    ``direct_only`` keeps the directly assigned members ("hide inherited")."""
+    ``direct_only`` keeps the directly assigned members ("hide inherited").
+    ``holders`` (how many hold it, e.g. ``MemberCounts.total``) picks the plan: above
+    ``DENSE_MEMBERS`` the users are walked in name order, below it the members are
+    gathered first; both give the same page."""
     if direct_only:
         roles = _start(role_id)
     else:
         roles = select(seniors_of(role_id).c.role_id)
     via = func.min(case((UserRole.role_id == role_id, ""), else_=Role.name))
-    # Members first (the role_id index), then their names: ordering the users table by
-    # key and probing each user's roles would walk the million users of a small role.
-    members = (
-        select(UserRole.user_id, via.label("via"))
-        .join(Role, Role.id == UserRole.role_id)
-        .where(UserRole.role_id.in_(roles))
-        .group_by(UserRole.user_id)
-        .subquery("members")
-    )
-    query = (
-        select(User.username, User.username_key, members.c.via)
-        .join(members, members.c.user_id == User.id)
-        .order_by(User.username_key)
-        .limit(limit + 1)
-    )
+    if holders is not None and holders > DENSE_MEMBERS:
+        held_via = (
+            select(via)
+            .select_from(UserRole)
+            .join(Role, Role.id == UserRole.role_id)
+            .where(UserRole.user_id == User.id, UserRole.role_id.in_(roles))
+            .scalar_subquery()
+        )
+        query = (
+            select(User.username, User.username_key, held_via)
+            .where(
+                select(UserRole.user_id)
+                .where(UserRole.user_id == User.id, UserRole.role_id.in_(roles))
+                .exists()
+            )
+            .order_by(User.username_key)
+            .limit(limit + 1)
+        )
+    else:
+        # Members first (the role_id index), then their names: ordering the users table
+        # by key and probing each user would walk the million users of a small role.
+        members = (
+            select(UserRole.user_id, via.label("via"))
+            .join(Role, Role.id == UserRole.role_id)
+            .where(UserRole.role_id.in_(roles))
+            .group_by(UserRole.user_id)
+            .subquery("members")
+        )
+        query = (
+            select(User.username, User.username_key, members.c.via)
+            .join(members, members.c.user_id == User.id)
+            .order_by(User.username_key)
+            .limit(limit + 1)
+        )
     if after is not None:
         query = query.where(User.username_key > after)
     rows = list(session.execute(query))

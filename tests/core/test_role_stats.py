@@ -95,3 +95,25 @@ def test_held_marks_direct_and_inherited(db: Database) -> None:
     }
     marked = role_stats.mark_held([lookup.Choice(ledger, "Ledger: read")], auditor_perms)
     assert isinstance(marked[0], role_stats.MarkedChoice) and marked[0].final
+
+
+def test_dense_and_sparse_member_plans_give_the_same_pages(db: Database) -> None:
+    ids = _office(db)
+    with db.read() as s:
+        for role in ("Base", "Staff", "Auditor"):
+            for direct_only in (False, True):
+                pages = []
+                for holders in (None, role_stats.DENSE_MEMBERS + 1):
+                    first = role_stats.effective_members_page(
+                        s, ids[role], limit=1, direct_only=direct_only, holders=holders
+                    )
+                    rest = role_stats.effective_members_page(
+                        s,
+                        ids[role],
+                        first.next_after,
+                        limit=5,
+                        direct_only=direct_only,
+                        holders=holders,
+                    )
+                    pages.append((first.rows, first.next_after, rest.rows))
+                assert pages[0] == pages[1], (role, direct_only)

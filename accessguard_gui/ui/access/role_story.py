@@ -83,6 +83,7 @@ class RoleStoryPanel(QWidget):
         self._store = store
         self._role_ref: int | str | None = None
         self._members_after: str | None = None
+        self._holders = 0  # how many hold the role as shown: picks the member-page plan
         self.summary = plain_label("No role chosen")
         font = QFont()
         font.setBold(True)
@@ -141,6 +142,7 @@ class RoleStoryPanel(QWidget):
             return
         self.message.hide()
         counts = story.counts
+        self._holders = counts.direct if direct_only else counts.total
         own, total = story.permission_counts
         self.summary.setText(
             f"{counts.sentence(story.name)} · {own:,} own permissions, {total:,} in all"
@@ -165,11 +167,12 @@ class RoleStoryPanel(QWidget):
         if after is None or self._role_ref is None:
             return False
         ref, direct_only = self._role_ref, self.hide_inherited.isChecked()
+        holders = self._holders
 
         def read(s: Session) -> Page:
             role_id = rbac.get_role(s, ref).id
             return role_stats.effective_members_page(
-                s, role_id, after, MEMBERS_PER_PAGE, direct_only=direct_only
+                s, role_id, after, MEMBERS_PER_PAGE, direct_only=direct_only, holders=holders
             )
 
         try:
@@ -188,12 +191,14 @@ class RoleStoryPanel(QWidget):
     def _read(self, ref: int | str, direct_only: bool) -> _Story:
         def read(s: Session) -> _Story:
             role = rbac.get_role(s, ref)
+            counts = role_stats.member_counts(s, role.id)
+            holders = counts.direct if direct_only else counts.total
             return _Story(
                 role.name,
-                role_stats.member_counts(s, role.id),
+                counts,
                 role_stats.permission_counts(s, role.id),
                 role_stats.effective_members_page(
-                    s, role.id, None, MEMBERS_PER_PAGE, direct_only=direct_only
+                    s, role.id, None, MEMBERS_PER_PAGE, direct_only=direct_only, holders=holders
                 ),
                 tuple(role_stats.effective_permissions(s, role.id, direct_only=direct_only)),
             )
