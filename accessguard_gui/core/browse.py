@@ -380,7 +380,7 @@ ROLES = TableSpec(
                    width=28),
         ColumnSpec("description", "Description", Kind.TEXT, _r.description, _r.description,
                    editable=True, width=40),
-        ColumnSpec("members", "Members", Kind.INT, _member_count, _member_count, width=9),
+        ColumnSpec("members", "Direct members", Kind.INT, _member_count, _member_count, width=9),
         ColumnSpec("updated_at", "Updated (UTC)", Kind.DATETIME, _raw(_r.updated_at),
                    _raw(_r.updated_at), width=17),
     ),
