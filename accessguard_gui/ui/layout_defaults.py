@@ -29,17 +29,20 @@ def fit_columns(view: QTableView) -> int:
     previous = header.resizeContentsPrecision()
     header.setResizeContentsPrecision(rows)
     total = 0
+    shown = [c for c in range(model.columnCount()) if not header.isSectionHidden(c)]
+    last = shown[-1] if shown else -1
     try:
-        for column in range(model.columnCount()):
-            if header.isSectionHidden(column):
-                continue
+        for column in shown:
             # The header's text plus room for the sort arrow drawn beside it.
             floor = header.sectionSizeFromContents(column).width() + SORT_ARROW
             need = max(floor, _content(view, column, rows) + 8)
             width = max(floor, min(need, ceiling))
+            total += width
+            if column == last and header.stretchLastSection():
+                # It fills what is left (no side scroll for a long last column).
+                width = floor
             if header.sectionResizeMode(column) == QHeaderView.ResizeMode.Interactive:
                 header.resizeSection(column, width)
-            total += width
     finally:
         header.setResizeContentsPrecision(previous)
     return total
