@@ -397,6 +397,7 @@ class MainWindow(QMainWindow):
         for title, widget in self.details_extension(kind.key):
             page.details.add_extension(title, widget)
             install_view_exports(widget)
+        page.release_tab_key()  # Tab leaves the details' tables too
         if self.db.read_only or not kind.editable:
             page.view.setEditTriggers(page.view.EditTrigger.NoEditTriggers)
         if kind.key == "audit":

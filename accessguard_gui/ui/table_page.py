@@ -441,6 +441,12 @@ class TablePage(QWidget):
                 return True
         return super().eventFilter(watched, event)
 
+    def release_tab_key(self) -> None:
+        """Tab leaves every table of the page (the details' tabs included): Qt's tables
+        take Tab for moving between cells, and the focus would never get out."""
+        for view in self.findChildren(QAbstractItemView):
+            view.setTabKeyNavigation(False)
+
     def focus_results(self) -> None:
         """Keyboard focus into the table, on its current row (the first if none). A
         search still running off the GUI thread selects its first row when it arrives."""

@@ -221,3 +221,25 @@ def test_the_guide_explains_the_keyboard_and_lists_undo_by_its_name(
     text = guide_html(window.findChildren(type(window.act_undo)))
     assert "Working from the keyboard" in text and "<b>F2</b>" in text
     assert "<td>Undo</td>" in text and "Change user" not in text
+
+
+def test_tab_leaves_the_tables_of_access_windows_and_details(
+    qtbot: Any, window: Any
+) -> None:
+    from PySide6.QtWidgets import QTableView
+
+    page = window.page("users")
+    assert all(not v.tabKeyNavigation() for v in page.findChildren(QTableView))
+    for index in range(len(window.access_actions)):
+        view = window.open_access_view(index)
+        qtbot.waitExposed(view)
+        view.activateWindow()
+        qtbot.waitUntil(lambda v=view: QApplication.activeWindow() is v)
+        for table in view.findChildren(QTableView):
+            if not table.isVisible():
+                continue
+            table.setFocus()
+            qtbot.waitUntil(table.hasFocus)
+            qtbot.keyClick(table, Qt.Key.Key_Tab)
+            assert not table.hasFocus(), f"Tab is stuck in a table of {view.windowTitle()}"
+        view.close()

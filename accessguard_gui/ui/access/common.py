@@ -27,6 +27,7 @@ from PySide6.QtGui import (
     QStandardItemModel,
 )
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QApplication,
     QCompleter,
     QDialog,
@@ -480,10 +481,19 @@ def open_window(widget: W, title: str | None = None, size: tuple[int, int] | Non
     widget.setWindowFlag(Qt.WindowType.Window, True)
     share_window_actions(widget)
     add_close_action(widget)
+    release_tab_key(widget)
     widget.show()
     widget.raise_()
     widget.activateWindow()
     return widget
+
+
+def release_tab_key(widget: QWidget) -> None:
+    """Tab and Shift+Tab move between the window's controls, never between a table's cells
+    (a QTableView takes them by default: the focus would never leave it). The arrow keys
+    move between cells."""
+    for view in widget.findChildren(QAbstractItemView):
+        view.setTabKeyNavigation(False)
 
 
 def add_close_action(widget: QWidget) -> QAction:
