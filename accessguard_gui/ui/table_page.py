@@ -39,6 +39,7 @@ from ..core.errors import ValidationError
 from . import theme
 from .delegates import RecordDelegate
 from .details import DetailsPane, record_values
+from .focus import show_focus_frame
 from .plain_text import plain_tooltip
 
 SEARCH_DELAY_MS = 250
@@ -411,20 +412,10 @@ class TablePage(QWidget):
     # ------------------------------------------------------------ keyboard
 
     def _style_focus_frame(self) -> None:
-        """A frame in the scheme's highlight colour while the table has the focus: the
-        style's focus rectangle on the current cell vanishes in a selected row, and the
-        selection looks the same focused or not, so without it nobody sees where the
-        keyboard is. Same width either way: nothing moves when the focus comes."""
-        self.view.setStyleSheet(
-            "QTableView#table { border: 1px solid palette(mid); padding: 1px; }"
-            "QTableView#table:focus { border: 2px solid palette(highlight); padding: 0px; }"
-        )
-        # The record's details scroll by keyboard once Tab reaches them; frameless, they
-        # would take the focus without showing it.
-        self.details.record.setStyleSheet(
-            "QScrollArea { border: 2px solid transparent; }"
-            "QScrollArea:focus { border: 2px solid palette(highlight); }"
-        )
+        """Where the keyboard is shows: the table and the record details get a highlight
+        frame while they have the focus (ui/focus.py); again after a scheme change."""
+        show_focus_frame(self.view)
+        show_focus_frame(self.details.record, frameless=True)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
         """The search box: Enter or Down go to the results, Escape clears the search."""
@@ -446,6 +437,7 @@ class TablePage(QWidget):
         take Tab for moving between cells, and the focus would never get out."""
         for view in self.findChildren(QAbstractItemView):
             view.setTabKeyNavigation(False)
+            show_focus_frame(view)
 
     def focus_results(self) -> None:
         """Keyboard focus into the table, on its current row (the first if none). A

@@ -44,6 +44,7 @@ from ...core.database import Database
 from ...core.errors import AccessGuardError
 from ...core.lookup import Choice, Suggestion
 from .. import theme
+from ..focus import show_focus_frame
 from ..plain_text import plain_tooltip
 
 ARROW = "\u2192"
@@ -494,6 +495,7 @@ def release_tab_key(widget: QWidget) -> None:
     move between cells."""
     for view in widget.findChildren(QAbstractItemView):
         view.setTabKeyNavigation(False)
+        show_focus_frame(view)  # and the focus in it shows
 
 
 def add_close_action(widget: QWidget) -> QAction:
