@@ -242,4 +242,5 @@ def test_tab_leaves_the_tables_of_access_windows_and_details(
             qtbot.waitUntil(table.hasFocus)
             qtbot.keyClick(table, Qt.Key.Key_Tab)
             assert not table.hasFocus(), f"Tab is stuck in a table of {view.windowTitle()}"
+            assert "palette(highlight)" in table.styleSheet()  # its focus shows
         view.close()
