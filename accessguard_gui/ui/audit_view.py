@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QStyledItemDelegate,
     QStyleOptionViewItem,
     QToolTip,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -164,8 +165,17 @@ def install(page: TablePage, *, utc: bool = False) -> None:
         page.view.setItemDelegateForColumn(spec.index_of(key), delegate)
     range_box = DateRange(page.model, page)
     parent = page.search.parentWidget()
-    holder = _layout_holding(parent.layout() if parent is not None else None, page.search)
-    if isinstance(holder, QHBoxLayout):
+    outer = parent.layout() if parent is not None else None
+    holder = _layout_holding(outer, page.search)
+    if isinstance(outer, QVBoxLayout) and holder is not None and holder is not outer:
+        # A row of its own under the search row: beside the search box and three
+        # filters it squeezed the search box to "Search a…" at the default size.
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(range_box)
+        row.addStretch(1)
+        outer.insertLayout(outer.indexOf(holder) + 1, row)
+    elif isinstance(holder, QHBoxLayout):
         holder.insertWidget(holder.indexOf(page.search) + 1, range_box)
 
 
