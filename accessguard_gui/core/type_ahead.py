@@ -43,7 +43,10 @@ from .browse import (
 #: Above every character: ``prefix + TOP`` sorts after every text that starts with prefix.
 TOP = "\U0010ffff"
 #: Ids below and above every record id: a keyset anchor that admits every row of a key.
-_ID_FLOOR, _ID_CEILING = -(2**62), 2**62
+#: SQLite's rowids are 64-bit; PostgreSQL's id columns are INTEGER (32-bit), where a
+#: larger anchor is an "integer out of range" error rather than a comparison.
+_ID_BOUNDS = {"sqlite": (-(2**62), 2**62)}
+_INT32_BOUNDS = (-(2**31), 2**31 - 1)
 
 
 def can_jump_by_prefix(spec: TableSpec, query: BrowseQuery) -> bool:
@@ -129,8 +132,10 @@ def _seek(
     collation may give U+10FFFF no weight at all: the last key at or after the spelling
     that is LIKE it, walked from the end of the index.
     """
-    if forward or _dialect(session).name == "sqlite":
-        anchor: Key = (spelling, _ID_FLOOR) if forward else (spelling + TOP, _ID_CEILING)
+    dialect = _dialect(session).name
+    if forward or dialect == "sqlite":
+        floor, ceiling = _ID_BOUNDS.get(dialect, _INT32_BOUNDS)
+        anchor: Key = (spelling, floor) if forward else (spelling + TOP, ceiling)
         shape = _shape(spec, query, plan, forward, anchor)
 
         def build(d: Dialect) -> Select[Any]:
