@@ -18,6 +18,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_core import database_for  # noqa: E402
 
 from accessguard_gui.core import browse  # noqa: E402
 from accessguard_gui.core.database import Database  # noqa: E402
@@ -42,11 +45,16 @@ CASES: tuple[tuple[str, browse.BrowseQuery, str], ...] = (
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("db", nargs="?", default="bench/data/1m.db")
+    parser.add_argument(
+        "db", nargs="?", help="a database file (default: the shared generated 1M-user file)"
+    )
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
+    # The shared generated file, built (or rebuilt at the newest schema) by bench_core:
+    # the old message pointed at a bench/make_data.py that does not exist.
+    args.db = args.db or str(database_for(1_000_000))
     if not Path(args.db).exists():
-        print(f"{args.db} not found: make it with bench/make_data.py (or pass a file)")
+        print(f"{args.db} not found")
         return 1
     db = Database(args.db, read_only=True)
     with db.read() as s:
