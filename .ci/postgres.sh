@@ -5,7 +5,8 @@
 # Needs root and apt-get. Progress goes to stderr. If anything fails it prints nothing
 # and still exits 0: a CI without PostgreSQL stays green (the PostgreSQL tests skip).
 # The server listens on localhost only (Debian's default); the role may CREATE DATABASE
-# (each test makes and drops its own) and signal backends (DROP DATABASE ... WITH FORCE).
+# (each test makes and drops its own), signal backends (DROP DATABASE ... WITH FORCE) and
+# CREATE ROLE (the server-enforcement tests make operator logins and drop them again).
 set -uo pipefail
 
 ROLE=accessguard
@@ -55,10 +56,10 @@ setup() {
     as_postgres psql -q -p "$port" -v ON_ERROR_STOP=1 -d postgres >&2 <<SQL || return 1
 DO \$\$ BEGIN
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$ROLE') THEN
-        CREATE ROLE $ROLE LOGIN CREATEDB;
+        CREATE ROLE $ROLE LOGIN CREATEDB CREATEROLE;
     END IF;
 END \$\$;
-ALTER ROLE $ROLE LOGIN CREATEDB PASSWORD '$password';
+ALTER ROLE $ROLE LOGIN CREATEDB CREATEROLE PASSWORD '$password';
 GRANT pg_signal_backend TO $ROLE;
 SQL
     # The URL must work over TCP with the password, as the tests will use it.
