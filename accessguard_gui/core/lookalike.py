@@ -54,6 +54,67 @@ def is_invisible(ch: str) -> bool:
     )
 
 
+ZWNJ = "\u200c"
+ZWJ = "\u200d"
+
+
+@cache
+def _joining() -> tuple[frozenset[int], frozenset[int]]:
+    """Arabic-script letters that join on the left (dual-joining) and on the right.
+
+    Python has no Joining_Type property; the presentation forms carry it: a letter with
+    an initial or medial form joins the next letter, one with a final or medial form
+    joins the previous one. Covers Arabic, Persian, Urdu and Pashto letters; letters
+    without presentation forms are treated as non-joining (a joiner beside them is refused).
+    """
+    left: set[int] = set()
+    right: set[int] = set()
+    for code in range(0xFB50, 0xFF00):
+        parts = unicodedata.decomposition(chr(code)).split()
+        if len(parts) != 2:
+            continue
+        form, base = parts[0], parts[1:]
+        letter = int(base[0], 16)
+        if form in ("<initial>", "<medial>"):
+            left.add(letter)
+        if form in ("<final>", "<medial>"):
+            right.add(letter)
+    return frozenset(left), frozenset(right)
+
+
+def _neighbour(text: str, index: int, step: int) -> str | None:
+    """The nearest character before (step -1) or after (+1) ``index`` that is not a
+    transparent combining mark."""
+    index += step
+    while 0 <= index < len(text):
+        if unicodedata.category(text[index]) not in ("Mn", "Me"):
+            return text[index]
+        index += step
+    return None
+
+
+def joiner_allowed(text: str, index: int) -> bool:
+    """Whether the ZWNJ/ZWJ at ``text[index]`` changes what the name looks like.
+
+    IDNA's CONTEXTJ rules (RFC 5892 A.1, A.2): either joiner right after a virama (Hindi,
+    Tamil, Malayalam conjuncts), and a ZWNJ between a letter that joins on the left and
+    one that joins on the right (Persian "می‌خواهم"). Anywhere else a joiner shows
+    nothing and could only tell two identical-looking names apart, so it stays refused.
+    """
+    ch = text[index]
+    if ch not in (ZWNJ, ZWJ):
+        return False
+    if index > 0 and unicodedata.combining(text[index - 1]) == 9:  # virama
+        return True
+    if ch == ZWJ:
+        return False
+    before, after = _neighbour(text, index, -1), _neighbour(text, index, 1)
+    if before is None or after is None:
+        return False
+    left, right = _joining()
+    return ord(before) in left and ord(after) in right
+
+
 @cache
 def _prototypes() -> dict[int, str | None]:
     """A ``str.translate`` table: code point -> prototype, ignorables -> None (dropped)."""

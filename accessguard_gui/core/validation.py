@@ -10,7 +10,7 @@ import re
 import unicodedata
 
 from .errors import ValidationError
-from .lookalike import is_invisible
+from .lookalike import is_invisible, joiner_allowed
 
 USERNAME_MAX = 64
 DISPLAY_NAME_MAX = 200
@@ -40,8 +40,10 @@ _EMAIL_RE = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+")
 
 
 def _has_control(text: str, *, allow_newlines: bool = False) -> bool:
-    for ch in text:
+    for index, ch in enumerate(text):
         if allow_newlines and ch in "\n\t":
+            continue
+        if joiner_allowed(text, index):  # a joiner that shapes the letters around it
             continue
         if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"):
             return True
@@ -111,7 +113,9 @@ def _name_characters_ok(text: str) -> bool:
     if unicodedata.category(text[0])[0] not in "LN":
         return False
     marks = 0
-    for ch in text[1:]:
+    for index, ch in enumerate(text[1:], start=1):
+        if joiner_allowed(text, index):
+            continue
         kind = unicodedata.category(ch)
         if kind[0] == "M":
             marks += 1
@@ -127,7 +131,10 @@ def _name_characters_ok(text: str) -> bool:
 
 def _name(field: str, label: str, value: object, limit: int) -> str:
     text = _required(field, label, value, limit, collapse_spaces=True)
-    hidden = next((ch for ch in text if is_invisible(ch)), None)
+    hidden = next(
+        (ch for i, ch in enumerate(text) if is_invisible(ch) and not joiner_allowed(text, i)),
+        None,
+    )
     if hidden is not None:
         raise ValidationError(
             field,

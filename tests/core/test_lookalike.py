@@ -151,3 +151,45 @@ def test_a_pile_of_combining_marks_is_refused() -> None:
     with pytest.raises(ValidationError):
         validation.role_name("Admins" + "\u0301" * 6)  # NFC takes one: five in a row stay
     assert validation.role_name("Admin\u0301s") == "Admi\u0144s"  # NFC: n + acute = ń
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645",  # Persian می‌خواهم (ZWNJ)
+        "\u06a9\u062a\u0627\u0628\u200c\u0647\u0627",  # Persian کتاب‌ها
+        "\u0915\u094d\u200d\u0937",  # Devanagari half-form: ka virama ZWJ ssa
+        "\u0d28\u0d4d\u200d",  # Malayalam chillu written na virama ZWJ
+        "\u0915\u094d\u200c\u0937",  # Devanagari explicit virama: ZWNJ after virama
+    ],
+)
+def test_joiners_that_shape_letters_are_accepted(db: Database, name: str) -> None:
+    assert validation.role_name(name) == name
+    assert validation.display_name(name) == name
+    with db.action("Add") as s:
+        rbac.add_role(s, name)
+    with db.read() as s:
+        assert s.execute(text("SELECT name FROM roles")).scalar() == name
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Ad\u200cmins",  # Latin letters do not join: the ZWNJ shows nothing
+        "Ad\u200dmins",
+        "\u0627\u200c\u0628",  # alef joins only on the right: nothing to break
+        "\u0645\u06cc\u200d\u062e",  # ZWJ between Arabic letters changes nothing visible
+        "\u0645\u06cc\u200c",  # a trailing joiner
+    ],
+)
+def test_joiners_that_show_nothing_are_refused(name: str) -> None:
+    with pytest.raises(ValidationError):
+        validation.role_name(name)
+
+
+def test_a_joiner_does_not_make_a_second_name(db: Database) -> None:
+    """The skeleton drops joiners: with and without one is the same name to a reader."""
+    with db.action("Add") as s:
+        rbac.add_role(s, "\u0645\u06cc\u062e\u0648\u0627\u0647\u0645")
+    with pytest.raises(DuplicateError), db.action("Add") as s:
+        rbac.add_role(s, "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645")
