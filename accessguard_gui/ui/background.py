@@ -25,6 +25,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
+import shiboken6
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 from ..core import browse
@@ -63,23 +64,27 @@ class _Dispatcher(QObject):
     @staticmethod
     def _finished(job: Job[Any], result: Any, error: BaseException | None) -> None:
         owner = job.owner
-        if owner is None or job.cancelled:
+        if owner is None or job.cancelled or not _alive(owner, job.done, job.failed):
             return
-        try:
-            owner._finished(job, result, error)
-        except RuntimeError as exc:  # the model was deleted meanwhile
-            if "deleted" not in str(exc):  # "already deleted", "Signal source has been deleted"
-                raise
+        owner._finished(job, result, error)
 
     @staticmethod
     def _progressed(job: Job[Any], value: Any) -> None:
-        if job.cancelled or job.progress is None:
+        if job.cancelled or job.progress is None or not _alive(job.owner, job.progress):
             return
-        try:
-            job.progress(value)
-        except RuntimeError as exc:
-            if "deleted" not in str(exc):  # "already deleted", "Signal source has been deleted"
-                raise
+        job.progress(value)
+
+
+def _alive(*targets: Any) -> bool:
+    """False once the Qt object behind any target (a QObject, or the object of a bound
+    method) is deleted: a result that arrives after its window closed has nobody to
+    go to. Asked of shiboken rather than caught as "already deleted" RuntimeErrors,
+    which would also hide real bugs."""
+    for target in targets:
+        obj = getattr(target, "__self__", target)
+        if isinstance(obj, QObject) and not shiboken6.isValid(obj):
+            return False
+    return True
 
 
 _DISPATCHER: _Dispatcher | None = None
