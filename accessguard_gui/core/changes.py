@@ -24,6 +24,7 @@ from . import rbac
 from .errors import AccessGuardError, ConflictError, ValidationError
 from .keys import name_key
 from .models import Permission, Resource, Role, User
+from .operators import SetSignInRequired, set_sign_in_required
 from .rbac import PermissionRef, Ref
 
 
@@ -305,6 +306,7 @@ Edit = (
     | AddSsdRole
     | RemoveSsdRole
     | DeleteSsdSet
+    | SetSignInRequired
 )
 
 
@@ -534,6 +536,8 @@ def apply_edit(session: Session, edit: Edit) -> None:
             session.flush()
         case CreateSsdSet() | ChangeSsdSet() | AddSsdRole() | RemoveSsdRole() | DeleteSsdSet():
             _apply_ssd_edit(session, edit)
+        case SetSignInRequired(required):  # core/operators.py: needs administer
+            set_sign_in_required(session, required)
         case _:  # pragma: no cover - exhaustive
             raise TypeError(f"unknown edit {edit!r}")
 

@@ -45,7 +45,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.pool import QueuePool, StaticPool
 
-from . import audit, file_lock
+from . import audit, file_lock, operators
 from .errors import (
     AccessGuardError,
     ConflictError,
@@ -63,6 +63,8 @@ from .errors import (
     ReadOnlyDatabaseError,
     SpecialFileError,
 )
+from .models import utcnow
+from .operators import AppAction, OperatorAccess
 from .schema import head_revision, is_known_revision, upgrade
 from .sqlite_files import (
     PARTIAL,
@@ -160,6 +162,11 @@ def _translate(exc: BaseException) -> AccessGuardError | None:
         diag = getattr(exc.orig, "diag", None)
         message = getattr(diag, "message_primary", None) or str(exc.orig)
         return DatabaseError(f"The database refused the change: {message}")
+    if isinstance(exc, DBAPIError) and sqlstate == "42501":
+        # The server refused the login (core/server_enforcement.py): the operator's rights.
+        from .server_enforcement import refusal
+
+        return refusal(exc.orig)
     if isinstance(exc, DBAPIError):
         text = str(exc.orig).lower()
         if "locked" in text or "busy" in text:
@@ -218,6 +225,13 @@ class Database:
         # Bounded and visible, whatever the environment or the caller says; the note
         # says what was changed (the window shows it).
         self.operator, self.operator_note = safe_operator(operator or _os_user())
+        # Who opened the file, kept while an operator is signed in (sign-in records).
+        self.os_operator = self.operator
+        # Time for sign-in back-off (tests inject a clock instead of sleeping).
+        self.clock: Callable[[], datetime] = utcnow
+        # Failed sign-ins per name in this process: a read-only file cannot record them.
+        self.sign_in_failures: dict[str, list[datetime]] = {}
+        self.sign_in_note: str | None = None
         self.busy_timeout = busy_timeout
         self._on_wait = on_wait
         self._on_progress = on_progress
@@ -259,6 +273,9 @@ class Database:
         factory_args: dict[str, Any] = {"autoflush": False, "expire_on_commit": False}
         self._read_sessions = sessionmaker(bind=self._engine, **factory_args)
         self._write_sessions = sessionmaker(bind=self._write_engine, **factory_args)
+        self._access = operators.initial_access(self)
+        if self._access.signed_in:  # PostgreSQL: the server login is the operator
+            self.operator = self._access.name
 
     # ------------------------------------------------------------------ public API
 
@@ -276,22 +293,88 @@ class Database:
             return str(self.path)
         return self.url.render_as_string(hide_password=True)
 
+    # ------------------------------------------------------------------ operators
+
+    @property
+    def access(self) -> OperatorAccess:
+        """Who is at the keyboard and what they may do (core/operators.py)."""
+        return self._access
+
+    def sign_in(self, username: str, password: str) -> OperatorAccess:
+        """Sign an operator in (``operators.sign_in``): SignInError if refused."""
+        return operators.sign_in(self, username, password)
+
+    def sign_out(self) -> None:
+        operators.sign_out(self)
+
+    def become(self, access: OperatorAccess | None) -> None:
+        """Make ``access`` the operator (None: nobody signed in), the audit's "who"."""
+        if access is None:
+            self.operator = self.os_operator
+            required = operators.sign_in_required(self)
+            if self.dialect == "postgresql":
+                access = operators.initial_access(self)
+            else:
+                access = (OperatorAccess.nobody() if required
+                          else OperatorAccess.unrestricted(self.operator))
+        else:
+            self.operator = access.name
+        self._access = access
+
+    def refresh_access(self) -> OperatorAccess:
+        """Read the operator's rights (and the sign-in setting) again from the file."""
+        with self.internal_session() as session:
+            self._check_operator(session)
+        return self._access
+
+    def _check_operator(self, session: Session) -> None:
+        """The operator's access as the records say now, in the action's transaction: a
+        right taken away (or sign-in switched on by someone else) counts at once."""
+        access = self._access
+        if access.signed_in:
+            self._access = operators.access_for(session, access.name, now=self.clock())
+        elif operators.stored_sign_in_required(session) and self.dialect != "postgresql":
+            self._access = OperatorAccess.nobody()
+        elif not access.enforced:
+            return
+        if not self._access.may(AppAction.VIEW):
+            raise self._access.refusal(AppAction.VIEW)
+
+    @contextmanager
+    def internal_session(self, *, write: bool = False) -> Iterator[Session]:
+        """A session outside the operator's gate, for the operators module's own
+        bookkeeping (the setting, sign-in records); never for the user's changes."""
+        session = (self._write_sessions if write else self._read_sessions)()
+        try:
+            yield session
+        finally:
+            session.rollback()
+            session.close()
+
+    # ------------------------------------------------------------------ sessions
+
     @contextmanager
     def action(self, name: str) -> Iterator[Session]:
         """One user action: a session whose work is committed once at the end.
 
         Any exception rolls back everything the action did and is re-raised, known
         database failures as typed errors (busy, read-only, conflict, duplicate).
+        The operator's rights are read again first; every change they may not make is
+        refused by the gate (``operators.gate``) with OperatorPermissionError.
         """
         if self.read_only:
             raise ReadOnlyDatabaseError()
         session = self._write_sessions()
-        session.info["operator"] = self.operator
         session.info["action"] = name
         event.listen(session, "after_flush", audit.after_flush)
         try:
+            self._check_operator(session)
+            session.info["operator"] = self.operator
+            operators.gate(session, self._access)
             yield session
             session.commit()
+            if operators.setting_changed(session):
+                self.become(self._access if self._access.signed_in else None)
         except BaseException as exc:
             session.rollback()
             typed = _translate(exc)
@@ -309,6 +392,7 @@ class Database:
         It takes the write lock like an action (a deferred read transaction that later
         writes fails at once when another process wrote meanwhile), unless the database
         is read-only, where a preview can only read."""
+        self._require_view()
         session = self._read_sessions() if self.read_only else self._write_sessions()
         session.info["operator"] = self.operator
         session.info["action"] = name
@@ -325,7 +409,9 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        """A short read-only conversation; always rolled back and closed."""
+        """A short read-only conversation; always rolled back and closed. Needs
+        AccessGuard: view when the database requires sign-in."""
+        self._require_view()
         session = self._read_sessions()
         try:
             yield session
@@ -337,6 +423,10 @@ class Database:
         finally:
             session.rollback()
             session.close()
+
+    def _require_view(self) -> None:
+        if not self._access.may(AppAction.VIEW):
+            raise self._access.refusal(AppAction.VIEW)
 
     def close(self) -> None:
         """Release every pooled connection (lets SQLite checkpoint and drop -wal/-shm)."""

@@ -264,3 +264,61 @@ class HistoryNotCoveredError(AccessGuardError):
         super().__init__(text)
         self.moment = moment
         self.start = start
+
+
+class OperatorError(AccessGuardError):
+    """Base of refusals about who is at the keyboard (core/operators.py)."""
+
+
+class OperatorPermissionError(OperatorError):
+    """The operator may not do this: the change was refused and the file left unchanged.
+
+    Attributes:
+        operator: who tried ("bob").
+        action: the AccessGuard action it needs ("edit users").
+    """
+
+    def __init__(self, operator: str, action: str, message: str | None = None) -> None:
+        super().__init__(
+            message
+            or f"Signed in as {operator}, who may not {action} (needs AccessGuard: {action})."
+        )
+        self.operator = operator
+        self.action = action
+
+
+class SignInError(OperatorError):
+    """A sign-in was refused. The same message for a wrong name, a wrong password, an
+    inactive user and a user without AccessGuard: view, so that the answer never tells
+    which names exist.
+
+    Attributes:
+        retry_after: seconds to wait before the next attempt is checked at all (0: now).
+    """
+
+    def __init__(self, retry_after: float = 0.0, message: str | None = None) -> None:
+        self.retry_after = max(0.0, float(retry_after))
+        if message is None:
+            message = "Wrong user name or password, or this user may not sign in."
+            if self.retry_after > 0:
+                message += f" Try again in {_seconds(self.retry_after)}."
+        super().__init__(message)
+
+
+class SignInRequiredError(OperatorError):
+    """The database requires sign-in and nobody is signed in."""
+
+    def __init__(
+        self, message: str = "This database requires sign-in: sign in as an operator first."
+    ) -> None:
+        super().__init__(message)
+
+
+class LockoutError(OperatorError):
+    """A change would leave a database that requires sign-in without anyone able to
+    administer it (nobody could switch sign-in off or grant rights again)."""
+
+
+def _seconds(value: float) -> str:
+    whole = max(1, int(value + 0.999))
+    return f"{whole} second{'s' if whole != 1 else ''}"

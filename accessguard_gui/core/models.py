@@ -369,6 +369,8 @@ AUDITED_TYPES: dict[type[Any], str] = {
     SsdSetRole: "ssd_member",
 }
 
-# Access review campaigns (migration 0006) live in their own module on this Base; imported
+# Access review campaigns (migration 0006) live in their own module on this Base, imported
 # here so that Base.metadata always describes the whole schema.
+# The settings table (migration 0009) likewise.
+from . import setting_models as _setting_models  # noqa: E402, F401
 from .governance import campaign_models as _campaign_models  # noqa: E402, F401

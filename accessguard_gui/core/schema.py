@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 MIGRATIONS = "accessguard_gui.core:migrations"
 # The newest migration, pinned so that opening an up-to-date file never imports Alembic
 # (~110 ms of a cold start). tests/core/test_migrations.py checks it equals Alembic's head.
-SCHEMA_HEAD = "0008"
+SCHEMA_HEAD = "0009"
 
 
 @dataclass(frozen=True)
