@@ -59,6 +59,20 @@ the details pane and the navigation list, <b>Shift+Tab</b> back. In the search b
 Entries are chained by hashes, so File &gt; Check database notices an entry changed or
 removed behind AccessGuard's back.</p>
 
+<h3><a name="operators"></a>Operators and sign-in</h3>
+<p>A database can <b>require sign-in</b> (File &gt; Operators and sign-in…). Operators are
+users of the same database and sign in with their password; what each may change —
+view, edit users, edit roles and permissions, assign roles, edit separation of duty,
+review, administer — is granted through roles on the resource <i>AccessGuard</i>, like any
+other permission. Whatever an operator may not do is greyed out, with the reason on hover.
+Wrong passwords slow the next attempt down, and every save names the signed-in operator in
+the audit trail.</p>
+<p><b>What sign-in is not:</b> on a database file it is no lock. Anyone who can write the
+file can change it without AccessGuard. Sign-in gives accountability and protection from
+mistakes; the audit trail's hash chain makes changes made behind AccessGuard's back
+detectable (File &gt; Check database). Keep the file where only administrators can write
+it. On a database server, the server's own logins decide what a connection may do.</p>
+
 <h3>Your files are safe</h3>
 <p>A file of an older AccessGuard is upgraded after a backup next to it. A file that is
 damaged, read-only, of another application or of a newer version is refused and left as it
