@@ -2,7 +2,10 @@
 
 The window owns the PendingStore and the open Database. Every user action is a method
 here (``save``, ``revert``, ``add_record``, ``delete_selected``, ``open_path``...) wired to
-a QAction with a shortcut and a menu entry; tests call the actions or press the keys.
+a QAction with a shortcut and a menu entry; tests call the actions or press the keys. The
+work behind them lives in collaborators the window owns, one per reason to change:
+``files`` (ui/window_files.py), ``editing`` (ui/window_editing.py), ``saving``
+(ui/window_saving.py) and ``details`` (ui/window_details.py).
 
 Signals:
     saved: the pending edits reached the file (argument: how many).
@@ -13,9 +16,7 @@ from __future__ import annotations
 
 import html
 import importlib.util
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from datetime import datetime, timedelta
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,32 +36,35 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core import audit_text, browse, lookup
-from ..core.audit import audit_entries
-from ..core.changes import Create, Delete, Entity, SetPasswordHash, Update
+from ..core import browse
+from ..core.changes import Entity
 from ..core.database import Database
-from ..core.errors import AccessGuardError, ConflictError
 from . import audit_view, empty_state, messages, theme
-from .details import HIDDEN_FIELDS, LABELS, record_values, show_value
+from .details import record_values
 from .icons import app_icon
 from .interchange.view_export import install_view_exports
 from .layout_defaults import fit_columns, nav_width, split_sizes
-from .messages import ConflictChoice, SaveChoice
-from .opening import open_database
-from .password_dialog import PasswordDialog
 from .pending import PendingStore
-from .plain_text import plain_tooltip
-from .reason_dialog import ReasonDialog
-from .record_form import RecordForm
-from .saving import SaveOutcome, save_pending
 from .service import window as service_window
 from .settings import AppSettings
 from .table_page import PAGES, PageKind, TablePage
+from .window_details import AUDIT_HISTORY_LIMIT, DetailsPane
+from .window_editing import CHOICES_LIMIT, DELETE_LIMIT, Editing, created_at
+from .window_files import FileHandling, busy_cursor
+from .window_saving import Saving
+
+__all__ = [
+    "APP_TITLE",
+    "AUDIT_HISTORY_LIMIT",
+    "CHOICES_LIMIT",
+    "DELETE_LIMIT",
+    "MainWindow",
+    "busy_cursor",
+    "make_model",
+    "record_values",
+]
 
 APP_TITLE = "AccessGuard"
-DELETE_LIMIT = 10_000  # rows marked for deletion by one Del (each is read to be labelled)
-AUDIT_HISTORY_LIMIT = 50  # entries of one record, up to the selected one's time, searched
-CHOICES_LIMIT = 20_000  # offered in the form's combo (completes by substring)
 
 
 def make_model(db: Database, kind: PageKind, store: PendingStore, parent: QObject | None) -> Any:
@@ -68,16 +72,6 @@ def make_model(db: Database, kind: PageKind, store: PendingStore, parent: QObjec
     from .table_model import RecordTableModel
 
     return RecordTableModel(db, browse.SPECS[kind.key], store, parent)
-
-
-@contextmanager
-def busy_cursor() -> Iterator[None]:
-    """A wait cursor while a user action runs (a large save can take seconds)."""
-    QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
-    try:
-        yield
-    finally:
-        QApplication.restoreOverrideCursor()
 
 
 class MainWindow(QMainWindow):
@@ -94,6 +88,10 @@ class MainWindow(QMainWindow):
     Attributes:
         store: the window's PendingStore (every view pushes its edits here).
         pages: the pages built so far, by key ("users", ...); ``page(key)`` builds one.
+        files: File menu work (open, new, recent, back up, check; FileHandling).
+        editing: the Edit menu's record actions (Editing).
+        saving: Save, Save with reason, Review, Revert and conflicts (Saving).
+        details: each page's details pane (DetailsPane).
     """
 
     saved = Signal(int)
@@ -113,6 +111,10 @@ class MainWindow(QMainWindow):
         self._was_away = False
         # Access menu windows and the Review dialog, one of each (see _one_window).
         self._access_windows: dict[str, QWidget] = {}
+        self.files = FileHandling(self)
+        self.editing = Editing(self)
+        self.saving = Saving(self)
+        self.details = DetailsPane(self)
         self.setObjectName("main_window")
         self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)
@@ -250,7 +252,9 @@ class MainWindow(QMainWindow):
         )
         self.act_find = self._action("&Find", self.focus_search, keys.Find, "Search this table")
         self.act_go_to_row = self._action(
-            "&Go to row…", lambda: self.current_page().ask_go_to_row(), "Ctrl+G",
+            "&Go to row…",
+            lambda: self.current_page().ask_go_to_row(),
+            "Ctrl+G",
             "Select a row by its number",
         )
         self.act_refresh = self._action(
@@ -265,19 +269,27 @@ class MainWindow(QMainWindow):
         self.act_guide = self._action("&Guide and shortcuts", self.show_guide, "F1")
         self.act_about = self._action("&About AccessGuard", self.about, "Shift+F1")
         self.act_import = self._action(
-            "&Import…", self.import_organisation, "Ctrl+Shift+I",
+            "&Import…",
+            self.import_organisation,
+            "Ctrl+Shift+I",
             "Import users, roles and permissions from a file or folder (dry run first)",
         )
         self.act_export = self._action(
-            "E&xport…", self.export_organisation, "Ctrl+Shift+X",
+            "E&xport…",
+            self.export_organisation,
+            "Ctrl+Shift+X",
             "Export the whole organisation as CSV files, a JSON document or a Casbin policy",
         )
         self.act_publish = self._action(
-            "&Publish to service database…", self.publish_to_service, "Ctrl+Shift+U",
+            "&Publish to service database…",
+            self.publish_to_service,
+            "Ctrl+Shift+U",
             "Write this database into the AccessGuard web service's own file (preview first)",
         )
         self.act_export_table = self._action(
-            "Export &table as shown…", self.export_table, "Ctrl+Shift+T",
+            "Export &table as shown…",
+            self.export_table,
+            "Ctrl+Shift+T",
             "Write this table's rows, as shown (search, filters, sort), to a CSV file",
         )
         self.act_bulk_roles = self._action(
@@ -332,7 +344,8 @@ class MainWindow(QMainWindow):
         view_menu.addSeparator()
         view_menu.addAction(self.act_refresh)
         view_menu.addSeparator()
-        view_menu.addAction(self._times_in_utc_action())
+        self.act_times_utc = self.details.times_in_utc_action()
+        view_menu.addAction(self.act_times_utc)
         access_menu = bar.addMenu("&Access")
         for act in self.access_actions:
             access_menu.addAction(act)
@@ -383,13 +396,13 @@ class MainWindow(QMainWindow):
         page = TablePage(kind, model)
         model.setParent(page)  # goes with the page when another database is opened
         page.record_activated.connect(self.edit_row)
-        page.current_changed.connect(lambda record, p=page: self._show_details(p, record))
-        page.delegate.invalid.connect(self._cell_refused)
+        page.current_changed.connect(lambda record, p=page: self.details.show(p, record))
+        page.delegate.invalid.connect(self.editing.cell_refused)
         page.sort_refused.connect(lambda text: self.statusBar().showMessage(text, 5000))
         page.notice.connect(lambda text: self.statusBar().showMessage(text, 5000))
         refused = getattr(model, "edit_refused", None)
         if refused is not None:
-            refused.connect(self._cell_refused)
+            refused.connect(self.editing.cell_refused)
         # Del works on the table only, so it never eats a keypress in the search box.
         page.view.addAction(self.act_delete)
         page.view.addAction(self.act_export_table)  # its context menu (ui/interchange)
@@ -401,7 +414,7 @@ class MainWindow(QMainWindow):
         if self.db.read_only or not kind.editable:
             page.view.setEditTriggers(page.view.EditTrigger.NoEditTriggers)
         if kind.key == "audit":
-            audit_view.install(page, utc=self._times_in_utc)
+            audit_view.install(page, utc=self.details.times_in_utc)
         empty_state.install(page, read_only=self.db.read_only)  # says what to do when empty
         self.pages[kind.key] = page
         self.stack.addWidget(page)
@@ -453,405 +466,77 @@ class MainWindow(QMainWindow):
         page.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
         page.search.selectAll()
 
-    # ================================================================ details
-
-    def _show_details(
-        self, page: TablePage, record: object | None, *, extensions: bool = True
-    ) -> None:
-        """Fill the Record tab; tell the extension tabs only when the selection changed
-        (they follow the pending store themselves)."""
-        entity = page.kind.entity
-        row = page.current_row()
-        pending: dict[str, Any] = {}
-        failure = None
-        state = ""
-        created = self._created_at(page, row)
-        if created is not None:
-            record = dict(created.values)
-            if entity is Entity.USER:  # a new user's password, set before the first Save
-                from .access.follow import pending_password
-
-                username = str(record.get("username", ""))
-                record["has_password"] = pending_password(self.store, None, username) or False
-            failure = self.store.failure(created)
-            state = "New: it is added when you save."
-        values = record_values(record)
-        record_id = values.get("id")
-        if page.kind.key == "audit" and record is not None:
-            record = self._audit_details(values)
-        if entity is not None and isinstance(record_id, int):
-            pending = self.store.pending_values(entity, record_id)
-            if entity is Entity.USER:
-                from .access.follow import pending_password
-
-                new_password = pending_password(self.store, record_id, str(values.get("username")))
-                if new_password is not None:
-                    pending = {**pending, "has_password": new_password}
-            failure = self.store.failure_for_record(entity, record_id)
-            if self.store.is_deleted(entity, record_id):
-                state = "Marked for deletion: it is removed when you save."
-            elif pending:
-                state = "Changed: the new values are saved when you save."
-        shown = {**values, **pending}
-        title = str(
-            shown.get("record_key")  # audit entries: the record changed
-            or shown.get("username")
-            or shown.get("name")
-            or shown.get("action")
-            or ""
-        )
-        if entity is Entity.PERMISSION and shown.get("resource"):
-            title = f"{shown['resource']}: {shown.get('action', '')}"
-        page.details.record.show_record(record, pending, title=title, state=state, failure=failure)
-        if extensions:
-            # A pending new user is followed too (its roles and its access as if saved,
-            # by name); other new records have nothing the access tabs could show yet.
-            follow_new = created is not None and entity is Entity.USER
-            shown_record = record if created is None or follow_new else None
-            page.details.show_record_in_extensions(shown_record)
-        self._update_actions()
-
-    def _audit_details(self, values: dict[str, Any]) -> dict[str, Any]:
-        """An audit row with its full change, field by field (the table shows a summary)."""
-        shown = {k: v for k, v in values.items() if k != "summary"}
-        at = values.get("at")
-        # Newest first, none newer than the selected entry: it comes first (after any of
-        # the same instant), however long the record's history.
-        until = at + timedelta(microseconds=1) if isinstance(at, datetime) else None
-        try:
-            with self.db.read() as session:
-                entries = audit_entries(
-                    session,
-                    limit=AUDIT_HISTORY_LIMIT,
-                    record_type=values.get("record_type"),
-                    record_key=values.get("record_key"),
-                    until=until,
-                )
-        except AccessGuardError:
-            return values
-        utc = self._times_in_utc
-        shown.update(audit_view.entry_header(values, utc=utc))
-        for entry in entries:
-            if entry.id == values.get("id"):
-                shown.update(audit_view.entry_details(entry, utc=utc))
-                break
-        else:
-            shown["changes"] = audit_text.summary_text(str(values.get("summary", "")), utc=utc)
-        return shown
-
-    def _times_in_utc_action(self) -> QAction:
-        """View > Times in UTC: the audit log's times in UTC instead of local time (kept)."""
-        self.act_times_utc = QAction("Times in &UTC", self)
-        self.act_times_utc.setObjectName("act_times_utc")
-        self.act_times_utc.setCheckable(True)
-        self.act_times_utc.setChecked(self._times_in_utc)
-        self.act_times_utc.setStatusTip("Show audit times in UTC (hover a time for the other clock)")
-        self.act_times_utc.toggled.connect(self._set_times_in_utc)
-        return self.act_times_utc
-
-    @property
-    def _times_in_utc(self) -> bool:
-        return self.settings.text(audit_view.SETTING_UTC) == "1"
-
-    def _set_times_in_utc(self, utc: bool) -> None:
-        self.settings.set_text(audit_view.SETTING_UTC, "1" if utc else "")
-        page = self.pages.get("audit")
-        if page is not None:
-            audit_view.set_utc(page, utc)
-            self._refresh_details()
-
-    @staticmethod
-    def _created_at(page: TablePage, row: int | None) -> Create | None:
-        """The pending new record a row shows (new rows sit at the top), else None."""
-        if row is None:
-            return None
-        created_edit = getattr(page.model, "created_edit", None)
-        return created_edit(row) if callable(created_edit) else None
-
-    def _refresh_details(self, *, pending_only: bool = False) -> None:
-        """Show each page's current record again; with ``pending_only`` (a pending edit
-        came or went) only pages of records that can have pending edits: the audit
-        page's details are a read of the log, which no pending edit changes."""
-        for page in self.pages.values():
-            if pending_only and page.kind.entity is None:
-                continue
-            row = page.current_row()
-            record = page.model.record(row) if row is not None else None
-            self._show_details(page, record, extensions=False)
-
-    # ================================================================ editing
-
-    def _editable(self, page: TablePage | None = None) -> bool:
-        page = page or self.current_page()
-        return page.kind.editable and not self.db.read_only
-
-    def _current_values(
-        self, page: TablePage, row: int
-    ) -> tuple[dict[str, Any], int | None, int | None]:
-        """The record's values as the user sees them (pending edits applied), id, version."""
-        created = self._created_at(page, row)
-        if created is not None:
-            return dict(created.values), None, None
-        values = record_values(page.model.record(row))
-        record_id = values.get("id")
-        version = values.get("version")
-        if page.kind.entity is not None and isinstance(record_id, int):
-            values.update(self.store.pending_values(page.kind.entity, record_id))
-        return values, record_id if isinstance(record_id, int) else None, version
+    # ================================================================ actions
+    # Thin doors to the collaborators: the menus, the tests and the other windows call
+    # these names; the work lives in window_files / window_editing / window_saving.
 
     def add_record(self) -> None:
-        page = self.current_page()
-        if not self._editable(page):
-            return
-        assert page.kind.entity is not None
-        choices = self._choices(page.kind.entity)
-        values = RecordForm.ask(
-            self,
-            page.kind.entity,
-            None,
-            choices=choices,
-            choices_complete=len(choices) < CHOICES_LIMIT,
-        )
-        if values is None:
-            return
-        created = Create(page.kind.entity, values)
-        self.store.push(created)
-        for row in range(page.model.rowCount()):  # select the new row (new rows lead)
-            if self._created_at(page, row) is created:
-                page.select_row(row)
-                break
-        self.statusBar().showMessage(f"Added a new {page.kind.singular} — save to keep it.", 5000)
+        self.editing.add_record()
 
     def edit_current(self) -> None:
-        row = self.current_page().current_row()
-        if row is not None:
-            self.edit_row(row)
+        self.editing.edit_current()
 
     def edit_row(self, row: int) -> None:
         """Open the record form for a row (Enter / double-click)."""
-        page = self.current_page()
-        entity = page.kind.entity
-        if entity is None:
-            return
-        values, record_id, version = self._current_values(page, row)
-        created = self._created_at(page, row)
-        if created is not None:
-            self._edit_new_record(page, created)
-            return
-        if record_id is None:
-            return
-        if self.store.is_deleted(entity, record_id):
-            self.statusBar().showMessage(
-                "This record is marked for deletion (undo to keep it).", 5000
-            )
-            return
-        changed = RecordForm.ask(
-            self, entity, values, read_only=not self._editable(page), focus=page.current_field()
-        )
-        if not changed:
-            return
-        label = str(values.get("username") or values.get("name") or values.get("action") or "")
-        before = {name: values.get(name) for name in changed}  # shown as old → new
-        self.store.push(Update(entity, record_id, version, changed, label, before=before))
-
-    def _edit_new_record(self, page: TablePage, created: Create) -> None:
-        """A new, unsaved record opens in the add form; OK changes the pending addition."""
-        if not self._editable(page):
-            return
-        choices = self._choices(created.entity)
-        values = RecordForm.ask(
-            self,
-            created.entity,
-            dict(created.values),
-            choices=choices,
-            creating=True,
-            choices_complete=len(choices) < CHOICES_LIMIT,
-            focus=page.current_field(),
-        )
-        if values:
-            self.store.replace(created, Create(created.entity, {**created.values, **values}))
+        self.editing.edit_row(row)
 
     def delete_selected(self) -> None:
         """Mark every selected record for deletion (removed from the file at Save)."""
-        page = self.current_page()
-        entity = page.kind.entity
-        if entity is None or not self._editable(page):
-            return
-        selected = page.selected_count()
-        if selected > DELETE_LIMIT:
-            messages.show_error(
-                self,
-                "Too many rows selected",
-                f"{selected:,} rows are selected; at most {DELETE_LIMIT:,} can be marked for "
-                "deletion at once.",
-                "Narrow the table with the search box or a filter first.",
-            )
-            return
-        edits = []
-        withdrawn = []
-        for row in page.selected_rows():
-            created = self._created_at(page, row)
-            if created is not None:
-                withdrawn.append(created)  # never saved: deleting it just drops it
-                continue
-            values, record_id, version = self._current_values(page, row)
-            if record_id is None or self.store.is_deleted(entity, record_id):
-                continue
-            label = str(values.get("username") or values.get("name") or values.get("action") or "")
-            if entity is Entity.PERMISSION and values.get("resource"):
-                label = f"{values['resource']}: {values.get('action', '')}"
-            edits.append(Delete(entity, record_id, version, label))
-        if withdrawn:
-            self.store.withdraw(withdrawn)
-        if edits:
-            self.store.push_many(edits)
-            noun = page.kind.singular if len(edits) == 1 else page.kind.plural
-            self.statusBar().showMessage(
-                f"{len(edits):,} {noun} marked for deletion — save to delete, undo to keep.", 5000
-            )
+        self.editing.delete_selected()
 
     def set_password(self) -> None:
-        page = self.current_page()
-        if page.kind.entity is not Entity.USER or not self._editable(page):
-            return
-        row = page.current_row()
-        if row is None:
-            return
-        values, record_id, _version = self._current_values(page, row)
-        username = str(values.get("username", ""))
-        password_hash = PasswordDialog.ask(self, username)
-        if password_hash is None:
-            return
-        ref: int | str = record_id if record_id is not None else username
-        self.store.push(SetPasswordHash(user=ref, password_hash=password_hash))
-        self.statusBar().showMessage(f"New password for {username} — save to keep it.", 5000)
+        self.editing.set_password()
+
+    def bulk_roles(self) -> Any:
+        """Assign or remove one role for every selected user (edits go to the store)."""
+        return self.editing.bulk_roles()
 
     def undo(self) -> None:
-        edit = self.store.undo()
-        if edit is not None:
-            self.statusBar().showMessage(f"Undone: {edit.describe()}", 4000)
+        self.editing.undo()
 
     def redo(self) -> None:
-        edit = self.store.redo()
-        if edit is not None:
-            self.statusBar().showMessage(f"Redone: {edit.describe()}", 4000)
+        self.editing.redo()
 
-    def _cell_refused(self, message: str) -> None:
-        self.statusBar().showMessage(f"Not changed: {message}", 8000)
-        page = self.current_page()
-        page.view.setToolTip(plain_tooltip(message))
-
-    def _choices(self, entity: Entity) -> list[str]:
-        """Values offered by the form's choice fields (resource names for a permission)."""
-        if entity is not Entity.PERMISSION:
-            return []
-        try:
-            with self.db.read() as session:
-                return lookup.complete_resources(session, "", limit=CHOICES_LIMIT)
-        except AccessGuardError as exc:
-            self.statusBar().showMessage(f"Could not list resources: {exc}", 8000)
-            return []
-
-    # ================================================================ save / revert
+    _created_at = staticmethod(created_at)
 
     def save(self) -> bool:
         """Apply every pending edit in one action; True if nothing is left pending."""
-        if self.store.is_empty():
-            return True
-        outcome = self._apply_pending()
-        if outcome.ok:
-            return True
-        cause, failed = outcome.cause, outcome.failed
-        if (
-            isinstance(cause, ConflictError)
-            and cause.theirs is not None
-            and isinstance(failed, (Update, Delete))
-        ):
-            return self._resolve_conflict(cause, failed)
-        messages.show_error(self, "Nothing was saved", outcome.error, outcome.hint)
-        return False
+        return self.saving.save()
 
     def save_with_reason(self) -> bool:
-        """File > Save with reason…: ask why, then save; the reason goes with every audit
-        entry of this save (also through a conflict's second attempt)."""
-        if self.store.is_empty():
-            return True
-        reason = ReasonDialog.ask(self, len(self.store.edits_for_save()))
-        if reason is None:
-            return False
-        self._save_reason = reason
-        try:
-            return self.save()
-        finally:
-            self._save_reason = ""
+        return self.saving.save_with_reason()
 
-    def _resolve_conflict(self, cause: ConflictError, failed: Update | Delete) -> bool:
-        """Someone else changed a record the user changed too: the user decides whose
-        change wins (nothing is overwritten silently), then the save goes on."""
-        theirs = "\n".join(
-            f"{LABELS.get(k, k)}: {show_value(k, v)}"
-            for k, v in (cause.theirs or {}).items()
-            if k not in HIDDEN_FIELDS
-        )
-        choice = messages.ask_conflict(
-            self,
-            f"Nothing was saved. {cause.message} Overwrite their change with yours, or keep "
-            "theirs and drop your change of it?",
-            f"Their version now:\n{theirs}" if theirs else "",
-        )
-        if choice is ConflictChoice.CANCEL:
-            return False
-        if choice is ConflictChoice.THEIRS:
-            self.store.withdraw(self.store.for_record(failed.entity, failed.id))
-            self.refresh()
-            self.statusBar().showMessage(f"Kept their version of the {cause.record}.", 5000)
-            return self.save()
-        try:
-            with self.db.read() as session:
-                current = browse.fetch_record(
-                    session, browse.SPECS[self._key_of(failed)], failed.id
-                )
-        except AccessGuardError as exc:
-            messages.show_error(self, "Nothing was saved", exc.message)
-            return False
-        if current is None:
-            messages.show_error(
-                self,
-                "Nothing was saved",
-                f"The {cause.record} was deleted meanwhile.",
-                "Undo your change of it (Ctrl+Z), then save again.",
-            )
-            return False
-        self.store.rebase(failed.entity, failed.id, current.version)
-        return self.save()
+    def review_changes(self) -> Any:
+        return self.saving.review_changes()
 
-    @staticmethod
-    def _key_of(edit: Update | Delete) -> str:
-        return next(k.key for k in PAGES if k.entity == edit.entity)
+    def revert(self) -> bool:
+        return self.saving.revert()
 
-    def _apply_pending(self) -> SaveOutcome:
-        """The save itself, shared by Save and the Review dialog: on success refresh and
-        emit ``saved``; on failure mark and select the failing row."""
-        if self.db.read_only:
-            return SaveOutcome(
-                0,
-                "The database is open read-only; changes cannot be saved.",
-                "Back up the file (File → Back up) to get a copy you can change.",
-            )
-        count = len(self.store.edits_for_save())
-        self.statusBar().showMessage(f"Saving {count:,} change{'s' if count != 1 else ''}…")
-        with busy_cursor():
-            outcome = save_pending(self.db, self.store, getattr(self, "_save_reason", ""))
-        self.statusBar().clearMessage()
-        if not outcome.ok:
-            self._select_failed_row()
-            self._refresh_details()
-            return outcome
-        self.refresh()
-        noun = "change" if outcome.saved == 1 else "changes"
-        self.statusBar().showMessage(f"Saved {outcome.saved:,} {noun}.", 5000)
-        self.saved.emit(outcome.saved)
-        return outcome
+    def maybe_keep_pending(self, what: str) -> bool:
+        """Ask Save / Discard / Cancel when edits are pending; True if we may go on."""
+        return self.saving.maybe_keep_pending(what)
+
+    def open_dialog(self) -> None:
+        self.files.open_dialog()
+
+    def new_database(self) -> None:
+        self.files.new_database()
+
+    def open_path(self, path: str | Path, *, create: bool = False, read_only: bool = False) -> bool:
+        """Switch to another database; on any error stay on the current one."""
+        return self.files.open_path(path, create=create, read_only=read_only)
+
+    def set_database(self, db: Database) -> None:
+        self.files.set_database(db)
+
+    def backup(self) -> None:
+        self.files.backup()
+
+    def check_database(self) -> Any:
+        return self.files.check_database()
+
+    def _fill_recent_menu(self) -> None:
+        self.files.fill_recent_menu()
 
     def shared_actions(self) -> dict[str, QAction]:
         """Undo, Redo, Save and Review changes: added to every window the access views
@@ -876,7 +561,7 @@ class MainWindow(QMainWindow):
         if isinstance(page, TablePage) and row is not None:  # open on the selected record
             from .access.follow import prefill
 
-            prefill(window, page.kind.key, self._current_values(page, row)[0])
+            prefill(window, page.kind.key, self.editing.current_values(page, row)[0])
         return window
 
     # File > Import…, Export… and Export of a page: ui/interchange (imported when used).
@@ -922,126 +607,13 @@ class MainWindow(QMainWindow):
             window.deleteLater()
         self._access_windows.clear()
 
-    def bulk_roles(self) -> Any:
-        """Assign or remove one role for every selected user (edits go to the store)."""
-        page = self.current_page()
-        if page.kind.entity is not Entity.USER:
-            self.show_page(0)
-            self.statusBar().showMessage("Select users first, then assign or remove a role.", 5000)
-            return None
-        if not self._editable(page):
-            return None
-        selected = page.selected_count()
-        if selected > DELETE_LIMIT:  # one pending edit per user: Ctrl+A on 1M is too many
-            messages.show_error(
-                self,
-                "Too many rows selected",
-                f"{selected:,} users are selected; a role can be changed for at most "
-                f"{DELETE_LIMIT:,} users at once.",
-                "Narrow the table with the search box or a filter first.",
-            )
-            return None
-        ids = []
-        for row in page.selected_rows():
-            _values, record_id, _version = self._current_values(page, row)
-            if record_id is not None:
-                ids.append(record_id)
-        if not ids:
-            self.statusBar().showMessage("Select one or more saved users first.", 5000)
-            return None
-        from .access import bulk_role_dialog
-
-        # A new selection needs a new dialog: replace one still open for the old one.
-        return self._one_window(
-            "bulk roles", lambda: bulk_role_dialog(self.db, self.store, ids, self), reuse=False
-        )
-
-    def review_changes(self) -> Any:
-        """Who gains and loses what if the pending edits are saved (the access views'
-        Review dialog, issue 4); its Save goes through the window's save."""
-        if self.store.is_empty():
-            self.statusBar().showMessage("Nothing to review: there are no unsaved changes.", 5000)
-            return None
-        from .access.review import show_review_changes
-
-        def save_reviewed(_edits: Any) -> tuple[bool, str]:
-            # The dialog checked that the store still holds exactly the reviewed edits.
-            outcome = self._apply_pending()
-            return outcome.ok, " ".join(x for x in (outcome.error, outcome.hint) if x)
-
-        # A new review replaces the last one (closed by now: it is window-modal).
-        return self._one_window(
-            "review",
-            lambda: show_review_changes(self.db, self.store, save_reviewed, self),
-            reuse=False,
-        )
-
-    def _select_failed_row(self) -> None:
-        """Show the row of the edit the save refused (its page, selected, scrolled to)."""
-        for edit in self.store.edits():
-            if self.store.failure(edit) is None:
-                continue
-            entity = getattr(edit, "entity", None)
-            kind = next((k for k in PAGES if k.entity is not None and k.entity == entity), None)
-            if kind is None:
-                return  # an assignment or grant: its own view marks it
-            page = self._ensure_page(kind)
-            row: int | None = None
-            if isinstance(edit, Create):
-                row = next(
-                    (
-                        r
-                        for r in range(len(self.store.created(kind.entity)))  # type: ignore[arg-type]
-                        if self._created_at(page, r) is edit
-                    ),
-                    None,
-                )
-            elif isinstance(getattr(edit, "id", None), int):
-                row = page.model.row_for_id(edit.id)  # type: ignore[union-attr]
-            self.show_page(PAGES.index(kind))
-            if row is not None:
-                page.select_row(row)
-            return
-
-    def revert(self) -> bool:
-        if self.store.is_empty():
-            return True
-        count = len(self.store)
-        noun = "change" if count == 1 else "changes"
-        if not messages.confirm(
-            self,
-            "Revert",
-            f"Throw away {count:,} unsaved {noun}? This cannot be undone.",
-            "Revert",
-        ):
-            return False
-        self.store.clear()
-        self.statusBar().showMessage("Reverted: the tables show the file again.", 4000)
-        return True
-
-    def maybe_keep_pending(self, what: str) -> bool:
-        """Ask Save / Discard / Cancel when edits are pending (Discard / Cancel on a
-        read-only database, where Save could only fail); True if we may go on."""
-        if self.store.is_empty():
-            return True
-        if self.db.read_only:
-            choice = messages.ask_discard_cancel(self, len(self.store), what)
-        else:
-            choice = messages.ask_save_discard_cancel(self, len(self.store), what)
-        if choice is SaveChoice.SAVE:
-            return self.save()
-        if choice is SaveChoice.DISCARD:
-            self.store.clear()
-            return True
-        return False
-
     # ================================================================ refresh
 
     def refresh(self) -> None:
         """Reload every table from the file; pending edits stay on top."""
         for page in self.pages.values():
             page.refresh()
-        self._refresh_details()
+        self.details.refresh()
         service_window.refreshed(self)  # a linked service file: what the service changed
 
     def _application_state_changed(self, state: Qt.ApplicationState) -> None:
@@ -1052,159 +624,26 @@ class MainWindow(QMainWindow):
             self._was_away = False
             QTimer.singleShot(0, self.refresh)
 
-    # ================================================================ files
-
-    def open_dialog(self) -> None:
-        path = messages.ask_open_path(self)
-        if path:
-            self.open_path(path)
-
-    def new_database(self) -> None:
-        path = messages.ask_save_path(self, "New database", "accessguard.db")
-        if not path:
-            return
-        target = Path(path)
-        if target.suffix == "":
-            target = target.with_suffix(".db")
-        if target.exists() and target.stat().st_size > 0:
-            messages.show_error(
-                self,
-                "Cannot create database",
-                f"{target} already exists. AccessGuard does not overwrite files; "
-                "choose a new name, or open it with File → Open.",
-            )
-            return
-        self.open_path(target, create=True)
-
-    def open_path(self, path: str | Path, *, create: bool = False, read_only: bool = False) -> bool:
-        """Switch to another database; on any error stay on the current one."""
-        if not self.maybe_keep_pending("opening another database"):
-            return False
-        with busy_cursor():
-            db = open_database(
-                self,
-                path,
-                create=create,
-                read_only=read_only,
-                operator=self.db.operator,
-                failure_details=f"AccessGuard stays on {self.db.display_name}.",
-            )
-        if db is None:
-            return False
-        self.set_database(db)
-        return True
-
-    def set_database(self, db: Database) -> None:
-        self._save_pages()
-        self._close_access_windows()
-        service_window.database_closing(self)
-        old = self.db
-        self.store.clear()
-        self.db = db
-        self._build_pages()
-        self.current_page().view.setFocus()  # the keyboard in the new file's table
-        old.close()
-        if db.path is not None:
-            self.settings.add_recent(db.path)
-        self._fill_recent_menu()
-        self._update_title()
-        self._update_actions()
-        self.database_changed.emit(db)
-        service_window.database_opened(self)
-        if db.backup_path is not None:
-            self.statusBar().showMessage(
-                f"Upgraded the file; the original is kept at {db.backup_path}.", 10000
-            )
-        if db.operator_note:  # the OS user name had to be made safe for the audit trail
-            self.statusBar().showMessage(db.operator_note, 20000)
-
-    def backup(self) -> None:
-        if self.db.path is None:
-            messages.show_error(
-                self, "Back up", "Backups of server databases are made with the server's tools."
-            )
-            return
-        stamp = datetime.now().strftime("%Y-%m-%d")
-        suggested = str(self.db.path.with_name(f"{self.db.path.stem}-backup-{stamp}.db"))
-        path = messages.ask_save_path(self, "Back up database", suggested)
-        if not path:
-            return
-        target = Path(path)
-        if target.exists():
-            messages.show_error(
-                self, "Back up", f"{target} already exists. Choose a new file name for the backup."
-            )
-            return
-        try:
-            written = self.db.backup_to(target)
-        except (AccessGuardError, OSError) as exc:
-            messages.show_error(self, "Back up failed", f"No backup was written: {exc}")
-            return
-        extra = " Unsaved changes are not in the backup." if not self.store.is_empty() else ""
-        messages.show_info(self, "Back up", f"Backup written to {written}.{extra}")
-
-    def check_database(self) -> Any:
-        """File > Check database: file health, schema objects and the audit chain, run
-        off the GUI thread with progress and Cancel (ui/check_dialog.py)."""
-        from .check_dialog import CheckDialog
-
-        dialog = CheckDialog.show_for(self, self.db)
-        self.database_changed.connect(dialog.reject)  # it checks the database it was given
-        return dialog
-
-    def _fill_recent_menu(self) -> None:
-        self.recent_menu.clear()
-        files = self.settings.recent_files()
-        for number, path in enumerate(files, start=1):
-            act = self.recent_menu.addAction(f"&{number} {path}")
-            act.triggered.connect(lambda _c=False, p=path: self._open_recent(p))
-        if not files:
-            empty = self.recent_menu.addAction("No recent files")
-            empty.setEnabled(False)
-        else:
-            self.recent_menu.addSeparator()
-            clear = self.recent_menu.addAction("Clear list")
-            clear.triggered.connect(self._clear_recent)
-
-    def _open_recent(self, path: str) -> None:
-        if not self.open_path(path) and not Path(path).exists():
-            self.settings.remove_recent(path)  # gone for good: stop offering it
-            self._fill_recent_menu()
-
-    def _clear_recent(self) -> None:
-        self.settings.clear_recent()
-        self._fill_recent_menu()
+    # ================================================================ drops
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt override
-        if self._dropped_path(event) is not None:
+        if self.files.dropped_path(event) is not None:
             event.acceptProposedAction()
         else:
             event.ignore()
 
     def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt override
-        path = self._dropped_path(event)
+        path = self.files.dropped_path(event)
         if path is not None:
             event.acceptProposedAction()
             QTimer.singleShot(0, lambda: self.open_path(path))
-
-    @staticmethod
-    def _dropped_path(event: QDragEnterEvent | QDropEvent) -> Path | None:
-        mime = event.mimeData()
-        if not mime.hasUrls():
-            return None
-        for url in mime.urls():
-            if url.isLocalFile():
-                path = Path(url.toLocalFile())
-                if path.is_file():
-                    return path
-        return None
 
     # ================================================================ state
 
     def _pending_changed(self) -> None:
         self._update_title()
         self._update_actions()
-        self._refresh_details(pending_only=True)
+        self.details.refresh(pending_only=True)
 
     def _update_title(self) -> None:
         name = service_window.shown_name(self.db) or (
@@ -1226,7 +665,7 @@ class MainWindow(QMainWindow):
         if not self.pages:
             return
         page = self.current_page()
-        editable = self._editable(page)
+        editable = self.editing.editable(page)
         has_row = page.current_row() is not None
         pending = not self.store.is_empty()
         self.act_save.setEnabled(pending and not self.db.read_only)
