@@ -11,11 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QDialogButtonBox,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -32,7 +31,7 @@ from ...core.interchange.formats import Format, all_formats
 from .. import theme
 from ..access.common import plain_label
 from . import paths
-from .tasks import TaskDialog, pending_note
+from .tasks import TaskDialog, pending_note, show_modeless
 
 SUFFIXES = {"json": ".json", "casbin": ".csv"}
 FILTERS = {
@@ -121,17 +120,8 @@ class ExportDialog(TaskDialog):
             layout.addWidget(pending_note(
                 pending, "they are not exported (the export holds what the database holds)."
             ))
-        for w in (self.progress, self.status, self.error):
-            layout.addWidget(w)
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
-        self.export_button = self.buttons.addButton(
-            "Export", QDialogButtonBox.ButtonRole.AcceptRole
-        )
-        self.export_button.setObjectName("export")
-        self.export_button.setDefault(True)
-        self.buttons.accepted.connect(self.start)
-        self.buttons.rejected.connect(self.cancel)
-        layout.addWidget(self.buttons)
+        self.add_task_rows(layout)
+        self.export_button = self.add_buttons(layout, "Export", "export")
 
         self.format.currentIndexChanged.connect(self._format_changed)
         self.hashes.toggled.connect(self.update_controls)
@@ -214,6 +204,5 @@ class ExportDialog(TaskDialog):
 def show_export_dialog(db: Database, parent: QWidget | None, pending: int = 0) -> ExportDialog:
     """Open File > Export… (non-modal) and return it."""
     dialog = ExportDialog(db, parent, pending=pending)
-    dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-    dialog.show()
+    show_modeless(dialog)
     return dialog

@@ -53,7 +53,7 @@ from ...core.interchange.pipeline import (
 from .. import messages, theme
 from ..access.common import plain_label
 from . import paths
-from .tasks import TaskDialog, pending_note
+from .tasks import TaskDialog, pending_note, show_modeless
 
 FETCH_ROWS = 500
 Index = QModelIndex | QPersistentModelIndex
@@ -271,9 +271,7 @@ class ImportDialog(TaskDialog):
         self.empty.setObjectName("empty")
         self.empty.setStyleSheet(f"color: {theme.css('muted')};")
         layout.addWidget(self.empty)
-        layout.addWidget(self.progress)
-        layout.addWidget(self.status)
-        layout.addWidget(self.error)
+        self.add_task_rows(layout)
         layout.addLayout(buttons)
 
         self.dry_run_button.clicked.connect(self.dry_run)
@@ -463,6 +461,5 @@ class ImportDialog(TaskDialog):
 def show_import_dialog(db: Database, parent: QWidget | None, pending: int = 0) -> ImportDialog:
     """Open File > Import… (non-modal) and return it."""
     dialog = ImportDialog(db, parent, pending=pending)
-    dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-    dialog.show()
+    show_modeless(dialog)
     return dialog

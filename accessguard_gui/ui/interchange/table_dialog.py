@@ -18,7 +18,6 @@ from PySide6.QtCore import QDate, Qt, Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
     QDateEdit,
-    QDialogButtonBox,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -158,18 +157,8 @@ class TableExportDialog(TaskDialog):
         form.addRow(label, row)
         layout.addLayout(form)
 
-        layout.addWidget(self.progress)
-        layout.addWidget(self.status)
-        layout.addWidget(self.error)
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
-        self.export_button = self.buttons.addButton(
-            "Export", QDialogButtonBox.ButtonRole.AcceptRole
-        )
-        self.export_button.setObjectName("export")
-        self.export_button.setDefault(True)
-        self.buttons.accepted.connect(self.start)
-        self.buttons.rejected.connect(self.cancel)
-        layout.addWidget(self.buttons)
+        self.add_task_rows(layout)
+        self.export_button = self.add_buttons(layout, "Export", "export")
         self.target.textChanged.connect(self.update_controls)
         self._total = self._shown_count(description)
         self.resize(max(self.sizeHint().width(), 560), self.sizeHint().height())

@@ -12,9 +12,17 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal
+from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal
 from PySide6.QtGui import QCloseEvent
-from PySide6.QtWidgets import QDialog, QLabel, QProgressBar, QWidget
+from PySide6.QtWidgets import (
+    QBoxLayout,
+    QDialog,
+    QDialogButtonBox,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QWidget,
+)
 
 from ...core.errors import AccessGuardError, ImportCancelledError
 from ..access.common import error_label, plain_label
@@ -142,6 +150,26 @@ class TaskDialog(QDialog):
         self.error = error_label()
         self.error.setObjectName("error")
 
+    def add_task_rows(self, layout: QBoxLayout) -> None:
+        """Lay out the progress bar, the status line and the error line, in that order."""
+        for widget in (self.progress, self.status, self.error):
+            layout.addWidget(widget)
+
+    def add_buttons(self, layout: QBoxLayout, text: str, name: str) -> QPushButton:
+        """Cancel and the dialog's one action (the default button, ``start`` on click);
+        Cancel stops a running step or closes the dialog (``cancel``)."""
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
+        button = self.buttons.addButton(text, QDialogButtonBox.ButtonRole.AcceptRole)
+        button.setObjectName(name)
+        button.setDefault(True)
+        self.buttons.accepted.connect(self.start)
+        self.buttons.rejected.connect(self.cancel)
+        layout.addWidget(self.buttons)
+        return button
+
+    def start(self) -> None:
+        """The dialog's action (the accept button of ``add_buttons``)."""
+
     def update_controls(self) -> None:
         """Enable what may be used now (``self.task`` is the running step, if any)."""
 
@@ -221,3 +249,9 @@ class TaskDialog(QDialog):
             self.task.wait()
             self.task = None
         super().closeEvent(event)
+
+
+def show_modeless(dialog: QDialog) -> None:
+    """Show a File-menu dialog beside the window (not modal), deleted when closed."""
+    dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    dialog.show()

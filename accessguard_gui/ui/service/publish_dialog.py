@@ -186,9 +186,7 @@ class PublishDialog(TaskDialog):
         layout.addWidget(self.table, 1)
         layout.addWidget(self.notes)
         layout.addWidget(self.pending)
-        layout.addWidget(self.progress)
-        layout.addWidget(self.status)
-        layout.addWidget(self.error)
+        self.add_task_rows(layout)
         layout.addLayout(buttons)
 
         self.preview_button.clicked.connect(self.preview)
