@@ -93,8 +93,12 @@ def busy(window: MainWindow) -> bool:
 
 
 def run_action(
-    app: QApplication, beat: Heartbeat, window: MainWindow, name: str,
-    action: Callable[[], Any], done: Callable[[], bool] | None = None,
+    app: QApplication,
+    beat: Heartbeat,
+    window: MainWindow,
+    name: str,
+    action: Callable[[], Any],
+    done: Callable[[], bool] | None = None,
 ) -> Result:
     """Run ``action`` from the event loop and wait until it (and what it started) settled."""
     note: list[str] = []
@@ -153,6 +157,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--bulk", type=int, default=1_000, help="users given a role in the bulk change reviewed"
     )
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        default=[],
+        metavar="WORDS",
+        help="run only the actions whose name contains one of these words (e.g. matrix review)",
+    )
     args = parser.parse_args(argv)
     bulk_n = args.bulk
     source = database_for(args.users)
@@ -178,9 +189,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         view = page.view
         results.append(run_action(app, beat, window, "first page painted", lambda: None))
 
-        def act(name: str, action: Callable[[], Any], done: Callable[[], bool] | None = None) -> None:
+        def act(
+            name: str, action: Callable[[], Any], done: Callable[[], bool] | None = None
+        ) -> None:
+            if args.only and not any(word in name for word in args.only):
+                return
             results.append(run_action(app, beat, window, name, action, done))
-            print(f"  {results[-1].name}: {results[-1].stall_ms:.0f} ms", file=sys.stderr, flush=True)
+            print(
+                f"  {results[-1].name}: {results[-1].stall_ms:.0f} ms", file=sys.stderr, flush=True
+            )
 
         def ctrl(key: Qt.Key, extra: Qt.KeyboardModifier = Qt.KeyboardModifier.NoModifier) -> None:
             view.setFocus()
@@ -188,8 +205,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         act("select all (Ctrl+A)", lambda: ctrl(Qt.Key.Key_A))
         act("delete all selected (refused)", lambda: window.delete_selected())
-        act("click a row", lambda: QTest.mouseClick(
-            view.viewport(), Qt.MouseButton.LeftButton, pos=view.visualRect(page.model.index(3, 1)).center()))
+        act(
+            "click a row",
+            lambda: QTest.mouseClick(
+                view.viewport(),
+                Qt.MouseButton.LeftButton,
+                pos=view.visualRect(page.model.index(3, 1)).center(),
+            ),
+        )
         for text in ("a", "an", "%", "ab", "anna", "berg"):
             act(f"search typed: {text!r}", type_search(app, window, text))
         act("clear the search", lambda: page.search.clear())
@@ -197,13 +220,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         model = page.model
         for key in ("display_name", "email", "username"):
             column = model.column_of(key) if hasattr(model, "column_of") else 1
-            act(f"sort by {key} (header click)", lambda c=column: QTest.mouseClick(
-                header.viewport(), Qt.MouseButton.LeftButton,
-                pos=_section_center(header, c)))
+            act(
+                f"sort by {key} (header click)",
+                lambda c=column: QTest.mouseClick(
+                    header.viewport(), Qt.MouseButton.LeftButton, pos=_section_center(header, c)
+                ),
+            )
         act("jump to the end (Ctrl+End)", lambda: ctrl(Qt.Key.Key_End))
         act("jump to the start (Ctrl+Home)", lambda: ctrl(Qt.Key.Key_Home))
-        act("search typed: 'q' then Ctrl+End", lambda: (type_search(app, window, "q")(),
-                                                      ctrl(Qt.Key.Key_End)))
+        act(
+            "search typed: 'q' then Ctrl+End",
+            lambda: (type_search(app, window, "q")(), ctrl(Qt.Key.Key_End)),
+        )
         act("clear the search", lambda: page.search.clear())
         views: dict[int, Any] = {}
         names = ("access check", "effective access", "roles x permissions", "separation of duty")
@@ -220,7 +248,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         def select_first(n: int) -> None:
             m = page.model
             selection = QItemSelection(m.index(0, 0), m.index(n - 1, m.columnCount() - 1))
-            view.selectionModel().select(selection, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+            view.selectionModel().select(
+                selection, QItemSelectionModel.SelectionFlag.ClearAndSelect
+            )
 
         act(f"select {bulk_n:,} users", lambda: select_first(bulk_n))
         role = _some_role(db)

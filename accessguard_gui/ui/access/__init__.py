@@ -75,17 +75,30 @@ def menu_entries(
     """(menu text, status tip, opener) for an "Access" menu of the main window; each
     opener shows one view as a window of its own (kept alive by ``parent``) and returns it.
     """
-    from .access_check import show_access_check
-    from .effective import show_effective_access
-    from .matrix import show_matrix
-    from .ssd import show_ssd
+    # Each view's module is imported when it is opened, not all four with the menu: an
+    # import costs tens of ms on the GUI thread (bench/bench_ui_stalls.py).
 
-    openers: list[Callable[[], QWidget]] = [
-        lambda: show_access_check(db, parent, store),
-        lambda: show_effective_access(db, parent, store),
-        lambda: show_matrix(db, store, parent),
-        lambda: show_ssd(db, store, parent),
-    ]
+    def access_check() -> QWidget:
+        from .access_check import show_access_check
+
+        return show_access_check(db, parent, store)
+
+    def effective() -> QWidget:
+        from .effective import show_effective_access
+
+        return show_effective_access(db, parent, store)
+
+    def matrix() -> QWidget:
+        from .matrix import show_matrix
+
+        return show_matrix(db, store, parent)
+
+    def ssd() -> QWidget:
+        from .ssd import show_ssd
+
+        return show_ssd(db, store, parent)
+
+    openers: list[Callable[[], QWidget]] = [access_check, effective, matrix, ssd]
     return [(text, tip, opener) for (text, tip), opener in zip(MENU, openers, strict=True)]
 
 

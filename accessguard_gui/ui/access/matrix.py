@@ -54,6 +54,17 @@ INHERITED_MARK = "\u25c6"  # ◆
 # Built once, not per painted cell; recoloured in place with the scheme (ui/theme.py).
 _INHERITED_BRUSH = theme.brush("inherited_bg")
 _PENDING_BRUSH = theme.brush("pending_bg")
+# data() and flags() run for every painted cell: plain ints and ready-made flags instead
+# of building Qt enums per call (PySide's enum arithmetic cost ~40 % of a paint).
+_CHECK = Qt.ItemDataRole.CheckStateRole.value
+_DISPLAY = Qt.ItemDataRole.DisplayRole.value
+_BACKGROUND = Qt.ItemDataRole.BackgroundRole.value
+_TOOLTIP = Qt.ItemDataRole.ToolTipRole.value
+_CELL_ROLES = frozenset({_CHECK, _DISPLAY, _BACKGROUND, _TOOLTIP})
+_SHOWN = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+_CHECKABLE = _SHOWN | Qt.ItemFlag.ItemIsUserCheckable
+_CHECKED = Qt.CheckState.Checked
+_UNCHECKED = Qt.CheckState.Unchecked
 
 
 class RolePermissionMatrixModel(QAbstractTableModel):
@@ -62,6 +73,8 @@ class RolePermissionMatrixModel(QAbstractTableModel):
     Args:
         db: the open database.
         store: the window's pending edits (Grant/Revoke edits are drawn as an overlay).
+        load: read the first pages of both axes now; False leaves the model empty until
+            ``reload()`` (the window reads them on the turn after it is shown).
 
     Signals:
         block_loaded(int, int): a block (row block, column block) arrived from the database.
@@ -72,12 +85,17 @@ class RolePermissionMatrixModel(QAbstractTableModel):
 
     block_loaded = Signal(int, int)
 
-    def __init__(self, db: Database, store: PendingStore, parent: Any = None) -> None:
+    def __init__(
+        self, db: Database, store: PendingStore, parent: Any = None, *, load: bool = True
+    ) -> None:
         super().__init__(parent)
         self._db = db
         self._store = store
         self._roles: list[tuple[int, str]] = []
         self._perms: list[tuple[int, str]] = []
+        self._actions: list[str] = []  # the action of each column (its lower header band)
+        self._run_first: list[int] = []  # first column of each column's resource run
+        self._run_last: dict[int, int] = {}  # first column of a run -> its last column
         self._role_by_name: dict[str, int] = {}
         self._perm_by_label: dict[tuple[str, str], int] = {}
         self._roles_after: str | None = None
@@ -95,7 +113,8 @@ class RolePermissionMatrixModel(QAbstractTableModel):
         self._timer.setInterval(0)
         self._timer.timeout.connect(self.load_wanted)
         store.changed.connect(self._store_changed)
-        self.reload()
+        if load:
+            self.reload()
 
     # ------------------------------------------------------------ filters and reload
 
@@ -121,6 +140,9 @@ class RolePermissionMatrixModel(QAbstractTableModel):
         self.beginResetModel()
         self._roles = []
         self._perms = []
+        self._actions = []
+        self._run_first = []
+        self._run_last = {}
         self._role_by_name = {}
         self._perm_by_label = {}
         self._add_roles(roles)
@@ -180,11 +202,28 @@ class RolePermissionMatrixModel(QAbstractTableModel):
         self._roles_after = page.next_after
 
     def _add_perms(self, page: lookup.Page) -> None:
-        self._perms += page.rows
         for pid, label in page.rows:
-            res, _, act = label.rpartition(": ")
+            res, act = split_label(label)
             self._perm_by_label[(res.lower(), act)] = pid
+            column = len(self._perms)
+            previous = self._perms[-1][1] if self._perms else None
+            same_run = previous is not None and split_label(previous)[0] == res
+            first = self._run_first[-1] if same_run else column
+            self._perms.append((pid, label))
+            self._actions.append(act)
+            self._run_first.append(first)
+            self._run_last[first] = column
         self._perms_after = page.next_after
+
+    def column_group(self, column: int) -> tuple[int, int]:
+        """First and last column of the run of ``column``'s resource among the columns
+        read so far (the header draws the resource once over them)."""
+        first = self._run_first[column]
+        return first, self._run_last[first]
+
+    def column_action(self, column: int) -> str:
+        """The action of ``column`` ("read" of "Payroll: read")."""
+        return self._actions[column]
 
     # ------------------------------------------------------------ Qt model API
 
@@ -208,29 +247,21 @@ class RolePermissionMatrixModel(QAbstractTableModel):
     def flags(self, index: Index) -> Qt.ItemFlag:
         if not index.isValid():
             return Qt.ItemFlag.NoItemFlags
-        shown = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
         # On a read-only database the boxes show the grants but do not toggle.
-        return shown if self._db.read_only else shown | Qt.ItemFlag.ItemIsUserCheckable
+        return _SHOWN if self._db.read_only else _CHECKABLE
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
-            return None
-        if role not in (
-            Qt.ItemDataRole.CheckStateRole,
-            Qt.ItemDataRole.DisplayRole,
-            Qt.ItemDataRole.BackgroundRole,
-            Qt.ItemDataRole.ToolTipRole,
-        ):
+        if role not in _CELL_ROLES or not index.isValid():
             return None
         state = self.cell_state(index.row(), index.column())
         if state is None:
             return None
         direct, inherited, pending = state
-        if role == Qt.ItemDataRole.CheckStateRole:
-            return Qt.CheckState.Checked if direct else Qt.CheckState.Unchecked
-        if role == Qt.ItemDataRole.DisplayRole:
+        if role == _CHECK:
+            return _CHECKED if direct else _UNCHECKED
+        if role == _DISPLAY:
             return INHERITED_MARK if inherited else ""
-        if role == Qt.ItemDataRole.BackgroundRole:
+        if role == _BACKGROUND:
             if pending:
                 return _PENDING_BRUSH
             return _INHERITED_BRUSH if inherited else None
@@ -395,15 +426,25 @@ class RolePermissionMatrix(QWidget):
     Args:
         db: the open database.
         store: the window's pending edits.
+        defer: show the window first and read the axes on the next turn of the event
+            loop (the Access menu: opening, reading and the first paint in one turn
+            froze the window for ~140 ms on a 20,000-permission file).
 
     Attributes:
         model: the ``RolePermissionMatrixModel``; view: its QTableView;
         role_filter, permission_filter: the two filter boxes (debounced).
     """
 
-    def __init__(self, db: Database, store: PendingStore, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        store: PendingStore,
+        parent: QWidget | None = None,
+        *,
+        defer: bool = False,
+    ) -> None:
         super().__init__(parent)
-        self.model = RolePermissionMatrixModel(db, store, self)
+        self.model = RolePermissionMatrixModel(db, store, self, load=not defer)
         self.view = QTableView()
         self.view.setModel(self.model)
         self.view.setWordWrap(False)
@@ -456,17 +497,25 @@ class RolePermissionMatrix(QWidget):
         bottom.addWidget(self.legend, 1)
         bottom.addWidget(self.counts)
         layout.addLayout(bottom)
-        self._update_counts()
+        if defer:
+            self.counts.setText("Loading\u2026")
+            QTimer.singleShot(0, self, self.apply_filters)  # not after the window is gone
+        else:
+            self._update_counts()
 
     def _size_columns(self, first: int, last: int) -> None:
         """Each column as wide as its action (within limits): only the new page's columns."""
         header = self.view.horizontalHeader()
         metrics = header.fontMetrics()
         floor = header.defaultSectionSize()
+        widths: dict[str, int] = {}  # a few hundred distinct actions at most
         for column in range(first, last + 1):
-            label = str(self.model.headerData(column, Qt.Orientation.Horizontal) or "")
-            width = metrics.horizontalAdvance(split_label(label)[1]) + 20
-            header.resizeSection(column, min(max(floor, width), COLUMN_MAX))
+            action = self.model.column_action(column)
+            width = widths.get(action)
+            if width is None:
+                width = widths[action] = metrics.horizontalAdvance(action) + 20
+            if width > floor:  # most actions fit the default: no resize to pay for
+                header.resizeSection(column, min(width, COLUMN_MAX))
 
     def apply_filters(self) -> None:
         self.model.set_filters(self.role_filter.text(), self.permission_filter.text())
@@ -513,5 +562,5 @@ def empty_matrix_note(roles: int, permissions: int, role_filter: str, perm_filte
 def show_matrix(
     db: Database, store: PendingStore, parent: QWidget | None = None
 ) -> RolePermissionMatrix:
-    matrix = RolePermissionMatrix(db, store, parent)
+    matrix = RolePermissionMatrix(db, store, parent, defer=True)
     return open_window(matrix, "Roles \u00d7 permissions", (1000, 600))

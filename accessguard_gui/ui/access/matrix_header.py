@@ -53,13 +53,22 @@ class GroupedHeader(QHeaderView):
         return str(value) if value is not None else ""
 
     def group(self, section: int) -> tuple[int, int]:
-        """First and last section of the run of columns sharing ``section``'s resource.
-        Bounded by the visible columns, so it never walks a 20,000-column axis."""
-        resource = split_label(self.label(section))[0]
-        first = last = section
+        """First and last section of the run of columns sharing ``section``'s resource,
+        bounded by the visible columns (the top band's text stays on screen).
+
+        A model that knows its runs (``column_group(section)``, the matrix: computed once
+        per page of columns) answers at once; otherwise neighbouring labels are compared,
+        never beyond the visible columns, so a 20,000-column axis is not walked.
+        """
         low = max(0, self.logicalIndexAt(0))
         right = self.logicalIndexAt(self.viewport().width() - 1)
         high = self.count() - 1 if right < 0 else right
+        known = getattr(self.model(), "column_group", None)
+        if callable(known):
+            first, last = known(section)
+            return max(first, min(low, section)), min(last, max(high, section))
+        resource = split_label(self.label(section))[0]
+        first = last = section
         while first > low and split_label(self.label(first - 1))[0] == resource:
             first -= 1
         while last < high and split_label(self.label(last + 1))[0] == resource:
@@ -67,8 +76,9 @@ class GroupedHeader(QHeaderView):
         return first, last
 
     def sizeHint(self) -> QSize:
-        hint = super().sizeHint()
-        return QSize(hint.width(), 2 * self.fontMetrics().height() + 14)
+        # Two bands of text. QHeaderView's own hint measures sections' contents (asking
+        # the model for labels) only for a height replaced here anyway: skipped.
+        return QSize(self.length(), 2 * self.fontMetrics().height() + 14)
 
     def paintSection(self, painter: QPainter, rect: QRect, logical_index: int) -> None:
         if not rect.isValid():

@@ -185,3 +185,47 @@ def test_axes_come_a_page_at_a_time_with_whole_counts(
     _loaded(model)
     pending = _cell(model, roles[-1], "Ledger: read")
     assert pending.data(Qt.ItemDataRole.CheckStateRole) == Qt.CheckState.Checked
+
+
+def test_window_from_the_menu_reads_its_axes_after_it_is_shown(
+    qtbot: QtBot, demo_db: Database
+) -> None:
+    """Opening, reading both axes and the first paint are separate turns of the event
+    loop (issue 11: no action may freeze the window for more than 100 ms)."""
+    from PySide6.QtWidgets import QWidget
+
+    from accessguard_gui.ui.access.matrix import show_matrix
+
+    parent = QWidget()
+    qtbot.addWidget(parent)
+    widget = show_matrix(demo_db, PendingStore(), parent)
+    assert widget.isVisible()
+    assert widget.model.rowCount() == 0 and widget.counts.text() == "Loading\u2026"
+    qtbot.waitUntil(lambda: widget.model.rowCount() > 0)
+    assert widget.counts.text().endswith("permissions")
+    model = widget.model
+    labels = [
+        str(model.headerData(c, Qt.Orientation.Horizontal)) for c in range(model.columnCount())
+    ]
+    for column, label in enumerate(labels):
+        first, last = model.column_group(column)
+        resource = label.rpartition(": ")[0]
+        assert first <= column <= last
+        assert {lab.rpartition(": ")[0] for lab in labels[first : last + 1]} == {resource}
+        assert first == 0 or labels[first - 1].rpartition(": ")[0] != resource
+        assert last == len(labels) - 1 or labels[last + 1].rpartition(": ")[0] != resource
+        assert model.column_action(column) == label.rpartition(": ")[2]
+    widget.close()
+
+
+def test_window_closed_before_its_axes_are_read(qtbot: QtBot, demo_db: Database) -> None:
+    from PySide6.QtWidgets import QWidget
+
+    from accessguard_gui.ui.access.matrix import show_matrix
+
+    parent = QWidget()
+    qtbot.addWidget(parent)
+    widget = show_matrix(demo_db, PendingStore(), parent)
+    widget.close()
+    widget.deleteLater()
+    qtbot.wait(50)  # the deferred read must not touch the deleted widget
