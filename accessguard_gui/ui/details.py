@@ -81,6 +81,11 @@ def record_values(record: object) -> dict[str, Any]:
     return {"value": record}
 
 
+def record_id_of(record: object) -> Any:
+    """The saved record's id, None for a record that exists only as a pending edit."""
+    return record_values(record).get("id")
+
+
 def show_value(name: str, value: Any) -> str:
     """How a field reads to a person."""
     if value is None or value == "":
@@ -159,7 +164,12 @@ class RecordDetails(QScrollArea):
             changed = name in pending
             shown = show_value(name, pending[name] if changed else value)
             caption = QLabel(LABELS.get(name, name.replace("_", " ").capitalize()) + ":")
-            text = QLabel(shown + ("  (pending)" if changed else ""))
+            if changed and record_id_of(record) is not None:
+                # What Save would overwrite, so a reviewer sees both sides of the edit.
+                shown += f"  (pending; saved: {show_value(name, value)})"
+            elif changed:
+                shown += "  (pending)"
+            text = QLabel(shown)
             text.setTextFormat(Qt.TextFormat.PlainText)
             text.setWordWrap(True)
             text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)

@@ -12,7 +12,7 @@ from accessguard_gui.core.database import Database
 from accessguard_gui.ui.main_window import MainWindow, record_values
 from accessguard_gui.ui.table_page import PAGES
 
-from .helpers import column_of, row_of_user, users_in_file
+from .helpers import column_of, row_of_user, type_into_cell, users_in_file
 
 
 def test_navigation_pages_and_keyboard(qtbot: Any, window: MainWindow) -> None:
@@ -180,3 +180,17 @@ def test_details_show_a_name_with_markup_as_typed(window: MainWindow, seeded: Da
     label = page.details.record.findChild(QLabel, "value_display_name")
     assert label is not None and label.text() == "<b>Al</b> & co"
     assert label.textFormat() == Qt.TextFormat.PlainText  # not drawn as bold "Al"
+
+
+def test_details_show_a_pending_value_beside_the_saved_one(
+    qtbot: Any, window: MainWindow, seeded: Database
+) -> None:
+    """An edited field reads "new (pending; saved: old)": what Save would overwrite."""
+    page = window.page("users")
+    row = row_of_user(page, seeded, "bob")
+    type_into_cell(qtbot, page, row, "display_name", "Robert Baker")
+    page.select_row(row)
+    assert page.details.record.value_text("display_name") == (
+        "Robert Baker  (pending; saved: Bob Baker)"
+    )
+    assert page.details.record.value_text("email") == "bob@example.org"  # unchanged
