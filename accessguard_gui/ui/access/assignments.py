@@ -41,6 +41,7 @@ from ...core import impact, lookup, rbac, role_stats
 from ...core.changes import Assign, Deassign, Edit, Grant, Inherit, Revoke, SetExpiry, Uninherit
 from ...core.database import Database
 from ...core.errors import AccessGuardError, NotFoundError
+from ...core.operators import AppAction
 from ...core.rows import AssignmentRow, PermissionRow, RoleRow
 from ..background import BackgroundReads, Job
 from ..pending import PendingStore
@@ -54,6 +55,7 @@ from .common import (
     RowsModel,
     SqlCompleter,
     error_label,
+    is_locked,
     lock_for_read_only,
     open_window,
     plain_label,
@@ -231,7 +233,7 @@ class UserRolesPanel(_EditingPanel):
         )
         self.clear_expiry_button.clicked.connect(lambda: self.set_expiry(None))
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._enable(True))
-        lock_for_read_only(db, self._editing_controls())
+        self.read_only = lock_for_read_only(db, self._editing_controls(), AppAction.ASSIGN_ROLES)
         self._enable(False)
 
     # ------------------------------------------------------------ API
@@ -527,16 +529,24 @@ class RoleDetailsPanel(_EditingPanel):
             remover.setEnabled(False)
             lst.itemSelectionChanged.connect(
                 lambda lst=lst, remover=remover: remover.setEnabled(
-                    bool(_selected(lst)) and not self.read_only
+                    bool(_selected(lst)) and not is_locked(remover)
                 )
             )
-        adders = (
-            self.add_members_button,
-            self.add_permissions_button,
-            self.add_parent_button,
-            self.add_child_button,
+        lock_for_read_only(
+            db, (self.add_members_button, self.remove_members_button), AppAction.ASSIGN_ROLES
         )
-        lock_for_read_only(db, adders + removers)
+        lock_for_read_only(
+            db,
+            (
+                self.add_permissions_button,
+                self.remove_permissions_button,
+                self.add_parent_button,
+                self.remove_parent_button,
+                self.add_child_button,
+                self.remove_child_button,
+            ),
+            AppAction.EDIT_ROLES,
+        )
 
     # ------------------------------------------------------------ API
 
@@ -910,6 +920,7 @@ class BulkRoleDialog(QDialog):
                 self.expiry_edit,
                 self.buttons.button(QDialogButtonBox.StandardButton.Ok),
             ],
+            AppAction.ASSIGN_ROLES,
         )
 
     def apply(self) -> bool:

@@ -43,6 +43,7 @@ from PySide6.QtWidgets import (
 from ...core.database import Database
 from ...core.errors import AccessGuardError
 from ...core.lookup import Choice, Suggestion
+from ...core.operators import AppAction
 from .. import theme
 from ..focus import show_focus_frame
 from ..plain_text import plain_tooltip
@@ -79,16 +80,28 @@ READ_ONLY_TIP = (
 )
 
 
-def lock_for_read_only(db: Database, widgets: Iterable[QWidget]) -> bool:
-    """Disable every editing control of a view on a read-only database, each with a
-    tooltip saying why. Returns True if the database is read-only (the view must then
-    also keep them off when its selection changes)."""
-    if not db.read_only:
+def lock_for_read_only(
+    db: Database, widgets: Iterable[QWidget], need: AppAction | None = None
+) -> bool:
+    """Disable every editing control of a view on a read-only database, or that the
+    signed-in operator may not use (``need``: the AccessGuard permission they need, issue
+    14), each with a tooltip saying why. Returns True if they were locked (the view must
+    then also keep them off when its selection changes: ``is_locked``)."""
+    reason = READ_ONLY_TIP if db.read_only else None
+    if reason is None and need is not None:
+        reason = db.access.why_not(need)
+    if reason is None:
         return False
     for widget in widgets:
         widget.setEnabled(False)
-        widget.setToolTip(READ_ONLY_TIP)
+        widget.setToolTip(plain_tooltip(reason))
+        widget.setProperty("accessguard_locked", True)
     return True
+
+
+def is_locked(widget: QWidget) -> bool:
+    """Did ``lock_for_read_only`` lock this control for good?"""
+    return bool(widget.property("accessguard_locked"))
 
 
 def share_window_actions(widget: QWidget, skip: Iterable[str] = ()) -> dict[str, QAction]:

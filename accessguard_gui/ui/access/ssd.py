@@ -47,6 +47,7 @@ from ...core.changes import (
 from ...core.database import Database
 from ...core.errors import AccessGuardError
 from ...core.keys import name_key
+from ...core.operators import AppAction
 from ...core.rows import SsdSetRow
 from ..background import BackgroundReads, Job
 from ..pending import PendingStore
@@ -213,6 +214,7 @@ class SsdSetDialog(QDialog):
                 self.remove_roles_button,
                 self.ok_button,
             ],
+            AppAction.EDIT_SSD,
         )
         # Ctrl+S here keeps the dialog's changes, then saves everything pending.
         self._shared = share_window_actions(self, skip=("save",))
@@ -407,10 +409,11 @@ class SsdPanel(QWidget):
         self.sets_view.doubleClicked.connect(lambda _index: self._edit_selected())
         self.sets_view.selectionModel().selectionChanged.connect(self._selection_changed)
         self.read_only = lock_for_read_only(
-            db, [self.new_button, self.edit_button, self.delete_button]
+            db, [self.new_button, self.edit_button, self.delete_button], AppAction.EDIT_SSD
         )
         if self.read_only:
-            self._say(READ_ONLY_TIP, GREY)
+            why = db.access.why_not(AppAction.EDIT_SSD)
+            self._say(READ_ONLY_TIP if db.read_only or why is None else why, GREY)
         # The pending state is read in a rolled-back preview: only while someone sees it.
         self._follow = RefreshWhenShown(self, self.refresh)
         store.changed.connect(self._follow.request)
