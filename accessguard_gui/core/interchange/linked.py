@@ -26,6 +26,7 @@ nothing is lost on either side.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -37,6 +38,7 @@ from pathlib import Path
 
 import platformdirs
 
+from .. import file_lock
 from ..database import APP_NAME, Database
 from ..errors import (
     AccessGuardError,
@@ -52,6 +54,9 @@ from .service_plan import Progress
 from .staging import ProgressCallback
 
 LINK_FILE = "link.json"
+SYNC_LOCK = "sync.lock"
+#: How long a refresh or publish waits for another AccessGuard syncing the same link.
+SYNC_WAIT_S = 30.0
 COMPANION = "companion.db"
 BASELINE = "baseline.db"
 INCOMING = "incoming.db"
@@ -171,9 +176,32 @@ class ServiceLink:
         tmp.write_text(json.dumps(asdict(self.state), indent=2), encoding="utf-8")
         os.replace(tmp, self.folder / LINK_FILE)
 
+    def _sync_turn(self) -> contextlib.AbstractContextManager[None]:
+        """Take turns with other AccessGuard processes linked to the same service file.
+
+        Each reads the baseline, changes the service file or the companion, then writes
+        the baseline and ``link.json``; two doing that at once would each keep their own
+        baseline and lose what the other saw. The lock is a file in the link's folder
+        (core/file_lock.py: flock, never on a database file)."""
+        return file_lock.exclusive(
+            self.folder / SYNC_LOCK,
+            timeout=SYNC_WAIT_S,
+            busy_message=(
+                f"Another AccessGuard window is bringing {self.service.name} up to date; "
+                "nothing was changed. Try again in a moment."
+            ),
+        )
+
+    def _reload_state(self) -> None:
+        """What another process recorded since this one read ``link.json``."""
+        fresh = ServiceLink.load(self.folder)
+        if fresh is not None:
+            self.state = fresh.state
+
     def _record(
         self, *, synced: bool | None = None, error: str | None = None, reason: str = ""
     ) -> None:
+        self._reload_state()
         if synced is not None:
             self.state.unpublished = not synced
             if synced:
@@ -260,20 +288,22 @@ class ServiceLink:
             ConflictError: a publish happened since the plan was made (its snapshot is
                 older than what the service file holds now): refresh again.
         """
-        if self._baseline_stamp() != refresh.baseline_stamp:
-            error = ConflictError("service file", {})
-            error.message = (
-                f"{self.service.name} was published to since these changes were read; "
-                "nothing was imported. Refresh again to see what the service changed."
-            )
-            raise error
-        try:
-            result = apply_import(db, refresh.plan, progress=progress, cancelled=cancelled)
-        except AccessGuardError as exc:
-            self._failed(exc)
-            raise
-        os.replace(refresh.incoming, self.baseline)
-        self._record(synced=not self.state.unpublished, error="")
+        with self._sync_turn():
+            if self._baseline_stamp() != refresh.baseline_stamp:
+                error = ConflictError("service file", {})
+                error.message = (
+                    f"{self.service.name} was published to since these changes were read; "
+                    "nothing was imported. Refresh again to see what the service changed."
+                )
+                raise error
+            try:
+                result = apply_import(db, refresh.plan, progress=progress, cancelled=cancelled)
+            except AccessGuardError as exc:
+                self._failed(exc)
+                raise
+            os.replace(refresh.incoming, self.baseline)
+            self._reload_state()
+            self._record(synced=not self.state.unpublished, error="")
         return result
 
     # ------------------------------------------------------------------ publish
@@ -305,20 +335,21 @@ class ServiceLink:
         """Publish the companion into the service file; on failure the companion keeps
         everything and the link remembers that the service file is behind."""
         try:
-            self._require_synced()
-            result = publish(
-                db,
-                self.service,
-                self.options(),
-                expected=expected,
-                progress=progress,
-                cancelled=cancelled,
-                baseline_out=self.baseline,
-            )
+            with self._sync_turn():
+                self._require_synced()
+                result = publish(
+                    db,
+                    self.service,
+                    self.options(),
+                    expected=expected,
+                    progress=progress,
+                    cancelled=cancelled,
+                    baseline_out=self.baseline,
+                )
+                self._record(synced=True, error="")
         except AccessGuardError as exc:
             self._failed(exc, synced=False)
             raise
-        self._record(synced=True, error="")
         return result
 
     def mark_unpublished(self) -> None:

@@ -192,3 +192,42 @@ def test_import_publish_import_keeps_every_users_effective_permissions(
             third.close()
     finally:
         again.close()
+
+
+def test_two_processes_linked_to_one_service_file_take_turns(
+    link: tuple[ServiceLink, Database],
+    service: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A second AccessGuard linked to the same file (its own ServiceLink, the same
+    folder) never publishes or adopts a baseline while the first is syncing, and what
+    one records in link.json is not overwritten by the other's stale copy."""
+    from accessguard_gui.core import file_lock
+    from accessguard_gui.core.interchange import linked
+
+    lnk, db = link
+    refresh(lnk, db)
+    other = ServiceLink.for_service(service, root=lnk.folder.parent)
+    assert other.folder == lnk.folder
+    with db.action("Edit") as s:
+        rbac.add_user(s, "dave", password="dave-password")
+    before = folder_fingerprint(service.parent)
+    monkeypatch.setattr(linked, "SYNC_WAIT_S", 0.2)
+    with file_lock.exclusive(lnk.folder / linked.SYNC_LOCK, timeout=1):  # the first syncing
+        with pytest.raises(DatabaseBusyError, match="Another AccessGuard window"):
+            other.publish(db)
+        plan = other.plan_refresh(db)
+        try:
+            with pytest.raises(DatabaseBusyError):
+                other.apply_refresh(db, plan)
+        finally:
+            plan.close()
+    assert folder_fingerprint(service.parent) == before  # nothing written while waiting
+    recorded = ServiceLink.load(lnk.folder)
+    assert recorded is not None and recorded.state.unpublished  # the other said: behind
+    assert lnk.state.unpublished is False  # this process's copy is stale...
+    lnk.publish(db)  # ...publishing re-reads link.json, then catches up
+    assert service_rows(service, "SELECT count(*) FROM users WHERE username = 'dave'") == [(1,)]
+    recorded = ServiceLink.load(lnk.folder)
+    assert recorded is not None and "in step" in recorded.status()
+    assert not (lnk.folder / linked.SYNC_LOCK).exists()  # released and removed
