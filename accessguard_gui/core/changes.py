@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from . import rbac
+from . import audit, edit_batches, rbac
 from .errors import AccessGuardError, ConflictError, ValidationError
 from .keys import name_key
 from .models import Permission, Resource, Role, User
@@ -551,14 +551,44 @@ def apply_edits(session: Session, edits: Sequence[Edit], *, savepoint: bool = Tr
     ``savepoint=False`` leaves the all-or-nothing guarantee to the caller's action (which
     must then not catch ``EditFailed`` inside it) and saves the SAVEPOINT's cost.
 
+    Set-based where it can be: runs of plain field updates go through
+    ``edit_batches`` (one read, one executemany), and the audit entries of the whole
+    list are collected and written once at the end (one head read, one INSERT) instead
+    of once per flush.
+
     Raises:
         EditFailed: the first edit refused, with its index; nothing of the list remains.
     """
-    with rbac.batch(session, savepoint=savepoint):
-        for index, edit in enumerate(edits):
-            try:
-                apply_edit(session, edit)
-            except EditFailed:
-                raise
-            except AccessGuardError as exc:
-                raise EditFailed(index, edit, exc) from exc
+    outer = isinstance(session.info.get(audit.COLLECT_KEY), list)  # a caller collects
+    collected: list[dict[str, Any]] = []
+    if not outer:
+        session.info[audit.COLLECT_KEY] = collected
+    try:
+        with rbac.batch(session, savepoint=savepoint):
+            index = 0
+            while index < len(edits):
+                index += _apply_from(session, edits, index)
+            session.flush()  # the last edits' entries are collected too
+            if not outer:
+                del session.info[audit.COLLECT_KEY]
+                audit.write_entries(session.connection(), collected)
+    finally:
+        if not outer:
+            session.info.pop(audit.COLLECT_KEY, None)
+
+
+def _apply_from(session: Session, edits: Sequence[Edit], index: int) -> int:
+    """Apply ``edits[index]`` (and a run of like edits after it, set-based); returns how
+    many were applied."""
+    run = edit_batches.run_length(edits, index)
+    try:
+        if run:
+            done = edit_batches.apply_run(session, edits, index, run)
+            if done:
+                return done
+        apply_edit(session, edits[index])
+    except EditFailed:
+        raise
+    except AccessGuardError as exc:
+        raise EditFailed(index, edits[index], exc) from exc
+    return 1

@@ -538,3 +538,130 @@ def test_a_role_swap_with_a_new_limit_is_one_step_checked_once(sod: Database) ->
     with pytest.raises(EditFailed) as info, sod.action("Save") as s:
         apply_edits(s, [stale])
     assert isinstance(info.value.cause, ConflictError)
+
+
+# ---------------------------------------------------------------------- set-based runs
+
+
+def _people(db: Database, n: int) -> list[tuple[int, int, str]]:
+    with db.action("people") as s:
+        for k in range(n):
+            rbac.add_user(s, f"user{k:02d}", f"User {k}", email=f"u{k}@example.org")
+    with db.read() as s:
+        rows = s.execute(
+            rbac.select(rbac.User.id, rbac.User.version, rbac.User.username)
+            .where(rbac.User.username.like("user%"))
+            .order_by(rbac.User.username)
+        ).all()
+    return [(r[0], r[1], r[2]) for r in rows]
+
+
+def _users_and_trail(db: Database) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+    with db.read() as s:
+        users = [
+            tuple(r)
+            for r in s.execute(
+                rbac.select(
+                    rbac.User.username,
+                    rbac.User.display_name,
+                    rbac.User.email,
+                    rbac.User.active,
+                    rbac.User.version,
+                ).order_by(rbac.User.username)
+            )
+        ]
+        trail = [
+            (e.operation, e.record_type, e.record_key, e.before, e.after, e.action, e.operator)
+            for e in sorted(audit.audit_entries(s, limit=10_000), key=lambda e: e.id)
+            if e.action.startswith("Save")
+        ]
+    return users, trail
+
+
+def _save(db: Database, edits: list[Edit], one_by_one: bool = False) -> None:
+    with db.action("Save") as s:
+        if one_by_one:  # the ORM path, an edit at a time: what the fast path must equal
+            for edit in edits:
+                apply_edits(s, [edit], savepoint=False)
+        else:
+            apply_edits(s, edits, savepoint=False)
+
+
+def test_a_run_of_field_updates_writes_what_the_orm_path_writes(
+    tmp_path: pytest.TempPathFactory,
+) -> None:
+    """Set-based (one read, one executemany) and one ORM flush per edit leave the same
+    users, versions and audit entries."""
+    results = []
+    for one_by_one in (False, True):
+        db = Database(tmp_path / f"run{one_by_one}.db", operator="tester")  # type: ignore[operator]
+        try:
+            people = _people(db, 12)
+            edits: list[Edit] = [
+                Update(Entity.USER, uid, version, {"display_name": f"Renamed {name}"}, name)
+                for uid, version, name in people[:6]
+            ]
+            uid, version, name = people[6]
+            edits.append(Update(Entity.USER, uid, version, {"email": "", "active": False}, name))
+            uid, version, name = people[7]
+            edits.append(Update(Entity.USER, uid, version, {"display_name": "User 7"}, name))
+            uid, version, name = people[8]
+            edits.append(Update(Entity.USER, uid, None, {"display_name": " Padded  "}, name))
+            _save(db, edits, one_by_one)
+            results.append(_users_and_trail(db))
+        finally:
+            db.close()
+    (users, trail), (orm_users, orm_trail) = results
+    assert users == orm_users
+    assert trail == orm_trail
+    assert len(trail) == 8  # user07's display name was already "User 7": no entry
+    assert ("user06", "User 6", None, False, 2) in users
+
+
+@pytest.mark.parametrize(
+    ("bad", "cause"),
+    [
+        (5, ConflictError),  # edit 5 was made on an older version of its user
+        (3, ValidationError),  # edit 3 empties a display name
+    ],
+)
+def test_a_refused_edit_in_a_run_is_named_by_its_index(
+    org: Database, bad: int, cause: type
+) -> None:
+    people = _people(org, 8)
+    edits: list[Edit] = []
+    for k, (uid, version, name) in enumerate(people):
+        stale = version + 1 if k == bad and cause is ConflictError else version
+        value = "" if k == bad and cause is ValidationError else "Y"
+        edits.append(Update(Entity.USER, uid, stale, {"display_name": value}, name))
+    with org.read() as s:
+        before = snapshot(s)
+    with pytest.raises(EditFailed) as failed:
+        _save(org, edits)
+    assert failed.value.index == bad
+    assert isinstance(failed.value.cause, cause)
+    with org.read() as s:
+        assert snapshot(s) == before
+
+
+def test_a_run_sees_the_edits_before_it_and_the_session_sees_the_run(org: Database) -> None:
+    """A record changed by an earlier edit of the same save is read as changed; objects the
+    session already holds show the run's values afterwards."""
+    people = _people(org, 6)
+    uid, version, name = people[0]
+    first = Update(Entity.USER, uid, version, {"display_name": "First"}, name)
+    run: list[Edit] = [
+        Update(Entity.USER, i, v + (1 if i == uid else 0), {"display_name": f"Run {n}"}, n)
+        for i, v, n in people
+    ]
+    with org.action("Save") as s:
+        held = s.get(rbac.User, uid)
+        assert held is not None
+        apply_edits(s, [first], savepoint=False)
+        apply_edits(s, run, savepoint=False)
+        assert held.display_name == f"Run {name}" and held.version == version + 2
+    _users, trail = _users_and_trail(org)
+    assert [t[4] for t in trail if t[2] == name] == [
+        {"display_name": "First"},
+        {"display_name": f"Run {name}"},
+    ]
