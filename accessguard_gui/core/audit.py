@@ -180,27 +180,42 @@ def _dump(values: dict[str, Any] | None) -> str | None:
     return None if values is None else json.dumps(values, ensure_ascii=False, sort_keys=True)
 
 
+#: ``session.info`` key: while it holds a list, flushes add their entries to it instead of
+#: writing them; the caller writes the list once (core/changes.py ``apply_edits``: one
+#: head read and one INSERT for a whole save instead of one per edit).
+COLLECT_KEY = "audit_collect"
+
+
+def entry_row(
+    session: Session,
+    op: str,
+    record_type: str,
+    key: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """One entry for ``write_entries``, stamped with the session's operator, action and
+    reason (what every writer of a change records alike)."""
+    return {
+        "at": utcnow(),
+        "operator": session.info.get("operator", "unknown"),
+        "action": session.info.get("action", "Change"),
+        "operation": op,
+        "record_type": record_type,
+        "record_key": key[:400],
+        "before": _dump(before),
+        "after": _dump(after),
+        "reason": session.info.get("reason") or None,  # typed at Save (ui/saving.py)
+    }
+
+
 def after_flush(session: Session, flush_context: UOWTransaction) -> None:
     """Write an audit entry for every audited object inserted, updated or deleted."""
-    operator = session.info.get("operator", "unknown")
-    action = session.info.get("action", "Change")
-    reason = session.info.get("reason") or None  # typed at Save (ui/saving.py), optional
     rows: list[dict[str, Any]] = []
 
     def add(op: str, obj: Any, before: dict[str, Any] | None, after: dict[str, Any] | None) -> None:
-        rows.append(
-            {
-                "at": utcnow(),
-                "operator": operator,
-                "action": action,
-                "operation": op,
-                "record_type": AUDITED_TYPES[type(obj)],
-                "record_key": record_key(session, obj)[:400],
-                "before": _dump(before),
-                "after": _dump(after),
-                "reason": reason,
-            }
-        )
+        kind = AUDITED_TYPES[type(obj)]
+        rows.append(entry_row(session, op, kind, record_key(session, obj), before, after))
 
     for obj in session.new:
         if type(obj) in AUDITED_TYPES:
@@ -213,7 +228,10 @@ def after_flush(session: Session, flush_context: UOWTransaction) -> None:
     for obj in session.deleted:
         if type(obj) in AUDITED_TYPES:
             add("delete", obj, _values(obj), None)
-    if rows:
+    collected = session.info.get(COLLECT_KEY)
+    if isinstance(collected, list):
+        collected.extend(rows)
+    elif rows:
         write_entries(session.connection(), rows)
 
 
