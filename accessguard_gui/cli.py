@@ -5,6 +5,7 @@
     python -m accessguard_gui export DB --to TARGET [--format csv-dir|casbin|json]
                                            [--with-password-hashes]
     python -m accessguard_gui publish DB --to SERVICE_DB [--dry-run] [--remove-service-only]
+    python -m accessguard_gui enforce URL [--grant LOGIN]… [--revoke LOGIN]… [--remove]
 
 Exit status 0 on success; 1 when anything is refused or fails (the report on stderr);
 2 for a usage error. Never imports Qt.
@@ -93,6 +94,23 @@ def _parser() -> argparse.ArgumentParser:
     pub.add_argument("--remove-service-only", action="store_true",
                      help="also delete users, roles and grants that exist only in the service "
                      "file (by default they are kept, and the preview says what that means)")
+    enf = sub.add_parser(
+        "enforce",
+        help="make a PostgreSQL server enforce what each operator may do",
+        description="Run as the database's owner: put server-side checks on an "
+        "AccessGuard database on PostgreSQL, so that any connection (the app's or a "
+        "hand-made one) can do no more than its login's AccessGuard user may, reads "
+        "nothing without AccessGuard: view, and is recorded in the audit trail as its "
+        "login. Run it again after every upgrade of the schema. Logins become operators "
+        "with --grant (members of the group role accessguard_operators).",
+    )
+    enf.add_argument("url", metavar="URL", help="the database's URL (postgresql://owner@host/db)")
+    enf.add_argument("--grant", metavar="LOGIN", action="append", default=[],
+                     help="make this server login an operator (repeatable)")
+    enf.add_argument("--revoke", metavar="LOGIN", action="append", default=[],
+                     help="end this login's operator membership (repeatable)")
+    enf.add_argument("--remove", action="store_true",
+                     help="take the server-side checks off again (the app still checks)")
     return parser
 
 
@@ -110,6 +128,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None,
         return run_import(args, stdout, stderr)
     if args.command == "export":
         return run_export(args, stdout, stderr)
+    if args.command == "enforce":
+        return run_enforce(args, stdout, stderr)
     return run_publish(args, stdout, stderr)
 
 
@@ -266,6 +286,36 @@ def run_publish(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         str(args.database), str(args.to), bool(args.dry_run), out, err,
         remove_service_only=bool(args.remove_service_only),
     )
+
+
+def run_enforce(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from .core import server_enforcement
+    from .core.database import Database
+    from .core.errors import AccessGuardError
+
+    if not str(args.url).startswith(("postgresql:", "postgresql+")):
+        err.write("enforce needs a PostgreSQL URL: an SQLite file has no server to enforce "
+                  "anything (the app checks operators there).\n")
+        return EXIT_USAGE
+    try:
+        with Database(str(args.url)) as db:  # creates or upgrades the schema first
+            if args.remove:
+                server_enforcement.uninstall(db.engine)
+                out.write(f"Server-side checks removed from {db.display_name}.\n")
+            else:
+                server_enforcement.install(db.engine)
+                out.write(f"Server-side checks installed on {db.display_name}.\n")
+            for login in args.grant:
+                server_enforcement.grant_operator(db.engine, login)
+            for login in args.revoke:
+                server_enforcement.revoke_operator(db.engine, login)
+            logins = server_enforcement.operator_logins(db.engine)
+    except AccessGuardError as exc:
+        err.write(f"{exc}\n")
+        return EXIT_REFUSED
+    out.write("Operators (logins in accessguard_operators): "
+              f"{', '.join(logins) if logins else 'none yet (--grant LOGIN)'}.\n")
+    return EXIT_OK
 
 
 if __name__ == "__main__":
