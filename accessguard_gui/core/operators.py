@@ -70,6 +70,7 @@ __all__ = [
     "OperatorAccess",
     "SetSignInRequired",
     "administrators",
+    "check",
     "delay_after",
     "operator_actions",
     "require",
@@ -299,6 +300,18 @@ def require(session: Session, action: AppAction) -> None:
         raise access.refusal(action)
 
 
+def check(access: OperatorAccess, action: AppAction) -> None:
+    """Refuse, with a typed error, when ``access`` may not do ``action``: for work that
+    writes outside this database (publishing to a service file) or reads what only
+    some may see (password hashes in an export).
+
+    Raises:
+        OperatorPermissionError, SignInRequiredError.
+    """
+    if not access.may(action):
+        raise access.refusal(action)
+
+
 # ---------------------------------------------------------------------- the gate
 
 
@@ -438,6 +451,7 @@ def _before_statement(state: ORMExecuteState) -> None:
 def _before_commit(session: Session) -> None:
     """A database that requires sign-in must keep an administrator: refuse the change
     that would remove the last one (nobody could fix anything afterwards)."""
+    session.flush()  # before_commit comes before the commit's own flush
     if not session.info.pop(_TOUCHED_ADMIN_KEY, False):
         return
     if stored_sign_in_required(session) and not administrators(session):
@@ -698,8 +712,10 @@ def _record_attempt(db: Database, record: str, succeeded: bool, now: datetime) -
 
 
 def _waiting(wait: float, db: Database) -> str:
-    base = str(SignInError(retry_after=wait))
-    return base if not db.read_only else base + " (Failures are counted in this window only.)"
+    """The password is not checked during the wait: say so, not "wrong password"."""
+    shown = str(SignInError(retry_after=wait)).rsplit(" Try again", 1)[-1].strip()
+    text = f"Too many failed sign-ins for this name. Try again {shown}"
+    return text if not db.read_only else text + " (Failures are counted in this program only.)"
 
 
 def _unrecorded(wait: float) -> str:

@@ -33,6 +33,7 @@ from ..models import (
     User,
     UserRole,
 )
+from ..operators import AppAction, check
 from .records import (
     PermissionRecord,
     Record,
@@ -193,6 +194,8 @@ def export_database(
     chosen = get_format(format_name)
     writer = chosen.require_writer()
     opts = options or ExportOptions()
+    if opts.with_password_hashes:  # hashes can be attacked offline: administrators only
+        check(db.access, AppAction.ADMINISTER)
     stream = database_records(
         db, with_password_hashes=opts.with_password_hashes, progress=progress,
         cancelled=cancelled,

@@ -26,8 +26,10 @@ from typing import Any, Self, TextIO
 
 from sqlalchemy import Connection
 
+from .. import operators
 from ..database import Database
 from ..errors import ImportRefusedError
+from ..operators import AppAction
 from .apply import apply
 from .cells import neutralise
 from .checks import KEYS, Checker, Mode
@@ -359,6 +361,9 @@ def apply_import(
     result = ImportResult(plan.source_name, plan.mode)
     try:
         with db.action(f"Import from {plan.source_name}") as session:
+            # Set-based writes bypass the operator gate: an import can rewrite anything
+            # (mirror mode removes), so it is the administrators' (core/operators.py).
+            operators.require(session, AppAction.ADMINISTER)
             conn = session.connection()  # takes the write lock before the checks read
             if progress is not None:
                 progress(Progress("Checking", 0, None))

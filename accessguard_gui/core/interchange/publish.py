@@ -55,6 +55,7 @@ from ..errors import (
     DatabaseOpenError,
 )
 from ..models import utcnow
+from ..operators import AppAction, check
 from ..sqlite_files import (
     SQLITE_HEADER,
     copy_file,
@@ -305,7 +306,10 @@ def publish(
         DatabaseBusyError: the service holds its file; nothing written.
         ConflictError: the changes differ from ``expected``; nothing written.
         PublishCancelled, DatabaseOpenError, DatabaseError.
+        OperatorPermissionError: the operator may not administer (core/operators.py).
     """
+    # The service answers access checks from this file: administrators only (operators).
+    check(db.access, AppAction.ADMINISTER)
     path = Path(target).expanduser().absolute()
     new_file = _check_target(path, create=options.create)
     say = progress or (lambda _text: None)
