@@ -277,11 +277,10 @@ class WindowOperators(QObject):
         gate.add_all((w.act_add, w.act_delete), entity_reason(self._page_entity), managed=True)
         gate.add(w.act_password, AppAction.EDIT_USERS, managed=True)
         gate.add(w.act_bulk_roles, AppAction.ASSIGN_ROLES, managed=True)
-        gate.add(
-            w.act_import,
-            needs(AppAction.EDIT_USERS, AppAction.EDIT_ROLES, AppAction.ASSIGN_ROLES),
-            managed=True,
-        )
+        # An import can rewrite anything and publishing writes the service's file: the
+        # core leaves both to administrators (interchange/pipeline.py, publish.py).
+        gate.add(w.act_import, AppAction.ADMINISTER, managed=True)
+        gate.add(w.act_publish, AppAction.ADMINISTER)
         governance = getattr(w, "governance", None)
         campaigns = getattr(governance, "actions", {}).get("campaigns")
         if campaigns is not None:

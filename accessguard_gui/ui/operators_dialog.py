@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialogButtonBox,
@@ -38,7 +39,15 @@ from ..core.operators import (
     setup_edits,
     sign_in_required,
 )
-from .access.common import GREY, RED, SqlCompleter, error_label, open_window, plain_label
+from .access.common import (
+    GREY,
+    READ_ONLY_TIP,
+    RED,
+    SqlCompleter,
+    error_label,
+    open_window,
+    plain_label,
+)
 from .operator_gate import OperatorGate
 from .pending import PendingStore
 from .sign_in import limit_text, note_style
@@ -103,9 +112,9 @@ class OperatorsDialog(QWidget):
         self.setup_box = QGroupBox("First administrator")
         self.setup_box.setObjectName("setup_box")
         setup_text = plain_label(
-            "Nobody may administer AccessGuard in this file yet. Sign-in needs at least one "
-            "operator who may: choose an existing user with a password. They get the role "
-            "\u201cAccessGuard administrators\u201d, which may do everything here."
+            "Sign-in needs at least one operator who may administer AccessGuard. Choose an "
+            "existing user with a password: they get the role \u201cAccessGuard "
+            "administrators\u201d, which may do everything here."
         )
         self.admin_name = QLineEdit()
         self.admin_name.setObjectName("admin_name")
@@ -126,6 +135,9 @@ class OperatorsDialog(QWidget):
         setup_layout.addWidget(setup_text)
         setup_layout.addLayout(row)
 
+        self.why_off = plain_label()  # why the controls are off, said where one looks
+        self.why_off.setObjectName("why_off")
+        self.why_off.setStyleSheet(note_style())
         self.message = error_label()
         self.message.setObjectName("operators_message")
         self.message.hide()
@@ -144,6 +156,7 @@ class OperatorsDialog(QWidget):
         layout.addWidget(self.state)
         layout.addWidget(self.admins)
         layout.addWidget(self.require)
+        layout.addWidget(self.why_off)
         layout.addWidget(self.setup_box)
         layout.addWidget(self.message)
         layout.addWidget(note)
@@ -166,6 +179,12 @@ class OperatorsDialog(QWidget):
         return not self._db.read_only and (
             self._gate is None or self._gate.may(AppAction.ADMINISTER)
         )
+
+    def _why_off(self) -> str:
+        if self._db.read_only:
+            return READ_ONLY_TIP
+        reason = self._gate.why_not(AppAction.ADMINISTER) if self._gate is not None else None
+        return reason or ""
 
     def required(self) -> bool:
         """Sign-in as it will be after Save (the saved setting, pending edits applied)."""
@@ -207,11 +226,28 @@ class OperatorsDialog(QWidget):
         self.require.blockSignals(False)
         self.setup_box.setVisible(not names)
         may = self._may_administer()
+        self.why_off.setText(self._why_off())
+        self.why_off.setVisible(not may)
         self.require.setEnabled(may)
         self.admin_name.setEnabled(may)
         self.make_admin.setEnabled(may and bool(self.admin_name.text().strip()))
         if self._gate is not None:
             self._gate.apply()  # the reason on hover, for an operator who may not
+        self._fit_height()
+
+    def _fit_height(self) -> None:
+        """Wrapped lines keep their height: the window grows rather than cut a line
+        (a message or the set-up box appears as the user works)."""
+        layout = self.layout()
+        if layout is not None and layout.hasHeightForWidth():
+            needed = layout.totalHeightForWidth(self.width())
+            self.setMinimumHeight(needed)
+            if self.height() < needed:
+                self.resize(self.width(), needed)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self._fit_height()
 
     def _say(self, text: str) -> None:
         self.message.setText(text)
