@@ -9,11 +9,18 @@
 
 Exit status 0 on success; 1 when anything is refused or fails (the report on stderr);
 2 for a usage error. Never imports Qt.
+
+A database that requires sign-in (core/operators.py) is used as an operator: give
+``--operator NAME``; the password comes from the environment variable
+ACCESSGUARD_PASSWORD, or is asked for when a terminal is attached. Without them the
+command is refused (exit status 1, the reason on stderr).
 """
 
 from __future__ import annotations
 
 import argparse
+import getpass
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -24,6 +31,11 @@ EXIT_OK = 0
 EXIT_REFUSED = 1
 EXIT_USAGE = 2
 SHOWN_REFUSALS = 200  # refused rows printed on stderr; --report FILE holds them all
+PASSWORD_VARIABLE = "ACCESSGUARD_PASSWORD"
+_OPERATOR_HELP = (
+    "the operator to sign in as when the database requires sign-in (the password from "
+    f"${PASSWORD_VARIABLE} or a prompt)"
+)
 
 _MODE_HELP = (
     "add: only add what the database lacks; update (default): also change existing "
@@ -60,7 +72,8 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("--format", metavar="F", help="the source's format (default: detected)")
     imp.add_argument("--report", metavar="FILE", type=Path,
                      help="also save the full row-by-row report as CSV")
-    imp.add_argument("--operator", help="the name the audit trail records (default: you)")
+    imp.add_argument("--operator", help="the name the audit trail records (default: you); "
+                     + _OPERATOR_HELP)
 
     exp = sub.add_parser(
         "export",
@@ -77,6 +90,7 @@ def _parser() -> argparse.ArgumentParser:
                      "casbin for .csv, otherwise csv-dir)")
     exp.add_argument("--with-password-hashes", action="store_true",
                      help="include users' password hashes (keep the export safe!)")
+    exp.add_argument("--operator", metavar="NAME", help=_OPERATOR_HELP)
 
     pub = sub.add_parser(
         "publish",
@@ -94,6 +108,7 @@ def _parser() -> argparse.ArgumentParser:
     pub.add_argument("--remove-service-only", action="store_true",
                      help="also delete users, roles and grants that exist only in the service "
                      "file (by default they are kept, and the preview says what that means)")
+    pub.add_argument("--operator", metavar="NAME", help=_OPERATOR_HELP)
     enf = sub.add_parser(
         "enforce",
         help="make a PostgreSQL server enforce what each operator may do",
@@ -135,6 +150,38 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None,
 
 def _is_url(target: str) -> bool:
     return "://" in target
+
+
+def _signer(args: argparse.Namespace) -> Callable[[Any], None]:
+    """Signs the operator in to a database that requires it (nothing otherwise).
+
+    The returned function raises SignInRequiredError when no --operator or no password
+    was given, SignInError when the sign-in is refused: printed like any refusal.
+    """
+
+    def sign_in(db: Any) -> None:
+        from .core import operators
+        from .core.errors import SignInRequiredError
+
+        if db.dialect == "postgresql" or not operators.sign_in_required(db):
+            return  # PostgreSQL: the server login is the operator
+        name = getattr(args, "operator", None)
+        if not name:
+            raise SignInRequiredError(
+                f"{db.display_name} requires sign-in: give --operator NAME (the password "
+                f"is read from ${PASSWORD_VARIABLE}, or asked for in a terminal)."
+            )
+        password = os.environ.get(PASSWORD_VARIABLE)
+        if password is None:
+            if not sys.stdin.isatty():
+                raise SignInRequiredError(
+                    f"{db.display_name} requires sign-in and no password was given: set "
+                    f"${PASSWORD_VARIABLE} or run the command in a terminal."
+                )
+            password = getpass.getpass(f"Password of {name} for {db.display_name}: ")
+        db.sign_in(name, password)
+
+    return sign_in
 
 
 def _progress_printer(err: TextIO) -> Callable[[Any], None] | None:
@@ -179,6 +226,7 @@ def run_import(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             db = (Database("sqlite://", operator=args.operator) if missing
                   else Database(target, create=False, read_only=True, operator=args.operator))
             with db:
+                _signer(args)(db)
                 plan = plan_import(db, source, args.mode, progress=_progress_printer(err))
                 _report(plan, args, out)
                 out.write(f"Dry run of the import from {plan.source_name} into {target} "
@@ -190,6 +238,8 @@ def run_import(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 return EXIT_OK
         with Database(target, create=True, operator=args.operator) as db:
             from .core.interchange.pipeline import ImportPlan as Plan
+
+            _signer(args)(db)
 
             show = _progress_printer(err)
             plan = Plan(stage(source, progress=show), args.mode)
@@ -268,6 +318,7 @@ def run_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             if db.backup_path is not None:
                 err.write(f"{target} was upgraded to this version of AccessGuard first; "
                           f"the original is kept as {db.backup_path}.\n")
+            _signer(args)(db)
             export_database(db, args.to, name,
                             ExportOptions(with_password_hashes=args.with_password_hashes))
     except AccessGuardError as exc:
@@ -284,7 +335,7 @@ def run_publish(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     return publish_command(
         str(args.database), str(args.to), bool(args.dry_run), out, err,
-        remove_service_only=bool(args.remove_service_only),
+        remove_service_only=bool(args.remove_service_only), sign_in=_signer(args),
     )
 
 

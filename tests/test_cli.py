@@ -155,3 +155,89 @@ def test_a_dry_run_leaves_an_existing_file_byte_for_byte(tmp_path: Path) -> None
     # The file itself; reading a WAL database may leave its -shm/-wal side files, empty
     # of changes, as any reader does.
     assert target.read_bytes() == before
+
+
+# ---------------------------------------------------------------------- operators (issue 14)
+
+OPERATOR_PASSWORD = "correct horse battery staple"
+
+
+def _requiring_sign_in(path: Path) -> Path:
+    """A file that requires sign-in: olga administers, victor may only view (names the imported organisation does not use)."""
+    from accessguard_gui.core import changes, operators
+    from accessguard_gui.core.operators import AppAction, SetSignInRequired
+
+    with Database(path, operator="os-user") as db, db.action("Set up") as s:
+        for name in ("olga", "victor"):
+            rbac.add_user(s, name, password=OPERATOR_PASSWORD)
+        changes.apply_edits(s, operators.setup_edits(s, "olga"))
+        rbac.add_role(s, "Viewers")
+        rbac.grant_permission(s, "Viewers", (operators.APP_RESOURCE, AppAction.VIEW.value))
+        rbac.assign_user(s, "victor", "Viewers")
+        changes.apply_edits(s, [SetSignInRequired(True)])
+    return path
+
+
+@pytest.mark.parametrize("command", ["export", "publish", "import"])
+def test_a_file_requiring_sign_in_refuses_a_command_without_an_operator(
+    tmp_path: Path, command: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = _requiring_sign_in(tmp_path / "a.db")
+    monkeypatch.setenv(cli.PASSWORD_VARIABLE, OPERATOR_PASSWORD)
+    if command == "import":
+        args = ["import", str(write_dir(tmp_path / "org", ORG)), "--into", str(source)]
+    else:
+        args = [command, str(source), "--to", str(tmp_path / "out")]
+    code, _out, err = run(*args)
+    assert code == cli.EXIT_REFUSED
+    assert "requires sign-in: give --operator NAME" in err
+
+
+def test_export_signs_the_operator_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = _requiring_sign_in(tmp_path / "a.db")
+    monkeypatch.setenv(cli.PASSWORD_VARIABLE, "wrong")
+    code, _out, err = run("export", str(source), "--to", str(tmp_path / "o"), "--operator", "victor")
+    assert code == cli.EXIT_REFUSED and "Wrong user name or password" in err
+    monkeypatch.setenv(cli.PASSWORD_VARIABLE, OPERATOR_PASSWORD)
+    code, out, err = run("export", str(source), "--to", str(tmp_path / "o"), "--operator", "victor")
+    assert (code, err) == (0, "") and "Exported" in out
+    # Password hashes are for administrators only.
+    code, _out, err = run("export", str(source), "--to", str(tmp_path / "h"), "--operator", "victor",
+                          "--with-password-hashes")
+    assert code == cli.EXIT_REFUSED and "who may not administer AccessGuard" in err
+
+
+def test_without_a_password_and_no_terminal_the_command_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = _requiring_sign_in(tmp_path / "a.db")
+    monkeypatch.delenv(cli.PASSWORD_VARIABLE, raising=False)
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+    code, _out, err = run("export", str(source), "--to", str(tmp_path / "o"), "--operator", "victor")
+    assert code == cli.EXIT_REFUSED
+    assert f"no password was given: set ${cli.PASSWORD_VARIABLE}" in err
+
+
+def test_import_and_publish_need_an_administrator(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from accessguard_gui.core import audit
+
+    source = _requiring_sign_in(tmp_path / "a.db")
+    monkeypatch.setenv(cli.PASSWORD_VARIABLE, OPERATOR_PASSWORD)
+    folder = str(write_dir(tmp_path / "org", ORG))
+    code, _out, err = run("import", folder, "--into", str(source), "--operator", "victor")
+    assert code == cli.EXIT_REFUSED and "who may not administer AccessGuard" in err
+    code, _out, err = run("import", folder, "--into", str(source), "--operator", "olga")
+    assert (code, err) == (0, "")
+    with Database(source) as db:
+        db.sign_in("olga", OPERATOR_PASSWORD)
+        with db.read() as s:
+            entries = audit.audit_entries(s, 5)
+    assert {e.operator for e in entries if e.action.startswith("Import")} == {"olga"}
+    service = tmp_path / "service.db"
+    code, _out, err = run("publish", str(source), "--to", str(service), "--operator", "victor")
+    assert code == cli.EXIT_REFUSED and "who may not administer AccessGuard" in err
+    assert not service.exists()
+    code, _out, err = run("publish", str(source), "--to", str(service), "--operator", "olga")
+    assert (code, err) == (0, "") and service.exists()

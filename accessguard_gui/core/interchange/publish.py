@@ -443,15 +443,19 @@ def publish_command(
     err: TextIO,
     *,
     remove_service_only: bool = False,
+    sign_in: Callable[[Database], None] | None = None,
 ) -> int:
     """``python -m accessguard_gui publish DB --to SERVICE_DB [--dry-run]``.
 
     Prints the preview to ``out``; publishes unless ``dry_run``. Returns the exit status:
-    0 on success, 1 when anything is refused (the reason on ``err``).
+    0 on success, 1 when anything is refused (the reason on ``err``). ``sign_in`` signs
+    the operator in to a database that requires it (cli.py).
     """
     options = PublishOptions(remove_service_only=remove_service_only)
     try:
         with Database(db, create=False, read_only=True) as source:
+            if sign_in is not None:
+                sign_in(source)
             if dry_run:
                 plan = preview_publish(source, to, options)
                 print(plan.report(), file=out)
