@@ -10,6 +10,7 @@
 set -uo pipefail
 
 ROLE=accessguard
+PASSWORD_FILE=${AG_PG_PASSWORD_FILE:-/root/.accessguard-ci-postgres-password}
 say() { echo "postgres.sh: $*" >&2; }
 
 as_postgres() {
@@ -50,9 +51,17 @@ setup() {
         [ "$tries" -le 30 ] || { say "server did not come up"; return 1; }
         sleep 1
     done
-    local password
-    password=$(head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n')
-    [ -n "$password" ] || return 1
+    # The password is kept (root only) and reused: running this again, from another
+    # shell or by another job, must not cut off the URL it printed before.
+    local password=""
+    if [ -f "$PASSWORD_FILE" ]; then
+        password=$(tr -cd '0-9a-f' < "$PASSWORD_FILE")
+    fi
+    if [ -z "$password" ]; then
+        password=$(head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n')
+        [ -n "$password" ] || return 1
+        (umask 077 && printf '%s\n' "$password" > "$PASSWORD_FILE") || return 1
+    fi
     as_postgres psql -q -p "$port" -v ON_ERROR_STOP=1 -d postgres >&2 <<SQL || return 1
 DO \$\$ BEGIN
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$ROLE') THEN
