@@ -39,6 +39,7 @@ from ...core import impact, lookup
 from ...core.changes import Grant, Revoke
 from ...core.database import Database
 from ...core.errors import AccessGuardError
+from ...core.operators import AppAction
 from .. import theme
 from ..pending import PendingStore
 from ..plain_text import plain_tooltip
@@ -91,6 +92,13 @@ class RolePermissionMatrixModel(QAbstractTableModel):
         super().__init__(parent)
         self._db = db
         self._store = store
+        # Why the boxes do not toggle: a read-only file, or an operator who may not edit
+        # roles and permissions (issue 14); None when they do.
+        self.locked: str | None = (
+            "read-only database: grants cannot be changed"
+            if db.read_only
+            else db.access.why_not(AppAction.EDIT_ROLES)
+        )
         self._roles: list[tuple[int, str]] = []
         self._perms: list[tuple[int, str]] = []
         self._actions: list[str] = []  # the action of each column (its lower header band)
@@ -248,7 +256,7 @@ class RolePermissionMatrixModel(QAbstractTableModel):
         if not index.isValid():
             return Qt.ItemFlag.NoItemFlags
         # On a read-only database the boxes show the grants but do not toggle.
-        return _SHOWN if self._db.read_only else _CHECKABLE
+        return _SHOWN if self.locked else _CHECKABLE
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if role not in _CELL_ROLES or not index.isValid():
@@ -275,14 +283,14 @@ class RolePermissionMatrixModel(QAbstractTableModel):
         if pending:
             parts.append("(pending: not saved yet)")
         text = "; ".join(parts) or f"{role_name} does not have {perm}"
-        if self._db.read_only:
-            text += " (read-only database: grants cannot be changed)"
+        if self.locked:
+            text += f" ({self.locked.rstrip('.')})"
         return plain_tooltip(text)
 
     def setData(self, index: Index, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:
         if not index.isValid() or role != Qt.ItemDataRole.CheckStateRole:
             return False
-        if self._db.read_only:
+        if self.locked:
             return False
         state = self.cell_state(index.row(), index.column())
         if state is None:
@@ -463,14 +471,21 @@ class RolePermissionMatrix(QWidget):
         self.permission_filter = QLineEdit(
             placeholderText="Filter permissions (resource: action)\u2026"
         )
-        click = "read-only: cannot be changed" if db.read_only else "click to grant or revoke"
+        may_not = None if db.read_only else db.access.why_not(AppAction.EDIT_ROLES)
+        click = (
+            "read-only: cannot be changed"
+            if db.read_only
+            else "you may not change grants"
+            if may_not
+            else "click to grant or revoke"
+        )
         self.legend = QLabel(
             f"\u2611 direct grant ({click})   "
             f"{INHERITED_MARK} inherited through another role   "
             "yellow: pending, not saved yet"
         )
-        if db.read_only:
-            self.legend.setToolTip(READ_ONLY_TIP)
+        if db.read_only or may_not:
+            self.legend.setToolTip(READ_ONLY_TIP if db.read_only else plain_tooltip(may_not or ""))
         self.counts = QLabel()
         # Said instead of an empty grid: what to do to see something here.
         self.empty_note = QLabel()
