@@ -951,6 +951,18 @@ def count(
     return int(rows[0][0])
 
 
+def matching_select(
+    session: Session, spec: TableSpec, query: BrowseQuery
+) -> tuple[Select[Any], dict[str, Any]]:
+    """A SELECT of the ids of every row ``query`` shows (no order, no limit) and its
+    parameters: what "all N matching rows" means to a set-based write (INSERT … SELECT,
+    DELETE … WHERE id IN), with the same WHERE as the table's pages and count."""
+    plan = _plan_of(session, spec, query, None)
+    stmt = select(spec.id_expr).select_from(spec.from_)
+    conds = _conditions(spec, query, _dialect(session), plan)
+    return (stmt.where(*conds) if conds else stmt), _params(spec, query, plan)
+
+
 def matching_ids(session: Session, spec: TableSpec, query: BrowseQuery) -> list[int]:
     """The ids of every match of an ``INDEXED`` search, in the query's order.
 
