@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from . import audit, edit_batches, rbac
+from .bulk_roles import BulkRoleChange, apply_bulk_role_change
 from .errors import AccessGuardError, ConflictError, ValidationError
 from .keys import name_key
 from .models import Permission, Resource, Role, User
@@ -307,6 +308,7 @@ Edit = (
     | RemoveSsdRole
     | DeleteSsdSet
     | SetSignInRequired
+    | BulkRoleChange
 )
 
 
@@ -536,6 +538,8 @@ def apply_edit(session: Session, edit: Edit) -> None:
             session.flush()
         case CreateSsdSet() | ChangeSsdSet() | AddSsdRole() | RemoveSsdRole() | DeleteSsdSet():
             _apply_ssd_edit(session, edit)
+        case BulkRoleChange():  # every user a view shows, set-based (core/bulk_roles.py)
+            apply_bulk_role_change(session, edit)
         case SetSignInRequired(required):  # core/operators.py: needs administer
             set_sign_in_required(session, required)
         case _:  # pragma: no cover - exhaustive

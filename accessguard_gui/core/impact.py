@@ -37,6 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from . import changes, rbac
+from .bulk_roles import BulkImpact, BulkRoleChange, review_bulk_role_change
 from .changes import (
     Assign,
     Deassign,
@@ -134,6 +135,8 @@ class EditImpact:
     Attributes:
         gains, losses: the changes (at most the limit asked for; counts are complete).
         users_checked: how many users the edit could affect (and were compared).
+        bulk: for a change of every user a view shows (``BulkRoleChange``), its summary
+            per permission instead of a line per user (``gains``/``losses`` stay empty).
     """
 
     index: int
@@ -144,9 +147,12 @@ class EditImpact:
     gained_count: int = 0
     lost_count: int = 0
     users_checked: int = 0
+    bulk: BulkImpact | None = None
 
     @property
     def truncated(self) -> bool:
+        if self.bulk is not None:
+            return False  # summarised by design, not cut
         return len(self.gains) < self.gained_count or len(self.losses) < self.lost_count
 
     @property
@@ -462,6 +468,28 @@ def _review(session: Session, edits: tuple[Edit, ...], now: datetime, limit: int
     failed: int | None = None
     truncated = False
     for index, edit in enumerate(edits):
+        if isinstance(edit, BulkRoleChange):
+            # Every user a view shows: summarised per permission, set-based, never a
+            # snapshot of each user (core/bulk_roles.py).
+            try:
+                summary = review_bulk_role_change(session, edit, now)
+            except AccessGuardError as exc:
+                error = f"{edit.describe()}: {exc.message}"
+                failed = index
+                break
+            description = edit.describe()
+            per_edit.append(
+                EditImpact(
+                    index,
+                    edit,
+                    description,
+                    gained_count=summary.gained,
+                    lost_count=summary.lost,
+                    users_checked=summary.users,
+                    bulk=summary,
+                )
+            )
+            continue
         try:
             scope = _scope(session, edit)
         except AccessGuardError:
