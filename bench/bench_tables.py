@@ -3,8 +3,9 @@
 For a 100k-user and a 1M-user generated database (built into bench/data/ on first run and
 reused after), prints the median time of
 
-- first page shown: model created, set on a 1200x800 QTableView (vertical header hidden,
-  as the main window has it), painted (``grab()``),
+- first page shown: model created, set on a 1200x800 table set up as the main window's
+  page sets it up (ui/table_page.table_view: its delegate, fixed row height, no vertical
+  header; QSqlTableModel's QTableView gets the same rows), painted (``grab()``),
 - sort by another column (display name, descending), first page,
 - search, first page: a prefix of usernames, a substring in the middle of names, a term
   matching every row, a 2-character term (a search the trigram index cannot narrow shows
@@ -48,11 +49,12 @@ sys.path.insert(0, str(ROOT))
 from bench_core import database_for  # the shared generated files
 from PySide6.QtCore import Qt
 from PySide6.QtSql import QSqlDatabase, QSqlQuery, QSqlTableModel
-from PySide6.QtWidgets import QApplication, QTableView
+from PySide6.QtWidgets import QApplication, QHeaderView, QTableView
 
 from accessguard_gui.core import browse
 from accessguard_gui.core.database import Database
 from accessguard_gui.ui.table_model import PAGE_SIZE, RecordTableModel
+from accessguard_gui.ui.table_page import PAGES, table_view
 
 DATA = ROOT / "bench" / "data"
 WIDTH, HEIGHT = 1200, 800
@@ -167,19 +169,27 @@ def replay(conn: sqlite3.Connection, statements: list[str]) -> Callable[[], None
 
 
 def view_for(model: Any) -> QTableView:
-    """A view set up as the main window's table page sets it up: no vertical header (a
-    header section per row costs time with a million rows; the page shows a row count)."""
+    """QSqlTableModel's view, set up as the main window's table page sets up ours (same
+    row height, alternating rows, no word wrap, no vertical header): the two paint the
+    same number of rows the same way."""
     view = QTableView()
     view.resize(WIDTH, HEIGHT)
-    view.verticalHeader().setVisible(False)
+    view.setAlternatingRowColors(True)
+    view.setWordWrap(False)
+    rows = view.verticalHeader()
+    rows.setVisible(False)
+    rows.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+    rows.setDefaultSectionSize(view.fontMetrics().height() + 8)
     view.setModel(model)
     return view
 
 
 def ours_view(model: RecordTableModel) -> QTableView:
-    """Our view showing the same columns as the QSqlTableModel view (no password column,
-    which QSqlTableModel cannot derive from password_hash)."""
-    view = view_for(model)
+    """Our model in the table the main window's page builds (ui/table_page.table_view:
+    its delegate included), showing the same columns as the QSqlTableModel view (no
+    password column, which QSqlTableModel cannot derive from password_hash)."""
+    view = table_view(PAGES[0], model)
+    view.resize(WIDTH, HEIGHT)
     for i, col in enumerate(model.spec.columns):
         view.setColumnHidden(i, col.key not in SHOWN_COLUMNS)
     return view

@@ -110,17 +110,25 @@ _RECORD_ID = int(ItemRole.RECORD_ID)
 _STATE = int(ItemRole.STATE)
 #: Roles with no answer for an unmarked stored row: answered without a lookup.
 _PLAIN_NOTHING = frozenset(
-    int(r) for r in (
-        Qt.ItemDataRole.DecorationRole, Qt.ItemDataRole.FontRole,
-        Qt.ItemDataRole.BackgroundRole, Qt.ItemDataRole.ForegroundRole,
-        Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.StatusTipRole,
-        Qt.ItemDataRole.WhatsThisRole, Qt.ItemDataRole.SizeHintRole,
+    int(r)
+    for r in (
+        Qt.ItemDataRole.DecorationRole,
+        Qt.ItemDataRole.FontRole,
+        Qt.ItemDataRole.BackgroundRole,
+        Qt.ItemDataRole.ForegroundRole,
+        Qt.ItemDataRole.ToolTipRole,
+        Qt.ItemDataRole.StatusTipRole,
+        Qt.ItemDataRole.WhatsThisRole,
+        Qt.ItemDataRole.SizeHintRole,
     )
 )
 _MARKED_NOTHING = frozenset(
-    int(r) for r in (
-        Qt.ItemDataRole.DecorationRole, Qt.ItemDataRole.StatusTipRole,
-        Qt.ItemDataRole.WhatsThisRole, Qt.ItemDataRole.SizeHintRole,
+    int(r)
+    for r in (
+        Qt.ItemDataRole.DecorationRole,
+        Qt.ItemDataRole.StatusTipRole,
+        Qt.ItemDataRole.WhatsThisRole,
+        Qt.ItemDataRole.SizeHintRole,
     )
 )
 
@@ -312,7 +320,8 @@ class RecordTableModel(QAbstractTableModel):
             FIRST_CELL + n + raws.index(i) if i in raws else FIRST_CELL + i for i in range(n)
         ]
         self._bool_at = {
-            i: FIRST_CELL + n + raws.index(i) for i, c in enumerate(spec.columns)
+            i: FIRST_CELL + n + raws.index(i)
+            for i, c in enumerate(spec.columns)
             if c.kind is Kind.BOOL
         }
         # Bool columns drawn as check boxes (CheckStateRole).
@@ -396,6 +405,37 @@ class RecordTableModel(QAbstractTableModel):
             return None
         return self._other_data(index, role)
 
+    def plain_cell(self, row: int, column: int) -> str | bool | None:
+        """What a cell shows when it is drawn plainly, else None.
+
+        For the table's delegate (ui/delegates.py): one Python call per painted cell
+        instead of Qt's ~7 ``data()`` calls, one per role. A cell is plain when it belongs
+        to a stored row without pending edits, a failed save or a deletion mark: its
+        display string, or for a check box column whether it is ticked. Everything else
+        (new rows, marked rows, a page not read yet) returns None, and the delegate
+        paints it the full way, through ``data()``.
+        """
+        r = row - self._ncreated
+        if r < 0:
+            return None
+        page = self._pages.get(r // PAGE_SIZE)
+        if page is None or r % PAGE_SIZE >= len(page):
+            return None
+        cells = page[r % PAGE_SIZE]
+        if self._marked_flag:
+            rid = cells[ID]
+            if rid in self._pending_values or rid in self._deleted or rid in self._failed:
+                return None
+        at = self._check_at.get(column)
+        if at is not None:
+            return bool(cells[at])
+        text = cells[FIRST_CELL + column]
+        return text if type(text) is str else None
+
+    def right_aligned(self, column: int) -> bool:
+        """Is the column's text right-aligned (numbers)?"""
+        return column in self._right
+
     def _other_data(self, index: Index, role: int) -> Any:
         r = index.row() - self._ncreated
         if r < 0:
@@ -429,9 +469,7 @@ class RecordTableModel(QAbstractTableModel):
             return str(self._state_of(row[ID]))
         return None
 
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = _DISPLAY
-    ) -> Any:
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = _DISPLAY) -> Any:
         if role != _DISPLAY:
             return None
         if orientation == Qt.Orientation.Horizontal:
@@ -493,7 +531,11 @@ class RecordTableModel(QAbstractTableModel):
         label = str(shown[FIRST_CELL + label_at])
         self.pending.push(
             Update(
-                self.spec.entity, int(row[ID]), row[1], {col.key: new}, label,
+                self.spec.entity,
+                int(row[ID]),
+                row[1],
+                {col.key: new},
+                label,
                 before={col.key: current},
             )
         )
@@ -510,8 +552,10 @@ class RecordTableModel(QAbstractTableModel):
         # Same rows in another order: the count stands, unless it was still being counted
         # (or a search whose count is not known yet is still on its way).
         self._reset(
-            recount=self._counting is not None or self._ids is not None
-            or self._reset_job is not None or query.term != self._shown.term
+            recount=self._counting is not None
+            or self._ids is not None
+            or self._reset_job is not None
+            or query.term != self._shown.term
             or query.filters != self._shown.filters
         )
 
@@ -766,17 +810,19 @@ class RecordTableModel(QAbstractTableModel):
         table keeps its rows until the new ones are ready), else at once."""
         self._cancel_reads()
         inline = not emit_reset
-        budget = (
-            self.inline_budget if self._total >= self.background_rows else SMALL_TABLE_BUDGET_S
-        )
-        q, spec, plan, count, total = (
-            self._query, self.spec, self._plan, self._count, self._total
-        )
+        budget = self.inline_budget if self._total >= self.background_rows else SMALL_TABLE_BUDGET_S
+        q, spec, plan, count, total = (self._query, self.spec, self._plan, self._count, self._total)
 
         def work(session: Any, _job: Job[_Snapshot]) -> _Snapshot:
             return _read_snapshot(
-                session, spec, q, plan, count, total,
-                recount=recount, recount_total=recount_total,
+                session,
+                spec,
+                q,
+                plan,
+                count,
+                total,
+                recount=recount,
+                recount_total=recount_total,
             )
 
         def done(snapshot: _Snapshot) -> None:
@@ -833,7 +879,10 @@ class RecordTableModel(QAbstractTableModel):
 
         small = self._total < self.background_rows
         job = self._reads.submit(
-            work, done, failed=self._read_failed, progress=progress,
+            work,
+            done,
+            failed=self._read_failed,
+            progress=progress,
             budget=SMALL_TABLE_BUDGET_S if small else 0.0,
         )
         if not job.inline:
@@ -917,7 +966,8 @@ class RecordTableModel(QAbstractTableModel):
 
     def _load_wanted(self) -> None:
         pages = sorted(
-            p for p in self._wanted
+            p
+            for p in self._wanted
             if p not in self._pages and p not in self._loading and 0 <= p * PAGE_SIZE < self._count
         )
         self._wanted.clear()
@@ -977,7 +1027,7 @@ class RecordTableModel(QAbstractTableModel):
         thread can run it."""
         q, spec, fd = self._shown, self.spec, self._plan
         if self._ids is not None:
-            ids = self._ids[p * PAGE_SIZE:(p + 1) * PAGE_SIZE]
+            ids = self._ids[p * PAGE_SIZE : (p + 1) * PAGE_SIZE]
             return lambda session: browse.fetch_ids(session, spec, ids, q)
         if p == 0:
             return lambda session: browse.fetch_page(session, spec, q, plan=fd)
@@ -1000,9 +1050,7 @@ class RecordTableModel(QAbstractTableModel):
                 session, spec, q, from_end=True, offset=from_end, limit=limit, plan=fd
             )
         after = self._anchors.get(base) if base else None
-        return lambda session: browse.fetch_page(
-            session, spec, q, after=after, offset=hop, plan=fd
-        )
+        return lambda session: browse.fetch_page(session, spec, q, after=after, offset=hop, plan=fd)
 
     def _install(self, p: int, rows: list[tuple[Any, ...]]) -> None:
         if len(self._pages) >= self.max_pages:
@@ -1051,7 +1099,11 @@ class RecordTableModel(QAbstractTableModel):
         if self._count <= PAGE_SIZE * 2 or self._ids is not None:
             return
         q = self._shown
-        if (q.term or q.filters) and self._plan is browse.Plan.SCAN and self._count * 4 < self._total:
+        if (
+            (q.term or q.filters)
+            and self._plan is browse.Plan.SCAN
+            and self._count * 4 < self._total
+        ):
             # Sparse matches along the sort index: a pass would read most of the table per
             # chunk. Pages are then reached from the anchors learned while reading.
             return
@@ -1076,8 +1128,13 @@ class RecordTableModel(QAbstractTableModel):
             page, after = 1, None
             while True:
                 keys = browse.page_anchors(
-                    session, spec, q, after=after, page_size=PAGE_SIZE,
-                    pages=ANCHOR_CHUNK_PAGES, plan=plan,
+                    session,
+                    spec,
+                    q,
+                    after=after,
+                    page_size=PAGE_SIZE,
+                    pages=ANCHOR_CHUNK_PAGES,
+                    plan=plan,
                 )
                 job.report((page, keys))
                 if len(keys) < ANCHOR_CHUNK_PAGES:
@@ -1109,8 +1166,13 @@ class RecordTableModel(QAbstractTableModel):
         page, after = self._anchor_scan
         with self.db.read() as s:
             keys = browse.page_anchors(
-                s, self.spec, self._shown, after=after, page_size=PAGE_SIZE,
-                pages=ANCHOR_CHUNK_PAGES, plan=self._plan,
+                s,
+                self.spec,
+                self._shown,
+                after=after,
+                page_size=PAGE_SIZE,
+                pages=ANCHOR_CHUNK_PAGES,
+                plan=self._plan,
             )
         for i, key in enumerate(keys):
             self._anchors[page + i] = key
@@ -1309,4 +1371,3 @@ class RecordTableModel(QAbstractTableModel):
         if role == ItemRole.STATE:
             return str(RowState.NEW)
         return None
-

@@ -241,6 +241,36 @@ class RecordTableView(QTableView):
         super().keyPressEvent(event)
 
 
+def table_view(kind: PageKind, model: Any) -> RecordTableView:
+    """The table of a page, set up to paint a million-row model fast (also what
+    bench/bench_tables.py measures): no vertical header (a section per row costs a
+    ``headerData`` call per row and paint; the page shows a row count instead), rows of
+    one fixed height (no per-row size hints), no word wrap, and the RecordDelegate,
+    which draws plain cells from one model lookup each (ui/delegates.py)."""
+    view = RecordTableView()
+    view.setObjectName("table")
+    rows = view.verticalHeader()
+    # Before the model comes: a vertical header, hidden or not, that meets a model sizes
+    # itself from headerData of 200 sections, four roles each (800 Python calls).
+    rows.setVisible(False)
+    rows.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+    rows.setDefaultSectionSize(view.fontMetrics().height() + 8)
+    view.setModel(model)
+    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+    view.setAlternatingRowColors(True)
+    view.setWordWrap(False)
+    # F2 edits the cell in place; Enter and double-click open the record form; typing
+    # jumps to a row. No trigger on plain typing or a click: edits are deliberate.
+    view.setEditTriggers(QAbstractItemView.EditTrigger.EditKeyPressed)
+    header = view.horizontalHeader()
+    header.setStretchLastSection(True)
+    header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+    header.setHighlightSections(False)
+    view.setItemDelegate(RecordDelegate(kind.entity, view))
+    return view
+
+
 class GoToRowDialog:
     """Edit > Go to row…: asks for a row number (tests replace ``ask``)."""
 
@@ -297,29 +327,16 @@ class TablePage(QWidget):
         self.search.textChanged.connect(lambda _t: self._search_timer.start())
         self.search.installEventFilter(self)
 
-        self.view = RecordTableView()
-        self.view.setObjectName("table")
-        self.view.setModel(model)
-        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.view.setAlternatingRowColors(True)
-        self.view.setWordWrap(False)
-        # F2 edits the cell in place; Enter and double-click open the record form; typing
-        # jumps to a row. No trigger on plain typing or a click: edits are deliberate.
-        self.view.setEditTriggers(QAbstractItemView.EditTrigger.EditKeyPressed)
+        self.view = table_view(kind, model)
         self.view.type_ahead.connect(self.jump_to_prefix)
-        self.view.verticalHeader().setVisible(False)
-        self.view.verticalHeader().setDefaultSectionSize(self.view.fontMetrics().height() + 8)
         header = self.view.horizontalHeader()
-        header.setStretchLastSection(True)
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setHighlightSections(False)
         # Queued: the view calls model.sort() on the same signal; check after it did.
         header.sortIndicatorChanged.connect(
             self._sort_indicator_changed, Qt.ConnectionType.QueuedConnection
         )
-        self.delegate = RecordDelegate(kind.entity, self.view)
-        self.view.setItemDelegate(self.delegate)
+        delegate = self.view.itemDelegate()
+        assert isinstance(delegate, RecordDelegate)
+        self.delegate = delegate
         self.view.doubleClicked.connect(lambda index: self.record_activated.emit(index.row()))
         self.view.activated_row.connect(self.record_activated.emit)
         self.view.selectionModel().currentRowChanged.connect(self._current_row_changed)

@@ -5,12 +5,26 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from PySide6.QtCore import QDate, Qt
-from PySide6.QtGui import QStandardItem, QStandardItemModel
-from PySide6.QtWidgets import QCheckBox, QComboBox, QDateEdit, QStyleOptionViewItem, QWidget
+import pytest
+from PySide6.QtCore import QDate, QItemSelectionModel, Qt
+from PySide6.QtGui import QColor, QImage, QStandardItem, QStandardItemModel
+from PySide6.QtWidgets import (
+    QApplication,
+    QCheckBox,
+    QComboBox,
+    QDateEdit,
+    QStyleOptionViewItem,
+    QWidget,
+)
 
-from accessguard_gui.core.changes import Entity
+from accessguard_gui.core import browse
+from accessguard_gui.core.changes import Entity, Update
+from accessguard_gui.core.database import Database
+from accessguard_gui.ui import theme
 from accessguard_gui.ui.delegates import RecordDelegate
+from accessguard_gui.ui.pending import PendingStore
+from accessguard_gui.ui.table_model import RecordTableModel
+from accessguard_gui.ui.table_page import PAGES, table_view
 
 
 class _Model(QStandardItemModel):
@@ -70,3 +84,76 @@ def test_refused_text_never_reaches_the_model(qtbot: Any) -> None:
         delegate.setModelData(editor, model, index)
     assert "may contain only" in refused.args[0]
     assert index.data(Qt.ItemDataRole.EditRole) == "alice"
+
+
+# ---------------------------------------------------------------- painting plain cells
+
+
+class _StandardPaint(RecordTableModel):
+    """The same model without the delegate's fast lookup: every cell painted the
+    standard way (Qt's initStyleOption asking ``data()`` role by role)."""
+
+    plain_cell = None  # type: ignore[assignment]
+
+
+def _painted(model: RecordTableModel, qtbot: Any, *, rows: tuple[int, ...]) -> QImage:
+    view = table_view(PAGES[0], model)
+    qtbot.addWidget(view)
+    view.resize(900, 200)
+    selection = view.selectionModel()
+    for row in rows:
+        selection.select(
+            model.index(row, 0),
+            QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows,
+        )
+    return view.grab().toImage()
+
+
+def _largest_difference(a: QImage, b: QImage) -> int:
+    assert a.size() == b.size()
+    worst = 0
+    for y in range(a.height()):
+        for x in range(a.width()):
+            if a.pixel(x, y) != b.pixel(x, y):
+                one, two = QColor(a.pixel(x, y)), QColor(b.pixel(x, y))
+                worst = max(
+                    worst,
+                    abs(one.red() - two.red()),
+                    abs(one.green() - two.green()),
+                    abs(one.blue() - two.blue()),
+                )
+    return worst
+
+
+@pytest.mark.parametrize("scheme", ["system", "dark"])
+def test_plain_cells_paint_like_the_standard_delegate(
+    qtbot: Any, seeded: Database, scheme: str
+) -> None:
+    """The fast path draws what Qt's own delegate draws — text, selection, check
+    boxes, in either scheme — to within one step of a colour channel (the check box's
+    antialiased corners, blitted from a pixmap)."""
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    palette, style = app.palette(), app.style().name()
+    theme.install(app, scheme)
+    try:
+        store = PendingStore()
+        fast = RecordTableModel(seeded, browse.USERS, store)
+        standard = _StandardPaint(seeded, browse.USERS, store)
+        assert fast.plain_cell(0, fast.column_of("username")) == "alice"
+        assert fast.plain_cell(0, fast.column_of("active")) is True
+        # A pending edit: its row is painted the standard way (bold, tinted).
+        store.push(Update(Entity.USER, fast.id_at(1), 1, {"display_name": "Bob B"}, "bob"))
+        assert fast.plain_cell(1, fast.column_of("display_name")) is None
+        fast_image = _painted(fast, qtbot, rows=(0,))
+        standard_image = _painted(standard, qtbot, rows=(0,))
+        assert _largest_difference(fast_image, standard_image) <= 1
+        # ... and the pending tint is there, in both (not a plain paint of the old value).
+        changed = QColor(theme.color("changed_bg")).rgb()
+        assert any(
+            fast_image.pixel(x, y) == changed for x in range(900) for y in range(40, 90)
+        )
+    finally:
+        app.setPalette(palette)
+        app.setStyle(style)
+        theme.install(app, "system")
