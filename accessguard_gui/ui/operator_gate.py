@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt, QTimer
-from PySide6.QtGui import QAction
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QAbstractItemView, QLabel, QMenu, QWidget
 
 from ..core.changes import Entity
@@ -239,19 +239,21 @@ class WindowOperators(QObject):
         self.act_operators = self._action(
             "Operators and si&gn-in…",
             self.open_operators,
+            "Ctrl+Shift+O",
             "Whether this file requires sign-in, who may administer it, and switching it on",
         )
         self.act_switch = self._action(
-            "S&witch operator…", self.switch_operator, "Sign in as another operator"
+            "S&witch operator…", self.switch_operator, "Ctrl+Shift+W", "Sign in as another operator"
         )
         self.act_sign_out = self._action(
-            "Sign o&ut…", self.sign_out, "Sign out; the next operator signs in"
+            "Sign o&ut…", self.sign_out, "Ctrl+Shift+L", "Sign out; the next operator signs in"
         )
         self._add_to_file_menu()
         self._gate_window()
 
-    def _action(self, text: str, slot: Callable[[], object], tip: str) -> QAction:
+    def _action(self, text: str, slot: Callable[[], object], keys: str, tip: str) -> QAction:
         action = QAction(text, self.window)
+        action.setShortcut(QKeySequence(keys))
         action.setStatusTip(tip)
         action.triggered.connect(lambda _checked=False: slot())
         self.window.addAction(action)

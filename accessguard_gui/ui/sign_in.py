@@ -132,6 +132,10 @@ class SignInDialog(QDialog):
         self.learn_more = QLabel('<a href="#operators">Learn more about sign-in</a>')
         self.learn_more.setObjectName("learn_more")
         self.learn_more.setTextFormat(Qt.TextFormat.RichText)
+        self.learn_more.setTextInteractionFlags(
+            Qt.TextInteractionFlag.LinksAccessibleByMouse
+            | Qt.TextInteractionFlag.LinksAccessibleByKeyboard
+        )
         self.learn_more.linkActivated.connect(lambda _link: self.show_guide())
         self.buttons = QDialogButtonBox()
         self.sign_in_button = QPushButton(SIGN_IN_TEXT)
@@ -140,6 +144,7 @@ class SignInDialog(QDialog):
         self.buttons.addButton(self.sign_in_button, QDialogButtonBox.ButtonRole.AcceptRole)
         self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
         self.sign_in_button.clicked.connect(self.try_sign_in)
+        QWidget.setTabOrder(self.password, self.sign_in_button)  # the link comes last
         self.buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addWidget(intro)
