@@ -144,7 +144,6 @@ class SignInDialog(QDialog):
         self.buttons.addButton(self.sign_in_button, QDialogButtonBox.ButtonRole.AcceptRole)
         self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
         self.sign_in_button.clicked.connect(self.try_sign_in)
-        QWidget.setTabOrder(self.password, self.sign_in_button)  # the link comes last
         self.buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addWidget(intro)
@@ -154,6 +153,7 @@ class SignInDialog(QDialog):
         layout.addSpacing(6)
         layout.addWidget(self.limit)
         layout.addWidget(self.learn_more)
+        QWidget.setTabOrder(self.password, self.sign_in_button)  # the link comes last
         self.countdown = QTimer(self)
         self.countdown.setInterval(TICK_MS)
         self.countdown.timeout.connect(self.tick)
