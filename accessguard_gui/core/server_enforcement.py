@@ -19,7 +19,9 @@ file can bypass it). On a PostgreSQL server the database owner runs ``install`` 
   who holds roles needs "assign roles" too, as in the app (which deletes them one by one).
 - row-level security: a login without "view" reads no records and no audit entries.
 - the audit trail: an entry whose operator is not the session user is refused, so the
-  "who" is the server's, not a claim of the client.
+  "who" is the server's, not a claim of the client; and a transaction in which an
+  operator changed records but appended no entry is refused at commit, so a change by
+  hand leaves a trace naming its login (what the entry says beyond that is the client's).
 - privileges: operators are the members of one group role (``OPERATORS_GROUP``), which
   gets SELECT/INSERT/UPDATE/DELETE on the record tables, SELECT/INSERT on the audit
   trail, never TRUNCATE, never DDL. ``grant_operator`` makes a login a member.
@@ -73,6 +75,9 @@ TABLE_ACTIONS: dict[str, AppAction] = {
 AUDIT_TABLE = "audit_log"
 #: Read by the app when it opens the database; never written by operators.
 READ_ONLY_TABLES = ("alembic_version",)
+#: Our own bookkeeping (``_PENDING``): never a record table.
+PENDING_TABLE = "accessguard_pending"
+AUDITED_TRIGGER = "accessguard_audited"
 GUARD_TRIGGER = "accessguard_guard"
 AUDIT_TRIGGER = "accessguard_audit_operator"
 POLICIES = ("accessguard_view", "accessguard_insert", "accessguard_update", "accessguard_delete")
@@ -84,6 +89,7 @@ _FUNCTIONS = (
     "accessguard_touches_operators(text, jsonb)",
     "accessguard_role_operates(integer)",
     "accessguard_is_owner()",
+    "accessguard_check_audited()",
 )
 
 # The functions. {s} is the quoted schema: every table is named with it and the
@@ -222,6 +228,10 @@ BEGIN
                 DETAIL = pg_catalog.format('Login %s; needs {app}: %s.', session_user, needed),
                 HINT = 'An administrator grants AccessGuard''s permissions through roles.';
         END IF;
+        -- This transaction must write an audit entry before it commits (_CHECK_AUDITED).
+        INSERT INTO {s}.accessguard_pending (xact, login)
+        VALUES (pg_catalog.txid_current(), session_user)
+        ON CONFLICT (xact) DO NOTHING;
     END IF;
     IF TG_OP = 'DELETE' THEN
         RETURN OLD;
@@ -246,7 +256,45 @@ BEGIN
             DETAIL = pg_catalog.format('Login %s; the audit trail records the login.',
                                        session_user);
     END IF;
+    INSERT INTO {s}.accessguard_pending (xact, login, audited)
+    VALUES (pg_catalog.txid_current(), session_user, true)
+    ON CONFLICT (xact) DO UPDATE SET audited = true;
     RETURN NEW;
+END
+$$
+"""
+
+# A change by an operator's hand-made connection must leave a trace: the guard notes each
+# transaction that changed records (one row per transaction, in a table operators have no
+# privileges on), the audit trigger marks it audited, and a deferred constraint trigger
+# refuses the commit of a transaction that changed records without appending any audit
+# entry. The app writes its entries in the same transaction as the change; a hand-made
+# connection must write one too, and it names the login (``_AUDIT``).
+_PENDING = """
+CREATE TABLE IF NOT EXISTS {s}.accessguard_pending (
+    xact bigint PRIMARY KEY,
+    login text NOT NULL,
+    audited boolean NOT NULL DEFAULT false
+)
+"""
+
+_CHECK_AUDITED = """
+CREATE OR REPLACE FUNCTION {s}.accessguard_check_audited() RETURNS trigger
+LANGUAGE plpgsql {definer} AS $$
+DECLARE
+    done boolean;
+BEGIN
+    DELETE FROM {s}.accessguard_pending WHERE xact = NEW.xact RETURNING audited INTO done;
+    IF done IS NOT DISTINCT FROM false THEN
+        RAISE EXCEPTION USING
+            ERRCODE = '42501',
+            MESSAGE = pg_catalog.format(
+                'The server refused the commit: the login %s changed records without '
+                'writing an audit entry.', NEW.login),
+            DETAIL = pg_catalog.format('Login %s; the audit trail records the login.',
+                                       NEW.login);
+    END IF;
+    RETURN NULL;
 END
 $$
 """
@@ -277,7 +325,11 @@ def _record_tables(conn: Connection, schema: str) -> list[str]:
     names = inspect(conn).get_table_names(schema=schema)
     if "users" not in names or AUDIT_TABLE not in names:
         raise DatabaseError("This database holds no AccessGuard schema to protect.")
-    return sorted(n for n in names if n != AUDIT_TABLE and n not in READ_ONLY_TABLES)
+    return sorted(n for n in names if _is_record_table(n))
+
+
+def _is_record_table(name: str) -> bool:
+    return name not in (AUDIT_TABLE, PENDING_TABLE, *READ_ONLY_TABLES)
 
 
 def _ensure_group(conn: Connection) -> None:
@@ -323,8 +375,26 @@ def install(engine: Engine) -> None:
             "view": _literal(AppAction.VIEW.value),
             "administer": _literal(AppAction.ADMINISTER.value),
         }
-        for sql in (_IS_OWNER, _MAY, _MAY_VIEW, _ROLE_OPERATES, _TOUCHES, _GUARD, _AUDIT):
+        for sql in (
+            _PENDING,
+            _IS_OWNER,
+            _MAY,
+            _MAY_VIEW,
+            _ROLE_OPERATES,
+            _TOUCHES,
+            _GUARD,
+            _AUDIT,
+            _CHECK_AUDITED,
+        ):
             conn.exec_driver_sql(sql.format(**values).replace("%", "%%"))
+        pending = f"{s}.{PENDING_TABLE}"
+        conn.exec_driver_sql(f"REVOKE ALL ON {pending} FROM PUBLIC")
+        conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {AUDITED_TRIGGER} ON {pending}")
+        conn.exec_driver_sql(
+            f"CREATE CONSTRAINT TRIGGER {AUDITED_TRIGGER} AFTER INSERT ON {pending} "
+            "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW "
+            f"EXECUTE FUNCTION {s}.accessguard_check_audited()"
+        )
         group = _ident(OPERATORS_GROUP)
         conn.exec_driver_sql(f"GRANT USAGE ON SCHEMA {s} TO {group}")
         for name in tables:
@@ -398,6 +468,8 @@ def uninstall(engine: Engine) -> None:
         group = _ident(OPERATORS_GROUP)
         names = inspect(conn).get_table_names(schema=schema)
         for name in names:
+            if name == PENDING_TABLE:
+                continue
             table = f"{s}.{_ident(name)}"
             conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {GUARD_TRIGGER} ON {table}")
             conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {AUDIT_TRIGGER} ON {table}")
@@ -409,6 +481,7 @@ def uninstall(engine: Engine) -> None:
         if group_exists:
             conn.exec_driver_sql(f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA {s} FROM {group}")
             conn.exec_driver_sql(f"REVOKE USAGE ON SCHEMA {s} FROM {group}")
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {s}.{PENDING_TABLE}")
         for function in _FUNCTIONS:
             conn.exec_driver_sql(f"DROP FUNCTION IF EXISTS {s}.{function}")
 
@@ -423,7 +496,9 @@ def installed(engine: Engine) -> bool:
         names = inspect(conn).get_table_names(schema=schema)
         if "users" not in names or AUDIT_TABLE not in names:
             return False
-        tables = [n for n in names if n != AUDIT_TABLE and n not in READ_ONLY_TABLES]
+        tables = [n for n in names if _is_record_table(n)]
+        if PENDING_TABLE not in names:
+            return False
         rows = conn.execute(
             text(
                 "SELECT c.relname, c.relrowsecurity, "

@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ProgrammingError
 
 from accessguard_gui import cli
-from accessguard_gui.core import integrity, rbac, server_enforcement
+from accessguard_gui.core import audit, integrity, rbac, server_enforcement
 from accessguard_gui.core.database import Database
 from accessguard_gui.core.errors import DatabaseError, OperatorPermissionError
 from accessguard_gui.core.operators import APP_RESOURCE, AppAction
@@ -78,6 +79,10 @@ class Org:
         operator it records is the app's to find out (the login, on PostgreSQL)."""
         return Database(self.url_as(login), operator=operator)
 
+    def engine_as(self, login: str) -> Engine:
+        """A hand-made SQLAlchemy engine of ``login`` (not the app's ``Database``)."""
+        return create_engine(self.url_as(login))
+
     def raw_as(self, login: str) -> Any:
         """A psycopg connection of ``login`` in autocommit: every statement on its own."""
         url = self.url
@@ -128,6 +133,21 @@ def org(logins: Logins, pg_url: str) -> Iterator[Org]:
         yield Org(url, owner, logins)
     finally:
         owner.close()
+
+
+def _by_hand(conn: Connection, login: str, sql: str, **params: object) -> None:
+    """A change on a hand-made connection, with the audit entry it must write (the
+    trail's own writer: a correct link in the chain, naming the login)."""
+    with conn.begin():
+        conn.execute(text(sql), params)
+        entry = {
+            "operator": login,
+            "action": "By hand",
+            "operation": "update",
+            "record_type": "user",
+            "record_key": "dave",
+        }
+        audit.write_entries(conn, [entry])
 
 
 def _refused(conn: Any, sql: str, *params: object) -> str:
@@ -327,7 +347,8 @@ def test_alice_cannot_touch_grants_or_operators(org: Org) -> None:
         with pytest.raises(OperatorPermissionError, match=AppAction.ADMINISTER.value):
             with app.action("Add permission") as s:
                 rbac.add_permission(s, APP_RESOURCE, "delete-everything")
-        with pytest.raises(OperatorPermissionError):  # bob is an operator: administer
+        # Bob is an operator: changing his account needs administer.
+        with pytest.raises(OperatorPermissionError, match=AppAction.ADMINISTER.value):
             with app.action("Deactivate bob") as s:
                 rbac.update_user(s, org.logins.bob, active=False)
     with org.raw_as(alice) as conn:
@@ -346,8 +367,33 @@ def test_alice_cannot_touch_grants_or_operators(org: Org) -> None:
         _refused(conn, "UPDATE users SET active = false WHERE username = %s", org.logins.bob)
         _refused(conn, "DELETE FROM users WHERE username = %s", org.logins.bob)
         _refused(conn, "UPDATE roles SET name = 'Admins' WHERE name = 'Administrators'")
-        # A plain user, by hand: allowed (and the trail does not say so — see the README).
-        conn.execute("UPDATE users SET display_name = 'Dave by hand' WHERE username = 'dave'")
+
+    # A plain user, by hand: allowed, with the audit entry naming her.
+    engine = org.engine_as(alice)
+    try:
+        with engine.connect() as conn:
+            _by_hand(
+                conn, alice, "UPDATE users SET display_name = 'By hand' WHERE username = 'dave'"
+            )
+    finally:
+        engine.dispose()
+    with org.owner.read() as s:
+        assert rbac.get_user(s, "dave").display_name == "By hand"
+        assert audit.audit_entries(s, limit=1)[0].operator == alice
+
+
+def test_a_change_by_hand_without_an_audit_entry_is_refused_at_commit(org: Org) -> None:
+    alice = org.logins.alice
+    with org.raw_as(alice) as conn:
+        message = _refused(conn, "UPDATE users SET display_name = 'X' WHERE username = 'dave'")
+        assert "without writing an audit entry" in message and alice in message
+        with pytest.raises(InsufficientPrivilege):
+            with conn.transaction():
+                conn.execute("UPDATE users SET display_name = 'Y' WHERE username = 'dave'")
+                conn.execute("UPDATE users SET email = 'e@example.org' WHERE username = 'dave'")
+    with org.owner.read() as s:
+        assert rbac.get_user(s, "dave").display_name == "Dave"
+        assert rbac.get_user(s, "dave").email is None
 
 
 # ---------------------------------------------------------------------- carol: nothing
@@ -410,11 +456,22 @@ def test_the_app_cannot_record_a_claimed_operator(org: Org) -> None:
 
 
 def test_a_revoked_right_takes_effect_on_the_next_statement(org: Org) -> None:
+    login = org.logins.alice
+    engine = org.engine_as(login)
+    try:
+        with engine.connect() as conn:  # one server session throughout
+            change = "UPDATE users SET display_name = :name WHERE username = 'dave'"
+            _by_hand(conn, login, change, name="One")
+            with org.owner.action("Revoke") as s:
+                rbac.revoke_permission(
+                    s, "User editors", (APP_RESOURCE, AppAction.EDIT_USERS.value)
+                )
+            with pytest.raises(ProgrammingError) as caught:
+                _by_hand(conn, login, change, name="Two")
+            assert isinstance(caught.value.orig, InsufficientPrivilege)
+    finally:
+        engine.dispose()
     with org.raw_as(org.logins.alice) as alice:
-        alice.execute("UPDATE users SET display_name = 'One' WHERE username = 'dave'")
-        with org.owner.action("Revoke") as s:
-            rbac.revoke_permission(s, "User editors", (APP_RESOURCE, AppAction.EDIT_USERS.value))
-        _refused(alice, "UPDATE users SET display_name = 'Two' WHERE username = 'dave'")
         assert alice.execute("SELECT count(*) FROM users").fetchone()[0] > 0  # still views
         with org.owner.action("Deassign") as s:
             rbac.deassign_user(s, org.logins.alice, "User editors")
@@ -430,13 +487,26 @@ def test_an_administrator_may_make_operators(org: Org) -> None:
     ids = _ids(org)
     with org.owner.action("Make alice administrator") as s:
         rbac.assign_user(s, org.logins.alice, "Administrators")
-    with org.raw_as(org.logins.alice) as alice:
-        alice.execute(
-            "INSERT INTO role_permissions (role_id, permission_id, granted_at, granted_by) "
-            "VALUES (%s, %s, now(), 'x')",
-            (ids["role:Staff"], ids["perm:review"]),
-        )
-        alice.execute("UPDATE users SET active = false WHERE username = %s", (org.logins.bob,))
+    login = org.logins.alice
+    engine = org.engine_as(login)
+    try:
+        with engine.connect() as conn:
+            _by_hand(
+                conn,
+                login,
+                "INSERT INTO role_permissions (role_id, permission_id, granted_at, granted_by) "
+                "VALUES (:role, :permission, now(), 'x')",
+                role=ids["role:Staff"],
+                permission=ids["perm:review"],
+            )
+            _by_hand(
+                conn,
+                login,
+                "UPDATE users SET active = false WHERE username = :bob",
+                bob=org.logins.bob,
+            )
+    finally:
+        engine.dispose()
     with org.raw_as(org.logins.bob) as bob:  # deactivated: nothing to see
         assert bob.execute("SELECT count(*) FROM users").fetchone()[0] == 0
 
@@ -478,9 +548,10 @@ def test_a_table_added_after_install_is_closed_until_install_runs_again(org: Org
 
 def test_the_chain_verifies_after_refusals_and_operators_saves(org: Org) -> None:
     test_bob_cannot_change_users_or_grant_himself_administer_by_hand(org)
-    _alice_edits_users(org, claim=True)
-    with org.raw_as(org.logins.alice) as alice:
-        alice.execute("UPDATE users SET email = 'd@example.org' WHERE username = 'dave'")
+    test_a_change_by_hand_without_an_audit_entry_is_refused_at_commit(org)
     test_an_entry_claiming_another_operator_is_refused(org)
+    test_alice_cannot_touch_grants_or_operators(org)  # and one change by hand, audited
+    _alice_edits_users(org, claim=True)
+    test_a_revoked_right_takes_effect_on_the_next_statement(org)
     report = integrity.verify_audit_chain(org.owner)
     assert report.broken_count == 0 and report.entries == report.total > 0
