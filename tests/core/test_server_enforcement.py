@@ -22,14 +22,18 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ProgrammingError
 
 from accessguard_gui import cli
-from accessguard_gui.core import audit, integrity, rbac, server_enforcement
+from accessguard_gui.core import audit, integrity, operators, rbac, server_enforcement
 from accessguard_gui.core.database import Database
 from accessguard_gui.core.errors import DatabaseError, OperatorPermissionError
+from accessguard_gui.core.models import Base
 from accessguard_gui.core.operators import APP_RESOURCE, AppAction
 from accessguard_gui.core.schema import downgrade, upgrade
 
-psycopg = pytest.importorskip("psycopg")
-InsufficientPrivilege = psycopg.errors.InsufficientPrivilege
+try:  # the "postgres" extra; the SQLite tests here run without it
+    import psycopg
+    from psycopg.errors import InsufficientPrivilege
+except ImportError:  # pragma: no cover - the PostgreSQL tests skip (no server URL) too
+    psycopg = None  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,8 @@ class Logins:
 @pytest.fixture
 def logins(pg_server: URL) -> Iterator[Logins]:
     """Three new logins, dropped after the test (after its database: see ``org``)."""
+    if psycopg is None:
+        pytest.skip("no psycopg (pip install -e '.[postgres]')")
     suffix = secrets.token_hex(3)
     names = Logins(f"ag_alice_{suffix}", f"ag_bob_{suffix}", f"ag_carol_{suffix}", {})
     admin = create_engine(pg_server, isolation_level="AUTOCOMMIT")
@@ -224,6 +230,19 @@ def test_the_enforce_command_refuses_a_file(tmp_path: Path) -> None:
     target = tmp_path / "org.db"
     assert cli.main(["enforce", str(target)], out=out, err=err) == 2
     assert "PostgreSQL" in err.getvalue() and not target.exists()
+
+
+def test_the_server_asks_what_the_app_asks_of_each_table(db: Database) -> None:
+    """Each mapped table needs the action the app's gate asks of a new, ordinary record
+    of it (core/operators.py), so the server and the app refuse the same changes."""
+    with db.read() as session:
+        for mapper in Base.registry.mappers:
+            table = str(mapper.class_.__tablename__)
+            if table == server_enforcement.AUDIT_TABLE:
+                continue
+            needed = operators._needed(session, mapper.class_(), True)
+            expected = server_enforcement.TABLE_ACTIONS.get(table, AppAction.ADMINISTER)
+            assert needed == expected, table
 
 
 # ---------------------------------------------------------------------- bob: view only
