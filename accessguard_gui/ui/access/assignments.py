@@ -9,9 +9,10 @@ refused on the spot, with the cycle or the set named, and never reaches the stor
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time
+from typing import Any
 
 from PySide6.QtCore import QDate, Qt, Signal
 from PySide6.QtGui import QColor, QFont
@@ -887,7 +888,7 @@ class BulkRoleDialog(QDialog):
         self.progress.setTextVisible(False)
         self.progress.hide()
         self._reads = BackgroundReads(db, self)
-        self._job: Job[tuple[list[Edit], str | None]] | None = None
+        self._job: Job[Any] | None = None  # the running check (subclasses check other things)
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
@@ -923,19 +924,27 @@ class BulkRoleDialog(QDialog):
             AppAction.ASSIGN_ROLES,
         )
 
-    def apply(self) -> bool:
+    def _choice(self) -> tuple[str, datetime | None] | None:
+        """(role, expiry) as chosen, or None with the reason shown."""
         if self.read_only:
             self.message.setText(READ_ONLY_TIP)
-            return False
+            return None
         role = self.role_edit.text().strip()
         if not role:
             self.message.setText("Choose a role.")
-            return False
+            return None
         expires = (
             _expiry_from(self.expiry_edit)
             if self.expires_check.isChecked() and self.assign_radio.isChecked()
             else None
         )
+        return role, expires
+
+    def apply(self) -> bool:
+        choice = self._choice()
+        if choice is None:
+            return False
+        role, expires = choice
         if len(self._ids) < BULK_BACKGROUND_USERS:
             count, problem = bulk_role_change(
                 self._db,
@@ -955,13 +964,24 @@ class BulkRoleDialog(QDialog):
         # file); the dialog stays responsive, Cancel stops waiting.
         db, ids, remove = self._db, list(self._ids), self.remove_radio.isChecked()
         pending = self._store.edits_for_save()
-        self.message.setText(f"Checking the rules for {len(ids):,} users\u2026")
-        self._checking(True)
-
-        def work(_job: Job[tuple[list[Edit], str | None]]) -> tuple[list[Edit], str | None]:
-            return plan_bulk_role_change(
+        return self._check_then_push(
+            len(ids),
+            pending,
+            lambda: plan_bulk_role_change(
                 db, pending, ids, role, remove=remove, expires_at=expires
-            )
+            ),
+        )
+
+    def _check_then_push(
+        self,
+        users: int,
+        pending: list[Edit],
+        plan: Callable[[], tuple[list[Edit], str | None]],
+    ) -> bool:
+        """Run ``plan`` (the edits and the rules' refusal, if any) on a worker, then push
+        the edits unless refused or the pending list changed meanwhile."""
+        self.message.setText(f"Checking the rules for {users:,} users\u2026")
+        self._checking(True)
 
         def done(result: tuple[list[Edit], str | None]) -> None:
             self._job = None
@@ -986,7 +1006,7 @@ class BulkRoleDialog(QDialog):
             self._checking(False)
             self.message.setText(f"Refused: {exc.message}")
 
-        self._job = self._reads.call(work, done, failed=failed)
+        self._job = self._reads.call(lambda _job: plan(), done, failed=failed)
         return True
 
     def is_checking(self) -> bool:

@@ -277,7 +277,8 @@ class ReviewChangesDialog(QDialog):
                 f"{_plural(n, 'pending change')}. Saving them would fail at change "
                 f"{report.failed_index + 1}, so nothing would be saved."
             )
-        if not report.per_user:
+        bulk = [e.bulk for e in report.per_edit if e.bulk is not None]
+        if not report.per_user and not any(b.users for b in bulk):
             return text + "nobody gains or loses any access."
         parts = []
         if gainers:
@@ -290,6 +291,22 @@ class ReviewChangesDialog(QDialog):
                 f"{_plural(losers, 'user')} {'loses' if losers == 1 else 'lose'} "
                 f"{_plural(report.net_lost, 'permission')}"
             )
+        for entry in report.per_edit:  # every user of a view: summarised, not netted
+            summary = entry.bulk
+            if summary is None or not summary.users:
+                continue
+            who = _plural(summary.users, "user")
+            role = getattr(entry.edit, "role", "a role")
+            if getattr(entry.edit, "remove", False):
+                text_ = f"a bulk change takes {role} from {who}"
+            else:
+                text_ = f"a bulk change gives {role} to {who}"
+            grants = [
+                f"{_plural(n, 'permission grant')} {word}"
+                for n, word in ((summary.gained, "gained"), (summary.lost, "lost"))
+                if n
+            ]
+            parts.append(text_ + (f" ({', '.join(grants)})" if grants else ""))
         text += "; ".join(parts) + "."
         if report.truncated:
             text += " (Long lists are cut; the counts are complete.)"
@@ -313,6 +330,15 @@ class ReviewChangesDialog(QDialog):
         def edit_children(entry: Any) -> Callable[[], list[QTreeWidgetItem]]:
             def make() -> list[QTreeWidgetItem]:
                 items = []
+                if entry.bulk is not None:  # per permission: how many users, not who
+                    for count in entry.bulk.permissions:
+                        verb = "gain" if count.gained else "lose"
+                        verb += "s" if count.users == 1 else ""
+                        child = QTreeWidgetItem(
+                            [f"{_plural(count.users, 'user')} {verb} {count.permission}"]
+                        )
+                        child.setForeground(0, green if count.gained else red)
+                        items.append(child)
                 for change in entry.gains + entry.losses:
                     verb = "gains" if change.gained else "loses"
                     child = QTreeWidgetItem([f"{change.username} {verb} {change.permission}"])
@@ -350,9 +376,7 @@ class ReviewChangesDialog(QDialog):
             if lazy:  # the rows go in together at the end (one insertion per tree)
                 top.setData(0, _CHILDREN_ROLE, len(self._children))
                 self._children.append(make)
-                top.setChildIndicatorPolicy(
-                    QTreeWidgetItem.ChildIndicatorPolicy.ShowIndicator
-                )
+                top.setChildIndicatorPolicy(QTreeWidgetItem.ChildIndicatorPolicy.ShowIndicator)
                 tops[id(tree)].append(top)
             else:
                 tree.addTopLevelItem(top)

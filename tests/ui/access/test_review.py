@@ -102,3 +102,22 @@ def test_failing_edit_blocks_save_and_is_named(qtbot: QtBot, demo_db: Database) 
     assert "Saving would fail" in dialog.notice.text()
     assert "Base \u2192 Admin \u2192 Staff \u2192 Base" in dialog.notice.text()
     save_png(dialog, SHOTS / "review_failing.png")
+
+
+def test_a_bulk_change_is_summarised_per_permission(qtbot: QtBot, demo_db: Database) -> None:
+    """A role for every user a view shows: counts per permission, not a line per user."""
+    from accessguard_gui.core.bulk_roles import BulkRoleChange, UserMatch
+
+    store = PendingStore()
+    store.push(BulkRoleChange("Auditor", UserMatch("a"), 3))
+    store.push(Assign("bob", "Operator"))
+    dialog = _dialog(qtbot, demo_db, store)
+    qtbot.waitUntil(lambda: dialog.report is not None, timeout=10_000)
+    lines = dialog.edit_lines()
+    assert lines[0].startswith("1. Assign role Auditor to all 3 users matching \u201ca\u201d | +")
+    assert any(line.startswith("  ") and "users gain Server room: audit" in line for line in lines)
+    assert not any("alice gains" in line for line in lines)
+    assert "a bulk change gives Auditor to 3 users (4 permission grants gained)" in (
+        dialog.summary.text()
+    )
+    save_png(dialog, SHOTS / "review_bulk.png")
