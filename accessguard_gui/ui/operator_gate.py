@@ -310,9 +310,10 @@ class WindowOperators(QObject):
         access = self.window.db.access
         self.status.setText(f"Signed in as {access.name}" if access.signed_in else "")
         self.status.setVisible(access.signed_in)
-        enforced = access.enforced or access.signed_in
-        self.act_switch.setVisible(enforced)
-        self.act_sign_out.setVisible(enforced)
+        # On a server the login is the operator: signing in here cannot change it.
+        own = (access.enforced or access.signed_in) and self.window.db.path is not None
+        self.act_switch.setVisible(own)
+        self.act_sign_out.setVisible(own)
 
     def _gate_tables(self) -> None:
         """The tables' cells follow their page's permission (pages are built lazily)."""
