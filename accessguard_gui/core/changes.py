@@ -25,7 +25,7 @@ from .bulk_roles import BulkRoleChange, apply_bulk_role_change
 from .errors import AccessGuardError, ConflictError, ValidationError
 from .keys import name_key
 from .models import Permission, Resource, Role, User
-from .operators import SetSignInRequired, set_sign_in_required
+from .operators import SetSignInRequired, require_assignment, set_sign_in_required
 from .rbac import PermissionRef, Ref
 
 
@@ -539,6 +539,7 @@ def apply_edit(session: Session, edit: Edit) -> None:
         case CreateSsdSet() | ChangeSsdSet() | AddSsdRole() | RemoveSsdRole() | DeleteSsdSet():
             _apply_ssd_edit(session, edit)
         case BulkRoleChange():  # every user a view shows, set-based (core/bulk_roles.py)
+            require_assignment(session, edit.role)  # operators: the gate sees no rows
             apply_bulk_role_change(session, edit)
         case SetSignInRequired(required):  # core/operators.py: needs administer
             set_sign_in_required(session, required)

@@ -227,6 +227,7 @@ class Database:
         self.operator, self.operator_note = safe_operator(operator or _os_user())
         # Who opened the file, kept while an operator is signed in (sign-in records).
         self.os_operator = self.operator
+        self.operator_given = operator is not None
         # Time for sign-in back-off (tests inject a clock instead of sleeping).
         self.clock: Callable[[], datetime] = utcnow
         # Failed sign-ins per name in this process: a read-only file cannot record them.
@@ -275,7 +276,7 @@ class Database:
         self._write_sessions = sessionmaker(bind=self._write_engine, **factory_args)
         self._access = operators.initial_access(self)
         if self._access.signed_in:  # PostgreSQL: the server login is the operator
-            self.operator = self._access.name
+            self.operator = self.os_operator = self._access.name
 
     # ------------------------------------------------------------------ public API
 
@@ -331,9 +332,19 @@ class Database:
         """The operator's access as the records say now, in the action's transaction: a
         right taken away (or sign-in switched on by someone else) counts at once."""
         access = self._access
-        if access.signed_in:
-            self._access = operators.access_for(session, access.name, now=self.clock())
-        elif operators.stored_sign_in_required(session) and self.dialect != "postgresql":
+        now = self.clock()
+        if self.dialect == "postgresql":  # the operator is the login, never signed out
+            if access.enforced:
+                self._access = operators.access_for(session, access.name, now=now)
+            elif operators.stored_sign_in_required(session):
+                login = operators.session_user(session)
+                self._access = operators.access_for(session, login, now=now)
+                self.operator = self.os_operator = login
+            else:
+                return
+        elif access.signed_in:
+            self._access = operators.access_for(session, access.name, now=now)
+        elif operators.stored_sign_in_required(session):
             self._access = OperatorAccess.nobody()
         elif not access.enforced:
             return

@@ -47,6 +47,7 @@ from .errors import (
 from .keys import name_key
 from .models import (
     AuditEntry,
+    Base,
     Permission,
     Resource,
     Role,
@@ -74,6 +75,7 @@ __all__ = [
     "delay_after",
     "operator_actions",
     "require",
+    "require_assignment",
     "setup_edits",
     "sign_in_required",
 ]
@@ -425,6 +427,8 @@ def _before_flush(session: Session, _context: UOWTransaction, _instances: object
 #: Tables written by ORM-enabled statements (``session.execute(update(…))``) and the
 #: action they need; any other table needs administer.
 _TABLE_ACTIONS: dict[str, AppAction | None] = {
+    # Bulk role changes (core/bulk_roles.py) call require_assignment for the role first.
+    "user_roles": AppAction.ASSIGN_ROLES,
     "review_items": AppAction.REVIEW,
     "review_campaigns": AppAction.REVIEW,
     "audit_log": None,
@@ -441,11 +445,32 @@ def _before_statement(state: ORMExecuteState) -> None:
     if not isinstance(access, OperatorAccess) or not access.enforced:
         return
     table = getattr(getattr(state.statement, "table", None), "name", None)
+    if str(table) not in Base.metadata.tables:
+        return  # a temporary work table (bulk role changes): nothing kept in the file
     needed = _TABLE_ACTIONS.get(str(table), AppAction.ADMINISTER)
     if needed is not None and not access.may(needed):
         raise access.refusal(needed)
     if needed is AppAction.ADMINISTER:
         state.session.info[_TOUCHED_ADMIN_KEY] = True
+
+
+def require_assignment(session: Session, role: rbac.Ref) -> None:
+    """Refuse a set-based change of ``role``'s members the operator may not make:
+    assign roles, or administer for a role that carries AccessGuard's own rights.
+
+    Raises:
+        OperatorPermissionError, SignInRequiredError, NotFoundError.
+    """
+    access = session.info.get(ACCESS_KEY)
+    if not isinstance(access, OperatorAccess) or not access.enforced:
+        return
+    role_id = rbac.get_role(session, role).id
+    if role_id in _scope(session).role_ids:
+        require(session, AppAction.ADMINISTER)
+        session.info.pop(_ADMIN_CACHE_KEY, None)
+        session.info[_TOUCHED_ADMIN_KEY] = True
+    else:
+        require(session, AppAction.ASSIGN_ROLES)
 
 
 def _before_commit(session: Session) -> None:
@@ -642,15 +667,23 @@ def session_user(session: Session) -> str:
 
 def initial_access(db: Database) -> OperatorAccess:
     """Who operates ``db`` when it is opened: on PostgreSQL the server login (with its
-    rights if the database requires sign-in), on a file nobody (sign-in required) or
-    the OS user allowed everything (sign-in off, as before operators existed)."""
+    rights when the database requires sign-in or the server enforces them), on a file
+    nobody (sign-in required) or the OS user allowed everything (sign-in off, as before
+    operators existed)."""
     required = sign_in_required(db)
     if db.dialect == "postgresql":
+        from .server_enforcement import installed  # it imports this module
+
+        enforced = required or installed(db.engine)
         with db.internal_session() as session:
             login = session_user(session)
-            if not required:
-                return OperatorAccess.unrestricted(db.operator)
-            return access_for(session, login, now=db.clock())
+            if enforced:
+                return access_for(session, login, now=db.clock())
+        if db.operator_given:
+            # Nothing enforced and the caller named the operator (scripts, tests): as
+            # before operators existed, the name is the caller's word.
+            return OperatorAccess.unrestricted(db.operator)
+        return OperatorAccess(login, True, False, ALL_ACTIONS)
     if required:
         return OperatorAccess.nobody()
     return OperatorAccess.unrestricted(db.operator)

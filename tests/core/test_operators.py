@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from accessguard_gui.core import audit, changes, operators, passwords, rbac
+from accessguard_gui.core.bulk_roles import BulkRoleChange, UserMatch
 from accessguard_gui.core.changes import (
     AddSsdRole,
     Assign,
@@ -219,6 +220,9 @@ CASES: dict[str, Case] = {
     "RemoveSsdRole": Case(lambda db: RemoveSsdRole("Split", "Night"), AppAction.EDIT_SSD),
     "DeleteSsdSet": Case(lambda db: DeleteSsdSet("Split"), AppAction.EDIT_SSD),
     "SetSignInRequired": Case(lambda db: SetSignInRequired(False), AppAction.ADMINISTER),
+    "BulkRoleChange": Case(
+        lambda db: BulkRoleChange("Night", UserMatch("carol"), 1), AppAction.ASSIGN_ROLES
+    ),
 }
 
 # Changes that reach AccessGuard's own rights need administer whatever else they are.
@@ -240,6 +244,9 @@ ADMIN_CASES: dict[str, Case] = {
     "add an AccessGuard action": Case(
         lambda db: Create(Entity.PERMISSION, {"resource": APP_RESOURCE, "action": "export"}),
         AppAction.EDIT_ROLES,
+    ),
+    "bulk-assign an operator role": Case(
+        lambda db: BulkRoleChange(ADMIN_ROLE, UserMatch("carol"), 1), AppAction.ASSIGN_ROLES
     ),
     "delete an operator role": Case(
         lambda db: Delete(Entity.ROLE, _id(db, Role, "viewers"), None), AppAction.EDIT_ROLES
