@@ -380,6 +380,8 @@ def _needed(session: Session, obj: Any, new: bool) -> AppAction | None:
         scope = _scope(session)
         if obj.resource_id is not None and obj.resource_id == scope.resource_id:
             return AppAction.ADMINISTER
+        if obj.id is not None and obj.id in scope.permission_ids:
+            return AppAction.ADMINISTER  # one of AccessGuard's moved to another resource
         return AppAction.EDIT_ROLES
     if isinstance(obj, RolePermission):
         if obj.permission_id in _scope(session).permission_ids:

@@ -172,6 +172,11 @@ def _id(db: Database, model: type[User | Role], name: str) -> int:
         return int(found)
 
 
+def _permission_id(db: Database, action: str) -> int:
+    with db.internal_session() as s:
+        return rbac.get_permission(s, (APP_RESOURCE, action)).id
+
+
 CASES: dict[str, Case] = {
     "Create user": Case(lambda db: Create(Entity.USER, {"username": "erin"}), AppAction.EDIT_USERS),
     "Create role": Case(lambda db: Create(Entity.ROLE, {"name": "Porter"}), AppAction.EDIT_ROLES),
@@ -247,6 +252,10 @@ ADMIN_CASES: dict[str, Case] = {
     ),
     "bulk-assign an operator role": Case(
         lambda db: BulkRoleChange(ADMIN_ROLE, UserMatch("carol"), 1), AppAction.ASSIGN_ROLES
+    ),
+    "rename an AccessGuard action": Case(
+        lambda db: Update(Entity.PERMISSION, _permission_id(db, "review"), None, {"action": "x"}),
+        AppAction.EDIT_ROLES,
     ),
     "delete an operator role": Case(
         lambda db: Delete(Entity.ROLE, _id(db, Role, "viewers"), None), AppAction.EDIT_ROLES
