@@ -13,7 +13,7 @@ DETAILS_MIN = 320  # px: the details tabs' titles and a readable form
 DETAILS_SHARE = 0.42  # at most this share of the page goes to the details pane
 COLUMN_MAX_CHARS = 40  # a column never starts wider than this many average characters
 SORT_ARROW = 22  # px beside a header's text for the sort indicator (any column may be sorted)
-SAMPLE_ROWS = 200  # content widths are read from the first rows only (lazy models)
+SAMPLE_ROWS = 100  # content widths are read from the first rows only (lazy models)
 
 
 def fit_columns(view: QTableView) -> int:

@@ -42,15 +42,13 @@ from ..core.database import Database
 from . import audit_view, empty_state, messages, theme
 from .details import record_values
 from .icons import app_icon
-from .interchange.view_export import install_view_exports
 from .layout_defaults import fit_columns, nav_width, split_sizes
 from .pending import PendingStore
-from .service import window as service_window
 from .settings import AppSettings
 from .table_page import PAGES, PageKind, TablePage
 from .window_details import AUDIT_HISTORY_LIMIT, DetailsPane
 from .window_editing import CHOICES_LIMIT, DELETE_LIMIT, Editing, created_at
-from .window_files import FileHandling, busy_cursor
+from .window_files import FileHandling, busy_cursor, loaded_service_hooks, service_hooks
 from .window_saving import Saving
 
 __all__ = [
@@ -65,6 +63,13 @@ __all__ = [
 ]
 
 APP_TITLE = "AccessGuard"
+
+
+def install_view_exports(widget: QWidget) -> None:
+    """Export to CSV… on a widget's tables (ui/interchange/view_export, imported then)."""
+    from .interchange.view_export import install_view_exports as install
+
+    install(widget)
 
 
 def make_model(db: Database, kind: PageKind, store: PendingStore, parent: QObject | None) -> Any:
@@ -166,7 +171,12 @@ class MainWindow(QMainWindow):
         self._update_title()
         self._update_actions()
         self.current_page().view.setFocus()  # the keyboard starts in the table
-        service_window.database_opened(self)  # a service file's companion: link it
+        # A service file's companion is linked (ui/service). Unless this process already
+        # uses service files, that check imports their code: after the first paint.
+        if loaded_service_hooks() is not None:
+            self.service_opened()
+        else:
+            QTimer.singleShot(0, self, self.service_opened)
 
     # ================================================================ building
 
@@ -566,7 +576,13 @@ class MainWindow(QMainWindow):
 
     # File > Import…, Export… and Export of a page: ui/interchange (imported when used).
     def publish_to_service(self) -> Any:
-        return service_window.publish_to_service(self)
+        return service_hooks().publish_to_service(self)
+
+    def service_opened(self) -> None:
+        """``self.db`` is new: link it if it is a service file's companion (its title
+        then names the service file), or start the import it was made for."""
+        service_hooks().database_opened(self)
+        self._update_title()
 
     def import_organisation(self) -> Any:
         from .interchange import window
@@ -614,7 +630,9 @@ class MainWindow(QMainWindow):
         for page in self.pages.values():
             page.refresh()
         self.details.refresh()
-        service_window.refreshed(self)  # a linked service file: what the service changed
+        hooks = loaded_service_hooks()
+        if hooks is not None:
+            hooks.refreshed(self)  # a linked service file: what the service changed
 
     def _application_state_changed(self, state: Qt.ApplicationState) -> None:
         if state != Qt.ApplicationState.ApplicationActive:
@@ -646,7 +664,8 @@ class MainWindow(QMainWindow):
         self.details.refresh(pending_only=True)
 
     def _update_title(self) -> None:
-        name = service_window.shown_name(self.db) or (
+        hooks = loaded_service_hooks()
+        name = (hooks.shown_name(self.db) if hooks is not None else None) or (
             self.db.path.name if self.db.path is not None else self.db.display_name
         )
         dirty = "*" if not self.store.is_empty() else ""
@@ -776,5 +795,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.save_settings()
-        service_window.database_closing(self)
+        hooks = loaded_service_hooks()
+        if hooks is not None:
+            hooks.database_closing(self)
         event.accept()

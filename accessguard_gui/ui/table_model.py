@@ -194,9 +194,19 @@ def _read_snapshot(
     *,
     recount: bool,
     recount_total: bool,
+    count_later: bool = False,
 ) -> _Snapshot:
     """Count (unless only the order changed) and read the first page of ``q``. Runs on a
-    worker thread for large tables: it touches nothing but its arguments."""
+    worker thread for large tables: it touches nothing but its arguments.
+
+    ``count_later`` (a large table just opened, nothing searched): only the first page,
+    and the id range the count then walks slice by slice off the GUI thread — a count of
+    a million rows is one uninterruptible step of SQLite that can take most of a second
+    on a cold file, while the first page is one indexed seek."""
+    if count_later and not q.term and not q.filters:
+        page = [tuple(r) for r in browse.fetch_page(session, spec, q, plan=browse.Plan.SCAN)]
+        bounds = browse.id_bounds(session, spec) if len(page) == PAGE_SIZE else None
+        return _Snapshot(q, browse.Plan.SCAN, len(page), len(page), None, page, bounds)
     if recount_total or not total or (recount and not q.term and not q.filters):
         total = browse.count(session, spec, spec.default_query())
     if q.term and recount:
@@ -333,6 +343,8 @@ class RecordTableModel(QAbstractTableModel):
         self._flags: list[Qt.ItemFlag] = []
         self._update_flags()
 
+        self._large = False  # the first read found the table large (ids span many rows)
+        self._total_known = True  # False while a large table's rows are being counted
         self._count = 0  # rows matching the query, in the database
         self._total = 0  # all rows of the table
         self._pages: dict[int, list[tuple[Any, ...]]] = {}
@@ -372,7 +384,7 @@ class RecordTableModel(QAbstractTableModel):
         if pending is not None:
             pending.changed.connect(self._pending_changed)
             self._rebuild_overlay()
-        self._reset(recount_total=True, emit_reset=False)
+        self._reset(recount_total=True, emit_reset=False, first=True)
 
     # ------------------------------------------------------------------ Qt model API
 
@@ -803,14 +815,30 @@ class RecordTableModel(QAbstractTableModel):
         return count, total
 
     def _reset(
-        self, *, recount: bool = True, recount_total: bool = False, emit_reset: bool = True
+        self,
+        *,
+        recount: bool = True,
+        recount_total: bool = False,
+        emit_reset: bool = True,
+        first: bool = False,
     ) -> None:
         """Show ``self._query`` afresh: count it (unless only the order changed) and read
         its first page in one short read — on a worker thread for a large table (the
-        table keeps its rows until the new ones are ready), else at once."""
+        table keeps its rows until the new ones are ready), else at once.
+
+        The ``first`` read (the model is being made) is at once, unless the table is
+        large: then it reads the first page only (within the inline budget, like any
+        other read; past it the model starts empty and "searching"), and the rows are
+        counted off the GUI thread, added as they are counted (``is_counting``)."""
+        # A search or sort before the first count ended counts all rows itself.
+        recount_total = recount_total or not self._total_known
         self._cancel_reads()
         inline = not emit_reset
         budget = self.inline_budget if self._total >= self.background_rows else SMALL_TABLE_BUDGET_S
+        count_later = False
+        if first and self._spans_large_table():
+            self._large = True
+            inline, budget, count_later = False, self.inline_budget, True
         q, spec, plan, count, total = (self._query, self.spec, self._plan, self._count, self._total)
 
         def work(session: Any, _job: Job[_Snapshot]) -> _Snapshot:
@@ -823,16 +851,31 @@ class RecordTableModel(QAbstractTableModel):
                 total,
                 recount=recount,
                 recount_total=recount_total,
+                count_later=count_later,
             )
+
+        submitting = [True]  # a result while submit() runs is read inline: no reset signal
 
         def done(snapshot: _Snapshot) -> None:
             self._reset_job = None
-            self._install_snapshot(snapshot, emit_reset=emit_reset)
+            self._install_snapshot(snapshot, emit_reset=emit_reset or not submitting[0])
 
         job = self._reads.submit(work, done, failed=self._read_failed, inline=inline, budget=budget)
+        submitting[0] = False
         if not job.inline:  # handed to a worker (the table was too large, or too slow)
             self._reset_job = job
             self._busy_changed()
+
+    def _spans_large_table(self) -> bool:
+        """Do the table's ids span ``background_rows`` or more? Two index lookups (the
+        ends of the primary key), where a count reads the whole index. (A table whose
+        ids have gaps may be smaller: it is then counted off the GUI thread too.)"""
+        try:
+            with self.db.read() as s:
+                low, high = browse.id_bounds(s, self.spec)
+        except AccessGuardError:
+            return False  # the first read says why, as before
+        return high - low >= self.background_rows
 
     def _install_snapshot(self, snap: _Snapshot, *, emit_reset: bool) -> None:
         if emit_reset:
@@ -847,6 +890,9 @@ class RecordTableModel(QAbstractTableModel):
             self._ids = snap.ids
             self._counting = snap.counting
             self._counted = 0
+            # Counting every row (a large table just opened): its total is that count.
+            everything = not snap.query.term and not snap.query.filters
+            self._total_known = snap.counting is None or not everything
             if snap.first:
                 self._install(0, list(snap.first))
         finally:
@@ -877,7 +923,7 @@ class RecordTableModel(QAbstractTableModel):
                 self._count_job = None
                 self._counted_to(counted, done=True)
 
-        small = self._total < self.background_rows
+        small = self._total < self.background_rows and not self._large
         job = self._reads.submit(
             work,
             done,
@@ -896,6 +942,9 @@ class RecordTableModel(QAbstractTableModel):
         if done:
             self._counting = None
         new = counted if done else max(self._count, counted)
+        if not self._shown.term and not self._shown.filters:  # all rows were counted
+            self._total = max(self._total, new) if not done else new
+            self._total_known = done
         nc = self._ncreated
         if new > self._count:
             self.beginInsertRows(QModelIndex(), nc + self._count, nc + new - 1)

@@ -549,7 +549,8 @@ class TablePage(QWidget):
         searching = getattr(self.model, "is_searching", None)
         counting = getattr(self.model, "is_counting", None)
         if callable(searching) and searching():
-            text = "searching\u2026"
+            # Nothing read yet (a large file just opened) or a new search under way.
+            text = "reading\u2026" if not total else "searching\u2026"
         elif callable(counting) and counting():
             noun = self.kind.plural
             text = f"{shown:,}+ of {total:,} {noun}, counting\u2026"

@@ -6,10 +6,12 @@ its drag-and-drop land here, so what changes with files changes in this module o
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt
@@ -19,11 +21,28 @@ from PySide6.QtWidgets import QApplication
 from ..core.database import Database
 from ..core.errors import AccessGuardError
 from . import messages
-from .opening import open_database
-from .service import window as service_window
+
+_APP = __name__.rsplit(".", 2)[0]  # "accessguard_gui"
 
 if TYPE_CHECKING:  # the window owns this collaborator; no import at run time
     from .main_window import MainWindow
+
+
+def service_hooks() -> ModuleType:
+    """ui/service/window, the window's service-database hooks: imported on first use (it
+    brings the import/publish pipeline, ~40 ms), not by every start."""
+    from .service import window
+
+    return window
+
+
+def loaded_service_hooks() -> ModuleType | None:
+    """The service hooks if this process already uses service databases (one was
+    opened or linked: ``core.interchange.linked`` is loaded), else None. Only a
+    companion file can be linked, and linking loads that module first."""
+    if f"{_APP}.core.interchange.linked" not in sys.modules:
+        return None
+    return service_hooks()
 
 
 @contextmanager
@@ -73,6 +92,8 @@ class FileHandling:
         """Switch to another database; on any error stay on the current one."""
         if not self.window.maybe_keep_pending("opening another database"):
             return False
+        from .opening import open_database  # the schema and sign-in dialogs come with it
+
         with busy_cursor():
             db = open_database(
                 self.window,
@@ -90,7 +111,9 @@ class FileHandling:
     def set_database(self, db: Database) -> None:
         self.window._save_pages()
         self.window._close_access_windows()
-        service_window.database_closing(self.window)
+        hooks = loaded_service_hooks()
+        if hooks is not None:
+            hooks.database_closing(self.window)
         old = self.window.db
         self.window.store.clear()
         self.window.db = db
@@ -103,7 +126,7 @@ class FileHandling:
         self.window._update_title()
         self.window._update_actions()
         self.window.database_changed.emit(db)
-        service_window.database_opened(self.window)
+        self.window.service_opened()
         if db.backup_path is not None:
             self.window.statusBar().showMessage(
                 f"Upgraded the file; the original is kept at {db.backup_path}.", 10000

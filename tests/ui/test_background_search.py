@@ -37,10 +37,15 @@ def users_db(tmp_path: Path) -> Iterator[Database]:
 
 def background_model(db: Database) -> RecordTableModel:
     """A model that treats this small file like a million rows, and every read as slow:
-    every read off-thread."""
-    return RecordTableModel(
+    every read off-thread — the first one too: the model starts empty and searching,
+    then shows its first page and counts the rest."""
+    model = RecordTableModel(
         db, browse.USERS, PendingStore(), background_rows=0, inline_budget=0
     )
+    assert model.is_searching() and model.rowCount() == 0
+    model.finish_counting()
+    assert model.rowCount() == USERS
+    return model
 
 
 def test_a_search_runs_off_the_gui_thread_and_keeps_the_old_rows_meanwhile(
@@ -209,3 +214,21 @@ def test_a_small_table_read_that_runs_too_long_moves_off_the_gui_thread(
     gui = threading.get_ident()
     assert threads[0] == gui  # tried here first...
     assert any(t != gui for t in threads[1:])  # ...and finished by a worker
+
+
+def test_a_large_tables_first_read_past_its_budget_comes_from_a_worker(
+    qtbot: Any, users_db: Database
+) -> None:
+    """Opening a large file never waits for its count: past the inline budget the
+    model starts empty ("searching"), and the rows arrive with a model reset."""
+    model = RecordTableModel(users_db, browse.USERS, background_rows=0, inline_budget=0)
+    assert model.rowCount() == 0 and model.is_searching()
+    with qtbot.waitSignal(model.modelReset, timeout=10_000):
+        pass
+    assert not model.is_searching()  # the first page is shown; the rest is counted
+    assert model.index(0, 0).data() == "user000000"
+    qtbot.waitUntil(lambda: not model.is_counting(), timeout=10_000)
+    assert model.rowCount() == USERS and model.counts() == (USERS, USERS)
+    # A table below background_rows is read at once, as before.
+    small = RecordTableModel(users_db, browse.USERS, inline_budget=0)
+    assert small.rowCount() == USERS and not small.is_searching()
