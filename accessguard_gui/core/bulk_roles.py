@@ -49,6 +49,17 @@ _targets = Table(
     "ag_bulk_targets",
     _meta,
     Column("user_id", Integer, primary_key=True),
+    Column("active", Integer, nullable=False),  # counted in the review: active users only
+    prefixes=["TEMPORARY"],
+)
+#: (role, permission): holding the role grants the permission — only for the permissions
+#: the changed role brings. Indexed by role, so counting holders is a join on an index
+#: (the recursive CTE joined directly was scanned once per assignment: 6 s for 31k users).
+_grants = Table(
+    "ag_bulk_grants",
+    _meta,
+    Column("role_id", Integer, primary_key=True),
+    Column("permission_id", Integer, primary_key=True),
     prefixes=["TEMPORARY"],
 )
 
@@ -154,9 +165,14 @@ def _fill_targets(session: Session, edit: BulkRoleChange, role_id: int) -> int:
     found = matching.subquery("bulk_matching")
     holders = select(UserRole.user_id).where(UserRole.role_id == bindparam("bulk_role"))
     user = found.c[0]
-    wanted = select(user).where(user.in_(holders) if edit.remove else user.not_in(holders))
+    wanted = (
+        select(user, User.active)
+        .join(User, User.id == user)
+        .where(user.in_(holders) if edit.remove else user.not_in(holders))
+    )
     session.execute(
-        insert(_targets).from_select(["user_id"], wanted), {**params, "bulk_role": role_id}
+        insert(_targets).from_select(["user_id", "active"], wanted),
+        {**params, "bulk_role": role_id},
     )
     return int(session.scalar(select(func.count()).select_from(_targets)) or 0)
 
@@ -302,6 +318,12 @@ def review_bulk_role_change(session: Session, edit: BulkRoleChange, now: datetim
     summarise it: the users changed and, per permission the role brings, how many of
     them gain (or lose) it.
 
+    Counted without comparing every (user, permission) pair before and after (118
+    permissions × 31,000 users took seconds): a user gains (loses) a permission the
+    role brings unless another of their live roles grants it too. So per permission:
+    the users reached (active, with a live assignment to the role after the assignment
+    or before the removal) minus those of them holding it through another role.
+
     Raises:
         AccessGuardError: as ``apply_bulk_role_change`` (the review names the refusal).
     """
@@ -313,54 +335,77 @@ def review_bulk_role_change(session: Session, edit: BulkRoleChange, now: datetim
         users = _fill_targets(session, edit, role.id)
         if not users:
             return BulkImpact(0, ())
-        before = _held_counts(session, role.id, now)
+        live_after = edit.remove or edit.expires_at is None or edit.expires_at > now
+        reached, elsewhere = (
+            _held_elsewhere(session, role.id, now, removing=edit.remove) if live_after else (0, {})
+        )
         _change_targets(session, edit, role, audited=False)
-        after = _held_counts(session, role.id, now)
     finally:
         _drop_targets(session)
-    labels = _permission_labels(session, set(before) | set(after))
-    counts = []
-    for pid in sorted(set(before) | set(after), key=lambda p: labels.get(p, "")):
-        delta = after.get(pid, 0) - before.get(pid, 0)
-        if delta:
-            label = labels.get(pid, f"permission #{pid}")
-            counts.append(PermissionCount(label, abs(delta), delta > 0))
+    labels = _permission_labels(session, set(elsewhere))
+    counts = [
+        PermissionCount(labels.get(pid, f"permission #{pid}"), reached - n, not edit.remove)
+        for pid, n in sorted(elsewhere.items(), key=lambda item: labels.get(item[0], ""))
+        if reached - n
+    ]
     return BulkImpact(users, tuple(counts))
 
 
-def _held_counts(session: Session, role_id: int, now: datetime) -> dict[int, int]:
-    """For each permission ``role_id`` brings (its own and those of roles it inherits
-    from): how many of the target users hold it, through any live assignment."""
+def _held_elsewhere(
+    session: Session, role_id: int, now: datetime, *, removing: bool
+) -> tuple[int, dict[int, int]]:
+    """The target users the change reaches — active ones; when ``removing``, only those
+    whose assignment to the role is live — and, for each permission the role brings (its
+    own and those of roles it inherits from), how many of them hold it through a live
+    assignment to another role."""
+    live = or_(UserRole.expires_at.is_(None), UserRole.expires_at > now)
+    reached = select(_targets.c.user_id).where(_targets.c.active.is_(True))
+    if removing:
+        reached = reached.where(
+            _targets.c.user_id.in_(
+                select(UserRole.user_id).where(UserRole.role_id == role_id, live)
+            )
+        )
+    count = int(session.scalar(select(func.count()).select_from(reached.subquery())) or 0)
     up = rbac._inherited_cte(select(literal(role_id).label("role_id")), "bulk_up")
     perms = select(RolePermission.permission_id).where(
         RolePermission.role_id.in_(select(up.c.role_id))
     )
     start = select(
-        RolePermission.permission_id.label("permission_id"),
         RolePermission.role_id.label("role_id"),
+        RolePermission.permission_id.label("permission_id"),
     ).where(RolePermission.permission_id.in_(perms))
     granting = start.cte("bulk_granting", recursive=True)
     granting = granting.union(
-        select(granting.c.permission_id, RoleInheritance.role_id).where(
+        select(RoleInheritance.role_id, granting.c.permission_id).where(
             RoleInheritance.inherits_from_id == granting.c.role_id
         )
     )
-    query = (
-        select(granting.c.permission_id, func.count(func.distinct(UserRole.user_id)))
-        .select_from(_targets)
-        .join(UserRole, UserRole.user_id == _targets.c.user_id)
-        .join(User, User.id == UserRole.user_id)
-        .join(granting, granting.c.role_id == UserRole.role_id)
-        .where(
-            User.active.is_(True),
-            or_(UserRole.expires_at.is_(None), UserRole.expires_at > now),
+    conn = session.connection()
+    _grants.drop(conn, checkfirst=True)
+    _grants.create(conn)
+    try:
+        session.execute(
+            insert(_grants).from_select(
+                ["role_id", "permission_id"], select(granting.c.role_id, granting.c.permission_id)
+            )
         )
-        .group_by(granting.c.permission_id)
-    )
-    held = {int(p): int(n) for p, n in session.execute(query)}
-    for (pid,) in session.execute(perms):
-        held.setdefault(int(pid), 0)
-    return held
+        # Driven by the reached users (an IN list): the planner, knowing nothing of the
+        # temporary tables, otherwise walked every active user or every granting role's
+        # members.
+        query = (
+            select(_grants.c.permission_id, func.count(func.distinct(UserRole.user_id)))
+            .select_from(UserRole)
+            .join(_grants, _grants.c.role_id == UserRole.role_id)
+            .where(UserRole.user_id.in_(reached), UserRole.role_id != role_id, live)
+            .group_by(_grants.c.permission_id)
+        )
+        held = {int(p): int(n) for p, n in session.execute(query)}
+        for (pid,) in session.execute(perms.distinct()):
+            held.setdefault(int(pid), 0)
+    finally:
+        _grants.drop(conn)
+    return count, held
 
 
 def _permission_labels(session: Session, ids: set[int]) -> dict[int, str]:

@@ -173,3 +173,24 @@ def test_nothing_to_change_writes_nothing(org: Database) -> None:
             s.query(UserRole).filter(UserRole.role_id == rbac.get_role(s, "Auditor").id).count()
             == 0
         )
+
+
+def test_review_of_a_removal_counts_who_keeps_a_permission_through_another_role(
+    org: Database,
+) -> None:
+    _save(org, [BulkRoleChange("Sales", UserMatch("sa"), 4)])
+    report = impact.review(org, [BulkRoleChange("Sales", UserMatch("sa"), 4, remove=True)])
+    (step,) = report.per_edit
+    assert step.bulk is not None and step.users_checked == 4
+    counts = {(p.permission, p.gained): p.users for p in step.bulk.permissions}
+    # sally is inactive (holds nothing); samir keeps read through Staff.
+    assert counts == {("Ledger: read", False): 2, ("Ledger: write", False): 3}
+    assert (step.gained_count, step.lost_count) == (0, 5)
+
+
+def test_review_of_an_assignment_already_expired_gains_nothing(org: Database) -> None:
+    past = datetime(2020, 1, 1, tzinfo=UTC)
+    report = impact.review(org, [BulkRoleChange("Sales", UserMatch("sa"), 4, expires_at=past)])
+    (step,) = report.per_edit
+    assert step.bulk is not None and step.users_checked == 3
+    assert step.bulk.permissions == ()
