@@ -317,11 +317,6 @@ def test_bob_cannot_change_users_or_grant_himself_administer_by_hand(org: Org) -
 # ---------------------------------------------------------------------- alice: edit users
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="operators.initial_access records db.operator (the OS user) on PostgreSQL "
-    "while sign-in is off; the server refuses it: it must record the login (O1)",
-)
 def test_alice_edits_users_and_the_server_records_her(org: Org) -> None:
     _alice_edits_users(org, claim=False)
 
