@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..core import changes
+from PySide6.QtCore import QCoreApplication, QEventLoop, Qt, QTimer
+from PySide6.QtWidgets import QApplication, QProgressDialog
+
+from ..core import browse, changes
+from ..core.bulk_roles import BulkRoleChange
 from ..core.changes import Edit, EditFailed
 from ..core.database import Database
 from ..core.errors import (
@@ -12,10 +18,16 @@ from ..core.errors import (
     ConflictError,
     DatabaseBusyError,
     DuplicateError,
+    QueryStoppedError,
     ReadOnlyDatabaseError,
     ValidationError,
 )
 from .pending import PendingStore
+
+#: A save of this many edits, or with a change of every user of a view (a million
+#: assignments and their audit entries take minutes), runs off the GUI thread: a
+#: progress dialog with Cancel shows at once and the window keeps painting.
+BACKGROUND_EDITS = 200
 
 
 @dataclass(frozen=True)
@@ -71,14 +83,24 @@ def save_pending(db: Database, store: PendingStore, reason: str = "") -> SaveOut
     edits = store.edits_for_save()
     if not edits:
         return SaveOutcome(0)
-    noun = "change" if len(edits) == 1 else "changes"
     store.clear_failures()
+    cancel: threading.Event | None = None
     try:
-        with db.action(f"Save {len(edits)} {noun}") as session:
-            if reason.strip():
-                session.info["reason"] = reason  # read by the audit hook (core/audit.py)
-            # The action is the unit: it rolls back on EditFailed, no SAVEPOINT needed.
-            changes.apply_edits(session, edits, savepoint=False)
+        if _long_save(edits):
+            cancel = threading.Event()
+            _apply_off_thread(db, edits, reason, cancel)
+        else:
+            _apply(db, edits, reason, None)
+    except QueryStoppedError as exc:
+        if cancel is None or not cancel.is_set():
+            return SaveOutcome(0, f"Nothing was saved. {exc.message}", _hint(exc), None, exc)
+        return SaveOutcome(
+            0,
+            "Saving was cancelled; nothing was saved.",
+            "Your changes are still pending: save again when you are ready.",
+            None,
+            exc,
+        )
     except EditFailed as exc:
         original = store.failing_original(exc.index) or exc.edit
         store.mark_failed(original, exc.cause.message)
@@ -93,3 +115,70 @@ def save_pending(db: Database, store: PendingStore, reason: str = "") -> SaveOut
         return SaveOutcome(0, f"Nothing was saved. {exc.message}", _hint(exc), None, exc)
     store.clear()
     return SaveOutcome(len(edits))
+
+
+def _long_save(edits: Sequence[Edit]) -> bool:
+    if QCoreApplication.instance() is None:  # no event loop to keep alive (scripts, benches)
+        return False
+    return len(edits) >= BACKGROUND_EDITS or any(isinstance(e, BulkRoleChange) for e in edits)
+
+
+def _apply(
+    db: Database, edits: Sequence[Edit], reason: str, cancel: threading.Event | None
+) -> None:
+    """The save itself: ONE action, all or nothing; ``cancel`` stops it (rolled back)."""
+    noun = "change" if len(edits) == 1 else "changes"
+    with db.action(f"Save {len(edits)} {noun}") as session:
+        if reason.strip():
+            session.info["reason"] = reason  # read by the audit hook (core/audit.py)
+        # The action is the unit: it rolls back on EditFailed, no SAVEPOINT needed.
+        if cancel is None:
+            changes.apply_edits(session, edits, savepoint=False)
+        else:
+            with browse.bounded(session, cancel=cancel):
+                changes.apply_edits(session, edits, savepoint=False)
+
+
+def _apply_off_thread(
+    db: Database, edits: Sequence[Edit], reason: str, cancel: threading.Event
+) -> None:
+    """``_apply`` on a worker thread while a modal progress dialog (Cancel) keeps the
+    window painting; returns when it is done, raising what it raised."""
+    outcome: list[BaseException | None] = []
+
+    def work() -> None:
+        try:
+            _apply(db, edits, reason, cancel)
+        except BaseException as exc:  # noqa: BLE001 - handed to the GUI thread
+            outcome.append(exc)
+        else:
+            outcome.append(None)
+
+    n = len(edits)
+    progress = QProgressDialog(
+        f"Saving {n:,} change{'s' if n != 1 else ''}\u2026",
+        "Cancel",
+        0,
+        0,
+        QApplication.activeWindow(),
+    )
+    progress.setWindowTitle("Saving")
+    progress.setWindowModality(Qt.WindowModality.ApplicationModal)
+    progress.setMinimumDuration(0)
+    progress.canceled.connect(cancel.set)
+    worker = threading.Thread(target=work, name="save", daemon=True)
+    loop = QEventLoop()
+    poll = QTimer()
+    poll.setInterval(15)
+    poll.timeout.connect(lambda: None if worker.is_alive() else loop.quit())
+    worker.start()
+    progress.show()
+    poll.start()
+    loop.exec()
+    poll.stop()
+    worker.join()
+    progress.close()
+    progress.deleteLater()
+    error = outcome[0] if outcome else None
+    if error is not None:
+        raise error
