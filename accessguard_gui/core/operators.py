@@ -33,7 +33,7 @@ from enum import StrEnum
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import event, select, text
+from sqlalchemy import event, inspect, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 
@@ -355,6 +355,22 @@ def _scope(session: Session) -> _Scope:
     return found
 
 
+#: What an operator may change of their own account with nothing but view.
+_OWN_FIELDS = frozenset({"password_hash", "updated_at", "version"})
+
+
+def _own_password(obj: User, access: OperatorAccess) -> bool:
+    """Is this the signed-in operator changing nothing but their own password? Every
+    operator may (with view alone): a password only its owner knows is the point."""
+    if not access.signed_in or name_key(obj.username or "") != name_key(access.name):
+        return False
+    state = inspect(obj)
+    if state.pending:
+        return False
+    changed = {a.key for a in state.attrs if a.history.has_changes()}
+    return bool(changed) and changed <= _OWN_FIELDS
+
+
 def _needed(session: Session, obj: Any, new: bool) -> AppAction | None:
     """The action a change to ``obj`` needs (None: no permission needed)."""
     if isinstance(obj, AuditEntry):
@@ -413,14 +429,18 @@ def _before_flush(session: Session, _context: UOWTransaction, _instances: object
         (obj, False) for obj in session.dirty if session.is_modified(obj, include_collections=False)
     ]
     changes += [(obj, False) for obj in session.deleted]
+    deleted = {id(obj) for obj in session.deleted}
     touched_admin = False
     for obj, new in changes:
-        needed = _needed(session, obj, new)
+        own = id(obj) not in deleted and isinstance(obj, User) and _own_password(obj, access)
+        needed = AppAction.VIEW if own else _needed(session, obj, new)
         if needed is None:
             continue
         if not access.may(needed):
             raise access.refusal(needed)
-        touched_admin = touched_admin or needed is AppAction.ADMINISTER
+        # An operator's own password counts too: removing the last administrator's
+        # password would lock everyone out (_before_commit).
+        touched_admin = touched_admin or own or needed is AppAction.ADMINISTER
     if touched_admin:
         session.info.pop(_ADMIN_CACHE_KEY, None)  # the administrative scope may change
         session.info[_TOUCHED_ADMIN_KEY] = True

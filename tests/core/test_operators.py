@@ -639,6 +639,25 @@ def test_the_last_administrator_cannot_be_removed(org: Database) -> None:
         rbac.deassign_user(s, "alice", ADMIN_ROLE)
 
 
+def test_every_operator_may_change_their_own_password_only(org: Database) -> None:
+    org.sign_in("bob", PASSWORD)  # view alone
+    new_hash = _hash("bob's new password")
+    with org.action("My password") as s:
+        changes.apply_edits(s, [SetPasswordHash("bob", new_hash)])
+    with pytest.raises(EditFailed), org.action("My name") as s:
+        changes.apply_edits(
+            s, [Update(Entity.USER, _id(org, User, "bob"), None, {"email": "b@x.org"})]
+        )
+    with pytest.raises(EditFailed), org.action("Her password") as s:
+        changes.apply_edits(s, [SetPasswordHash("alice", new_hash)])
+    org.sign_out()
+    assert org.sign_in("bob", "bob's new password").name == "bob"
+    # The last administrator cannot remove their own password: nobody could sign in.
+    org.sign_in("alice", PASSWORD)
+    with pytest.raises(LockoutError), org.action("No password") as s:
+        changes.apply_edits(s, [SetPasswordHash("alice", None)])
+
+
 def test_setup_edits_skip_what_exists(org: Database) -> None:
     org.sign_in("alice", PASSWORD)
     with org.read() as s:
