@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,6 +23,34 @@ if TYPE_CHECKING:
 
     from .core.database import Database
     from .ui.main_window import MainWindow
+
+
+#: Qt-free modules the first window needs: the database layer (SQLAlchemy, most of the
+#: start-up's imports) and the table queries. Imported on a thread while Qt starts.
+PRELOAD = ("accessguard_gui.core.database", "accessguard_gui.core.browse")
+
+
+def preload(modules: Sequence[str] = PRELOAD) -> threading.Thread:
+    """Import ``modules`` on a thread while the GUI thread imports PySide6 and makes the
+    QApplication; join it before the first use. Only Qt-free modules: their import makes
+    no Qt object (colours, fonts) before the application and its scheme exist.
+
+    A module that fails to import here is imported again where it is used, and fails
+    there with its real error.
+    """
+
+    def work() -> None:
+        import importlib
+
+        for name in modules:
+            try:
+                importlib.import_module(name)
+            except Exception:  # noqa: BLE001 - reported by the import where it is used
+                return
+
+    thread = threading.Thread(target=work, name="accessguard-preload", daemon=True)
+    thread.start()
+    return thread
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -117,14 +146,30 @@ def build_window(db: Database, qsettings: QSettings) -> MainWindow:
     return MainWindow(db, settings)
 
 
-def main(argv: Sequence[str] | None = None, qsettings: QSettings | None = None) -> int:
+def _say_started_and_quit(window: MainWindow) -> None:
+    """``--exit-after-start``: the smoke test of an installed app sees the title."""
+    from PySide6.QtWidgets import QApplication
+
+    print(f"started: {window.windowTitle()}", flush=True)
+    QApplication.quit()
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    qsettings: QSettings | None = None,
+    *,
+    started: Callable[[MainWindow], object] | None = None,
+) -> int:
     """Start the app; returns the exit code.
 
     Args:
         argv: the command line without the program name (default: ``sys.argv[1:]``).
         qsettings: where settings live (tests pass a temporary file; default: the user's).
+        started: called once the window is shown and the event loop runs (benchmarks
+            and smoke tests; ``--exit-after-start`` prints the title and quits there).
     """
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    loading = preload()  # SQLAlchemy imports while Qt starts (bench/bench_startup.py)
     from PySide6.QtCore import QCoreApplication
     from PySide6.QtWidgets import QApplication
 
@@ -142,19 +187,18 @@ def main(argv: Sequence[str] | None = None, qsettings: QSettings | None = None) 
     app.setWindowIcon(app_icon())
     theme.install(app, args.color_scheme)
     qsettings = qsettings if qsettings is not None else default_settings()
+    loading.join()
     db = choose_database(args, AppSettings(qsettings).last_database())
     if db is None:
         return 0
     window = build_window(db, qsettings)
     window.show()
-    if args.exit_after_start:
+    if started is None and args.exit_after_start:
+        started = _say_started_and_quit
+    if started is not None:
         from PySide6.QtCore import QTimer
 
-        def painted() -> None:
-            print(f"started: {window.windowTitle()}", flush=True)
-            app.quit()
-
-        QTimer.singleShot(0, painted)
+        QTimer.singleShot(0, lambda: started(window))
     try:
         return app.exec()
     finally:

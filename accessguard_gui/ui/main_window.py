@@ -48,7 +48,13 @@ from .settings import AppSettings
 from .table_page import PAGES, PageKind, TablePage
 from .window_details import AUDIT_HISTORY_LIMIT, DetailsPane
 from .window_editing import CHOICES_LIMIT, DELETE_LIMIT, Editing, created_at
-from .window_files import FileHandling, busy_cursor, loaded_service_hooks, service_hooks
+from .window_files import (
+    FileHandling,
+    busy_cursor,
+    hooks_for,
+    loaded_service_hooks,
+    service_hooks,
+)
 from .window_saving import Saving
 
 __all__ = [
@@ -171,12 +177,7 @@ class MainWindow(QMainWindow):
         self._update_title()
         self._update_actions()
         self.current_page().view.setFocus()  # the keyboard starts in the table
-        # A service file's companion is linked (ui/service). Unless this process already
-        # uses service files, that check imports their code: after the first paint.
-        if loaded_service_hooks() is not None:
-            self.service_opened()
-        else:
-            QTimer.singleShot(0, self, self.service_opened)
+        self.service_opened()  # a service file's companion: link it (ui/service)
 
     # ================================================================ building
 
@@ -581,8 +582,10 @@ class MainWindow(QMainWindow):
     def service_opened(self) -> None:
         """``self.db`` is new: link it if it is a service file's companion (its title
         then names the service file), or start the import it was made for."""
-        service_hooks().database_opened(self)
-        self._update_title()
+        hooks = hooks_for(self.db)
+        if hooks is not None:
+            hooks.database_opened(self)
+            self._update_title()
 
     def import_organisation(self) -> Any:
         from .interchange import window

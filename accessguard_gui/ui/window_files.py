@@ -23,6 +23,9 @@ from ..core.errors import AccessGuardError
 from . import messages
 
 _APP = __name__.rsplit(".", 2)[0]  # "accessguard_gui"
+#: core.interchange.linked.COMPANION, named here so that an ordinary start need not import
+#: the interchange pipeline to tell; tests/ui/test_files.py pins the two equal.
+SERVICE_COMPANION = "companion.db"
 
 if TYPE_CHECKING:  # the window owns this collaborator; no import at run time
     from .main_window import MainWindow
@@ -38,11 +41,22 @@ def service_hooks() -> ModuleType:
 
 def loaded_service_hooks() -> ModuleType | None:
     """The service hooks if this process already uses service databases (one was
-    opened or linked: ``core.interchange.linked`` is loaded), else None. Only a
-    companion file can be linked, and linking loads that module first."""
+    opened or linked: ``core.interchange.linked`` is loaded), else None."""
     if f"{_APP}.core.interchange.linked" not in sys.modules:
         return None
     return service_hooks()
+
+
+def hooks_for(db: Database) -> ModuleType | None:
+    """The service hooks when ``db`` may concern them: service files are in use, or
+    ``db`` is a companion (the file linked editing works on). An ordinary file opened
+    by an ordinary start never loads them."""
+    loaded = loaded_service_hooks()
+    if loaded is not None:
+        return loaded
+    if db.path is not None and db.path.name == SERVICE_COMPANION:
+        return service_hooks()
+    return None
 
 
 @contextmanager

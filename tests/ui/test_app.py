@@ -126,3 +126,49 @@ def test_python_dash_m_entry_point() -> None:
         check=True,
     )
     assert "usage: accessguard" in out.stdout and "--demo" in out.stdout
+
+
+def test_preload_imports_the_database_layer_on_a_thread() -> None:
+    """The start overlaps SQLAlchemy's import with Qt's: the preload thread imports the
+    Qt-free modules it names, and a name that cannot be imported ends it quietly (the
+    import where the module is used reports the error)."""
+    import sys
+    import threading
+
+    thread = app.preload(("json", "accessguard_gui.no_such_module", "csv"))
+    thread.join(30)
+    assert not thread.is_alive() and thread is not threading.current_thread()
+    seen = [name for name in ("json", "accessguard_gui.no_such_module") if name in sys.modules]
+    assert seen == ["json"]
+    assert all(name.startswith("accessguard_gui.core.") for name in app.PRELOAD)
+
+
+def test_started_is_called_with_the_shown_window(
+    db_path: Path, tmp_path: Path, qtbot: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``started`` (benchmarks) and --exit-after-start run once the event loop turns,
+    with the window shown; --exit-after-start prints the title and quits."""
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from accessguard_gui.ui.main_window import MainWindow
+
+    Database(db_path).close()
+    settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    shown: list[bool] = []
+    before = set(QApplication.topLevelWidgets())
+
+    def started(window: Any) -> None:
+        shown.append(window.isVisible())
+        window.close()
+        window.deleteLater()
+        QApplication.quit()
+
+    assert app.main([str(db_path)], settings, started=started) == 0
+    assert shown == [True]
+    assert app.main([str(db_path), "--exit-after-start"], settings) == 0
+    assert "started: AccessGuard — accessguard.db" in capsys.readouterr().out
+    for window in set(QApplication.topLevelWidgets()) - before:
+        if isinstance(window, MainWindow):
+            window.close()
+            window.deleteLater()

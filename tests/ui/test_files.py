@@ -245,3 +245,42 @@ def test_opening_another_database_drops_the_old_pages(
     assert window.open_path(other)
     qtbot.waitUntil(lambda: all(m not in window.findChildren(RecordTableModel) for m in old_models))
     assert window.page("users").model.db is window.db
+
+
+def test_an_ordinary_start_leaves_the_service_code_alone(tmp_path: Path) -> None:
+    """The window tells a service file's companion by its name without importing the
+    interchange pipeline: the name it uses is the one core/interchange/linked.py gives
+    the file, and an ordinary file loads neither the service code, nor the import
+    pipeline, nor Alembic (its schema is current), nor Argon2 (nobody signs in)."""
+    import subprocess
+    import sys
+
+    from accessguard_gui.core.interchange.linked import COMPANION
+    from accessguard_gui.ui.window_files import SERVICE_COMPANION
+
+    assert SERVICE_COMPANION == COMPANION
+    Database(tmp_path / "plain.db", operator="tester").close()
+    probe = (
+        "import sys, os\n"
+        "os.environ['QT_QPA_PLATFORM'] = 'offscreen'\n"
+        "from PySide6.QtCore import QSettings\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "app = QApplication([])\n"
+        "from accessguard_gui.core.database import Database\n"
+        "from accessguard_gui.ui.main_window import MainWindow\n"
+        "from accessguard_gui.ui.settings import AppSettings\n"
+        "db = Database(sys.argv[1], operator='tester')\n"
+        "s = QSettings(sys.argv[2], QSettings.Format.IniFormat)\n"
+        "w = MainWindow(db, AppSettings(s)); w.show(); app.processEvents()\n"
+        "heavy = ('.service', 'pipeline', 'linked', 'publish', 'alembic', 'argon2')\n"
+        "print([m for m in sys.modules if any(h in m for h in heavy)])\n"
+        "w.close(); db.close()\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe, str(tmp_path / "plain.db"), str(tmp_path / "s.ini")],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout
