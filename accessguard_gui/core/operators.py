@@ -745,7 +745,7 @@ def sign_in(db: Database, username: str, password: str) -> OperatorAccess:
     recorded = _record_attempt(db, record, access is not None, now)
     if access is None:
         db.sign_in_failures[record] = [*local, now]
-        message = None if recorded else _unrecorded(delay_after(failures + 1))
+        message = None if recorded else _unrecorded(delay_after(failures + 1), db)
         raise SignInError(retry_after=delay_after(failures + 1), message=message)
     db.sign_in_failures.pop(record, None)
     db.become(access)
@@ -755,14 +755,16 @@ def sign_in(db: Database, username: str, password: str) -> OperatorAccess:
 def _record_attempt(db: Database, record: str, succeeded: bool, now: datetime) -> bool:
     """Write the attempt to the trail; False if the file cannot be written."""
     if db.read_only:
-        db.sign_in_note = (
-            "This file is open read-only: sign-ins cannot be recorded in its audit trail."
-        )
+        db.sign_in_note = "This file is read-only: sign-ins cannot be recorded in its audit trail."
         return False
     entry = sign_in_entry(record, db.os_operator, succeeded, now)
-    with db.internal_session(write=True) as session:
-        write_sign_in(session, entry)
-        session.commit()
+    try:
+        with db.internal_session(write=True) as session:
+            write_sign_in(session, entry)
+            session.commit()
+    except DBAPIError:  # busy past the timeout, or the file became unwritable
+        db.sign_in_note = "The sign-in could not be recorded in the audit trail (busy)."
+        return False
     return True
 
 
@@ -773,10 +775,8 @@ def _waiting(wait: float, db: Database) -> str:
     return text if not db.read_only else text + " (Failures are counted in this program only.)"
 
 
-def _unrecorded(wait: float) -> str:
-    return str(SignInError(retry_after=wait)) + (
-        " (This file is read-only: the attempt could not be recorded in its audit trail.)"
-    )
+def _unrecorded(wait: float, db: Database) -> str:
+    return f"{SignInError(retry_after=wait)} ({db.sign_in_note})"
 
 
 def sign_out(db: Database) -> OperatorAccess:

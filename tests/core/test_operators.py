@@ -581,6 +581,31 @@ def test_a_read_only_file_counts_failures_in_the_process(org: Database, clock: C
     assert _dump(org) == before
 
 
+def test_a_busy_file_still_slows_sign_ins_down(org: Database, clock: Clock) -> None:
+    """Another program holds the write lock: the attempt cannot be recorded, so it is
+    counted in the process, and the sign-in itself still works."""
+    assert org.path is not None
+    busy = Database(org.path, busy_timeout=0.05)
+    busy.clock = clock
+    holder = sqlite3.connect(org.path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(SignInError):
+            busy.sign_in("bob", "wrong")
+        with pytest.raises(SignInError) as second:
+            busy.sign_in("bob", "wrong")
+        assert second.value.retry_after == 1 and "(busy)" in str(second.value)
+        with pytest.raises(SignInError):
+            busy.sign_in("bob", PASSWORD)  # waiting, though nothing reached the trail
+        clock.advance(1)
+        assert busy.sign_in("bob", PASSWORD).name == "bob"
+        assert busy.sign_in_note is not None and "busy" in busy.sign_in_note
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+        busy.close()
+
+
 # ---------------------------------------------------------------------- the setting
 
 
