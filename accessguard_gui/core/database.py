@@ -20,6 +20,11 @@ File-level helpers live in ``sqlite_files``.
 
 On a PostgreSQL URL the schema is created or upgraded in place, and write transactions
 take turns through one advisory lock (``_writers_take_turns``), as on an SQLite file.
+
+Operators (core/operators.py): ``db.access`` says who is at the keyboard and what they
+may do. A database that requires sign-in reads and writes nothing until ``sign_in``;
+every action re-reads the operator's rights in its own transaction and its session
+refuses, through ``operators.gate``, each change the operator may not make.
 """
 
 from __future__ import annotations
