@@ -36,8 +36,9 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import Executable
 
-from . import rbac
+from . import rbac, review_sql
 from .keys import name_key
 from .models import (
     Permission,
@@ -253,7 +254,9 @@ def _user_queries() -> tuple[Any, Select[Any]]:
     from. ``up`` is that closure through every assignment (expired ones included), each
     role once; one statement instead of three saved two thirds of the time.
     """
-    start = select(UserRole.role_id.label("role_id")).where(UserRole.user_id == bindparam("user_id"))
+    start = select(UserRole.role_id.label("role_id")).where(
+        UserRole.user_id == bindparam("user_id")
+    )
     up = rbac._inherited_cte(start, "explain_up")
     in_up = select(up.c.role_id)
     reached = select(RolePermission.permission_id).where(RolePermission.role_id.in_(in_up))
@@ -281,13 +284,23 @@ def _user_queries() -> tuple[Any, Select[Any]]:
             UserRole.expires_at.label("t"),
         ).where(UserRole.user_id == bindparam("user_id")),
         select(
-            literal(1), page.c.id, page.c.name, page.c.action, page.c.name_key,
-            RolePermission.role_id, cast(null(), UserRole.expires_at.type),
+            literal(1),
+            page.c.id,
+            page.c.name,
+            page.c.action,
+            page.c.name_key,
+            RolePermission.role_id,
+            cast(null(), UserRole.expires_at.type),
         )
         .join(RolePermission, RolePermission.permission_id == page.c.id)
         .where(RolePermission.role_id.in_(in_up)),
         select(
-            literal(2), Role.id, Role.name, _parent_list(), no_text, no_int,
+            literal(2),
+            Role.id,
+            Role.name,
+            _parent_list(),
+            no_text,
+            no_int,
             cast(null(), UserRole.expires_at.type),
         ).where(Role.id.in_(in_up)),
     )
@@ -306,20 +319,45 @@ def _user_queries() -> tuple[Any, Select[Any]]:
     return answer, counts
 
 
+@lru_cache(maxsize=2)
+def _user_query(by_id: bool) -> Executable:
+    return select(
+        User.id,
+        User.username,
+        User.display_name,
+        User.email,
+        User.active,
+        User.password_hash.is_not(None),
+        User.created_at,
+        User.updated_at,
+        User.version,
+    ).where(User.id == bindparam("user") if by_id else User.username_key == bindparam("user"))
+
+
 def _user_row(session: Session, user: Ref) -> UserRow:
     """The user as a plain row read with Core (an ORM load cost a millisecond); unknown
     references go through rbac.get_user, which names the problem."""
     if isinstance(user, str) or (isinstance(user, int) and not isinstance(user, bool)):
-        cond = User.id == user if isinstance(user, int) else User.username_key == name_key(user)
-        row = session.execute(
-            select(
-                User.id, User.username, User.display_name, User.email, User.active,
-                User.password_hash.is_not(None), User.created_at, User.updated_at,
-                User.version,
-            ).where(cond)
-        ).first()
-        if row is not None:
-            return UserRow(*row)
+        by_id = isinstance(user, int)
+        rows = review_sql.fetch(
+            session,
+            _user_query(by_id),
+            {"user": user if by_id else name_key(str(user))},
+            time_columns=(6, 7),
+        )
+        if rows:
+            uid, name, shown, email, active, has_password, created, updated, version = rows[0]
+            return UserRow(
+                uid,
+                name,
+                shown,
+                email,
+                bool(active),
+                bool(has_password),
+                created,
+                updated,
+                version,
+            )
     return UserRow.of(rbac.get_user(session, user))
 
 
@@ -359,26 +397,29 @@ def effective_permissions(
     assignments: dict[int, tuple[datetime | None, bool]] = {}
     holders: list[Any] = []
     graph = _RoleGraph({}, {})
-    for kind, a, b, c, d, e, t in session.execute(answer_q, params):
+    for kind, a, b, c, d, e, t in review_sql.fetch(session, answer_q, params):
         if kind == 0:
-            assignments[a] = _assignment(t, moment)
+            assignments[a] = _assignment(review_sql.read_moment(t), moment)
         elif kind == 1:
             holders.append((d, c, a, b, e))  # sorted below by (resource key, action)
         else:
             graph.names[a] = b
             graph.parents[a] = parse_ids(c)
-    total = granted_total = 0
-    if counts and assignments:
-        total, granted_total = session.execute(counts_q, params).one()
-        granted_total = granted_total if u.active else 0
-    if not holders:
-        return UserAccess(u, (), False, int(total), int(granted_total))
     holders.sort()
-    order = list(graph.names)
     grouped: dict[int, list[Any]] = {}
     for row in holders:
         grouped.setdefault(row[2], []).append(row)
     truncated = len(grouped) > limit
+    # A first page that holds every permission counts them itself (below); otherwise two
+    # more closures in SQL (as much as the answer itself on a deep hierarchy).
+    counted_here = after is None and not truncated and paths_per_permission > 0
+    total = granted_total = 0
+    if counts and assignments and not counted_here:
+        ((total, granted_total),) = review_sql.fetch(session, counts_q, params, moments=("now",))
+        granted_total = granted_total if u.active else 0
+    if not holders:
+        return UserAccess(u, (), False, int(total), int(granted_total))
+    order = list(graph.names)
     perm_ids = list(grouped)[:limit]
     # Permissions held by the same roles have the same paths (a role holds ~15 of them).
     paths_of: dict[frozenset[int], tuple[tuple[AccessPath, ...], bool]] = {}
@@ -403,6 +444,12 @@ def effective_permissions(
                 more_paths=more,
             )
         )
+    if counts and counted_here:
+        # Every reached permission is listed; one is granted when a path from a live
+        # assignment reaches it, and the paths come live first.
+        total = len(result)
+        granted_total = sum(1 for p in result if p.paths and not p.paths[0].expired)
+        granted_total = granted_total if u.active else 0
     last = grouped[perm_ids[-1]][0]
     return UserAccess(
         u,
@@ -449,11 +496,112 @@ def _holders(permission_ids: Any) -> CTE:
 SPARSE_AUDIENCE = 50_000
 
 
-def _sparse(session: Session, members: Select[Any]) -> bool:
-    """Whether ``members`` (a SELECT of user ids) holds fewer than SPARSE_AUDIENCE rows,
-    counted no further than that."""
-    capped = members.limit(SPARSE_AUDIENCE).subquery()
-    return int(session.scalar(select(func.count()).select_from(capped)) or 0) < SPARSE_AUDIENCE
+@dataclass(frozen=True, slots=True)
+class _ResourceQueries:
+    """The statements of one kind of resource_access call, built once with bind
+    parameters (``resource_id`` or ``perm_id``, ``now``, ``cap``, ``after``, ``limit``,
+    ``user_ids``): building them per call cost more than running them on small files."""
+
+    counts: Executable
+    sparse: Executable
+    pages: dict[tuple[bool, bool], Executable]  # (sparse, after given) -> page
+    graph: Executable  # kind 0: granting role and parents, 1: direct grant, 2: action
+    assignments: Executable
+
+
+@lru_cache(maxsize=8)
+def _resource_queries(one_action: bool, only_granted: bool) -> _ResourceQueries:
+    perm_query: Any = (
+        select(bindparam("perm_id", type_=Integer))
+        if one_action
+        else select(Permission.id).where(Permission.resource_id == bindparam("resource_id"))
+    )
+    holders = _holders(perm_query)
+    live = _live(UserRole.expires_at, bindparam("now", type_=UserRole.expires_at.type))
+    members = select(UserRole.user_id).where(UserRole.role_id.in_(select(holders.c.role_id)))
+    granted_members = members.where(live)
+    listed = select(User.id).where(User.id.in_(granted_members if only_granted else members))
+    if only_granted:
+        listed = listed.where(User.active.is_(True))
+    granted_count = (
+        select(func.count())
+        .where(User.id.in_(granted_members), User.active.is_(True))
+        .scalar_subquery()
+    )
+    listed_count = (
+        granted_count
+        if only_granted
+        else select(func.count()).select_from(listed.subquery()).scalar_subquery()
+    )
+    capped = members.limit(bindparam("cap")).subquery()
+    pages: dict[tuple[bool, bool], Executable] = {}
+    for sparse in (True, False):
+        for paged in (True, False):
+            page = select(User.id, User.username, User.active, User.username_key)
+            if sparse:
+                # Few members: read them by id and sort them (a few thousand at most).
+                page = page.where(User.id.in_(granted_members if only_granted else members))
+            else:
+                # Many: walk the username index in order and keep members, so a page of a
+                # resource half the company reaches costs a page, not a sort of everyone.
+                conditions = [
+                    UserRole.user_id == User.id,
+                    UserRole.role_id.in_(select(holders.c.role_id)),
+                ]
+                if only_granted:
+                    conditions.append(live)
+                page = page.where(select(UserRole.user_id).where(*conditions).exists())
+            if only_granted:
+                page = page.where(User.active.is_(True))
+            if paged:
+                page = page.where(User.username_key > bindparam("after", type_=String))
+            pages[(sparse, paged)] = page.order_by(User.username_key).limit(bindparam("limit"))
+    granting = _granting(perm_query)
+    no_int, no_text = cast(null(), Integer), cast(null(), String)
+    return _ResourceQueries(
+        counts=select(
+            granted_count,
+            listed_count,
+            select(func.count()).select_from(capped).scalar_subquery(),
+        ),
+        sparse=select(func.count()).select_from(capped),
+        pages=pages,
+        # One statement, three kinds of rows: a round trip each cost more than the rows.
+        graph=union_all(
+            select(
+                literal(0).label("kind"),
+                granting.c.permission_id.label("a"),
+                Role.id.label("b"),
+                Role.name.label("c"),
+                _parent_list().label("d"),
+            ).join(Role, Role.id == granting.c.role_id),
+            select(
+                literal(1), RolePermission.permission_id, RolePermission.role_id, no_text, no_text
+            ).where(RolePermission.permission_id.in_(perm_query)),
+            select(literal(2), Permission.id, no_int, Permission.action, no_text).where(
+                Permission.id.in_(perm_query)
+            ),
+        ),
+        assignments=select(UserRole.user_id, UserRole.role_id, UserRole.expires_at).where(
+            UserRole.user_id.in_(bindparam("user_ids", expanding=True)),
+            UserRole.role_id.in_(select(holders.c.role_id)),
+        ),
+    )
+
+
+@lru_cache(maxsize=4)
+def _lookup_queries(by_id: bool) -> tuple[Executable, Executable]:
+    """(resource, permission): a resource by id or key, the id of one of its actions."""
+    resource = select(Resource.id, Resource.name).where(
+        Resource.id == bindparam("resource")
+        if by_id
+        else Resource.name_key == bindparam("resource")
+    )
+    permission = select(Permission.id).where(
+        Permission.resource_id == bindparam("resource_id"),
+        Permission.action == bindparam("action"),
+    )
+    return resource, permission
 
 
 def resource_access(
@@ -481,105 +629,71 @@ def resource_access(
         counts: also count the granted and the listed users over every page.
     """
     moment = now or utcnow()
-    res = rbac.get_resource(session, resource)
-    perm_query: Any = select(Permission.id).where(Permission.resource_id == res.id)
+    res_id, res_name = _resource_of(session, resource)
+    params: dict[str, Any] = {"resource_id": res_id, "now": moment}
     action_key: str | None = None
     if action is not None:
         action_key = str(action).strip().lower()
-        perm = rbac.get_permission(session, (res.id, action_key))
-        perm_query = select(literal(perm.id))
-    holders = _holders(perm_query)
-    live = _live(UserRole.expires_at, moment)
-    members = select(UserRole.user_id).where(UserRole.role_id.in_(select(holders.c.role_id)))
-    granted_members = members.where(live)
-    listed = select(User.id).where(User.id.in_(granted_members if only_granted else members))
-    if only_granted:
-        listed = listed.where(User.active.is_(True))
+        found = review_sql.fetch(
+            session, _lookup_queries(True)[1], {"resource_id": res_id, "action": action_key}
+        )
+        if not found:
+            rbac.get_permission(session, (res_id, action_key))  # names the problem
+        params["perm_id"] = found[0][0]
+    queries = _resource_queries(action_key is not None, only_granted)
     granted_users = listed_users = 0
-    if counts:
-        granted_users = int(
-            session.scalar(
-                select(func.count()).where(User.id.in_(granted_members), User.active.is_(True))
-            )
-            or 0
+    params["cap"] = SPARSE_AUDIENCE
+    if counts:  # with the count (capped) that picks the page plan
+        ((granted, listed, members),) = review_sql.fetch(
+            session, queries.counts, params, moments=("now",)
         )
-        listed_users = (
-            granted_users
-            if only_granted
-            else int(session.scalar(select(func.count()).select_from(listed.subquery())) or 0)
-        )
-    page_query = select(User.id, User.username, User.active, User.username_key)
-    if _sparse(session, members):
-        # Few members: read them by id and sort them (a few thousand at most).
-        page_query = page_query.where(User.id.in_(granted_members if only_granted else members))
+        granted_users, listed_users = int(granted or 0), int(listed or 0)
     else:
-        # Many: walk the username index in order and keep members, so a page of a
-        # resource half the company reaches costs a page, not a sort of everyone.
-        member = (
-            select(UserRole.user_id)
-            .where(UserRole.user_id == User.id, UserRole.role_id.in_(select(holders.c.role_id)))
-            .exists()
-        )
-        if only_granted:
-            member = (
-                select(UserRole.user_id)
-                .where(
-                    UserRole.user_id == User.id,
-                    UserRole.role_id.in_(select(holders.c.role_id)),
-                    live,
-                )
-                .exists()
-            )
-        page_query = page_query.where(member)
-    if only_granted:
-        page_query = page_query.where(User.active.is_(True))
-    if after is not None:
-        page_query = page_query.where(User.username_key > after)
-    page = session.execute(page_query.order_by(User.username_key).limit(user_limit + 1)).all()
+        ((members,),) = review_sql.fetch(session, queries.sparse, params)
+    page_query = queries.pages[(int(members or 0) < SPARSE_AUDIENCE, after is not None)]
+    page = review_sql.fetch(
+        session,
+        page_query,
+        dict(params, after=after, limit=user_limit + 1),
+        moments=("now",),
+    )
     truncated = len(page) > user_limit
     page = page[:user_limit]
     next_after = page[-1][3] if truncated else None
     if not page:
         return ResourceAccess(
-            res.name, action_key, (), granted_users, truncated, listed_users, next_after
+            res_name, action_key, (), granted_users, truncated, listed_users, next_after
         )
 
     # The granting roles of each permission, with names and parents: the graph the paths
     # of every listed user are rebuilt from (each role once per permission).
-    granting = _granting(perm_query)
-    graph_rows = session.execute(
-        select(granting.c.permission_id, Role.id, Role.name, _parent_list())
-        .join(Role, Role.id == granting.c.role_id)
-    ).all()
-    actions: dict[int, str] = {
-        pid: act
-        for pid, act in session.execute(
-            select(Permission.id, Permission.action).where(Permission.id.in_(perm_query))
-        )
-    }
-    direct = session.execute(
-        select(RolePermission.permission_id, RolePermission.role_id).where(
-            RolePermission.permission_id.in_(perm_query)
-        )
-    ).all()
     graph = _RoleGraph({}, {})
     closure: dict[int, list[int]] = {}
-    for pid, role_id, name, parent_ids in graph_rows:
-        graph.names[role_id] = name
-        graph.parents[role_id] = parse_ids(parent_ids)
-        closure.setdefault(pid, []).append(role_id)
+    actions: dict[int, str] = {}
     goals: dict[int, list[int]] = {}
-    for pid, role_id in direct:
-        goals.setdefault(pid, []).append(role_id)
-    dist = {pid: distances(graph.parents, goals.get(pid, []), roles) for pid, roles in closure.items()}
+    for kind, pid, role_id, text, parent_ids in review_sql.fetch(session, queries.graph, params):
+        if kind == 0:
+            graph.names[role_id] = text
+            graph.parents[role_id] = parse_ids(parent_ids)
+            closure.setdefault(pid, []).append(role_id)
+        elif kind == 1:
+            goals.setdefault(pid, []).append(role_id)
+        else:
+            actions[pid] = text
+    dist = {
+        # Each closure is listed from its holders up; ``distances`` sweeps its list from
+        # the end, so it gets it reversed: nearest the holders first, settled in one sweep.
+        pid: distances(graph.parents, goals.get(pid, []), roles[::-1])
+        for pid, roles in closure.items()
+    }
 
-    user_ids = [row[0] for row in page]
     assigned: dict[int, dict[int, tuple[datetime | None, bool]]] = {}
-    assignment_query = select(UserRole.user_id, UserRole.role_id, UserRole.expires_at).where(
-        UserRole.user_id.in_(user_ids), UserRole.role_id.in_(select(holders.c.role_id))
-    )
-    for user_id, role_id, expires in session.execute(assignment_query):
-        assigned.setdefault(user_id, {})[role_id] = _assignment(expires, moment)
+    for user_id, role_id, expires in review_sql.fetch(
+        session, queries.assignments, dict(params, user_ids=[row[0] for row in page])
+    ):
+        assigned.setdefault(user_id, {})[role_id] = _assignment(
+            review_sql.read_moment(expires), moment
+        )
     entries = []
     searches: dict[Any, tuple[list[FoundPath], bool]] = {}
     ordered_perms = sorted(closure, key=lambda pid: actions.get(pid, ""))
@@ -587,9 +701,7 @@ def resource_access(
         mine = assigned.get(user_id, {})
         for pid in ordered_perms:
             d = dist[pid]
-            starts = {
-                r: a for r, a in mine.items() if r in d and (not only_granted or not a[1])
-            }
+            starts = {r: a for r, a in mine.items() if r in d and (not only_granted or not a[1])}
             if not starts:
                 continue
             paths, more = graph.explain(
@@ -601,7 +713,7 @@ def resource_access(
                     username=username,
                     active=bool(active),
                     permission_id=pid,
-                    resource=res.name,
+                    resource=res_name,
                     action=actions.get(pid, ""),
                     status=_status(bool(active), paths),
                     paths=paths,
@@ -609,5 +721,17 @@ def resource_access(
                 )
             )
     return ResourceAccess(
-        res.name, action_key, tuple(entries), granted_users, truncated, listed_users, next_after
+        res_name, action_key, tuple(entries), granted_users, truncated, listed_users, next_after
     )
+
+
+def _resource_of(session: Session, resource: Ref) -> tuple[int, str]:
+    """(id, name) of a resource by id or name; rbac.get_resource names what is wrong."""
+    if isinstance(resource, str) or (isinstance(resource, int) and not isinstance(resource, bool)):
+        by_id = isinstance(resource, int)
+        key = resource if by_id else name_key(str(resource))
+        found = review_sql.fetch(session, _lookup_queries(by_id)[0], {"resource": key})
+        if found:
+            return int(found[0][0]), str(found[0][1])
+    res = rbac.get_resource(session, resource)
+    return res.id, res.name

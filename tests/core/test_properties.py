@@ -538,3 +538,174 @@ def test_stacked_diamonds_explain_the_best_paths(template: Path, sc: Diamonds) -
                     ref.authorized_users(perm, NOW)
                 )
             _check_explanations(ref, users, perms, s)
+
+
+# ---------------------------------------------------------------------- deep diamonds
+
+
+@dataclass(frozen=True)
+class DeepDiamonds:
+    """``depth`` diamonds of ``width`` stacked as deep as the depth limit allows (two
+    inheritance edges per level), shortcut edges between some D levels, holders of the
+    permission and a user's assignments (role, expired) — too many walks to enumerate."""
+
+    width: int
+    depth: int
+    shortcuts: tuple[tuple[int, int], ...]  # (upper D level, lower D level)
+    holders: tuple[str, ...]
+    starts: tuple[tuple[str, bool], ...]
+
+    def parents(self) -> dict[str, list[str]]:
+        edges: dict[str, list[str]] = {}
+        for level in range(self.depth):
+            middle = [f"A{level}.{j}" for j in range(self.width)]
+            edges[f"D{level}"] = list(middle)
+            for name in middle:
+                edges[name] = [f"D{level + 1}"]
+        edges[f"D{self.depth}"] = []
+        for upper, lower in self.shortcuts:
+            if f"D{lower}" not in edges[f"D{upper}"]:
+                edges[f"D{upper}"].append(f"D{lower}")
+        return edges
+
+
+@st.composite
+def deep_diamonds(draw: st.DrawFn) -> DeepDiamonds:
+    width = draw(st.integers(1, 3))
+    depth = draw(st.integers(8, 16))  # 2 x 16 edges: MAX_PATH_DEPTH
+    level = st.integers(0, depth)
+    shortcuts = draw(
+        st.lists(st.tuples(level, level).filter(lambda p: p[1] - p[0] >= 2), max_size=2)
+    )
+    names = [f"D{i}" for i in range(depth + 1)] + [
+        f"A{i}.{j}" for i in range(depth) for j in range(width)
+    ]
+    holders = draw(st.lists(st.sampled_from(names), min_size=1, max_size=3, unique=True))
+    top = ["D0", "D1", "A0.0"]
+    starts = draw(
+        st.lists(
+            st.tuples(st.sampled_from(top), st.booleans()),
+            min_size=1,
+            max_size=2,
+            unique_by=lambda s: s[0],
+        )
+    )
+    return DeepDiamonds(width, depth, tuple(shortcuts), tuple(holders), tuple(starts))
+
+
+def _path_counts(sc: DeepDiamonds) -> dict[tuple[bool, int], int]:
+    """How many paths of each (expired, roles) key lead from the user's assignments to a
+    holder: counted over the DAG level by level (memoized), never enumerated."""
+    parents = sc.parents()
+    holders = set(sc.holders)
+    memo: dict[str, dict[int, int]] = {}
+
+    def from_role(role: str) -> dict[int, int]:
+        if role not in memo:
+            counts: dict[int, int] = {1: 1} if role in holders else {}
+            for parent in parents[role]:
+                for length, n in from_role(parent).items():
+                    counts[length + 1] = counts.get(length + 1, 0) + n
+            memo[role] = counts
+        return memo[role]
+
+    keys: dict[tuple[bool, int], int] = {}
+    for role, expired in sc.starts:
+        for length, n in from_role(role).items():
+            keys[(expired, length)] = keys.get((expired, length), 0) + n
+    return keys
+
+
+def _best_keys(keys: dict[tuple[bool, int], int], k: int) -> list[tuple[bool, int]]:
+    best: list[tuple[bool, int]] = []
+    for key in sorted(keys):
+        best += [key] * min(keys[key], k - len(best))
+    return best
+
+
+def _assert_deep_paths(sc: DeepDiamonds, paths: Any, more: bool, k: int) -> None:
+    """Each path is real (an assignment, inheritance edges, a holder), listed once; the
+    keys are the k best of every path (live first, shortest first); ``more`` exactly when
+    more exist."""
+    parents = sc.parents()
+    expired_of = dict(sc.starts)
+    keys = _path_counts(sc)
+    shown = [p.roles for p in paths]
+    assert len(set(shown)) == len(shown)
+    for p in paths:
+        assert p.roles[0] in expired_of and p.expired == expired_of[p.roles[0]]
+        assert all(b in parents[a] for a, b in zip(p.roles, p.roles[1:], strict=False))
+        assert p.roles[-1] in sc.holders
+    assert [(p.expired, len(p.roles)) for p in paths] == _best_keys(keys, k)
+    assert more == (sum(keys.values()) > len(shown))
+
+
+@settings(PROPERTY_SETTINGS, max_examples=min(PROPERTY_SETTINGS.max_examples, 25))
+@given(sc=deep_diamonds())
+def test_deep_stacked_diamonds_explain_the_best_paths(template: Path, sc: DeepDiamonds) -> None:
+    """As deep as the depth limit allows and up to 3^16 walks: check_access (both of its
+    ways), the user's effective access and the resource's show at most K real paths, the
+    best ones first, and decide as the path counts say."""
+    from accessguard_gui.core.models import (
+        Permission,
+        Resource,
+        Role,
+        RoleInheritance,
+        RolePermission,
+        User,
+        UserRole,
+    )
+
+    parents = sc.parents()
+    past = NOW - timedelta(days=1)
+    with fresh_db(template) as db:
+        with db.action("Build") as s:
+            roles = {name: Role(name=name, description="") for name in parents}
+            s.add_all(roles.values())
+            safe = Resource(name="Safe", description="")
+            s.add(safe)
+            s.flush()
+            perm = Permission(resource_id=safe.id, action="open", description="")
+            user = User(username="deep", display_name="Deep", active=True)
+            s.add_all([perm, user])
+            s.flush()
+            s.add_all(
+                RoleInheritance(role_id=roles[a].id, inherits_from_id=roles[b].id)
+                for a, bs in parents.items()
+                for b in bs
+            )
+            s.add_all(
+                RolePermission(role_id=roles[h].id, permission_id=perm.id, granted_by="t")
+                for h in sc.holders
+            )
+            s.add_all(
+                UserRole(
+                    user_id=user.id,
+                    role_id=roles[r].id,
+                    expires_at=past if expired else None,
+                    granted_by="t",
+                )
+                for r, expired in sc.starts
+            )
+        keys = _path_counts(sc)
+        allowed = any(not expired for expired, _n in keys)
+        k = rbac.MAX_EXPLAINED_PATHS
+        with db.read() as s:
+            for cap in (access_query.WALK_CAP, 1):
+                with mock.patch.object(access_query, "WALK_CAP", cap):
+                    decision = rbac.check_access(s, "deep", "Safe", "open", now=NOW)
+                assert decision.allowed == allowed
+                _assert_deep_paths(sc, decision.paths, decision.more_paths, k)
+            access = explain.effective_permissions(s, "deep", now=NOW)
+            assert access.total == (1 if keys else 0)
+            assert access.granted_total == (1 if allowed else 0)
+            for e in access.permissions:
+                _assert_deep_paths(sc, e.paths, e.more_paths, explain.DEFAULT_PATHS_PER_PERMISSION)
+            page = explain.resource_access(s, "Safe", "open", now=NOW)
+            assert page.listed_users == (1 if keys else 0)
+            assert page.granted_users == (1 if allowed else 0)
+            for entry in page.entries:
+                assert entry.granted == allowed
+                _assert_deep_paths(
+                    sc, entry.paths, entry.more_paths, explain.DEFAULT_PATHS_PER_PERMISSION
+                )
