@@ -53,9 +53,11 @@ from .changes import (
 )
 from .database import Database
 from .errors import AccessGuardError
+from .keys import name_key
 from .models import (
     Permission,
     Resource,
+    Role,
     RoleInheritance,
     RolePermission,
     User,
@@ -325,21 +327,21 @@ def _record_scope(session: Session, step: int, users: Any, perms: Any) -> int:
     )
 
 
-def _snapshot(session: Session, step: int, side: int, now: datetime) -> None:
-    """Insert which of the step's candidate permissions each of the step's users holds now.
+def _snapshot(
+    session: Session, step: int, side: int, now: datetime, last: int | None = None
+) -> None:
+    """Insert which of the step's candidate permissions each of the step's users holds now
+    (every step from ``step`` to ``last``, when given: a run of edits in one statement).
 
-    Walks the role graph once per step, not once per user: the roles granting each
+    Walks the role graph once, not once per user or step: the roles granting any
     candidate permission (its holders and every role inheriting from them), then keeps
-    the step's active users with a live assignment to one of those roles.
+    each step's active users with a live assignment to one of those roles.
     """
+    steps = _candidates.c.step.between(step, step if last is None else last)
     start = select(
         RolePermission.permission_id.label("permission_id"),
         RolePermission.role_id.label("role_id"),
-    ).where(
-        RolePermission.permission_id.in_(
-            select(_candidates.c.permission_id).where(_candidates.c.step == step)
-        )
-    )
+    ).where(RolePermission.permission_id.in_(select(_candidates.c.permission_id).where(steps)))
     granting = start.cte("impact_granting", recursive=True)
     granting = granting.union(
         select(granting.c.permission_id, RoleInheritance.role_id).where(
@@ -347,13 +349,18 @@ def _snapshot(session: Session, step: int, side: int, now: datetime) -> None:
         )
     )
     rows = (
-        select(literal(step), literal(side), UserRole.user_id, granting.c.permission_id)
+        select(_affected.c.step, literal(side), UserRole.user_id, granting.c.permission_id)
         .select_from(_affected)
         .join(UserRole, UserRole.user_id == _affected.c.user_id)
         .join(User, User.id == UserRole.user_id)
         .join(granting, granting.c.role_id == UserRole.role_id)
+        .join(
+            _candidates,
+            (_candidates.c.step == _affected.c.step)
+            & (_candidates.c.permission_id == granting.c.permission_id),
+        )
         .where(
-            _affected.c.step == step,
+            _affected.c.step.between(step, step if last is None else last),
             User.active.is_(True),
             or_(UserRole.expires_at.is_(None), UserRole.expires_at > now),
         )
@@ -428,6 +435,194 @@ def _step_changes(session: Session, step: int, gained: int, limit: int) -> list[
     return _named(session, query, limit)
 
 
+# ---------------------------------------------------------------------- runs of assignments
+
+#: Shorter runs are reviewed an edit at a time (the run's few statements cost more).
+MIN_RUN = 8
+_USER_SCOPED = (Assign, Deassign, SetExpiry)
+
+
+def _run_end(edits: Sequence[Edit], start: int) -> int:
+    """End (exclusive) of the run of assignment edits from ``start`` whose users are all
+    different: each changes only its own user's access, so the run can be measured with
+    one snapshot before and one after. ``start + 1`` when there is no such run."""
+    seen: set[str] = set()
+    end = start
+    while end < len(edits) and isinstance(edits[end], _USER_SCOPED):
+        edit = edits[end]
+        assert isinstance(edit, _USER_SCOPED)
+        user = edit.user
+        key = name_key(user) if isinstance(user, str) else f"#{user}"
+        if key in seen:
+            break
+        seen.add(key)
+        end += 1
+    return end if end - start >= MIN_RUN else start + 1
+
+
+def _ids(session: Session, model: Any, key_col: Any, refs: set[Any]) -> dict[Any, tuple[int, str]]:
+    """ref -> (id, name) for user or role references (ids or names), in a few queries."""
+    name_col = model.username if model is User else model.name
+    found: dict[Any, tuple[int, str]] = {}
+    numbers = sorted(r for r in refs if isinstance(r, int) and not isinstance(r, bool))
+    keyed = {name_key(r): r for r in refs if isinstance(r, str)}
+    for at in range(0, len(numbers), 500):
+        chunk = numbers[at : at + 500]
+        for i, name in session.execute(select(model.id, name_col).where(model.id.in_(chunk))):
+            found[int(i)] = (int(i), name)
+    keys = sorted(keyed)
+    for at in range(0, len(keys), 500):
+        query = select(model.id, name_col, key_col).where(key_col.in_(keys[at : at + 500]))
+        for i, name, key in session.execute(query):
+            found[keyed[key]] = (int(i), name)
+    return found
+
+
+def _review_run(
+    session: Session, edits: tuple[Edit, ...], start: int, end: int, now: datetime, limit: int
+) -> tuple[list[EditImpact] | None, str | None, int | None]:
+    """Review ``edits[start:end]`` (a ``_run_end`` run) together: scope, one snapshot
+    before, each edit applied, one snapshot after, the differences per step. Returns
+    (impacts, error, failed index), or (None, None, None) when a reference is unknown
+    (the edit-at-a-time path then names the failure as usual)."""
+    run = [e for e in edits[start:end] if isinstance(e, _USER_SCOPED)]
+    assert len(run) == end - start
+    users = _ids(session, User, User.username_key, {e.user for e in run})
+    roles = _ids(session, Role, Role.name_key, {e.role for e in run})
+    if any(e.user not in users or e.role not in roles for e in run):
+        return None, None, None
+    closures: dict[int, list[int]] = {}
+    for role_id, _name in roles.values():
+        if role_id not in closures:
+            query = _closure_permissions(select(literal(role_id)))
+            closures[role_id] = sorted({int(p) for (p,) in session.execute(query)})
+    steps = range(start, end)
+    affected = [{"step": k, "user_id": users[e.user][0]} for k, e in zip(steps, run, strict=True)]
+    session.execute(_affected.insert(), affected)
+    candidates = [
+        {"step": k, "permission_id": p}
+        for k, e in zip(steps, run, strict=True)
+        for p in closures[roles[e.role][0]]
+    ]
+    if candidates:
+        session.execute(_candidates.insert(), candidates)
+    known = set(session.scalars(select(_user_names.c.user_id)))
+    fresh = {uid: name for uid, name in users.values() if uid not in known}
+    if fresh:
+        session.execute(
+            _user_names.insert(), [{"user_id": u, "username": n} for u, n in fresh.items()]
+        )
+    session.execute(
+        _perm_names.insert().from_select(
+            ["permission_id", "label"],
+            select(Permission.id, Resource.name + ": " + Permission.action)
+            .join(Resource, Resource.id == Permission.resource_id)
+            .where(
+                Permission.id.in_(
+                    select(_candidates.c.permission_id).where(
+                        _candidates.c.step.between(start, end - 1)
+                    )
+                ),
+                Permission.id.not_in(select(_perm_names.c.permission_id)),
+            ),
+        )
+    )
+    _snapshot(session, start, BEFORE, now, end - 1)
+    error: str | None = None
+    failed: int | None = None
+    last = end - 1
+    for k, edit in zip(steps, run, strict=True):
+        try:
+            changes.apply_edit(session, edit)
+        except AccessGuardError as exc:
+            error, failed, last = f"{edit.describe()}: {exc.message}", k, k - 1
+            break
+    impacts: list[EditImpact] = []
+    if last >= start:
+        _snapshot(session, start, AFTER, now, last)
+        counts = _record_run_events(session, start, last)
+        listed = _run_changes(session, start, last, limit)
+        for k in range(start, last + 1):
+            n_gain, n_loss = counts.get((k, 1), 0), counts.get((k, 0), 0)
+            impacts.append(
+                EditImpact(
+                    k,
+                    edits[k],
+                    edits[k].describe(),
+                    tuple(listed.get((k, 1), ())),
+                    tuple(listed.get((k, 0), ())),
+                    n_gain,
+                    n_loss,
+                    1,
+                )
+            )
+    session.execute(_snap.delete().where(_snap.c.step.between(start, end - 1)))
+    return impacts, error, failed
+
+
+def _record_run_events(session: Session, first: int, last: int) -> dict[tuple[int, int], int]:
+    """The run's gains and losses into the events table; (step, gained) -> count."""
+
+    def pairs(side: int) -> Any:
+        return select(_snap.c.step, _snap.c.user_id, _snap.c.permission_id).where(
+            _snap.c.step.between(first, last), _snap.c.side == side
+        )
+
+    for gained, plus, minus in ((1, AFTER, BEFORE), (0, BEFORE, AFTER)):
+        diff = except_(pairs(plus), pairs(minus)).subquery("impact_run_diff")
+        session.execute(
+            _events.insert().from_select(
+                ["step", "user_id", "permission_id", "gained"],
+                select(diff.c.step, diff.c.user_id, diff.c.permission_id, literal(gained)),
+            )
+        )
+    counted = session.execute(
+        select(_events.c.step, _events.c.gained, func.count())
+        .where(_events.c.step.between(first, last))
+        .group_by(_events.c.step, _events.c.gained)
+    )
+    return {(int(k), int(g)): int(n) for k, g, n in counted}
+
+
+def _run_changes(
+    session: Session, first: int, last: int, limit: int
+) -> dict[tuple[int, int], list[AccessChange]]:
+    """The run's changes with names, per (step, gained), at most ``limit`` each."""
+    rows = session.execute(
+        select(
+            _events.c.step,
+            _events.c.gained,
+            _events.c.user_id,
+            _user_names.c.username,
+            _events.c.permission_id,
+            _perm_names.c.label,
+        )
+        .join(_user_names, _user_names.c.user_id == _events.c.user_id, isouter=True)
+        .join(_perm_names, _perm_names.c.permission_id == _events.c.permission_id, isouter=True)
+        .where(_events.c.step.between(first, last))
+        .order_by(
+            _events.c.step,
+            _events.c.gained,
+            func.lower(_user_names.c.username),
+            _perm_names.c.label,
+        )
+    )
+    listed: dict[tuple[int, int], list[AccessChange]] = {}
+    for k, g, u, name, p, label in rows:
+        bucket = listed.setdefault((int(k), int(g)), [])
+        if len(bucket) < limit:
+            bucket.append(
+                AccessChange(
+                    user_id=u,
+                    username=name or f"user #{u}",
+                    permission_id=p,
+                    permission=label or f"permission #{p}",
+                    gained=bool(g),
+                )
+            )
+    return listed
+
+
 # ---------------------------------------------------------------------- the review
 
 
@@ -467,7 +662,22 @@ def _review(session: Session, edits: tuple[Edit, ...], now: datetime, limit: int
     error: str | None = None
     failed: int | None = None
     truncated = False
-    for index, edit in enumerate(edits):
+    index = -1
+    while index + 1 < len(edits):
+        index += 1
+        edit = edits[index]
+        end = _run_end(edits, index)
+        if end > index + 1:
+            # A run of assignments of distinct users (a bulk change of selected users):
+            # reviewed together, a few statements for the whole run.
+            done, error, failed = _review_run(session, edits, index, end, now, limit)
+            if done is not None:
+                per_edit += done
+                truncated = truncated or any(e.truncated for e in done)
+                if error is not None:
+                    break
+                index = end - 1
+                continue
         if isinstance(edit, BulkRoleChange):
             # Every user a view shows: summarised per permission, set-based, never a
             # snapshot of each user (core/bulk_roles.py).

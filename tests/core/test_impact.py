@@ -281,3 +281,49 @@ def _role_id(db: Database, name: str) -> int:
 def _user_id(db: Database, name: str) -> int:
     with db.read() as s:
         return rbac.get_user(s, name).id
+
+
+def _seen(report: impact.ImpactReport) -> tuple[object, ...]:
+    return (
+        [
+            (e.index, e.description, e.gains, e.losses, e.gained_count, e.lost_count)
+            for e in report.per_edit
+        ],
+        report.per_user,
+        (report.net_gained, report.net_lost, report.users_gaining, report.users_losing),
+        (report.error, report.failed_index),
+    )
+
+
+@pytest.mark.parametrize("refused", [False, True])
+def test_a_run_of_assignments_is_reviewed_as_one_edit_at_a_time_would_be(
+    office: Database, monkeypatch: pytest.MonkeyPatch, refused: bool
+) -> None:
+    """Runs of assignments of distinct users are measured together (a few statements for
+    a thousand edits); the report must be the one the edit-at-a-time review gives."""
+    with office.action("more") as s:
+        for k in range(12):
+            rbac.add_user(s, f"u{k:02d}", active=k != 3)
+            if k % 4 == 0:
+                rbac.assign_user(s, f"u{k:02d}", "Staff")
+    edits: list[changes.Edit] = [Grant("Operator", ("Ledger", "write"))]
+    edits += [Assign(f"u{k:02d}", ("Admin", "Auditor", "Operator")[k % 3]) for k in range(10)]
+    edits += [Deassign("alice", "Admin"), SetExpiry("dave", "Payments", NOW + timedelta(days=9))]
+    if refused:  # dave holds Payments: Approvals breaks "Pay and approve"
+        edits.insert(6, Assign("dave", "Approvals"))
+    edits += [Assign("u10", "Staff"), Revoke("Staff", ("Ledger", "read"))]
+    runs: list[tuple[int, int]] = []
+    real = impact._review_run
+
+    def spy(session, edits, start, end, now, limit):  # type: ignore[no-untyped-def]
+        runs.append((start, end))
+        return real(session, edits, start, end, now, limit)
+
+    monkeypatch.setattr(impact, "_review_run", spy)
+    together = impact.review(office, edits, now=NOW, limit=5)
+    assert runs and runs[0][0] == 1 and runs[0][1] - runs[0][0] >= impact.MIN_RUN
+    monkeypatch.setattr(impact, "MIN_RUN", 10**9)
+    one_by_one = impact.review(office, edits, now=NOW, limit=5)
+    assert _seen(together) == _seen(one_by_one)
+    assert (together.failed_index is not None) == refused
+    assert any(e.gained_count for e in together.per_edit)
