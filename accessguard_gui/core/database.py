@@ -911,8 +911,15 @@ class Database:
                 self.display_name,
             )
         elif revision != head_revision():
+            # Server-enforced operators are put back on after the upgrade, so that what
+            # it adds is covered too (a new table stays closed to operators until then).
+            from .server_enforcement import install, installed
+
+            enforced = installed(self._engine)
             with writer.begin() as conn:
                 upgrade(conn, "head")
+            if enforced:
+                install(self._engine)
 
 
 def _identity(path: Path) -> tuple[int, int, int, int]:
