@@ -528,21 +528,51 @@ def test_an_administrator_may_make_operators(org: Org) -> None:
 # ---------------------------------------------------------------------- upgrades, the chain
 
 
+def _tables(engine: Engine) -> set[str]:
+    with engine.connect() as conn:
+        return set(
+            conn.execute(
+                text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+            ).scalars()
+        )
+
+
 def test_an_owner_upgrade_works_and_install_covers_new_tables(org: Org) -> None:
+    """Alembic by hand (the owner, triggers on): the records stay guarded, what the
+    upgrade adds is closed to operators until ``install`` runs again."""
     engine: Engine = org.owner.engine
     with engine.execution_options(accessguard_write=True).begin() as conn:
         downgrade(conn, "-1")
+    before = _tables(engine)
     with engine.execution_options(accessguard_write=True).begin() as conn:
         upgrade(conn, "head")
+    added = _tables(engine) - before
+    assert server_enforcement.installed(engine) == (not added)
     with org.owner.action("After the upgrade") as s:  # the owner keeps full rights
         rbac.add_user(s, "gina")
     with org.raw_as(org.logins.bob) as bob:  # the old tables stay guarded
         _refused(bob, "UPDATE users SET display_name = 'X' WHERE username = 'dave'")
+        for table in added:
+            _refused(bob, f'SELECT count(*) FROM "{table}"')
     server_enforcement.install(engine)  # after every upgrade (idempotent)
     assert server_enforcement.installed(engine)
     with org.raw_as(org.logins.bob) as bob:
         _refused(bob, "UPDATE users SET display_name = 'X' WHERE username = 'dave'")
         assert bob.execute("SELECT count(*) FROM users").fetchone()[0] == 5
+        for table in added:
+            bob.execute(f'SELECT count(*) FROM "{table}"')
+
+
+def test_the_app_of_the_owner_puts_enforcement_back_after_its_upgrade(org: Org) -> None:
+    engine = org.owner.engine
+    with engine.execution_options(accessguard_write=True).begin() as conn:
+        downgrade(conn, "-1")
+    org.owner.close()
+    with Database(org.url.render_as_string(hide_password=False)) as reopened:  # upgrades
+        assert server_enforcement.installed(reopened.engine)
+    with org.raw_as(org.logins.bob) as bob:
+        _refused(bob, "UPDATE users SET display_name = 'X' WHERE username = 'dave'")
+        assert bob.execute("SELECT count(*) FROM users").fetchone()[0] == 4
 
 
 def test_a_table_added_after_install_is_closed_until_install_runs_again(org: Org) -> None:
