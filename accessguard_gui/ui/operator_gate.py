@@ -13,7 +13,7 @@ not, and then the gate switches it back on when the operator may use it again.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -21,7 +21,7 @@ from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QAbstractItemView, QLabel, QMenu, QWidget
 
-from ..core.changes import Entity
+from ..core.changes import Edit, Entity, SetPasswordHash
 from ..core.errors import AccessGuardError
 from ..core.operators import AppAction, OperatorAccess
 from .plain_text import plain_tooltip
@@ -72,6 +72,13 @@ def needs_any(*actions: AppAction) -> Reason:
         return f"{access.name} may only view this database: nothing can be changed or saved."
 
     return reason
+
+
+def own_password_only(edits: Sequence[Edit], operator: str) -> bool:
+    """Are the pending edits nothing but the operator's own new password?"""
+    return bool(edits) and all(
+        isinstance(e, SetPasswordHash) and e.user == operator and e.password_hash for e in edits
+    )
 
 
 def entity_reason(entity: Callable[[], Entity | None]) -> Reason:
@@ -248,6 +255,12 @@ class WindowOperators(QObject):
         self.act_sign_out = self._action(
             "Sign o&ut…", self.sign_out, "Ctrl+Shift+L", "Sign out; the next operator signs in"
         )
+        self.act_my_password = self._action(
+            "Change m&y password…",
+            self.change_my_password,
+            "Ctrl+Alt+P",
+            "Set a new password for the operator signed in (saved with Save)",
+        )
         self._add_to_file_menu()
         self._gate_window()
 
@@ -264,7 +277,7 @@ class WindowOperators(QObject):
         menu = next((m for m in quit_action.associatedObjects() if isinstance(m, QMenu)), None)
         if menu is None:
             return
-        entries = (self.act_operators, self.act_switch, self.act_sign_out)
+        entries = (self.act_operators, self.act_switch, self.act_my_password, self.act_sign_out)
         for action in entries:
             menu.insertAction(quit_action, action)
         menu.insertSeparator(quit_action)
@@ -275,7 +288,14 @@ class WindowOperators(QObject):
         w = self.window
         gate = self.gate
         editing = needs_any(*EDITING)
-        gate.add_all((w.act_save, w.act_save_reason, w.act_review), editing, managed=True)
+
+        def saving(access: OperatorAccess) -> str | None:
+            # Everyone signed in may save their own new password (the core allows it).
+            if own_password_only(w.store.edits_for_save(), access.name):
+                return None
+            return editing(access)
+
+        gate.add_all((w.act_save, w.act_save_reason, w.act_review), saving, managed=True)
         gate.add_all((w.act_add, w.act_delete), entity_reason(self._page_entity), managed=True)
         gate.add(w.act_password, AppAction.EDIT_USERS, managed=True)
         gate.add(w.act_bulk_roles, AppAction.ASSIGN_ROLES, managed=True)
@@ -314,6 +334,8 @@ class WindowOperators(QObject):
         own = (access.enforced or access.signed_in) and self.window.db.path is not None
         self.act_switch.setVisible(own)
         self.act_sign_out.setVisible(own)
+        self.act_my_password.setVisible(own and access.signed_in)
+        self.act_my_password.setEnabled(not self.window.db.read_only)
 
     def _gate_tables(self) -> None:
         """The tables' cells follow their page's permission (pages are built lazily)."""
@@ -340,6 +362,22 @@ class WindowOperators(QObject):
             lambda: OperatorsDialog.open_for(w.db, w.store, self.gate, w),
             reuse=True,
         )
+
+    def change_my_password(self) -> bool:
+        """File > Change my password…: typed twice, hashed at once, pending until Save
+        (every operator may, with view alone: a password only its owner knows)."""
+        from .password_dialog import PasswordDialog
+
+        w = self.window
+        access = w.db.access
+        if not access.signed_in or w.db.read_only:
+            return False
+        password_hash = PasswordDialog.ask(w, access.name)
+        if password_hash is None:
+            return False
+        w.store.push(SetPasswordHash(user=access.name, password_hash=password_hash))
+        w.statusBar().showMessage("Your new password is pending — save to keep it.", 5000)
+        return True
 
     def switch_operator(self) -> bool:
         """Another operator signs in; on Cancel the current one stays signed in."""
