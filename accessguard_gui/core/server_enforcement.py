@@ -28,8 +28,9 @@ file can bypass it). On a PostgreSQL server the database owner runs ``install`` 
 
 The database owner (and a superuser) keep full rights: Alembic upgrades run by the owner
 work with enforcement installed. A table an upgrade adds is closed to operators (no
-privileges) until ``install`` runs again, which is idempotent: run ``enforce`` after every
-upgrade; ``installed`` is False until then.
+privileges) until ``install`` runs again, which is idempotent: the owner's AccessGuard
+does it after its own upgrade (core/database.py); after an upgrade by other means run
+``enforce`` again (``installed`` is False until then).
 """
 
 from __future__ import annotations
