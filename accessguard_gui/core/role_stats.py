@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import CTE, Select, case, func, select
+from sqlalchemy import CTE, Select, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from .lookup import Choice, Page
@@ -192,6 +192,22 @@ def effective_permissions(
 ) -> list[EffectivePermission]:
     """A role's permissions, own and inherited (``via`` names the nearest-by-name role that
     grants an inherited one), sorted by resource and action; at most ``limit``."""
+    page = effective_permissions_page(session, role_id, None, limit, direct_only=direct_only)
+    return list(page.rows)
+
+
+def effective_permissions_page(
+    session: Session,
+    role_id: int,
+    after: tuple[str, str] | None = None,
+    limit: int = 200,
+    *,
+    direct_only: bool = False,
+) -> Page:
+    """A page of ``effective_permissions`` (``EffectivePermission`` rows) after the
+    (resource, action) ``after``: a keyset, so a role holding 20,000 permissions is read
+    a page at a time as its list is scrolled, none skipped and none capped.
+    ``Page.next_after`` is the (resource, action) to read the next page after."""
     roles = _start(role_id) if direct_only else select(juniors_of(role_id).c.role_id)
     via = func.min(case((RolePermission.role_id == role_id, ""), else_=Role.name))
     query = (
@@ -203,9 +219,19 @@ def effective_permissions(
         .where(RolePermission.role_id.in_(roles))
         .group_by(Permission.id, Resource.name, Permission.action)
         .order_by(Resource.name, Permission.action)
-        .limit(limit)
+        .limit(limit + 1)
     )
-    return [EffectivePermission(res, action, v or "") for res, action, v in session.execute(query)]
+    if after is not None:
+        query = query.where(
+            or_(
+                Resource.name > after[0],
+                and_(Resource.name == after[0], Permission.action > after[1]),
+            )
+        )
+    rows = [EffectivePermission(res, action, v or "") for res, action, v in session.execute(query)]
+    kept = rows[:limit]
+    more = len(rows) > limit and kept
+    return Page(tuple(kept), (kept[-1].resource, kept[-1].action) if more else None)
 
 
 def permission_counts(session: Session, role_id: int) -> tuple[int, int]:

@@ -117,3 +117,32 @@ def test_dense_and_sparse_member_plans_give_the_same_pages(db: Database) -> None
                     )
                     pages.append((first.rows, first.next_after, rest.rows))
                 assert pages[0] == pages[1], (role, direct_only)
+
+
+def test_effective_permissions_page_by_keyset_with_no_cap(db: Database) -> None:
+    """A role's permissions are read a page at a time (issue 11 item 4): every page
+    together is the whole list, in order, none skipped — same-named actions of
+    different resources and resources whose names differ by case included."""
+    with db.action("wide") as s:
+        rbac.add_role(s, "Wide")
+        rbac.add_role(s, "Junior")
+        rbac.add_inheritance(s, "Wide", "Junior")
+        for res in ("alpha", "Beta", "gamma"):
+            rbac.add_resource(s, res)
+            for k in range(7):
+                rbac.add_permission(s, res, f"act{k}")
+                role = "Wide" if k % 2 else "Junior"
+                rbac.grant_permission(s, role, (res, f"act{k}"))
+        wide = rbac.get_role(s, "Wide").id
+    with db.read() as s:
+        whole = role_stats.effective_permissions(s, wide, limit=10_000)
+        pages, after = [], None
+        while True:
+            page = role_stats.effective_permissions_page(s, wide, after, 4)
+            pages += page.rows
+            after = page.next_after
+            if after is None:
+                break
+        own = role_stats.effective_permissions_page(s, wide, None, 2, direct_only=True)
+    assert len(whole) == 21 and pages == whole
+    assert [p.direct for p in own.rows] == [True, True] and own.next_after is not None

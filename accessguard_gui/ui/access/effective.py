@@ -31,6 +31,7 @@ from ...core import explain, impact, lookup, rbac, role_stats
 from ...core.database import Database
 from ...core.errors import AccessGuardError, NotFoundError
 from ...core.explain import AccessStatus
+from ...core.lookup import Page
 from ...core.rows import AccessPath
 from ..pending import PendingStore
 from .common import (
@@ -51,7 +52,7 @@ Index = QModelIndex | QPersistentModelIndex
 PERMISSIONS_PER_PAGE = 200
 USERS_PER_PAGE = 100
 # A role's permissions, own and inherited, come in one bounded read.
-ROLE_PERMISSIONS_LIMIT = 5000
+ROLE_PERMISSIONS_PER_PAGE = 200
 
 STATUS_TEXT = {
     AccessStatus.GRANTED: "granted",
@@ -249,31 +250,42 @@ class EffectiveAccessView(QWidget):
             self._fill_resource(subject, self.action.text().strip() or None)
 
     def _fill_role(self, role: str) -> None:
-        def read(s: Session) -> tuple[str, list[role_stats.EffectivePermission], int]:
+        def read(s: Session) -> tuple[str, Page, tuple[int, int], int]:
             found = rbac.get_role(s, role)
-            held = role_stats.effective_permissions(s, found.id, limit=ROLE_PERMISSIONS_LIMIT + 1)
-            return found.name, held, role_stats.member_counts(s, found.id).total
+            page = role_stats.effective_permissions_page(
+                s, found.id, None, ROLE_PERMISSIONS_PER_PAGE
+            )
+            counts = role_stats.permission_counts(s, found.id)
+            return found.name, page, counts, role_stats.member_counts(s, found.id).total
 
-        name, held, members = self._query(read)
-        shown = held[:ROLE_PERMISSIONS_LIMIT]
-        rows = [
-            (f"{p.resource}: {p.action}", "own" if p.direct else f"inherited from {p.via}")
-            for p in shown
-        ]
-        colors: list[QColor | None] = [None if p.direct else GREY for p in shown]
-        tips = [
-            f"{name} holds it itself" if p.direct else f"{name} inherits it from {p.via}"
-            for p in shown
-        ]
-        self.model.set_rows(rows, colors, tips, headers=self.ROLE_HEADERS)
-        own = sum(p.direct for p in shown)
-        more = "+" if len(held) > ROLE_PERMISSIONS_LIMIT else ""
-        text = f"{name}: {len(shown):,}{more} permission{'' if len(shown) == 1 else 's'}"
-        text += f" ({own:,} its own, {len(shown) - own:,} inherited); {members:,} member"
+        name, page, (own, total), members = self._query(read)
+        self.model.set_rows(*_role_rows(name, page), headers=self.ROLE_HEADERS)
+        self._arm_role(role, name, page)
+        text = f"{name}: {total:,} permission{'' if total == 1 else 's'}"
+        text += f" ({own:,} its own, {total - own:,} inherited); {members:,} member"
         text += f"{'' if members == 1 else 's'} in all"
-        if more:
-            text += f" \u2014 the first {ROLE_PERMISSIONS_LIMIT:,} listed"
         self._set_summary(text + ".")
+
+    def _arm_role(self, role: str, name: str, page: Page) -> None:
+        after = page.next_after
+        if after is None:
+            return
+
+        def fetch() -> None:
+            def read(s: Session) -> Page:
+                return role_stats.effective_permissions_page(
+                    s, rbac.get_role(s, role).id, after, ROLE_PERMISSIONS_PER_PAGE
+                )
+
+            try:
+                more = self._query(read)
+            except AccessGuardError as exc:
+                self._set_summary(exc.message)
+                return
+            self.model.append_rows(*_role_rows(name, more))
+            self._arm_role(role, name, more)
+
+        self.model.set_fetch(fetch)
 
     def _fill_user(self, user: str) -> None:
         access = self._query(
@@ -392,6 +404,20 @@ class EffectiveAccessView(QWidget):
 
 
 Rows = tuple[list[tuple[str, ...]], list[QColor | None], list[str]]
+
+
+def _role_rows(name: str, page: Page) -> Rows:
+    """Rows, colours and tips of a page of a role's permissions."""
+    shown: tuple[role_stats.EffectivePermission, ...] = page.rows
+    rows: list[tuple[str, ...]] = [
+        (f"{p.resource}: {p.action}", "own" if p.direct else f"inherited from {p.via}")
+        for p in shown
+    ]
+    colors: list[QColor | None] = [None if p.direct else GREY for p in shown]
+    tips = [
+        f"{name} holds it itself" if p.direct else f"{name} inherits it from {p.via}" for p in shown
+    ]
+    return rows, colors, tips
 
 
 def _user_rows(access: explain.UserAccess) -> Rows:

@@ -8,6 +8,7 @@ read a page at a time) and show the role as it will be once the pending edits ar
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from PySide6.QtCore import Qt
@@ -33,6 +34,7 @@ from .assignments import RoleDetailsPanel
 from .common import GREY, RED, plain_label
 
 MEMBERS_PER_PAGE = 200
+PERMISSIONS_PER_PAGE = 200  # a role's permissions, read a page at a time as scrolled
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,7 @@ class _Story:
     counts: role_stats.MemberCounts
     permission_counts: tuple[int, int]
     members: Page
-    permissions: tuple[role_stats.EffectivePermission, ...]
+    permissions: Page  # the first page of EffectivePermission rows
 
 
 def members_title(counts: role_stats.MemberCounts) -> str:
@@ -83,6 +85,7 @@ class RoleStoryPanel(QWidget):
         self._store = store
         self._role_ref: int | str | None = None
         self._members_after: str | None = None
+        self._permissions_after: tuple[str, str] | None = None
         self._holders = 0  # how many hold the role as shown: picks the member-page plan
         self.summary = plain_label("No role chosen")
         font = QFont()
@@ -122,6 +125,7 @@ class RoleStoryPanel(QWidget):
         layout.addWidget(self.message)
         self.hide_inherited.toggled.connect(self.refresh)
         self.members.verticalScrollBar().valueChanged.connect(self._members_scrolled)
+        self.permissions.verticalScrollBar().valueChanged.connect(self._permissions_scrolled)
 
     # ------------------------------------------------------------ API
 
@@ -152,9 +156,8 @@ class RoleStoryPanel(QWidget):
         self.members.clear()
         self._add_members(story.members)
         self.permissions.clear()
-        for perm in story.permissions:
-            self._add(self.permissions, perm.label, perm.direct)
-        if not story.permissions:
+        self._add_permissions(story.permissions)
+        if not story.permissions.rows:
             self._add(
                 self.permissions,
                 "No permissions yet: grant some in the Members and inheritance tab.",
@@ -175,13 +178,19 @@ class RoleStoryPanel(QWidget):
                 s, role_id, after, MEMBERS_PER_PAGE, direct_only=direct_only, holders=holders
             )
 
+        page = self._next_page(read)
+        if page is not None:
+            self._add_members(page)
+        return page is not None
+
+    def _next_page(self, read: Callable[[Session], Page]) -> Page | None:
+        """A next page, read as if the pending edits were saved; None (said) on failure."""
         try:
             page, _problems = impact.with_pending(self._db, self._store.edits_for_save(), read)
         except AccessGuardError as exc:
             self._say(exc.message)
-            return False
-        self._add_members(page)
-        return True
+            return None
+        return page
 
     def texts(self, which: QListWidget) -> list[str]:
         return [which.item(i).text() for i in range(which.count())]
@@ -200,11 +209,40 @@ class RoleStoryPanel(QWidget):
                 role_stats.effective_members_page(
                     s, role.id, None, MEMBERS_PER_PAGE, direct_only=direct_only, holders=holders
                 ),
-                tuple(role_stats.effective_permissions(s, role.id, direct_only=direct_only)),
+                role_stats.effective_permissions_page(
+                    s, role.id, None, PERMISSIONS_PER_PAGE, direct_only=direct_only
+                ),
             )
 
         story, _problems = impact.with_pending(self._db, self._store.edits_for_save(), read)
         return story
+
+    def fetch_more_permissions(self) -> bool:
+        """Read the next page of permissions; False when the list is already whole."""
+        after = self._permissions_after
+        if after is None or self._role_ref is None:
+            return False
+        ref, direct_only = self._role_ref, self.hide_inherited.isChecked()
+
+        def read(s: Session) -> Page:
+            role_id = rbac.get_role(s, ref).id
+            return role_stats.effective_permissions_page(
+                s, role_id, after, PERMISSIONS_PER_PAGE, direct_only=direct_only
+            )
+
+        page = self._next_page(read)
+        if page is not None:
+            self._add_permissions(page)
+        return page is not None
+
+    def _add_permissions(self, page: Page) -> None:
+        self._permissions_after = page.next_after
+        for perm in page.rows:
+            self._add(self.permissions, perm.label, perm.direct)
+
+    def _permissions_scrolled(self, value: int) -> None:
+        if value >= self.permissions.verticalScrollBar().maximum() and self._permissions_after:
+            self.fetch_more_permissions()
 
     def _add_members(self, page: Page) -> None:
         self._members_after = page.next_after

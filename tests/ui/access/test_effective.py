@@ -196,3 +196,24 @@ def test_a_role_shows_its_own_and_inherited_permissions(qtbot: QtBot, demo_db: D
     view.show_role("Auditr")
     assert view.model.rowCount() == 0
     assert "Auditr" in view.summary.text()
+
+
+def test_a_role_with_many_permissions_pages_with_no_cap(
+    qtbot: QtBot, demo_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 11 item 4: a role's permissions come a page at a time (no 5,000 cap); the
+    summary counts them all."""
+    from accessguard_gui.ui.access import effective
+
+    monkeypatch.setattr(effective, "ROLE_PERMISSIONS_PER_PAGE", 1)
+    view = _view(qtbot, demo_db)
+    view.show_role("Auditor")
+    assert view.model.rowCount() == 1 and view.model.canFetchMore()
+    while view.model.canFetchMore():
+        view.model.fetchMore()
+    assert [r[0] for r in view.model.rows()] == [
+        "Door B2.14: open",
+        "Ledger: read",
+        "Server room: audit",
+    ]
+    assert view.summary.text().startswith("Auditor: 3 permissions (1 its own, 2 inherited)")

@@ -215,3 +215,17 @@ def test_roles_page_says_direct_and_shows_the_effective_tab(qtbot: QtBot, window
     assert isinstance(tab.inner.summary, QLabel)
     qtbot.wait(50)
     window.grab().save(str(SHOTS / "window_role_effective_tab.png"))
+
+
+def test_permissions_come_a_page_at_a_time_as_scrolled(
+    qtbot: QtBot, demo_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 11 item 4: no whole-list load of a role's permissions."""
+    monkeypatch.setattr(role_story, "PERMISSIONS_PER_PAGE", 2)
+    panel = shown(qtbot, RoleStoryPanel(demo_db, PendingStore()), 900, 500)
+    panel.set_role(_role_id(demo_db, "Auditor"))
+    assert len(panel.texts(panel.permissions)) == 2
+    assert panel.fetch_more_permissions()
+    assert panel.texts(panel.permissions)[-1] == "Server room: audit"
+    assert not panel.fetch_more_permissions()  # the list is whole
+    assert panel.permissions_box.title() == "Permissions (1 own, 3 in all)"
