@@ -26,7 +26,7 @@ import hashlib
 import json
 import sqlite3
 import struct
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -280,16 +280,6 @@ def _utf8(value: Any) -> bytes | None:
     return None if value is None else str(value).encode("utf-8", "surrogateescape")
 
 
-def content_fields(entry: dict[str, Any]) -> list[bytes | None]:
-    """An entry's hashed fields (``HASHED_FIELDS_2``) from a dict of column values."""
-    at = entry["at"]
-    return [
-        str(int(entry["id"])).encode("ascii"),
-        (stored_time(at) if isinstance(at, datetime) else str(at)).encode("utf-8"),
-        *(_utf8(entry.get(name)) for name in HASHED_FIELDS_2[2:]),
-    ]
-
-
 def chain_head(connection: Connection) -> tuple[int, str | None]:
     """(id, hash) of the newest entry, (0, GENESIS) for an empty trail: one seek on the
     primary key, whatever the size of the trail."""
@@ -301,49 +291,148 @@ def chain_head(connection: Connection) -> tuple[int, str | None]:
     return int(row[0]), row[1]
 
 
-_BOUNDS = {"action": 200, "operation": 16, "record_type": 32, "record_key": 400}
+#: One entry's content before it is numbered and chained: (at, operator, action,
+#: operation, record_type, record_key, before, after, reason) — the operator made safe,
+#: the texts cut to their column widths, the reason cleaned.
+Content = tuple[datetime, str, str, str, str, str, str | None, str | None, str | None]
+#: What a bulk writer gives per record: (operation, record_type, record_key, before,
+#: after), ``before``/``after`` as the JSON text ``after_flush`` writes.
+RecordEntry = tuple[str, str, str, str | None, str | None]
+#: The columns an entry is inserted with, in this order.
+_COLUMNS = (
+    "id", "at", "operator", "action", "operation", "record_type", "record_key", "before",
+    "after", "hash", "reason",
+)
+_INSERT = (
+    "INSERT INTO audit_log (id, at, operator, action, operation, record_type, record_key, "
+    '"before", "after", hash, reason) VALUES (?,?,?,?,?,?,?,?,?,?,?)'
+)
 
 
 def write_entries(connection: Connection, rows: list[dict[str, Any]]) -> None:
     """Append audit entries (dicts of AuditEntry's columns; ``id`` and ``hash`` are
     assigned here) on the caller's connection and transaction, chained to the trail.
 
-    The one way any code adds to the trail: the ORM flush hook above and set-based bulk
-    writers (imports) both come through here, so the trail's rules live in one place.
-    The caller must hold the write lock (any ``db.action`` does): the head is read, the
-    entries numbered after it and each hashed over the one before. Operators are made
-    safe (``validation.safe_operator``) and texts cut to their column widths, so no
-    writer can flood or forge the trail with what the environment says.
+    The one way any code adds to the trail, with ``write_records`` (its form for bulk
+    writers): the ORM flush hook above and set-based writers (imports, campaigns) all
+    come through here, so the trail's rules live in one place. The caller must hold the
+    write lock (any ``db.action`` does): the head is read, the entries numbered after it
+    and each hashed over the one before. Operators are made safe
+    (``validation.safe_operator``) and texts cut to their column widths, so no writer
+    can flood or forge the trail with what the environment says.
     """
     if not rows:
         return
-    head_id, previous = chain_head(connection)
     operators: dict[str, str] = {}
-    prepared: list[dict[str, Any]] = []
-    for number, row in enumerate(rows, start=head_id + 1):
+    contents: list[Content] = []
+    for row in rows:
         raw_operator = str(row.get("operator") or "")
         operator = operators.get(raw_operator)
         if operator is None:
             operator = operators[raw_operator] = safe_operator(raw_operator)[0]
-        entry: dict[str, Any] = {
-            "id": number,
-            "at": row.get("at") or utcnow(),
-            "operator": operator,
-            "before": row.get("before"),
-            "after": row.get("after"),
-            "reason": clean_reason(row.get("reason")),
-        }
-        for name, width in _BOUNDS.items():
-            entry[name] = str(row.get(name) or "")[:width]
-        entry["hash"] = previous = entry_hash(previous, content_fields(entry))
-        prepared.append(entry)
-    connection.execute(insert(AuditEntry), prepared)
-    if connection.dialect.name == "postgresql":
-        # Ids are assigned here; keep the serial in step for anyone inserting without one.
-        connection.execute(
-            text("SELECT setval(pg_get_serial_sequence('audit_log', 'id'), :last)"),
-            {"last": prepared[-1]["id"]},
+        contents.append((
+            row.get("at") or utcnow(),
+            operator,
+            str(row.get("action") or "")[:200],
+            str(row.get("operation") or "")[:16],
+            str(row.get("record_type") or "")[:32],
+            str(row.get("record_key") or "")[:400],
+            row.get("before"),
+            row.get("after"),
+            clean_reason(row.get("reason")),
+        ))
+    _append(connection, contents)
+
+
+def write_records(
+    connection: Connection,
+    records: Iterable[RecordEntry],
+    *,
+    at: datetime,
+    operator: str,
+    action: str,
+    reason: str | None = None,
+) -> int:
+    """Append one entry per record of one bulk user action (an import: one moment,
+    operator, action and reason for all), under the rules of ``write_entries``.
+
+    Takes plain tuples: at a million records a dict per entry cost more than its insert.
+    Returns the number of entries written.
+    """
+    who = safe_operator(str(operator or ""))[0]
+    what = str(action or "")[:200]
+    why = clean_reason(reason)
+    contents: list[Content] = [
+        (at, who, what, op[:16], kind[:32], key[:400], before, after, why)
+        for op, kind, key, before, after in records
+    ]
+    _append(connection, contents)
+    return len(contents)
+
+
+def _append(connection: Connection, contents: Sequence[Content]) -> None:
+    """Number the entries after the trail's head, chain each to the one before
+    (``entry_hash``'s encoding, inlined: the lengths header, then the bytes) and insert
+    them with one executemany."""
+    if not contents:
+        return
+    head_id, previous = chain_head(connection)
+    sqlite = connection.dialect.name == "sqlite"
+    prev = b"" if previous is None else previous.encode("utf-8", "surrogateescape")
+    # The few texts that repeat from entry to entry (operator, action, operation, record
+    # type) and the time are encoded once.
+    encoded: dict[str, bytes] = {}
+    last_at: datetime | None = None
+    at_bytes = b""
+    at_bound: Any = None
+    sha256 = hashlib.sha256
+    tag, tag_2, lengths, lengths_2 = CHAIN_TAG, CHAIN_TAG_2, _LENGTHS, _LENGTHS_2
+    out: list[tuple[Any, ...]] = []
+    number = head_id
+    for at, operator, action, operation, record_type, key, before, after, reason in contents:
+        number += 1
+        if at is not last_at:
+            last_at, stamp = at, stored_time(at)
+            at_bytes, at_bound = stamp.encode("utf-8"), (stamp if sqlite else at)
+        common = []
+        for value in (operator, action, operation, record_type):
+            data = encoded.get(value)
+            if data is None:
+                data = encoded[value] = value.encode("utf-8", "surrogateescape")
+            common.append(data)
+        op_b, action_b, operation_b, type_b = common
+        id_b = b"%d" % number
+        key_b = key.encode("utf-8", "surrogateescape")
+        before_b = None if before is None else before.encode("utf-8", "surrogateescape")
+        after_b = None if after is None else after.encode("utf-8", "surrogateescape")
+        sizes = (
+            len(prev), len(id_b), len(at_bytes), len(op_b), len(action_b), len(operation_b),
+            len(type_b), len(key_b), -1 if before_b is None else len(before_b),
+            -1 if after_b is None else len(after_b),
         )
+        parts = [prev, id_b, at_bytes, op_b, action_b, operation_b, type_b, key_b,
+                 before_b or b"", after_b or b""]
+        if reason is None:  # version 1
+            data = tag + lengths(*sizes)
+        else:  # version 2: the reason last
+            reason_b = reason.encode("utf-8", "surrogateescape")
+            data = tag_2 + lengths_2(*sizes, len(reason_b))
+            parts.append(reason_b)
+        digest = sha256(data + b"".join(parts)).hexdigest()
+        out.append((number, at_bound, operator, action, operation, record_type, key, before,
+                    after, digest, reason))
+        prev = digest.encode("ascii")
+    if sqlite:
+        connection.exec_driver_sql(_INSERT, out)
+        return
+    connection.execute(
+        insert(AuditEntry), [dict(zip(_COLUMNS, row, strict=True)) for row in out]
+    )
+    # Ids are assigned here; keep the serial in step for anyone inserting without one.
+    connection.execute(
+        text("SELECT setval(pg_get_serial_sequence('audit_log', 'id'), :last)"),
+        {"last": number},
+    )
 
 
 def clean_reason(reason: Any) -> str | None:

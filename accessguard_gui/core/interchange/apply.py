@@ -115,19 +115,17 @@ class Writer:
         key: str,
         before: dict[str, Any] | str | None,
         after: dict[str, Any] | str | None,
-    ) -> dict[str, Any]:
-        """An audit row; ``before``/``after`` as dicts, or as the JSON text the flush
-        hook would write for them (the insert templates below)."""
-        return {
-            "at": self.moment,
-            "operator": self.operator,
-            "action": self.action,
-            "operation": operation,
-            "record_type": record_type,
-            "record_key": key[:400],
-            "before": before if isinstance(before, str) or before is None else _dump(before),
-            "after": after if isinstance(after, str) or after is None else _dump(after),
-        }
+    ) -> audit.RecordEntry:
+        """An audit entry of this import (``audit.write_records``); ``before``/``after``
+        as dicts, or as the JSON text the flush hook would write for them (the insert
+        templates below)."""
+        return (
+            operation,
+            record_type,
+            key,
+            before if isinstance(before, str) or before is None else _dump(before),
+            after if isinstance(after, str) or after is None else _dump(after),
+        )
 
     def step(self, n: int, phase: str) -> None:
         self.done += n
@@ -137,12 +135,15 @@ class Writer:
             self.progress(Progress(phase, self.done, self.total))
 
     def batches(self, sql: str) -> Iterable[Sequence[Any]]:
+        """The rows of ``sql`` on the staging file, a batch at a time, as the driver's
+        plain tuples: SQLAlchemy's Row per row costs more than the row's insert."""
         result = self.st.conn.exec_driver_sql(sql)
-        while True:
-            rows = result.fetchmany(BATCH)
-            if not rows:
-                break
-            yield rows
+        cursor = result.cursor
+        try:
+            while rows := cursor.fetchmany(BATCH):
+                yield rows
+        finally:
+            result.close()
 
     def run(
         self,
@@ -150,20 +151,22 @@ class Writer:
         verdict: str,
         select_sql: str,
         write_sql: str,
-        convert: Callable[[Any], tuple[Sequence[Any], dict[str, Any]]],
+        convert: Callable[[Any], tuple[Sequence[Any], audit.RecordEntry]],
     ) -> None:
         """Stream ``select_sql`` from staging; per row ``convert`` gives the parameters
         of ``write_sql`` and the audit entry."""
         phase = {"add": "Adding", "change": "Changing", "remove": "Removing"}[verdict]
         for rows in self.batches(select_sql):
             params: list[Sequence[Any]] = []
-            entries: list[dict[str, Any]] = []
+            entries: list[audit.RecordEntry] = []
             for row in rows:
                 values, entry = convert(row)
                 params.append(values)
                 entries.append(entry)
             self.execute(write_sql, params)
-            audit.write_entries(self.conn, entries)
+            audit.write_records(
+                self.conn, entries, at=self.moment, operator=self.operator, action=self.action
+            )
             self.stats.add(kind, verdict, len(rows))
             self.step(len(rows), f"{phase} {kind.replace('_', ' ')}")
 
@@ -254,7 +257,7 @@ def apply(
         for kind in ("users", "roles", "resources", "permissions", "ssd_sets", "role_parents",
                      "user_roles", "role_permissions", "ssd_set_roles")
     )
-    with _search_index_in_bulk(conn, w):
+    with _search_index_in_bulk(conn, w), _replace_guard_set_aside(conn, w):
         _removals(w)
         _changes(w)
         _additions(w)
@@ -295,11 +298,73 @@ def _search_index_in_bulk(conn: Connection, w: Writer) -> Iterator[None]:
         w.step(0, "Indexing for search")
     for sql, table, fts, columns, head in indexed:
         names = ", ".join(f'"{c}"' for c in columns)
-        conn.exec_driver_sql(
-            f'INSERT INTO "{fts}" (rowid, {names}) SELECT id, {names} FROM "{table}" '
-            f"WHERE id > {int(head or 0)}"
-        )
+        with _merging_deferred(conn, fts):
+            conn.exec_driver_sql(
+                f'INSERT INTO "{fts}" (rowid, {names}) SELECT id, {names} FROM "{table}" '
+                f"WHERE id > {int(head or 0)}"
+            )
         conn.exec_driver_sql(sql)
+
+
+#: The audit trail's guard against INSERT OR REPLACE (migration 0005).
+REPLACE_GUARD = "audit_log_no_replace"
+
+
+@contextmanager
+def _replace_guard_set_aside(conn: Connection, w: Writer) -> Iterator[None]:
+    """On SQLite, set the trail's guard against INSERT OR REPLACE aside while the import
+    appends its entries, and re-create it from its stored text before the end.
+
+    The guard is a BEFORE INSERT trigger that looks each new id up: 8 µs an entry, more
+    than the entry's own insert. It cannot fire for these entries: they are numbered
+    after the trail's head under the write lock and go in by a plain INSERT, which the
+    primary key refuses on any clash all the same. Dropped and re-created inside the
+    import's transaction like the search triggers: other connections never see it
+    missing, and a rollback (an error, Cancel, a crash) restores it."""
+    found = None
+    if w.sqlite:
+        found = conn.exec_driver_sql(
+            "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?",
+            (REPLACE_GUARD,),
+        ).scalar()
+    if found is None:
+        yield
+        return
+    conn.exec_driver_sql(f'DROP TRIGGER "{REPLACE_GUARD}"')
+    yield
+    conn.exec_driver_sql(str(found))
+
+
+#: FTS5 settings while one large INSERT fills an index: (value during it, FTS5's
+#: default). No incremental merging (``automerge`` 0) and a 16 MiB buffer of pending
+#: terms instead of 1 MiB: FTS5 then writes fewer, larger segments instead of merging
+#: small ones over and over, which halves the cost of indexing a million audit entries
+#: and leaves as few segments (searches as fast). Only how the index is laid out
+#: changes, never what it holds.
+_BULK_FTS = {"automerge": (0, 4), "hashsize": (16 << 20, 1 << 20)}
+
+
+@contextmanager
+def _merging_deferred(conn: Connection, fts: str) -> Iterator[None]:
+    """``_BULK_FTS`` on the index ``fts`` for the block, then its settings as they were:
+    a setting the file did not hold is set back to the default and its row removed, so
+    the index's configuration table reads as before. On an error the caller's
+    transaction rolls the settings back with everything else."""
+    keys = tuple(_BULK_FTS)
+    marks = ",".join("?" * len(keys))
+    saved: dict[str, Any] = dict(
+        conn.exec_driver_sql(
+            f'SELECT k, v FROM "{fts}_config" WHERE k IN ({marks})', keys
+        ).all()
+    )
+    command = f'INSERT INTO "{fts}" ("{fts}", rank) VALUES (?, ?)'
+    for key, (during, _default) in _BULK_FTS.items():
+        conn.exec_driver_sql(command, (key, during))
+    yield
+    for key, (_during, default) in _BULK_FTS.items():
+        conn.exec_driver_sql(command, (key, saved.get(key, default)))
+        if key not in saved:  # in effect the default already: the row goes
+            conn.exec_driver_sql(f'DELETE FROM "{fts}_config" WHERE k = ?', (key,))
 
 
 def _j(value: Any) -> str:
@@ -325,7 +390,7 @@ def _additions(w: Writer) -> None:
     skel_col, skel_mark = (", username_skeleton", ",?") if SKELETONS else ("", "")
     name_skel, name_mark = (", name_skeleton", ",?") if SKELETONS else ("", "")
 
-    def user(row: Any) -> tuple[Sequence[Any], dict[str, Any]]:
+    def user(row: Any) -> tuple[Sequence[Any], audit.RecordEntry]:
         uid, name, shown, mail, active, secret, key, skel = row
         after = (
             f'{{"active": {"true" if active else "false"}, "created_at": {iso_j}, '
@@ -348,7 +413,7 @@ def _additions(w: Writer) -> None:
     )
     for kind, record_type in (("roles", "role"), ("resources", "resource")):
 
-        def named(row: Any, record_type: str = record_type) -> tuple[Sequence[Any], dict[str, Any]]:
+        def named(row: Any, record_type: str = record_type) -> tuple[Sequence[Any], audit.RecordEntry]:
             rid, name, text, key, skel = row
             after = (
                 f'{{"created_at": {iso_j}, "description": {_j(text)}, "id": {int(rid)}, '
@@ -366,7 +431,7 @@ def _additions(w: Writer) -> None:
             named,
         )
 
-    def permission(row: Any) -> tuple[Sequence[Any], dict[str, Any]]:
+    def permission(row: Any) -> tuple[Sequence[Any], audit.RecordEntry]:
         pid, resource_id, rname, act, text = row
         after = (
             f'{{"action": {_j(act)}, "created_at": {iso_j}, "description": {_j(text)}, '
@@ -385,7 +450,7 @@ def _additions(w: Writer) -> None:
         permission,
     )
 
-    def ssd_set(row: Any) -> tuple[Sequence[Any], dict[str, Any]]:
+    def ssd_set(row: Any) -> tuple[Sequence[Any], audit.RecordEntry]:
         sid, name, count, text, key, skel = row
         after = {"cardinality": count, "description": text, "id": sid, "name": name}
         values = (sid, name, count, text, key, *((skel,) if SKELETONS else ()))
@@ -400,7 +465,7 @@ def _additions(w: Writer) -> None:
         ssd_set,
     )
 
-    def inheritance(row: Any) -> tuple[Sequence[Any], dict[str, Any]]:
+    def inheritance(row: Any) -> tuple[Sequence[Any], audit.RecordEntry]:
         role_id, parent_id, rname, pname = row
         after = (
             f'{{"created_at": {iso_j}, "inherits_from_id": {int(parent_id)}, '
@@ -418,7 +483,7 @@ def _additions(w: Writer) -> None:
         inheritance,
     )
 
-    def assignment(row: Any) -> tuple[Sequence[Any], dict[str, Any]]:
+    def assignment(row: Any) -> tuple[Sequence[Any], audit.RecordEntry]:
         user_id, role_id, uname, rname, expires = row
         after = (
             f'{{"expires_at": {_j(_iso(expires)) if expires else "null"}, "granted_at": '
@@ -438,7 +503,7 @@ def _additions(w: Writer) -> None:
         assignment,
     )
 
-    def grant(row: Any) -> tuple[Sequence[Any], dict[str, Any]]:
+    def grant(row: Any) -> tuple[Sequence[Any], audit.RecordEntry]:
         role_id, permission_id, rname, pname = row
         after = (
             f'{{"granted_at": {iso_j}, "granted_by": {op_j}, '
@@ -457,7 +522,7 @@ def _additions(w: Writer) -> None:
         grant,
     )
 
-    def member(row: Any) -> tuple[Sequence[Any], dict[str, Any]]:
+    def member(row: Any) -> tuple[Sequence[Any], audit.RecordEntry]:
         set_id, role_id, sname, rname = row
         after = f'{{"role_id": {int(role_id)}, "ssd_set_id": {int(set_id)}}}'
         return (set_id, role_id), w.entry(
@@ -487,7 +552,7 @@ def _diff(old: dict[str, Any], new: dict[str, Any]) -> tuple[dict[str, Any], dic
 def _changes(w: Writer) -> None:
     stamp = w._stamp()
 
-    def user(row: Any) -> tuple[Sequence[Any], dict[str, Any]]:
+    def user(row: Any) -> tuple[Sequence[Any], audit.RecordEntry]:
         uid, name, shown, mail, active, secret, s_name, s_shown, s_mail, s_active, s_secret = row
         old = {"username": name, "display_name": shown, "email": mail,
                "active": bool(active), "password_hash": secret}
@@ -517,7 +582,7 @@ def _changes(w: Writer) -> None:
     )
     for kind, record_type in (("roles", "role"), ("resources", "resource")):
 
-        def named(row: Any, record_type: str = record_type) -> tuple[Sequence[Any], dict[str, Any]]:
+        def named(row: Any, record_type: str = record_type) -> tuple[Sequence[Any], audit.RecordEntry]:
             rid, name, text, s_name, s_text = row
             new = {"name": s_name, "description": text if s_text is None else s_text}
             before, after = _diff({"name": name, "description": text}, new)
@@ -536,7 +601,7 @@ def _changes(w: Writer) -> None:
             named,
         )
 
-    def ssd_set(row: Any) -> tuple[Sequence[Any], dict[str, Any]]:
+    def ssd_set(row: Any) -> tuple[Sequence[Any], audit.RecordEntry]:
         sid, name, count, text, s_name, s_count, s_text = row
         new = {"name": s_name, "cardinality": count if s_count is None else s_count,
                "description": text if s_text is None else s_text}
@@ -556,7 +621,7 @@ def _changes(w: Writer) -> None:
         ssd_set,
     )
 
-    def permission(row: Any) -> tuple[Sequence[Any], dict[str, Any]]:
+    def permission(row: Any) -> tuple[Sequence[Any], audit.RecordEntry]:
         pid, text, rname, act, s_text = row
         before, after = _diff({"description": text}, {"description": s_text})
         return (s_text, pid), w.entry("update", "permission", f"{rname}: {act}", before, after)
@@ -570,7 +635,7 @@ def _changes(w: Writer) -> None:
         permission,
     )
 
-    def assignment(row: Any) -> tuple[Sequence[Any], dict[str, Any]]:
+    def assignment(row: Any) -> tuple[Sequence[Any], audit.RecordEntry]:
         user_id, role_id, uname, rname, old, new = row
         before, after = {"expires_at": _iso(old)}, {"expires_at": _iso(new)}
         return (w._time(new), user_id, role_id), w.entry(
@@ -593,7 +658,7 @@ def _removals(w: Writer) -> None:
         return f"FROM s_removals x WHERE x.kind = '{kind}' ORDER BY x.seq"
 
     def pair(record_type: str, names: tuple[str, ...]) -> Callable[[Any], Any]:
-        def convert(row: Any) -> tuple[Sequence[Any], dict[str, Any]]:
+        def convert(row: Any) -> tuple[Sequence[Any], audit.RecordEntry]:
             first, second, label, *rest = row
             before = dict(zip(names, rest, strict=True))
             for key in ("granted_at", "created_at", "expires_at"):
@@ -635,7 +700,7 @@ def _removals(w: Writer) -> None:
     )
 
     def single(record_type: str, names: tuple[str, ...]) -> Callable[[Any], Any]:
-        def convert(row: Any) -> tuple[Sequence[Any], dict[str, Any]]:
+        def convert(row: Any) -> tuple[Sequence[Any], audit.RecordEntry]:
             rid, label, *rest = row
             before = dict(zip(names, rest, strict=True))
             if "created_at" in before:

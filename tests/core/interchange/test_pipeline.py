@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from accessguard_gui.core import rbac
+from accessguard_gui.core import integrity, rbac
 from accessguard_gui.core.audit import audit_entries
 from accessguard_gui.core.database import Database
 from accessguard_gui.core.errors import ImportCancelledError, ImportRefusedError
@@ -46,6 +46,17 @@ def _refused(db: Database, folder: Path, mode: Mode = Mode.UPDATE) -> list[str]:
         plan.close()
     assert table_rows(db) == before
     return lines
+
+
+def _schema(db_path: Path) -> list[tuple[str, str]]:
+    """Every schema object of the file: (name, SQL), in a stable order."""
+    import sqlite3
+
+    conn = sqlite3.connect(db_path)
+    try:
+        return sorted(conn.execute("SELECT name, sql FROM sqlite_master").fetchall(), key=repr)
+    finally:
+        conn.close()
 
 
 def test_a_whole_organisation_imports_with_every_relation(db: Database, tmp_path: Path) -> None:
@@ -403,6 +414,43 @@ def test_imported_rows_are_in_the_search_indexes(db: Database, db_path: Path,
         conn.close()
 
 
+def test_bulk_indexing_holds_what_the_triggers_write_and_keeps_the_settings(
+    db: Database, db_path: Path, tmp_path: Path
+) -> None:
+    """The search indexes an import fills in one statement each (merging deferred, a
+    larger buffer) hold exactly what the per-row triggers would have written: FTS5's own
+    integrity check compares them with the tables' text, and File > Check database's
+    walk finds every entry indexed. The bulk settings are put back: one the file chose
+    stays, one it did not hold leaves no row."""
+    import sqlite3
+
+    tables = ("search_users", "search_audit_log")
+    conn = sqlite3.connect(db_path)
+    try:
+        conn.execute("INSERT INTO search_users(search_users, rank) VALUES ('automerge', 8)")
+        conn.commit()
+        settings = {t: conn.execute(f"SELECT k, v FROM {t}_config ORDER BY k").fetchall()
+                    for t in tables}
+    finally:
+        conn.close()
+    assert ("automerge", 8) in settings["search_users"]
+    _import(db, write_dir(tmp_path / "org", ORG))
+    with db.action("Later") as s:
+        rbac.add_user(s, "zora.later")
+    conn = sqlite3.connect(db_path)
+    try:
+        for table in tables:
+            conn.execute(f"INSERT INTO {table}({table}, rank) VALUES ('integrity-check', 1)")
+            assert conn.execute(
+                f"SELECT k, v FROM {table}_config ORDER BY k").fetchall() == settings[table]
+        indexed = conn.execute("SELECT count(*) FROM search_audit_log_docsize").fetchone()[0]
+        assert indexed == conn.execute("SELECT count(*) FROM audit_log").fetchone()[0] > 10
+    finally:
+        conn.close()
+    report = integrity.verify_audit_chain(db)
+    assert report.intact and report.search_checked and not report.search_problems
+
+
 def test_a_refusal_resolved_after_the_dry_run_no_longer_refuses(
     db: Database, tmp_path: Path
 ) -> None:
@@ -450,21 +498,37 @@ def test_a_cancelled_import_leaves_the_schema_as_it_was(
     db: Database, db_path: Path, tmp_path: Path
 ) -> None:
     """The search-index triggers an import sets aside come back with the rollback."""
-    import sqlite3
-
-    def schema() -> list[tuple[str, str]]:
-        conn = sqlite3.connect(db_path)
-        try:
-            return sorted(conn.execute("SELECT name, sql FROM sqlite_master").fetchall(),
-                          key=repr)
-        finally:
-            conn.close()
-
-    before = schema()
+    before = _schema(db_path)
     with plan_import(db, CsvDirectorySource(write_dir(tmp_path / "org", ORG))) as plan:
         with pytest.raises(ImportCancelledError):
             apply_import(db, plan, cancelled=lambda: True)
-    assert schema() == before
+    assert _schema(db_path) == before
+
+
+def test_a_completed_import_leaves_the_schema_and_its_guards_as_they_were(
+    db: Database, db_path: Path, tmp_path: Path
+) -> None:
+    """The triggers an import sets aside while it writes (search indexing, the trail's
+    guard against INSERT OR REPLACE) are back, word for word, when it commits, and the
+    guard still refuses to overwrite an entry."""
+    import sqlite3
+
+    before = _schema(db_path)
+    assert any(name == "audit_log_no_replace" for name, _sql in before)
+    _import(db, write_dir(tmp_path / "org", ORG))
+    assert _schema(db_path) == before
+    assert integrity.schema_findings(db) == []
+    conn = sqlite3.connect(db_path)
+    try:
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            conn.execute(
+                "INSERT OR REPLACE INTO audit_log (id, at, operator, action, operation, "
+                "record_type, record_key) VALUES (1, '2026-01-01 00:00:00.000000', 'eve', "
+                "'Forge', 'insert', 'user', 'alice')"
+            )
+    finally:
+        conn.close()
+    assert integrity.verify_audit_chain(db).intact
 
 
 def test_mirror_keeps_permissions_of_resources_the_source_keeps(
