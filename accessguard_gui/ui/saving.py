@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -154,6 +155,7 @@ def _apply_off_thread(
         else:
             outcome.append(None)
 
+    gc.freeze()  # full GC passes over the whole app would freeze the window (ui/access/review.py)
     n = len(edits)
     progress = QProgressDialog(
         f"Saving {n:,} change{'s' if n != 1 else ''}\u2026",
