@@ -6,7 +6,7 @@ file can bypass it). On a PostgreSQL server the database owner runs ``install`` 
 (``python -m accessguard_gui enforce URL``) and the server itself checks every change:
 
 - ``accessguard_may(action)``: may the server's session user (the operator: the
-  AccessGuard user whose username is the login name) do ``action`` on the resource
+  AccessGuard user whose name is the login's, ignoring case) do ``action`` on the resource
   "AccessGuard"? The rule of ``rbac.check_access``: an active user, unexpired
   assignments, role inheritance walked by a deduplicating recursive query. A SECURITY
   DEFINER function with its search_path pinned, so a login cannot shadow what it reads.
