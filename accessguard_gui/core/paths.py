@@ -103,6 +103,9 @@ def best_paths(
     Returns:
         The paths ordered by (rank, length), and whether more paths exist.
     """
+    tight = _tight_paths(starts, parents, dist, names, k, max_nodes)
+    if tight is not None:
+        return tight, True
     goal_set = set(goals)
     ordered: dict[int, list[int]] = {}
 
@@ -168,3 +171,79 @@ def _nodes(entry: Any) -> tuple[int, ...]:
         nodes.append(link[3])
         link = link[5]
     return tuple(reversed(nodes))
+
+
+def _tight_paths(
+    starts: Mapping[int, int],
+    parents: Mapping[int, Sequence[int]],
+    dist: Mapping[int, int],
+    names: Mapping[int, str],
+    k: int,
+    max_nodes: int,
+) -> list[FoundPath] | None:
+    """The ``k`` best paths when shortest ones alone make them, else None.
+
+    A path from a start as short as that start's distance takes a role one step nearer a
+    goal at every step ("tight"), so a depth-first walk over such steps meets a goal at
+    every leaf and finds each such path in a few steps — the common case on deep
+    hierarchies, where the shortest paths alone are more than ``k`` (a stacked diamond
+    holds 65,536). Any other path from a start is at least one role longer than its
+    tight ones. So the first ``k`` of ``k + 1`` tight paths taken in (rank, length)
+    order are the ``k`` best if no start could give a longer path that still ranks
+    before the ``k``-th; otherwise (or with ``k`` or fewer tight paths, when whether
+    more exist is not known) None: the general search answers.
+    """
+    if k < 1:
+        return None
+    ranked = sorted(
+        (rank, dist[s], names.get(s, ""), s)
+        for s, rank in starts.items()
+        if s in dist and dist[s] < max_nodes
+    )
+    found: list[FoundPath] = []
+    children: dict[int, list[int]] = {}
+
+    def steps(role: int) -> list[int]:
+        """The roles one step nearer a goal, in the order they are taken (by name)."""
+        got = children.get(role)
+        if got is None:
+            nearer = dist[role] - 1
+            got = sorted(
+                (p for p in parents.get(role, ()) if dist.get(p) == nearer),
+                key=lambda p: names.get(p, ""),
+            )
+            children[role] = got
+        return got
+
+    for rank, d, _name, start in ranked:
+        if d == 0:
+            found.append(FoundPath((start,), rank))
+        else:
+            # Depth-first: ``path`` and, per role on it, its steps and the next to take.
+            path = [start]
+            options = [steps(start)]
+            taken = [0]
+            while options and len(found) <= k:
+                index = taken[-1]
+                if index == len(options[-1]):
+                    options.pop()
+                    taken.pop()
+                    path.pop()
+                    continue
+                taken[-1] = index + 1
+                role = options[-1][index]
+                if dist[role] == 0:
+                    found.append(FoundPath((*path, role), rank))
+                else:
+                    path.append(role)
+                    options.append(steps(role))
+                    taken.append(0)
+        if len(found) > k:
+            break
+    if len(found) <= k:
+        return None
+    kth = (found[k - 1].rank, len(found[k - 1].nodes))
+    for rank, d, _name, _start in ranked:
+        if d + 2 <= max_nodes and (rank, d + 2) < kth:
+            return None  # a longer path from this start would rank before the k-th
+    return found[:k]

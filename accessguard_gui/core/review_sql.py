@@ -9,7 +9,11 @@ the caller's transaction on the DBAPI connection (as ``access_query`` does), its
 turned into the same ``*Row`` snapshots with C-speed conversions. An empty answer is
 ambiguous (no such user, or nothing granted), so only then does the caller look the
 record up properly to raise the right NotFoundError. Other databases keep the
-SQLAlchemy statements (``fetch`` returns None).
+SQLAlchemy statements (these functions return None there).
+
+``fetch`` does the same for any Core statement built once (explain.py's effective-access
+statements): compiled once to SQLite's text, run on the DBAPI connection, elsewhere
+through the session.
 """
 
 from __future__ import annotations
