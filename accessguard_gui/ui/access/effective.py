@@ -10,7 +10,7 @@ shows at once and all of them are reachable by scrolling.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Signal
 from PySide6.QtGui import QColor
@@ -33,6 +33,7 @@ from ...core.errors import AccessGuardError, NotFoundError
 from ...core.explain import AccessStatus
 from ...core.lookup import Page
 from ...core.rows import AccessPath
+from ..background import BackgroundReads, Job
 from ..pending import PendingStore
 from .common import (
     ARROW,
@@ -53,6 +54,19 @@ PERMISSIONS_PER_PAGE = 200
 USERS_PER_PAGE = 100
 # A role's permissions, own and inherited, come in one bounded read.
 ROLE_PERMISSIONS_PER_PAGE = 200
+
+#: Answers read from a file this large come off the GUI thread (small files: at once).
+BACKGROUND_FILE_BYTES = 50_000_000
+
+
+def _large_file(db: Database) -> bool:
+    if db.path is None:
+        return False  # in memory: small by nature
+    try:
+        return db.path.stat().st_size >= BACKGROUND_FILE_BYTES
+    except OSError:
+        return False
+
 
 STATUS_TEXT = {
     AccessStatus.GRANTED: "granted",
@@ -153,6 +167,8 @@ class EffectiveAccessView(QWidget):
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self._as_if_saved = False  # the last answer applied the pending edits unasked
+        self._reads = BackgroundReads(db, self)
+        self._job: Job[Any] | None = None  # the answer (or next page) being read
         self._user_completer = SqlCompleter(db, self._complete_subject, self.subject)
         self._action_completer = SqlCompleter(
             db, lambda s, p: lookup.complete_actions(s, self.subject.text(), p), self.action
@@ -208,30 +224,32 @@ class EffectiveAccessView(QWidget):
         self._as_if_saved = False
         subject = self.subject.text().strip()
         if not subject:
+            self._cancel_read()
             self._set_summary("Choose a user or a resource.")
             self.model.set_rows([])
             return
-        try:
-            self._fill(subject)
-        except NotFoundError as exc:
-            if not self._retry_as_if_saved(subject):
-                self._show_failure(exc.message)
-        except AccessGuardError as exc:
-            self._show_failure(exc.message)
-        self.table.resizeColumnsToContents()
+        self._fill(subject)
 
-    def _retry_as_if_saved(self, subject: str) -> bool:
+    def is_reading(self) -> bool:
+        """True while an answer (or a next page) is read off the GUI thread."""
+        return self._job is not None
+
+    def _failed(self, subject: str, exc: AccessGuardError) -> None:
         """A user or resource that exists only as a pending edit (a new user not saved
         yet) is shown as it will be once saved, saying so, rather than "no such user"."""
-        if self._store is None or self.pending_check.isChecked() or self._store.is_empty():
-            return False
-        self._as_if_saved = True
-        try:
+        retry = (
+            isinstance(exc, NotFoundError)
+            and not self._as_if_saved
+            and self._store is not None
+            and not self.pending_check.isChecked()
+            and not self._store.is_empty()
+        )
+        if retry:
+            self._as_if_saved = True
             self._fill(subject)
-        except AccessGuardError:
-            self._as_if_saved = False
-            return False
-        return True
+            return
+        self._as_if_saved = False
+        self._show_failure(exc.message)
 
     def _show_failure(self, message: str) -> None:
         self.model.set_fetch(None)
@@ -258,85 +276,87 @@ class EffectiveAccessView(QWidget):
             counts = role_stats.permission_counts(s, found.id)
             return found.name, page, counts, role_stats.member_counts(s, found.id).total
 
-        name, page, (own, total), members = self._query(read)
-        self.model.set_rows(*_role_rows(name, page), headers=self.ROLE_HEADERS)
-        self._arm_role(role, name, page)
-        text = f"{name}: {total:,} permission{'' if total == 1 else 's'}"
-        text += f" ({own:,} its own, {total - own:,} inherited); {members:,} member"
-        text += f"{'' if members == 1 else 's'} in all"
-        self._set_summary(text + ".")
+        def show(answer: tuple[str, Page, tuple[int, int], int]) -> None:
+            name, page, (own, total), members = answer
+            self.model.set_rows(*_role_rows(name, page), headers=self.ROLE_HEADERS)
+            self._arm_role(role, name, page)
+            text = f"{name}: {total:,} permission{'' if total == 1 else 's'}"
+            text += f" ({own:,} its own, {total - own:,} inherited); {members:,} member"
+            text += f"{'' if members == 1 else 's'} in all"
+            self._set_summary(text + ".")
+
+        self._ask(read, show, role)
 
     def _arm_role(self, role: str, name: str, page: Page) -> None:
         after = page.next_after
         if after is None:
             return
 
-        def fetch() -> None:
-            def read(s: Session) -> Page:
-                return role_stats.effective_permissions_page(
-                    s, rbac.get_role(s, role).id, after, ROLE_PERMISSIONS_PER_PAGE
-                )
+        def read(s: Session) -> Page:
+            return role_stats.effective_permissions_page(
+                s, rbac.get_role(s, role).id, after, ROLE_PERMISSIONS_PER_PAGE
+            )
 
-            try:
-                more = self._query(read)
-            except AccessGuardError as exc:
-                self._set_summary(exc.message)
-                return
+        def show(more: Page) -> None:
             self.model.append_rows(*_role_rows(name, more))
             self._arm_role(role, name, more)
 
-        self.model.set_fetch(fetch)
+        self.model.set_fetch(lambda: self._ask(read, show))
 
     def _fill_user(self, user: str) -> None:
-        access = self._query(
-            lambda s: explain.effective_permissions(s, user, limit=PERMISSIONS_PER_PAGE)
+        def show(access: explain.UserAccess) -> None:
+            rows, colors, tips = _user_rows(access)
+            self.model.set_rows(rows, colors, tips, headers=self.USER_HEADERS)
+            self._arm_user(user, access)
+            name = access.user.username
+            granted = access.granted_total
+            other = access.total - granted
+            text = f"{name}{'' if access.user.active else ' (inactive)'}: {granted:,} permission"
+            text += "" if granted == 1 else "s"
+            text += " granted"
+            if other:
+                text += f"; {other:,} reachable only through expired assignments or while inactive"
+            self._set_summary(text + ".")
+
+        self._ask(
+            lambda s: explain.effective_permissions(s, user, limit=PERMISSIONS_PER_PAGE),
+            show,
+            user,
         )
-        rows, colors, tips = _user_rows(access)
-        self.model.set_rows(rows, colors, tips, headers=self.USER_HEADERS)
-        self._arm_user(user, access)
-        name = access.user.username
-        granted = access.granted_total
-        other = access.total - granted
-        text = f"{name}{'' if access.user.active else ' (inactive)'}: {granted:,} permission"
-        text += "" if granted == 1 else "s"
-        text += " granted"
-        if other:
-            text += f"; {other:,} reachable only through expired assignments or while inactive"
-        self._set_summary(text + ".")
 
     def _arm_user(self, user: str, access: explain.UserAccess) -> None:
         after = access.next_after
         if after is None:
             return
 
-        def fetch() -> None:
-            try:
-                page = self._query(
-                    lambda s: explain.effective_permissions(
-                        s, user, limit=PERMISSIONS_PER_PAGE, after=after, counts=False
-                    )
-                )
-            except AccessGuardError as exc:
-                self._set_summary(exc.message)
-                return
+        def read(s: Session) -> explain.UserAccess:
+            return explain.effective_permissions(
+                s, user, limit=PERMISSIONS_PER_PAGE, after=after, counts=False
+            )
+
+        def show(page: explain.UserAccess) -> None:
             self.model.append_rows(*_user_rows(page))
             self._arm_user(user, page)
 
-        self.model.set_fetch(fetch)
+        self.model.set_fetch(lambda: self._ask(read, show))
 
     def _fill_resource(self, resource: str, action: str | None) -> None:
-        result = self._query(
-            lambda s: explain.resource_access(s, resource, action, user_limit=USERS_PER_PAGE)
+        def show(result: explain.ResourceAccess) -> None:
+            rows, colors, tips = _resource_rows(result)
+            self.model.set_rows(rows, colors, tips, headers=self.RESOURCE_HEADERS)
+            self._arm_resource(resource, action, result)
+            what = f"{result.resource}: {result.action}" if result.action else result.resource
+            n = result.granted_users
+            text = f"{what}: {n:,} authorized user{'' if n == 1 else 's'}"
+            if result.truncated:
+                text += f" \u2014 {result.listed_users:,} listed by name; scroll for the rest"
+            self._set_summary(text + ".")
+
+        self._ask(
+            lambda s: explain.resource_access(s, resource, action, user_limit=USERS_PER_PAGE),
+            show,
+            resource,
         )
-        rows, colors, tips = _resource_rows(result)
-        self.model.set_rows(rows, colors, tips, headers=self.RESOURCE_HEADERS)
-        self._arm_resource(resource, action, result)
-        what = f"{result.resource}: {result.action}" if result.action else result.resource
-        n = result.granted_users
-        text = f"{what}: {n:,} authorized user{'' if n == 1 else 's'}"
-        if result.truncated:
-            text += f" — {result.listed_users:,} listed by name; scroll for the rest"
-        self._set_summary(text + ".")
 
     def _arm_resource(
         self, resource: str, action: str | None, result: explain.ResourceAccess
@@ -345,30 +365,62 @@ class EffectiveAccessView(QWidget):
         if after is None:
             return
 
-        def fetch() -> None:
-            try:
-                page = self._query(
-                    lambda s: explain.resource_access(
-                        s, resource, action, user_limit=USERS_PER_PAGE, after=after, counts=False
-                    )
-                )
-            except AccessGuardError as exc:
-                self._set_summary(exc.message)
-                return
+        def read(s: Session) -> explain.ResourceAccess:
+            return explain.resource_access(
+                s, resource, action, user_limit=USERS_PER_PAGE, after=after, counts=False
+            )
+
+        def show(page: explain.ResourceAccess) -> None:
             self.model.append_rows(*_resource_rows(page))
             self._arm_resource(resource, action, page)
 
-        self.model.set_fetch(fetch)
+        self.model.set_fetch(lambda: self._ask(read, show))
 
     # ------------------------------------------------------------ internals
 
-    def _query(self, read: Callable[[Session], T]) -> T:
-        """Read the saved state, or the pending state (edits applied, rolled back)."""
-        if self._store is not None and (self.pending_check.isChecked() or self._as_if_saved):
-            result, _problems = impact.with_pending(self._db, self._store.edits_for_save(), read)
-            return result
-        with self._db.read() as session:
-            return read(session)
+    def _ask(
+        self, read: Callable[[Session], T], show: Callable[[T], None], subject: str | None = None
+    ) -> None:
+        """Read the saved state, or the pending state (edits applied, rolled back), then
+        ``show`` the answer. On a large file the read runs off the GUI thread (a resource
+        reached by a hundred thousand users took ~1 s on the 1M file), the summary saying
+        so meanwhile; a new question drops the answer to the old one. ``subject``: the
+        first page of an answer (its failure is shown); None: a next page."""
+        self._cancel_read()
+        db = self._db
+        pending = self._store is not None and (self.pending_check.isChecked() or self._as_if_saved)
+        edits = self._store.edits_for_save() if pending and self._store is not None else []
+        inline = not _large_file(db)
+
+        def work(_job: Job[T]) -> T:
+            if pending:
+                return impact.with_pending(db, edits, read)[0]
+            with db.read() as session:
+                return read(session)
+
+        def done(answer: T) -> None:
+            self._job = None
+            show(answer)
+            if subject is not None:
+                self.table.resizeColumnsToContents()
+
+        def failed(exc: AccessGuardError) -> None:
+            self._job = None
+            if subject is None:
+                self._set_summary(exc.message)  # a next page: the rows shown stay
+            else:
+                self._failed(subject, exc)
+
+        job = self._reads.call(work, done, failed=failed, inline=inline)
+        if not inline:  # answered later, on this thread (even if the worker is done already)
+            self._job = job
+            if subject is not None:
+                self.summary.setText(f"Reading the access of {subject}\u2026")
+
+    def _cancel_read(self) -> None:
+        if self._job is not None:
+            self._job.cancel()
+            self._job = None
 
     def _store_changed(self) -> None:
         if self.pending_check.isChecked() and self.subject.text().strip():
