@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..core import lookup
+from ..core.bulk_roles import UserMatch
 from ..core.changes import Create, Delete, Entity, SetPasswordHash, Update
 from ..core.errors import AccessGuardError
 from . import messages
@@ -233,6 +234,18 @@ class Editing:
         if not self.editable(page):
             return None
         selected = page.selected_count()
+        everyone = _all_matching(page, selected)
+        if everyone is not None:  # Ctrl+A: ONE pending edit for every user the view shows
+            from .access.bulk import bulk_matching_dialog
+
+            users, count = everyone
+            return self.window._one_window(
+                "bulk roles",
+                lambda: bulk_matching_dialog(
+                    self.window.db, self.window.store, users, count, self.window
+                ),
+                reuse=False,
+            )
         if selected > DELETE_LIMIT:  # one pending edit per user: Ctrl+A on 1M is too many
             messages.show_error(
                 self.window,
@@ -258,3 +271,17 @@ class Editing:
             lambda: bulk_role_dialog(self.window.db, self.window.store, ids, self.window),
             reuse=False,
         )
+
+
+def _all_matching(page: TablePage, selected: int) -> tuple[UserMatch, int] | None:
+    """(the view's search and filters, how many users they match) when every row of the
+    users table is selected (Ctrl+A: one selection range, never a list of a million
+    rows) and the count is known, with no unsaved new user among the rows; else None."""
+    model = page.model
+    count, _total = model.counts()
+    rows = model.rowCount()
+    if not count or selected != rows or rows != count:
+        return None
+    if model.is_counting() or model.is_busy():
+        return None  # the count may still grow: "all N" is not known yet
+    return UserMatch.of(model.query), count
