@@ -3,6 +3,8 @@ thread, undoable, refused on a read-only file, saved set-based (issue 11)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
 
@@ -15,7 +17,6 @@ from accessguard_gui.ui.pending import PendingStore
 from accessguard_gui.ui.saving import save_pending
 
 from .conftest import SHOTS
-
 
 _PARENTS: list[QWidget] = []  # kept alive for the test (the dialog is their child)
 
@@ -77,3 +78,33 @@ def test_cancel_stops_waiting_for_the_check(qtbot: QtBot, demo_db: Database) -> 
     assert dialog.message.text() == "Cancelled: no change was made."
     qtbot.wait(200)
     assert store.edits() == []
+
+
+def test_ctrl_a_in_the_users_table_makes_one_edit_for_every_match(
+    qtbot: QtBot, window: Any, seeded: Database
+) -> None:
+    """The main window's Access > Assign/remove role after Ctrl+A on a search: one
+    BulkRoleChange naming the search, saved set-based; a partial selection keeps the
+    one-edit-per-user dialog."""
+    page = window.current_page()
+    page.search.setText("ar")  # alice (Archer) and carol (Carol); not bob
+    qtbot.waitUntil(lambda: page.model.query.search == "ar" and page.model.rowCount() == 2)
+    qtbot.waitUntil(lambda: not page.model.is_busy() and not page.model.is_counting())
+    page.view.selectAll()
+    dialog = window.bulk_roles()
+    assert isinstance(dialog, BulkMatchingDialog)
+    assert dialog.windowTitle() == "Change a role for all 2 users"
+    dialog.role_edit.setText("Auditor")
+    with qtbot.waitSignal(dialog.applied, timeout=10_000):
+        assert dialog.apply()
+    assert window.store.edits() == [BulkRoleChange("Auditor", UserMatch("ar"), 2)]
+    assert window.save()
+    fresh = Database(seeded.path, operator="checker")
+    try:
+        with fresh.read() as s:
+            assert {a.username for a in rbac.assigned_users(s, "Auditor")} == {"alice", "carol"}
+    finally:
+        fresh.close()
+    page.select_row(0)  # one row: the per-user dialog
+    single = window.bulk_roles()
+    assert single is not None and not isinstance(single, BulkMatchingDialog)
