@@ -166,6 +166,9 @@ class MainWindow(QMainWindow):
         from .governance import install as install_governance  # menu + expiry reminder
 
         self.governance = install_governance(self)
+        from .operator_gate import WindowOperators  # who is signed in; what they may use
+
+        self.operators = WindowOperators(self)
         self.nav.currentRowChanged.connect(self._show_page)
         self.store.changed.connect(self._pending_changed)
         app = QApplication.instance()
@@ -705,6 +708,7 @@ class MainWindow(QMainWindow):
         self.act_bulk_roles.setEnabled(editable and has_row and page.kind.entity is Entity.USER)
         self.act_backup.setEnabled(self.db.path is not None)
         self.act_import.setEnabled(not self.db.read_only)
+        self.operators.apply()  # off what the operator may not do, the reason on hover
 
     def _apply_read_only(self) -> None:
         """The banner; pages switch their editing off as they are built (_ensure_page);

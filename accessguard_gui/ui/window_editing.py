@@ -45,7 +45,11 @@ class Editing:
 
     def editable(self, page: TablePage | None = None) -> bool:
         page = page or self.window.current_page()
-        return page.kind.editable and not self.window.db.read_only
+        return (
+            page.kind.editable
+            and not self.window.db.read_only
+            and self.window.operators.may_edit(page.kind.entity)
+        )
 
     def current_values(
         self, page: TablePage, row: int

@@ -131,6 +131,8 @@ class Saving:
             self._select_failed_row()
             self.window.details.refresh()
             return outcome
+        if not self.window.operators.signed_in_after_save():
+            return outcome  # sign-in is now required and nobody signed in: it closes
         self.window.refresh()
         noun = "change" if outcome.saved == 1 else "changes"
         self.window.statusBar().showMessage(f"Saved {outcome.saved:,} {noun}.", 5000)
