@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from accessguard_gui.core.bulk_roles import BulkRoleChange, UserMatch
 from accessguard_gui.core.changes import Edit, Entity, Update
 from accessguard_gui.core.database import Database
 from accessguard_gui.ui import saving
+from accessguard_gui.ui.access.common import save_png
 from accessguard_gui.ui.pending import PendingStore
 
 
@@ -44,7 +46,11 @@ def test_a_large_save_shows_progress_and_saves_everything(qtbot: QtBot, people: 
     seen: list[str] = []
 
     def look() -> None:
-        seen.extend(d.labelText() for d in _dialogs() if d.isVisible())
+        for dialog in _dialogs():
+            if dialog.isVisible():
+                if not seen:
+                    save_png(dialog, Path("/tmp/shots/save_progress.png"))
+                seen.append(dialog.labelText())
 
     timer = QTimer()
     timer.timeout.connect(look)
