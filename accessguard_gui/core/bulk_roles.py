@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
+    Boolean,
     Column,
     Integer,
     MetaData,
@@ -49,7 +50,7 @@ _targets = Table(
     "ag_bulk_targets",
     _meta,
     Column("user_id", Integer, primary_key=True),
-    Column("active", Integer, nullable=False),  # counted in the review: active users only
+    Column("active", Boolean, nullable=False),  # counted in the review: active users only
     prefixes=["TEMPORARY"],
 )
 #: (role, permission): holding the role grants the permission — only for the permissions

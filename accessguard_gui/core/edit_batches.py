@@ -145,7 +145,8 @@ def apply_run(session: Session, edits: Sequence[Edit], start: int, length: int) 
             )
         )
         result = session.execute(statement, rows)
-        if result.rowcount != len(rows):  # type: ignore[attr-defined]
+        counted = session.get_bind().dialect.supports_sane_multi_rowcount
+        if counted and result.rowcount != len(rows):  # type: ignore[attr-defined]
             # The write lock is held since the read: only a bug gets here.
             raise ConflictError(f"{run[0].entity} records of this save", None)  # type: ignore[union-attr]
     _forget(session, model, [e.id for e in run[:applied]])  # type: ignore[union-attr]
