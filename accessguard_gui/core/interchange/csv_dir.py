@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
-from itertools import groupby, islice
+from itertools import chain, groupby, islice
+from operator import attrgetter
 from pathlib import Path
 from typing import IO, Any
 
@@ -361,6 +363,67 @@ _ROWS: dict[type[Any], tuple[str, Callable[[Any, bool], list[str]]]] = {
 }
 
 
+def _users_plain(rows: Sequence[Any], hashes: bool) -> list[tuple[Any, ...]]:
+    if hashes:
+        return [(name, shown, mail, "false" if active is False else "true", secret)
+                for name, shown, mail, active, secret in rows]
+    return [(name, shown, mail, "false" if active is False else "true")
+            for name, shown, mail, active, _secret in rows]
+
+
+def _assignments_plain(rows: Sequence[Any], _hashes: bool) -> list[tuple[Any, ...]]:
+    return [(user, role, None if expires is None else _time_text(expires))
+            for user, role, expires in rows]
+
+
+def _as_they_are(rows: Sequence[Any], _hashes: bool) -> Sequence[Any]:
+    return rows
+
+
+# Per record type: rows of the record's fields (in order) as CSV rows of plain text
+# (None for an empty cell): the same cells as ``_ROWS`` gives wherever no text starts
+# like a formula. ``_cells`` uses them for every batch in which no cell does.
+_PLAIN: dict[type[Any], Callable[[Sequence[Any], bool], Sequence[Any]]] = {
+    UserRecord: _users_plain,
+    RoleRecord: _as_they_are,
+    RoleParentRecord: _as_they_are,
+    ResourceRecord: _as_they_are,
+    PermissionRecord: _as_they_are,
+    UserRoleRecord: _assignments_plain,
+    RolePermissionRecord: _as_they_are,
+    SsdSetRecord: lambda rows, _h: [(name, str(count), text) for name, count, text in rows],
+    SsdSetRoleRecord: _as_they_are,
+}
+# Per record type: a record's fields in order, as one tuple.
+_FIELDS = {kind: attrgetter(*(f.name for f in fields(kind))) for kind in _PLAIN}
+# Where cells start in a batch's text joined by NUL (``_cells``): a cell starting like a
+# formula or with an apostrophe follows one. A NUL inside a cell can only send its batch
+# down the careful path, never let a formula through.
+_STARTS_RISKY = re.compile("\x00[" + re.escape(_RISKY) + "]")
+
+
+def _cells(kind: type[Any], rows: Sequence[Any], hashes: bool) -> Sequence[Any]:
+    """The CSV rows of a batch of rows of one record type (the record's fields). One
+    search over the batch's text finds whether any cell starts like a formula (or with
+    an apostrophe); if none does, nearly always, the plain rows are written as they
+    are, else every row goes through ``_ROWS``, which neutralises cell by cell."""
+    plain = _PLAIN[kind](rows, hashes)
+    text = "\x00" + "\x00".join(filter(None, chain.from_iterable(plain)))
+    if _STARTS_RISKY.search(text) is None:
+        return plain
+    cells = _ROWS[kind][1]
+    return [cells(kind(*row), hashes) for row in rows]
+
+
+def _record_batches(records: Iterable[Record]) -> Iterator[tuple[type[Any], list[Any]]]:
+    """(record type, rows of the records' fields) for a stream of records: runs of one
+    type (exports stream table by table), a batch at a time."""
+    for kind, run in groupby(records, type):
+        get = _FIELDS[kind]
+        for batch in batched(run, 2000):
+            yield kind, list(map(get, batch))
+
+
 def batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
     """Lists of up to ``size`` items (itertools.batched arrives in Python 3.12)."""
     iterator = iter(items)
@@ -417,14 +480,14 @@ def write(records: Iterable[Record], target: str | os.PathLike[str],
             if name == "users.csv" and not with_hashes:
                 header.remove("password_hash")
             writers[name].writerow(header)
-        # Runs of records of one type (export streams them table by table) are written
-        # a batch at a time.
-        for kind, run in groupby(records, type):
-            name, cells = _ROWS[kind]
-            writer = writers[name]
-            for batch in batched(run, 2000):
-                writer.writerows([cells(r, with_hashes) for r in batch])
-                counts[name] += len(batch)
+        # A batch of rows of one record type at a time: straight from the database's
+        # rows where the stream offers them (export.DatabaseRecords), no object a record.
+        batches = getattr(records, "batches", None)
+        runs = batches() if callable(batches) else _record_batches(records)
+        for kind, rows in runs:
+            name = _ROWS[kind][0]
+            writers[name].writerows(_cells(kind, rows, with_hashes))
+            counts[name] += len(rows)
         for handle in handles.values():
             handle.flush()
             os.fsync(handle.fileno())
