@@ -20,6 +20,7 @@ from accessguard_gui.core.interchange.csv_dir import (
 )
 from accessguard_gui.core.interchange.export import ExportOptions, database_records
 from accessguard_gui.core.interchange.pipeline import import_source
+from accessguard_gui.core.interchange.records import RoleRecord, UserRecord
 
 from .csvdirs import ORG, table_rows, write_dir
 
@@ -147,6 +148,35 @@ def test_neutralising_is_reversible(text: str) -> None:
     written = cells.neutralise(text)
     assert not written[:1] or written[0] not in cells.FORMULA_TRIGGERS
     assert cells.restore(written) == text
+
+
+@pytest.mark.parametrize("risky_at", [None, 0, 2_049, 4_199])
+def test_a_formula_anywhere_in_a_large_export_is_neutralised(
+    tmp_path: Path, risky_at: int | None
+) -> None:
+    """Batches without a cell that starts like a formula are written as they are; one
+    such cell anywhere (first, across a batch boundary, last) is neutralised, and every
+    row reads exactly as the cell-by-cell writing gives it. A NUL inside a cell is
+    only text."""
+    users = [UserRecord(f"user{i:05d}", f"User {i}", None, i % 7 != 0) for i in range(4_200)]
+    users[17] = UserRecord("user00017", "nul\x00=inside", "a@b.example", True)
+    if risky_at is not None:
+        users[risky_at] = UserRecord(users[risky_at].username, "=HYPERLINK(1)", "-x@y.example")
+    roles = [RoleRecord(f"Role {i}", "@risk" if i == 3 else None) for i in range(10)]
+    out = tmp_path / "export"
+    write([*users, *roles], out, ExportOptions())
+    with open(out / "users.csv", encoding="utf-8", newline="") as handle:
+        rows = list(csv.reader(handle))[1:]
+    assert rows == [
+        [cells.neutralise(u.username), cells.neutralise(u.display_name or ""),
+         cells.neutralise(u.email or ""), "false" if u.active is False else "true"]
+        for u in users
+    ]
+    if risky_at is not None:
+        assert rows[risky_at][1:3] == ["'=HYPERLINK(1)", "'-x@y.example"]
+    assert rows[17][1] == "nul\x00=inside"
+    with open(out / "roles.csv", encoding="utf-8", newline="") as handle:
+        assert list(csv.reader(handle))[4] == ["Role 3", "'@risk"]
 
 
 def test_export_neutralises_formulas_and_imports_back(
