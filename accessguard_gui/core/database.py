@@ -390,7 +390,10 @@ class Database:
             yield session
             session.commit()
             if operators.setting_changed(session):
-                self.become(self._access if self._access.signed_in else None)
+                # PostgreSQL: the login's access is worked out again (enforced or not);
+                # a file keeps whoever is signed in, else nobody / the OS user.
+                keep = self._access.signed_in and self.dialect != "postgresql"
+                self.become(self._access if keep else None)
         except BaseException as exc:
             session.rollback()
             typed = _translate(exc)

@@ -710,3 +710,29 @@ def test_switching_sign_in_off_is_audited(org: Database) -> None:
     assert newest.after == {"value": "0"}
     org.sign_out()
     assert org.access == OperatorAccess.unrestricted("os-user")
+
+
+# ---------------------------------------------------------------------- PostgreSQL
+
+
+def test_on_postgresql_the_operator_is_the_server_login(pg_url: str) -> None:
+    """No password sign-in there: the login is the operator, recorded as the trail's who;
+    once sign-in is required its rights come from the records like anyone's."""
+    with Database(pg_url) as db:
+        with db.internal_session() as s:
+            login = operators.session_user(s)
+        assert db.access == OperatorAccess(login, True, False, operators.ALL_ACTIONS)
+        with pytest.raises(SignInError, match="server login"):
+            db.sign_in(login, "anything")
+        with db.action("Set up") as s:
+            rbac.add_user(s, login)
+            rbac.get_user(s, login).password_hash = _hash()
+            changes.apply_edits(s, operators.setup_edits(s, login))
+            rbac.add_user(s, "erin")
+        with db.read() as s:
+            assert audit.audit_entries(s, 1)[0].operator == login
+        with db.action("Require sign-in") as s:
+            changes.apply_edits(s, [SetSignInRequired(True)])
+        assert db.access.enforced and db.access.actions == operators.ALL_ACTIONS
+    with Database(pg_url, operator="someone else") as db:  # a claim does not count now
+        assert db.operator == login and db.access.enforced
