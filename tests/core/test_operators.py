@@ -406,6 +406,9 @@ def test_nothing_but_sign_in_works_until_someone_signs_in(org: Database) -> None
     with pytest.raises(SignInRequiredError):
         with org.action("Anything"):
             pass
+    with pytest.raises(SignInRequiredError):
+        with org.preview("What if"):
+            pass
     assert org.access.why_not(AppAction.VIEW) is not None
     access = org.sign_in("alice", PASSWORD)
     assert access.signed_in and access.enforced and access.actions == operators.ALL_ACTIONS
