@@ -442,16 +442,20 @@ def _named(session: Session, rows_query: Any, limit: int) -> list[AccessChange]:
         .order_by(func.lower(_user_names.c.username), _perm_names.c.label)
         .limit(limit)
     ).all()
-    return [
-        AccessChange(
-            user_id=u,
-            username=name or f"user #{u}",
-            permission_id=p,
-            permission=label or f"permission #{p}",
-            gained=bool(g),
-        )
-        for u, name, p, label, g in rows
-    ]
+    return [_change(u, name, p, label, g) for u, name, p, label, g in rows]
+
+
+def _change(
+    user_id: int, name: str | None, pid: int, label: str | None, gained: Any
+) -> AccessChange:
+    """One row of the events with its names (a record deleted by an edit has none left)."""
+    return AccessChange(
+        user_id=user_id,
+        username=name or f"user #{user_id}",
+        permission_id=pid,
+        permission=label or f"permission #{pid}",
+        gained=bool(gained),
+    )
 
 
 def _step_changes(session: Session, step: int, gained: int, limit: int) -> list[AccessChange]:
@@ -651,15 +655,7 @@ def _run_changes(
     for k, g, u, name, p, label in rows:
         bucket = listed.setdefault((int(k), int(g)), [])
         if len(bucket) < limit:
-            bucket.append(
-                AccessChange(
-                    user_id=u,
-                    username=name or f"user #{u}",
-                    permission_id=p,
-                    permission=label or f"permission #{p}",
-                    gained=bool(g),
-                )
-            )
+            bucket.append(_change(u, name, p, label, g))
     return listed
 
 
