@@ -739,3 +739,29 @@ def test_on_postgresql_the_operator_is_the_server_login(pg_url: str) -> None:
         assert db.access.enforced and db.access.actions == operators.ALL_ACTIONS
     with Database(pg_url, operator="someone else") as db:  # a claim does not count now
         assert db.operator == login and db.access.enforced
+
+
+def test_a_run_of_updates_is_gated_record_by_record(org: Database) -> None:
+    """Saving many field changes at once takes a set-based path (core/edit_batches.py):
+    an operator who may edit users saves a run of ordinary users' changes, and a run that
+    also deactivates an operator (alice, an administrator) is refused whole."""
+    _grant_bob(org, AppAction.EDIT_USERS)
+    with org.action("Add users") as s:
+        for n in range(8):
+            rbac.add_user(s, f"temp{n}")
+    ids = [_id(org, User, f"temp{n}") for n in range(8)]
+    with org.action("Rename many") as s:
+        changes.apply_edits(
+            s, [Update(Entity.USER, i, None, {"display_name": f"T {i}"}) for i in ids]
+        )
+    with org.read() as s:
+        assert {u.display_name for u in s.scalars(select(User).where(User.id.in_(ids)))} == {
+            f"T {i}" for i in ids
+        }
+    before = _dump(org)
+    run = [Update(Entity.USER, i, None, {"active": False}) for i in ids]
+    run.insert(4, Update(Entity.USER, _id(org, User, "alice"), None, {"active": False}))
+    with pytest.raises(EditFailed) as info, org.action("Deactivate many") as s:
+        changes.apply_edits(s, run)
+    assert isinstance(info.value.cause, OperatorPermissionError)
+    assert _dump(org) == before
