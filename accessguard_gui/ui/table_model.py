@@ -34,15 +34,21 @@ stored ones, new records (``store.created``) as rows at the top, and marks chang
 (bold, tinted), new rows (green), rows marked for deletion (struck out, grey) and rows of a
 failed save (red, the reason as tooltip). ``setData`` validates with core.validation and
 pushes a ``core.changes.Update`` to the store; it never writes to the database.
+
+A large table just opened shows its first page at once and counts its rows off the GUI
+thread the same way (SQLite's count of a million rows is one step it cannot interrupt).
+
+The model is split along its reasons to change: the page cache and the anchors
+(ui/table_pages.py, ``PageCache``), the reads and the counting (ui/table_reads.py), the
+pending overlay (ui/table_overlay.py, ``PendingOverlay``); this module keeps Qt's model
+API, searching and sorting, and ties them together. Their public names (``ItemRole``,
+``RowState``, the limits) stay importable from here.
 """
 
 from __future__ import annotations
 
-import enum
 import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from functools import cache
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import (
@@ -56,22 +62,37 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QFont
 
 from ..core import browse, type_ahead, validation
-from ..core.browse import FIRST_CELL, ID, SORT, BrowseQuery, Key, Kind, Record, TableSpec
-from ..core.changes import Create, Delete, Entity, Update
+from ..core.browse import FIRST_CELL, ID, BrowseQuery, Key, Kind, Record, TableSpec
+from ..core.changes import Create, Entity, Update
 from ..core.database import Database
 from ..core.errors import AccessGuardError, ValidationError
-from . import theme
 from .background import BackgroundReads, Job
 from .pending import PendingStore
-from .plain_text import plain_tooltip
+from .table_overlay import (  # the item roles, as plain ints (data() is hot)
+    _BACKGROUND,
+    _CHECK,
+    _CHECKED,
+    _DISPLAY,
+    _EDIT,
+    _FONT,
+    _FOREGROUND,
+    _PLAIN_NOTHING,
+    _TOOLTIP,
+    _UNCHECKED,
+    PendingOverlay,
+)
+from .table_overlay import ItemRole as ItemRole  # importable here, as before
+from .table_overlay import RowState as RowState
+from .table_pages import ANCHOR_CHUNK_PAGES as ANCHOR_CHUNK_PAGES  # importable here
+from .table_pages import PageCache
+from .table_reads import COUNT_CHUNK_IDS as COUNT_CHUNK_IDS  # importable here, as before
+from .table_reads import COUNT_REPORT_S as COUNT_REPORT_S
+from .table_reads import Snapshot, count_slices, read_snapshot
 
 PAGE_SIZE = browse.PAGE_SIZE
 MAX_PAGES = 64
-ANCHOR_CHUNK_PAGES = 32
-COUNT_CHUNK_IDS = 32_768
 #: Tables with at least this many rows search, sort, filter and count off the GUI thread
 #: (smaller ones answer in a few ms, at once, on the calling thread).
 BACKGROUND_ROWS = 50_000
@@ -82,82 +103,15 @@ INLINE_BUDGET_S = 0.03
 #: a read past this (megabyte cells written by another tool, a pathological search) is
 #: stopped and handed to a worker, like a large table's, with "searching…" and Cancel.
 SMALL_TABLE_BUDGET_S = 1.0
-COUNT_REPORT_S = 0.25  # how often a background count shows its running total
 
 Index = QModelIndex | QPersistentModelIndex
 
-_DISPLAY = int(Qt.ItemDataRole.DisplayRole)
-_EDIT = int(Qt.ItemDataRole.EditRole)
-_CHECK = int(Qt.ItemDataRole.CheckStateRole)
-_FONT = int(Qt.ItemDataRole.FontRole)
-_BACKGROUND = int(Qt.ItemDataRole.BackgroundRole)
-_FOREGROUND = int(Qt.ItemDataRole.ForegroundRole)
-_TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
 _ALIGN = int(Qt.ItemDataRole.TextAlignmentRole)
-_CHECKED = Qt.CheckState.Checked
-_UNCHECKED = Qt.CheckState.Unchecked
 _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-
-
-class ItemRole(enum.IntEnum):
-    """Our item data roles (beyond Qt's)."""
-
-    RECORD_ID = int(Qt.ItemDataRole.UserRole) + 1
-    STATE = int(Qt.ItemDataRole.UserRole) + 2  # "", "changed", "new", "deleted", "failed"
 
 
 _RECORD_ID = int(ItemRole.RECORD_ID)
 _STATE = int(ItemRole.STATE)
-#: Roles with no answer for an unmarked stored row: answered without a lookup.
-_PLAIN_NOTHING = frozenset(
-    int(r)
-    for r in (
-        Qt.ItemDataRole.DecorationRole,
-        Qt.ItemDataRole.FontRole,
-        Qt.ItemDataRole.BackgroundRole,
-        Qt.ItemDataRole.ForegroundRole,
-        Qt.ItemDataRole.ToolTipRole,
-        Qt.ItemDataRole.StatusTipRole,
-        Qt.ItemDataRole.WhatsThisRole,
-        Qt.ItemDataRole.SizeHintRole,
-    )
-)
-_MARKED_NOTHING = frozenset(
-    int(r)
-    for r in (
-        Qt.ItemDataRole.DecorationRole,
-        Qt.ItemDataRole.StatusTipRole,
-        Qt.ItemDataRole.WhatsThisRole,
-        Qt.ItemDataRole.SizeHintRole,
-    )
-)
-
-
-class RowState(enum.StrEnum):
-    STORED = ""
-    CHANGED = "changed"
-    NEW = "new"
-    DELETED = "deleted"
-    FAILED = "failed"
-
-
-# Shared brushes of ui/theme.py: recoloured in place when the desktop turns light or dark.
-_CHANGED_BRUSH = theme.brush("changed_bg")
-_NEW_BRUSH = theme.brush("new_bg")
-_DELETED_BRUSH = theme.brush("deleted_bg")
-_FAILED_BRUSH = theme.brush("failed_bg")
-_GREY = theme.brush("muted")
-
-
-@cache
-def _font(*, bold: bool = False, strike: bool = False) -> QFont:
-    """Made on first use: a QFont needs the QGuiApplication."""
-    font = QFont()
-    font.setBold(bold)
-    font.setStrikeOut(strike)
-    return font
-
-
 _VALIDATORS: dict[tuple[Entity, str], Any] = {
     (Entity.USER, "username"): validation.username,
     (Entity.USER, "display_name"): validation.display_name,
@@ -171,100 +125,7 @@ _VALIDATORS: dict[tuple[Entity, str], Any] = {
 }
 
 
-@dataclass(frozen=True)
-class _Snapshot:
-    """What a reset shows: read by a worker (or inline), installed on the GUI thread."""
-
-    query: BrowseQuery
-    plan: browse.Plan
-    total: int
-    count: int
-    ids: list[int] | None  # INDEXED search: every match, in order
-    first: list[tuple[Any, ...]] | None  # page 0
-    counting: tuple[int, int] | None  # id bounds still to count (scanning search)
-
-
-def _read_snapshot(
-    session: Any,
-    spec: TableSpec,
-    q: BrowseQuery,
-    plan: browse.Plan,
-    count: int,
-    total: int,
-    *,
-    recount: bool,
-    recount_total: bool,
-    count_later: bool = False,
-) -> _Snapshot:
-    """Count (unless only the order changed) and read the first page of ``q``. Runs on a
-    worker thread for large tables: it touches nothing but its arguments.
-
-    ``count_later`` (a large table just opened, nothing searched): only the first page,
-    and the id range the count then walks slice by slice off the GUI thread — a count of
-    a million rows is one uninterruptible step of SQLite that can take most of a second
-    on a cold file, while the first page is one indexed seek."""
-    if count_later and not q.term and not q.filters:
-        page = [tuple(r) for r in browse.fetch_page(session, spec, q, plan=browse.Plan.SCAN)]
-        bounds = browse.id_bounds(session, spec) if len(page) == PAGE_SIZE else None
-        return _Snapshot(q, browse.Plan.SCAN, len(page), len(page), None, page, bounds)
-    if recount_total or not total or (recount and not q.term and not q.filters):
-        total = browse.count(session, spec, spec.default_query())
-    if q.term and recount:
-        plan = browse.choose_plan(session, spec, q)
-    ids: list[int] | None = None
-    first: list[tuple[Any, ...]] | None = None
-    counting: tuple[int, int] | None = None
-    if q.term and plan is browse.Plan.INDEXED:
-        # Few matches: keep their ids in order (the order changes with a sort).
-        ids = browse.matching_ids(session, spec, q)
-        count = len(ids)
-    elif q.term and recount:
-        # The search index cannot narrow it: the first page now, the count from a slice
-        # by slice scan afterwards (unless the first page holds every match).
-        first = [tuple(r) for r in browse.fetch_page(session, spec, q, plan=plan)]
-        count = len(first)
-        counting = browse.id_bounds(session, spec) if len(first) == PAGE_SIZE else None
-    elif recount:
-        plan = browse.Plan.SCAN
-        count = total if not q.filters else browse.count(session, spec, q, plan=plan)
-    if count and first is None:
-        rows = (
-            browse.fetch_ids(session, spec, ids[:PAGE_SIZE], q)
-            if ids is not None
-            else browse.fetch_page(session, spec, q, plan=plan)
-        )
-        first = [tuple(r) for r in rows]
-    return _Snapshot(q, plan, total, count, ids, first, counting)
-
-
-def _count_slices(
-    session: Any,
-    job: Job[int],
-    spec: TableSpec,
-    q: BrowseQuery,
-    plan: browse.Plan,
-    bounds: tuple[int, int],
-) -> int:
-    """Count a scanning search over id slices, reporting the running total after each
-    slice (the rows appear as they are counted)."""
-    low, top = bounds
-    counted = 0
-    reported = time.monotonic()
-    while low < top:
-        high = min(low + COUNT_CHUNK_IDS, top)
-        counted += browse.count_range(session, spec, q, low, high, plan=plan)
-        low = high
-        if job.cancelled:
-            break
-        # Every new row makes the view lay out and paint again: a few times a second is
-        # enough to see the count grow (inline, on a small table, every slice).
-        if low < top and (job.inline or time.monotonic() - reported >= COUNT_REPORT_S):
-            job.report(counted)
-            reported = time.monotonic()
-    return counted
-
-
-class RecordTableModel(QAbstractTableModel):
+class RecordTableModel(PageCache, PendingOverlay, QAbstractTableModel):
     """One table (users, roles, …) of a database, read lazily page by page.
 
     Args:
@@ -317,7 +178,7 @@ class RecordTableModel(QAbstractTableModel):
         self._query = spec.default_query()  # what the user asked for last
         self._shown = self._query  # what the cached pages and the count belong to
         self._reads = BackgroundReads(db, self)
-        self._reset_job: Job[_Snapshot] | None = None
+        self._reset_job: Job[Snapshot] | None = None
         self._count_job: Job[int] | None = None
         self._prefix_job: Job[int | None] | None = None
         self._anchor_job: Job[None] | None = None
@@ -841,8 +702,8 @@ class RecordTableModel(QAbstractTableModel):
             inline, budget, count_later = False, self.inline_budget, True
         q, spec, plan, count, total = (self._query, self.spec, self._plan, self._count, self._total)
 
-        def work(session: Any, _job: Job[_Snapshot]) -> _Snapshot:
-            return _read_snapshot(
+        def work(session: Any, _job: Job[Snapshot]) -> Snapshot:
+            return read_snapshot(
                 session,
                 spec,
                 q,
@@ -856,7 +717,7 @@ class RecordTableModel(QAbstractTableModel):
 
         submitting = [True]  # a result while submit() runs is read inline: no reset signal
 
-        def done(snapshot: _Snapshot) -> None:
+        def done(snapshot: Snapshot) -> None:
             self._reset_job = None
             self._install_snapshot(snapshot, emit_reset=emit_reset or not submitting[0])
 
@@ -877,7 +738,7 @@ class RecordTableModel(QAbstractTableModel):
             return False  # the first read says why, as before
         return high - low >= self.background_rows
 
-    def _install_snapshot(self, snap: _Snapshot, *, emit_reset: bool) -> None:
+    def _install_snapshot(self, snap: Snapshot, *, emit_reset: bool) -> None:
         if emit_reset:
             self.beginResetModel()
         try:
@@ -912,7 +773,7 @@ class RecordTableModel(QAbstractTableModel):
         generation = self._generation
 
         def work(session: Any, job: Job[int]) -> int:
-            return _count_slices(session, job, spec, q, plan, bounds)
+            return count_slices(session, job, spec, q, plan, bounds)
 
         def progress(counted: Any) -> None:
             if generation == self._generation:
@@ -988,263 +849,6 @@ class RecordTableModel(QAbstractTableModel):
         """True while a new search/sort/filter is read (the old rows are still shown)."""
         return self._reset_job is not None
 
-    def _drop_cache(self) -> None:
-        self._pages.clear()
-        self._anchors.clear()
-        self._row_of.clear()
-        self._wanted.clear()
-        self._patched.clear()
-        self._load_timer.stop()
-        self._anchor_scan = None
-        self._anchor_timer.stop()
-        if self._anchor_job is not None:
-            self._anchor_job.cancel()
-            self._anchor_job = None
-        self._loading.clear()
-        self._counting = None
-        if self._count_job is not None:
-            self._count_job.cancel()
-            self._count_job = None
-        self._ids = None
-        self._id_pos = None
-
-    def _want(self, page: int) -> None:
-        if page not in self._wanted:
-            self._wanted.add(page)
-            self._load_timer.start()
-
-    def _load_wanted(self) -> None:
-        pages = sorted(
-            p
-            for p in self._wanted
-            if p not in self._pages and p not in self._loading and 0 <= p * PAGE_SIZE < self._count
-        )
-        self._wanted.clear()
-        if not pages:
-            return
-        if self._total < self.background_rows:
-            self._load_pages(pages)
-            self._pages_arrived(pages)
-            return
-        # A large table: the view shows blank rows for a moment rather than freeze (a
-        # page of a scanning search far from any known anchor can take a while).
-        readers = [(p, self._page_reader(p)) for p in pages]
-        generation = self._generation
-        self._loading.update(pages)
-
-        def work(session: Any, _job: Job[list[tuple[int, list[tuple[Any, ...]]]]]) -> Any:
-            return [(p, [tuple(r) for r in read(session)]) for p, read in readers]
-
-        def done(result: list[tuple[int, list[tuple[Any, ...]]]]) -> None:
-            self._loading.difference_update(pages)
-            if generation != self._generation:
-                return  # another search, sort or refresh since: these rows are stale
-            for p, rows in result:
-                self._install(p, rows)
-            self._pages_arrived([p for p, _rows in result])
-
-        def failed(error: AccessGuardError) -> None:
-            self._loading.difference_update(pages)
-            self.read_failed.emit(error.message)
-
-        self._reads.submit(work, done, failed=failed, budget=self.inline_budget)
-
-    def _pages_arrived(self, pages: list[int]) -> None:
-        nc = self._ncreated
-        for p in pages:
-            first = p * PAGE_SIZE + nc
-            last = min((p + 1) * PAGE_SIZE, self._count) - 1 + nc
-            if last >= first:
-                self.dataChanged.emit(self.index(first, 0), self.index(last, self._ncols - 1))
-
-    def _load_pages(self, pages: Iterable[int]) -> None:
-        """Read the given pages in one short session."""
-        pages = [p for p in pages if 0 <= p * PAGE_SIZE < self._count]
-        if not pages:
-            return
-        with self.db.read() as s:
-            for p in pages:
-                rows = self._read_page(s, p)
-                self._install(p, rows)
-
-    def _read_page(self, session: Any, p: int) -> list[tuple[Any, ...]]:
-        return list(self._page_reader(p)(session))
-
-    def _page_reader(self, p: int) -> Callable[[Any], Sequence[Any]]:
-        """How to read page ``p`` (decided here, from the anchors and pages known now):
-        a function of a session that touches nothing of the model, so that a worker
-        thread can run it."""
-        q, spec, fd = self._shown, self.spec, self._plan
-        if self._ids is not None:
-            ids = self._ids[p * PAGE_SIZE : (p + 1) * PAGE_SIZE]
-            return lambda session: browse.fetch_ids(session, spec, ids, q)
-        if p == 0:
-            return lambda session: browse.fetch_page(session, spec, q, plan=fd)
-        anchor = self._anchors.get(p)
-        if anchor is not None:
-            return lambda session: browse.fetch_page(session, spec, q, after=anchor, plan=fd)
-        nxt = self._pages.get(p + 1)
-        if nxt:
-            key = (nxt[0][SORT], nxt[0][ID])
-            return lambda session: browse.fetch_page(session, spec, q, before=key, plan=fd)
-        # The nearest known anchor before p, or the end of the order, whichever is closer.
-        known = [a for a in self._anchors if a < p]
-        base = max(known) if known else 0
-        hop = (p - base) * PAGE_SIZE
-        end = min((p + 1) * PAGE_SIZE, self._count)
-        from_end = self._count - end
-        if from_end < hop and self._counting is None:
-            limit = end - p * PAGE_SIZE
-            return lambda session: browse.fetch_page(
-                session, spec, q, from_end=True, offset=from_end, limit=limit, plan=fd
-            )
-        after = self._anchors.get(base) if base else None
-        return lambda session: browse.fetch_page(session, spec, q, after=after, offset=hop, plan=fd)
-
-    def _install(self, p: int, rows: list[tuple[Any, ...]]) -> None:
-        if len(self._pages) >= self.max_pages:
-            self._evict(p)
-        self._pages[p] = rows
-        self._last_page = p
-        base = p * PAGE_SIZE
-        row_of = self._row_of
-        for i, row in enumerate(rows):
-            row_of[row[ID]] = base + i
-        if rows and len(rows) == PAGE_SIZE:
-            last = rows[-1]
-            self._anchors.setdefault(p + 1, (last[SORT], last[ID]))
-        if self._pending_values:
-            for row in rows:
-                values = self._pending_values.get(row[ID])
-                if values:
-                    self._patched[row[ID]] = self._patch(row, values)
-
-    def _evict(self, near: int) -> None:
-        while len(self._pages) >= self.max_pages:
-            far = max(self._pages, key=lambda q: abs(q - near))
-            for row in self._pages.pop(far):
-                self._row_of.pop(row[ID], None)
-                self._patched.pop(row[ID], None)
-
-    def _stored_row(self, r: int, *, load: bool = False) -> tuple[Any, ...] | None:
-        """The database row ``r`` (0 = first stored row) if its page is cached/loaded."""
-        p = r // PAGE_SIZE
-        page = self._pages.get(p)
-        if page is None and load:
-            self._load_pages([p])
-            page = self._pages.get(p)
-        if page is None or r % PAGE_SIZE >= len(page):
-            return None
-        return page[r % PAGE_SIZE]
-
-    def _id_at(self, r: int) -> int | None:
-        row = self._stored_row(r)
-        return None if row is None else row[ID]
-
-    # ------------------------------------------------------------------ anchors
-
-    def _start_anchor_scan(self) -> None:
-        self._anchor_scan = None
-        if self._count <= PAGE_SIZE * 2 or self._ids is not None:
-            return
-        q = self._shown
-        if (
-            (q.term or q.filters)
-            and self._plan is browse.Plan.SCAN
-            and self._count * 4 < self._total
-        ):
-            # Sparse matches along the sort index: a pass would read most of the table per
-            # chunk. Pages are then reached from the anchors learned while reading.
-            return
-        self._anchor_scan = (1, None)  # page 1's anchor is the key ending page 0
-        # From idle time, in both cases: the first page is painted first.
-        self._anchor_timer.start()
-
-    def _anchor_tick(self) -> None:
-        if self._anchor_scan is None:
-            return
-        if self._total < self.background_rows:
-            self._scan_anchors_chunk()  # a few chunks of a few ms each
-        elif self._anchor_job is None:
-            self._start_anchor_job()
-
-    def _start_anchor_job(self) -> None:
-        """A large table: the whole pass runs on a worker (a chunk of a filtered order can
-        take 100 ms or more); each chunk's keys arrive as progress."""
-        spec, q, plan, generation = self.spec, self._shown, self._plan, self._generation
-
-        def work(session: Any, job: Job[None]) -> None:
-            page, after = 1, None
-            while True:
-                keys = browse.page_anchors(
-                    session,
-                    spec,
-                    q,
-                    after=after,
-                    page_size=PAGE_SIZE,
-                    pages=ANCHOR_CHUNK_PAGES,
-                    plan=plan,
-                )
-                job.report((page, keys))
-                if len(keys) < ANCHOR_CHUNK_PAGES:
-                    return
-                page, after = page + len(keys), keys[-1]
-
-        def progress(value: Any) -> None:
-            if generation == self._generation:
-                page, keys = value
-                for i, key in enumerate(keys):
-                    self._anchors.setdefault(page + i, key)
-
-        def done(_result: None) -> None:
-            if generation == self._generation:
-                self._anchor_scan = None
-                self._anchor_job = None
-                self.anchors_ready.emit()
-
-        def failed(_error: AccessGuardError) -> None:
-            if generation == self._generation:
-                self._anchor_scan = None  # pages are still reached from nearer anchors
-                self._anchor_job = None
-
-        self._anchor_job = self._reads.submit(work, done, failed=failed, progress=progress)
-
-    def _scan_anchors_chunk(self, restart: bool = True) -> None:
-        if self._anchor_scan is None:
-            return
-        page, after = self._anchor_scan
-        with self.db.read() as s:
-            keys = browse.page_anchors(
-                s,
-                self.spec,
-                self._shown,
-                after=after,
-                page_size=PAGE_SIZE,
-                pages=ANCHOR_CHUNK_PAGES,
-                plan=self._plan,
-            )
-        for i, key in enumerate(keys):
-            self._anchors[page + i] = key
-        if len(keys) < ANCHOR_CHUNK_PAGES:
-            self._anchor_scan = None
-            self.anchors_ready.emit()
-            return
-        self._anchor_scan = (page + len(keys), keys[-1])
-        if restart:
-            self._anchor_timer.start()
-
-    # ------------------------------------------------------------------ pending overlay
-
-    @property
-    def _marked(self) -> bool:
-        """Does any row look different (pending edits, new rows)?"""
-        return self._marked_flag
-
-    @_marked.setter
-    def _marked(self, value: bool) -> None:
-        self._marked_flag = value
-        self._nothing = _MARKED_NOTHING if value else _PLAIN_NOTHING
-
     def _update_flags(self) -> None:
         editable = self.pending is not None and not self.db.read_only
         flags = []
@@ -1257,166 +861,3 @@ class RecordTableModel(QAbstractTableModel):
                     f |= Qt.ItemFlag.ItemIsEditable
             flags.append(f)
         self._flags = flags
-
-    def _rebuild_overlay(self) -> set[int]:
-        """Recompute the overlay from the store; returns the record ids whose look changed."""
-        store, entity = self.pending, self.spec.entity
-        old_ids = set(self._pending_values) | self._deleted | set(self._failed)
-        values: dict[int, dict[str, Any]] = {}
-        deleted: set[int] = set()
-        failed: dict[int, str] = {}
-        if store is not None and entity is not None:
-            for edit in store.edits():
-                if isinstance(edit, Update) and edit.entity == entity:
-                    values.setdefault(edit.id, {}).update(edit.values)
-                elif isinstance(edit, Delete) and edit.entity == entity:
-                    deleted.add(edit.id)
-                else:
-                    continue
-                message = store.failure(edit)
-                if message:
-                    failed[edit.id] = message
-        changed = old_ids | set(values) | deleted | set(failed)
-        self._pending_values, self._deleted, self._failed = values, deleted, failed
-        self._patched = {
-            rid: self._patch(row, vals)
-            for rid, vals in values.items()
-            if (row := self._cached_by_id(rid)) is not None
-        }
-        self._marked = bool(values or deleted or failed)
-        return changed
-
-    def _cached_by_id(self, record_id: int) -> tuple[Any, ...] | None:
-        r = self._row_of.get(record_id)
-        return None if r is None else self._stored_row(r)
-
-    def _patch(self, row: tuple[Any, ...], values: dict[str, Any]) -> tuple[Any, ...]:
-        out = list(row)
-        n = self._ncols
-        for key, value in values.items():
-            try:
-                c = self.spec.index_of(key)
-            except KeyError:
-                continue
-            col = self.spec.columns[c]
-            if col.kind is Kind.BOOL:
-                out[self._bool_at[c]] = int(bool(value))
-            elif col.kind is Kind.TEXT:
-                out[FIRST_CELL + c] = "" if value is None else str(value)
-        del n
-        return tuple(out)
-
-    def _created_rows_for(self, created: list[Create]) -> list[tuple[Any, ...]]:
-        rows = []
-        n = self._ncols
-        raws = self.spec.raw_columns
-        for i, edit in enumerate(created):
-            cells: list[Any] = []
-            for col in self.spec.columns:
-                value = edit.values.get(col.key)
-                if col.kind is Kind.BOOL:
-                    cells.append("")
-                else:
-                    cells.append("" if value is None else str(value))
-            extra = []
-            for c in raws:
-                col = self.spec.columns[c]
-                value = edit.values.get(col.key, True if col.key == "active" else None)
-                extra.append(int(bool(value)) if col.kind is Kind.BOOL else value)
-            rows.append((-(i + 1), None, None, *cells, *extra))
-        del n
-        return rows
-
-    def _pending_changed(self) -> None:
-        changed = self._rebuild_overlay()
-        store, entity = self.pending, self.spec.entity
-        created = store.created(entity) if store is not None and entity is not None else []
-        old = self._created
-        if [id(e) for e in created] != [id(e) for e in old]:
-            keep = 0
-            while keep < min(len(old), len(created)) and old[keep] is created[keep]:
-                keep += 1
-            if len(old) > keep:
-                self.beginRemoveRows(QModelIndex(), keep, len(old) - 1)
-                self._created = old[:keep]
-                self._created_rows = self._created_rows[:keep]
-                self._ncreated = keep
-                self.endRemoveRows()
-            if len(created) > keep:
-                self.beginInsertRows(QModelIndex(), keep, len(created) - 1)
-                self._created = list(created)
-                self._created_rows = self._created_rows_for(self._created)
-                self._ncreated = len(created)
-                self.endInsertRows()
-        if self._ncreated:
-            self._marked = True
-        last_col = self._ncols - 1
-        for rid in changed:
-            r = self._row_of.get(rid)
-            if r is not None:
-                row = r + self._ncreated
-                self.dataChanged.emit(self.index(row, 0), self.index(row, last_col))
-
-    def _state_of(self, record_id: int) -> RowState:
-        if record_id in self._failed:
-            return RowState.FAILED
-        if record_id in self._deleted:
-            return RowState.DELETED
-        if record_id in self._pending_values:
-            return RowState.CHANGED
-        return RowState.STORED
-
-    def _mark_data(self, record_id: int, column: int, role: int) -> Any:
-        state = self._state_of(record_id)
-        if state is RowState.STORED:
-            return None
-        if state is RowState.FAILED:
-            if role == _BACKGROUND:
-                return _FAILED_BRUSH
-            if role == _TOOLTIP:
-                return plain_tooltip(self._failed[record_id])  # quotes values
-            if role == _FONT and self._keys[column] in self._pending_values.get(record_id, {}):
-                return _font(bold=True)
-            return None
-        if state is RowState.DELETED:
-            if role == _FONT:
-                return _font(strike=True)
-            if role == _FOREGROUND:
-                return _GREY
-            if role == _BACKGROUND:
-                return _DELETED_BRUSH
-            if role == _TOOLTIP:
-                return "Marked for deletion: removed when you save."
-            return None
-        # Changed: only the changed cells look different.
-        if self._keys[column] not in self._pending_values.get(record_id, {}):
-            return None
-        if role == _FONT:
-            return _font(bold=True)
-        if role == _BACKGROUND:
-            return _CHANGED_BRUSH
-        if role == _TOOLTIP:
-            return "Changed: saved when you save."
-        return None
-
-    def _created_data(self, row: int, column: int, role: int) -> Any:
-        cells = self._created_rows[row]
-        if role == _DISPLAY:
-            return cells[FIRST_CELL + column]
-        if role == _EDIT:
-            value = cells[self._edit_at[column]]
-            return bool(value) if column in self._bool_at else value
-        if role == _CHECK:
-            at = self._check_at.get(column)
-            if at is None:
-                return None
-            return _CHECKED if cells[at] else _UNCHECKED
-        if role == _BACKGROUND:
-            failed = self.pending.failure(self._created[row]) if self.pending else None
-            return _FAILED_BRUSH if failed else _NEW_BRUSH
-        if role == _TOOLTIP:
-            failed = self.pending.failure(self._created[row]) if self.pending else None
-            return plain_tooltip(failed) if failed else "New: added when you save."
-        if role == ItemRole.STATE:
-            return str(RowState.NEW)
-        return None

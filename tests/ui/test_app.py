@@ -144,10 +144,15 @@ def test_preload_imports_the_database_layer_on_a_thread() -> None:
 
 
 def test_started_is_called_with_the_shown_window(
-    db_path: Path, tmp_path: Path, qtbot: Any, capsys: pytest.CaptureFixture[str]
+    db_path: Path,
+    tmp_path: Path,
+    qtbot: Any,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """``started`` (benchmarks) and --exit-after-start run once the event loop turns,
-    with the window shown; --exit-after-start prints the title and quits."""
+    with the window shown; --exit-after-start prints the title and quits. (The loop is
+    pytest-qt's, not QApplication.exec: a real quit would end the test session's app.)"""
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
@@ -156,17 +161,20 @@ def test_started_is_called_with_the_shown_window(
     Database(db_path).close()
     settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
     shown: list[bool] = []
+    quits: list[bool] = []
     before = set(QApplication.topLevelWidgets())
 
-    def started(window: Any) -> None:
-        shown.append(window.isVisible())
-        window.close()
-        window.deleteLater()
-        QApplication.quit()
+    def loop() -> int:  # the event loop, until the app says it started
+        qtbot.waitUntil(lambda: bool(shown) or bool(quits))
+        return 0
 
-    assert app.main([str(db_path)], settings, started=started) == 0
-    assert shown == [True]
+    monkeypatch.setattr(QApplication, "exec", staticmethod(loop))
+    monkeypatch.setattr(QApplication, "quit", staticmethod(lambda: quits.append(True)))
+    assert app.main([str(db_path)], settings, started=lambda w: shown.append(w.isVisible())) == 0
+    assert shown == [True] and not quits
+    shown.clear()
     assert app.main([str(db_path), "--exit-after-start"], settings) == 0
+    assert quits == [True]
     assert "started: AccessGuard — accessguard.db" in capsys.readouterr().out
     for window in set(QApplication.topLevelWidgets()) - before:
         if isinstance(window, MainWindow):

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from accessguard_gui.core import browse
 from accessguard_gui.core.database import Database
 from accessguard_gui.core.errors import DatabaseError, QueryStoppedError
-from accessguard_gui.ui import table_model
+from accessguard_gui.ui import table_model, table_reads
 from accessguard_gui.ui.background import BackgroundReads
 from accessguard_gui.ui.pending import PendingStore
 from accessguard_gui.ui.table_model import RecordTableModel
@@ -150,7 +150,7 @@ def test_cancel_stops_a_running_statement(qtbot: Any, users_db: Database) -> Non
 def test_the_count_shows_searching_then_counting_then_the_number(
     qtbot: Any, users_db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(table_model, "COUNT_CHUNK_IDS", 500)  # several slices
+    monkeypatch.setattr(table_reads, "COUNT_CHUNK_IDS", 500)  # several slices
     model = background_model(users_db)
     page = TablePage(PAGES[0], model)
     qtbot.addWidget(page)

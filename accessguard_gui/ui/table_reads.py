@@ -1,0 +1,115 @@
+"""The reads behind a table model, and the counting: what a reset shows (``Snapshot``:
+the count, the first page, the ids of an indexed search) and the slice-by-slice count
+of a search or a large table that must scan.
+
+These functions touch nothing but their arguments: the model runs them inline on the
+GUI thread or on a worker (ui/background.py) and installs their result itself
+(ui/table_model.py).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from ..core import browse
+from ..core.browse import BrowseQuery, TableSpec
+from .background import Job
+
+PAGE_SIZE = browse.PAGE_SIZE
+COUNT_CHUNK_IDS = 32_768  # ids per slice of a count that scans
+COUNT_REPORT_S = 0.25  # how often a background count shows its running total
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What a reset shows: read by a worker (or inline), installed on the GUI thread."""
+
+    query: BrowseQuery
+    plan: browse.Plan
+    total: int
+    count: int
+    ids: list[int] | None  # INDEXED search: every match, in order
+    first: list[tuple[Any, ...]] | None  # page 0
+    counting: tuple[int, int] | None  # id bounds still to count (scanning search)
+
+
+def read_snapshot(
+    session: Any,
+    spec: TableSpec,
+    q: BrowseQuery,
+    plan: browse.Plan,
+    count: int,
+    total: int,
+    *,
+    recount: bool,
+    recount_total: bool,
+    count_later: bool = False,
+) -> Snapshot:
+    """Count (unless only the order changed) and read the first page of ``q``. Runs on a
+    worker thread for large tables: it touches nothing but its arguments.
+
+    ``count_later`` (a large table just opened, nothing searched): only the first page,
+    and the id range the count then walks slice by slice off the GUI thread — a count of
+    a million rows is one uninterruptible step of SQLite that can take most of a second
+    on a cold file, while the first page is one indexed seek."""
+    if count_later and not q.term and not q.filters:
+        page = [tuple(r) for r in browse.fetch_page(session, spec, q, plan=browse.Plan.SCAN)]
+        bounds = browse.id_bounds(session, spec) if len(page) == PAGE_SIZE else None
+        return Snapshot(q, browse.Plan.SCAN, len(page), len(page), None, page, bounds)
+    if recount_total or not total or (recount and not q.term and not q.filters):
+        total = browse.count(session, spec, spec.default_query())
+    if q.term and recount:
+        plan = browse.choose_plan(session, spec, q)
+    ids: list[int] | None = None
+    first: list[tuple[Any, ...]] | None = None
+    counting: tuple[int, int] | None = None
+    if q.term and plan is browse.Plan.INDEXED:
+        # Few matches: keep their ids in order (the order changes with a sort).
+        ids = browse.matching_ids(session, spec, q)
+        count = len(ids)
+    elif q.term and recount:
+        # The search index cannot narrow it: the first page now, the count from a slice
+        # by slice scan afterwards (unless the first page holds every match).
+        first = [tuple(r) for r in browse.fetch_page(session, spec, q, plan=plan)]
+        count = len(first)
+        counting = browse.id_bounds(session, spec) if len(first) == PAGE_SIZE else None
+    elif recount:
+        plan = browse.Plan.SCAN
+        count = total if not q.filters else browse.count(session, spec, q, plan=plan)
+    if count and first is None:
+        rows = (
+            browse.fetch_ids(session, spec, ids[:PAGE_SIZE], q)
+            if ids is not None
+            else browse.fetch_page(session, spec, q, plan=plan)
+        )
+        first = [tuple(r) for r in rows]
+    return Snapshot(q, plan, total, count, ids, first, counting)
+
+
+def count_slices(
+    session: Any,
+    job: Job[int],
+    spec: TableSpec,
+    q: BrowseQuery,
+    plan: browse.Plan,
+    bounds: tuple[int, int],
+) -> int:
+    """Count a scanning search over id slices, reporting the running total after each
+    slice (the rows appear as they are counted)."""
+    low, top = bounds
+    counted = 0
+    reported = time.monotonic()
+    while low < top:
+        high = min(low + COUNT_CHUNK_IDS, top)
+        counted += browse.count_range(session, spec, q, low, high, plan=plan)
+        low = high
+        if job.cancelled:
+            break
+        # Every new row makes the view lay out and paint again: a few times a second is
+        # enough to see the count grow (inline, on a small table, every slice).
+        if low < top and (job.inline or time.monotonic() - reported >= COUNT_REPORT_S):
+            job.report(counted)
+            reported = time.monotonic()
+    return counted
