@@ -41,6 +41,7 @@ from ...core.database import Database
 from ...core.errors import AccessGuardError
 from ...core.operators import AppAction
 from .. import theme
+from ..background import BackgroundReads, Job
 from ..pending import PendingStore
 from ..plain_text import plain_tooltip
 from .common import DEBOUNCE_MS, READ_ONLY_TIP, open_window
@@ -112,6 +113,9 @@ class RolePermissionMatrixModel(QAbstractTableModel):
         self.permission_total = 0
         self._blocks: OrderedDict[tuple[int, int], lookup.MatrixBlock] = OrderedDict()
         self._wanted: set[tuple[int, int]] = set()
+        self._loading: set[tuple[int, int]] = set()  # blocks read off the GUI thread now
+        self._generation = 0  # bumped when cached blocks are dropped: late answers too
+        self._reads = BackgroundReads(db, self)
         self._overlay: dict[tuple[int, int], bool] = {}
         self._role_filter = ""
         self._perm_filter = ""
@@ -158,6 +162,8 @@ class RolePermissionMatrixModel(QAbstractTableModel):
         self.role_total, self.permission_total = role_total, perm_total
         self._blocks.clear()
         self._wanted.clear()
+        self._loading.clear()
+        self._generation += 1
         self._overlay = self._compute_overlay()
         self.endResetModel()
 
@@ -332,7 +338,7 @@ class RolePermissionMatrixModel(QAbstractTableModel):
     def load_wanted(self) -> None:
         """Fetch every block a paint asked for (runs on the next event-loop turn)."""
         wanted, self._wanted = self._wanted, set()
-        self._load_blocks(sorted(k for k in wanted if k not in self._blocks))
+        self._load_blocks(sorted(k for k in wanted if k not in self._blocks), wait=False)
 
     def ensure_loaded(self, rows: range, columns: range) -> None:
         """Load the blocks covering ``rows`` × ``columns`` now (e.g. before a screenshot)."""
@@ -353,32 +359,69 @@ class RolePermissionMatrixModel(QAbstractTableModel):
             [pid for pid, _ in self._perms[c0 : c0 + BLOCK]],
         )
 
-    def _load_blocks(self, keys: list[tuple[int, int]]) -> None:
+    def _load_blocks(self, keys: list[tuple[int, int]], *, wait: bool = True) -> None:
         """Direct grants from the file; inherited marks from the pending state (a pending
         grant or inheritance changes what other roles inherit), all blocks of one paint
-        in one read and, if anything is pending, one rolled-back preview."""
-        keys = [k for k in keys if all(self._block_ids(*k))]
+        in one read and, if anything is pending, one rolled-back preview.
+
+        The preview applies every pending edit: on a large file (or with many edits) it
+        runs off the GUI thread — the cells stay blank a moment — unless ``wait`` (a
+        click on a cell, a screenshot) needs the answer now."""
+        keys = [k for k in keys if all(self._block_ids(*k)) and k not in self._loading]
         if not keys:
             return
+        ids = {k: self._block_ids(*k) for k in keys}
 
         def fetch(session: Session) -> list[lookup.MatrixBlock]:
-            return [lookup.matrix_block(session, *self._block_ids(*k)) for k in keys]
+            return [lookup.matrix_block(session, *ids[k]) for k in keys]
 
+        pending = self._store.edits_for_save()
+        if pending and not wait and _preview_off_thread(self._db, pending):
+            db, generation = self._db, self._generation
+            self._loading.update(keys)
+
+            def work(_job: Job[Any]) -> tuple[Any, Any]:
+                with db.read() as s:
+                    saved = fetch(s)
+                try:
+                    after, _problems = impact.with_pending(db, pending, fetch)
+                except AccessGuardError:
+                    after = saved  # e.g. busy: the saved inheritance rather than nothing
+                return saved, after
+
+            def done(answer: tuple[Any, Any]) -> None:
+                self._loading.difference_update(keys)
+                if generation == self._generation:  # else: reloaded or edited meanwhile
+                    self._store_blocks(keys, ids, *answer)
+
+            def failed(_exc: AccessGuardError) -> None:
+                self._loading.difference_update(keys)
+
+            self._reads.call(work, done, failed=failed)
+            return
         try:
             with self._db.read() as s:
                 saved = fetch(s)
         except AccessGuardError:
             return
         after = saved
-        pending = self._store.edits_for_save()
         if pending:
             try:
                 after, _problems = impact.with_pending(self._db, pending, fetch)
             except AccessGuardError:
                 pass  # e.g. busy: show the saved inheritance rather than nothing
+        self._store_blocks(keys, ids, saved, after)
+
+    def _store_blocks(
+        self,
+        keys: list[tuple[int, int]],
+        ids: dict[tuple[int, int], tuple[list[int], list[int]]],
+        saved: list[lookup.MatrixBlock],
+        after: list[lookup.MatrixBlock],
+    ) -> None:
         for key, direct, inherited in zip(keys, saved, after, strict=True):
             rb, cb = key
-            role_ids, perm_ids = self._block_ids(rb, cb)
+            role_ids, perm_ids = ids[key]
             self.blocks_loaded += 1
             self._blocks[key] = lookup.MatrixBlock(direct.direct, inherited.inherited)
             self._wanted.discard(key)
@@ -422,6 +465,8 @@ class RolePermissionMatrixModel(QAbstractTableModel):
         self._overlay = self._compute_overlay()
         # Inherited marks depend on every pending edit: refetch what is shown.
         self._blocks.clear()
+        self._loading.clear()
+        self._generation += 1
         if self._roles and self._perms:
             self.dataChanged.emit(
                 self.index(0, 0), self.index(len(self._roles) - 1, len(self._perms) - 1)
@@ -549,6 +594,21 @@ class RolePermissionMatrix(QWidget):
         self.empty_note.setText(note)
         self.empty_note.setVisible(bool(note))
         self.view.setVisible(not note)
+
+
+#: Inherited marks under pending edits come from a preview that applies every pending
+#: edit: on a file this large, or with this many edits, it is read off the GUI thread.
+BACKGROUND_FILE_BYTES = 50_000_000
+BACKGROUND_EDITS = 50
+
+
+def _preview_off_thread(db: Database, pending: list[Any]) -> bool:
+    if len(pending) >= BACKGROUND_EDITS:
+        return True
+    try:
+        return db.path is not None and db.path.stat().st_size >= BACKGROUND_FILE_BYTES
+    except OSError:
+        return False
 
 
 def empty_matrix_note(roles: int, permissions: int, role_filter: str, perm_filter: str) -> str:

@@ -229,3 +229,30 @@ def test_window_closed_before_its_axes_are_read(qtbot: QtBot, demo_db: Database)
     widget.close()
     widget.deleteLater()
     qtbot.wait(50)  # the deferred read must not touch the deleted widget
+
+
+def test_with_many_pending_edits_blocks_are_previewed_off_the_gui_thread(
+    qtbot: QtBot, demo_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The inherited marks under pending edits come from a preview applying every pending
+    edit: painted cells ask for it on a worker (issue 11); a late answer for blocks
+    dropped meanwhile (another edit) is not shown."""
+    from accessguard_gui.ui.access import matrix
+
+    monkeypatch.setattr(matrix, "BACKGROUND_EDITS", 1)
+    store = PendingStore()
+    model = RolePermissionMatrixModel(demo_db, store)
+    store.push(Grant("Staff", ("Ledger", "write")))  # Admin inherits from Staff
+    admin_write = _cell(model, "Admin", "Ledger: write")
+    assert admin_write.data() is None  # asked for: blank until the block arrives
+    model.load_wanted()
+    assert model._loading  # on a worker
+    store.push(Grant("Auditor", ("Server room", "open")))  # drops the blocks in flight
+    assert admin_write.data() is None
+    model.load_wanted()
+    qtbot.waitUntil(lambda: admin_write.data() is not None and not model._loading, timeout=10_000)
+    assert admin_write.data() == INHERITED_MARK
+    assert _cell(model, "Auditor", "Server room: open").data(Qt.ItemDataRole.CheckStateRole) in (
+        Qt.CheckState.Checked,
+        None,
+    )
