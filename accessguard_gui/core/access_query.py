@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from .keys import name_key
 from .models import UTCDateTime
 from .paths import FoundPath, best_paths, distances, parse_ids
+from .review_sql import dbapi_of
 
 # Row kinds of the statement's answer.
 _HEADER, _ROLE, _ASSIGNMENT, _HOLDER = 0, 1, 2, 3
@@ -188,17 +189,14 @@ def access_sql(user_by_id: bool, resource_by_id: bool, sqlite: bool = True) -> s
 
 @lru_cache(maxsize=8)
 def _text(user_by_id: bool, resource_by_id: bool) -> TextClause:
-    return (
-        text(access_sql(user_by_id, resource_by_id, sqlite=False))
-        .columns(  # type: ignore[return-value]
-            kind=Integer,
-            a=Integer,
-            b=Integer,
-            c=Integer,
-            t1=String,
-            t2=String,
-            expires_at=UTCDateTime,
-        )
+    return text(access_sql(user_by_id, resource_by_id, sqlite=False)).columns(  # type: ignore[return-value]
+        kind=Integer,
+        a=Integer,
+        b=Integer,
+        c=Integer,
+        t1=String,
+        t2=String,
+        expires_at=UTCDateTime,
     )
 
 
@@ -221,12 +219,10 @@ def run_access_query(
         "resource": resource if resource_by_id else name_key(str(resource)),
         "action": action,
     }
-    conn = session.connection()
     from_db: Callable[[Any], Any] | None = None
-    if conn.dialect.name == "sqlite":
+    dbapi = dbapi_of(session)
+    if dbapi is not None:
         from_db = _stored_moment
-        dbapi = conn.connection.driver_connection
-        assert dbapi is not None
         walk_params = dict(
             params,
             sep=_NAME_SEPARATOR,
@@ -244,6 +240,7 @@ def run_access_query(
             return _walked(header, rows[1:], limit)
         rows = _fetch(dbapi, access_sql(user_by_id, resource_by_id), params)
     else:
+        conn = session.connection()
         rows = [tuple(r) for r in conn.execute(_text(user_by_id, resource_by_id), params)]
     header = next(r for r in rows if r[0] == _HEADER)
     if not any(r[0] == _HOLDER for r in rows):  # nothing the user reaches holds it

@@ -74,12 +74,32 @@ ORDER BY username_key
 """
 
 
+_DBAPI_KEY = "accessguard_sqlite_dbapi"
+
+
 def _dbapi(session: Session) -> sqlite3.Connection | None:
+    """The SQLite DBAPI connection of ``session``'s transaction (None elsewhere).
+
+    Remembered for the transaction (``session.info``): asking the session for its
+    connection again cost a tenth of an access check (bench/bench_core.py). A new
+    transaction (after a commit or rollback) is a new object, so it asks again."""
+    transaction = session.get_transaction()
+    if transaction is not None:
+        known = session.info.get(_DBAPI_KEY)
+        if known is not None and known[0] is transaction:
+            return known[1]  # type: ignore[no-any-return]
     conn = session.connection()
-    if conn.dialect.name != "sqlite":
-        return None
-    raw = conn.connection.driver_connection
-    return raw if isinstance(raw, sqlite3.Connection) else None
+    raw = conn.connection.driver_connection if conn.dialect.name == "sqlite" else None
+    dbapi = raw if isinstance(raw, sqlite3.Connection) else None
+    session.info[_DBAPI_KEY] = (session.get_transaction(), dbapi)
+    return dbapi
+
+
+def dbapi_of(session: Session) -> sqlite3.Connection | None:
+    """The SQLite DBAPI connection of ``session``'s transaction, or None on another
+    database: statements run there in the caller's transaction, without SQLAlchemy's
+    per-statement work."""
+    return _dbapi(session)
 
 
 def _run(dbapi: sqlite3.Connection, sql: str, params: dict[str, Any]) -> list[Any]:
