@@ -266,23 +266,34 @@ def _write_earlier_entries(session: Session) -> None:
 
 def _audit(session: Session, role: Role, operation: str) -> None:
     """One entry per assignment made or removed, as the ORM path writes them
-    ("alice → Sales", its values), built and written a chunk at a time."""
+    ("alice → Sales", its values), built and written a chunk at a time as plain tuples
+    (``audit.write_records``: one moment, operator, action and reason for the change)."""
     kind = AUDITED_TYPES[UserRole]
     conn = session.connection()
+    info = session.info
+    moment = utcnow()
     for chunk in _assignment_chunks(session, role.id):
-        entries = []
+        records: list[audit.RecordEntry] = []
         for user_id, username, granted_at, granted_by, expires_at in chunk:
-            values = {
-                "expires_at": expires_at.isoformat() if expires_at else None,
-                "granted_at": granted_at.isoformat(),
-                "granted_by": granted_by,
-                "role_id": role.id,
-                "user_id": user_id,
-            }
+            values = audit._dump(  # the JSON text after_flush writes for the same row
+                {
+                    "expires_at": expires_at.isoformat() if expires_at else None,
+                    "granted_at": granted_at.isoformat(),
+                    "granted_by": granted_by,
+                    "role_id": role.id,
+                    "user_id": user_id,
+                }
+            )
             before, after = (values, None) if operation == "delete" else (None, values)
-            key = f"{username} \u2192 {role.name}"
-            entries.append(audit.entry_row(session, operation, kind, key, before, after))
-        audit.write_entries(conn, entries)
+            records.append((operation, kind, f"{username} \u2192 {role.name}", before, after))
+        audit.write_records(
+            conn,
+            records,
+            at=moment,
+            operator=str(info.get("operator", "unknown")),
+            action=str(info.get("action", "Change")),
+            reason=info.get("reason") or None,
+        )
 
 
 def _assignment_chunks(session: Session, role_id: int) -> Iterator[list[Any]]:

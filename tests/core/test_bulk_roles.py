@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from accessguard_gui.core import audit, impact, rbac
+from accessguard_gui.core import audit, impact, integrity, rbac
 from accessguard_gui.core.bulk_roles import BulkRoleChange, UserMatch, matching_count
 from accessguard_gui.core.changes import (
     Assign,
@@ -85,6 +85,7 @@ def test_assigning_to_all_matching_skips_those_who_hold_it_and_audits_each(
         assert matching_count(s, match) == 4
     _save(org, [BulkRoleChange("Sales", match, 4)])
     assert _holders(org, "Sales") == set(SALES)
+    assert integrity.verify_audit_chain(org).intact  # chained like every other entry
     entries = _trail(org)
     assert [e.record_key for e in entries] == [  # in user id order
         f"{u} \u2192 Sales" for u in SALES if u != "sam"
