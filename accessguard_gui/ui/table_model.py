@@ -759,12 +759,21 @@ class RecordTableModel(PageCache, PendingOverlay, QAbstractTableModel):
         finally:
             if emit_reset:
                 self.endResetModel()
-        if self._counting is not None:
+        if self._counting is not None and not self._total_known:
+            # A large table just opened: its first page is painted first, then counted
+            # (a worker counting from the start would compete with the first paint).
+            generation = self._generation
+            QTimer.singleShot(0, self, lambda: self._count_from_idle(generation))
+        elif self._counting is not None:
             self._start_count()
         else:
             self._start_anchor_scan()
         self.counts_changed.emit(self._count, self._total)
         self._busy_changed()
+
+    def _count_from_idle(self, generation: int) -> None:
+        if generation == self._generation and self._counting is not None:
+            self._start_count()
 
     def _start_count(self) -> None:
         """Count the rest of a scanning search slice by slice, rows added as they come."""

@@ -553,7 +553,10 @@ class TablePage(QWidget):
             text = "reading\u2026" if not total else "searching\u2026"
         elif callable(counting) and counting():
             noun = self.kind.plural
-            text = f"{shown:,}+ of {total:,} {noun}, counting\u2026"
+            if shown >= total:  # every row is being counted (a large file just opened)
+                text = f"{shown:,}+ {noun}, counting\u2026"
+            else:
+                text = f"{shown:,}+ of {total:,} {noun}, counting\u2026"
         self.count_label.setText(text)
         self.count_label.setToolTip("")
 
