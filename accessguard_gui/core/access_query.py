@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from .keys import name_key
 from .models import UTCDateTime
 from .paths import FoundPath, best_paths, distances, parse_ids
-from .review_sql import dbapi_of
+from .review_sql import RoleGraph, dbapi_of, graph_usable, role_graph
 
 # Row kinds of the statement's answer.
 _HEADER, _ROLE, _ASSIGNMENT, _HOLDER = 0, 1, 2, 3
@@ -114,6 +114,25 @@ SELECT * FROM (
     LIMIT :limit
 )
 """
+# With the role graph cached in memory (review_sql.role_graph: SQLite, a transaction
+# without writes of its own) one statement without recursion answers the rest: the
+# header (with ``PRAGMA data_version``, the cache's key), the user's assignments and the
+# roles holding the permission directly; the closure and the paths come from the graph.
+_CACHED_SQL = """
+SELECT 0 AS kind, u.id AS a, p.id AS b, CASE WHEN u.active THEN 1 ELSE 0 END AS c,
+       u.username AS t1, res.name AS t2,
+       (SELECT data_version FROM pragma_data_version) AS expires_at
+FROM (SELECT 1 AS one) AS anchor
+LEFT JOIN users u ON {user_join}
+LEFT JOIN resources res ON {resource_join}
+LEFT JOIN permissions p ON p.resource_id = res.id AND p.action = :action
+UNION ALL
+SELECT 2, ur.role_id, NULL, NULL, NULL, NULL, ur.expires_at
+FROM user_roles ur WHERE ur.user_id = (SELECT id FROM users WHERE {user_cond})
+UNION ALL
+SELECT 3, rp.role_id, NULL, NULL, NULL, NULL, NULL
+FROM role_permissions rp WHERE rp.permission_id = {perm}
+"""
 # Walk rows before SQLite turns to the graph: a user with a few assignments in a
 # hierarchy of depth 5 has a dozen; stacked diamonds reach it at once.
 WALK_CAP = 64
@@ -162,14 +181,27 @@ _OTHER = {
 @lru_cache(maxsize=8)
 def walk_sql(user_by_id: bool, resource_by_id: bool) -> str:
     """SQLite's first statement (walked paths, capped) for a user / resource by id or key."""
-    resource_join = "res.id = :resource" if resource_by_id else "res.name_key = :resource"
     return _WALK_SQL.format(
         materialized="MATERIALIZED " if sqlite3.sqlite_version_info >= (3, 35) else "",
-        user_cond="id = :user" if user_by_id else "username_key = :user",
-        user_join="u.id = :user" if user_by_id else "u.username_key = :user",
-        resource_join=resource_join,
-        perm=_PERMISSION.format(resource_join=resource_join),
+        **_lookups(user_by_id, resource_by_id),
     )
+
+
+def _lookups(user_by_id: bool, resource_by_id: bool) -> dict[str, str]:
+    """The lookup conditions the statements are formatted with (by id or by key)."""
+    resource_join = "res.id = :resource" if resource_by_id else "res.name_key = :resource"
+    return {
+        "user_cond": "id = :user" if user_by_id else "username_key = :user",
+        "user_join": "u.id = :user" if user_by_id else "u.username_key = :user",
+        "resource_join": resource_join,
+        "perm": _PERMISSION.format(resource_join=resource_join),
+    }
+
+
+@lru_cache(maxsize=8)
+def cached_sql(user_by_id: bool, resource_by_id: bool) -> str:
+    """SQLite's statement when the role graph is cached: lookups, assignments, holders."""
+    return _CACHED_SQL.format(**_lookups(user_by_id, resource_by_id))
 
 
 @lru_cache(maxsize=8)
@@ -177,14 +209,7 @@ def access_sql(user_by_id: bool, resource_by_id: bool, sqlite: bool = True) -> s
     """The statement for a user / resource given by id or by name (names ignore case
     by their stored keys, core/keys.py: the caller binds the *key* of a name, and the
     unique indexes on the key columns serve the lookup)."""
-    resource_join = "res.id = :resource" if resource_by_id else "res.name_key = :resource"
-    return _SQL.format(
-        **(_SQLITE if sqlite else _OTHER),
-        user_cond="id = :user" if user_by_id else "username_key = :user",
-        user_join="u.id = :user" if user_by_id else "u.username_key = :user",
-        resource_join=resource_join,
-        perm=_PERMISSION.format(resource_join=resource_join),
-    )
+    return _SQL.format(**(_SQLITE if sqlite else _OTHER), **_lookups(user_by_id, resource_by_id))
 
 
 @lru_cache(maxsize=8)
@@ -220,9 +245,17 @@ def run_access_query(
         "action": action,
     }
     from_db: Callable[[Any], Any] | None = None
+    rows: list[Any]
     dbapi = dbapi_of(session)
     if dbapi is not None:
         from_db = _stored_moment
+        if graph_usable(session):
+            rows = _fetch(dbapi, cached_sql(user_by_id, resource_by_id), params)
+            header = rows[0]
+            graph = role_graph(session, header[6])
+            if graph is not None:
+                return _from_graph(graph, header, rows, now, max_roles, limit)
+        # The transaction holds its own writes: SQL reads them.
         walk_params = dict(
             params,
             sep=_NAME_SEPARATOR,
@@ -231,7 +264,7 @@ def run_access_query(
             limit=limit + 1,
             now=_stored_text(now),
         )
-        rows: list[Any] = _fetch(dbapi, walk_sql(user_by_id, resource_by_id), walk_params)
+        rows = _fetch(dbapi, walk_sql(user_by_id, resource_by_id), walk_params)
         # A UNION ALL keeps its branches in order: the header (with the walk count), then
         # the best walks (meaningless when the walk was cut off at the cap).
         header = rows[0]
@@ -320,6 +353,45 @@ def _explained(
         resource=header[5],
         permission_id=header[2],
         paths=[_named(p, names, expiry) for p in found],
+        granted_path=any(rank == 0 for rank in starts.values()),
+        more_paths=more,
+    )
+
+
+def _from_graph(
+    graph: RoleGraph, header: Any, rows: list[Any], now: datetime, max_roles: int, limit: int
+) -> AccessRows:
+    """The answer from the cached role graph: the closure of the user's assignments,
+    the distances to the holders inside it, the best paths."""
+    expiry: dict[int, datetime | None] = {}
+    holders: list[int] = []
+    for kind, role, _b, _c, _t1, _t2, expires in rows:
+        if kind == _ASSIGNMENT:
+            expiry[role] = _stored_moment(expires) if expires is not None else None
+        elif kind == _HOLDER:
+            holders.append(role)
+    found_rows = AccessRows(header[1], header[4], bool(header[3]), header[5], header[2], [])
+    if header[1] is None or header[2] is None or not expiry or not holders:
+        return found_rows
+    up = graph.up(expiry)
+    goals = [role for role in holders if role in up]
+    if not goals:
+        return found_rows
+    dist = graph.distances(goals, up)
+    starts = {
+        role: 1 if expires is not None and expires <= now else 0
+        for role, expires in expiry.items()
+        if role in dist
+    }
+    names = graph.names
+    found, more = best_paths(
+        starts, graph.parents, dist, goals, names, limit, max_nodes=max_roles, by_name=True
+    )
+    paths = [_named(p, names, expiry) for p in found]
+    # Equally good paths by their names, as the walk statement orders them.
+    paths.sort(key=lambda path: (path[1] is not None and path[1] <= now, len(path[0]), path[0]))
+    return found_rows._replace(
+        paths=paths,
         granted_path=any(rank == 0 for rank in starts.values()),
         more_paths=more,
     )

@@ -29,6 +29,7 @@ from sqlalchemy import (
     cast,
     func,
     literal,
+    literal_column,
     null,
     or_,
     select,
@@ -192,6 +193,7 @@ class _RoleGraph:
 
     names: dict[int, str]
     parents: dict[int, list[int]]
+    by_name: bool = False  # parent lists sorted by name (the cached role graph's)
 
     @classmethod
     def read(cls, session: Session, query: Any, params: dict[str, Any]) -> _RoleGraph:
@@ -221,13 +223,23 @@ class _RoleGraph:
         key = (frozenset(goals), frozenset(ranks.items())) if cache is not None else None
         hit = cache.get(key) if cache is not None else None
         if hit is None:
-            hit = best_paths(ranks, self.parents, dist, goals, self.names, k, max_nodes=MAX_ROLES)
+            hit = best_paths(
+                ranks,
+                self.parents,
+                dist,
+                goals,
+                self.names,
+                k,
+                max_nodes=MAX_ROLES,
+                by_name=self.by_name,
+            )
             if cache is not None:
                 cache[key] = hit
         found, more = hit
+        name = self.names.__getitem__
         paths = tuple(
             AccessPath(
-                roles=tuple(self.names[n] for n in p.nodes),
+                roles=tuple(map(name, p.nodes)),
                 expires_at=starts[p.nodes[0]][0],
                 expired=starts[p.nodes[0]][1],
             )
@@ -361,6 +373,82 @@ def _user_row(session: Session, user: Ref) -> UserRow:
     return UserRow.of(rbac.get_user(session, user))
 
 
+# The same answer when the role graph is cached in memory (review_sql.role_graph): the
+# user's closure comes from the graph and goes to SQL as a JSON list of role ids, so no
+# statement recurses.
+_CACHED_ASSIGNMENTS = """
+SELECT 0, data_version, NULL FROM pragma_data_version
+UNION ALL
+SELECT 1, role_id, expires_at FROM user_roles WHERE user_id = :user_id
+"""
+_CACHED_PAGE = """
+WITH up(role_id) AS (SELECT value FROM json_each(:roles)),
+page AS (
+    SELECT p.id, r.name, p.action, r.name_key
+    FROM permissions p JOIN resources r ON r.id = p.resource_id
+    WHERE p.id IN (SELECT permission_id FROM role_permissions WHERE role_id IN up)
+      AND (:after_key IS NULL OR (r.name_key, p.action) > (:after_key, :after_action))
+    ORDER BY r.name_key, p.action
+    LIMIT :limit
+)
+SELECT page.name_key, page.action, page.id, page.name, rp.role_id
+FROM page JOIN role_permissions rp ON rp.permission_id = page.id
+WHERE rp.role_id IN up
+"""
+_CACHED_COUNTS = """
+SELECT (SELECT count(DISTINCT permission_id) FROM role_permissions
+        WHERE role_id IN (SELECT value FROM json_each(:roles))),
+       (SELECT count(DISTINCT permission_id) FROM role_permissions
+        WHERE role_id IN (SELECT value FROM json_each(:live)))
+"""
+
+
+def _json_ids(ids: Iterable[int]) -> str:
+    return "[" + ",".join(map(str, ids)) + "]"
+
+
+def _cached_user_answer(session: Session, params: dict[str, Any], moment: datetime) -> Any:
+    """(assignments, holders, graph, distances of goals, counts) of effective_permissions
+    from the cached role graph, or None when it cannot be used (not SQLite, or the
+    transaction holds its own writes: SQL reads them)."""
+    dbapi = review_sql.dbapi_of(session)
+    if dbapi is None or not review_sql.graph_usable(session):
+        return None
+    rows = review_sql.run(dbapi, _CACHED_ASSIGNMENTS, params)
+    cached = review_sql.role_graph(session, rows[0][1])
+    if cached is None:
+        return None
+    assignments = {
+        role: _assignment(review_sql.read_moment(expires), moment)
+        for _kind, role, expires in rows[1:]
+    }
+    up = cached.up(assignments)
+    roles = _json_ids(up)
+    holders = review_sql.run(
+        dbapi,
+        _CACHED_PAGE,
+        {
+            "roles": roles,
+            "after_key": params["after_key"],
+            "after_action": params["after_action"],
+            "limit": params["limit"],
+        },
+    )
+    graph = _RoleGraph(cached.names, cached.parents, by_name=True)
+
+    def dist_of(goals: list[int]) -> dict[int, int]:
+        return cached.distances(goals, up)
+
+    def counts() -> tuple[int, int]:
+        live = cached.up(r for r, (_e, expired) in assignments.items() if not expired)
+        ((every, granted),) = review_sql.run(
+            dbapi, _CACHED_COUNTS, {"roles": roles, "live": _json_ids(live)}
+        )
+        return every, granted
+
+    return assignments, holders, graph, dist_of, counts
+
+
 def effective_permissions(
     session: Session,
     user: Ref,
@@ -397,14 +485,27 @@ def effective_permissions(
     assignments: dict[int, tuple[datetime | None, bool]] = {}
     holders: list[Any] = []
     graph = _RoleGraph({}, {})
-    for kind, a, b, c, d, e, t in review_sql.fetch(session, answer_q, params):
-        if kind == 0:
-            assignments[a] = _assignment(review_sql.read_moment(t), moment)
-        elif kind == 1:
-            holders.append((d, c, a, b, e))  # sorted below by (resource key, action)
-        else:
-            graph.names[a] = b
-            graph.parents[a] = parse_ids(c)
+    cached = _cached_user_answer(session, params, moment)
+    if cached is not None:
+        assignments, holders, graph, dist_of, cached_counts = cached
+    else:
+        for kind, a, b, c, d, e, t in review_sql.fetch(session, answer_q, params):
+            if kind == 0:
+                assignments[a] = _assignment(review_sql.read_moment(t), moment)
+            elif kind == 1:
+                holders.append((d, c, a, b, e))  # sorted below by (resource key, action)
+            else:
+                graph.names[a] = b
+                graph.parents[a] = parse_ids(c)
+        order = list(graph.names)
+
+        def dist_of(goals: list[int]) -> dict[int, int]:
+            return distances(graph.parents, goals, order)
+
+        def cached_counts() -> tuple[int, int]:
+            ((every, live),) = review_sql.fetch(session, counts_q, params, moments=("now",))
+            return every, live
+
     holders.sort()
     grouped: dict[int, list[Any]] = {}
     for row in holders:
@@ -415,11 +516,10 @@ def effective_permissions(
     counted_here = after is None and not truncated and paths_per_permission > 0
     total = granted_total = 0
     if counts and assignments and not counted_here:
-        ((total, granted_total),) = review_sql.fetch(session, counts_q, params, moments=("now",))
+        total, granted_total = cached_counts()
         granted_total = granted_total if u.active else 0
     if not holders:
         return UserAccess(u, (), False, int(total), int(granted_total))
-    order = list(graph.names)
     perm_ids = list(grouped)[:limit]
     # Permissions held by the same roles have the same paths (a role holds ~15 of them).
     paths_of: dict[frozenset[int], tuple[tuple[AccessPath, ...], bool]] = {}
@@ -430,7 +530,7 @@ def effective_permissions(
         key = frozenset(goals)
         found = paths_of.get(key)
         if found is None:
-            dist = distances(graph.parents, goals, order)
+            dist = dist_of(goals)
             starts = {r: x for r, x in assignments.items() if r in dist}
             found = paths_of[key] = graph.explain(starts, dist, goals, paths_per_permission)
         paths, more = found
@@ -509,14 +609,25 @@ class _ResourceQueries:
     assignments: Executable
 
 
-@lru_cache(maxsize=8)
-def _resource_queries(one_action: bool, only_granted: bool) -> _ResourceQueries:
+@lru_cache(maxsize=16)
+def _resource_queries(
+    one_action: bool, only_granted: bool, from_list: bool = False
+) -> _ResourceQueries:
+    """The statements; with ``from_list`` the holders (the roles having a permission,
+    directly or by inheriting it) come as a JSON list of ids (``holder_ids``, from the
+    cached role graph) instead of a recursive query (SQLite only)."""
     perm_query: Any = (
         select(bindparam("perm_id", type_=Integer))
         if one_action
         else select(Permission.id).where(Permission.resource_id == bindparam("resource_id"))
     )
-    holders = _holders(perm_query)
+    holders = (
+        select(literal_column("value").label("role_id"))
+        .select_from(func.json_each(bindparam("holder_ids", type_=String)))
+        .cte("holders")
+        if from_list
+        else _holders(perm_query)
+    )
     live = _live(UserRole.expires_at, bindparam("now", type_=UserRole.expires_at.type))
     members = select(UserRole.user_id).where(UserRole.role_id.in_(select(holders.c.role_id)))
     granted_members = members.where(live)
@@ -640,7 +751,10 @@ def resource_access(
         if not found:
             rbac.get_permission(session, (res_id, action_key))  # names the problem
         params["perm_id"] = found[0][0]
-    queries = _resource_queries(action_key is not None, only_granted)
+    cached = _cached_resource_graph(session, params, action_key is not None)
+    queries = _resource_queries(action_key is not None, only_granted, cached is not None)
+    if cached is not None:
+        params["holder_ids"] = cached[0]
     granted_users = listed_users = 0
     params["cap"] = SPARSE_AUDIENCE
     if counts:  # with the count (capped) that picks the page plan
@@ -671,21 +785,29 @@ def resource_access(
     closure: dict[int, list[int]] = {}
     actions: dict[int, str] = {}
     goals: dict[int, list[int]] = {}
-    for kind, pid, role_id, text, parent_ids in review_sql.fetch(session, queries.graph, params):
-        if kind == 0:
-            graph.names[role_id] = text
-            graph.parents[role_id] = parse_ids(parent_ids)
-            closure.setdefault(pid, []).append(role_id)
-        elif kind == 1:
-            goals.setdefault(pid, []).append(role_id)
-        else:
-            actions[pid] = text
-    dist = {
-        # Each closure is listed from its holders up; ``distances`` sweeps its list from
-        # the end, so it gets it reversed: nearest the holders first, settled in one sweep.
-        pid: distances(graph.parents, goals.get(pid, []), roles[::-1])
-        for pid, roles in closure.items()
-    }
+    if cached is not None:
+        _ids, role_graph, actions, goals, closure_sets = cached
+        graph = _RoleGraph(role_graph.names, role_graph.parents, by_name=True)
+        closure = {pid: list(roles) for pid, roles in closure_sets.items()}
+        dist = {pid: role_graph.distances(goals.get(pid, []), closure_sets[pid]) for pid in closure}
+    else:
+        for kind, pid, role_id, text, parent_ids in review_sql.fetch(
+            session, queries.graph, params
+        ):
+            if kind == 0:
+                graph.names[role_id] = text
+                graph.parents[role_id] = parse_ids(parent_ids)
+                closure.setdefault(pid, []).append(role_id)
+            elif kind == 1:
+                goals.setdefault(pid, []).append(role_id)
+            else:
+                actions[pid] = text
+        dist = {
+            # Each closure is listed from its holders up; ``distances`` sweeps its list from
+            # the end, so it gets it reversed: nearest the holders first, one sweep settles it.
+            pid: distances(graph.parents, goals.get(pid, []), roles[::-1])
+            for pid, roles in closure.items()
+        }
 
     assigned: dict[int, dict[int, tuple[datetime | None, bool]]] = {}
     for user_id, role_id, expires in review_sql.fetch(
@@ -723,6 +845,47 @@ def resource_access(
     return ResourceAccess(
         res_name, action_key, tuple(entries), granted_users, truncated, listed_users, next_after
     )
+
+
+_CACHED_PERMISSIONS = """
+SELECT 0, data_version, NULL, NULL FROM pragma_data_version
+UNION ALL
+SELECT 1, p.id, p.action, rp.role_id
+FROM permissions p LEFT JOIN role_permissions rp ON rp.permission_id = p.id
+WHERE {condition}
+"""
+
+
+def _cached_resource_graph(session: Session, params: dict[str, Any], one_action: bool) -> Any:
+    """(holder ids as JSON, the cached role graph, action per permission, direct holders
+    per permission, closure per permission) for resource_access, or None when the
+    cached role graph cannot be used (not SQLite, or the transaction holds its own
+    writes: SQL reads them). A permission's closure is every role holding it directly
+    or by inheriting it; permissions no role holds are left out, as the graph
+    statement leaves them."""
+    dbapi = review_sql.dbapi_of(session)
+    if dbapi is None or not review_sql.graph_usable(session):
+        return None
+    condition = "p.id = :perm_id" if one_action else "p.resource_id = :resource_id"
+    rows = review_sql.run(
+        dbapi,
+        _CACHED_PERMISSIONS.format(condition=condition),
+        {k: params[k] for k in (("perm_id",) if one_action else ("resource_id",))},
+    )
+    cached = review_sql.role_graph(session, rows[0][1])
+    if cached is None:
+        return None
+    actions: dict[int, str] = {}
+    goals: dict[int, list[int]] = {}
+    for _kind, pid, action, role in rows[1:]:
+        actions[pid] = action
+        if role is not None:
+            goals.setdefault(pid, []).append(role)
+    closure = {pid: cached.down(roles) for pid, roles in goals.items()}
+    every: dict[int, None] = {}
+    for roles in closure.values():
+        every.update(roles)
+    return _json_ids(every), cached, actions, goals, closure
 
 
 def _resource_of(session: Session, resource: Ref) -> tuple[int, str]:

@@ -86,6 +86,7 @@ def best_paths(
     k: int,
     *,
     max_nodes: int = MAX_PATH_ROLES,
+    by_name: bool = False,
 ) -> tuple[list[FoundPath], bool]:
     """The ``k`` best simple paths from a start to a goal, following ``parents``.
 
@@ -99,11 +100,13 @@ def best_paths(
         names: role names; ties between equally good successors break by name.
         k: at most this many paths.
         max_nodes: paths longer than this are not considered.
+        by_name: every parent list is sorted by name already (the cached role graph's
+            are): the walk over the shortest paths need not sort them again.
 
     Returns:
         The paths ordered by (rank, length), and whether more paths exist.
     """
-    tight = _tight_paths(starts, parents, dist, names, k, max_nodes)
+    tight = _tight_paths(starts, parents, dist, names, k, max_nodes, by_name)
     if tight is not None:
         return tight, True
     goal_set = set(goals)
@@ -180,6 +183,7 @@ def _tight_paths(
     names: Mapping[int, str],
     k: int,
     max_nodes: int,
+    by_name: bool = False,
 ) -> list[FoundPath] | None:
     """The ``k`` best paths when shortest ones alone make them, else None.
 
@@ -208,36 +212,31 @@ def _tight_paths(
         got = children.get(role)
         if got is None:
             nearer = dist[role] - 1
-            got = sorted(
-                (p for p in parents.get(role, ()) if dist.get(p) == nearer),
-                key=lambda p: names.get(p, ""),
-            )
+            got = [p for p in parents.get(role, ()) if dist.get(p) == nearer]
+            if not by_name:
+                got.sort(key=lambda p: names.get(p, ""))
             children[role] = got
         return got
+
+    def walk(role: int, prefix: tuple[int, ...], rank: int) -> bool:
+        """Depth-first over the tight steps below ``role`` (the last of ``prefix``),
+        collecting complete paths; True once more than ``k`` are found. Recursion is at
+        most MAX_PATH_ROLES deep (each step is one edge nearer a goal)."""
+        for step in steps(role):
+            path = (*prefix, step)
+            if dist[step] == 0:
+                found.append(FoundPath(path, rank))
+                if len(found) > k:
+                    return True
+            elif walk(step, path, rank):
+                return True
+        return False
 
     for rank, d, _name, start in ranked:
         if d == 0:
             found.append(FoundPath((start,), rank))
         else:
-            # Depth-first: ``path`` and, per role on it, its steps and the next to take.
-            path = [start]
-            options = [steps(start)]
-            taken = [0]
-            while options and len(found) <= k:
-                index = taken[-1]
-                if index == len(options[-1]):
-                    options.pop()
-                    taken.pop()
-                    path.pop()
-                    continue
-                taken[-1] = index + 1
-                role = options[-1][index]
-                if dist[role] == 0:
-                    found.append(FoundPath((*path, role), rank))
-                else:
-                    path.append(role)
-                    options.append(steps(role))
-                    taken.append(0)
+            walk(start, (start,), rank)
         if len(found) > k:
             break
     if len(found) <= k:

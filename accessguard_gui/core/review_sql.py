@@ -20,10 +20,13 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from collections.abc import Container, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
+from sqlalchemy import Connection, Engine, event
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -77,8 +80,10 @@ ORDER BY username_key
 _DBAPI_KEY = "accessguard_sqlite_dbapi"
 
 
-def _dbapi(session: Session) -> sqlite3.Connection | None:
-    """The SQLite DBAPI connection of ``session``'s transaction (None elsewhere).
+def _connection_of(session: Session) -> tuple[sqlite3.Connection | None, dict[Any, Any]]:
+    """The SQLite DBAPI connection of ``session``'s transaction (None elsewhere) and the
+    pool's ``info`` dict of that connection (it lives as long as the DBAPI connection:
+    the role-graph cache is kept there).
 
     Remembered for the transaction (``session.info``): asking the session for its
     connection again cost a tenth of an access check (bench/bench_core.py). A new
@@ -87,12 +92,18 @@ def _dbapi(session: Session) -> sqlite3.Connection | None:
     if transaction is not None:
         known = session.info.get(_DBAPI_KEY)
         if known is not None and known[0] is transaction:
-            return known[1]  # type: ignore[no-any-return]
+            return known[1], known[2]
     conn = session.connection()
     raw = conn.connection.driver_connection if conn.dialect.name == "sqlite" else None
     dbapi = raw if isinstance(raw, sqlite3.Connection) else None
-    session.info[_DBAPI_KEY] = (session.get_transaction(), dbapi)
-    return dbapi
+    info: dict[Any, Any] = conn.connection.info if dbapi is not None else {}
+    session.info[_DBAPI_KEY] = (session.get_transaction(), dbapi, info)
+    return dbapi, info
+
+
+def _dbapi(session: Session) -> sqlite3.Connection | None:
+    """The SQLite DBAPI connection of ``session``'s transaction (None elsewhere)."""
+    return _connection_of(session)[0]
 
 
 def dbapi_of(session: Session) -> sqlite3.Connection | None:
@@ -100,6 +111,11 @@ def dbapi_of(session: Session) -> sqlite3.Connection | None:
     database: statements run there in the caller's transaction, without SQLAlchemy's
     per-statement work."""
     return _dbapi(session)
+
+
+def run(dbapi: sqlite3.Connection, sql: str, params: dict[str, Any]) -> list[Any]:
+    """The rows of ``sql`` on the DBAPI connection (errors wrapped as SQLAlchemy's)."""
+    return _run(dbapi, sql, params)
 
 
 def _run(dbapi: sqlite3.Connection, sql: str, params: dict[str, Any]) -> list[Any]:
@@ -272,3 +288,152 @@ def read_moment(value: Any) -> datetime | None:
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
     return value.astimezone(UTC)  # type: ignore[no-any-return]
+
+
+# ---------------------------------------------------------------------- role graph cache
+
+# The role-inheritance graph (and the role names) kept in memory per SQLite connection.
+#
+# On deep hierarchies (stacked diamonds, lattices) the statements returning the closure
+# graph cost ~2.7x the bare recursive query in SQLite alone (bench/bench_core.py): the
+# explanation needs every role of the closure with its parents, read again per question.
+# The graph is small (a row per role and per edge) and changes rarely, so each DBAPI
+# connection keeps it, with the key it was read at: (``PRAGMA data_version``,
+# ``total_changes``). ``data_version`` changes when any other connection (any process)
+# commits, ``total_changes`` grows with every row this connection writes (committed or
+# not). An access check is a security decision: a stale graph would answer "may X do Y"
+# wrongly. So the cache is used, and built, only when the connection's transaction holds
+# no writes of its own (a preview's pending edits are read by SQL, from the
+# transaction), i.e. outside a transaction or with ``total_changes`` still at its value
+# when the transaction began (recorded by the listeners below). PostgreSQL never uses it.
+
+_GRAPH_KEY = "accessguard_role_graph"
+_BEGUN_KEY = "accessguard_changes_at_begin"
+
+
+@dataclass(slots=True)
+class RoleGraph:
+    """Every role's name, parents (the roles it inherits from, sorted by name) and
+    children, as committed at ``key`` (data_version, total_changes)."""
+
+    key: tuple[int, int]
+    names: dict[int, str]
+    parents: dict[int, list[int]]
+    children: dict[int, list[int]]
+
+    def up(self, starts: Iterable[int]) -> dict[int, None]:
+        """The roles ``starts`` reach by inheritance, themselves included (each once,
+        breadth-first: an ordered dict used as a set)."""
+        seen: dict[int, None] = dict.fromkeys(starts)
+        return _closure(seen, self.parents)
+
+    def down(self, starts: Iterable[int]) -> dict[int, None]:
+        """The roles inheriting (directly or not) from ``starts``, themselves included."""
+        seen: dict[int, None] = dict.fromkeys(starts)
+        return _closure(seen, self.children)
+
+    def distances(self, goals: Iterable[int], within: Container[int]) -> dict[int, int]:
+        """Edges from each role of ``within`` to the nearest goal, following parents
+        inside ``within`` only; roles that reach no goal are left out (as
+        ``paths.distances`` gives them, by one breadth-first search from the goals)."""
+        dist = {g: 0 for g in goals if g in within}
+        frontier = list(dist)
+        children = self.children
+        depth = 0
+        while frontier:
+            depth += 1
+            following: list[int] = []
+            for role in frontier:
+                for child in children.get(role, ()):
+                    if child not in dist and child in within:
+                        dist[child] = depth
+                        following.append(child)
+            frontier = following
+        return dist
+
+
+def _closure(seen: dict[int, None], edges: dict[int, list[int]]) -> dict[int, None]:
+    frontier = list(seen)
+    while frontier:
+        following: list[int] = []
+        for role in frontier:
+            for other in edges.get(role, ()):
+                if other not in seen:
+                    seen[other] = None
+                    following.append(other)
+        frontier = following
+    return seen
+
+
+def _clean(dbapi: sqlite3.Connection, info: dict[Any, Any]) -> bool:
+    """True when the connection's transaction holds no writes of its own: it sees the
+    committed database (the cache's view) exactly."""
+    if not dbapi.in_transaction:
+        return True
+    begun = info.get(_BEGUN_KEY)
+    return begun is not None and begun == dbapi.total_changes
+
+
+def graph_usable(session: Session) -> bool:
+    """Whether ``role_graph`` can answer in this transaction (SQLite, no writes of its
+    own): callers ask before running the statements that go with the cached graph."""
+    dbapi, info = _connection_of(session)
+    return dbapi is not None and _clean(dbapi, info)
+
+
+def data_version(dbapi: sqlite3.Connection) -> int:
+    """``PRAGMA data_version`` of the connection: changes when another connection commits."""
+    return int(dbapi.execute("PRAGMA data_version").fetchone()[0])
+
+
+def role_graph(session: Session, version: int | None = None) -> RoleGraph | None:
+    """The committed role graph from the connection's cache (read again when the
+    database changed), or None: not SQLite, or the transaction holds its own writes
+    (then the caller asks SQL, which sees them).
+
+    Args:
+        version: ``PRAGMA data_version`` if the caller read it in this transaction
+            already (its statement can carry it); read here otherwise.
+    """
+    dbapi, info = _connection_of(session)
+    if dbapi is None or not _clean(dbapi, info):
+        return None
+    if version is None:
+        version = data_version(dbapi)
+    key = (version, dbapi.total_changes)
+    graph: RoleGraph | None = info.get(_GRAPH_KEY)
+    if graph is not None and graph.key == key:
+        return graph
+    names: dict[int, str] = dict(_run(dbapi, "SELECT id, name FROM roles", {}))
+    parents: dict[int, list[int]] = {}
+    children: dict[int, list[int]] = {}
+    for role, parent in _run(
+        dbapi, "SELECT role_id, inherits_from_id FROM role_inheritance ORDER BY role_id", {}
+    ):
+        parents.setdefault(role, []).append(parent)
+        children.setdefault(parent, []).append(role)
+    for listed in parents.values():  # by name: the order the explanations take them in
+        listed.sort(key=names.__getitem__)
+    graph = RoleGraph(key, names, parents, children)
+    if dbapi.total_changes == key[1]:  # reading wrote nothing (it never does; to be sure)
+        info[_GRAPH_KEY] = graph
+    return graph
+
+
+def _note_begin(conn: Connection) -> None:
+    """A transaction begins on ``conn``: remember its SQLite connection's
+    ``total_changes``, so writes made inside the transaction are recognised."""
+    record = conn.connection
+    driver = record.driver_connection
+    if isinstance(driver, sqlite3.Connection):
+        record.info[_BEGUN_KEY] = driver.total_changes
+
+
+def _note_end(conn: Connection) -> None:
+    """The transaction ended: until the next one begins, nothing is known of it."""
+    conn.connection.info.pop(_BEGUN_KEY, None)
+
+
+event.listen(Engine, "begin", _note_begin)
+event.listen(Engine, "commit", _note_end)
+event.listen(Engine, "rollback", _note_end)

@@ -13,9 +13,10 @@ import sqlite3
 from collections.abc import Callable, Iterator
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from accessguard_gui.core import rbac
+from accessguard_gui.core import rbac, review_sql
 from accessguard_gui.core.database import Database
 from accessguard_gui.core.generate import generate
 
@@ -51,10 +52,18 @@ def sample(plan_db: Database) -> tuple[str, str, str]:
 
 
 def statement_plans(
-    db: Database, call: Callable[[Session], object]
+    db: Database, call: Callable[[Session], object], *, pending_write: bool = False
 ) -> list[tuple[str, list[str]]]:
-    """(SQL, plan lines) of every query ``call`` ran in its session."""
-    with db.read() as session:
+    """(SQL, plan lines) of every query ``call`` ran in its session.
+
+    The role graph cached per connection (review_sql.role_graph) is read first, whole,
+    as it is once per database change; ``pending_write``: in a transaction holding a
+    write of its own (a preview), where the access questions ask SQL instead."""
+    with db.preview() if pending_write else db.read() as session:
+        if pending_write:
+            session.execute(text("UPDATE users SET version = version WHERE id = 1"))
+        else:
+            review_sql.role_graph(session)
         dbapi = session.connection().connection.driver_connection
         assert isinstance(dbapi, sqlite3.Connection)
         ran: list[str] = []
@@ -84,10 +93,27 @@ def lines_of(plans: list[tuple[str, list[str]]]) -> list[str]:
     return [line for _sql, lines in plans for line in lines]
 
 
+def test_check_access_with_the_cached_graph_is_one_statement_of_index_lookups(
+    plan_db: Database, sample: tuple[str, str, str]
+) -> None:
+    """The user, the permission, the assignments and the holders: the closure and the
+    paths come from the cached role graph, nothing recursive runs."""
+    plans = statement_plans(plan_db, lambda s: rbac.check_access(s, *sample))
+    assert len(plans) == 1, [sql for sql, _ in plans]
+    lines = lines_of(plans)
+    assert full_scans(plans) == []
+    assert not any("role_inheritance" in sql for sql, _ in plans)
+    assert any("uq_users_username_key" in line for line in lines)
+    assert any(line.startswith("SEARCH ur USING") and "(user_id=?)" in line for line in lines)
+    assert any("ix_role_permissions_permission_role (permission_id=?" in line for line in lines)
+
+
 def test_check_access_is_one_statement_of_index_lookups(
     plan_db: Database, sample: tuple[str, str, str]
 ) -> None:
-    plans = statement_plans(plan_db, lambda s: rbac.check_access(s, *sample))
+    plans = statement_plans(
+        plan_db, lambda s: rbac.check_access(s, *sample), pending_write=True
+    )
     assert len(plans) == 1, [sql for sql, _ in plans]
     lines = lines_of(plans)
     assert full_scans(plans) == []
@@ -187,7 +213,9 @@ def test_check_access_on_a_wide_hierarchy_reads_the_graph_by_index(
     from accessguard_gui.core import access_query
 
     monkeypatch.setattr(access_query, "WALK_CAP", 1)
-    plans = statement_plans(plan_db, lambda s: rbac.check_access(s, *sample))
+    plans = statement_plans(
+        plan_db, lambda s: rbac.check_access(s, *sample), pending_write=True
+    )
     assert len(plans) == 2, [sql for sql, _ in plans]
     assert full_scans(plans) == []
     lines = lines_of(plans[1:])

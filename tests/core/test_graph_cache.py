@@ -1,0 +1,304 @@
+"""The role graph cached per SQLite connection (review_sql.role_graph) never answers stale.
+
+An access check is a security decision: these tests change the inheritance graph every
+way it can change under a connection that holds a cached graph — another connection
+commits, this connection's action commits or rolls back, a preview holds pending edits —
+and check that check_access and both effective-access views answer from the database as
+the asking transaction sees it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from accessguard_gui.core import explain, rbac, review_sql
+from accessguard_gui.core.database import Database
+from accessguard_gui.core.rows import AccessDecision
+
+
+def set_up(db: Database) -> Database:
+    """Role Lead (held by ann) and role Keyholder (holds Vault: open), not linked yet."""
+    with db.action("Set up") as s:
+        rbac.add_user(s, "ann")
+        rbac.add_role(s, "Lead")
+        rbac.add_role(s, "Keyholder")
+        rbac.add_resource(s, "Vault")
+        rbac.add_permission(s, "Vault", "open")
+        rbac.grant_permission(s, "Keyholder", ("Vault", "open"))
+        rbac.assign_user(s, "ann", "Lead")
+    return db
+
+
+@pytest.fixture
+def small(db: Database) -> Database:
+    return set_up(db)
+
+
+def answers(s: Session) -> tuple[bool, list[tuple[str, ...]], list[str], list[str]]:
+    """check_access with its paths, the user's effective access, the resource's."""
+    decision = rbac.check_access(s, "ann", "Vault", "open")
+    mine = explain.effective_permissions(s, "ann")
+    theirs = explain.resource_access(s, "Vault", "open")
+    return (
+        decision.allowed,
+        [p.roles for p in decision.paths],
+        [p.label for p in mine.granted],
+        [e.username for e in theirs.entries if e.granted],
+    )
+
+
+DENIED: tuple[bool, list[tuple[str, ...]], list[str], list[str]] = (False, [], [], [])
+ALLOWED = (True, [("Lead", "Keyholder")], ["Vault: open"], ["ann"])
+
+
+def dbapi(s: Session) -> sqlite3.Connection:
+    found = review_sql.dbapi_of(s)
+    assert found is not None
+    return found
+
+
+@pytest.fixture
+def other(small: Database) -> Iterator[Database]:
+    """A second Database on the same file: its own engine and connections, as another
+    process would have."""
+    assert small.path is not None
+    second = Database(small.path, operator="tester")
+    try:
+        yield second
+    finally:
+        second.close()
+
+
+def link(other: Database) -> None:
+    with other.action("Link") as s:
+        rbac.add_inheritance(s, "Lead", "Keyholder")
+
+
+def unlink(other: Database) -> None:
+    with other.action("Unlink") as s:
+        rbac.delete_inheritance(s, "Lead", "Keyholder")
+
+
+@pytest.mark.sqlite_only
+def test_a_read_uses_the_cached_graph(small: Database) -> None:
+    with small.read() as s:
+        assert answers(s) == DENIED
+        first = review_sql.role_graph(s)
+        assert first is not None
+        assert review_sql.role_graph(s) is first  # kept, not read again
+    with small.read() as s:
+        assert answers(s) == DENIED
+
+
+@pytest.mark.sqlite_only
+def test_another_connection_commits_and_the_next_answer_sees_it(
+    small: Database, other: Database
+) -> None:
+    with small.read() as s:
+        assert answers(s) == DENIED
+        connection = dbapi(s)
+    link(other)
+    with small.read() as s:
+        assert dbapi(s) is connection  # the same connection, its graph cached before
+        assert answers(s) == ALLOWED
+    unlink(other)
+    with small.read() as s:
+        assert dbapi(s) is connection
+        assert answers(s) == DENIED
+
+
+@pytest.mark.sqlite_only
+def test_an_open_read_keeps_its_snapshot_and_the_cache_follows_it(
+    small: Database, other: Database
+) -> None:
+    """A commit made while a read transaction is open is not seen by it (WAL snapshot)
+    — neither by SQL nor by the cache — and is seen by the next one."""
+    with small.read() as s:
+        assert answers(s) == DENIED
+        link(other)
+        assert answers(s) == DENIED
+        graph = review_sql.role_graph(s)
+        assert graph is not None and graph.parents == {}
+    with small.read() as s:
+        assert answers(s) == ALLOWED
+
+
+@pytest.mark.sqlite_only
+def test_an_action_of_this_database_commits_and_the_next_answer_sees_it(
+    small: Database,
+) -> None:
+    with small.read() as s:
+        assert answers(s) == DENIED
+    with small.action("Link") as s:
+        rbac.add_inheritance(s, "Lead", "Keyholder")
+    with small.read() as s:
+        assert answers(s) == ALLOWED
+    with small.action("Unlink") as s:
+        rbac.delete_inheritance(s, "Lead", "Keyholder")
+    with small.read() as s:
+        assert answers(s) == DENIED
+
+
+class Undo(Exception):
+    pass
+
+
+@pytest.mark.sqlite_only
+def test_a_rolled_back_change_never_reaches_the_cache(small: Database) -> None:
+    with small.read() as s:
+        assert answers(s) == DENIED  # the graph is cached
+    with pytest.raises(Undo), small.action("Link, then fail") as s:
+        rbac.add_inheritance(s, "Lead", "Keyholder")
+        # Inside the action SQL answers, from the transaction: the pending link counts.
+        assert review_sql.role_graph(s) is None
+        assert answers(s) == ALLOWED
+        raise Undo
+    with small.read() as s:
+        assert answers(s) == DENIED
+        graph = review_sql.role_graph(s)
+        assert graph is not None and graph.parents == {}
+
+
+@pytest.mark.sqlite_only
+def test_a_change_made_before_the_cache_was_built_is_not_cached_when_rolled_back(
+    small: Database,
+) -> None:
+    """The first question asked inside an action with pending edits must not build the
+    cache from them."""
+    with pytest.raises(Undo), small.action("Link, then fail") as s:
+        rbac.add_inheritance(s, "Lead", "Keyholder")
+        assert answers(s) == ALLOWED
+        raise Undo
+    with small.read() as s:
+        assert answers(s) == DENIED
+
+
+@pytest.mark.sqlite_only
+def test_a_preview_answers_from_its_own_transaction(small: Database) -> None:
+    with small.read() as s:
+        assert answers(s) == DENIED
+    with small.preview() as s:
+        assert answers(s) == DENIED  # nothing pending yet: the cache may answer
+        rbac.add_inheritance(s, "Lead", "Keyholder")
+        assert answers(s) == ALLOWED
+        rbac.delete_inheritance(s, "Lead", "Keyholder")
+        assert answers(s) == DENIED
+        rbac.add_inheritance(s, "Lead", "Keyholder")
+        assert answers(s) == ALLOWED
+    with small.read() as s:
+        assert answers(s) == DENIED
+
+
+@pytest.mark.sqlite_only
+def test_a_preview_sees_a_grant_and_a_new_role_pending(small: Database) -> None:
+    """Not only inheritance: a pending role, grant or assignment is read by SQL too."""
+    with small.read() as s:
+        assert answers(s) == DENIED
+    with small.preview() as s:
+        rbac.add_role(s, "Deputy")
+        rbac.add_inheritance(s, "Lead", "Deputy")
+        rbac.grant_permission(s, "Deputy", ("Vault", "open"))
+        decision = rbac.check_access(s, "ann", "Vault", "open")
+        assert decision.allowed
+        assert [p.roles for p in decision.paths] == [("Lead", "Deputy")]
+    with small.read() as s:
+        assert answers(s) == DENIED
+
+
+def test_the_cache_is_never_used_on_postgresql(pg_db: Database) -> None:
+    link(set_up(pg_db))
+    with pg_db.read() as s:
+        assert review_sql.dbapi_of(s) is None
+        assert review_sql.role_graph(s) is None
+        assert answers(s) == ALLOWED
+
+
+def snapshot(s: Session, users: list[str], perms: list[tuple[str, str]]) -> list[object]:
+    """Every answer (decisions, paths, statuses, counts) for these users and permissions."""
+    out: list[object] = []
+    for user in users:
+        mine = explain.effective_permissions(s, user)
+        out.append((mine.total, mine.granted_total, mine.permissions))
+        small_page = explain.effective_permissions(s, user, limit=2)
+        out.append((small_page.total, small_page.granted_total, small_page.permissions))
+        for resource, action in perms:
+            out.append(rbac.check_access(s, user, resource, action))
+    for resource, action in perms:
+        out.append(explain.resource_access(s, resource, action))
+        out.append(explain.resource_access(s, resource, action, only_granted=True, user_limit=7))
+    for resource in sorted({r for r, _a in perms}):
+        out.append(explain.resource_access(s, resource))
+    return out
+
+
+def canonical(answer: object) -> object:
+    """A decision with its paths as the promise goes: live before expired, shortest
+    first; which of several equally good paths come first may differ between the
+    statements, so paths compare as a set when all are listed, else by (expired, length)."""
+    if not isinstance(answer, AccessDecision):
+        return answer
+    ranks = [(p.expired, len(p.roles)) for p in answer.paths]
+    assert ranks == sorted(ranks)
+    listed = (
+        sorted(ranks) if answer.more_paths else sorted((p.expired, p.roles) for p in answer.paths)
+    )
+    return (answer.allowed, answer.reason, answer.more_paths, listed)
+
+
+@pytest.mark.sqlite_only
+def test_the_cached_graph_answers_as_the_statements_do(tmp_path: pytest.TempPathFactory) -> None:
+    """The same questions answered from the cache (a read) and by the SQL statements (a
+    preview holding an unrelated pending write, so the cache stays out): the same
+    decisions, paths, statuses and counts, on generated data with expired assignments
+    and inactive users, and on stacked diamonds with shortcuts."""
+    from accessguard_gui.core.generate import generate
+
+    path = tmp_path / "gen.db"  # type: ignore[operator]
+    generate(path, users=300, roles=40, resources=15, permissions=60, max_depth=5, seed=3)
+    database = Database(path, operator="tester")
+    try:
+        with database.action("Diamonds") as s:
+            layers = [[f"D{i}"] if i % 2 == 0 else [f"D{i}a", f"D{i}b"] for i in range(13)]
+            for layer in layers:
+                for name in layer:
+                    rbac.add_role(s, name)
+            for upper, lower in zip(layers, layers[1:], strict=False):
+                for a in upper:
+                    for b in lower:
+                        rbac.add_inheritance(s, a, b)
+            rbac.add_inheritance(s, "D0", "D8")  # a shortcut
+            rbac.add_resource(s, "Deep")
+            rbac.add_permission(s, "Deep", "bottom")
+            rbac.add_permission(s, "Deep", "middle")
+            rbac.grant_permission(s, "D12", ("Deep", "bottom"))
+            rbac.grant_permission(s, "D6", ("Deep", "middle"))
+            rbac.grant_permission(s, "D9a", ("Deep", "middle"))
+            users = list(s.scalars(text("SELECT username FROM users ORDER BY id LIMIT 12")))
+            rbac.assign_user(s, users[0], "D0")
+            rbac.assign_user(s, users[1], "D3a")
+        with database.read() as s:
+            perms = [
+                (r, a)
+                for r, a in s.execute(
+                    text(
+                        "SELECT r.name, p.action FROM permissions p "
+                        "JOIN resources r ON r.id = p.resource_id ORDER BY p.id"
+                    )
+                )
+            ][::5]
+            perms += [("Deep", "bottom"), ("Deep", "middle")]
+            cached = snapshot(s, users, perms)
+            assert review_sql.role_graph(s) is not None
+        with database.preview() as s:
+            rbac.add_user(s, "unrelated.pending")  # a write: SQL answers from here on
+            assert review_sql.role_graph(s) is None
+            by_sql = snapshot(s, users, perms)
+        assert [canonical(a) for a in cached] == [canonical(b) for b in by_sql]
+        assert any(isinstance(a, AccessDecision) and len(a.paths) > 1 for a in cached)
+    finally:
+        database.close()
