@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,34 +22,6 @@ if TYPE_CHECKING:
 
     from .core.database import Database
     from .ui.main_window import MainWindow
-
-
-#: Qt-free modules the first window needs: the database layer (SQLAlchemy, most of the
-#: start-up's imports) and the table queries. Imported on a thread while Qt starts.
-PRELOAD = ("accessguard_gui.core.database", "accessguard_gui.core.browse")
-
-
-def preload(modules: Sequence[str] = PRELOAD) -> threading.Thread:
-    """Import ``modules`` on a thread while the GUI thread imports PySide6 and makes the
-    QApplication; join it before the first use. Only Qt-free modules: their import makes
-    no Qt object (colours, fonts) before the application and its scheme exist.
-
-    A module that fails to import here is imported again where it is used, and fails
-    there with its real error.
-    """
-
-    def work() -> None:
-        import importlib
-
-        for name in modules:
-            try:
-                importlib.import_module(name)
-            except Exception:  # noqa: BLE001 - reported by the import where it is used
-                return
-
-    thread = threading.Thread(target=work, name="accessguard-preload", daemon=True)
-    thread.start()
-    return thread
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -169,7 +140,6 @@ def main(
             and smoke tests; ``--exit-after-start`` prints the title and quits there).
     """
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    loading = preload()  # SQLAlchemy imports while Qt starts (bench/bench_startup.py)
     from PySide6.QtCore import QCoreApplication
     from PySide6.QtWidgets import QApplication
 
@@ -187,7 +157,6 @@ def main(
     app.setWindowIcon(app_icon())
     theme.install(app, args.color_scheme)
     qsettings = qsettings if qsettings is not None else default_settings()
-    loading.join()
     db = choose_database(args, AppSettings(qsettings).last_database())
     if db is None:
         return 0

@@ -128,21 +128,6 @@ def test_python_dash_m_entry_point() -> None:
     assert "usage: accessguard" in out.stdout and "--demo" in out.stdout
 
 
-def test_preload_imports_the_database_layer_on_a_thread() -> None:
-    """The start overlaps SQLAlchemy's import with Qt's: the preload thread imports the
-    Qt-free modules it names, and a name that cannot be imported ends it quietly (the
-    import where the module is used reports the error)."""
-    import sys
-    import threading
-
-    thread = app.preload(("json", "accessguard_gui.no_such_module", "csv"))
-    thread.join(30)
-    assert not thread.is_alive() and thread is not threading.current_thread()
-    seen = [name for name in ("json", "accessguard_gui.no_such_module") if name in sys.modules]
-    assert seen == ["json"]
-    assert all(name.startswith("accessguard_gui.core.") for name in app.PRELOAD)
-
-
 def test_started_is_called_with_the_shown_window(
     db_path: Path,
     tmp_path: Path,
