@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 )
 from sqlalchemy.orm import Session
 
-from ...core import impact, lookup
+from ...core import lookup
 from ...core.changes import Grant, Revoke
 from ...core.database import Database
 from ...core.errors import AccessGuardError
@@ -376,6 +376,10 @@ class RolePermissionMatrixModel(QAbstractTableModel):
             return [lookup.matrix_block(session, *ids[k]) for k in keys]
 
         pending = self._store.edits_for_save()
+        if pending:
+            # Imported when first needed: opening the window imports as little as it can
+            # (every import is paid on the GUI thread, inside the click that opens it).
+            from ...core import impact
         if pending and not wait and _preview_off_thread(self._db, pending):
             db, generation = self._db, self._generation
             self._loading.update(keys)
