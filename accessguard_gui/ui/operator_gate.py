@@ -189,6 +189,11 @@ class OperatorGate(QObject):
     def _veto(self, gated: _Gated, why: str) -> None:
         target = gated.target
         tip = plain_tooltip(why)
+        if gated.vetoed == tip and target.toolTip() == tip:
+            # Already off for this reason: only the owner may have switched it on again.
+            if not isinstance(target, QAbstractItemView) and target.isEnabled():
+                target.setEnabled(False)
+            return
         if gated.vetoed is None:
             gated.tip = _own_tooltip(target)
             if isinstance(target, QAction):
