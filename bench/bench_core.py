@@ -43,7 +43,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from accessguard_gui.core import explain, rbac
+from sqlalchemy import text
+
+from accessguard_gui.core import explain, rbac, review_sql
 from accessguard_gui.core.database import Database
 from accessguard_gui.core.generate import generate
 from accessguard_gui.core.schema import head_revision
@@ -424,6 +426,29 @@ def measure_hierarchy(shape: str, width: int, depth: int) -> dict[str, tuple[flo
                 cases[:2],
                 5,
             )
+            # What a change costs the next question: reading the role graph again.
+            dbapi = review_sql.dbapi_of(session)
+            assert dbapi is not None
+            results["graph read (per change)"] = paired_ms(
+                lambda _c: review_sql.read_role_graph(dbapi, (0, 0)),
+                lambda c: conn.execute(
+                    BARE_CHECK, {"user": c[0], "resource": c[1], "action": c[2], "now": now_text}
+                ).fetchone(),
+                cases[:1],
+                5,
+            )
+        # Inside a transaction holding its own writes (an action, a preview with pending
+        # edits) the cached graph is not used: SQL answers.
+        with db.preview() as session:
+            session.execute(text("UPDATE users SET version = version WHERE id = 1"))
+            results["check_access in write (SQL)"] = paired_ms(
+                lambda c: rbac.check_access(session, *c, now=now),
+                lambda c: conn.execute(
+                    BARE_CHECK, {"user": c[0], "resource": c[1], "action": c[2], "now": now_text}
+                ).fetchone(),
+                cases,
+                5,
+            )
     finally:
         db.close()
         conn.close()
@@ -443,6 +468,9 @@ def print_hierarchies() -> None:
         f"{rbac.MAX_EXPLAINED_PATHS} / {explain.DEFAULT_PATHS_PER_PERMISSION} shortest "
         "paths); bare = the deduplicating recursive CTE alone (raw sqlite3)."
     )
+    print("In a read the core answers from the role graph cached per connection (read again")
+    print("after any change: 'graph read', against one bare check); in a transaction")
+    print("holding its own writes it asks SQL ('in write').")
 
 
 def print_review_table(table: dict[int, dict[str, tuple[float, float]]], sizes: list[int]) -> None:

@@ -9,6 +9,11 @@ kept and marked, because "why not?" is as common a question as "why?". Answers c
 page at a time by keyset (permissions by resource and action, users by name) with exact
 counts from SQL, so a resource held by half a million users lists them as fast as the
 view scrolls and never loads them all.
+
+On SQLite, in a transaction without writes of its own, the closures come from the role
+graph cached per connection (``review_sql.role_graph``) and go to SQL as JSON lists of
+role ids: no statement recurses. Inside an action or a preview with pending edits the
+recursive statements answer, from the transaction.
 """
 
 from __future__ import annotations
