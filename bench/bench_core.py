@@ -397,6 +397,11 @@ def measure_hierarchy(shape: str, width: int, depth: int) -> dict[str, tuple[flo
     cases = [("top.user", "Vault", a) for a in ("bottom", "middle", "elsewhere")]
     db = Database(path)
     results: dict[str, tuple[float, float]] = {}
+
+    def bare_check(c: tuple[str, str, str]) -> object:
+        params = {"user": c[0], "resource": c[1], "action": c[2], "now": now_text}
+        return conn.execute(BARE_CHECK, params).fetchone()
+
     try:
         with db.read() as session:
             got = [rbac.check_access(session, *c, now=now).allowed for c in cases]
@@ -404,9 +409,7 @@ def measure_hierarchy(shape: str, width: int, depth: int) -> dict[str, tuple[flo
                 raise SystemExit(f"{shape} {width}x{depth}: wrong decisions {got}")
             results["check_access"] = paired_ms(
                 lambda c: rbac.check_access(session, *c, now=now),
-                lambda c: conn.execute(
-                    BARE_CHECK, {"user": c[0], "resource": c[1], "action": c[2], "now": now_text}
-                ).fetchone(),
+                bare_check,
                 cases,
                 5,
             )
@@ -431,9 +434,7 @@ def measure_hierarchy(shape: str, width: int, depth: int) -> dict[str, tuple[flo
             assert dbapi is not None
             results["graph read (per change)"] = paired_ms(
                 lambda _c: review_sql.read_role_graph(dbapi, (0, 0)),
-                lambda c: conn.execute(
-                    BARE_CHECK, {"user": c[0], "resource": c[1], "action": c[2], "now": now_text}
-                ).fetchone(),
+                bare_check,
                 cases[:1],
                 5,
             )
@@ -443,9 +444,7 @@ def measure_hierarchy(shape: str, width: int, depth: int) -> dict[str, tuple[flo
             session.execute(text("UPDATE users SET version = version WHERE id = 1"))
             results["check_access in write (SQL)"] = paired_ms(
                 lambda c: rbac.check_access(session, *c, now=now),
-                lambda c: conn.execute(
-                    BARE_CHECK, {"user": c[0], "resource": c[1], "action": c[2], "now": now_text}
-                ).fetchone(),
+                bare_check,
                 cases,
                 5,
             )
