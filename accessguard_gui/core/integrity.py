@@ -396,7 +396,9 @@ def schema_findings(db: Database) -> list[SchemaFinding]:
     changed one. [] on other databases (their catalogues are not compared)."""
     if db.dialect != "sqlite":
         return []
-    with db.read() as session:
+    # The catalogue, not records: readable before anyone signs in (the window checks it
+    # before sign-in, whose audit entry could fire a planted trigger).
+    with db.internal_session() as session:
         raw = session.connection().connection.driver_connection
         assert isinstance(raw, sqlite3.Connection)
         found = _objects(raw)

@@ -156,21 +156,19 @@ def open_database(
         opener.close()
     for notice in open_notices(db):
         messages.show_info(parent, "Database recovered", notice)
-    # A file that requires sign-in shows nothing until an operator signs in (issue 14);
-    # its schema can be read only after that.
-    if not ensure_signed_in(parent, db):
-        db.close()
-        return None
-    signed_in = db.access
-
-    def reopen_read_only() -> Database:
-        again = Database(target, create=False, read_only=True, operator=operator)
-        if signed_in.signed_in:
-            again.become(signed_in)  # the same operator, checked a moment ago
-        return again
-
     # Objects the migrations did not create (a planted trigger): warn, offer read-only.
-    return confirm_schema(parent, db, reopen_read_only)
+    # Before sign-in, which writes to the file (its audit entry) and could fire them.
+    def reopen_read_only() -> Database:
+        return Database(target, create=False, read_only=True, operator=operator)
+
+    checked = confirm_schema(parent, db, reopen_read_only)
+    if checked is None:
+        return None
+    # A file that requires sign-in shows nothing until an operator signs in (issue 14).
+    if not ensure_signed_in(parent, checked):
+        checked.close()
+        return None
+    return checked
 
 
 def open_notices(db: Database) -> list[str]:

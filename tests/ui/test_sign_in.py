@@ -229,3 +229,44 @@ def test_a_file_without_sign_in_opens_without_asking(
     assert db is not None
     assert not db.access.enforced
     db.close()
+
+
+def test_a_planted_trigger_is_asked_about_before_sign_in_writes(
+    qtbot: QtBot, guarded: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Signing in writes its audit entry: a trigger planted on the trail would fire. The
+    schema question comes first; read-only then signs in on a file nothing can fire in."""
+    import sqlite3
+
+    from accessguard_gui.ui import schema_warning
+    from accessguard_gui.ui.schema_warning import SchemaChoice
+
+    conn = sqlite3.connect(guarded)
+    conn.execute(
+        "CREATE TRIGGER planted AFTER INSERT ON audit_log BEGIN "
+        "UPDATE users SET active = 1; END"
+    )
+    conn.commit()
+    conn.close()
+    order: list[str] = []
+
+    def ask_schema(_parent: Any, _name: str, findings: Any) -> SchemaChoice:
+        order.append("schema")
+        return SchemaChoice.READ_ONLY
+
+    monkeypatch.setattr(schema_warning, "ask_schema_choice", ask_schema)
+    asked: list[str] = []
+    real_ask = sign_in_as("alice", ALICE_PASSWORD, qtbot, asked)
+
+    def ask(cls: type[SignInDialog], parent: Any, db: Database, title: str = "Sign in") -> Any:
+        order.append("read-only sign-in" if db.read_only else "sign-in")
+        return real_ask.__get__(None, cls)(parent, db, title)
+
+    monkeypatch.setattr(SignInDialog, "ask", classmethod(ask))
+    db = opening.open_database(None, guarded, create=False)
+    try:
+        assert order == ["schema", "read-only sign-in"]
+        assert db is not None and db.read_only and db.access.name == "alice"
+    finally:
+        if db is not None:
+            db.close()
