@@ -34,6 +34,7 @@ from ...core.database import Database
 from ...core.governance import campaigns, reports
 from ...core.governance.campaigns import CampaignRow, Decision, ItemRow, ReviewerProgress, Scope
 from ...core.models import utcnow
+from ...core.operators import AppAction
 from .. import messages
 from ..access.common import RowsModel, open_window, plain_label
 from ..pending import PendingStore
@@ -68,6 +69,8 @@ class CampaignsWindow(GovernanceWindow):
         ``progress``: per reviewer; the "new campaign" form: name_edit, scope_kind,
         scope_value, reviewers_edit, open_button.
     """
+
+    FIX_NEEDS = (AppAction.REVIEW,)
 
     def __init__(self, db: Database, store: PendingStore, parent: QWidget | None = None) -> None:
         super().__init__(db, store, parent)

@@ -15,8 +15,10 @@ from ...core import impact
 from ...core.changes import Edit
 from ...core.database import Database
 from ...core.errors import AccessGuardError
+from ...core.operators import AppAction
 from ..access.common import GREEN, GREY, READ_ONLY_TIP, RED, plain_label
 from ..pending import PendingStore
+from ..plain_text import plain_tooltip
 from .tasks import Task, TaskBar, read_in
 
 __all__ = [
@@ -57,11 +59,19 @@ class GovernanceWindow(QWidget):
         fix_buttons: the controls that make edits; all off on a read-only database.
     """
 
+    #: The AccessGuard permissions (issue 14) this window's fixes need; each window says.
+    FIX_NEEDS: tuple[AppAction, ...] = ()
+
     def __init__(self, db: Database, store: PendingStore, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.db = db
         self.store = store
-        self.read_only = db.read_only
+        # Off on a read-only file, or for an operator who may not make this window's
+        # changes (issue 14); ``lock_reason`` says which, for tooltips and refusals.
+        self.lock_reason: str | None = READ_ONLY_TIP if db.read_only else None
+        for action in self.FIX_NEEDS:
+            self.lock_reason = self.lock_reason or db.access.why_not(action)
+        self.read_only = self.lock_reason is not None
         self.tasks = TaskBar(self)
         self.message = plain_label()
         self.message.setObjectName("governance_message")
@@ -78,11 +88,11 @@ class GovernanceWindow(QWidget):
 
     def lock_fixes(self) -> None:
         """On a read-only database every fix control is off, saying why."""
-        if not self.read_only:
+        if self.lock_reason is None:
             return
         for widget in self.fix_buttons:
             widget.setEnabled(False)
-            widget.setToolTip(READ_ONLY_TIP)
+            widget.setToolTip(plain_tooltip(self.lock_reason))
 
     def say(self, text: str, color: QColor | None = None) -> None:
         self.message.setText(text)
@@ -117,8 +127,8 @@ class GovernanceWindow(QWidget):
         if not chosen:
             self.say("Nothing to change.", GREY)
             return
-        if self.read_only:
-            self.say(READ_ONLY_TIP, RED)
+        if self.lock_reason is not None:
+            self.say(self.lock_reason, RED)
             return
         db, pending = self.db, self.store.edits_for_save()
 

@@ -20,6 +20,7 @@ from ...core import impact, lookup
 from ...core.database import Database
 from ...core.governance import cut
 from ...core.governance.cut import Cut, CutAnswer
+from ...core.operators import AppAction
 from ..access.common import RowsModel, SqlCompleter, open_window, plain_label
 from ..pending import PendingStore
 from .common import GREY, RED, GovernanceWindow
@@ -46,6 +47,8 @@ class RevokingCutWindow(GovernanceWindow):
     Attributes:
         answer: the last answer; ``cuts``: its cuts as reviewed so far; ``table``.
     """
+
+    FIX_NEEDS = (AppAction.EDIT_ROLES, AppAction.ASSIGN_ROLES)
 
     def __init__(self, db: Database, store: PendingStore, parent: QWidget | None = None) -> None:
         super().__init__(db, store, parent)

@@ -26,6 +26,7 @@ from ...core.database import Database
 from ...core.governance import expiry
 from ...core.governance.expiry import ExpiryCounts, ExpiryRow, Horizon, Order
 from ...core.models import utcnow
+from ...core.operators import AppAction
 from ..access.common import DEBOUNCE_MS, PENDING, RED, open_window
 from ..pending import PendingStore
 from .common import GovernanceWindow
@@ -105,6 +106,8 @@ class ExpiryCalendar(GovernanceWindow):
     Attributes:
         horizon, order, search: what is listed; ``model``: the rows; ``counts``: per window.
     """
+
+    FIX_NEEDS = (AppAction.ASSIGN_ROLES,)
 
     def __init__(self, db: Database, store: PendingStore, parent: QWidget | None = None) -> None:
         super().__init__(db, store, parent)

@@ -20,6 +20,7 @@ from ...core.changes import Edit
 from ...core.database import Database
 from ...core.governance import hygiene
 from ...core.governance.hygiene import Finding, KindResult
+from ...core.operators import AppAction
 from ..access.common import PENDING, open_window
 from ..pending import PendingStore
 from ..plain_text import plain_tooltip
@@ -35,6 +36,8 @@ class HygieneWindow(GovernanceWindow):
     Attributes:
         results: the last scan's results; ``tree``: one group per kind.
     """
+
+    FIX_NEEDS = (AppAction.EDIT_ROLES, AppAction.ASSIGN_ROLES)
 
     def __init__(self, db: Database, store: PendingStore, parent: QWidget | None = None) -> None:
         super().__init__(db, store, parent)

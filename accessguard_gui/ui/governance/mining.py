@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QHBoxLayout, QPushButton, QTableView, QWidget
 from ...core.database import Database
 from ...core.governance import mining
 from ...core.governance.mining import MiningResult
+from ...core.operators import AppAction
 from .. import messages
 from ..access.common import RowsModel, open_window, plain_label
 from ..pending import PendingStore
@@ -26,6 +27,8 @@ class RoleMiningWindow(GovernanceWindow):
     Attributes:
         result: the last mining result; ``roles``: its roles as rows; ``figures``.
     """
+
+    FIX_NEEDS = (AppAction.EDIT_ROLES, AppAction.ASSIGN_ROLES)
 
     def __init__(self, db: Database, store: PendingStore, parent: QWidget | None = None) -> None:
         super().__init__(db, store, parent)
