@@ -40,6 +40,8 @@ _EMAIL_RE = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+")
 
 
 def _has_control(text: str, *, allow_newlines: bool = False) -> bool:
+    if text.isascii() and text.isprintable():  # most names: no per-character walk (imports)
+        return False
     for index, ch in enumerate(text):
         if allow_newlines and ch in "\n\t":
             continue
