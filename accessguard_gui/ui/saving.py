@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ from PySide6.QtWidgets import QApplication, QProgressDialog
 from ..core import browse, changes
 from ..core.bulk_roles import BulkRoleChange
 from ..core.changes import Edit, EditFailed
+from ..core.collector import collector_on_new_objects_only
 from ..core.database import Database
 from ..core.errors import (
     AccessGuardError,
@@ -149,13 +149,14 @@ def _apply_off_thread(
 
     def work() -> None:
         try:
-            _apply(db, edits, reason, cancel)
+            # Full GC passes over the whole app would freeze the window (core/collector.py).
+            with collector_on_new_objects_only():
+                _apply(db, edits, reason, cancel)
         except BaseException as exc:  # noqa: BLE001 - handed to the GUI thread
             outcome.append(exc)
         else:
             outcome.append(None)
 
-    gc.freeze()  # full GC passes over the whole app would freeze the window (ui/access/review.py)
     n = len(edits)
     progress = QProgressDialog(
         f"Saving {n:,} change{'s' if n != 1 else ''}\u2026",

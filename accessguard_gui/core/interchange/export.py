@@ -11,10 +11,8 @@ a million-row join sorts the whole join, in memory on the app's SQLite connectio
 
 from __future__ import annotations
 
-import gc
 import os
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 from sqlalchemy.orm import aliased
 
+from ..collector import collector_on_new_objects_only
 from ..database import Database
 from ..errors import ImportCancelledError
 from ..models import (
@@ -255,18 +254,3 @@ def export_database(
         return writer(stream, Path(target), opts)
 
 
-@contextmanager
-def collector_on_new_objects_only() -> Iterator[None]:
-    """Let the cyclic garbage collector skip every object that exists before the block.
-
-    An export makes a million short-lived records; the few that survive a collection
-    (a batch in hand) pile up in the oldest generation and set off full collections,
-    each walking every object of the process (the app's modules, SQLAlchemy's caches):
-    an eighth of an export's time. Frozen objects are skipped (``gc.freeze``) until the
-    block ends, when they are handed back (``gc.unfreeze``) and nothing is lost.
-    """
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
