@@ -4,9 +4,10 @@ permissions and users (set-based recursive SQL), and the access check with its r
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeGuard, TypeVar
 
 from sqlalchemy import CTE, Select, bindparam, literal, or_, select
 from sqlalchemy.orm import Session
@@ -34,6 +35,8 @@ from ..rows import (
 )
 from .base import MAX_EXPLAINED_PATHS, MAX_PATH_DEPTH, Ref, get_permission, get_role, get_user
 from .closure import _inherited_cte, _inheriting_cte
+
+T = TypeVar("T")
 
 
 def assigned_users(session: Session, role: Ref) -> list[AssignmentRow]:
@@ -71,12 +74,9 @@ def authorized_roles(session: Session, user: Ref, *, now: datetime | None = None
     """ANSI AuthorizedRoles: assigned roles (not expired) and all they inherit from.
     Inactive users have none, as in user_permissions (assigned_roles still lists them)."""
     moment = now or utcnow()
-    if _plain_ref(user):
-        fast = review_sql.authorized_roles(session, user, moment)
-        if fast is not None:
-            if not fast:
-                get_user(session, user)  # an unknown user is an error, not "nothing"
-            return fast
+    fast = _answered_fast(session, user, moment, review_sql.authorized_roles)
+    if fast is not None:
+        return fast
     u = get_user(session, user)
     if not u.active:
         return []
@@ -128,12 +128,9 @@ def user_permissions(
     """ANSI UserPermissions: the effective permissions of a user through every unexpired
     assignment and inheritance. Inactive users have none."""
     moment = now or utcnow()
-    if _plain_ref(user):
-        fast = review_sql.user_permissions(session, user, moment)
-        if fast is not None:
-            if not fast:
-                get_user(session, user)  # an unknown user is an error, not "nothing"
-            return fast
+    fast = _answered_fast(session, user, moment, review_sql.user_permissions)
+    if fast is not None:
+        return fast
     u = get_user(session, user)
     if not u.active:
         return []
@@ -141,7 +138,23 @@ def user_permissions(
     return [PermissionRow(*row) for row in rows]
 
 
-def _plain_ref(ref: object) -> bool:
+def _answered_fast(
+    session: Session,
+    user: Ref,
+    moment: datetime,
+    fast: Callable[[Session, int | str, datetime], list[T] | None],
+) -> list[T] | None:
+    """review_sql's answer for a plain id or name, or None (the caller then asks the ORM
+    path). An empty answer for an unknown user becomes the usual NotFoundError."""
+    if not _plain_ref(user):
+        return None
+    answer = fast(session, user, moment)
+    if answer is not None and not answer:
+        get_user(session, user)  # an unknown user is an error, not "nothing"
+    return answer
+
+
+def _plain_ref(ref: object) -> TypeGuard[int | str]:
     """An id or a name the fast statements of review_sql can look up (anything else goes
     through get_user, which names the problem)."""
     return isinstance(ref, str) or (isinstance(ref, int) and not isinstance(ref, bool))
