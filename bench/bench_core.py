@@ -111,6 +111,23 @@ FROM roles WHERE id IN reach ORDER BY name_key
 )
 
 
+def read_only_database_arg(description: str) -> tuple[Database, argparse.Namespace] | None:
+    """Parse ``[db] [--runs N]`` and open the file read-only: the named file, or the shared
+    generated 1M-user file (built, or rebuilt at the newest schema, by ``database_for``).
+    None (after saying so) when a named file does not exist."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument(
+        "db", nargs="?", help="a database file (default: the shared generated 1M-user file)"
+    )
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    args.db = args.db or str(database_for(1_000_000))
+    if not Path(args.db).exists():
+        print(f"{args.db} not found")
+        return None
+    return Database(args.db, read_only=True), args
+
+
 def database_for(users: int, *, rebuild: bool = False) -> Path:
     """The generated file for ``users`` users, built once and reused (unless ``rebuild``)."""
     label = f"{users // 1_000_000}m" if users % 1_000_000 == 0 else f"{users // 1000}k"

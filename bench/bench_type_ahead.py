@@ -11,7 +11,6 @@ Usage: .venv/bin/python bench/bench_type_ahead.py [bench/data/1m.db] [--runs 5]
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import time
@@ -20,10 +19,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_core import database_for  # noqa: E402
+from bench_core import read_only_database_arg  # noqa: E402
 
 from accessguard_gui.core import browse  # noqa: E402
-from accessguard_gui.core.database import Database  # noqa: E402
 from accessguard_gui.core.type_ahead import first_with_prefix  # noqa: E402
 
 USERS = browse.USERS
@@ -44,19 +42,10 @@ CASES: tuple[tuple[str, browse.BrowseQuery, str], ...] = (
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument(
-        "db", nargs="?", help="a database file (default: the shared generated 1M-user file)"
-    )
-    parser.add_argument("--runs", type=int, default=5)
-    args = parser.parse_args()
-    # The shared generated file, built (or rebuilt at the newest schema) by bench_core:
-    # the old message pointed at a bench/make_data.py that does not exist.
-    args.db = args.db or str(database_for(1_000_000))
-    if not Path(args.db).exists():
-        print(f"{args.db} not found")
+    opened = read_only_database_arg(__doc__ or "")
+    if opened is None:
         return 1
-    db = Database(args.db, read_only=True)
+    db, args = opened
     with db.read() as s:
         total = browse.count(s, USERS)
         print(f"{total:,} users in {args.db}")
