@@ -18,7 +18,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from PySide6.QtCore import QEvent, QItemSelectionModel, QModelIndex, QObject, Qt, QTimer, Signal
+from PySide6.QtCore import (
+    QEvent,
+    QItemSelection,
+    QItemSelectionModel,
+    QModelIndex,
+    QObject,
+    Qt,
+    QTimer,
+    Signal,
+)
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -218,6 +227,37 @@ class RecordTableView(QTableView):
             header.setSelectionModel(QItemSelectionModel(model, header))
             if old is not None and old is not selection_model and old.parent() is header:
                 old.deleteLater()
+
+    def rowsInserted(self, parent: QModelIndex, start: int, end: int) -> None:  # noqa: N802
+        """Ctrl+A keeps meaning "all rows" while a large table is still being counted.
+
+        A table of a million rows shows its first page at once and appends the rest as
+        they are counted off the GUI thread. Qt's selection ranges do not grow with rows
+        added after them, so Ctrl+A pressed in the first second would select 256 rows
+        and a later Delete or bulk action would act on a fraction the user never chose.
+        When the rows arrive at the end and the selection is exactly "every row and
+        column so far", it is extended to them (one range, nothing read)."""
+        super().rowsInserted(parent, start, end)
+        model, selection_model = self.model(), self.selectionModel()
+        if model is None or selection_model is None or parent.isValid():
+            return
+        if end != model.rowCount() - 1 or start == 0:
+            return  # not appended at the end, or nothing was selected before
+        selection = selection_model.selection()
+        if selection.count() != 1:
+            return
+        held = selection.at(0)
+        if (held.top(), held.bottom(), held.left(), held.right()) != (
+            0,
+            start - 1,
+            0,
+            model.columnCount() - 1,
+        ):
+            return
+        everything = QItemSelection(
+            model.index(0, 0), model.index(end, model.columnCount() - 1)
+        )  # one range again (a second range would stop the next extension)
+        selection_model.select(everything, QItemSelectionModel.SelectionFlag.ClearAndSelect)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt override
         if (

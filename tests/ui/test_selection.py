@@ -129,3 +129,69 @@ def test_select_all_on_a_record_model_reads_no_row_it_does_not_show(
     assert page.view.selectionModel().selection().count() == 1
     assert model.calls.get("flags", 0) < 2_000
     assert model.cached_pages() <= 2  # nothing loaded the table to select it
+
+
+class GrowingModel(QAbstractTableModel):
+    """Rows appended at the end later, as a large table's count arrives off the GUI
+    thread (its first page is shown before it is counted)."""
+
+    def __init__(self, rows: int) -> None:
+        super().__init__()
+        self.rows = rows
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if parent.isValid() else self.rows
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if parent.isValid() else 3
+
+    def data(self, index: Index, role: int = 0) -> Any:
+        return f"{index.row()}:{index.column()}"
+
+    def counted(self, rows: int) -> None:
+        self.beginInsertRows(QModelIndex(), self.rows, rows - 1)
+        self.rows = rows
+        self.endInsertRows()
+
+
+def _selected_rows(view: Any) -> int:
+    selection = view.selectionModel().selection()
+    return sum(
+        selection.at(i).bottom() - selection.at(i).top() + 1 for i in range(selection.count())
+    )
+
+
+def test_ctrl_a_while_counting_selects_the_rows_counted_after_it(qtbot: Any) -> None:
+    from PySide6.QtWidgets import QAbstractItemView
+
+    from accessguard_gui.ui.table_page import RecordTableView
+
+    view = RecordTableView()
+    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+    model = GrowingModel(256)
+    view.setModel(model)
+    qtbot.addWidget(view)
+    view.show()
+    view.setFocus()
+    qtbot.keyClick(view, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    assert _selected_rows(view) == 256
+    model.counted(50_000)
+    model.counted(1_000_000)
+    assert _selected_rows(view) == 1_000_000
+    assert view.selectionModel().selection().count() == 1  # still one range
+
+
+def test_a_partial_selection_does_not_grow_with_counted_rows(qtbot: Any) -> None:
+    from PySide6.QtWidgets import QAbstractItemView
+
+    from accessguard_gui.ui.table_page import RecordTableView
+
+    view = RecordTableView()
+    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    model = GrowingModel(256)
+    view.setModel(model)
+    qtbot.addWidget(view)
+    view.selectRow(10)
+    model.counted(1_000)
+    assert _selected_rows(view) == 1
