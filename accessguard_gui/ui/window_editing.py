@@ -143,6 +143,19 @@ class Editing:
         if values:
             self.window.store.replace(created, Create(created.entity, {**created.values, **values}))
 
+    def _still_counting_all(self, page: TablePage, selected: int) -> bool:
+        """Every row shown is selected but the table is still being counted: "all" is not
+        known yet, and acting on the rows counted so far would act on a part the user never
+        chose (Ctrl+A pressed just after a large file opened). Say so instead."""
+        model = page.model
+        counting = getattr(model, "is_counting", None)
+        if not (callable(counting) and counting()) or selected != model.rowCount():
+            return False
+        self.window.statusBar().showMessage(
+            f"Still counting the {page.kind.plural}: try again when the count is shown.", 8000
+        )
+        return True
+
     def delete_selected(self) -> None:
         """Mark every selected record for deletion (removed from the file at Save)."""
         page = self.window.current_page()
@@ -150,6 +163,8 @@ class Editing:
         if entity is None or not self.editable(page):
             return
         selected = page.selected_count()
+        if self._still_counting_all(page, selected):
+            return
         if selected > DELETE_LIMIT:
             messages.show_error(
                 self.window,
@@ -238,6 +253,8 @@ class Editing:
         if not self.editable(page):
             return None
         selected = page.selected_count()
+        if self._still_counting_all(page, selected):
+            return None
         everyone = _all_matching(page, selected)
         if everyone is not None:  # Ctrl+A: ONE pending edit for every user the view shows
             from .access.bulk import bulk_matching_dialog

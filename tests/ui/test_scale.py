@@ -113,3 +113,24 @@ def test_select_all_then_delete_is_refused_not_loaded(
     assert "100,000 rows are selected" in dialogs.errors[0][1]
     assert big_window.store.is_empty()
     assert page.model.cached_pages() <= page.model.max_pages  # nothing read the whole table
+
+
+def test_ctrl_a_while_a_search_is_counted_waits_for_all_then_acts_on_all(
+    qtbot: Any, big_window: MainWindow, dialogs: Any
+) -> None:
+    page = big_window.page("users")
+    qtbot.waitUntil(lambda: page.count_label.text() == f"{USERS:,} users")
+    qtbot.keyClicks(page.search, "an")  # two characters: scanned, first page then counted
+    qtbot.waitUntil(lambda: f"+ of {USERS:,} users, counting" in page.count_label.text())
+    assert page.model.is_counting()
+    page.view.setFocus()
+    qtbot.keyClick(page.view, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(page.view, Qt.Key.Key_Delete)  # "all" is not known yet: nothing marked
+    assert big_window.store.is_empty() and not dialogs.errors
+    assert "Still counting the users" in big_window.statusBar().currentMessage()
+    qtbot.waitUntil(lambda: not page.model.is_counting(), timeout=20_000)
+    shown, _total = page.model.counts()
+    assert page.selected_count() == shown > 10_000  # the selection grew with the count
+    qtbot.keyClick(page.view, Qt.Key.Key_Delete)
+    assert f"{shown:,} rows are selected" in dialogs.errors[0][1]
+    assert big_window.store.is_empty()
