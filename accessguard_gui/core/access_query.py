@@ -25,6 +25,7 @@ statements below answer, from the transaction.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -37,7 +38,7 @@ from sqlalchemy.orm import Session
 from .keys import name_key
 from .models import UTCDateTime
 from .paths import FoundPath, best_paths, distances, parse_ids
-from .review_sql import RoleGraph, dbapi_of, graph_usable, role_graph
+from .review_sql import PROBE_SQL, RoleGraph, dbapi_of, graph_usable, role_graph, spent_on_sql
 
 # Row kinds of the statement's answer.
 _HEADER, _ROLE, _ASSIGNMENT, _HOLDER = 0, 1, 2, 3
@@ -129,7 +130,7 @@ SELECT * FROM (
 _CACHED_SQL = """
 SELECT 0 AS kind, u.id AS a, p.id AS b, CASE WHEN u.active THEN 1 ELSE 0 END AS c,
        u.username AS t1, res.name AS t2,
-       (SELECT data_version FROM pragma_data_version) AS expires_at
+       {probe} AS expires_at
 FROM (SELECT 1 AS one) AS anchor
 LEFT JOIN users u ON {user_join}
 LEFT JOIN resources res ON {resource_join}
@@ -209,7 +210,7 @@ def _lookups(user_by_id: bool, resource_by_id: bool) -> dict[str, str]:
 @lru_cache(maxsize=8)
 def cached_sql(user_by_id: bool, resource_by_id: bool) -> str:
     """SQLite's statement when the role graph is cached: lookups, assignments, holders."""
-    return _CACHED_SQL.format(**_lookups(user_by_id, resource_by_id))
+    return _CACHED_SQL.format(probe=PROBE_SQL, **_lookups(user_by_id, resource_by_id))
 
 
 @lru_cache(maxsize=8)
@@ -263,7 +264,9 @@ def run_access_query(
             graph = role_graph(session, header[6])
             if graph is not None:
                 return _from_graph(graph, header, rows, now, max_roles, limit)
-        # The transaction holds its own writes: SQL reads them.
+        # The transaction holds role writes of its own and reading its graph would cost
+        # more than this answer: SQL reads them.
+        started = time.perf_counter()
         walk_params = dict(
             params,
             sep=_NAME_SEPARATOR,
@@ -278,8 +281,10 @@ def run_access_query(
         header = rows[0]
         assert header[0] == _HEADER
         if header[6] < WALK_CAP:  # every path was walked: the best came out of SQL
+            spent_on_sql(session, time.perf_counter() - started)
             return _walked(header, rows[1:], limit)
         rows = _fetch(dbapi, access_sql(user_by_id, resource_by_id), params)
+        spent_on_sql(session, time.perf_counter() - started)
     else:
         conn = session.connection()
         rows = [tuple(r) for r in conn.execute(_text(user_by_id, resource_by_id), params)]

@@ -19,6 +19,7 @@ recursive statements answer, from the transaction.
 from __future__ import annotations
 
 import enum
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -381,8 +382,8 @@ def _user_row(session: Session, user: Ref) -> UserRow:
 # The same answer when the role graph is cached in memory (review_sql.role_graph): the
 # user's closure comes from the graph and goes to SQL as a JSON list of role ids, so no
 # statement recurses.
-_CACHED_ASSIGNMENTS = """
-SELECT 0, data_version, NULL FROM pragma_data_version
+_CACHED_ASSIGNMENTS = f"""
+SELECT 0, {review_sql.PROBE_SQL}, NULL
 UNION ALL
 SELECT 1, role_id, expires_at FROM user_roles WHERE user_id = :user_id
 """
@@ -494,6 +495,7 @@ def effective_permissions(
     if cached is not None:
         assignments, holders, graph, dist_of, cached_counts = cached
     else:
+        started = time.perf_counter()
         for kind, a, b, c, d, e, t in review_sql.fetch(session, answer_q, params):
             if kind == 0:
                 assignments[a] = _assignment(review_sql.read_moment(t), moment)
@@ -503,6 +505,7 @@ def effective_permissions(
                 graph.names[a] = b
                 graph.parents[a] = parse_ids(c)
         order = list(graph.names)
+        review_sql.spent_on_sql(session, time.perf_counter() - started)
 
         def dist_of(goals: list[int]) -> dict[int, int]:
             return distances(graph.parents, goals, order)
@@ -757,6 +760,7 @@ def resource_access(
             rbac.get_permission(session, (res_id, action_key))  # names the problem
         params["perm_id"] = found[0][0]
     cached = _cached_resource_graph(session, params, action_key is not None)
+    started = time.perf_counter()
     queries = _resource_queries(action_key is not None, only_granted, cached is not None)
     if cached is not None:
         params["holder_ids"] = cached[0]
@@ -813,6 +817,7 @@ def resource_access(
             pid: distances(graph.parents, goals.get(pid, []), roles[::-1])
             for pid, roles in closure.items()
         }
+        review_sql.spent_on_sql(session, time.perf_counter() - started)
 
     assigned: dict[int, dict[int, tuple[datetime | None, bool]]] = {}
     for user_id, role_id, expires in review_sql.fetch(
@@ -852,13 +857,15 @@ def resource_access(
     )
 
 
-_CACHED_PERMISSIONS = """
-SELECT 0, data_version, NULL, NULL FROM pragma_data_version
+_CACHED_PERMISSIONS = (
+    f"SELECT 0, {review_sql.PROBE_SQL}, NULL, NULL"
+    + """
 UNION ALL
 SELECT 1, p.id, p.action, rp.role_id
 FROM permissions p LEFT JOIN role_permissions rp ON rp.permission_id = p.id
 WHERE {condition}
 """
+)
 
 
 def _cached_resource_graph(session: Session, params: dict[str, Any], one_action: bool) -> Any:

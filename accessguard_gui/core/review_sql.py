@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import time
 from collections.abc import Container, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Engine, event
+from sqlalchemy import Connection, Engine, Pool, event
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -298,25 +299,62 @@ def read_moment(value: Any) -> datetime | None:
 # graph cost ~2.7x the bare recursive query in SQLite alone (bench/bench_core.py): the
 # explanation needs every role of the closure with its parents, read again per question.
 # The graph is small (a row per role and per edge) and changes rarely, so each DBAPI
-# connection keeps it, with the key it was read at: (``PRAGMA data_version``,
-# ``total_changes``). ``data_version`` changes when any other connection (any process)
-# commits, ``total_changes`` grows with every row this connection writes (committed or
-# not). An access check is a security decision: a stale graph would answer "may X do Y"
-# wrongly. So the cache is used, and built, only when the connection's transaction holds
-# no writes of its own (a preview's pending edits are read by SQL, from the
-# transaction), i.e. outside a transaction or with ``total_changes`` still at its value
-# when the transaction began (recorded by the listeners below). PostgreSQL never uses it.
+# connection keeps it. An access check is a security decision: a stale graph would answer
+# "may X do Y" wrongly, so the graph is used only under the key it was read at:
+#
+# - ``PRAGMA data_version``: changes when any other connection (any process) commits;
+# - the role writes of this connection: TEMP triggers on ``roles`` and
+#   ``role_inheritance`` (installed per connection, ``_install``) call a Python function
+#   that counts every row written there, committed or not; savepoint rollbacks that undo
+#   such writes count too. Without the triggers (they could not be made, or a migration
+#   dropped the tables under them) every row written counts (``total_changes``);
+# - whether the transaction holds role writes of its own: a graph read before any (the
+#   committed graph) serves every later transaction with the same key; a graph read
+#   after some (a preview's pending inheritance edits) belongs to that transaction only
+#   (a token made when it began) and dies with it.
+#
+# Assignments and grants are not part of the graph (the questions read them by SQL, from
+# the transaction), so a preview of pending assignments and grants answers from the
+# committed graph. In a transaction holding role writes, reading the whole graph may cost
+# more than answering a question or two by SQL (2.4 ms on the 1M file, against 0.1 ms a
+# check): it is read once the time spent answering by SQL in that state reaches what the
+# last read cost (``spent_on_sql``). PostgreSQL never uses the cache.
 
-_GRAPH_KEY = "accessguard_role_graph"
-_BEGUN_KEY = "accessguard_changes_at_begin"
+_GRAPH_KEY = "accessguard_role_graph"  # the committed graph, shared by transactions
+_TXN_GRAPH_KEY = "accessguard_txn_graph"  # one read after the transaction's own role writes
+_BEGUN_KEY = "accessguard_begun"  # (token, counters) when the transaction began
+_WRITES_KEY = "accessguard_role_writes"  # [rows written to roles / role_inheritance]
+_UNDONE_KEY = "accessguard_undone"  # [savepoint rollbacks undoing role writes, any writes]
+_SAVEPOINTS_KEY = "accessguard_savepoints"  # savepoint name -> counters when it began
+_NO_TRIGGERS_KEY = "accessguard_no_triggers"
+_COST_KEY = "accessguard_graph_cost"  # seconds the last graph read took
+_SPENT_KEY = "accessguard_sql_spent"  # (state, seconds answered by SQL in it, last answer)
+
+_WROTE = "accessguard_role_written"
+_TRIGGER_PREFIX = "accessguard_graph_"
+_TRIGGERS = tuple(
+    f"CREATE TEMP TRIGGER IF NOT EXISTS {_TRIGGER_PREFIX}{table}_{event_name} "
+    f"AFTER {event_sql} ON main.{table} BEGIN SELECT {_WROTE}(); END"
+    for table, events in (
+        ("roles", (("insert", "INSERT"), ("update", "UPDATE OF id, name"), ("delete", "DELETE"))),
+        ("role_inheritance", (("insert", "INSERT"), ("update", "UPDATE"), ("delete", "DELETE"))),
+    )
+    for event_name, event_sql in events
+)
+# The key the questions' statements carry (one integer, so each statement needs one column
+# for it): data_version * 16 + how many of the triggers exist.
+PROBE_SQL = (
+    "(SELECT data_version * 16 + (SELECT count(*) FROM temp.sqlite_master "
+    f"WHERE type = 'trigger' AND name GLOB '{_TRIGGER_PREFIX}*') FROM pragma_data_version)"
+)
 
 
 @dataclass(slots=True)
 class RoleGraph:
     """Every role's name, parents (the roles it inherits from, sorted by name) and
-    children, as committed at ``key`` (data_version, total_changes)."""
+    children, as the connection saw them at ``key``."""
 
-    key: tuple[int, int]
+    key: tuple[Any, ...]
     names: dict[int, str]
     parents: dict[int, list[int]]
     children: dict[int, list[int]]
@@ -365,20 +403,33 @@ def _closure(seen: dict[int, None], edges: dict[int, list[int]]) -> dict[int, No
     return seen
 
 
-def _clean(dbapi: sqlite3.Connection, info: dict[Any, Any]) -> bool:
-    """True when the connection's transaction holds no writes of its own: it sees the
-    committed database (the cache's view) exactly."""
+def _counters(dbapi: sqlite3.Connection, info: dict[Any, Any]) -> tuple[Any, ...]:
+    """(role rows written, savepoint rollbacks undoing them, rows written, savepoint
+    rollbacks undoing any): what changes whenever this connection changes what it sees."""
+    writes = info.get(_WRITES_KEY)
+    undone = info.get(_UNDONE_KEY) or (0, 0)
+    return (None if writes is None else writes[0], undone[0], dbapi.total_changes, undone[1])
+
+
+def _state(dbapi: sqlite3.Connection, info: dict[Any, Any], tracked: bool) -> Any:
+    """What the connection's transaction sees of the role graph, as a hashable key
+    (with the token of the transaction when it holds role writes of its own), or None
+    when that cannot be told (a transaction begun without our knowing)."""
+    counters = _counters(dbapi, info)
+    mine = counters[:2] if tracked else counters[2:]
     if not dbapi.in_transaction:
-        return True
+        return (tracked, mine, None)
     begun = info.get(_BEGUN_KEY)
-    return begun is not None and begun == dbapi.total_changes
+    if begun is None:
+        return None
+    token, at_begin = begun
+    if (at_begin[:2] if tracked else at_begin[2:]) == mine:
+        return (tracked, mine, None)  # no role writes of its own: the committed graph
+    return (tracked, mine, token)
 
 
-def graph_usable(session: Session) -> bool:
-    """Whether ``role_graph`` can answer in this transaction (SQLite, no writes of its
-    own): callers ask before running the statements that go with the cached graph."""
-    dbapi, info = _connection_of(session)
-    return dbapi is not None and _clean(dbapi, info)
+def _probe(dbapi: sqlite3.Connection) -> int:
+    return int(_run(dbapi, "SELECT " + PROBE_SQL, {})[0][0])
 
 
 def data_version(dbapi: sqlite3.Connection) -> int:
@@ -386,31 +437,84 @@ def data_version(dbapi: sqlite3.Connection) -> int:
     return int(dbapi.execute("PRAGMA data_version").fetchone()[0])
 
 
-def role_graph(session: Session, version: int | None = None) -> RoleGraph | None:
-    """The committed role graph from the connection's cache (read again when the
-    database changed), or None: not SQLite, or the transaction holds its own writes
-    (then the caller asks SQL, which sees them).
+def _worth_reading(info: dict[Any, Any], state: Any) -> bool:
+    """In a transaction holding role writes: read the graph once answering by SQL in this
+    state has cost what the last read did, or would with one more answer (as long as the
+    last one); SQL answers first when no answer by SQL has been timed yet."""
+    cost = info.get(_COST_KEY)
+    if cost is None:  # never read on this connection: nothing to weigh
+        return True
+    spent = info.get(_SPENT_KEY)
+    if spent is None:  # what an answer by SQL costs is not known yet: one will tell
+        return False
+    seconds = spent[1] if spent[0] == state else 0.0
+    return bool(cost <= seconds + spent[2])
+
+
+def graph_usable(session: Session) -> bool:
+    """Whether ``role_graph`` will likely answer in this transaction (SQLite, and the
+    graph it sees is cached or worth reading): callers ask before running the statements
+    that go with the cached graph, and still fall back to SQL if it does not."""
+    dbapi, info = _connection_of(session)
+    if dbapi is None:
+        return False
+    state = _state(dbapi, info, _WRITES_KEY in info)
+    if state is None:
+        return False
+    if state[2] is None:
+        return True
+    graph = info.get(_TXN_GRAPH_KEY)
+    return (graph is not None and graph.key[1:] == state) or _worth_reading(info, state)
+
+
+def role_graph(session: Session, probe: int | None = None) -> RoleGraph | None:
+    """The role graph as this transaction sees it, from the connection's cache (read
+    again when it changed), or None: not SQLite, or a transaction holding role writes
+    where answering by SQL is still cheaper (then the caller asks SQL, and says what it
+    cost with ``spent_on_sql``).
 
     Args:
-        version: ``PRAGMA data_version`` if the caller read it in this transaction
+        probe: the value of ``PROBE_SQL`` if the caller read it in this transaction
             already (its statement can carry it); read here otherwise.
     """
     dbapi, info = _connection_of(session)
-    if dbapi is None or not _clean(dbapi, info):
+    if dbapi is None:
         return None
-    if version is None:
-        version = data_version(dbapi)
-    key = (version, dbapi.total_changes)
-    graph: RoleGraph | None = info.get(_GRAPH_KEY)
+    if probe is None:
+        probe = _probe(dbapi)
+    version, triggers = divmod(probe, 16)
+    state = _state(dbapi, info, triggers == len(_TRIGGERS) and _WRITES_KEY in info)
+    if state is None:
+        return None
+    key = (version, *state)
+    slot = _GRAPH_KEY if state[2] is None else _TXN_GRAPH_KEY
+    graph: RoleGraph | None = info.get(slot)
     if graph is not None and graph.key == key:
         return graph
+    if state[2] is not None and not _worth_reading(info, state):
+        return None
+    counters = _counters(dbapi, info)
+    start = time.perf_counter()
     graph = read_role_graph(dbapi, key)
-    if dbapi.total_changes == key[1]:  # reading wrote nothing (it never does; to be sure)
-        info[_GRAPH_KEY] = graph
+    info[_COST_KEY] = time.perf_counter() - start
+    if _counters(dbapi, info) == counters:  # reading wrote nothing (it never does; to be sure)
+        info[slot] = graph
     return graph
 
 
-def read_role_graph(dbapi: sqlite3.Connection, key: tuple[int, int]) -> RoleGraph:
+def spent_on_sql(session: Session, seconds: float) -> None:
+    """A question was answered by SQL (not from the graph) in ``seconds``: counted
+    towards reading the graph of a transaction holding role writes (``role_graph``)."""
+    dbapi, info = _connection_of(session)
+    if dbapi is None:
+        return
+    state = _state(dbapi, info, _WRITES_KEY in info)
+    spent = info.get(_SPENT_KEY)
+    before = spent[1] if spent is not None and spent[0] == state else 0.0
+    info[_SPENT_KEY] = (state, before + seconds, seconds)
+
+
+def read_role_graph(dbapi: sqlite3.Connection, key: tuple[Any, ...]) -> RoleGraph:
     """The role graph as the connection's transaction sees it (two scans of small
     tables: what a change costs the next question; bench/bench_core.py times it)."""
     names: dict[int, str] = dict(_run(dbapi, "SELECT id, name FROM roles", {}))
@@ -426,20 +530,92 @@ def read_role_graph(dbapi: sqlite3.Connection, key: tuple[int, int]) -> RoleGrap
     return RoleGraph(key, names, parents, children)
 
 
+def _install(dbapi: Any, record: Any, _proxy: Any) -> None:
+    """A connection is checked out of the pool (outside any transaction): give it, once,
+    the function and TEMP triggers that count its writes to the role graph. Before the
+    schema exists (a new file, before its migrations) it tries again at the next
+    checkout; where they cannot be made, every write counts (``total_changes``)."""
+    info = record.info
+    if (
+        not isinstance(dbapi, sqlite3.Connection)
+        or _WRITES_KEY in info
+        or _NO_TRIGGERS_KEY in info
+        or dbapi.in_transaction  # TEMP objects made now would go with its rollback
+    ):
+        return
+    try:
+        (tables,) = dbapi.execute(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
+            "AND name IN ('roles', 'role_inheritance')"
+        ).fetchone()
+        if tables != 2:
+            return
+        writes = [0]
+
+        def wrote() -> None:
+            writes[0] += 1
+
+        dbapi.create_function(_WROTE, 0, wrote)
+        for sql in _TRIGGERS:
+            dbapi.execute(sql)
+    except sqlite3.Error:
+        info[_NO_TRIGGERS_KEY] = True
+        return
+    info[_WRITES_KEY] = writes
+
+
 def _note_begin(conn: Connection) -> None:
-    """A transaction begins on ``conn``: remember its SQLite connection's
-    ``total_changes``, so writes made inside the transaction are recognised."""
+    """A transaction begins on ``conn``: a new token, and the counters, so writes made
+    inside the transaction are recognised."""
     record = conn.connection
     driver = record.driver_connection
     if isinstance(driver, sqlite3.Connection):
-        record.info[_BEGUN_KEY] = driver.total_changes
+        record.info[_BEGUN_KEY] = (object(), _counters(driver, record.info))
+        record.info.pop(_SAVEPOINTS_KEY, None)
 
 
 def _note_end(conn: Connection) -> None:
-    """The transaction ended: until the next one begins, nothing is known of it."""
-    conn.connection.info.pop(_BEGUN_KEY, None)
+    """The transaction ended: until the next one begins, nothing is known of it (its
+    graph, if it read one after writes of its own, is never used again)."""
+    info = conn.connection.info
+    info.pop(_BEGUN_KEY, None)
+    info.pop(_TXN_GRAPH_KEY, None)
+    info.pop(_SAVEPOINTS_KEY, None)
 
 
+def _note_savepoint(conn: Connection, name: str) -> None:
+    driver = conn.connection.driver_connection
+    if isinstance(driver, sqlite3.Connection):
+        info = conn.connection.info
+        info.setdefault(_SAVEPOINTS_KEY, {})[name] = _counters(driver, info)
+
+
+def _note_savepoint_rollback(conn: Connection, name: str, _context: Any) -> None:
+    """A savepoint rolled back: the writes it undoes lower no counter, so the rollback
+    counts as a change of what the transaction sees (of the role graph when it undid
+    role writes, or when that is not known)."""
+    driver = conn.connection.driver_connection
+    if not isinstance(driver, sqlite3.Connection):
+        return
+    info = conn.connection.info
+    now = _counters(driver, info)
+    then = info.get(_SAVEPOINTS_KEY, {}).pop(name, None)
+    roles, rows = info.get(_UNDONE_KEY) or (0, 0)
+    if then is None or then[0] != now[0]:
+        roles += 1
+    if then is None or then[2] != now[2]:
+        rows += 1
+    info[_UNDONE_KEY] = (roles, rows)
+
+
+def _note_release(conn: Connection, name: str, _context: Any) -> None:
+    conn.connection.info.get(_SAVEPOINTS_KEY, {}).pop(name, None)
+
+
+event.listen(Pool, "checkout", _install)
 event.listen(Engine, "begin", _note_begin)
 event.listen(Engine, "commit", _note_end)
 event.listen(Engine, "rollback", _note_end)
+event.listen(Engine, "savepoint", _note_savepoint)
+event.listen(Engine, "rollback_savepoint", _note_savepoint_rollback)
+event.listen(Engine, "release_savepoint", _note_release)

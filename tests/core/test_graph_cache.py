@@ -2,15 +2,17 @@
 
 An access check is a security decision: these tests change the inheritance graph every
 way it can change under a connection that holds a cached graph — another connection
-commits, this connection's action commits or rolls back, a preview holds pending edits —
-and check that check_access and both effective-access views answer from the database as
-the asking transaction sees it.
+commits, this connection's action commits or rolls back, a preview holds pending edits,
+a savepoint is rolled back, a write bypasses the rbac functions, the triggers counting
+role writes are gone — and check that check_access and both effective-access views
+answer from the database as the asking transaction sees it.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
+from unittest import mock
 
 import pytest
 from sqlalchemy import text
@@ -154,8 +156,13 @@ def test_a_rolled_back_change_never_reaches_the_cache(small: Database) -> None:
         assert answers(s) == DENIED  # the graph is cached
     with pytest.raises(Undo), small.action("Link, then fail") as s:
         rbac.add_inheritance(s, "Lead", "Keyholder")
-        # Inside the action SQL answers, from the transaction: the pending link counts.
-        assert review_sql.role_graph(s) is None
+        # Inside the action SQL answers first, then the graph is read from the
+        # transaction (cheaper here): the pending link counts, and that graph belongs to
+        # this transaction only.
+        assert answers(s) == ALLOWED
+        inside = review_sql.role_graph(s)
+        assert inside is not None and inside.parents == {1: [2]}
+        assert inside.key[-1] is not None
         assert answers(s) == ALLOWED
         raise Undo
     with small.read() as s:
@@ -295,10 +302,131 @@ def test_the_cached_graph_answers_as_the_statements_do(tmp_path: pytest.TempPath
             cached = snapshot(s, users, perms)
             assert review_sql.role_graph(s) is not None
         with database.preview() as s:
-            rbac.add_user(s, "unrelated.pending")  # a write: SQL answers from here on
-            assert review_sql.role_graph(s) is None
-            by_sql = snapshot(s, users, perms)
+            rbac.add_role(s, "Unrelated pending")  # a role write, and SQL cheaper (mocked)
+            with mock.patch.object(review_sql, "_worth_reading", return_value=False):
+                assert review_sql.role_graph(s) is None
+                by_sql = snapshot(s, users, perms)
         assert [canonical(a) for a in cached] == [canonical(b) for b in by_sql]
         assert any(isinstance(a, AccessDecision) and len(a.paths) > 1 for a in cached)
     finally:
         database.close()
+
+
+@pytest.mark.sqlite_only
+def test_a_preview_of_assignments_and_grants_answers_from_the_committed_graph(
+    small: Database,
+) -> None:
+    """Pending assignments and grants are not part of the graph: the graph cached by a
+    read answers the preview, and the pending rows (read by SQL) count."""
+    with small.action("Link") as s:
+        rbac.add_inheritance(s, "Lead", "Keyholder")
+        rbac.revoke_permission(s, "Keyholder", ("Vault", "open"))
+    with small.read() as s:
+        assert answers(s) == DENIED
+        committed = review_sql.role_graph(s)
+    with small.preview() as s:
+        rbac.grant_permission(s, "Keyholder", ("Vault", "open"))
+        rbac.add_user(s, "bob")
+        rbac.assign_user(s, "bob", "Keyholder")
+        assert review_sql.role_graph(s) is committed
+        decision = rbac.check_access(s, "bob", "Vault", "open")
+        assert decision.allowed and [p.roles for p in decision.paths] == [("Keyholder",)]
+        assert answers(s)[:3] == ALLOWED[:3]
+        users = explain.resource_access(s, "Vault", "open").entries
+        assert sorted(e.username for e in users) == ["ann", "bob"]
+    with small.read() as s:
+        assert answers(s) == DENIED
+        assert review_sql.role_graph(s) is committed
+
+
+@pytest.mark.sqlite_only
+def test_a_savepoint_rolled_back_undoes_its_link_for_the_graph_too(small: Database) -> None:
+    with small.read() as s:
+        assert answers(s) == DENIED
+    with small.preview() as s:
+        with pytest.raises(Undo), s.begin_nested():
+            rbac.add_inheritance(s, "Lead", "Keyholder")
+            assert answers(s) == ALLOWED  # the savepoint's link counts
+            raise Undo
+        assert answers(s) == DENIED
+        rbac.add_inheritance(s, "Lead", "Keyholder")
+        assert answers(s) == ALLOWED
+    with small.read() as s:
+        assert answers(s) == DENIED
+
+
+@pytest.mark.sqlite_only
+@pytest.mark.parametrize(
+    "write",
+    [
+        "INSERT INTO role_inheritance (role_id, inherits_from_id, created_at) SELECT l.id, "
+        "k.id, '2026-01-01 00:00:00.000000' FROM roles l, roles k "
+        "WHERE l.name = 'Lead' AND k.name = 'Keyholder'",
+        "UPDATE role_inheritance SET inherits_from_id = "
+        "(SELECT id FROM roles WHERE name = 'Keyholder')",
+    ],
+)
+def test_a_raw_write_to_the_graph_tables_is_seen(small: Database, write: str) -> None:
+    """Writes that bypass the rbac functions still count (TEMP triggers on the tables)."""
+    with small.action("Shadow") as s:
+        rbac.add_role(s, "Shadow")
+        rbac.add_inheritance(s, "Lead", "Shadow")
+    with small.read() as s:
+        assert answers(s) == DENIED
+    with small.preview() as s:
+        if write.startswith("INSERT"):
+            s.execute(text("DELETE FROM role_inheritance"))  # no WHERE: a truncate
+            assert answers(s) == DENIED
+        s.execute(text(write))
+        assert answers(s) == ALLOWED
+    with small.read() as s:
+        assert answers(s) == DENIED
+
+
+@pytest.mark.sqlite_only
+def test_without_the_triggers_every_write_counts(small: Database) -> None:
+    """A connection whose triggers are gone (a migration dropped the tables under them)
+    treats every write as a possible change of the graph."""
+    with small.read() as s:
+        assert answers(s) == DENIED
+        connection = dbapi(s)
+    with small.preview() as s:
+        assert dbapi(s) is connection
+        names = [
+            name
+            for (name,) in connection.execute(
+                "SELECT name FROM temp.sqlite_master WHERE type = 'trigger'"
+            )
+        ]
+        assert len(names) == 6
+        s.execute(text(f"DROP TRIGGER temp.{names[0]}"))
+        s.execute(text("UPDATE users SET version = version"))
+        assert answers(s) == DENIED
+        graph = review_sql.role_graph(s)
+        assert graph is not None and graph.key[-1] is not None  # read for this transaction
+        link_pending = (
+            "INSERT INTO role_inheritance (role_id, inherits_from_id, created_at) "
+            "VALUES (1, 2, '2026-01-01 00:00:00.000000')"
+        )
+        s.execute(text(link_pending))
+        assert answers(s) == ALLOWED
+    with small.read() as s:
+        assert answers(s) == DENIED
+
+
+@pytest.mark.sqlite_only
+def test_reading_the_graph_waits_until_sql_has_cost_as_much(small: Database) -> None:
+    """In a transaction holding role writes, SQL answers while that is cheaper than
+    reading the graph (its last read cost), then the graph is read once."""
+    with small.read() as s:
+        assert answers(s) == DENIED
+        connection_info = s.connection().connection.info
+    with small.preview() as s:
+        rbac.add_inheritance(s, "Lead", "Keyholder")
+        connection_info["accessguard_graph_cost"] = 3600.0  # a very slow read
+        assert answers(s) == ALLOWED
+        assert answers(s) == ALLOWED
+        assert "accessguard_txn_graph" not in connection_info  # SQL answered
+        connection_info["accessguard_graph_cost"] = 0.0
+        assert answers(s) == ALLOWED
+        assert connection_info["accessguard_txn_graph"].parents == {1: [2]}

@@ -18,9 +18,10 @@ from unittest import mock
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from accessguard_gui.core import access_query, explain, rbac
+from accessguard_gui.core import access_query, explain, rbac, review_sql
 from accessguard_gui.core.database import Database
 from accessguard_gui.core.errors import (
     AccessGuardError,
@@ -504,9 +505,12 @@ def test_stacked_diamonds_explain_the_best_paths(template: Path, sc: Diamonds) -
             for name in sc.order:
                 rbac.add_role(s, name)
                 ref.roles.add(name)
-            for senior, junior in sc.edges():
-                rbac.add_inheritance(s, senior, junior)
+            edges = sc.edges()
+            diamond_edges = 2 * sc.width * sc.depth  # listed first; the extra ones follow
+            for senior, junior in edges:
                 ref.add_inheritance(senior, junior)
+            for senior, junior in edges[:diamond_edges]:
+                rbac.add_inheritance(s, senior, junior)
             rbac.add_resource(s, "Safe")
             for perm in perms:
                 rbac.add_permission(s, *perm)
@@ -520,6 +524,23 @@ def test_stacked_diamonds_explain_the_best_paths(template: Path, sc: Diamonds) -
             for u, position, expiry in sc.assignments:
                 rbac.assign_user(s, users[u], sc.order[position], expires_at=EXPIRIES[expiry])
                 ref.assignments[(users[u], sc.order[position])] = EXPIRIES[expiry]
+        # The extra edges pending in a preview (role writes of its own; one diamond edge
+        # removed and added again so there always is one): answered from the graph the
+        # transaction reads, and by SQL (the graph search: WALK_CAP 1).
+        for graph_read in (True, False):
+            with (
+                db.preview() as s,
+                mock.patch.object(review_sql, "_worth_reading", return_value=graph_read),
+                mock.patch.object(access_query, "WALK_CAP", 1),
+            ):
+                rbac.delete_inheritance(s, *edges[0])
+                for senior, junior in [edges[0], *edges[diamond_edges:]]:
+                    rbac.add_inheritance(s, senior, junior)
+                _check_state(ref, users, perms, s)
+                assert (review_sql.role_graph(s) is not None) == graph_read
+        with db.action("Extra edges") as s:
+            for senior, junior in edges[diamond_edges:]:
+                rbac.add_inheritance(s, senior, junior)
         with db.read() as s, mock.patch.object(access_query, "WALK_CAP", 1):
             # The graph search, which answers wherever walking every path would cost too
             # much (on SQLite, few paths are walked directly: that branch is checked below).
@@ -527,17 +548,25 @@ def test_stacked_diamonds_explain_the_best_paths(template: Path, sc: Diamonds) -
                 for perm in perms:
                     _check_decision(ref, user, perm, rbac.check_access(s, user, *perm, now=NOW))
         with db.read() as s:
-            for user in users:
-                for perm in perms:
-                    _check_decision(ref, user, perm, rbac.check_access(s, user, *perm, now=NOW))
-                assert {
-                    (p.resource, p.action) for p in rbac.user_permissions(s, user, now=NOW)
-                } == (ref.user_permissions(user, NOW))
-            for perm in perms:
-                assert {u.username for u in rbac.authorized_users(s, *perm, now=NOW)} == (
-                    ref.authorized_users(perm, NOW)
-                )
-            _check_explanations(ref, users, perms, s)
+            _check_state(ref, users, perms, s)
+
+
+def _check_state(
+    ref: Reference, users: list[str], perms: list[tuple[str, str]], s: Session
+) -> None:
+    """Decisions with paths, the review functions and both effective-access views agree
+    with the reference."""
+    for user in users:
+        for perm in perms:
+            _check_decision(ref, user, perm, rbac.check_access(s, user, *perm, now=NOW))
+        assert {(p.resource, p.action) for p in rbac.user_permissions(s, user, now=NOW)} == (
+            ref.user_permissions(user, NOW)
+        )
+    for perm in perms:
+        assert {u.username for u in rbac.authorized_users(s, *perm, now=NOW)} == (
+            ref.authorized_users(perm, NOW)
+        )
+    _check_explanations(ref, users, perms, s)
 
 
 # ---------------------------------------------------------------------- deep diamonds
@@ -658,39 +687,44 @@ def test_deep_stacked_diamonds_explain_the_best_paths(template: Path, sc: DeepDi
 
     parents = sc.parents()
     past = NOW - timedelta(days=1)
+
+    def build(s: Session) -> None:
+        roles = {name: Role(name=name, description="") for name in parents}
+        s.add_all(roles.values())
+        safe = Resource(name="Safe", description="")
+        s.add(safe)
+        s.flush()
+        perm = Permission(resource_id=safe.id, action="open", description="")
+        user = User(username="deep", display_name="Deep", active=True)
+        s.add_all([perm, user])
+        s.flush()
+        s.add_all(
+            RoleInheritance(role_id=roles[a].id, inherits_from_id=roles[b].id)
+            for a, bs in parents.items()
+            for b in bs
+        )
+        s.add_all(
+            RolePermission(role_id=roles[h].id, permission_id=perm.id, granted_by="t")
+            for h in sc.holders
+        )
+        s.add_all(
+            UserRole(
+                user_id=user.id,
+                role_id=roles[r].id,
+                expires_at=past if expired else None,
+                granted_by="t",
+            )
+            for r, expired in sc.starts
+        )
+
     with fresh_db(template) as db:
         with db.action("Build") as s:
-            roles = {name: Role(name=name, description="") for name in parents}
-            s.add_all(roles.values())
-            safe = Resource(name="Safe", description="")
-            s.add(safe)
-            s.flush()
-            perm = Permission(resource_id=safe.id, action="open", description="")
-            user = User(username="deep", display_name="Deep", active=True)
-            s.add_all([perm, user])
-            s.flush()
-            s.add_all(
-                RoleInheritance(role_id=roles[a].id, inherits_from_id=roles[b].id)
-                for a, bs in parents.items()
-                for b in bs
-            )
-            s.add_all(
-                RolePermission(role_id=roles[h].id, permission_id=perm.id, granted_by="t")
-                for h in sc.holders
-            )
-            s.add_all(
-                UserRole(
-                    user_id=user.id,
-                    role_id=roles[r].id,
-                    expires_at=past if expired else None,
-                    granted_by="t",
-                )
-                for r, expired in sc.starts
-            )
+            build(s)
         keys = _path_counts(sc)
         allowed = any(not expired for expired, _n in keys)
         k = rbac.MAX_EXPLAINED_PATHS
-        with db.read() as s:
+
+        def ask(s: Session) -> None:
             for cap in (access_query.WALK_CAP, 1):
                 with mock.patch.object(access_query, "WALK_CAP", cap):
                     decision = rbac.check_access(s, "deep", "Safe", "open", now=NOW)
@@ -709,3 +743,21 @@ def test_deep_stacked_diamonds_explain_the_best_paths(template: Path, sc: DeepDi
                 _assert_deep_paths(
                     sc, entry.paths, entry.more_paths, explain.DEFAULT_PATHS_PER_PERMISSION
                 )
+
+        with db.read() as s:
+            ask(s)
+        # The same state with every inheritance edge pending (deleted and added again in
+        # a preview): from the graph the transaction reads, and by SQL.
+        for graph_read in (True, False):
+            with (
+                db.preview() as s,
+                mock.patch.object(review_sql, "_worth_reading", return_value=graph_read),
+            ):
+                edges = s.execute(
+                    select(RoleInheritance.role_id, RoleInheritance.inherits_from_id)
+                ).all()
+                s.execute(delete(RoleInheritance))
+                s.add_all(RoleInheritance(role_id=a, inherits_from_id=b) for a, b in edges)
+                s.flush()
+                ask(s)
+                assert (review_sql.role_graph(s) is not None) == graph_read
