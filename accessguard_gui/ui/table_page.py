@@ -24,6 +24,7 @@ from PySide6.QtCore import (
     QItemSelectionModel,
     QModelIndex,
     QObject,
+    QPersistentModelIndex,
     Qt,
     QTimer,
     Signal,
@@ -228,7 +229,9 @@ class RecordTableView(QTableView):
             if old is not None and old is not selection_model and old.parent() is header:
                 old.deleteLater()
 
-    def rowsInserted(self, parent: QModelIndex, start: int, end: int) -> None:  # noqa: N802
+    def rowsInserted(  # noqa: N802 - Qt override
+        self, parent: QModelIndex | QPersistentModelIndex, start: int, end: int
+    ) -> None:
         """Ctrl+A keeps meaning "all rows" while a large table is still being counted.
 
         A table of a million rows shows its first page at once and appends the rest as
