@@ -50,6 +50,7 @@ from .models import (
     UserRole,
     utcnow,
 )
+from .set_sql import insert_rows
 from .validation import safe_operator
 
 SECRET_FIELDS = frozenset({"password_hash"})
@@ -149,13 +150,20 @@ def record_key(session: Session, obj: Any) -> str:
     raise TypeError(f"not an audited record: {obj!r}")
 
 
+def shown_values(values: dict[str, Any]) -> dict[str, Any]:
+    """A record's fields as its insert or delete entry shows them: bookkeeping left out,
+    secrets masked, times as ISO text. Set-based writers (core/edit_batches.py) give the
+    row they read or wrote; the flush hook gives an object's loaded attributes."""
+    return {
+        key: _masked(key, value) for key, value in values.items() if key not in QUIET_FIELDS
+    }
+
+
 def _values(obj: Any) -> dict[str, Any]:
     state = inspect(obj)
-    return {
-        attr.key: _masked(attr.key, attr.loaded_value)
-        for attr in state.attrs
-        if attr.key not in QUIET_FIELDS and attr.loaded_value is not NO_VALUE
-    }
+    return shown_values(
+        {attr.key: attr.loaded_value for attr in state.attrs if attr.loaded_value is not NO_VALUE}
+    )
 
 
 def _changes(obj: Any) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -193,11 +201,13 @@ def entry_row(
     key: str,
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
+    at: datetime | None = None,
 ) -> dict[str, Any]:
     """One entry for ``write_entries``, stamped with the session's operator, action and
-    reason (what every writer of a change records alike)."""
+    reason (what every writer of a change records alike), at ``at`` or now. Set-based
+    writers give one moment for a whole run: its text is then made once."""
     return {
-        "at": utcnow(),
+        "at": at or utcnow(),
         "operator": session.info.get("operator", "unknown"),
         "action": session.info.get("action", "Change"),
         "operation": op,
@@ -240,7 +250,11 @@ def stored_time(value: datetime) -> str:
     SQLite stores it (SQLAlchemy's format), so a verifier can hash stored bytes as-is."""
     if value.tzinfo is None:
         raise ValueError("naive datetime given; AccessGuard stores aware UTC datetimes")
-    return value.astimezone(UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+    naive = value.astimezone(UTC).replace(tzinfo=None)
+    if naive.year < 1000:  # strftime does not pad the year to four digits
+        return naive.strftime("%Y-%m-%d %H:%M:%S.%f")
+    # The same text as that strftime for years 1000-9999, at a tenth of its cost.
+    return naive.isoformat(" ", "microseconds")
 
 
 #: The lengths of the previous hash and of the nine fields (version 2: ten), NULL as -1.
@@ -303,9 +317,11 @@ _COLUMNS = (
     "id", "at", "operator", "action", "operation", "record_type", "record_key", "before",
     "after", "hash", "reason",
 )
-_INSERT = (
+#: Followed by ``VALUES (…),(…)``: entries go in as multi-row INSERTs (core/set_sql.py:
+#: the trail's search index makes every statement cost a write of its own).
+_INSERT_HEAD = (
     "INSERT INTO audit_log (id, at, operator, action, operation, record_type, record_key, "
-    '"before", "after", hash, reason) VALUES (?,?,?,?,?,?,?,?,?,?,?)'
+    '"before", "after", hash, reason)'
 )
 
 
@@ -373,7 +389,7 @@ def write_records(
 def _append(connection: Connection, contents: Sequence[Content]) -> None:
     """Number the entries after the trail's head, chain each to the one before
     (``entry_hash``'s encoding, inlined: the lengths header, then the bytes) and insert
-    them with one executemany."""
+    them, on SQLite as few multi-row INSERTs as its parameter limit allows."""
     if not contents:
         return
     head_id, previous = chain_head(connection)
@@ -423,7 +439,7 @@ def _append(connection: Connection, contents: Sequence[Content]) -> None:
                     after, digest, reason))
         prev = digest.encode("ascii")
     if sqlite:
-        connection.exec_driver_sql(_INSERT, out)
+        insert_rows(connection, _INSERT_HEAD, out)
         return
     connection.execute(
         insert(AuditEntry), [dict(zip(_COLUMNS, row, strict=True)) for row in out]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import event, text
 
 from accessguard_gui.core import audit, passwords, rbac
 from accessguard_gui.core.changes import (
@@ -38,6 +39,7 @@ from accessguard_gui.core.errors import (
     SeparationOfDutyError,
     ValidationError,
 )
+from accessguard_gui.core.integrity import verify_audit_chain
 from accessguard_gui.core.rows import UserRow
 
 from .reference import snapshot
@@ -618,6 +620,18 @@ def test_a_run_of_field_updates_writes_what_the_orm_path_writes(
     assert ("user06", "User 6", None, False, 2) in users
 
 
+def _refused_at(db: Database, edits: list[Edit], index: int, cause: type) -> None:
+    """Saving ``edits`` fails at ``index`` with ``cause`` and leaves every table as it was."""
+    with db.read() as s:
+        before = snapshot(s)
+    with pytest.raises(EditFailed) as failed:
+        _save(db, edits)
+    assert failed.value.index == index
+    assert isinstance(failed.value.cause, cause)
+    with db.read() as s:
+        assert snapshot(s) == before
+
+
 @pytest.mark.parametrize(
     ("bad", "cause"),
     [
@@ -634,14 +648,7 @@ def test_a_refused_edit_in_a_run_is_named_by_its_index(
         stale = version + 1 if k == bad and cause is ConflictError else version
         value = "" if k == bad and cause is ValidationError else "Y"
         edits.append(Update(Entity.USER, uid, stale, {"display_name": value}, name))
-    with org.read() as s:
-        before = snapshot(s)
-    with pytest.raises(EditFailed) as failed:
-        _save(org, edits)
-    assert failed.value.index == bad
-    assert isinstance(failed.value.cause, cause)
-    with org.read() as s:
-        assert snapshot(s) == before
+    _refused_at(org, edits, bad, cause)
 
 
 def test_a_run_sees_the_edits_before_it_and_the_session_sees_the_run(org: Database) -> None:
@@ -665,3 +672,226 @@ def test_a_run_sees_the_edits_before_it_and_the_session_sees_the_run(org: Databa
         {"display_name": "First"},
         {"display_name": f"Run {name}"},
     ]
+
+
+def _everything(db: Database) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+    """Users (all but their times), assignments and the save's trail, times left out:
+    what the set-based paths must write exactly as the ORM path does."""
+    users, trail = _users_and_trail(db)
+    with db.read() as s:
+        rows = s.execute(
+            text(
+                "SELECT u.id, u.username, u.username_key, u.username_skeleton, u.password_hash,"
+                " (SELECT group_concat(r.name || '@' || coalesce(ur.expires_at, '-'), ',')"
+                "  FROM user_roles ur JOIN roles r ON r.id = ur.role_id"
+                "  WHERE ur.user_id = u.id) FROM users u ORDER BY u.id"
+            )
+        ).all()
+    timeless = [
+        tuple(
+            {k: ("<time>" if k in ("created_at", "granted_at") else v) for k, v in side.items()}
+            if isinstance(side, dict)
+            else side
+            for side in entry
+        )
+        for entry in trail
+    ]
+    return [*users, *(tuple(r) for r in rows)], timeless
+
+
+def _two_ways(tmp_path: pytest.TempPathFactory, make: object) -> list[tuple[object, ...]]:
+    """Run ``make(db)`` (which returns the edits to save) on two fresh files, saving set
+    based on one and an edit at a time (the ORM path) on the other; returns both
+    results of ``_everything``."""
+    results = []
+    tmp_path.mkdir(parents=True, exist_ok=True)  # type: ignore[attr-defined]
+    for one_by_one in (False, True):
+        db = Database(tmp_path / f"two{one_by_one}.db", operator="tester")  # type: ignore[operator]
+        try:
+            edits = make(db)  # type: ignore[operator]
+            _save(db, edits, one_by_one)
+            results.append(_everything(db))
+            assert verify_audit_chain(db).broken_count == 0
+            with db.read() as s:  # the users' search index still matches the table
+                s.execute(text("INSERT INTO search_users(search_users) VALUES ('integrity-check')"))
+        finally:
+            db.close()
+    return results
+
+
+def test_a_run_of_user_creates_writes_what_the_orm_path_writes(
+    tmp_path: pytest.TempPathFactory,
+) -> None:
+    def make(db: Database) -> list[Edit]:
+        _people(db, 3)
+        return [
+            Create(Entity.USER, {"username": "new.one", "active": True}),
+            Create(Entity.USER, {"username": " Padded ", "display_name": " Shown  "}),
+            Create(Entity.USER, {"username": "mail", "email": "m@example.org", "active": False}),
+            Create(Entity.USER, {"username": "Erika", "display_name": "", "email": ""}),
+            Create(Entity.USER, {"username": "last"}),
+        ]
+
+    (mine, trail), (theirs, orm_trail) = _two_ways(tmp_path, make)
+    assert mine == theirs
+    assert trail == orm_trail
+    assert [t[2] for t in trail] == ["new.one", "Padded", "mail", "Erika", "last"]
+
+
+def test_a_run_of_user_deletes_writes_what_the_orm_path_writes(
+    tmp_path: pytest.TempPathFactory,
+) -> None:
+    """Each user's assignments go first, one entry each, then the user's own entry."""
+
+    def make(db: Database) -> list[Edit]:
+        people = _people(db, 8)
+        with db.action("roles") as s:
+            for name in ("Zeta", "Alpha", "Mid"):
+                rbac.add_role(s, name)
+            for k, (uid, _version, _name) in enumerate(people):
+                for role in ("Zeta", "Alpha", "Mid")[: k % 4]:
+                    rbac.assign_user(s, uid, role, expires_at=EXPIRY if k == 2 else None)
+            rbac.set_password(s, people[1][0], "a long enough password 1")
+        with db.read() as s:
+            fresh = {u.id: u.version for u in s.scalars(rbac.select(rbac.User))}
+        return [Delete(Entity.USER, uid, fresh[uid], name) for uid, _v, name in people[1:7]]
+
+    (mine, trail), (theirs, orm_trail) = _two_ways(tmp_path, make)
+    assert mine == theirs
+    assert trail == orm_trail
+    kinds = [(t[0], t[1], t[2]) for t in trail]
+    assert kinds[:3] == [
+        ("delete", "assignment", "user01 \u2192 Zeta"),
+        ("delete", "user", "user01"),
+        ("delete", "assignment", "user02 \u2192 Zeta"),
+    ]
+    assert any(t[3] and t[3].get("password_hash") == "(set)" for t in trail)
+
+
+@pytest.mark.parametrize(
+    ("bad", "cause"),
+    [
+        (4, DuplicateError),  # "user02" is taken in the file
+        (3, DuplicateError),  # looks like edit 1's name (ASCII l for digit 1)
+        (2, ValidationError),  # no username
+    ],
+)
+def test_a_refused_create_in_a_run_is_named_by_its_index(
+    org: Database, bad: int, cause: type
+) -> None:
+    _people(org, 3)
+    names = ["n0", "name1", "n2", "n3", "n4", "n5"]
+    if bad == 4:
+        names[4] = "USER02"
+    elif bad == 3:
+        names[3] = "namel"
+    else:
+        names[2] = ""
+    edits: list[Edit] = [Create(Entity.USER, {"username": n}) for n in names]
+    _refused_at(org, edits, bad, cause)
+
+
+@pytest.mark.parametrize("gone", [False, True])
+def test_a_refused_delete_in_a_run_is_named_by_its_index(org: Database, gone: bool) -> None:
+    """A user changed meanwhile (a newer version) or deleted meanwhile is a conflict."""
+    people = _people(org, 6)
+    edits: list[Edit] = [Delete(Entity.USER, uid, v, name) for uid, v, name in people]
+    uid, version, name = people[3]
+    with org.action("someone else") as s:
+        if gone:
+            rbac.delete_user(s, uid)
+        else:
+            rbac.update_user(s, uid, display_name="Changed")
+    _refused_at(org, edits, 3, ConflictError)
+
+
+def test_deleted_users_leave_the_session_and_created_ones_can_be_edited_next(
+    org: Database,
+) -> None:
+    people = _people(org, 5)
+    with org.action("Save") as s:
+        held = s.get(rbac.User, people[0][0])
+        apply_edits(s, [Delete(Entity.USER, uid, v, n) for uid, v, n in people], savepoint=False)
+        assert held is not None and held not in s
+        assert s.get(rbac.User, people[0][0]) is None
+        apply_edits(
+            s, [Create(Entity.USER, {"username": f"fresh{k}"}) for k in range(5)], savepoint=False
+        )
+        fresh = rbac.get_user(s, "fresh3")
+        apply_edits(
+            s,
+            [Update(Entity.USER, fresh.id, 1, {"display_name": "Third"}, "fresh3")],
+            savepoint=False,
+        )
+    with org.read() as s:
+        assert rbac.get_user(s, "fresh3").display_name == "Third"
+        assert rbac.get_user(s, "fresh3").version == 2
+
+
+@pytest.mark.parametrize("old_sqlite", [False, True])
+def test_runs_split_over_many_statements_write_the_same(
+    tmp_path: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch, old_sqlite: bool
+) -> None:
+    """With a tiny bound-parameter limit (old SQLite: 999) every batch takes several
+    statements, and without UPDATE … FROM (SQLite < 3.33) updates go one by one: the
+    file and the trail come out the same either way."""
+    from accessguard_gui.core import edit_batches, set_sql
+
+    def make(db: Database) -> list[Edit]:
+        people = _people(db, 9)
+        with db.action("roles") as s:
+            rbac.add_role(s, "Staff")
+            for uid, _v, _n in people[:5]:
+                rbac.assign_user(s, uid, "Staff")
+        with db.read() as s:
+            fresh = {u.id: u.version for u in s.scalars(rbac.select(rbac.User))}
+        return [
+            *(
+                Update(Entity.USER, uid, fresh[uid], {"display_name": f"N {n}", "active": False}, n)
+                for uid, _v, n in people[:6]
+            ),
+            *(
+                Create(Entity.USER, {"username": f"more{k}", "email": f"m{k}@x.org"})
+                for k in range(7)
+            ),
+            *(Delete(Entity.USER, uid, None, n) for uid, _v, n in people[2:8]),
+        ]
+
+    expected = _two_ways(tmp_path / "plain", make)  # type: ignore[operator]
+    monkeypatch.setattr(set_sql, "parameter_limit", lambda _connection: 25)
+    monkeypatch.setattr(edit_batches, "parameter_limit", lambda _connection: 25)
+    monkeypatch.setattr(edit_batches, "_CHUNK", 3)
+    monkeypatch.setattr(edit_batches, "_UPDATE_FROM", not old_sqlite)
+    split = _two_ways(tmp_path / "split", make)  # type: ignore[operator]
+    assert split[0] == expected[0] == expected[1]
+    assert len(expected[0][1]) == 6 + 7 + 6 + 3  # updates, creates, deletes, assignments
+
+
+def test_a_run_of_updates_is_one_statement_that_seeks_each_row(db: Database) -> None:
+    """The UPDATE … FROM (VALUES …) of a run walks the values and finds each record by
+    its id: a plan that scanned the table would cost seconds at a million users."""
+    people = _people(db, 6)
+    seen: list[tuple[str, tuple[object, ...]]] = []
+
+    def spy(_conn: object, _cursor: object, statement: str, parameters: object, *_: object) -> None:
+        if statement.startswith("UPDATE") and isinstance(parameters, tuple):
+            seen.append((statement, parameters))
+
+    engine = db._engine  # noqa: SLF001 - the statements the save sends
+    event.listen(engine, "before_cursor_execute", spy)
+    try:
+        edits: list[Edit] = [
+            Update(Entity.USER, uid, v, {"display_name": f"X {n}"}, n) for uid, v, n in people
+        ]
+        _save(db, edits)
+    finally:
+        event.remove(engine, "before_cursor_execute", spy)
+    assert len(seen) == 1
+    statement, parameters = seen[0]
+    with db.read() as s:
+        plan = " / ".join(
+            str(row[3])
+            for row in s.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
+        )
+    assert "SEARCH users USING INTEGER PRIMARY KEY" in plan, plan
+    assert "SCAN users" not in plan, plan
