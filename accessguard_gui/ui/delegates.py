@@ -25,6 +25,7 @@ from typing import Any
 from PySide6.QtCore import (
     QAbstractItemModel,
     QDate,
+    QLineF,
     QModelIndex,
     QObject,
     QPersistentModelIndex,
@@ -32,8 +33,20 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QPainter, QPalette, QPixmap
+from PySide6.QtGui import (
+    QColor,
+    QCursor,
+    QFont,
+    QFontMetrics,
+    QFontMetricsF,
+    QPainter,
+    QPaintEvent,
+    QPalette,
+    QPen,
+    QPixmap,
+)
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QApplication,
     QCheckBox,
     QComboBox,
@@ -42,6 +55,7 @@ from PySide6.QtWidgets import (
     QStyle,
     QStyledItemDelegate,
     QStyleOptionViewItem,
+    QTableView,
     QWidget,
 )
 
@@ -64,10 +78,37 @@ _LOOK_STATES = _ENABLED | _ACTIVE
 _CHECK = QStyle.PrimitiveElement.PE_IndicatorItemViewItemCheck
 _CHECK_RECT = QStyle.SubElement.SE_ItemViewItemCheckIndicator
 _PANEL = QStyle.PrimitiveElement.PE_PanelItemViewItem
+_ROW_PANEL = QStyle.PrimitiveElement.PE_PanelItemViewRow
+_ALTERNATE = QStyleOptionViewItem.ViewItemFeature.Alternate
+_GRID_COLOUR = QStyle.StyleHint.SH_Table_GridLineColor
+_GRID_ALWAYS = QStyle.StyleHint.SH_Table_AlwaysDrawLeftTopGridLines
 _MARGIN = QStyle.PixelMetric.PM_FocusFrameHMargin
 _TEXT = QPalette.ColorRole.Text
 _HIGHLIGHTED_TEXT = QPalette.ColorRole.HighlightedText
 _GROUPS = (QPalette.ColorGroup.Disabled, QPalette.ColorGroup.Inactive, QPalette.ColorGroup.Active)
+#: What a plain cell's text colour depends on, besides the palette.
+_COLOUR_STATES = _ENABLED | _ACTIVE | _SELECTED
+#: Printable ASCII: the characters whose widths ``_advances`` keeps.
+_ASCII = [chr(c) for c in range(32, 127)]
+_ADVANCES: dict[str, dict[str, float]] = {}
+#: Check boxes drawn once by the style (and which style), for every delegate: a new
+#: table's first paint blits them at once. Key: checked, look, height, palette, ratio.
+_CHECKS: dict[tuple[bool, int, int, int, float], tuple[int, int, QPixmap]] = {}
+_CHECKS_STYLE: list[QStyle | None] = [None]
+
+
+def _advances(font: QFont) -> dict[str, float]:
+    """The width of each printable ASCII character in ``font`` (kept per font: a new
+    view paints with the widths its font already has)."""
+    key = font.key()
+    found = _ADVANCES.get(key)
+    if found is None:
+        metrics = QFontMetricsF(font)
+        found = {c: metrics.horizontalAdvance(c) for c in _ASCII}
+        if len(_ADVANCES) > 16:
+            _ADVANCES.clear()
+        _ADVANCES[key] = found
+    return found
 
 
 def column_field(model: QAbstractItemModel, column: int) -> str | None:
@@ -110,11 +151,15 @@ class RecordDelegate(QStyledItemDelegate):
         self.entity = entity
         self._style: QStyle | None = None
         self._text_margin = 0
-        self._checks: dict[tuple[bool, int, int, int], tuple[int, int, QPixmap]] = {}
         # The model last painted, and its fast lookups (getattr once, not per cell).
         self._model: QAbstractItemModel | None = None
         self._plain: Callable[[int, int], str | bool | None] | None = None
         self._right: Callable[[int], bool] | None = None
+        # Per palette and state, the text colour; per font, its metrics.
+        self._pens: dict[tuple[int, int], QColor] = {}
+        self._metrics: QFontMetrics | None = None
+        self._baseline = 0  # ascent - descent
+        self._advances: dict[str, float] = {}
 
     def paint(  # noqa: N802 - Qt override
         self, painter: QPainter, option: QStyleOptionViewItem, index: Index
@@ -122,12 +167,11 @@ class RecordDelegate(QStyledItemDelegate):
         """Plain cells drawn from one model lookup; the rest the standard way."""
         model = index.model()
         if model is not self._model:
-            self._model = model
-            self._plain = getattr(model, "plain_cell", None)
-            self._right = getattr(model, "right_aligned", None)
+            self._use_model(model)
         plain = self._plain
         value = plain(index.row(), index.column()) if plain is not None else None
-        state = option.state.value  # an int: Python enum flags cost µs per operation
+        # An int: Python's enum flags cost µs per operation (``.value`` is a property).
+        state: int = option.state._value_
         if value is None or state & _SLOW_STATES or (type(value) is str and "\n" in value):
             super().paint(painter, option, index)
             return
@@ -143,27 +187,266 @@ class RecordDelegate(QStyledItemDelegate):
             return
         if not value:
             return
-        # Qt's own choice of colour group (QCommonStyle::drawControl, CE_ItemViewItem).
-        group = _GROUPS[0 if not state & _ENABLED else (2 if state & _ACTIVE else 1)]
-        role = _HIGHLIGHTED_TEXT if state & _SELECTED else _TEXT
-        painter.setPen(option.palette.color(group, role))
-        margin = self._margin(style, widget)
+        palette = option.palette
+        look = (palette.cacheKey(), state & _COLOUR_STATES)
+        pen = self._pens.get(look)
+        if pen is None:
+            pen = self._pen(palette, state, look)
+        painter.setPen(pen)
+        metrics = option.fontMetrics
+        if self._metrics is None or metrics != self._metrics:
+            self._font_changed(option, metrics)
+        self._text(
+            painter,
+            metrics,
+            option.textElideMode,
+            self._margin(style, widget),
+            x,
+            y,
+            width,
+            height,
+            value,
+            index.column(),
+        )
+
+    def _use_model(self, model: QAbstractItemModel | None) -> None:
+        """Look up the model's fast methods once (not per cell)."""
+        self._model = model
+        self._plain = getattr(model, "plain_cell", None)
+        self._right = getattr(model, "right_aligned", None)
+
+    def _text(
+        self,
+        painter: QPainter,
+        metrics: QFontMetrics,
+        elide: Qt.TextElideMode,
+        margin: int,
+        x: int,
+        y: int,
+        width: int,
+        height: int,
+        value: str,
+        column: int,
+    ) -> None:
+        """One line of a plain cell, in the painter's pen and font (the view's: a plain
+        cell has no FontRole), placed as Qt's item layout places it."""
         width -= 2 * margin
         x += margin
-        # The painter has the view's font, which a plain cell (no FontRole) shows.
-        metrics = option.fontMetrics
-        shown = metrics.elidedText(value, option.textElideMode, width)
-        if self._right is not None and self._right(index.column()):
-            x += width - metrics.horizontalAdvance(shown)
+        if not self._fits(value, width):
+            value = metrics.elidedText(value, elide, width)
+        if self._right is not None and self._right(column):
+            x += width - metrics.horizontalAdvance(value)
         # Vertically centred on the baseline, as Qt's AlignVCenter places one line.
-        painter.drawText(x, y + (height + metrics.ascent() - metrics.descent()) // 2, shown)
+        painter.drawText(x, y + (height + self._baseline) // 2, value)
+
+    def paint_view(self, view: QTableView, event: QPaintEvent) -> bool:
+        """Paint a table's cells the way ``QTableView.paintEvent`` does, in one Python
+        call instead of one per cell; False (nothing painted) when the view is set up in
+        a way this does not follow — then Qt paints it.
+
+        Qt's own pass calls into Python four times per cell (the model's ``rowCount``
+        and ``columnCount`` for each index, ``flags``, this delegate's ``paint``), and
+        the delegate then asks the cell's option for its state, palette and metrics —
+        most of the time of a first paint. Here the view's option is asked once, and
+        each row's plain cells are drawn from the model's page straight away: the row
+        panel (alternate rows), check boxes and text exactly as ``paint`` draws them,
+        then the grid as Qt draws it. Every cell that is not plain — selected, current
+        with focus, under the mouse, pending marks, a page not read yet — goes through
+        Qt's own steps for a cell (``QTableViewPrivate::drawCell``): the row panel, then
+        ``paint`` with the state Qt would give it.
+        """
+        model = view.model()
+        plain = getattr(model, "plain_cell", None)
+        rows, columns = view.verticalHeader(), view.horizontalHeader()
+        if (
+            plain is None
+            or view.isRightToLeft()
+            or rows.sectionsHidden()
+            or rows.sectionsMoved()
+            or columns.sectionsMoved()
+            or view.state() == QAbstractItemView.State.DraggingState
+            or view.itemDelegate() is not self
+            or columns.count() == 0
+            or rows.count() == 0
+        ):
+            return False
+        if model is not self._model:
+            self._use_model(model)
+        option = QStyleOptionViewItem()
+        view.initViewItemOption(option)
+        style = view.style()
+        grid = view.showGrid()
+        grid_size = 1 if grid else 0
+        viewport = view.viewport()
+        x_end = columns.length() - columns.offset() - 1
+        y_end = rows.length() - rows.offset() - 1
+        area = event.region().boundingRect()
+        left_px, top_px = area.left(), area.top()
+        right_px, bottom_px = min(area.right(), x_end), min(area.bottom(), y_end)
+        if right_px < left_px or bottom_px < top_px:
+            return True
+        left = columns.visualIndexAt(left_px)
+        right = columns.visualIndexAt(right_px)
+        left = 0 if left == -1 else left
+        right = columns.count() - 1 if right == -1 else right
+        top = rows.visualIndexAt(top_px)
+        bottom = rows.visualIndexAt(bottom_px)
+        bottom = rows.count() - 1 if bottom == -1 else bottom
+        if top == -1 or top > bottom:
+            return True
+        shown: list[tuple[int, int, int]] = []  # (column, x, width less the grid)
+        for visual in range(left, right + 1):
+            c = columns.logicalIndex(visual)
+            if columns.isSectionHidden(c):
+                continue
+            if view.itemDelegateForColumn(c) is not None:
+                return False
+            shown.append((c, view.columnViewportPosition(c), view.columnWidth(c) - grid_size))
+        # Rows whose cells Qt's steps paint: selected cells, the current cell with focus,
+        # the cell under the mouse.
+        special: dict[int, set[int]] = {}
+        selection = view.selectionModel()
+        if selection is not None and selection.hasSelection():
+            ranges = selection.selection()
+            for held in (ranges.at(i) for i in range(ranges.count())):
+                for r in range(max(held.top(), top), min(held.bottom(), bottom) + 1):
+                    special.setdefault(r, set()).update(range(held.left(), held.right() + 1))
+        current = view.currentIndex()
+        if current.isValid() and (view.hasFocus() or viewport.hasFocus()):
+            special.setdefault(current.row(), set()).add(current.column())
+        hover = (-1, -1)
+        if viewport.underMouse():
+            at = viewport.mapFromGlobal(QCursor.pos())
+            hover = (view.rowAt(at.y()), view.columnAt(at.x()))
+            special.setdefault(hover[0], set()).add(hover[1])
+
+        base = option.state._value_
+        alternate = view.alternatingRowColors()
+        features = option.features
+        alternate_features = features | _ALTERNATE
+        palette = option.palette
+        metrics = option.fontMetrics
+        if self._metrics is None or metrics != self._metrics:
+            self._font_changed(option, metrics)
+        elide = option.textElideMode
+        margin = self._margin(style, view)
+        look = (palette.cacheKey(), base & _COLOUR_STATES)
+        pen = self._pens.get(look)
+        if pen is None:
+            pen = self._pen(palette, base, look)
+        painter = QPainter(viewport)
+        pen_set = False
+        text = self._text
+        for r in range(top, bottom + 1):
+            y = view.rowViewportPosition(r)
+            height = view.rowHeight(r) - grid_size
+            if alternate:
+                option.features = alternate_features if r & 1 else features
+            odd = special.get(r)
+            for c, x, width in shown:
+                rect = QRect(x, y, width, height)
+                option.rect = rect
+                value = plain(r, c)
+                if (
+                    value is None
+                    or (odd is not None and c in odd)
+                    or (type(value) is str and "\n" in value)
+                ):
+                    self._standard_cell(view, painter, option, model.index(r, c), hover)
+                    pen_set = False
+                    continue
+                style.drawPrimitive(_ROW_PANEL, option, painter, view)
+                if type(value) is bool:
+                    dx, dy, pixmap = self._check_box(value, option, base, style, view)
+                    painter.drawPixmap(x + dx, y + dy, pixmap)
+                elif value:
+                    if not pen_set:
+                        painter.setPen(pen)
+                        pen_set = True
+                    text(painter, metrics, elide, margin, x, y, width, height, value, c)
+        if grid:
+            hint = style.styleHint(_GRID_COLOUR, option, view)
+            painter.setPen(QPen(QColor.fromRgba(hint & 0xFFFFFFFF), 1, view.gridStyle()))
+            for r in range(top, bottom + 1):
+                line = view.rowViewportPosition(r) + view.rowHeight(r) - grid_size
+                painter.drawLine(QLineF(left_px, line, right_px, line).translated(0.5, 0.5))
+            for _c, x, width in shown:
+                line = x + width
+                painter.drawLine(QLineF(line, top_px, line, bottom_px).translated(0.5, 0.5))
+            if style.styleHint(_GRID_ALWAYS, option, view):
+                if columns.isHidden():
+                    first = view.rowViewportPosition(top)
+                    if first == top_px:
+                        painter.drawLine(left_px, first, right_px, first)
+                if rows.isHidden():
+                    c = columns.logicalIndex(left)
+                    if not columns.isSectionHidden(c):
+                        first = view.columnViewportPosition(c)
+                        if first == left_px:
+                            painter.drawLine(first, top_px, first, bottom_px)
+        painter.end()
+        return True
+
+    def _standard_cell(
+        self,
+        view: QTableView,
+        painter: QPainter,
+        option: QStyleOptionViewItem,
+        index: QModelIndex,
+        hover: tuple[int, int],
+    ) -> None:
+        """A cell through Qt's own steps (QTableViewPrivate::drawCell): its state from
+        the selection, the mouse, its flags and the focus; the row panel; ``paint``."""
+        cell = QStyleOptionViewItem(option)
+        selection = view.selectionModel()
+        if selection is not None and selection.isSelected(index):
+            cell.state |= QStyle.StateFlag.State_Selected
+        if (index.row(), index.column()) == hover:
+            cell.state |= QStyle.StateFlag.State_MouseOver
+        if option.state._value_ & _ENABLED:
+            if index.flags() & Qt.ItemFlag.ItemIsEnabled:
+                cell.palette.setCurrentColorGroup(QPalette.ColorGroup.Normal)
+            else:
+                cell.state &= ~QStyle.StateFlag.State_Enabled
+                cell.palette.setCurrentColorGroup(QPalette.ColorGroup.Disabled)
+        viewport = view.viewport()
+        if index == view.currentIndex() and (view.hasFocus() or viewport.hasFocus()):
+            cell.state |= QStyle.StateFlag.State_HasFocus
+        view.style().drawPrimitive(_ROW_PANEL, cell, painter, view)
+        self.paint(painter, cell, index)
+
+    def _pen(self, palette: QPalette, state: int, look: tuple[int, int]) -> QColor:
+        """The text colour of a cell in this state (Qt's own choice of colour group,
+        QCommonStyle::drawControl, CE_ItemViewItem), kept per palette and state: asking
+        the palette takes µs per cell (its enum arguments)."""
+        group = _GROUPS[0 if not state & _ENABLED else (2 if state & _ACTIVE else 1)]
+        role = _HIGHLIGHTED_TEXT if state & _SELECTED else _TEXT
+        if len(self._pens) > 64:  # palettes come and go with theme changes
+            self._pens.clear()
+        pen = self._pens[look] = palette.color(group, role)
+        return pen
+
+    def _font_changed(self, option: QStyleOptionViewItem, metrics: QFontMetrics) -> None:
+        self._metrics = QFontMetrics(metrics)
+        self._baseline = metrics.ascent() - metrics.descent()
+        self._advances = _advances(option.font)
+
+    def _fits(self, text: str, width: int) -> bool:
+        """Does ``text`` surely fit ``width`` pixels (then eliding it changes nothing)?
+
+        Measuring a string shapes it (µs); this adds up the widths of its characters
+        instead, with room to spare for kerning and rounding. Anything it is unsure of
+        (a character outside printable ASCII, a close call) is measured the exact way."""
+        try:
+            return sum(map(self._advances.__getitem__, text)) * 1.05 + 2 <= width
+        except KeyError:
+            return False
 
     def _margin(self, style: QStyle, widget: QWidget | None) -> int:
         """The style's text margin in a cell (QCommonStyle: focus frame margin + 1)."""
         if style is not self._style:
             self._style = style
             self._text_margin = style.pixelMetric(_MARGIN, None, widget) + 1
-            self._checks.clear()
         return self._text_margin
 
     def _check_box(
@@ -177,11 +460,14 @@ class RecordDelegate(QStyledItemDelegate):
         """The style's check box of a cell, drawn once per look and kept as a pixmap
         (Fusion draws it with gradients: most of a row's paint time otherwise), with
         where it goes in the cell (the place Qt's item layout gives it)."""
-        self._margin(style, widget)  # forgets the pixmaps of another style
+        if style is not _CHECKS_STYLE[0]:  # forget the pixmaps of another style
+            _CHECKS.clear()
+            _CHECKS_STYLE[0] = style
         rect = option.rect
         look = state & _LOOK_STATES
-        key = (checked, look, rect.height(), option.palette.cacheKey())
-        found = self._checks.get(key)
+        ratio = widget.devicePixelRatioF() if widget is not None else 1.0
+        key = (checked, look, rect.height(), option.palette.cacheKey(), ratio)
+        found = _CHECKS.get(key)
         if found is not None:
             return found
         opt = QStyleOptionViewItem(option)
@@ -190,7 +476,6 @@ class RecordDelegate(QStyledItemDelegate):
         opt.checkState = Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked
         opt.text = ""
         place = style.subElementRect(_CHECK_RECT, opt, widget)
-        ratio = widget.devicePixelRatioF() if widget is not None else 1.0
         pixmap = QPixmap(round(place.width() * ratio), round(place.height() * ratio))
         pixmap.setDevicePixelRatio(ratio)
         pixmap.fill(Qt.GlobalColor.transparent)
@@ -201,9 +486,9 @@ class RecordDelegate(QStyledItemDelegate):
         style.drawPrimitive(_CHECK, opt, paint, widget)
         paint.end()
         found = (place.x(), place.y(), pixmap)
-        if len(self._checks) > 64:  # palettes come and go with theme changes
-            self._checks.clear()
-        self._checks[key] = found
+        if len(_CHECKS) > 64:  # palettes come and go with theme changes
+            _CHECKS.clear()
+        _CHECKS[key] = found
         return found
 
     def _field(self, index: Index) -> fields_mod.FormField | None:

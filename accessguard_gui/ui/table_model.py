@@ -89,7 +89,7 @@ from .table_pages import ANCHOR_CHUNK_PAGES as ANCHOR_CHUNK_PAGES  # importable 
 from .table_pages import PageCache
 from .table_reads import COUNT_CHUNK_IDS as COUNT_CHUNK_IDS  # importable here, as before
 from .table_reads import COUNT_REPORT_S as COUNT_REPORT_S
-from .table_reads import Snapshot, count_slices, read_snapshot
+from .table_reads import Snapshot, count_slices, read_first, read_snapshot
 
 PAGE_SIZE = browse.PAGE_SIZE
 MAX_PAGES = 64
@@ -696,13 +696,16 @@ class RecordTableModel(PageCache, PendingOverlay, QAbstractTableModel):
         self._cancel_reads()
         inline = not emit_reset
         budget = self.inline_budget if self._total >= self.background_rows else SMALL_TABLE_BUDGET_S
-        count_later = False
-        if first and self._spans_large_table():
-            self._large = True
-            inline, budget, count_later = False, self.inline_budget, True
+        if first:  # tried here (bounded: a large table's page within the inline budget)
+            inline, budget = False, SMALL_TABLE_BUDGET_S
         q, spec, plan, count, total = (self._query, self.spec, self._plan, self._count, self._total)
+        large, quick = self.background_rows, self.inline_budget
 
-        def work(session: Any, _job: Job[Snapshot]) -> Snapshot:
+        def work(session: Any, job: Job[Snapshot]) -> Snapshot:
+            if first:
+                return read_first(
+                    session, spec, q, large=large, budget=quick if job.inline else None
+                )
             return read_snapshot(
                 session,
                 spec,
@@ -712,7 +715,6 @@ class RecordTableModel(PageCache, PendingOverlay, QAbstractTableModel):
                 total,
                 recount=recount,
                 recount_total=recount_total,
-                count_later=count_later,
             )
 
         submitting = [True]  # a result while submit() runs is read inline: no reset signal
@@ -727,17 +729,6 @@ class RecordTableModel(PageCache, PendingOverlay, QAbstractTableModel):
             self._reset_job = job
             self._busy_changed()
 
-    def _spans_large_table(self) -> bool:
-        """Do the table's ids span ``background_rows`` or more? Two index lookups (the
-        ends of the primary key), where a count reads the whole index. (A table whose
-        ids have gaps may be smaller: it is then counted off the GUI thread too.)"""
-        try:
-            with self.db.read() as s:
-                low, high = browse.id_bounds(s, self.spec)
-        except AccessGuardError:
-            return False  # the first read says why, as before
-        return high - low >= self.background_rows
-
     def _install_snapshot(self, snap: Snapshot, *, emit_reset: bool) -> None:
         if emit_reset:
             self.beginResetModel()
@@ -751,6 +742,7 @@ class RecordTableModel(PageCache, PendingOverlay, QAbstractTableModel):
             self._ids = snap.ids
             self._counting = snap.counting
             self._counted = 0
+            self._large = self._large or snap.large
             # Counting every row (a large table just opened): its total is that count.
             everything = not snap.query.term and not snap.query.filters
             self._total_known = snap.counting is None or not everything

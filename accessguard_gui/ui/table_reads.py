@@ -33,6 +33,34 @@ class Snapshot:
     ids: list[int] | None  # INDEXED search: every match, in order
     first: list[tuple[Any, ...]] | None  # page 0
     counting: tuple[int, int] | None  # id bounds still to count (scanning search)
+    large: bool = False  # a first read found the table's ids span many rows
+
+
+def read_first(
+    session: Any, spec: TableSpec, q: BrowseQuery, *, large: int, budget: float | None
+) -> Snapshot:
+    """A model's first read, in one session: is the table large (its ids span ``large``
+    or more: two index lookups, where a count reads the whole index)? A small table is
+    counted and its first page read at once; a large one only has its first page read
+    — within ``budget`` seconds if given (QueryStoppedError past it: the caller reads it
+    again off the GUI thread) — and the id range its rows are then counted over, slice by
+    slice off the GUI thread (a count of a million rows is one uninterruptible step of
+    SQLite that can take most of a second on a cold file, while the first page is one
+    indexed seek). A table whose ids have gaps may be smaller: it is counted the same way.
+    """
+    low, high = browse.id_bounds(session, spec)
+    if high - low < large or q.term or q.filters:
+        return read_snapshot(
+            session, spec, q, browse.Plan.SCAN, 0, 0, recount=True, recount_total=True
+        )
+    if budget is None:
+        rows = browse.fetch_page(session, spec, q, plan=browse.Plan.SCAN)
+    else:
+        with browse.bounded(session, timeout=budget):
+            rows = browse.fetch_page(session, spec, q, plan=browse.Plan.SCAN)
+    page = [tuple(r) for r in rows]
+    bounds = (low, high) if len(page) == PAGE_SIZE else None
+    return Snapshot(q, browse.Plan.SCAN, len(page), len(page), None, page, bounds, large=True)
 
 
 def read_snapshot(
@@ -45,19 +73,9 @@ def read_snapshot(
     *,
     recount: bool,
     recount_total: bool,
-    count_later: bool = False,
 ) -> Snapshot:
     """Count (unless only the order changed) and read the first page of ``q``. Runs on a
-    worker thread for large tables: it touches nothing but its arguments.
-
-    ``count_later`` (a large table just opened, nothing searched): only the first page,
-    and the id range the count then walks slice by slice off the GUI thread — a count of
-    a million rows is one uninterruptible step of SQLite that can take most of a second
-    on a cold file, while the first page is one indexed seek."""
-    if count_later and not q.term and not q.filters:
-        page = [tuple(r) for r in browse.fetch_page(session, spec, q, plan=browse.Plan.SCAN)]
-        bounds = browse.id_bounds(session, spec) if len(page) == PAGE_SIZE else None
-        return Snapshot(q, browse.Plan.SCAN, len(page), len(page), None, page, bounds)
+    worker thread for large tables: it touches nothing but its arguments."""
     if recount_total or not total or (recount and not q.term and not q.filters):
         total = browse.count(session, spec, spec.default_query())
     if q.term and recount:

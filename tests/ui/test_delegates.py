@@ -7,24 +7,26 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import QDate, QItemSelectionModel, Qt
-from PySide6.QtGui import QColor, QImage, QStandardItem, QStandardItemModel
+from PySide6.QtGui import QColor, QImage, QPaintEvent, QRegion, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QApplication,
     QCheckBox,
     QComboBox,
     QDateEdit,
     QStyleOptionViewItem,
+    QTableView,
     QWidget,
 )
 
-from accessguard_gui.core import browse
+from accessguard_gui.core import browse, rbac
 from accessguard_gui.core.changes import Entity, Update
 from accessguard_gui.core.database import Database
-from accessguard_gui.ui import theme
+from accessguard_gui.ui import table_page, theme
 from accessguard_gui.ui.delegates import RecordDelegate
+from accessguard_gui.ui.focus import show_focus_frame
 from accessguard_gui.ui.pending import PendingStore
 from accessguard_gui.ui.table_model import RecordTableModel
-from accessguard_gui.ui.table_page import PAGES, table_view
+from accessguard_gui.ui.table_page import PAGES, RecordTableView, table_view
 
 
 class _Model(QStandardItemModel):
@@ -153,6 +155,116 @@ def test_plain_cells_paint_like_the_standard_delegate(
         assert any(
             fast_image.pixel(x, y) == changed for x in range(900) for y in range(40, 90)
         )
+    finally:
+        app.setPalette(palette)
+        app.setStyle(style)
+        theme.install(app, "system")
+
+
+# ---------------------------------------------------------------- painting a whole view
+
+
+class _QtPaintedView(RecordTableView):
+    """The same table painted by Qt's own pass: a delegate call per cell."""
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt override
+        QTableView.paintEvent(self, event)
+
+
+def _many_users(db: Database) -> Database:
+    with db.action("Seed") as s:
+        for i in range(60):
+            rbac.add_user(
+                s,
+                f"user{i:02d}",
+                f"User Number {i} With A Long Name",
+                email=f"user.number.{i}@a-long-domain.example.org" if i % 3 else None,
+                active=i % 4 != 1,
+            )
+    return db
+
+
+def _view(model: RecordTableModel, qtbot: Any) -> RecordTableView:
+    view = table_view(PAGES[0], model)
+    view.setColumnHidden(model.column_of("has_password"), True)
+    view.resize(700, 300)
+    qtbot.addWidget(view)
+    return view
+
+
+@pytest.mark.parametrize("scheme", ["system", "dark"])
+def test_a_view_painted_in_one_pass_looks_like_qts_own_pass(
+    qtbot: Any, db: Database, scheme: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """RecordDelegate.paint_view draws what Qt's pass draws with the same delegate,
+    pixel for pixel: alternate rows, grid, elided text, check boxes, an empty e-mail,
+    a hidden column; selected rows, the focused current cell and a row with a pending
+    edit go through Qt's own steps for a cell; after a scroll and a partial repaint."""
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    palette, style = app.palette(), app.style().name()
+    theme.install(app, scheme)
+    try:
+        _many_users(db)
+        store = PendingStore()
+        model = RecordTableModel(db, browse.USERS, store)
+        fast = _view(model, qtbot)
+        monkeypatch.setattr(table_page, "RecordTableView", _QtPaintedView)
+        qt = _view(model, qtbot)
+        assert type(qt) is _QtPaintedView
+        painted: list[int] = []
+        delegate = fast.itemDelegate()
+        assert isinstance(delegate, RecordDelegate)
+        original = delegate.paint_view
+
+        def counting(view: QTableView, event: QPaintEvent) -> bool:
+            done = original(view, event)
+            painted.append(int(done))
+            return done
+
+        delegate.paint_view = counting  # type: ignore[method-assign]
+
+        def grab(view: RecordTableView, focus: bool) -> QImage:
+            if focus:  # one view has the focus at a time
+                view.activateWindow()
+                view.setFocus()
+                qtbot.waitUntil(view.hasFocus)
+            else:
+                view.clearFocus()
+            return view.grab().toImage()
+
+        def same(focus: bool = False) -> None:
+            assert grab(fast, focus) == grab(qt, focus)
+
+        same()
+        assert painted and all(painted)  # the one-pass painter drew it
+        for view in (fast, qt):
+            view.selectRow(2)
+            view.selectionModel().select(
+                model.index(5, 0),
+                QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows,
+            )
+            view.setCurrentIndex(model.index(4, model.column_of("email")))
+            view.show()
+        store.push(Update(Entity.USER, model.id_at(3), 1, {"display_name": "Changed"}, "u"))
+        same(focus=True)
+        for view in (fast, qt):
+            view.clearSelection()
+            view.verticalScrollBar().setValue(17)
+            view.horizontalScrollBar().setValue(40)
+        same(focus=True)
+        parts = []
+        for view in (fast, qt):  # a partial repaint
+            image = QImage(view.size(), QImage.Format.Format_ARGB32)
+            image.fill(0)
+            view.viewport().render(image, sourceRegion=QRegion(30, 40, 200, 50))
+            parts.append(image)
+        assert parts[0] == parts[1]
+        for view in (fast, qt):  # the page's focus frame: a style sheet (Qt's own style)
+            show_focus_frame(view)
+            view.selectRow(8)
+        same(focus=True)
+        same(focus=False)
     finally:
         app.setPalette(palette)
         app.setStyle(style)
