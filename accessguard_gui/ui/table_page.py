@@ -29,7 +29,7 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtGui import QKeyEvent, QPaintEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -261,6 +261,13 @@ class RecordTableView(QTableView):
             model.index(0, 0), model.index(end, model.columnCount() - 1)
         )  # one range again (a second range would stop the next extension)
         selection_model.select(everything, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt override
+        """Plain rows in one Python call (RecordDelegate.paint_view: Qt's own pass calls
+        into Python four times per cell); anything it does not follow the way Qt does."""
+        delegate = self.itemDelegate()
+        if not (isinstance(delegate, RecordDelegate) and delegate.paint_view(self, event)):
+            super().paintEvent(event)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt override
         if (
