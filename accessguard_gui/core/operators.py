@@ -176,6 +176,11 @@ class OperatorAccess:
         """Sign-in required and nobody signed in: nothing but signing in works."""
         return cls("", False, True, frozenset())
 
+    @property
+    def awaits_sign_in(self) -> bool:
+        """The database requires sign-in and nobody is signed in: it shows nothing yet."""
+        return self.enforced and not self.signed_in
+
     def may(self, action: AppAction) -> bool:
         return not self.enforced or action in self.actions
 

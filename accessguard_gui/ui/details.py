@@ -31,11 +31,12 @@ from PySide6.QtWidgets import (
 )
 
 from . import theme
-from .record_form import error_style
 
 
 def pending_style() -> str:
     return f"color: {theme.css('pending')}; font-weight: 600;"
+
+
 HIDDEN_FIELDS = frozenset({"version", "password_hash", "resource_id"})
 LABELS = {
     "id": "ID",
@@ -154,7 +155,12 @@ class RecordDetails(QScrollArea):
         message = failure or state
         self.status.setVisible(bool(message))
         self.status.setText(f"Not saved: {failure}" if failure else state)
-        self.status.setStyleSheet(error_style() if failure else pending_style())
+        if failure:
+            from .record_form import error_style  # imported once a save has failed
+
+            self.status.setStyleSheet(error_style())
+        elif message:  # hidden without one: styled when it is shown
+            self.status.setStyleSheet(pending_style())
         if record is None:
             return
         pending = pending or {}

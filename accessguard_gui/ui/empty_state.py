@@ -49,26 +49,21 @@ def empty_text(kind: PageKind, search: str, filtered: bool, read_only: bool = Fa
 
 
 class EmptyNote(QObject):
-    """Keeps ``label`` over ``page``'s table, shown while the table is empty.
+    """Keeps a note over ``page``'s table, shown while the table is empty.
+
+    The label is made the first time the table is empty: a window opening on a table with
+    rows never builds or styles it (cold start, issue 11).
 
     Attributes:
-        label: the note (plain text, centred, muted).
+        label: the note (plain text, centred, muted), or None until first needed.
     """
 
     def __init__(self, page: TablePage, read_only: bool = False) -> None:
         super().__init__(page.view)
         self._page = page
         self._read_only = read_only
+        self.label: QLabel | None = None
         view = page.view
-        self.label = QLabel(view.viewport())
-        self.label.setObjectName("empty_note")
-        self.label.setTextFormat(Qt.TextFormat.PlainText)  # quotes the search as typed
-        self.label.setWordWrap(True)
-        self.label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self._restyle()
-        theme.on_change(self._restyle)  # a bound slot: dropped with the note
-        self.label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
-        self.label.hide()
         view.viewport().installEventFilter(self)
         model = view.model()
         for signal in (
@@ -84,6 +79,20 @@ class EmptyNote(QObject):
                 extra.connect(self.update_note)
         self.update_note()
 
+    def _made_label(self) -> QLabel:
+        if self.label is None:
+            label = QLabel(self._page.view.viewport())
+            label.setObjectName("empty_note")
+            label.setTextFormat(Qt.TextFormat.PlainText)  # quotes the search as typed
+            label.setWordWrap(True)
+            label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+            label.hide()
+            self.label = label
+            self._restyle()
+            theme.on_change(self._restyle)  # a bound slot: dropped with the note
+        return self.label
+
     def update_note(self, *_args: object) -> None:
         page = self._page
         model = page.view.model()
@@ -93,9 +102,10 @@ class EmptyNote(QObject):
         if empty:
             filtered = any(c.currentIndex() > 0 for c in page.filters.values())
             text = empty_text(page.kind, page.search.text().strip(), filtered, self._read_only)
-            self.label.setText(text)
+            self._made_label().setText(text)
             self._place()
-        self.label.setVisible(empty)
+        if self.label is not None:
+            self.label.setVisible(empty)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
         if event.type() == QEvent.Type.Resize:
@@ -103,10 +113,12 @@ class EmptyNote(QObject):
         return False
 
     def _restyle(self) -> None:
-        self.label.setStyleSheet(f"color: {theme.css('muted')}; padding: 24px;")
+        if self.label is not None:
+            self.label.setStyleSheet(f"color: {theme.css('muted')}; padding: 24px;")
 
     def _place(self) -> None:
-        self.label.setGeometry(self._page.view.viewport().rect())
+        if self.label is not None:
+            self.label.setGeometry(self._page.view.viewport().rect())
 
 
 def install(page: TablePage, read_only: bool = False) -> EmptyNote:

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -76,6 +76,23 @@ def install_view_exports(widget: QWidget) -> None:
     from .interchange.view_export import install_view_exports as install
 
     install(widget)
+
+
+class _ExportsWhenShown(QObject):
+    """Gives a details tab's tables Export to CSV… when the tab is first shown: only then
+    can its tables be seen (and right-clicked), and the window paints without the
+    export module (cold start, issue 11)."""
+
+    def __init__(self, widget: QWidget) -> None:
+        super().__init__(widget)
+        widget.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
+        if event.type() == QEvent.Type.Show and isinstance(watched, QWidget):
+            watched.removeEventFilter(self)
+            install_view_exports(watched)
+            self.deleteLater()
+        return False
 
 
 def make_model(db: Database, kind: PageKind, store: PendingStore, parent: QObject | None) -> Any:
@@ -423,7 +440,7 @@ class MainWindow(QMainWindow):
         page.view.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
         for title, widget in self.details_extension(kind.key):
             page.details.add_extension(title, widget)
-            install_view_exports(widget)
+            _ExportsWhenShown(widget)
         page.release_tab_key()  # Tab leaves the details' tables too
         if self.db.read_only or not kind.editable:
             page.view.setEditTriggers(page.view.EditTrigger.NoEditTriggers)

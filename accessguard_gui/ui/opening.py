@@ -23,7 +23,6 @@ from ..core.database import Database
 from ..core.errors import AccessGuardError, EmptyFileError, ServiceDatabaseFound
 from . import messages
 from .schema_warning import confirm_schema
-from .sign_in import ensure_signed_in
 
 
 class _Opener:
@@ -156,6 +155,7 @@ def open_database(
         opener.close()
     for notice in open_notices(db):
         messages.show_info(parent, "Database recovered", notice)
+
     # Objects the migrations did not create (a planted trigger): warn, offer read-only.
     # Before sign-in, which writes to the file (its audit entry) and could fire them.
     def reopen_read_only() -> Database:
@@ -164,10 +164,14 @@ def open_database(
     checked = confirm_schema(parent, db, reopen_read_only)
     if checked is None:
         return None
-    # A file that requires sign-in shows nothing until an operator signs in (issue 14).
-    if not ensure_signed_in(parent, checked):
-        checked.close()
-        return None
+    # A file that requires sign-in shows nothing until an operator signs in (issue 14);
+    # the dialog's module is imported only then (cold start, issue 11).
+    if checked.access.awaits_sign_in:
+        from .sign_in import ensure_signed_in
+
+        if not ensure_signed_in(parent, checked):
+            checked.close()
+            return None
     return checked
 
 

@@ -248,7 +248,6 @@ def ensure_signed_in(parent: QWidget | None, db: Database) -> bool:
     Returns False when the user cancelled: the caller closes the file, and nothing of
     it is shown. (On PostgreSQL the server login is the operator: no dialog.)
     """
-    access = db.access
-    if not access.enforced or access.signed_in:
+    if not db.access.awaits_sign_in:
         return True
     return SignInDialog.ask(parent, db) is not None

@@ -15,14 +15,22 @@ from ..core.errors import AccessGuardError
 from . import messages
 from .details import record_values
 from .plain_text import plain_tooltip
-from .record_form import RecordForm
 from .table_page import TablePage
 
 if TYPE_CHECKING:  # the window owns this collaborator; no import at run time
     from .main_window import MainWindow
+    from .record_form import RecordForm
 
 DELETE_LIMIT = 10_000  # rows marked for deletion by one Del (each is read to be labelled)
 CHOICES_LIMIT = 20_000  # offered in the form's combo (completes by substring)
+
+
+def _form() -> type[RecordForm]:
+    """The record form (ui/record_form.py), imported when a form first opens: the window
+    is painted before any form is needed (cold start, issue 11)."""
+    from .record_form import RecordForm
+
+    return RecordForm
 
 
 def created_at(page: TablePage, row: int | None) -> Create | None:
@@ -71,7 +79,7 @@ class Editing:
             return
         assert page.kind.entity is not None
         choices = self._choices(page.kind.entity)
-        values = RecordForm.ask(
+        values = _form().ask(
             self.window,
             page.kind.entity,
             None,
@@ -113,7 +121,7 @@ class Editing:
                 "This record is marked for deletion (undo to keep it).", 5000
             )
             return
-        changed = RecordForm.ask(
+        changed = _form().ask(
             self.window,
             entity,
             values,
@@ -131,7 +139,7 @@ class Editing:
         if not self.editable(page):
             return
         choices = self._choices(created.entity)
-        values = RecordForm.ask(
+        values = _form().ask(
             self.window,
             created.entity,
             dict(created.values),
