@@ -51,6 +51,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.pool import QueuePool, StaticPool
 
 from . import audit, file_lock, operators
+from .checkpoints import SAFETY_PAGES, Checkpointer
 from .errors import (
     AccessGuardError,
     ConflictError,
@@ -245,6 +246,7 @@ class Database:
         self.recovery_backup: Path | None = None
         self.created = False
         self.read_only = read_only
+        self._checkpoints: Checkpointer | None = None  # core/checkpoints.py
         self.path: Path | None
         if target is None:
             self.path = default_database_path()
@@ -266,6 +268,9 @@ class Database:
             self.url = make_url(f"sqlite:///{self.path}")
         if self.path is not None:
             self._engine = self._open_sqlite(self.path, create=create)
+            if not self.read_only:
+                wal, path = Path(f"{self.path}-wal"), self.path
+                self._checkpoints = Checkpointer(wal, lambda: self._connect(path))
         elif self.url.get_backend_name() == "sqlite":
             # An in-memory database (tests, previews): one shared connection.
             self._engine = create_engine(
@@ -389,6 +394,8 @@ class Database:
             operators.gate(session, self._access)
             yield session
             session.commit()
+            if self._checkpoints is not None:
+                self._checkpoints.after_commit()
             if operators.setting_changed(session):
                 # PostgreSQL: the login's access is worked out again (enforced or not);
                 # a file keeps whoever is signed in, else nobody / the OS user.
@@ -449,6 +456,8 @@ class Database:
 
     def close(self) -> None:
         """Release every pooled connection (lets SQLite checkpoint and drop -wal/-shm)."""
+        if self._checkpoints is not None:
+            self._checkpoints.close()
         self._engine.dispose()
 
     def __enter__(self) -> Self:
@@ -775,6 +784,8 @@ class Database:
             if not read_only:
                 # Persistent in the file; a no-op once the file is in WAL mode.
                 cur.execute("PRAGMA journal_mode=WAL")
+                # Checkpoints run after a save, not inside its commit (core/checkpoints.py).
+                cur.execute(f"PRAGMA wal_autocheckpoint={SAFETY_PAGES}")
             cur.close()
 
         @event.listens_for(engine, "begin")
