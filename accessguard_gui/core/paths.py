@@ -176,6 +176,37 @@ def _nodes(entry: Any) -> tuple[int, ...]:
     return tuple(reversed(nodes))
 
 
+def _walk_tight(
+    start: int,
+    rank: int,
+    steps: Any,
+    dist: Mapping[int, int],
+    found: list[FoundPath],
+    k: int,
+) -> bool:
+    """Depth-first over the tight steps from ``start``, collecting complete paths into
+    ``found``; True once more than ``k`` are found. Iterative (the roles of the path so
+    far and an iterator over each one's steps): a recursive call and a tuple per step
+    cost most of an explanation on deep hierarchies. Each step is one edge nearer a
+    goal, so the path never grows past the start's distance."""
+    path = [start]
+    stack = [iter(steps(start))]
+    while stack:
+        for step in stack[-1]:
+            if dist[step] == 0:  # a goal: every tight walk ends in one
+                found.append(FoundPath((*path, step), rank))
+                if len(found) > k:
+                    return True
+            else:
+                path.append(step)
+                stack.append(iter(steps(step)))
+                break
+        else:
+            stack.pop()
+            path.pop()
+    return False
+
+
 def _tight_paths(
     starts: Mapping[int, int],
     parents: Mapping[int, Sequence[int]],
@@ -212,31 +243,21 @@ def _tight_paths(
         got = children.get(role)
         if got is None:
             nearer = dist[role] - 1
-            got = [p for p in parents.get(role, ()) if dist.get(p) == nearer]
-            if not by_name:
-                got.sort(key=lambda p: names.get(p, ""))
+            listed = parents.get(role, ())
+            if len(listed) == 1 and dist.get(listed[0]) == nearer:
+                got = list(listed)  # one parent (half the roles of a diamond): no filter
+            else:
+                got = [p for p in listed if dist.get(p) == nearer]
+                if not by_name:
+                    got.sort(key=lambda p: names.get(p, ""))
             children[role] = got
         return got
-
-    def walk(role: int, prefix: tuple[int, ...], rank: int) -> bool:
-        """Depth-first over the tight steps below ``role`` (the last of ``prefix``),
-        collecting complete paths; True once more than ``k`` are found. Recursion is at
-        most MAX_PATH_ROLES deep (each step is one edge nearer a goal)."""
-        for step in steps(role):
-            path = (*prefix, step)
-            if dist[step] == 0:
-                found.append(FoundPath(path, rank))
-                if len(found) > k:
-                    return True
-            elif walk(step, path, rank):
-                return True
-        return False
 
     for rank, d, _name, start in ranked:
         if d == 0:
             found.append(FoundPath((start,), rank))
-        else:
-            walk(start, (start,), rank)
+        elif _walk_tight(start, rank, steps, dist, found, k):
+            break
         if len(found) > k:
             break
     if len(found) <= k:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import time
-from collections.abc import Container, Iterable
+from collections.abc import Container, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -119,6 +119,16 @@ def run(dbapi: sqlite3.Connection, sql: str, params: dict[str, Any]) -> list[Any
     return _run(dbapi, sql, params)
 
 
+def rows(dbapi: sqlite3.Connection, sql: str, params: dict[str, Any]) -> Iterator[Any]:
+    """The rows of ``sql`` one at a time, for a caller that may stop early (errors
+    wrapped as SQLAlchemy's, as ``run`` does)."""
+    try:
+        cursor = dbapi.execute(sql, params)
+        yield from cursor
+    except sqlite3.Error as exc:
+        raise DBAPIError.instance(sql, params, exc, sqlite3.Error) from exc
+
+
 def _run(dbapi: sqlite3.Connection, sql: str, params: dict[str, Any]) -> list[Any]:
     try:
         return dbapi.execute(sql, params).fetchall()
@@ -136,7 +146,7 @@ def stored_moment(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
-def _stored_time(text: str) -> datetime:
+def stored_time(text: str) -> datetime:
     """A NOT NULL moment as SQLite stores it (created_at, updated_at)."""
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
@@ -186,7 +196,7 @@ def authorized_users(
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
     params = {"resource": value, "action": action, "now": stored_text(now)}
-    moment = _stored_time
+    moment = stored_time
     return [
         UserRow(
             uid,
@@ -370,11 +380,14 @@ class RoleGraph:
         seen: dict[int, None] = dict.fromkeys(starts)
         return _closure(seen, self.children)
 
-    def distances(self, goals: Iterable[int], within: Container[int]) -> dict[int, int]:
-        """Edges from each role of ``within`` to the nearest goal, following parents
-        inside ``within`` only; roles that reach no goal are left out (as
-        ``paths.distances`` gives them, by one breadth-first search from the goals)."""
-        dist = {g: 0 for g in goals if g in within}
+    def distances(
+        self, goals: Iterable[int], within: Container[int] | None = None
+    ) -> dict[int, int]:
+        """Edges from each role of ``within`` (every role if None) to the nearest goal,
+        following parents inside ``within`` only; roles that reach no goal are left out
+        (as ``paths.distances`` gives them, by one breadth-first search from the goals:
+        its keys are every role reaching a goal, nearest first)."""
+        dist = {g: 0 for g in goals if within is None or g in within}
         frontier = list(dist)
         children = self.children
         depth = 0
@@ -383,7 +396,7 @@ class RoleGraph:
             following: list[int] = []
             for role in frontier:
                 for child in children.get(role, ()):
-                    if child not in dist and child in within:
+                    if child not in dist and (within is None or child in within):
                         dist[child] = depth
                         following.append(child)
             frontier = following
