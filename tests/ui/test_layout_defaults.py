@@ -59,3 +59,26 @@ def test_effective_tab_leaves_room_for_the_username(qtbot: Any, window: Any) -> 
     assert header.length() <= page.view.viewport().width() + 1
     qtbot.wait(100)  # let the layouts settle before the picture
     window.grab().save("/tmp/shots/layout_effective_tab.png")
+
+
+def test_content_widths_are_what_qt_measures_cell_by_cell(qtbot: Any, window: Any) -> None:
+    """fit_columns asks the delegate about each column's widest text only (issue 11):
+    the widths are the ones Qt's own pass over every sampled cell gives."""
+    from accessguard_gui.ui.layout_defaults import SAMPLE_ROWS, _content
+
+    checked = 0
+    for number, kind in enumerate(PAGES):
+        window.show_page(number)
+        page = window.page(kind.key)
+        qtbot.waitUntil(lambda p=page: p.model.rowCount() > 0)
+        view, header = page.view, page.view.horizontalHeader()
+        rows = min(page.model.rowCount(), SAMPLE_ROWS)
+        header.setResizeContentsPrecision(rows)
+        for column in range(page.model.columnCount()):
+            if not header.isSectionHidden(column):
+                assert _content(view, column, rows) == view.sizeHintForColumn(column), (
+                    kind.key,
+                    column,
+                )
+                checked += 1
+    assert checked >= 15
