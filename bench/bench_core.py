@@ -294,7 +294,7 @@ def measure(users: int, n_cases: int, *, rebuild: bool) -> dict[str, tuple[float
                     BARE_AUTHORIZED_USERS, {"resource": p[0], "action": p[1], "now": now_text}
                 ).fetchall(),
                 perms,
-                1,
+                3,  # one round of 10 was noisy (1.66-2.40x at 1M users)
             )
             results["authorized_roles"] = paired_ms(
                 lambda u: rbac.authorized_roles(session, u, now=now),

@@ -38,7 +38,15 @@ from sqlalchemy.orm import Session
 from .keys import name_key
 from .models import UTCDateTime
 from .paths import FoundPath, best_paths, distances, parse_ids
-from .review_sql import PROBE_SQL, RoleGraph, dbapi_of, graph_usable, role_graph, spent_on_sql
+from .review_sql import (
+    PROBE_SQL,
+    RoleGraph,
+    dbapi_of,
+    graph_usable,
+    role_graph,
+    spent_on_sql,
+    stored_time,
+)
 
 # Row kinds of the statement's answer.
 _HEADER, _ROLE, _ASSIGNMENT, _HOLDER = 0, 1, 2, 3
@@ -419,7 +427,7 @@ def _named(
 def _stored_moment(text: str) -> datetime:
     """A moment as UTCDateTime stores it on SQLite (naive UTC ISO text): the same value
     its result processor gives, at a fifth of the cost."""
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+    return stored_time(text)
 
 
 def _utc(value: datetime | None) -> datetime | None:
