@@ -209,6 +209,7 @@ class RecordTableModel(PageCache, PendingOverlay, QAbstractTableModel):
         self._count = 0  # rows matching the query, in the database
         self._total = 0  # all rows of the table
         self._pages: dict[int, list[tuple[Any, ...]]] = {}
+        self._partial: dict[int, int] = {}  # page -> rows read of it (a first read)
         self._anchors: dict[int, Key] = {}  # page -> key of the row just before it
         self._anchor_scan: tuple[int, Key | None] | None = None  # next page, its anchor
         self._row_of: dict[int, int] = {}  # record id -> database row (cached pages only)
@@ -269,6 +270,8 @@ class RecordTableModel(PageCache, PendingOverlay, QAbstractTableModel):
                     self._want(r // PAGE_SIZE)
                     return None
                 if r % PAGE_SIZE >= len(page):
+                    if r // PAGE_SIZE in self._partial:
+                        self._want(r // PAGE_SIZE)
                     return None
                 row = page[r % PAGE_SIZE]
                 if self._patched:
@@ -593,7 +596,11 @@ class RecordTableModel(PageCache, PendingOverlay, QAbstractTableModel):
         hi = min(self._count - 1, last - self._ncreated)
         if hi < lo:
             return
-        pages = [p for p in range(lo // PAGE_SIZE, hi // PAGE_SIZE + 1) if p not in self._pages]
+        pages = [
+            p
+            for p in range(lo // PAGE_SIZE, hi // PAGE_SIZE + 1)
+            if p not in self._pages or p in self._partial
+        ]
         if pages:
             self._load_pages(pages)
 
@@ -748,6 +755,8 @@ class RecordTableModel(PageCache, PendingOverlay, QAbstractTableModel):
             self._total_known = snap.counting is None or not everything
             if snap.first:
                 self._install(0, list(snap.first))
+                if snap.partial:
+                    self._partial[0] = len(snap.first)
         finally:
             if emit_reset:
                 self.endResetModel()
@@ -765,6 +774,8 @@ class RecordTableModel(PageCache, PendingOverlay, QAbstractTableModel):
 
     def _count_from_idle(self, generation: int) -> None:
         if generation == self._generation and self._counting is not None:
+            if 0 in self._partial:  # the rest of page 0: the first read had a screenful
+                self._want(0)
             self._start_count()
 
     def _start_count(self) -> None:

@@ -35,6 +35,9 @@ class PageCache(_Model):
 
     Attributes:
         _pages: page number -> its rows (at most ``max_pages`` of them).
+        _partial: page number -> rows it holds, for a page read only in part (page 0
+            of a large table just opened: what a window shows); asking for a row past
+            them reads the whole page.
         _anchors: page number -> the key of the row just before it.
         _row_of: record id -> its row, for the cached pages.
     """
@@ -60,6 +63,7 @@ class PageCache(_Model):
         _counting: tuple[int, int] | None
         _count_job: Job[int] | None
         _pages: dict[int, list[tuple[Any, ...]]]
+        _partial: dict[int, int]
         _anchors: dict[int, Key]
         _anchor_scan: tuple[int, Key | None] | None
         _anchor_job: Job[None] | None
@@ -76,6 +80,7 @@ class PageCache(_Model):
 
     def _drop_cache(self) -> None:
         self._pages.clear()
+        self._partial.clear()
         self._anchors.clear()
         self._row_of.clear()
         self._wanted.clear()
@@ -103,14 +108,17 @@ class PageCache(_Model):
         pages = sorted(
             p
             for p in self._wanted
-            if p not in self._pages and p not in self._loading and 0 <= p * PAGE_SIZE < self._count
+            if (p not in self._pages or p in self._partial)
+            and p not in self._loading
+            and 0 <= p * PAGE_SIZE < self._count
         )
         self._wanted.clear()
         if not pages:
             return
+        had = {p: self._partial[p] for p in pages if p in self._partial}
         if self._total < self.background_rows:
             self._load_pages(pages)
-            self._pages_arrived(pages)
+            self._pages_arrived(pages, had)
             return
         # A large table: the view shows blank rows for a moment rather than freeze (a
         # page of a scanning search far from any known anchor can take a while).
@@ -127,7 +135,7 @@ class PageCache(_Model):
                 return  # another search, sort or refresh since: these rows are stale
             for p, rows in result:
                 self._install(p, rows)
-            self._pages_arrived([p for p, _rows in result])
+            self._pages_arrived([p for p, _rows in result], had)
 
         def failed(error: AccessGuardError) -> None:
             self._loading.difference_update(pages)
@@ -135,10 +143,11 @@ class PageCache(_Model):
 
         self._reads.submit(work, done, failed=failed, budget=self.inline_budget)
 
-    def _pages_arrived(self, pages: list[int]) -> None:
+    def _pages_arrived(self, pages: list[int], had: dict[int, int] | None = None) -> None:
+        """Tell the view of new rows (of a page read in part: of the rows it lacked)."""
         nc = self._ncreated
         for p in pages:
-            first = p * PAGE_SIZE + nc
+            first = p * PAGE_SIZE + nc + (had.get(p, 0) if had else 0)
             last = min((p + 1) * PAGE_SIZE, self._count) - 1 + nc
             if last >= first:
                 self.dataChanged.emit(self.index(first, 0), self.index(last, self._ncols - 1))
@@ -191,6 +200,7 @@ class PageCache(_Model):
         if len(self._pages) >= self.max_pages:
             self._evict(p)
         self._pages[p] = rows
+        self._partial.pop(p, None)
         self._last_page = p
         base = p * PAGE_SIZE
         row_of = self._row_of
@@ -216,7 +226,7 @@ class PageCache(_Model):
         """The database row ``r`` (0 = first stored row) if its page is cached/loaded."""
         p = r // PAGE_SIZE
         page = self._pages.get(p)
-        if page is None and load:
+        if load and (page is None or (p in self._partial and r % PAGE_SIZE >= len(page))):
             self._load_pages([p])
             page = self._pages.get(p)
         if page is None or r % PAGE_SIZE >= len(page):

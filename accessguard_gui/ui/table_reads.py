@@ -20,6 +20,9 @@ from .background import Job
 PAGE_SIZE = browse.PAGE_SIZE
 COUNT_CHUNK_IDS = 32_768  # ids per slice of a count that scans
 COUNT_REPORT_S = 0.25  # how often a background count shows its running total
+#: A large table just opened reads this many rows first: more than a screen shows (a
+#: maximised window on a 4K screen shows ~90); the rest of page 0 follows from idle time.
+FIRST_ROWS = 96
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,7 @@ class Snapshot:
     first: list[tuple[Any, ...]] | None  # page 0
     counting: tuple[int, int] | None  # id bounds still to count (scanning search)
     large: bool = False  # a first read found the table's ids span many rows
+    partial: bool = False  # ``first`` holds only the first FIRST_ROWS rows of page 0
 
 
 def read_first(
@@ -47,6 +51,8 @@ def read_first(
     slice off the GUI thread (a count of a million rows is one uninterruptible step of
     SQLite that can take most of a second on a cold file, while the first page is one
     indexed seek). A table whose ids have gaps may be smaller: it is counted the same way.
+    Of page 0 only FIRST_ROWS rows are read, what a window shows: the rest of the page
+    is read once the first paint is done (``Snapshot.partial``).
     """
     low, high = browse.id_bounds(session, spec)
     if high - low < large or q.term or q.filters:
@@ -54,13 +60,32 @@ def read_first(
             session, spec, q, browse.Plan.SCAN, 0, 0, recount=True, recount_total=True
         )
     if budget is None:
-        rows = browse.fetch_page(session, spec, q, plan=browse.Plan.SCAN)
+        page, partial = _first_rows(session, spec, q)
     else:
         with browse.bounded(session, timeout=budget):
-            rows = browse.fetch_page(session, spec, q, plan=browse.Plan.SCAN)
-    page = [tuple(r) for r in rows]
-    bounds = (low, high) if len(page) == PAGE_SIZE else None
-    return Snapshot(q, browse.Plan.SCAN, len(page), len(page), None, page, bounds, large=True)
+            page, partial = _first_rows(session, spec, q)
+    scan, n = browse.Plan.SCAN, len(page)
+    if not partial and n < PAGE_SIZE:  # the whole table, read: counted
+        return Snapshot(q, scan, n, n, None, page, None, large=True)
+    # A full page 0 (as far as counted) and the rest to count, as a full first page was.
+    return Snapshot(
+        q, scan, PAGE_SIZE, PAGE_SIZE, None, page, (low, high), large=True, partial=partial
+    )
+
+
+def _first_rows(
+    session: Any, spec: TableSpec, q: BrowseQuery
+) -> tuple[list[tuple[Any, ...]], bool]:
+    """The first FIRST_ROWS rows, and whether page 0 holds more than them (it is then
+    full: its PAGE_SIZE-th key is there, one pass over 256 keys of the sort index). A
+    table of more rows than FIRST_ROWS but fewer than a page is read whole at once."""
+    scan = browse.Plan.SCAN
+    rows = browse.fetch_page(session, spec, q, limit=FIRST_ROWS, plan=scan)
+    if len(rows) == FIRST_ROWS:
+        if browse.page_anchors(session, spec, q, pages=1, plan=scan):
+            return [tuple(r) for r in rows], True
+        rows = browse.fetch_page(session, spec, q, plan=scan)
+    return [tuple(r) for r in rows], False
 
 
 def read_snapshot(

@@ -18,6 +18,7 @@ from accessguard_gui.core.changes import Create, Delete, Entity, Update
 from accessguard_gui.core.database import Database
 from accessguard_gui.ui.pending import PendingStore
 from accessguard_gui.ui.table_model import PAGE_SIZE, ItemRole, RecordTableModel, RowState
+from accessguard_gui.ui.table_reads import FIRST_ROWS
 
 STAMP = "2026-01-01 00:00:00.000000"
 
@@ -94,6 +95,41 @@ def big(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
 
 def expected_username(row: int, count: int = 100_000, descending: bool = False) -> str:
     return f"user{(count - 1 - row) if descending else row:06d}"
+
+
+def test_a_large_table_reads_a_screenful_first_then_the_rest_of_its_first_page(
+    big: Database, qtbot: Any
+) -> None:
+    """Opening a large table reads what a window shows (FIRST_ROWS rows): the rest of
+    page 0 is read once the first paint is done, and a row past them that is asked
+    for meanwhile (data, a record, a jump) reads the whole page."""
+    model = RecordTableModel(big, browse.USERS)
+    assert model.rowCount() == PAGE_SIZE and model.is_counting()  # "256+ users, counting…"
+    assert model.index(FIRST_ROWS - 1, 0).data() == expected_username(FIRST_ROWS - 1)
+    changed: list[tuple[int, int]] = []
+    model.dataChanged.connect(lambda first, last: changed.append((first.row(), last.row())))
+    with qtbot.waitSignal(model.counting_finished, timeout=20_000):
+        pass
+    qtbot.waitUntil(lambda: model.index(PAGE_SIZE - 1, 0).data() is not None)
+    assert [model.index(r, 0).data() for r in range(PAGE_SIZE)] == [
+        expected_username(r) for r in range(PAGE_SIZE)
+    ]
+    assert all(first >= FIRST_ROWS for first, _last in changed)  # shown rows stay as painted
+    # Asked for before the rest arrived (nothing asked for from idle time here): a record
+    # or a jump past the first rows reads the whole page at once.
+    for asked in ("record", "jump"):
+        again = RecordTableModel(big, browse.USERS)
+        again._want = lambda _page: None  # type: ignore[method-assign]
+        again.finish_counting()
+        assert again.index(FIRST_ROWS + 10, 0).data() is None  # page 0 is still in part
+        if asked == "record":
+            record = again.record(FIRST_ROWS + 10)
+            assert record is not None
+            assert record.values["username"] == expected_username(FIRST_ROWS + 10)
+        else:
+            again.ensure_loaded(PAGE_SIZE - 2, PAGE_SIZE + 3)
+        assert again.index(FIRST_ROWS + 10, 0).data() == expected_username(FIRST_ROWS + 10)
+        assert again.index(PAGE_SIZE - 2, 0).data() == expected_username(PAGE_SIZE - 2)
 
 
 def test_a_large_table_shows_its_count_and_loads_only_what_is_seen(
