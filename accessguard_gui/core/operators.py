@@ -206,8 +206,11 @@ class OperatorAccess:
 
 
 def stored_sign_in_required(session: Session) -> bool:
-    """The setting as the file holds it (no row: off)."""
-    value = session.scalar(select(Setting.value).where(Setting.key == SIGN_IN_SETTING))
+    """The setting as the file holds it (no row: off). Asked of the table, not the mapped
+    class: the first ORM query of a process sets up every mapper (~10 ms), and this one
+    runs while a file opens, before the window can paint (issue 11)."""
+    table = Setting.__table__
+    value = session.scalar(select(table.c.value).where(table.c.key == SIGN_IN_SETTING))
     return value == "1"
 
 
