@@ -1,4 +1,5 @@
-"""The application icon: the SVG and PNG sizes from resources/, else the installed theme icon."""
+"""The application icon: the SVG from resources/ (its PNG renderings where Qt has no SVG icon
+engine), else the installed theme icon."""
 
 from __future__ import annotations
 
@@ -13,15 +14,20 @@ RESOURCES = Path(__file__).resolve().parents[2] / "resources"
 
 @cache
 def app_icon() -> QIcon:
-    """Every size we ship, so Qt picks a crisp one on HiDPI screens (SVG scales freely).
+    """The SVG, which Qt's SVG icon engine draws crisp at every size; without that engine
+    the PNG sizes (renderings of the same SVG: resources/render_icons.py); else the
+    installed theme icon.
 
-    Made once (the application and each window ask for it; reading the files took ~9 ms
-    of every start); QIcon is implicitly shared, so callers never change this copy."""
-    icon = QIcon()
+    Made once (the application and each window ask for it) and from one file: reading
+    the eight PNGs' headers took 7-18 ms of every start (issue 11). QIcon is implicitly
+    shared, so callers never change this copy."""
     icons = RESOURCES / "icons"
     svg = icons / "accessguard.svg"
     if svg.is_file():
-        icon.addFile(str(svg))
+        icon = QIcon(str(svg))
+        if not icon.isNull():
+            return icon
+    icon = QIcon()
     for png in sorted(icons.glob("hicolor/*/apps/accessguard.png")):
         icon.addFile(str(png))
     if icon.isNull():
