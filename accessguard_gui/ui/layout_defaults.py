@@ -8,7 +8,7 @@ positions always win.
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QFont, QFontMetrics
+from PySide6.QtGui import QFont, QFontMetricsF
 from PySide6.QtWidgets import QHeaderView, QListWidget, QTableView
 
 DETAILS_MIN = 320  # px: the details tabs' titles and a readable form
@@ -47,18 +47,19 @@ def fit_columns(view: QTableView) -> int:
 
 def _content(view: QTableView, column: int, rows: int) -> int:
     """What ``view.sizeHintForColumn`` says for the first ``rows`` rows, asking the
-    delegate about one cell only: the one whose text is widest in its font. Qt's own pass
-    asks it about every cell (~8 ``data()`` calls each: 5,600 calls and ~15 ms of a
-    window's opening, issue 11); a cell's hint is its text's width plus what the column
-    adds to every cell alike (margins, a check box), so the widest text has the widest
-    hint. (Equal to Qt's figure on every page of the demo and the 1M file; a delegate
-    whose size hint measured other words than the cell's text would need Qt's pass.)"""
+    delegate only about the cells whose text is widest in its font. Qt's own pass asks it
+    about every cell (~8 ``data()`` calls each, 5,600 for the users page); this asks for
+    two roles a cell (users page, 1M file: ~10 -> ~7 ms of a window's opening, issue 11).
+    A cell's hint is its text's width plus what the column adds to every cell alike
+    (margins, a check box), so the widest text has the widest hint. (Equal to Qt's figure
+    on every page of the demo and the 1M file; a delegate whose size hint measured other
+    words than the cell's text would need Qt's pass.)"""
     model = view.model()
     if not rows or model is None:
         return 0
     base = view.font()
-    fonts: dict[str, QFontMetrics] = {}
-    widths: list[tuple[int, int]] = []  # (text width, row)
+    fonts: dict[str, QFontMetricsF] = {}
+    widths: dict[tuple[float, str], int] = {}  # (text width, font): a row with it
     for row in range(rows):
         index = model.index(row, column)
         text = index.data(Qt.ItemDataRole.DisplayRole)
@@ -69,13 +70,13 @@ def _content(view: QTableView, column: int, rows: int) -> int:
         key = metrics_font.key()
         metrics = fonts.get(key)
         if metrics is None:
-            metrics = fonts[key] = QFontMetrics(metrics_font)
-        widths.append((metrics.horizontalAdvance(str(text)), row))
-    widest = max(widths, default=(0, 0))[0]
-    # Every text within a few pixels of the widest: the style lays text out in fractions
-    # of a pixel and rounds, so two texts of one integer width may differ by one.
-    candidates = [row for width, row in widths if width >= widest - 2] or [0]
-    hint = max(view.sizeHintForIndex(model.index(row, column)).width() for row in candidates)
+            metrics = fonts[key] = QFontMetricsF(metrics_font)
+        widths.setdefault((metrics.horizontalAdvance(str(text)), key), row)
+    widest = max((width for width, _key in widths), default=0.0)
+    # The style lays the text out in fractions of a pixel and rounds up: texts of one
+    # width give one hint, and a text a hair narrower than the widest cannot give more.
+    candidates = [row for (width, _key), row in widths.items() if width > widest - 0.05]
+    hint = max(view.sizeHintForIndex(model.index(row, column)).width() for row in candidates or [0])
     return hint + 1 if view.showGrid() else hint  # as sizeHintForColumn: the grid line
 
 
