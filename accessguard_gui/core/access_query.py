@@ -421,7 +421,7 @@ def _from_graph(
 def _named(
     path: FoundPath, names: dict[int, str], expiry: dict[int, datetime | None]
 ) -> tuple[tuple[str, ...], datetime | None]:
-    return tuple(names[n] for n in path.nodes), expiry[path.nodes[0]]
+    return tuple(map(names.__getitem__, path.nodes)), expiry[path.nodes[0]]
 
 
 def _stored_moment(text: str) -> datetime:

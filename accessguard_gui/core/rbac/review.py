@@ -289,10 +289,10 @@ def check_access(
         )
     # Live paths first, then shortest first (access_query returns them in that order).
     paths = tuple(
-        AccessPath(
-            roles=roles, expires_at=expires, expired=expires is not None and expires <= moment
-        )
-        for roles, expires in found.paths
+        [
+            AccessPath(roles, expires, expires is not None and expires <= moment)
+            for roles, expires in found.paths
+        ]
     )
     if not found.active:
         reason: DenyReason | None = DenyReason.INACTIVE_USER
