@@ -683,6 +683,39 @@ _LISTED_COUNTS = {
 }
 
 
+# A page of a resource's audience when it is small (SPARSE_AUDIENCE) and the holders
+# come as a list of ids (the cached role graph): the page's users, each with every
+# assignment of theirs (those reaching no holder are left out in Python), one statement
+# where a page and then its users' assignments took two. ``now`` is bound as stored text.
+_SPARSE_PAGE = """
+WITH page AS (
+    SELECT u.id, u.username, u.active, u.username_key FROM users u
+    WHERE u.id IN (
+        SELECT ur.user_id FROM json_each(:holder_ids) AS h
+        JOIN user_roles ur ON ur.role_id = h.value{live})
+      {conditions}
+    ORDER BY u.username_key
+    LIMIT :limit
+)
+SELECT page.id, page.username, page.active, page.username_key, ur.role_id, ur.expires_at
+FROM page LEFT JOIN user_roles ur ON ur.user_id = page.id
+ORDER BY page.username_key
+"""
+_SPARSE_PAGES = {
+    (only_granted, paged): _SPARSE_PAGE.format(
+        live=" AND (ur.expires_at IS NULL OR ur.expires_at > :now)" if only_granted else "",
+        conditions="".join(
+            (
+                " AND u.active IS 1" if only_granted else "",
+                " AND u.username_key > :after" if paged else "",
+            )
+        ),
+    )
+    for only_granted in (False, True)
+    for paged in (False, True)
+}
+
+
 @lru_cache(maxsize=16)
 def _resource_queries(
     one_action: bool, only_granted: bool, from_list: bool = False
@@ -821,9 +854,12 @@ def resource_access(
     action_key = None if action is None else str(action).strip().lower()
     cached = _cached_resource_graph(session, resource, action_key)
     started = time.perf_counter()
+    moments: tuple[str, ...] = ("now",)  # bound as SQLite stores a moment, by fetch
     if cached is not None:
         res_id, res_name = cached.res_id, cached.res_name
-        params: dict[str, Any] = {"resource_id": res_id, "now": moment}
+        # SQLite: the moment as stored text once, not once per statement.
+        params: dict[str, Any] = {"resource_id": res_id, "now": review_sql.stored_text(moment)}
+        moments = ()
         params["perm_id"] = cached.perm_id
         params["holder_ids"] = cached.holder_ids
     else:
@@ -841,18 +877,30 @@ def resource_access(
     params["cap"] = SPARSE_AUDIENCE
     if counts:  # with the count (capped) that picks the page plan
         ((granted, listed, members),) = review_sql.fetch(
-            session, queries.counts, params, moments=("now",)
+            session, queries.counts, params, moments=moments
         )
         granted_users, listed_users = int(granted or 0), int(listed or 0)
     else:
         ((members,),) = review_sql.fetch(session, queries.sparse, params)
-    page_query = queries.pages[(int(members or 0) < SPARSE_AUDIENCE, after is not None)]
-    page = review_sql.fetch(
-        session,
-        page_query,
-        dict(params, after=after, limit=user_limit + 1),
-        moments=("now",),
-    )
+    sparse = int(members or 0) < SPARSE_AUDIENCE
+    assigned: dict[int, dict[int, tuple[datetime | None, bool]]] | None = None
+    page_params = dict(params, after=after, limit=user_limit + 1)
+    if cached is not None and sparse:
+        # The page's users with every assignment of theirs, in one statement.
+        page: list[Any] = []
+        assigned = {}
+        for uid, username, active, key, role_id, expires in review_sql.run(
+            cached.dbapi, _SPARSE_PAGES[(only_granted, after is not None)], page_params
+        ):
+            if not page or page[-1][0] != uid:
+                page.append((uid, username, active, key))
+            if role_id is not None:
+                assigned.setdefault(uid, {})[role_id] = _assignment(
+                    review_sql.read_moment(expires), moment
+                )
+    else:
+        page_query = queries.pages[(sparse, after is not None)]
+        page = review_sql.fetch(session, page_query, page_params, moments=moments)
     truncated = len(page) > user_limit
     page = page[:user_limit]
     next_after = page[-1][3] if truncated else None
@@ -891,13 +939,14 @@ def resource_access(
         }
         review_sql.spent_on_sql(session, time.perf_counter() - started)
 
-    assigned: dict[int, dict[int, tuple[datetime | None, bool]]] = {}
-    for user_id, role_id, expires in review_sql.fetch(
-        session, queries.assignments, dict(params, user_ids=[row[0] for row in page])
-    ):
-        assigned.setdefault(user_id, {})[role_id] = _assignment(
-            review_sql.read_moment(expires), moment
-        )
+    if assigned is None:
+        assigned = {}
+        for user_id, role_id, expires in review_sql.fetch(
+            session, queries.assignments, dict(params, user_ids=[row[0] for row in page])
+        ):
+            assigned.setdefault(user_id, {})[role_id] = _assignment(
+                review_sql.read_moment(expires), moment
+            )
     entries = []
     searches: dict[Any, tuple[list[FoundPath], bool]] = {}
     ordered_perms = sorted(closure, key=lambda pid: actions.get(pid, ""))
@@ -950,6 +999,7 @@ class _CachedResource:
     by inheriting it) of all as JSON, and per permission its action, direct holders and
     every holder's distance to the nearest direct one."""
 
+    dbapi: Any  # the session's SQLite connection
     res_id: int
     res_name: str
     perm_id: int | None
@@ -973,7 +1023,7 @@ def _cached_resource_graph(
     )
     if found is None or (action is not None and len(found[1]) < 2):
         return None
-    _dbapi, rows, cached = found
+    dbapi, rows, cached = found
     actions: dict[int, str] = {}
     goals: dict[int, list[int]] = {}
     for _kind, pid, action_name, role in rows[1:]:
@@ -987,6 +1037,7 @@ def _cached_resource_graph(
     for reached in dist.values():
         every.update(dict.fromkeys(reached))
     return _CachedResource(
+        dbapi,
         rows[0][2],
         rows[0][3],
         rows[1][1] if action is not None else None,
