@@ -179,19 +179,36 @@ def _nodes(entry: Any) -> tuple[int, ...]:
 def _walk_tight(
     start: int,
     rank: int,
-    steps: Any,
+    parents: Mapping[int, Sequence[int]],
     dist: Mapping[int, int],
+    order: Any,
     found: list[FoundPath],
     k: int,
 ) -> bool:
-    """Depth-first over the tight steps from ``start``, collecting complete paths into
-    ``found``; True once more than ``k`` are found. Iterative (the roles of the path so
-    far and an iterator over each one's steps): a recursive call and a tuple per step
+    """Depth-first over the tight steps from ``start`` (the parents one edge nearer a
+    goal, taken in ``order``: None when every parent list is sorted by name already),
+    collecting complete paths into ``found``; True once more than ``k`` are found.
+
+    Iterative (the roles of the path so far and an iterator over each one's steps) with
+    the steps worked out inline: a recursive call, a tuple and a function call per step
     cost most of an explanation on deep hierarchies. Each step is one edge nearer a
     goal, so the path never grows past the start's distance."""
     path = [start]
-    stack = [iter(steps(start))]
-    while stack:
+    stack: list[Any] = []
+    role: int | None = start
+    get = dist.get
+    while True:
+        if role is not None:  # entering ``role``: its steps
+            nearer = dist[role] - 1
+            listed = parents.get(role, ())
+            if len(listed) == 1:  # one parent (half the roles of a diamond)
+                steps: Any = listed if get(listed[0]) == nearer else ()
+            else:
+                steps = [p for p in listed if get(p) == nearer]
+                if order is not None:
+                    steps.sort(key=order)
+            stack.append(iter(steps))
+            role = None
         for step in stack[-1]:
             if dist[step] == 0:  # a goal: every tight walk ends in one
                 found.append(FoundPath((*path, step), rank))
@@ -199,12 +216,13 @@ def _walk_tight(
                     return True
             else:
                 path.append(step)
-                stack.append(iter(steps(step)))
+                role = step
                 break
         else:
             stack.pop()
             path.pop()
-    return False
+            if not stack:
+                return False
 
 
 def _tight_paths(
@@ -236,27 +254,11 @@ def _tight_paths(
         if s in dist and dist[s] < max_nodes
     )
     found: list[FoundPath] = []
-    children: dict[int, list[int]] = {}
-
-    def steps(role: int) -> list[int]:
-        """The roles one step nearer a goal, in the order they are taken (by name)."""
-        got = children.get(role)
-        if got is None:
-            nearer = dist[role] - 1
-            listed = parents.get(role, ())
-            if len(listed) == 1 and dist.get(listed[0]) == nearer:
-                got = list(listed)  # one parent (half the roles of a diamond): no filter
-            else:
-                got = [p for p in listed if dist.get(p) == nearer]
-                if not by_name:
-                    got.sort(key=lambda p: names.get(p, ""))
-            children[role] = got
-        return got
-
+    order = None if by_name else (lambda p: names.get(p, ""))
     for rank, d, _name, start in ranked:
         if d == 0:
             found.append(FoundPath((start,), rank))
-        elif _walk_tight(start, rank, steps, dist, found, k):
+        elif _walk_tight(start, rank, parents, dist, order, found, k):
             break
         if len(found) > k:
             break
