@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import time
+import weakref
 from collections.abc import Container, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -98,6 +99,8 @@ def _connection_of(session: Session) -> tuple[sqlite3.Connection | None, dict[An
     raw = conn.connection.driver_connection if conn.dialect.name == "sqlite" else None
     dbapi = raw if isinstance(raw, sqlite3.Connection) else None
     info: dict[Any, Any] = conn.connection.info if dbapi is not None else {}
+    if dbapi is not None and _COSTS_KEY not in info:
+        info[_COSTS_KEY] = _COSTS.setdefault(conn.engine, {})
     session.info[_DBAPI_KEY] = (session.get_transaction(), dbapi, info)
     return dbapi, info
 
@@ -344,8 +347,11 @@ _WRITES_KEY = "accessguard_role_writes"  # [rows written to roles / role_inherit
 _UNDONE_KEY = "accessguard_undone"  # [savepoint rollbacks undoing role writes, any writes]
 _SAVEPOINTS_KEY = "accessguard_savepoints"  # savepoint name -> counters when it began
 _NO_TRIGGERS_KEY = "accessguard_no_triggers"
-_COST_KEY = "accessguard_graph_cost"  # seconds the last graph read took
-_SPENT_KEY = "accessguard_sql_spent"  # (state, seconds answered by SQL in it, last answer)
+_COSTS_KEY = "accessguard_costs"  # the engine's: {"graph": last read, "sql": last answer}
+_SPENT_KEY = "accessguard_sql_spent"  # (state, seconds answered by SQL in it)
+# What reading the graph and answering by SQL last cost, per engine (every connection of
+# a pool sees the same file): a connection need not learn it again.
+_COSTS: weakref.WeakKeyDictionary[Engine, dict[str, float]] = weakref.WeakKeyDictionary()
 
 _WROTE = "accessguard_role_written"
 _TRIGGER_PREFIX = "accessguard_graph_"
@@ -461,14 +467,16 @@ def _worth_reading(info: dict[Any, Any], state: Any) -> bool:
     """In a transaction holding role writes: read the graph once answering by SQL in this
     state has cost what the last read did, or would with one more answer (as long as the
     last one); SQL answers first when no answer by SQL has been timed yet."""
-    cost = info.get(_COST_KEY)
-    if cost is None:  # never read on this connection: nothing to weigh
+    costs = info.get(_COSTS_KEY) or {}
+    cost = costs.get("graph")
+    if cost is None:  # never read: nothing to weigh
         return True
-    spent = info.get(_SPENT_KEY)
-    if spent is None:  # what an answer by SQL costs is not known yet: one will tell
+    last = costs.get("sql")
+    if last is None:  # what an answer by SQL costs is not known yet: one will tell
         return False
-    seconds = spent[1] if spent[0] == state else 0.0
-    return bool(cost <= seconds + spent[2])
+    spent = info.get(_SPENT_KEY)
+    seconds = spent[1] if spent is not None and spent[0] == state else 0.0
+    return bool(cost <= seconds + last)
 
 
 def graph_usable(session: Session) -> bool:
@@ -516,7 +524,7 @@ def role_graph(session: Session, probe: int | None = None) -> RoleGraph | None:
     counters = _counters(dbapi, info)
     start = time.perf_counter()
     graph = read_role_graph(dbapi, key)
-    info[_COST_KEY] = time.perf_counter() - start
+    info.setdefault(_COSTS_KEY, {})["graph"] = time.perf_counter() - start
     if _counters(dbapi, info) == counters:  # reading wrote nothing (it never does; to be sure)
         info[slot] = graph
     return graph
@@ -531,7 +539,8 @@ def spent_on_sql(session: Session, seconds: float) -> None:
     state = _state(dbapi, info, _WRITES_KEY in info)
     spent = info.get(_SPENT_KEY)
     before = spent[1] if spent is not None and spent[0] == state else 0.0
-    info[_SPENT_KEY] = (state, before + seconds, seconds)
+    info[_SPENT_KEY] = (state, before + seconds)
+    info.setdefault(_COSTS_KEY, {})["sql"] = seconds
 
 
 def read_role_graph(dbapi: sqlite3.Connection, key: tuple[Any, ...]) -> RoleGraph:

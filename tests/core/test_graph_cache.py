@@ -423,10 +423,10 @@ def test_reading_the_graph_waits_until_sql_has_cost_as_much(small: Database) -> 
         connection_info = s.connection().connection.info
     with small.preview() as s:
         rbac.add_inheritance(s, "Lead", "Keyholder")
-        connection_info["accessguard_graph_cost"] = 3600.0  # a very slow read
+        connection_info["accessguard_costs"]["graph"] = 3600.0  # a very slow read
         assert answers(s) == ALLOWED
         assert answers(s) == ALLOWED
         assert "accessguard_txn_graph" not in connection_info  # SQL answered
-        connection_info["accessguard_graph_cost"] = 0.0
+        connection_info["accessguard_costs"]["graph"] = 0.0
         assert answers(s) == ALLOWED
         assert connection_info["accessguard_txn_graph"].parents == {1: [2]}
