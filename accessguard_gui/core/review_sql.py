@@ -127,9 +127,14 @@ def rows(dbapi: sqlite3.Connection, sql: str, params: dict[str, Any]) -> Iterato
     wrapped as SQLAlchemy's, as ``run`` does)."""
     try:
         cursor = dbapi.execute(sql, params)
+    except sqlite3.Error as exc:
+        raise DBAPIError.instance(sql, params, exc, sqlite3.Error) from exc
+    try:
         yield from cursor
     except sqlite3.Error as exc:
         raise DBAPIError.instance(sql, params, exc, sqlite3.Error) from exc
+    finally:
+        cursor.close()  # a caller that stops early leaves no statement running
 
 
 def _run(dbapi: sqlite3.Connection, sql: str, params: dict[str, Any]) -> list[Any]:

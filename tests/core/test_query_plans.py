@@ -227,3 +227,28 @@ def test_check_access_on_a_wide_hierarchy_reads_the_graph_by_index(
     lines = lines_of(plans[1:])
     assert any(line.startswith("SEARCH ri USING") and "(role_id=?)" in line for line in lines)
     assert any("ix_role_permissions_permission_role (permission_id=?" in line for line in lines)
+
+
+def test_effective_access_with_the_cached_graph_reads_by_index(
+    plan_db: Database, sample: tuple[str, str, str]
+) -> None:
+    """The user's and the resource's effective access from the cached role graph: the
+    user with their assignments, the page of permissions joined from the closure's ids,
+    the resource with its holders, the counts and the page of users with their
+    assignments — index lookups only, nothing recursive, nothing scanned."""
+    from accessguard_gui.core import explain
+
+    user, resource, action = sample
+    mine = statement_plans(plan_db, lambda s: explain.effective_permissions(s, user))
+    assert len(mine) == 2, [sql for sql, _ in mine]
+    theirs = statement_plans(plan_db, lambda s: explain.resource_access(s, resource, action))
+    assert len(theirs) == 3, [sql for sql, _ in theirs]
+    for plans in (mine, theirs):
+        assert full_scans(plans) == []
+        assert not any("role_inheritance" in sql or "RECURSIVE" in sql for sql, _ in plans)
+    mine_lines = lines_of(mine)
+    assert any("uq_users_username_key" in line for line in mine_lines)
+    assert any(line.startswith("SEARCH rp USING") and "(role_id=?)" in line for line in mine_lines)
+    theirs_lines = lines_of(theirs)
+    assert any("uq_resources_name_key" in line for line in theirs_lines)
+    assert any("ix_user_roles_role_user (role_id=?)" in line for line in theirs_lines)
