@@ -39,6 +39,7 @@ from PySide6.QtGui import (
     QFont,
     QFontMetrics,
     QFontMetricsF,
+    QImage,
     QPainter,
     QPaintEvent,
     QPalette,
@@ -91,23 +92,40 @@ _COLOUR_STATES = _ENABLED | _ACTIVE | _SELECTED
 #: Printable ASCII: the characters whose widths ``_advances`` keeps.
 _ASCII = [chr(c) for c in range(32, 127)]
 _ADVANCES: dict[str, dict[str, float]] = {}
+#: The metrics of the font used last, and its widths.
+_LAST_ADVANCES: list[tuple[QFontMetrics, dict[str, float]]] = []
 #: Check boxes drawn once by the style (and which style), for every delegate: a new
 #: table's first paint blits them at once. Key: checked, look, height, palette, ratio.
 _CHECKS: dict[tuple[bool, int, int, int, float], tuple[int, int, QPixmap]] = {}
 _CHECKS_STYLE: list[QStyle | None] = [None]
+#: What the style's row panel paints (RecordDelegate._panel_look): per palette, state
+#: and features.
+_PANEL_LOOKS: dict[tuple[int, int, int], QColor | bool] = {}
 
 
-def _advances(font: QFont) -> dict[str, float]:
+def _forget_other_style(style: QStyle) -> None:
+    """Drop what was drawn with or learnt of another style than ``style``."""
+    if style is not _CHECKS_STYLE[0]:
+        _CHECKS.clear()
+        _PANEL_LOOKS.clear()
+        _CHECKS_STYLE[0] = style
+
+
+def _advances(font: QFont, metrics: QFontMetrics) -> dict[str, float]:
     """The width of each printable ASCII character in ``font`` (kept per font: a new
-    view paints with the widths its font already has)."""
+    view paints with the widths its font already has). The font's metrics, compared
+    first, spare the font's key (a string built each time) for the font used last."""
+    if _LAST_ADVANCES and metrics == _LAST_ADVANCES[0][0]:
+        return _LAST_ADVANCES[0][1]
     key = font.key()
-    found = _ADVANCES.get(key)
-    if found is None:
-        metrics = QFontMetricsF(font)
-        found = {c: metrics.horizontalAdvance(c) for c in _ASCII}
+    found = _ADVANCES.get(key, {})
+    if not found:
+        exact = QFontMetricsF(font)
+        found = {c: exact.horizontalAdvance(c) for c in _ASCII}
         if len(_ADVANCES) > 16:
             _ADVANCES.clear()
         _ADVANCES[key] = found
+    _LAST_ADVANCES[:] = [(QFontMetrics(metrics), found)]
     return found
 
 
@@ -206,7 +224,7 @@ class RecordDelegate(QStyledItemDelegate):
             width,
             height,
             value,
-            index.column(),
+            self._right is not None and self._right(index.column()),
         )
 
     def _use_model(self, model: QAbstractItemModel | None) -> None:
@@ -226,7 +244,7 @@ class RecordDelegate(QStyledItemDelegate):
         width: int,
         height: int,
         value: str,
-        column: int,
+        right: bool,
     ) -> None:
         """One line of a plain cell, in the painter's pen and font (the view's: a plain
         cell has no FontRole), placed as Qt's item layout places it."""
@@ -234,7 +252,7 @@ class RecordDelegate(QStyledItemDelegate):
         x += margin
         if not self._fits(value, width):
             value = metrics.elidedText(value, elide, width)
-        if self._right is not None and self._right(column):
+        if right:
             x += width - metrics.horizontalAdvance(value)
         # Vertically centred on the baseline, as Qt's AlignVCenter places one line.
         painter.drawText(x, y + (height + self._baseline) // 2, value)
@@ -334,28 +352,50 @@ class RecordDelegate(QStyledItemDelegate):
         pen = self._pens.get(look)
         if pen is None:
             pen = self._pen(palette, base, look)
+        # What the style's row panel of a plain cell paints (Fusion: nothing, or for an
+        # alternate row one colour): nothing is not asked for cell by cell, and one
+        # opaque colour fills a row in one go where the grid (opaque) covers the gaps.
+        hint = style.styleHint(_GRID_COLOUR, option, view) & 0xFFFFFFFF if grid else 0
+        one_fill = not grid or hint >> 24 == 0xFF
+        looks = (
+            self._panel_look(style, option, view, features),
+            self._panel_look(style, option, view, alternate_features) if alternate else False,
+        )
+        aligned = {c: self._right is not None and self._right(c) for c, _x, _w in shown}
+        span_x = shown[0][1] if shown else 0
+        span = shown[-1][1] + shown[-1][2] - span_x if shown else 0
         painter = QPainter(viewport)
         pen_set = False
         text = self._text
+        lines: list[int] = []  # each row's bottom (its grid line)
         for r in range(top, bottom + 1):
             y = view.rowViewportPosition(r)
             height = view.rowHeight(r) - grid_size
+            lines.append(y + height)
+            panel = looks[0]
             if alternate:
                 option.features = alternate_features if r & 1 else features
+                panel = looks[r & 1]
             odd = special.get(r)
+            skip_panel = panel is True
+            if one_fill and odd is None and isinstance(panel, QColor):
+                painter.fillRect(span_x, y, span, height, panel)
+                skip_panel = True
             for c, x, width in shown:
-                rect = QRect(x, y, width, height)
-                option.rect = rect
                 value = plain(r, c)
-                if (
+                standard = (
                     value is None
                     or (odd is not None and c in odd)
                     or (type(value) is str and "\n" in value)
-                ):
+                )
+                if standard or not skip_panel or type(value) is bool:
+                    option.rect = QRect(x, y, width, height)
+                if standard:
                     self._standard_cell(view, painter, option, model.index(r, c), hover)
                     pen_set = False
                     continue
-                style.drawPrimitive(_ROW_PANEL, option, painter, view)
+                if not skip_panel:
+                    style.drawPrimitive(_ROW_PANEL, option, painter, view)
                 if type(value) is bool:
                     dx, dy, pixmap = self._check_box(value, option, base, style, view)
                     painter.drawPixmap(x + dx, y + dy, pixmap)
@@ -363,16 +403,26 @@ class RecordDelegate(QStyledItemDelegate):
                     if not pen_set:
                         painter.setPen(pen)
                         pen_set = True
-                    text(painter, metrics, elide, margin, x, y, width, height, value, c)
+                    text(painter, metrics, elide, margin, x, y, width, height, value, aligned[c])
         if grid:
-            hint = style.styleHint(_GRID_COLOUR, option, view)
-            painter.setPen(QPen(QColor.fromRgba(hint & 0xFFFFFFFF), 1, view.gridStyle()))
-            for r in range(top, bottom + 1):
-                line = view.rowViewportPosition(r) + view.rowHeight(r) - grid_size
-                painter.drawLine(QLineF(left_px, line, right_px, line).translated(0.5, 0.5))
+            colour = QColor.fromRgba(hint)
+            dashes = view.gridStyle()
+            painter.setPen(QPen(colour, 1, dashes))
+            # A solid line one pixel wide is the pixels a one-pixel rectangle fills: a
+            # fill costs a sixth of a line (at a device pixel ratio of 1; else lines).
+            fill = dashes == Qt.PenStyle.SolidLine and viewport.devicePixelRatioF() == 1.0
+            across, down = right_px - left_px + 1, bottom_px - top_px + 1
+            for line in lines:
+                if fill:
+                    painter.fillRect(left_px, line, across, 1, colour)
+                else:
+                    painter.drawLine(QLineF(left_px, line, right_px, line).translated(0.5, 0.5))
             for _c, x, width in shown:
                 line = x + width
-                painter.drawLine(QLineF(line, top_px, line, bottom_px).translated(0.5, 0.5))
+                if fill:
+                    painter.fillRect(line, top_px, 1, down, colour)
+                else:
+                    painter.drawLine(QLineF(line, top_px, line, bottom_px).translated(0.5, 0.5))
             if style.styleHint(_GRID_ALWAYS, option, view):
                 if columns.isHidden():
                     first = view.rowViewportPosition(top)
@@ -386,6 +436,42 @@ class RecordDelegate(QStyledItemDelegate):
                             painter.drawLine(first, top_px, first, bottom_px)
         painter.end()
         return True
+
+    @staticmethod
+    def _panel_look(
+        style: QStyle,
+        option: QStyleOptionViewItem,
+        view: QTableView,
+        features: QStyleOptionViewItem.ViewItemFeature,
+    ) -> QColor | bool:
+        """What the style's row panel of a plain cell with these features paints: True
+        for nothing, the colour if it fills the cell with one opaque colour, else False.
+        Drawn once into a transparent image to see (per style, palette and state)."""
+        _forget_other_style(style)
+        key = (option.palette.cacheKey(), option.state._value_, features._value_)
+        found = _PANEL_LOOKS.get(key)
+        if found is None:
+            probe = QStyleOptionViewItem(option)
+            probe.rect = QRect(0, 0, 64, max(1, option.fontMetrics.height()) + 8)
+            probe.features = features
+            image = QImage(probe.rect.size(), QImage.Format.Format_ARGB32_Premultiplied)
+            image.fill(0)
+            painter = QPainter(image)
+            style.drawPrimitive(_ROW_PANEL, probe, painter, view)
+            painter.end()
+            pixels = bytes(image.constBits())
+            if not any(pixels):
+                found = True
+            elif (
+                pixels == pixels[:4] * (len(pixels) // 4) and image.pixelColor(0, 0).alpha() == 255
+            ):
+                found = image.pixelColor(0, 0)
+            else:
+                found = False
+            if len(_PANEL_LOOKS) > 64:
+                _PANEL_LOOKS.clear()
+            _PANEL_LOOKS[key] = found
+        return found
 
     def _standard_cell(
         self,
@@ -429,7 +515,7 @@ class RecordDelegate(QStyledItemDelegate):
     def _font_changed(self, option: QStyleOptionViewItem, metrics: QFontMetrics) -> None:
         self._metrics = QFontMetrics(metrics)
         self._baseline = metrics.ascent() - metrics.descent()
-        self._advances = _advances(option.font)
+        self._advances = _advances(option.font, metrics)
 
     def _fits(self, text: str, width: int) -> bool:
         """Does ``text`` surely fit ``width`` pixels (then eliding it changes nothing)?
@@ -460,9 +546,7 @@ class RecordDelegate(QStyledItemDelegate):
         """The style's check box of a cell, drawn once per look and kept as a pixmap
         (Fusion draws it with gradients: most of a row's paint time otherwise), with
         where it goes in the cell (the place Qt's item layout gives it)."""
-        if style is not _CHECKS_STYLE[0]:  # forget the pixmaps of another style
-            _CHECKS.clear()
-            _CHECKS_STYLE[0] = style
+        _forget_other_style(style)
         rect = option.rect
         look = state & _LOOK_STATES
         ratio = widget.devicePixelRatioF() if widget is not None else 1.0

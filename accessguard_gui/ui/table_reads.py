@@ -77,12 +77,14 @@ def _first_rows(
     session: Any, spec: TableSpec, q: BrowseQuery
 ) -> tuple[list[tuple[Any, ...]], bool]:
     """The first FIRST_ROWS rows, and whether page 0 holds more than them (it is then
-    full: its PAGE_SIZE-th key is there, one pass over 256 keys of the sort index). A
-    table of more rows than FIRST_ROWS but fewer than a page is read whole at once."""
+    full: it has a PAGE_SIZE-th row). A table of more rows than FIRST_ROWS but fewer
+    than a page is read whole at once."""
     scan = browse.Plan.SCAN
     rows = browse.fetch_page(session, spec, q, limit=FIRST_ROWS, plan=scan)
     if len(rows) == FIRST_ROWS:
-        if browse.page_anchors(session, spec, q, pages=1, plan=scan):
+        # Row PAGE_SIZE - 1: the skipped rows are index entries only (SQLite defers
+        # reading a row of the table until a column of it is needed).
+        if browse.fetch_page(session, spec, q, offset=PAGE_SIZE - 1, limit=1, plan=scan):
             return [tuple(r) for r in rows], True
         rows = browse.fetch_page(session, spec, q, plan=scan)
     return [tuple(r) for r in rows], False
