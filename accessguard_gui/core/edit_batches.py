@@ -70,6 +70,7 @@ _KINDS: dict[str, _Kind] = {
     "role": _Kind(Role, "name", {"description": validation.description}),
     "resource": _Kind(Resource, "name", {"description": validation.description}),
 }
+_KIND_FIELDS = {name: frozenset(kind.fields) for name, kind in _KINDS.items()}
 #: What a ``Create`` of a user may carry (core/changes.py ``_CREATE`` reads these).
 _USER_CREATE_FIELDS = frozenset({"username", "display_name", "email", "active"})
 
@@ -88,12 +89,12 @@ def _run_kind(edit: Edit) -> tuple[str, str] | None:
     """Which fast run ``edit`` may join: (operation, record type), or None."""
     Create, Delete, Update, Entity = _edit_types()  # noqa: N806 - the classes themselves
     if isinstance(edit, Update):
-        kind = _KINDS.get(str(edit.entity))
-        if kind is None or not edit.values or not set(edit.values) <= set(kind.fields):
+        fields = _KIND_FIELDS.get(str(edit.entity))
+        if fields is None or not edit.values or not edit.values.keys() <= fields:
             return None
         return ("update", str(edit.entity))
     if isinstance(edit, Create) and edit.entity is Entity.USER:
-        return ("create", "user") if set(edit.values) <= _USER_CREATE_FIELDS else None
+        return ("create", "user") if edit.values.keys() <= _USER_CREATE_FIELDS else None
     if isinstance(edit, Delete) and edit.entity is Entity.USER:
         return ("delete", "user")
     return None
@@ -379,8 +380,8 @@ def _deletes(session: Session, run: list[Any]) -> tuple[int, list[dict[str, Any]
     now = utcnow()
     for row in gone:
         for member in held.get(row.id, ()):
-            values = {c.name: member._mapping[c.name] for c in members.c}
-            key = f"{row.username} \u2192 {member.role_name}"
+            values = member._asdict()
+            key = f"{row.username} \u2192 {values.pop('role_name')}"
             entries.append(
                 audit.entry_row(
                     session, "delete", assignment, key, audit.shown_values(values), None, now
