@@ -6,14 +6,17 @@ On a copy of the generated 100k / 1M-user file (bench/data/, never changed), pus
 ``db.action``, the RBAC rules, audit entries, one commit. Target
 (shared/guide/performance.md): saving 1,000 pending edits < 200 ms.
 
-For scale, the same row changes without rules or audit entries, in sqlite3 on the same
-copy with the app's pragmas (WAL, synchronous=FULL, foreign keys, 64 MB cache, mmap), two
-ways: ``executemany`` of one statement per row, and set-based — one UPDATE … FROM
-(VALUES …), one multi-row INSERT, one DELETE … IN per table. The users table carries an
-FTS5 search index kept by triggers, and FTS5 writes to the file at every statement: the
-set-based form is what a competent hand-written apply of this schema does, and the
-fairer floor (the executemany column is kept: it is what the app did before).
-Deletes remove the users' assignments first, as the app does.
+For scale, the same row changes (new version and update time, name key and look-alike
+skeleton of a new user, assignments removed with a user) without rules or audit
+entries, in sqlite3 on copies of the same file in the same state, with the app's pragmas
+(WAL, synchronous=FULL, foreign keys, 64 MB cache, mmap, and no WAL checkpoint inside
+the commit — the app runs it afterwards on a thread, core/checkpoints.py; ``--profile``
+prints how long it took). Two ways: ``executemany`` of one statement per row, and
+set-based — one UPDATE … FROM (VALUES …), one multi-row INSERT, one DELETE … IN per
+table. The users table carries an FTS5 search index kept by triggers, and FTS5 writes to
+the file at every statement: the set-based form is what a competent hand-written apply
+of this schema does, and the fairer floor (the executemany column is what the app did
+before).
 
     .venv/bin/python bench/bench_save.py                  # 100k, N = 1000
     .venv/bin/python bench/bench_save.py --sizes 100000 1000000 --edits 1000
@@ -57,17 +60,14 @@ def _users(db: Database, count: int, offset: int) -> list[tuple[int, int, str]]:
     return [(r[0], r[1], r[2]) for r in rows]
 
 
-def _users_at(path: Path, count: int, offset: int) -> list[tuple[int, int, str]]:
-    """Like ``_users`` through sqlite3 (the app's Database is closed by then)."""
-    conn = sqlite3.connect(path)
-    try:
-        rows = conn.execute(
-            "SELECT id, version, username FROM users ORDER BY id LIMIT ? OFFSET ?",
-            (count, offset),
-        ).fetchall()
-    finally:
-        conn.close()
-    return [(int(r[0]), int(r[1]), str(r[2])) for r in rows]
+def _fresh_copy(source: Path, folder: Path, number: int) -> Path:
+    path = folder / f"copy{number}.db"
+    shutil.copyfile(source, path)
+    # On disk before the clock runs, as a user's file is: else the first commit's fsync
+    # (or checkpoint) also writes back the whole fresh copy.
+    with path.open("rb+") as copy:
+        os.fsync(copy.fileno())
+    return path
 
 
 class _Statements:
@@ -136,6 +136,8 @@ def _bare(path: Path, work: Callable[[sqlite3.Connection], object]) -> float:
         for pragma in (
             "foreign_keys=ON",
             "synchronous=FULL",
+            # As the app (core/checkpoints.py): no WAL checkpoint inside the commit.
+            "wal_autocheckpoint=0",
             "cache_size=-65536",
             "mmap_size=268435456",
             "temp_store=MEMORY",
@@ -238,15 +240,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     for users in args.sizes:
         source = database_for(users)
         with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "copy.db"
-            shutil.copyfile(source, path)
-            # On disk before the clock runs, as a user's file is: else the first commit's
-            # fsync (the WAL checkpoint) also writes back the whole fresh copy.
-            with path.open("rb+") as copy:
-                os.fsync(copy.fileno())
+            # Three copies in the same state, each met by a fresh connection: the app,
+            # the set-based bare apply, the executemany one (ran one after the other on
+            # one copy, the later ones found the pages the earlier ones had read).
+            path, bare_set, bare_many = (_fresh_copy(source, Path(tmp), k) for k in range(3))
             db = Database(path, create=False, operator="bench")
             try:
                 targets = _users(db, n, 0)
+                doomed = _users(db, n, 2 * n)
                 updates: list[Edit] = [
                     Update(Entity.USER, i, v, {"display_name": f"Renamed {u}"}, u)
                     for i, v, u in targets
@@ -255,28 +256,27 @@ def main(argv: Sequence[str] | None = None) -> int:
                     Create(Entity.USER, {"username": f"bench.new{k}", "active": True})
                     for k in range(n)
                 ]
-                deletes: list[Edit] = [
-                    Delete(Entity.USER, i, v, u) for i, v, u in _users(db, n, 2 * n)
-                ]
+                deletes: list[Edit] = [Delete(Entity.USER, i, v, u) for i, v, u in doomed]
                 profile = _Statements(db) if args.profile else None
                 t_upd = _timed_save(db, updates, profile)
                 t_new = _timed_save(db, creates, profile)
                 t_del = _timed_save(db, deletes, profile)
             finally:
                 db.close()
-            again = [(f"Again {u}", i) for i, _v, u in targets]
+            renamed = [(f"Renamed {u}", i) for i, _v, u in targets]
+            gone = [i for i, _v, _u in doomed]
             bare = {
                 "updates": (
-                    _bare_updates(path, again, False),
-                    _bare_updates(path, [(f"Set {u}", i) for i, _v, u in targets], True),
+                    _bare_updates(bare_many, renamed, False),
+                    _bare_updates(bare_set, renamed, True),
                 ),
                 "creates": (
-                    _bare_inserts(path, "bare.many", n, False),
-                    _bare_inserts(path, "bare.set", n, True),
+                    _bare_inserts(bare_many, "bench.new", n, False),
+                    _bare_inserts(bare_set, "bench.new", n, True),
                 ),
                 "deletes": (
-                    _bare_deletes(path, [i for i, _v, _u in _users_at(path, n, 4 * n)], False),
-                    _bare_deletes(path, [i for i, _v, _u in _users_at(path, n, 6 * n)], True),
+                    _bare_deletes(bare_many, gone, False),
+                    _bare_deletes(bare_set, gone, True),
                 ),
             }
         app = {"updates": t_upd, "creates": t_new, "deletes": t_del}
