@@ -67,7 +67,7 @@ from ..core import browse, type_ahead, validation
 from ..core.browse import FIRST_CELL, ID, BrowseQuery, Key, Kind, Record, TableSpec
 from ..core.changes import Create, Entity, Update
 from ..core.database import Database
-from ..core.errors import AccessGuardError, ValidationError
+from ..core.errors import AccessGuardError, QueryStoppedError, ValidationError
 from .background import BackgroundReads, Job
 from .pending import PendingStore
 from .table_overlay import (  # the item roles, as plain ints (data() is hot)
@@ -178,7 +178,7 @@ class RecordTableModel(PageCache, PendingOverlay, QAbstractTableModel):
         self._query = spec.default_query()  # what the user asked for last
         self._shown = self._query  # what the cached pages and the count belong to
         self._reads = BackgroundReads(db, self)
-        self._reset_job: Job[Snapshot] | None = None
+        self._reset_job: Job[Snapshot | None] | None = None
         self._count_job: Job[int] | None = None
         self._prefix_job: Job[int | None] | None = None
         self._anchor_job: Job[None] | None = None
@@ -703,16 +703,19 @@ class RecordTableModel(PageCache, PendingOverlay, QAbstractTableModel):
         self._cancel_reads()
         inline = not emit_reset
         budget = self.inline_budget if self._total >= self.background_rows else SMALL_TABLE_BUDGET_S
-        if first:  # tried here (bounded: a large table's page within the inline budget)
-            inline, budget = False, SMALL_TABLE_BUDGET_S
         q, spec, plan, count, total = (self._query, self.spec, self._plan, self._count, self._total)
         large, quick = self.background_rows, self.inline_budget
 
-        def work(session: Any, job: Job[Snapshot]) -> Snapshot:
-            if first:
-                return read_first(
-                    session, spec, q, large=large, budget=quick if job.inline else None
-                )
+        def work(session: Any, job: Job[Snapshot | None]) -> Snapshot | None:
+            if first:  # here: a small table at once, a large one within the inline budget
+                try:
+                    return read_first(
+                        session, spec, q, large=large, budget=quick if job.inline else None
+                    )
+                except QueryStoppedError:
+                    if not job.inline:
+                        raise
+                    return None  # past the budget: read again off the GUI thread
             return read_snapshot(
                 session,
                 spec,
@@ -726,8 +729,12 @@ class RecordTableModel(PageCache, PendingOverlay, QAbstractTableModel):
 
         submitting = [True]  # a result while submit() runs is read inline: no reset signal
 
-        def done(snapshot: Snapshot) -> None:
+        def done(snapshot: Snapshot | None) -> None:
             self._reset_job = None
+            if snapshot is None:  # the model starts empty and "searching"
+                self._reset_job = self._reads.submit(work, done, failed=self._read_failed)
+                self._busy_changed()
+                return
             self._install_snapshot(snapshot, emit_reset=emit_reset or not submitting[0])
 
         job = self._reads.submit(work, done, failed=self._read_failed, inline=inline, budget=budget)
