@@ -389,6 +389,7 @@ def memory_worker(who: str, path: Path) -> None:
         db = Database(path, read_only=True)
         model = RecordTableModel(db, browse.USERS)
         view.setModel(model)
+        model.finish_counting()  # a large table is counted after its first page
         model.finish_anchors()
         total = model.rowCount()
         for row in range(0, total, PAGE_SIZE):
