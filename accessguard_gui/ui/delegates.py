@@ -12,6 +12,11 @@ once. Every other cell is painted the standard way. Both draw alike: the style's
 selection panel and check box, the palette's text colour for the cell's state, the
 style's text margin and the view's elide mode.
 
+A whole table (``paint_view``, from RecordTableView.paintEvent) is painted in one Python
+call: Qt's own pass calls into Python four times per cell before a cell is drawn. It
+draws what that pass draws — row panels, cells, grid — pixel for pixel (a test compares
+the two), and hands every cell that is not plain to Qt's steps for a cell.
+
 Signals:
     invalid: a typed value was refused (argument: the message for the user).
 """
@@ -279,6 +284,7 @@ class RecordDelegate(QStyledItemDelegate):
         if (
             plain is None
             or view.isRightToLeft()
+            or view.wordWrap()
             or rows.sectionsHidden()
             or rows.sectionsMoved()
             or columns.sectionsMoved()
