@@ -32,7 +32,6 @@ from __future__ import annotations
 import getpass
 import glob
 import os
-import secrets
 import sqlite3
 import stat
 import threading
@@ -42,7 +41,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self
 
-import platformdirs
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
@@ -120,6 +118,8 @@ PG_WRITE_LOCK = 0x41475752
 
 def default_database_path() -> Path:
     """``accessguard.db`` in the per-user data directory (created if needed)."""
+    import platformdirs  # only a start without a file asks (cold start, issue 11)
+
     return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False, ensure_exists=True)) / (
         DEFAULT_FILENAME
     )
@@ -824,6 +824,8 @@ class Database:
         backup = unused_name(
             real.with_name(f"{real.stem}.backup-{stamp}-{revision}{real.suffix or '.db'}")
         )
+        import secrets  # only an upgrade needs it (cold start, issue 11)
+
         work = real.with_name(f"{real.name}.{os.getpid()}-{secrets.token_hex(4)}.upgrading")
         self._remove_stale_upgrades(real)
         mode = stat.S_IMODE(real.stat().st_mode)

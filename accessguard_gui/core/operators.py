@@ -24,7 +24,6 @@ the server enforces the same rights (P1's triggers).
 
 from __future__ import annotations
 
-import secrets
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -585,6 +584,8 @@ def recent_failures(session: Session, record: str, now: datetime) -> tuple[int, 
 def _decoy_hash() -> str:
     """A hash checked when the name is unknown, so that an unknown name costs as long as
     a wrong password (no user enumeration by timing)."""
+    import secrets  # only a sign-in needs it (cold start, issue 11)
+
     return passwords.hash_password(secrets.token_urlsafe(24))
 
 

@@ -85,7 +85,9 @@ def test_no_target_means_accessguard_db_in_the_user_data_folder(
             data_dir.mkdir(parents=True, exist_ok=True)
         return str(data_dir)
 
-    monkeypatch.setattr(database.platformdirs, "user_data_dir", fake_user_data_dir)
+    import platformdirs  # database imports it when a start has no file (issue 11)
+
+    monkeypatch.setattr(platformdirs, "user_data_dir", fake_user_data_dir)
     with Database() as db:
         assert db.path == data_dir / "accessguard.db" and db.created
     assert seen["appname"] == "AccessGuard"
