@@ -352,6 +352,7 @@ _WRITES_KEY = "accessguard_role_writes"  # [rows written to roles / role_inherit
 _UNDONE_KEY = "accessguard_undone"  # [savepoint rollbacks undoing role writes, any writes]
 _SAVEPOINTS_KEY = "accessguard_savepoints"  # savepoint name -> counters when it began
 _NO_TRIGGERS_KEY = "accessguard_no_triggers"
+_PRUNED_KEY = "accessguard_log_pruned"  # the count when the log was last emptied
 _COSTS_KEY = "accessguard_costs"  # the engine's: {"graph": last read, "sql": last answer}
 _SPENT_KEY = "accessguard_sql_spent"  # (state, seconds answered by SQL in it)
 # What reading the graph and answering by SQL last cost, per engine (every connection of
@@ -360,14 +361,58 @@ _COSTS: weakref.WeakKeyDictionary[Engine, dict[str, float]] = weakref.WeakKeyDic
 
 _WROTE = "accessguard_role_written"
 _TRIGGER_PREFIX = "accessguard_graph_"
+# Every role and inheritance row this connection writes is also logged, in order, in a
+# TEMP table: it is part of the transaction (a rollback, a savepoint rolled back or a
+# failed statement takes its rows with it), so the rows after the counter's value at
+# BEGIN are exactly the transaction's own surviving role writes, and its graph is the
+# committed graph with them replayed (``_replayed``) instead of a whole read.
+_LOG = "accessguard_graph_log"
+_LOG_TABLE = (
+    f"CREATE TEMP TABLE IF NOT EXISTS {_LOG} "
+    "(seq INTEGER PRIMARY KEY, op INTEGER NOT NULL, a INTEGER, b INTEGER, name TEXT)"
+)
+_ROLE_SET, _ROLE_DROP, _EDGE_ADD, _EDGE_DROP, _ROLE_RENAME = 1, 2, 3, 4, 5
+
+
+def _logged(op: int, a: str, b: str = "NULL", name: str = "NULL") -> str:
+    """The statement a trigger runs: the function's count is the log row's ``seq``
+    (SQLite takes no schema name there; a TEMP trigger finds the TEMP table first)."""
+    return f"INSERT INTO {_LOG} VALUES ({_WROTE}(), {op}, {a}, {b}, {name});"
+
+
 _TRIGGERS = tuple(
     f"CREATE TEMP TRIGGER IF NOT EXISTS {_TRIGGER_PREFIX}{table}_{event_name} "
-    f"AFTER {event_sql} ON main.{table} BEGIN SELECT {_WROTE}(); END"
-    for table, events in (
-        ("roles", (("insert", "INSERT"), ("update", "UPDATE OF id, name"), ("delete", "DELETE"))),
-        ("role_inheritance", (("insert", "INSERT"), ("update", "UPDATE"), ("delete", "DELETE"))),
+    f"AFTER {event_sql} ON main.{table} BEGIN {body} END"
+    for table, event_name, event_sql, body in (
+        ("roles", "insert", "INSERT", _logged(_ROLE_SET, "NEW.id", name="NEW.name")),
+        (
+            "roles",
+            "update",
+            "UPDATE OF id, name",
+            _logged(_ROLE_RENAME, "OLD.id", "NEW.id", "NEW.name"),
+        ),
+        ("roles", "delete", "DELETE", _logged(_ROLE_DROP, "OLD.id")),
+        (
+            "role_inheritance",
+            "insert",
+            "INSERT",
+            _logged(_EDGE_ADD, "NEW.role_id", "NEW.inherits_from_id"),
+        ),
+        (
+            "role_inheritance",
+            "update",
+            "UPDATE",
+            _logged(_EDGE_DROP, "OLD.role_id", "OLD.inherits_from_id")
+            + " "
+            + _logged(_EDGE_ADD, "NEW.role_id", "NEW.inherits_from_id"),
+        ),
+        (
+            "role_inheritance",
+            "delete",
+            "DELETE",
+            _logged(_EDGE_DROP, "OLD.role_id", "OLD.inherits_from_id"),
+        ),
     )
-    for event_name, event_sql in events
 )
 # The key the questions' statements carry (one integer, so each statement needs one column
 # for it): data_version * 16 + how many of the triggers exist.
@@ -524,8 +569,13 @@ def role_graph(session: Session, probe: int | None = None) -> RoleGraph | None:
     graph: RoleGraph | None = info.get(slot)
     if graph is not None and graph.key == key:
         return graph
-    if state[2] is not None and not _worth_reading(info, state):
-        return None
+    if state[2] is not None:
+        graph = _replayed(dbapi, info, version, state)
+        if graph is not None:
+            info[slot] = graph
+            return graph
+        if not _worth_reading(info, state):
+            return None
     counters = _counters(dbapi, info)
     start = time.perf_counter()
     graph = read_role_graph(dbapi, key)
@@ -533,6 +583,84 @@ def role_graph(session: Session, probe: int | None = None) -> RoleGraph | None:
     if _counters(dbapi, info) == counters:  # reading wrote nothing (it never does; to be sure)
         info[slot] = graph
     return graph
+
+
+def _replayed(
+    dbapi: sqlite3.Connection, info: dict[Any, Any], version: int, state: Any
+) -> RoleGraph | None:
+    """The graph of a transaction holding role writes, as the committed graph it began
+    from (cached under the state it began in) with its own logged writes replayed; None
+    when that graph is not cached, the writes are not tracked, or a write cannot be
+    replayed (a role's id changed)."""
+    tracked, _mine, token = state
+    begun = info.get(_BEGUN_KEY)
+    base: RoleGraph | None = info.get(_GRAPH_KEY)
+    if not tracked or begun is None or begun[0] is not token or base is None:
+        return None
+    at_begin = begun[1]
+    if at_begin[0] is None or base.key != (version, True, at_begin[:2], None):
+        return None
+    ops = _run(
+        dbapi,
+        f"SELECT op, a, b, name FROM temp.{_LOG} WHERE seq > :mark ORDER BY seq",
+        {"mark": at_begin[0]},
+    )
+    names = dict(base.names)
+    parents = dict(base.parents)
+    children = dict(base.children)
+    own: set[tuple[int, int]] = set()  # (0: parents / 1: children, role) copied already
+
+    def edges(side: int, role: int) -> list[int]:
+        table = children if side else parents
+        if (side, role) not in own:
+            table[role] = list(table.get(role, ()))
+            own.add((side, role))
+        return table[role]
+
+    resort: set[int] = set()
+    for op, a, b, name in ops:
+        if op == _ROLE_SET:
+            names[a] = name
+        elif op == _ROLE_RENAME:
+            if a != b:
+                return None
+            names[a] = name
+            resort.update(children.get(a, ()))  # lists holding it are sorted by name
+        elif op == _ROLE_DROP:
+            names.pop(a, None)
+            for parent in list(parents.get(a, ())):
+                _drop(edges(1, parent), a)
+            for child in list(children.get(a, ())):
+                _drop(edges(0, child), a)
+            parents.pop(a, None)
+            children.pop(a, None)
+            own.discard((0, a))
+            own.discard((1, a))
+        elif op == _EDGE_ADD:
+            listed = edges(0, a)
+            if b not in listed:
+                listed.append(b)
+                resort.add(a)
+            listed = edges(1, b)
+            if a not in listed:
+                listed.append(a)
+        elif op == _EDGE_DROP:
+            _drop(edges(0, a), b)
+            _drop(edges(1, b), a)
+        else:
+            return None
+    for role in resort:
+        if role in parents:
+            listed = edges(0, role)  # a copy: the committed graph's lists stay as they are
+            if any(p not in names for p in listed):
+                return None
+            listed.sort(key=names.__getitem__)
+    return RoleGraph((version, *state), names, parents, children)
+
+
+def _drop(listed: list[int], role: int) -> None:
+    if role in listed:
+        listed.remove(role)
 
 
 def spent_on_sql(session: Session, seconds: float) -> None:
@@ -570,12 +698,19 @@ def _install(dbapi: Any, record: Any, _proxy: Any) -> None:
     schema exists (a new file, before its migrations) it tries again at the next
     checkout; where they cannot be made, every write counts (``total_changes``)."""
     info = record.info
-    if (
-        not isinstance(dbapi, sqlite3.Connection)
-        or _WRITES_KEY in info
-        or _NO_TRIGGERS_KEY in info
-        or dbapi.in_transaction  # TEMP objects made now would go with its rollback
-    ):
+    if not isinstance(dbapi, sqlite3.Connection) or dbapi.in_transaction:
+        return  # (TEMP objects made in a transaction would go with its rollback)
+    writes = info.get(_WRITES_KEY)
+    if writes is not None and info.get(_PRUNED_KEY) != writes[0]:
+        # Role writes since the last checkout: their log rows are committed or gone,
+        # no transaction needs them any more.
+        try:
+            dbapi.execute(f"DELETE FROM temp.{_LOG}")
+        except sqlite3.Error:
+            pass  # the next checkout tries again; the rows are never read wrongly
+        else:
+            info[_PRUNED_KEY] = writes[0]
+    if writes is not None or _NO_TRIGGERS_KEY in info:
         return
     try:
         (tables,) = dbapi.execute(
@@ -584,18 +719,20 @@ def _install(dbapi: Any, record: Any, _proxy: Any) -> None:
         ).fetchone()
         if tables != 2:
             return
-        writes = [0]
+        counter = [0]
 
-        def wrote() -> None:
-            writes[0] += 1
+        def wrote() -> int:
+            counter[0] += 1
+            return counter[0]
 
         dbapi.create_function(_WROTE, 0, wrote)
+        dbapi.execute(_LOG_TABLE)
         for sql in _TRIGGERS:
             dbapi.execute(sql)
     except sqlite3.Error:
         info[_NO_TRIGGERS_KEY] = True
         return
-    info[_WRITES_KEY] = writes
+    info[_WRITES_KEY] = counter
 
 
 def _note_begin(conn: Connection) -> None:
@@ -615,6 +752,26 @@ def _note_end(conn: Connection) -> None:
     info.pop(_BEGUN_KEY, None)
     info.pop(_TXN_GRAPH_KEY, None)
     info.pop(_SAVEPOINTS_KEY, None)
+
+
+def _note_rollback(conn: Connection) -> None:
+    """The transaction rolled back: what is committed is what it began from, so the
+    committed graph cached under the state it began in is still the committed graph —
+    kept under the counters as they are now (its own role writes, undone, moved them),
+    so the next transaction finds it (and replays its own writes on it) instead of
+    reading the graph again after every preview of role edits."""
+    record = conn.connection
+    driver = record.driver_connection
+    info = record.info
+    begun = info.get(_BEGUN_KEY)
+    graph: RoleGraph | None = info.get(_GRAPH_KEY)
+    if isinstance(driver, sqlite3.Connection) and begun is not None and graph is not None:
+        tracked = graph.key[1]
+        at_begin = begun[1][:2] if tracked else begun[1][2:]
+        if graph.key[2] == at_begin:
+            now = _counters(driver, info)
+            graph.key = (graph.key[0], tracked, now[:2] if tracked else now[2:], None)
+    _note_end(conn)
 
 
 def _note_savepoint(conn: Connection, name: str) -> None:
@@ -649,7 +806,7 @@ def _note_release(conn: Connection, name: str, _context: Any) -> None:
 event.listen(Pool, "checkout", _install)
 event.listen(Engine, "begin", _note_begin)
 event.listen(Engine, "commit", _note_end)
-event.listen(Engine, "rollback", _note_end)
+event.listen(Engine, "rollback", _note_rollback)
 event.listen(Engine, "savepoint", _note_savepoint)
 event.listen(Engine, "rollback_savepoint", _note_savepoint_rollback)
 event.listen(Engine, "release_savepoint", _note_release)

@@ -303,7 +303,10 @@ def test_the_cached_graph_answers_as_the_statements_do(tmp_path: pytest.TempPath
             assert review_sql.role_graph(s) is not None
         with database.preview() as s:
             rbac.add_role(s, "Unrelated pending")  # a role write, and SQL cheaper (mocked)
-            with mock.patch.object(review_sql, "_worth_reading", return_value=False):
+            with (
+                mock.patch.object(review_sql, "_replayed", return_value=None),
+                mock.patch.object(review_sql, "_worth_reading", return_value=False),
+            ):
                 assert review_sql.role_graph(s) is None
                 by_sql = snapshot(s, users, perms)
         assert [canonical(a) for a in cached] == [canonical(b) for b in by_sql]
@@ -430,3 +433,67 @@ def test_reading_the_graph_waits_until_sql_has_cost_as_much(small: Database) -> 
         connection_info["accessguard_costs"]["graph"] = 0.0
         assert answers(s) == ALLOWED
         assert connection_info["accessguard_txn_graph"].parents == {1: [2]}
+
+
+@pytest.mark.sqlite_only
+def test_role_writes_in_a_preview_are_replayed_on_the_committed_graph(small: Database) -> None:
+    """A new role, links, a rename, a deleted role and a savepoint rolled back: each
+    answer comes from the committed graph with the transaction's logged role writes
+    replayed (never read whole), and is the one the pending state gives."""
+    with small.preview() as s:
+        assert review_sql.role_graph(s) is not None  # committed, cached as it begins
+        with mock.patch.object(
+            review_sql, "read_role_graph", side_effect=AssertionError("read, not replayed")
+        ):
+            rbac.add_role(s, "Deputy")
+            rbac.add_inheritance(s, "Lead", "Deputy")
+            rbac.add_inheritance(s, "Deputy", "Keyholder")
+            decision = rbac.check_access(s, "ann", "Vault", "open")
+            assert [p.roles for p in decision.paths] == [("Lead", "Deputy", "Keyholder")]
+            rbac.update_role(s, "Deputy", name="Aide")
+            assert answers(s) == (True, [("Lead", "Aide", "Keyholder")], ["Vault: open"], ["ann"])
+            rbac.add_inheritance(s, "Lead", "Keyholder")
+            decision = rbac.check_access(s, "ann", "Vault", "open")
+            assert [p.roles for p in decision.paths] == [
+                ("Lead", "Keyholder"),
+                ("Lead", "Aide", "Keyholder"),
+            ]
+            rbac.delete_role(s, "Aide")
+            assert answers(s) == ALLOWED
+            with pytest.raises(Undo), s.begin_nested():
+                rbac.delete_inheritance(s, "Lead", "Keyholder")
+                assert answers(s) == DENIED
+                raise Undo
+            assert answers(s) == ALLOWED
+            graph = review_sql.role_graph(s)
+            assert graph is not None and graph.names == {1: "Lead", 2: "Keyholder"}
+            assert graph.parents[1] == [2] and graph.children[2] == [1]
+    with small.read() as s:
+        assert answers(s) == DENIED
+
+
+@pytest.mark.sqlite_only
+def test_a_rolled_back_preview_leaves_the_committed_graph_cached(small: Database) -> None:
+    """Previews of role edits, each rolled back, replay their edits on the committed
+    graph cached before them (the rollback leaves it the committed graph); a commit does
+    not: the next read sees the committed link."""
+    with small.read() as s:
+        assert answers(s) == DENIED
+        committed = review_sql.role_graph(s)
+        connection = dbapi(s)
+    for _ in range(3):
+        with small.preview() as s:
+            assert dbapi(s) is connection
+            rbac.add_inheritance(s, "Lead", "Keyholder")
+            with mock.patch.object(
+                review_sql, "read_role_graph", side_effect=AssertionError("read, not replayed")
+            ):
+                assert answers(s) == ALLOWED
+    with small.read() as s:
+        assert answers(s) == DENIED
+        assert review_sql.role_graph(s) is committed
+    with small.action("Link") as s:
+        rbac.add_inheritance(s, "Lead", "Keyholder")
+    with small.read() as s:
+        assert answers(s) == ALLOWED
+        assert review_sql.role_graph(s) is not committed

@@ -8,7 +8,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -67,6 +67,29 @@ def fresh_db(template: Path) -> Iterator[Database]:
             yield db
         finally:
             db.close()
+
+
+# How a transaction holding role writes of its own answers (review_sql.role_graph): the
+# committed graph with its writes replayed from the log, the graph read whole from the
+# transaction, or SQL.
+ANSWER_MODES = ("replay", "read", "sql")
+
+
+@contextmanager
+def answering(mode: str) -> Iterator[None]:
+    with ExitStack() as stack:
+        if mode == "replay":
+            stack.enter_context(
+                mock.patch.object(
+                    review_sql, "read_role_graph", side_effect=AssertionError("read, not replayed")
+                )
+            )
+        else:
+            stack.enter_context(mock.patch.object(review_sql, "_replayed", return_value=None))
+            stack.enter_context(
+                mock.patch.object(review_sql, "_worth_reading", return_value=mode == "read")
+            )
+        yield
 
 
 # ---------------------------------------------------------------------- scenarios
@@ -525,19 +548,18 @@ def test_stacked_diamonds_explain_the_best_paths(template: Path, sc: Diamonds) -
                 rbac.assign_user(s, users[u], sc.order[position], expires_at=EXPIRIES[expiry])
                 ref.assignments[(users[u], sc.order[position])] = EXPIRIES[expiry]
         # The extra edges pending in a preview (role writes of its own; one diamond edge
-        # removed and added again so there always is one): answered from the graph the
-        # transaction reads, and by SQL (the graph search: WALK_CAP 1).
-        for graph_read in (True, False):
-            with (
-                db.preview() as s,
-                mock.patch.object(review_sql, "_worth_reading", return_value=graph_read),
-                mock.patch.object(access_query, "WALK_CAP", 1),
-            ):
-                rbac.delete_inheritance(s, *edges[0])
-                for senior, junior in [edges[0], *edges[diamond_edges:]]:
-                    rbac.add_inheritance(s, senior, junior)
-                _check_state(ref, users, perms, s)
-                assert (review_sql.role_graph(s) is not None) == graph_read
+        # removed and added again so there always is one): answered from the committed
+        # graph with the writes replayed, from the graph the transaction reads, and by
+        # SQL (the graph search: WALK_CAP 1).
+        for mode in ANSWER_MODES:
+            with db.preview() as s, mock.patch.object(access_query, "WALK_CAP", 1):
+                review_sql.role_graph(s)  # the committed graph, cached as the preview begins
+                with answering(mode):
+                    rbac.delete_inheritance(s, *edges[0])
+                    for senior, junior in [edges[0], *edges[diamond_edges:]]:
+                        rbac.add_inheritance(s, senior, junior)
+                    _check_state(ref, users, perms, s)
+                    assert (review_sql.role_graph(s) is not None) == (mode != "sql")
         with db.action("Extra edges") as s:
             for senior, junior in edges[diamond_edges:]:
                 rbac.add_inheritance(s, senior, junior)
@@ -748,16 +770,15 @@ def test_deep_stacked_diamonds_explain_the_best_paths(template: Path, sc: DeepDi
             ask(s)
         # The same state with every inheritance edge pending (deleted and added again in
         # a preview): from the graph the transaction reads, and by SQL.
-        for graph_read in (True, False):
-            with (
-                db.preview() as s,
-                mock.patch.object(review_sql, "_worth_reading", return_value=graph_read),
-            ):
-                edges = s.execute(
-                    select(RoleInheritance.role_id, RoleInheritance.inherits_from_id)
-                ).all()
-                s.execute(delete(RoleInheritance))
-                s.add_all(RoleInheritance(role_id=a, inherits_from_id=b) for a, b in edges)
-                s.flush()
-                ask(s)
-                assert (review_sql.role_graph(s) is not None) == graph_read
+        for mode in ANSWER_MODES:
+            with db.preview() as s:
+                review_sql.role_graph(s)  # the committed graph, cached as the preview begins
+                with answering(mode):
+                    edges = s.execute(
+                        select(RoleInheritance.role_id, RoleInheritance.inherits_from_id)
+                    ).all()
+                    s.execute(delete(RoleInheritance))
+                    s.add_all(RoleInheritance(role_id=a, inherits_from_id=b) for a, b in edges)
+                    s.flush()
+                    ask(s)
+                    assert (review_sql.role_graph(s) is not None) == (mode != "sql")
