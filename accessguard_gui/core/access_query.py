@@ -13,13 +13,14 @@ SQLAlchemy's per-statement cost (~50 µs measured, bench/bench_core.py) is large
 query itself, and the target is <= 3x the bare recursive CTE. Other dialects run the same
 SQL through ``text()``.
 
-On SQLite, in a transaction without writes of its own (every read), the role graph cached
-per connection (``review_sql.role_graph``, read again after any commit) replaces the
+On SQLite the role graph cached per connection (``review_sql.role_graph``) replaces the
 recursion: one statement of index lookups (user, permission, assignments, direct
 holders), then the closure, the distances and the paths in memory. That cost 0.1-0.6x
 the bare recursive CTE on deep hierarchies where the statements returning the graph
-cost 2.5-8x (bench/bench_core.py). Inside an action or a preview with pending edits the
-statements below answer, from the transaction.
+cost 2.5-8x (bench/bench_core.py). It answers in every read, in actions and previews
+whose pending edits leave roles and inheritance alone, and after pending role edits
+too (the committed graph with them replayed); the statements below answer where it
+cannot (PostgreSQL; a graph SQLite must read whole while SQL is cheaper).
 """
 
 from __future__ import annotations

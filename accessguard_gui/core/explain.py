@@ -10,10 +10,11 @@ page at a time by keyset (permissions by resource and action, users by name) wit
 counts from SQL, so a resource held by half a million users lists them as fast as the
 view scrolls and never loads them all.
 
-On SQLite, in a transaction without writes of its own, the closures come from the role
-graph cached per connection (``review_sql.role_graph``) and go to SQL as JSON lists of
-role ids: no statement recurses. Inside an action or a preview with pending edits the
-recursive statements answer, from the transaction.
+On SQLite the closures come from the role graph cached per connection
+(``review_sql.role_graph``: the committed graph, with a transaction's own pending role
+edits replayed on it) and go to SQL as JSON lists of role ids: no statement recurses.
+The recursive statements answer where it cannot (PostgreSQL; a graph SQLite must read
+whole while SQL is cheaper).
 """
 
 from __future__ import annotations

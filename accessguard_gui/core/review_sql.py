@@ -334,16 +334,18 @@ def read_moment(value: Any) -> datetime | None:
 #   such writes count too. Without the triggers (they could not be made, or a migration
 #   dropped the tables under them) every row written counts (``total_changes``);
 # - whether the transaction holds role writes of its own: a graph read before any (the
-#   committed graph) serves every later transaction with the same key; a graph read
-#   after some (a preview's pending inheritance edits) belongs to that transaction only
-#   (a token made when it began) and dies with it.
+#   committed graph) serves every later transaction with the same key (a rollback keeps
+#   it so); a graph made after some (a preview's pending inheritance edits) belongs to
+#   that transaction only (a token made when it began) and dies with it.
 #
 # Assignments and grants are not part of the graph (the questions read them by SQL, from
 # the transaction), so a preview of pending assignments and grants answers from the
-# committed graph. In a transaction holding role writes, reading the whole graph may cost
-# more than answering a question or two by SQL (2.4 ms on the 1M file, against 0.1 ms a
-# check): it is read once the time spent answering by SQL in that state reaches what the
-# last read cost (``spent_on_sql``). PostgreSQL never uses the cache.
+# committed graph. After role writes of its own, a transaction's graph is the committed
+# graph with those writes replayed from their log (``_replayed``); where that graph is
+# not cached, reading the whole graph may cost more than answering a question or two by
+# SQL (2.4 ms on the 1M file, against 0.1 ms a check): it is read once the time spent
+# answering by SQL in that state reaches what the last read cost (``spent_on_sql``).
+# PostgreSQL never uses the cache.
 
 _GRAPH_KEY = "accessguard_role_graph"  # the committed graph, shared by transactions
 _TXN_GRAPH_KEY = "accessguard_txn_graph"  # one read after the transaction's own role writes
