@@ -16,7 +16,9 @@ questions on hierarchies built to have exponentially many inheritance paths — 
 roles between two roles, stacked ``depth`` times (a "diamond" of width 2 stacked 16
 times holds 65,536 paths), and a "lattice" where each of ``width`` roles inherits from
 every role of the next layer — with check_access, the effective access of the user and
-of the resource (explain.py, paths included) against the bare deduplicating CTE.
+of the resource (explain.py, paths included) against the bare deduplicating CTE: in a
+read, in a preview holding a write that leaves the roles alone, in a preview holding a
+role write, and the first check of a preview right after a role write.
 Targets (shared/guide/performance.md, issue 11): check_access with its explanation
 <= 3x the bare CTE on any hierarchy; review functions <= 2x.
 
