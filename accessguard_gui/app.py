@@ -170,7 +170,8 @@ def main(
     """
     args = parse_args(sys.argv[1:] if argv is None else argv)
     collecting = gc.isenabled()
-    gc.disable()  # until the window is painted: _collect_after_start
+    gc.disable()  # until the window is painted (_collect_after_start); a slow open
+    # (an upgrade, ui/opening.py) switches it on again
     try:
         return _start_and_run(args, qsettings, started, collecting)
     finally:

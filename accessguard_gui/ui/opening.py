@@ -10,6 +10,7 @@ upgrade's backup, a crashed program's changes rolled back).
 
 from __future__ import annotations
 
+import gc
 import os
 import threading
 import time
@@ -85,6 +86,10 @@ class _Opener:
 
     def _show(self) -> None:
         if self._dialog is None:
+            # A long open (an upgrade, or waiting for one): a start keeps the cyclic
+            # collector off until its window is painted (app.main); the work of the
+            # next seconds or minutes runs with it on.
+            gc.enable()
             dialog = QProgressDialog("", "Cancel", 0, 0, self._parent)
             label = QLabel("")  # a file name: plain text, wrapped, never cut
             label.setTextFormat(Qt.TextFormat.PlainText)
