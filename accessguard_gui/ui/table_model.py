@@ -89,7 +89,7 @@ from .table_pages import ANCHOR_CHUNK_PAGES as ANCHOR_CHUNK_PAGES  # importable 
 from .table_pages import PageCache
 from .table_reads import COUNT_CHUNK_IDS as COUNT_CHUNK_IDS  # importable here, as before
 from .table_reads import COUNT_REPORT_S as COUNT_REPORT_S
-from .table_reads import Snapshot, count_slices, read_first, read_snapshot
+from .table_reads import FIRST_ROWS, Snapshot, count_slices, read_first, read_snapshot
 
 PAGE_SIZE = browse.PAGE_SIZE
 MAX_PAGES = 64
@@ -705,6 +705,8 @@ class RecordTableModel(PageCache, PendingOverlay, QAbstractTableModel):
         budget = self.inline_budget if self._total >= self.background_rows else SMALL_TABLE_BUDGET_S
         q, spec, plan, count, total = (self._query, self.spec, self._plan, self._count, self._total)
         large, quick = self.background_rows, self.inline_budget
+        # A large table reads a screenful of page 0 first (the rest from idle time).
+        first_rows = FIRST_ROWS if self._large or total >= large else PAGE_SIZE
 
         def work(session: Any, job: Job[Snapshot | None]) -> Snapshot | None:
             if first:  # here: a small table at once, a large one within the inline budget
@@ -725,6 +727,7 @@ class RecordTableModel(PageCache, PendingOverlay, QAbstractTableModel):
                 total,
                 recount=recount,
                 recount_total=recount_total,
+                first_rows=first_rows,
             )
 
         submitting = [True]  # a result while submit() runs is read inline: no reset signal
@@ -762,8 +765,10 @@ class RecordTableModel(PageCache, PendingOverlay, QAbstractTableModel):
             self._total_known = snap.counting is None or not everything
             if snap.first:
                 self._install(0, list(snap.first))
-                if snap.partial:
+                if snap.partial:  # the rest of page 0 once the first paint is done
                     self._partial[0] = len(snap.first)
+                    generation = self._generation
+                    QTimer.singleShot(0, self, lambda: self._fill_first_page(generation))
         finally:
             if emit_reset:
                 self.endResetModel()
@@ -781,9 +786,11 @@ class RecordTableModel(PageCache, PendingOverlay, QAbstractTableModel):
 
     def _count_from_idle(self, generation: int) -> None:
         if generation == self._generation and self._counting is not None:
-            if 0 in self._partial:  # the rest of page 0: the first read had a screenful
-                self._want(0)
             self._start_count()
+
+    def _fill_first_page(self, generation: int) -> None:
+        if generation == self._generation and 0 in self._partial:
+            self._want(0)
 
     def _start_count(self) -> None:
         """Count the rest of a scanning search slice by slice, rows added as they come."""

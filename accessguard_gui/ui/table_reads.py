@@ -100,9 +100,14 @@ def read_snapshot(
     *,
     recount: bool,
     recount_total: bool,
+    first_rows: int = PAGE_SIZE,
 ) -> Snapshot:
     """Count (unless only the order changed) and read the first page of ``q``. Runs on a
-    worker thread for large tables: it touches nothing but its arguments."""
+    worker thread for large tables: it touches nothing but its arguments.
+
+    ``first_rows`` (a large table: FIRST_ROWS): where the count is known before the page
+    is read (a sort, a filter, an indexed search), only that many rows of page 0 are
+    read, what a window shows (``Snapshot.partial``)."""
     if recount_total or not total or (recount and not q.term and not q.filters):
         total = browse.count(session, spec, spec.default_query())
     if q.term and recount:
@@ -123,14 +128,17 @@ def read_snapshot(
     elif recount:
         plan = browse.Plan.SCAN
         count = total if not q.filters else browse.count(session, spec, q, plan=plan)
+    partial = False
     if count and first is None:
+        limit = min(first_rows, PAGE_SIZE)
         rows = (
-            browse.fetch_ids(session, spec, ids[:PAGE_SIZE], q)
+            browse.fetch_ids(session, spec, ids[:limit], q)
             if ids is not None
-            else browse.fetch_page(session, spec, q, plan=plan)
+            else browse.fetch_page(session, spec, q, limit=limit, plan=plan)
         )
         first = [tuple(r) for r in rows]
-    return Snapshot(q, plan, total, count, ids, first, counting)
+        partial = len(first) == limit < min(PAGE_SIZE, count)
+    return Snapshot(q, plan, total, count, ids, first, counting, partial=partial)
 
 
 def count_slices(

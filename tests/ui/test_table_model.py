@@ -132,6 +132,31 @@ def test_a_large_table_reads_a_screenful_first_then_the_rest_of_its_first_page(
         assert again.index(PAGE_SIZE - 2, 0).data() == expected_username(PAGE_SIZE - 2)
 
 
+def test_a_large_tables_sort_and_indexed_search_read_a_screenful_first(
+    big: Database, qtbot: Any
+) -> None:
+    """A sort or a search whose count is known before its page is read shows its first
+    FIRST_ROWS rows at once; the rest of page 0 follows from idle time."""
+    model = RecordTableModel(big, browse.USERS)
+    model.finish_counting()
+    model.sort(0, Qt.SortOrder.DescendingOrder)
+    model.wait_shown()
+    assert model.rowCount() == 100_000
+    assert model.index(FIRST_ROWS - 1, 0).data() == expected_username(
+        FIRST_ROWS - 1, descending=True
+    )
+    qtbot.waitUntil(lambda: model.index(PAGE_SIZE - 1, 0).data() is not None)
+    assert [model.index(r, 0).data() for r in range(PAGE_SIZE)] == [
+        expected_username(r, descending=True) for r in range(PAGE_SIZE)
+    ]
+    model.set_search("user0123")  # user012300..user012399: the search index narrows it
+    model.wait_shown()
+    assert model.rowCount() == 100
+    record = model.record(99)  # past the rows read first: reads the page
+    assert record is not None and record.values["username"] == "user012300"
+    assert model.index(99, 0).data() == "user012300"
+
+
 def test_a_large_table_shows_its_count_and_loads_only_what_is_seen(
     big: Database, qtbot: Any
 ) -> None:
