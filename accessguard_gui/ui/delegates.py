@@ -40,7 +40,6 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import (
     QColor,
-    QCursor,
     QFont,
     QFontMetrics,
     QFontMetricsF,
@@ -274,9 +273,10 @@ class RecordDelegate(QStyledItemDelegate):
         each row's plain cells are drawn from the model's page straight away: the row
         panel (alternate rows), check boxes and text exactly as ``paint`` draws them,
         then the grid as Qt draws it. Every cell that is not plain — selected, current
-        with focus, under the mouse, pending marks, a page not read yet — goes through
+        with focus, pending marks, a page not read yet — goes through
         Qt's own steps for a cell (``QTableViewPrivate::drawCell``): the row panel, then
-        ``paint`` with the state Qt would give it.
+        ``paint`` with the state Qt would give it. A view under the mouse is painted by Qt
+        (which cell it takes as hovered is its own to know; Fusion draws it).
         """
         model = view.model()
         plain = getattr(model, "plain_cell", None)
@@ -289,6 +289,8 @@ class RecordDelegate(QStyledItemDelegate):
             or rows.sectionsMoved()
             or columns.sectionsMoved()
             or view.state() == QAbstractItemView.State.DraggingState
+            # The cell Qt takes as hovered is its own to know (Fusion draws it).
+            or view.viewport().underMouse()
             or view.itemDelegate() is not self
             or columns.count() == 0
             or rows.count() == 0
@@ -326,8 +328,7 @@ class RecordDelegate(QStyledItemDelegate):
             if view.itemDelegateForColumn(c) is not None:
                 return False
             shown.append((c, view.columnViewportPosition(c), view.columnWidth(c) - grid_size))
-        # Rows whose cells Qt's steps paint: selected cells, the current cell with focus,
-        # the cell under the mouse.
+        # Cells Qt's steps paint, by row: selected cells, the current cell with focus.
         special: dict[int, set[int]] = {}
         selection = view.selectionModel()
         if selection is not None and selection.hasSelection():
@@ -338,11 +339,6 @@ class RecordDelegate(QStyledItemDelegate):
         current = view.currentIndex()
         if current.isValid() and (view.hasFocus() or viewport.hasFocus()):
             special.setdefault(current.row(), set()).add(current.column())
-        hover = (-1, -1)
-        if viewport.underMouse():
-            at = viewport.mapFromGlobal(QCursor.pos())
-            hover = (view.rowAt(at.y()), view.columnAt(at.x()))
-            special.setdefault(hover[0], set()).add(hover[1])
 
         base = option.state._value_
         alternate = view.alternatingRowColors()
@@ -397,7 +393,7 @@ class RecordDelegate(QStyledItemDelegate):
                 if standard or not skip_panel or type(value) is bool:
                     option.rect = QRect(x, y, width, height)
                 if standard:
-                    self._standard_cell(view, painter, option, model.index(r, c), hover)
+                    self._standard_cell(view, painter, option, model.index(r, c))
                     pen_set = False
                     continue
                 if not skip_panel:
@@ -485,16 +481,14 @@ class RecordDelegate(QStyledItemDelegate):
         painter: QPainter,
         option: QStyleOptionViewItem,
         index: QModelIndex,
-        hover: tuple[int, int],
     ) -> None:
         """A cell through Qt's own steps (QTableViewPrivate::drawCell): its state from
-        the selection, the mouse, its flags and the focus; the row panel; ``paint``."""
+        the selection, its flags and the focus (not the mouse: a view under the mouse is
+        painted by Qt); the row panel; ``paint``."""
         cell = QStyleOptionViewItem(option)
         selection = view.selectionModel()
         if selection is not None and selection.isSelected(index):
             cell.state |= QStyle.StateFlag.State_Selected
-        if (index.row(), index.column()) == hover:
-            cell.state |= QStyle.StateFlag.State_MouseOver
         if option.state._value_ & _ENABLED:
             if index.flags() & Qt.ItemFlag.ItemIsEnabled:
                 cell.palette.setCurrentColorGroup(QPalette.ColorGroup.Normal)

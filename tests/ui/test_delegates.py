@@ -6,8 +6,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QDate, QItemSelectionModel, Qt
+from PySide6.QtCore import QDate, QItemSelectionModel, QPoint, Qt
 from PySide6.QtGui import QColor, QImage, QPaintEvent, QRegion, QStandardItem, QStandardItemModel
+from PySide6.QtTest import QTest
 from PySide6.QtWidgets import (
     QApplication,
     QCheckBox,
@@ -260,6 +261,12 @@ def test_a_view_painted_in_one_pass_looks_like_qts_own_pass(
             view.viewport().render(image, sourceRegion=QRegion(30, 40, 200, 50))
             parts.append(image)
         assert parts[0] == parts[1]
+        for view in (fast, qt):  # the mouse over the table, after a drag: Qt paints it
+            QTest.mousePress(view.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(150, 60))
+            QTest.mouseMove(view.viewport(), QPoint(160, 90))
+            QTest.mouseRelease(view.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(160, 90))
+            QTest.mouseMove(view.viewport(), QPoint(300, 120))
+        same(focus=True)
         for view in (fast, qt):  # the page's focus frame: a style sheet (Qt's own style)
             show_focus_frame(view)
             view.selectRow(8)
