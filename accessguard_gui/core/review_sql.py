@@ -544,7 +544,11 @@ def graph_usable(session: Session) -> bool:
     if state[2] is None:
         return True
     graph = info.get(_TXN_GRAPH_KEY)
-    return (graph is not None and graph.key[1:] == state) or _worth_reading(info, state)
+    if graph is not None and graph.key[1:] == state:
+        return True
+    if _replay_base(info, state) is not None:
+        return True  # the committed graph it began from: its writes are replayed
+    return _worth_reading(info, state)
 
 
 def role_graph(session: Session, probe: int | None = None) -> RoleGraph | None:
@@ -587,6 +591,20 @@ def role_graph(session: Session, probe: int | None = None) -> RoleGraph | None:
     return graph
 
 
+def _replay_base(info: dict[Any, Any], state: Any) -> RoleGraph | None:
+    """The committed graph a transaction holding role writes began from, if cached
+    (cached under the state it began in, with the writes tracked), else None."""
+    tracked, _mine, token = state
+    begun = info.get(_BEGUN_KEY)
+    base: RoleGraph | None = info.get(_GRAPH_KEY)
+    if not tracked or begun is None or begun[0] is not token or base is None:
+        return None
+    at_begin = begun[1][:2]
+    if at_begin[0] is None or base.key[1:] != (True, at_begin, None):
+        return None
+    return base
+
+
 def _replayed(
     dbapi: sqlite3.Connection, info: dict[Any, Any], version: int, state: Any
 ) -> RoleGraph | None:
@@ -594,18 +612,13 @@ def _replayed(
     from (cached under the state it began in) with its own logged writes replayed; None
     when that graph is not cached, the writes are not tracked, or a write cannot be
     replayed (a role's id changed)."""
-    tracked, _mine, token = state
-    begun = info.get(_BEGUN_KEY)
-    base: RoleGraph | None = info.get(_GRAPH_KEY)
-    if not tracked or begun is None or begun[0] is not token or base is None:
-        return None
-    at_begin = begun[1]
-    if at_begin[0] is None or base.key != (version, True, at_begin[:2], None):
+    base = _replay_base(info, state)
+    if base is None or base.key[0] != version:
         return None
     ops = _run(
         dbapi,
         f"SELECT op, a, b, name FROM temp.{_LOG} WHERE seq > :mark ORDER BY seq",
-        {"mark": at_begin[0]},
+        {"mark": base.key[2][0]},
     )
     names = dict(base.names)
     parents = dict(base.parents)

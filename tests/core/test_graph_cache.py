@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
+from contextlib import contextmanager
 from unittest import mock
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from accessguard_gui.core import explain, rbac, review_sql
+from accessguard_gui.core import access_query, explain, rbac, review_sql
 from accessguard_gui.core.database import Database
 from accessguard_gui.core.rows import AccessDecision
 
@@ -56,6 +57,25 @@ def answers(s: Session) -> tuple[bool, list[tuple[str, ...]], list[str], list[st
 
 DENIED: tuple[bool, list[tuple[str, ...]], list[str], list[str]] = (False, [], [], [])
 ALLOWED = (True, [("Lead", "Keyholder")], ["Vault: open"], ["ann"])
+
+
+@contextmanager
+def only_replayed() -> Iterator[None]:
+    """Answers must come from the committed graph with the pending role writes replayed:
+    neither a whole read of the graph nor SQL (both fail here)."""
+    with (
+        mock.patch.object(
+            review_sql, "read_role_graph", side_effect=AssertionError("read, not replayed")
+        ),
+        mock.patch.object(review_sql, "_worth_reading", return_value=False),
+        mock.patch.object(
+            review_sql, "spent_on_sql", side_effect=AssertionError("answered by SQL")
+        ),
+        mock.patch.object(
+            access_query, "spent_on_sql", side_effect=AssertionError("answered by SQL")
+        ),
+    ):
+        yield
 
 
 def dbapi(s: Session) -> sqlite3.Connection:
@@ -304,7 +324,7 @@ def test_the_cached_graph_answers_as_the_statements_do(tmp_path: pytest.TempPath
         with database.preview() as s:
             rbac.add_role(s, "Unrelated pending")  # a role write, and SQL cheaper (mocked)
             with (
-                mock.patch.object(review_sql, "_replayed", return_value=None),
+                mock.patch.object(review_sql, "_replay_base", return_value=None),
                 mock.patch.object(review_sql, "_worth_reading", return_value=False),
             ):
                 assert review_sql.role_graph(s) is None
@@ -419,12 +439,13 @@ def test_without_the_triggers_every_write_counts(small: Database) -> None:
 
 @pytest.mark.sqlite_only
 def test_reading_the_graph_waits_until_sql_has_cost_as_much(small: Database) -> None:
-    """In a transaction holding role writes, SQL answers while that is cheaper than
-    reading the graph (its last read cost), then the graph is read once."""
+    """In a transaction holding role writes whose committed graph is not cached (no
+    replay), SQL answers while that is cheaper than reading the graph (its last read
+    cost), then the graph is read once."""
     with small.read() as s:
         assert answers(s) == DENIED
         connection_info = s.connection().connection.info
-    with small.preview() as s:
+    with small.preview() as s, mock.patch.object(review_sql, "_replay_base", return_value=None):
         rbac.add_inheritance(s, "Lead", "Keyholder")
         connection_info["accessguard_costs"]["graph"] = 3600.0  # a very slow read
         assert answers(s) == ALLOWED
@@ -442,9 +463,7 @@ def test_role_writes_in_a_preview_are_replayed_on_the_committed_graph(small: Dat
     replayed (never read whole), and is the one the pending state gives."""
     with small.preview() as s:
         assert review_sql.role_graph(s) is not None  # committed, cached as it begins
-        with mock.patch.object(
-            review_sql, "read_role_graph", side_effect=AssertionError("read, not replayed")
-        ):
+        with only_replayed():
             rbac.add_role(s, "Deputy")
             rbac.add_inheritance(s, "Lead", "Deputy")
             rbac.add_inheritance(s, "Deputy", "Keyholder")
@@ -485,9 +504,7 @@ def test_a_rolled_back_preview_leaves_the_committed_graph_cached(small: Database
         with small.preview() as s:
             assert dbapi(s) is connection
             rbac.add_inheritance(s, "Lead", "Keyholder")
-            with mock.patch.object(
-                review_sql, "read_role_graph", side_effect=AssertionError("read, not replayed")
-            ):
+            with only_replayed():
                 assert answers(s) == ALLOWED
     with small.read() as s:
         assert answers(s) == DENIED

@@ -85,7 +85,7 @@ def answering(mode: str) -> Iterator[None]:
                 )
             )
         else:
-            stack.enter_context(mock.patch.object(review_sql, "_replayed", return_value=None))
+            stack.enter_context(mock.patch.object(review_sql, "_replay_base", return_value=None))
             stack.enter_context(
                 mock.patch.object(review_sql, "_worth_reading", return_value=mode == "read")
             )

@@ -65,7 +65,7 @@ def statement_plans(
     with (
         db.preview() if pending_write else db.read() as session,
         mock.patch.object(review_sql, "_worth_reading", return_value=False),
-        mock.patch.object(review_sql, "_replayed", return_value=None),
+        mock.patch.object(review_sql, "_replay_base", return_value=None),
     ):
         if pending_write:
             session.execute(text("UPDATE roles SET name = name WHERE id = 1"))
