@@ -219,4 +219,16 @@ def _start_and_run(
     try:
         return app.exec()
     finally:
+        stop_background_work()
         window.db.close()
+
+
+def stop_background_work(timeout: float = 5.0) -> None:
+    """Before the database closes at exit: cancel the reads and tasks still running on
+    worker threads and wait for them (a worker reading from a closed database, or emitting
+    through an object the interpreter already tore down, crashed the exit). Modules never
+    imported had nothing running and are not imported for it."""
+    for name in ("accessguard_gui.ui.background", "accessguard_gui.ui.governance.tasks"):
+        module = sys.modules.get(name)
+        if module is not None:
+            module.stop_all(timeout)

@@ -146,6 +146,8 @@ class _Runnable(QRunnable):
         result: Any = None
         error: BaseException | None = None
         try:
+            if self.job.cancelled:  # cancelled while queued (the app is ending)
+                raise QueryStoppedError("The query was cancelled.")
             if self.db is None:  # a core action that opens its own short sessions
                 result = self.work(self.job)
             else:
@@ -155,8 +157,36 @@ class _Runnable(QRunnable):
             error = exc
         finally:
             self.job.finished.set()
-        if not self.job.cancelled:
+            with _RUNNING_LOCK:
+                _RUNNING.discard(self.job)
+        if not self.job.cancelled and shiboken6.isValid(self.dispatcher):
             self.dispatcher.finished.emit(self.job, result, error)
+
+
+#: Jobs handed to a worker and not yet ended, whoever owns them (``stop_all``).
+_RUNNING: set[Job[Any]] = set()
+_RUNNING_LOCK = threading.Lock()
+
+
+def stop_all(timeout: float = 5.0) -> bool:
+    """The application is ending: cancel every background job (each running statement is
+    interrupted) and wait up to ``timeout`` seconds for the workers to leave.
+
+    Closing the database under a worker still reading from it, or the interpreter tearing
+    down the dispatcher a worker is about to emit through, crashed the process at exit
+    (a segfault under load, "Signal source has been deleted" otherwise). Returns whether
+    every worker ended in time."""
+    with _RUNNING_LOCK:
+        running = list(_RUNNING)
+    for job in running:
+        job.cancel()
+    return _POOL is None or _POOL.waitForDone(max(0, int(timeout * 1000)))
+
+
+def _start(runnable: _Runnable) -> None:
+    with _RUNNING_LOCK:
+        _RUNNING.add(runnable.job)  # from here, so that stop_all finds a job still queued
+    _pool().start(runnable)
 
 
 def _cancel_each(jobs: set[Job[Any]]) -> None:
@@ -228,7 +258,7 @@ class BackgroundReads(QObject):
             done(result)
             return job
         self._jobs.add(job)
-        _pool().start(_Runnable(self.db, job, work))
+        _start(_Runnable(self.db, job, work))
         return job
 
     def call(
@@ -257,7 +287,7 @@ class BackgroundReads(QObject):
             done(result)
             return job
         self._jobs.add(job)
-        _pool().start(_Runnable(None, job, work))
+        _start(_Runnable(None, job, work))
         return job
 
     def _finished(self, job: Job[Any], result: Any, error: BaseException | None) -> None:

@@ -11,9 +11,11 @@ thread, never for a cancelled task.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
+import shiboken6
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
@@ -107,6 +109,25 @@ def _bridge() -> _Bridge:
     return _BRIDGE
 
 
+#: Tasks started and not yet ended (``stop_all``).
+_RUNNING: set[Task[Any]] = set()
+_RUNNING_LOCK = threading.Lock()
+
+
+def stop_all(timeout: float = 5.0) -> bool:
+    """The application is ending: cancel every task (each running statement is
+    interrupted, work stops at its next ``report``/``check``) and wait up to ``timeout``
+    seconds for them to leave — a task still reading when the database closes, or
+    emitting through a bridge the interpreter already tore down, crashed the exit.
+    Returns whether every task ended in time."""
+    with _RUNNING_LOCK:
+        running = list(_RUNNING)
+    for task in running:
+        task.cancel()
+    deadline = time.monotonic() + timeout
+    return all(task.finished.wait(max(0.0, deadline - time.monotonic())) for task in running)
+
+
 class _Runnable(QRunnable):
     def __init__(self, task: Task[Any], work: Callable[[Task[Any]], Any]) -> None:
         super().__init__()
@@ -118,12 +139,16 @@ class _Runnable(QRunnable):
         result: Any = None
         error: BaseException | None = None
         try:
+            self.task.check()  # cancelled while queued (the app is ending)
             result = self.work(self.task)
         except BaseException as exc:  # noqa: BLE001 - handed to the GUI thread as a value
             error = exc
         finally:
             self.task.finished.set()
-        self.bridge.finished.emit(self.task, result, error)
+            with _RUNNING_LOCK:
+                _RUNNING.discard(self.task)
+        if not self.task.cancelled and shiboken6.isValid(self.bridge):
+            self.bridge.finished.emit(self.task, result, error)
 
 
 def run(
@@ -136,6 +161,8 @@ def run(
     """Run ``work(task)`` on a pool thread; ``done(result)`` back on the GUI thread."""
     task: Task[T] = Task(done, failed, progress)
     _bridge()
+    with _RUNNING_LOCK:
+        _RUNNING.add(task)  # from here, so that stop_all finds a task still queued
     QThreadPool.globalInstance().start(_Runnable(task, work))
     return task
 
@@ -147,7 +174,7 @@ def read_in(db: Database, task: Task[Any], fn: Callable[[Any], T]) -> T:
 
 
 class TaskBar(QWidget):
-    """"Working…" with a busy bar and Cancel, shown only while a task runs.
+    """ "Working…" with a busy bar and Cancel, shown only while a task runs.
 
     Attributes:
         task: the running task, or None.
