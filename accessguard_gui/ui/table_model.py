@@ -181,6 +181,9 @@ class RecordTableModel(PageCache, PendingOverlay, QAbstractTableModel):
         self._reset_job: Job[Snapshot | None] | None = None
         self._count_job: Job[int] | None = None
         self._prefix_job: Job[int | None] | None = None
+        # A type-ahead row found past the rows counted so far: (view, row, found), answered
+        # when the count reaches it (``_answer_prefix_when_counted``).
+        self._prefix_waiting: tuple[Any, int, Callable[[int | None], None]] | None = None
         self._anchor_job: Job[None] | None = None
         self._was_busy = False
         n = len(spec.columns)
@@ -567,6 +570,7 @@ class RecordTableModel(PageCache, PendingOverlay, QAbstractTableModel):
         if self._prefix_job is not None:
             self._prefix_job.cancel()
             self._prefix_job = None
+        self._prefix_waiting = None
         shown, spec, plan = self._shown, self.spec, self._plan
         if not prefix or not type_ahead.can_jump_by_prefix(spec, shown):
             found(None)
@@ -579,11 +583,33 @@ class RecordTableModel(PageCache, PendingOverlay, QAbstractTableModel):
             self._prefix_job = None
             if self._shown is not shown:
                 return
+            if row is not None and row >= self._count and self._counting is not None:
+                # The row exists but is not counted yet (a large table just opened, or a
+                # scanning search): "no match" would be wrong; it is selected once counted.
+                self._prefix_waiting = (shown, row, found)
+                return
             found(None if row is None or row >= self._count else row + self._ncreated)
 
         job = self._reads.submit(work, done, failed=self._read_failed, budget=self.inline_budget)
         if not job.inline:
             self._prefix_job = job
+
+    def _answer_prefix_when_counted(self, done: bool) -> None:
+        """A type-ahead answer waiting for the count: given once its row is counted
+        (or as "no match" if the count ended short of it: rows went away meanwhile)."""
+        waiting = self._prefix_waiting
+        if waiting is None:
+            return
+        shown, row, found = waiting
+        if shown is not self._shown:
+            self._prefix_waiting = None  # another search or sort: the answer is stale
+            return
+        if row < self._count:
+            self._prefix_waiting = None
+            found(row + self._ncreated)
+        elif done:
+            self._prefix_waiting = None
+            found(None)
 
     def can_find_prefix(self) -> bool:
         """Does type-ahead work on the current sort column (it holds text)?"""
@@ -844,6 +870,7 @@ class RecordTableModel(PageCache, PendingOverlay, QAbstractTableModel):
                 del self._pages[p]
             self.endRemoveRows()
         self.counts_changed.emit(self._count, self._total)
+        self._answer_prefix_when_counted(done)
         if done:
             self.counting_finished.emit()
             self._start_anchor_scan()

@@ -221,6 +221,61 @@ def test_type_ahead_in_a_large_table_runs_off_the_gui_thread(
         db.close()
 
 
+def test_type_ahead_to_a_row_not_yet_counted_selects_it_once_counted(
+    qtbot: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large table shows its first page before it is counted: a name typed at once that
+    lies past the rows counted so far is not "no match" — it is selected when counted."""
+    import threading
+
+    from accessguard_gui.core import browse
+    from accessguard_gui.ui import table_model
+    from accessguard_gui.ui.pending import PendingStore
+    from accessguard_gui.ui.table_model import RecordTableModel
+    from accessguard_gui.ui.table_page import PAGES, TablePage
+
+    from .test_table_model import add_users
+
+    path = tmp_path / "users.db"
+    Database(path, operator="tester").close()
+    add_users(path, 3000)
+    db = Database(path, operator="tester")
+    release = threading.Event()
+    real = table_model.count_slices
+
+    def held(*args: Any, **kwargs: Any) -> Any:
+        release.wait(20)  # the count is slow: it ends when the test says so
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(table_model, "count_slices", held)
+    notices: list[str] = []
+    try:
+        model = RecordTableModel(
+            db, browse.USERS, PendingStore(), background_rows=0, inline_budget=0
+        )
+        page = TablePage(PAGES[0], model)
+        page.notice.connect(notices.append)
+        qtbot.addWidget(page)
+        page.show()
+        qtbot.waitExposed(page)
+        qtbot.waitUntil(lambda: model.rowCount() > 0 and model.is_counting())
+        page.view.setFocus()
+        page.view.setCurrentIndex(model.index(0, 0))
+        qtbot.keyClicks(page.view, "USER0029")
+        qtbot.wait(300)  # the lookup answered meanwhile, with a row past the count
+        assert model.is_counting() and model.rowCount() < 2900
+        assert notices == [] and page.current_row() == 0
+        release.set()
+        qtbot.waitUntil(lambda: page.current_row() not in (None, 0), timeout=10_000)
+        row = page.current_row()
+        assert row is not None and model.record(row)["username"] == "user002900"
+        assert notices == []
+        model.close()
+    finally:
+        release.set()
+        db.close()
+
+
 def test_a_space_typed_in_a_name_does_not_tick_the_check_box(
     qtbot: Any, window: Any, seeded: Database
 ) -> None:
