@@ -845,16 +845,47 @@ def _apply_tolerant(session: Session, edits: Sequence[Edit]) -> list[str]:
 
 def refusal(db: Database, pending: Sequence[Edit], new: Sequence[Edit]) -> AccessGuardError | None:
     """Would ``new`` be refused on top of the pending edits? Returns the error (a
-    CycleError naming the cycle, a SeparationOfDutyError naming the set, a duplicate...)
-    or None. Checked with the real rules in a preview session that is rolled back."""
+    CycleError naming the cycle, a SeparationOfDutyError naming the set, a duplicate, an
+    OperatorPermissionError when sign-in is required and the operator may not make it...)
+    or None. Checked with the real rules in a preview session that is rolled back.
+
+    The operator's gate is asked here, not only at Save: a fix or an assignment the
+    operator may not make is refused where it is proposed, instead of sitting in Review
+    until a save fails on it."""
     with db.preview("Check edit") as session:
         _apply_tolerant(session, pending)
+        gated = _gate_what_comes_next(session, db, pending)
         for edit in new:
             try:
                 changes.apply_edit(session, edit)
             except AccessGuardError as exc:
                 return exc
+        if gated:
+            try:
+                session.flush()  # the gate (a before_flush hook) judges the new edits
+            except AccessGuardError as exc:
+                return exc
     return None
+
+
+def _gate_what_comes_next(session: Session, db: Database, pending: Sequence[Edit]) -> bool:
+    """Put the operator's gate on ``session`` for what is applied after the pending edits
+    (which were asked about when they were made). False when sign-in is not required, or
+    the pending edits cannot be written as they stand (Review shows their problems; the
+    new edits are then checked by the rules alone, and the gate still judges the save)."""
+    access = db.access
+    if not access.enforced:
+        return False
+    from . import operators
+
+    try:
+        session.flush()
+    except Exception:  # noqa: BLE001 - the pending edits' own problem, reported elsewhere
+        session.rollback()
+        _apply_tolerant(session, pending)
+        return False
+    operators.gate(session, access)
+    return True
 
 
 def bulk_role_edits(
