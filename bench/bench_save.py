@@ -20,6 +20,13 @@ before).
 
     .venv/bin/python bench/bench_save.py                  # 100k, N = 1000
     .venv/bin/python bench/bench_save.py --sizes 100000 1000000 --edits 1000
+    .venv/bin/python bench/bench_save.py --signed-in   # the file requires sign-in
+
+``--signed-in``: the app's copy requires sign-in (core/operators.py) and the saves run as
+a signed-in administrator, so every record changed is checked against the operator's
+rights (the set-based path checks its runs row by row, core/edit_batches.py). Set up
+before the clock runs: AccessGuard's own resource, permissions and administrators' role,
+one operator with a password, sign-in required, and the sign-in itself.
 """
 
 from __future__ import annotations
@@ -40,7 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_core import database_for  # noqa: E402
 from sqlalchemy import event  # noqa: E402
 
-from accessguard_gui.core import rbac  # noqa: E402
+from accessguard_gui.core import changes, operators, rbac  # noqa: E402
 from accessguard_gui.core.changes import Create, Delete, Edit, Entity, Update  # noqa: E402
 from accessguard_gui.core.database import Database  # noqa: E402
 from accessguard_gui.core.keys import name_key  # noqa: E402
@@ -58,6 +65,19 @@ def _users(db: Database, count: int, offset: int) -> list[tuple[int, int, str]]:
             .limit(count)
         ).all()
     return [(r[0], r[1], r[2]) for r in rows]
+
+
+_OPERATOR, _PASSWORD = "bench.operator", "bench operator password 1"
+
+
+def _require_sign_in(db: Database) -> None:
+    """Make ``db`` require sign-in and sign in an administrator (outside the timings)."""
+    with db.action("Set up operators") as s:
+        rbac.add_user(s, _OPERATOR, password=_PASSWORD)
+        changes.apply_edits(s, operators.setup_edits(s, _OPERATOR))
+        changes.apply_edits(s, [operators.SetSignInRequired(True)])
+    db.sign_in(_OPERATOR, _PASSWORD)
+    assert db.access.enforced and db.access.may(operators.AppAction.ADMINISTER)
 
 
 def _fresh_copy(source: Path, folder: Path, number: int) -> Path:
@@ -235,6 +255,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--profile", action="store_true", help="print the slowest statements of each save"
     )
+    parser.add_argument(
+        "--signed-in",
+        action="store_true",
+        help="the app's copy requires sign-in: saves run as a signed-in administrator",
+    )
     args = parser.parse_args(argv)
     n = args.edits
     for users in args.sizes:
@@ -246,6 +271,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             path, bare_set, bare_many = (_fresh_copy(source, Path(tmp), k) for k in range(3))
             db = Database(path, create=False, operator="bench")
             try:
+                if args.signed_in:
+                    _require_sign_in(db)
                 targets = _users(db, n, 0)
                 doomed = _users(db, n, 2 * n)
                 updates: list[Edit] = [
@@ -280,7 +307,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 ),
             }
         app = {"updates": t_upd, "creates": t_new, "deletes": t_del}
-        print(f"{users:>9,} users, {n:,} edits in one save (ms):")
+        signed = ", signed in (operators enforced)" if args.signed_in else ""
+        print(f"{users:>9,} users, {n:,} edits in one save{signed} (ms):")
         for kind, took in app.items():
             many, single = bare[kind]
             print(

@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from . import audit, edit_batches, operators, rbac
+from . import audit, edit_batches, rbac
 from .bulk_roles import BulkRoleChange, apply_bulk_role_change
 from .errors import AccessGuardError, ConflictError, ValidationError
 from .keys import name_key
@@ -585,9 +585,8 @@ def apply_edits(session: Session, edits: Sequence[Edit], *, savepoint: bool = Tr
 def _apply_from(session: Session, edits: Sequence[Edit], index: int) -> int:
     """Apply ``edits[index]`` (and a run of like edits after it, set-based); returns how
     many were applied."""
-    # Operators' rights are checked record by record (an operator's own account needs
-    # administer): the set-based path cannot, so it steps aside for them.
-    run = 0 if operators.enforced(session) else edit_batches.run_length(edits, index)
+    # With operators enforced, the set-based path checks each record with the gate's rules.
+    run = edit_batches.run_length(edits, index)
     try:
         if run:
             done = edit_batches.apply_run(session, edits, index, run)

@@ -15,6 +15,11 @@ makes and the same audit entries it writes (tests/core/test_changes.py compares 
 - ``Delete`` of a user: the version check; their assignments go with them, each with its
   own audit entry before the user's, as ``rbac.delete_user`` writes them.
 
+With operators enforced (core/operators.py) each run is checked row by row with the
+gate's own rules (``operators.run_gate``) before any statement is sent: an operator's
+account, or an assignment to a role holding AccessGuard's rights, needs administer. The
+first edit refused raises ``EditFailed`` at its index with the error the ORM path gives.
+
 The audit entries are collected with the save's others (``audit.COLLECT_KEY``).
 Whatever the fast path cannot prove right — a missing record, a version that moved, a
 value its validator refuses, a name taken, a record twice in the run — is left to the
@@ -26,6 +31,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -34,11 +40,12 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, Table, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from . import audit, validation
+from . import audit, operators, validation
 from .errors import AccessGuardError, ConflictError
 from .keys import name_key
 from .lookalike import skeleton_key
 from .models import AUDITED_TYPES, Resource, Role, User, UserRole, utcnow
+from .operators import AppAction
 from .set_sql import chunks, insert_rows, parameter_limit, values_rows
 
 if TYPE_CHECKING:
@@ -73,6 +80,27 @@ _KINDS: dict[str, _Kind] = {
 _KIND_FIELDS = {name: frozenset(kind.fields) for name, kind in _KINDS.items()}
 #: What a ``Create`` of a user may carry (core/changes.py ``_CREATE`` reads these).
 _USER_CREATE_FIELDS = frozenset({"username", "display_name", "email", "active"})
+
+
+class _Refused(Exception):
+    """The run's edit at ``offset`` is refused by the operator gate (``error``)."""
+
+    def __init__(self, offset: int, error: AccessGuardError) -> None:
+        super().__init__(offset, error)
+        self.offset = offset
+        self.error = error
+
+
+def _check(gate: operators.RunGate, offset: int, needs: Sequence[AppAction]) -> None:
+    """The run's edit at ``offset`` changes rows needing ``needs`` (in flush order)."""
+    try:
+        gate.check(needs)
+    except AccessGuardError as exc:
+        raise _Refused(offset, exc) from exc
+
+
+#: How many runs went set-based in this process (tests see the fast path was taken).
+runs_applied = 0
 
 
 @cache
@@ -123,16 +151,29 @@ def run_length(edits: Sequence[Edit], start: int) -> int:
 def apply_run(session: Session, edits: Sequence[Edit], start: int, length: int) -> int:
     """Apply ``edits[start:start + length]`` set-based, stopping before the first edit the
     fast path cannot prove right; returns how many were applied (the caller applies the
-    next one the ordinary way, which refuses it with its proper error)."""
+    next one the ordinary way, which refuses it with its proper error).
+
+    Raises:
+        EditFailed: an edit the signed-in operator may not make (nothing written).
+    """
+    global runs_applied  # noqa: PLW0603 - a counter for tests
     run = list(edits[start : start + length])
     operation, record_type = _run_kind(run[0]) or ("", "")
     session.flush()  # what earlier edits changed is in the file before it is read
-    if operation == "update":
-        applied, entries = _updates(session, _KINDS[record_type], run)
-    elif operation == "create":
-        applied, entries = _creates(session, run)
-    else:
-        applied, entries = _deletes(session, run)
+    gate = operators.run_gate(session)  # after the flush: the scope as it now stands
+    try:
+        if operation == "update":
+            applied, entries = _updates(session, gate, _KINDS[record_type], run)
+        elif operation == "create":
+            applied, entries = _creates(session, gate, run)
+        else:
+            applied, entries = _deletes(session, gate, run)
+    except _Refused as refused:
+        from .changes import EditFailed
+
+        at = start + refused.offset
+        raise EditFailed(at, edits[at], refused.error) from refused.error
+    runs_applied += 1 if applied else 0
     collected = session.info.get(audit.COLLECT_KEY)
     if isinstance(collected, list):
         collected.extend(entries)
@@ -146,6 +187,11 @@ def _where_in(session: Session, columns: Sequence[Any], column: Any, values: lis
     _CHUNK: old SQLite libraries bind at most 999 parameters)."""
     for at in range(0, len(values), _CHUNK):
         yield from session.execute(select(*columns).where(column.in_(values[at : at + _CHUNK])))
+
+
+def _writing(gate: operators.RunGate | None, tables: list[str]) -> AbstractContextManager[None]:
+    """Where the run's statements go: checked (``gate.writing``), or as they are."""
+    return nullcontext() if gate is None else gate.writing(tables)
 
 
 def _table(model: type[Any]) -> Table:
@@ -162,7 +208,9 @@ def _sqlite_raw(session: Session) -> Connection | None:
 # ---------------------------------------------------------------------- updates
 
 
-def _updates(session: Session, kind: _Kind, run: list[Any]) -> tuple[int, list[dict[str, Any]]]:
+def _updates(
+    session: Session, gate: operators.RunGate | None, kind: _Kind, run: list[Any]
+) -> tuple[int, list[dict[str, Any]]]:
     model = kind.model
     table = _table(model)
     names = [kind.key, *kind.fields]
@@ -181,9 +229,12 @@ def _updates(session: Session, kind: _Kind, run: list[Any]) -> tuple[int, list[d
         except AccessGuardError:
             break
         changed = {name: value for name, value in clean.items() if row._mapping[name] != value}
-        applied += 1
         if not changed:
-            continue  # as the ORM path: nothing to write, no version step, no entry
+            applied += 1
+            continue  # as the ORM path: nothing to write, no version step, no check, no entry
+        if gate is not None:
+            _check(gate, applied, [gate.needs(table.name, row.id)])
+        applied += 1
         params = {f"new_{name}": value for name, value in changed.items()}
         params.update(b_id=row.id, b_version=row.version, new_version=row.version + 1)
         groups.setdefault(tuple(sorted(changed)), []).append(params)
@@ -199,11 +250,12 @@ def _updates(session: Session, kind: _Kind, run: list[Any]) -> tuple[int, list[d
                 now,
             )
         )
-    for fields, rows in groups.items():
-        written = _write_updates(session, table, fields, rows, now)
-        if written is not None and written != len(rows):
-            # The write lock is held since the read: only a bug gets here.
-            raise ConflictError(f"{run[0].entity} records of this save", None)
+    with _writing(gate, [table.name]):
+        for fields, rows in groups.items():
+            written = _write_updates(session, table, fields, rows, now)
+            if written is not None and written != len(rows):
+                # The write lock is held since the read: only a bug gets here.
+                raise ConflictError(f"{run[0].entity} records of this save", None)
     _forget(session, model, [e.id for e in run[:applied]])
     return applied, entries
 
@@ -272,7 +324,9 @@ def _taken(session: Session, column: Any, values: list[str]) -> set[str]:
     return {row[0] for row in _where_in(session, [column], column, values)}
 
 
-def _creates(session: Session, run: list[Any]) -> tuple[int, list[dict[str, Any]]]:
+def _creates(
+    session: Session, gate: operators.RunGate | None, run: list[Any]
+) -> tuple[int, list[dict[str, Any]]]:
     """New users as ``rbac.add_user`` makes them (validators, name key, look-alike
     skeleton, version 1), inserted in edit order with a few multi-row INSERTs."""
     table = _table(User)
@@ -311,21 +365,25 @@ def _creates(session: Session, run: list[Any]) -> tuple[int, list[dict[str, Any]
             break
     if not rows:
         return 0, []
+    # A new user is nobody's account yet: edit users, from the first edit on.
+    if gate is not None:
+        _check(gate, 0, [gate.needs(table.name, None)])
     now = utcnow()
     for row in rows:
         row.update(created_at=now, updated_at=now, version=1)
     connection = _sqlite_raw(session)
-    if connection is not None:
-        names = list(rows[0])
-        stamp = audit.stored_time(now)
-        raw = {"created_at": stamp, "updated_at": stamp}
-        insert_rows(
-            connection,
-            f"INSERT INTO users ({', '.join(names)})",
-            [tuple(raw.get(n, r[n]) for n in names) for r in rows],
-        )
-    else:
-        session.execute(insert(table), rows)
+    with _writing(gate, [table.name]):
+        if connection is not None:
+            names = list(rows[0])
+            stamp = audit.stored_time(now)
+            raw = {"created_at": stamp, "updated_at": stamp}
+            insert_rows(
+                connection,
+                f"INSERT INTO users ({', '.join(names)})",
+                [tuple(raw.get(n, r[n]) for n in names) for r in rows],
+            )
+        else:
+            session.execute(insert(table), rows)
     ids = dict(
         _where_in(
             session,
@@ -348,9 +406,12 @@ def _creates(session: Session, run: list[Any]) -> tuple[int, list[dict[str, Any]
 # ---------------------------------------------------------------------- deletes
 
 
-def _deletes(session: Session, run: list[Any]) -> tuple[int, list[dict[str, Any]]]:
+def _deletes(
+    session: Session, gate: operators.RunGate | None, run: list[Any]
+) -> tuple[int, list[dict[str, Any]]]:
     """Users and their assignments as ``rbac.delete_user`` removes them: per user, an
-    entry for each assignment (by role id), then the user's."""
+    entry for each assignment (by role id), then the user's — and, with operators
+    enforced, each assignment checked before the user, as its flush does."""
     users, members, roles = _table(User), _table(UserRole), _table(Role)
     current = {
         row.id: row for row in _where_in(session, list(users.c), users.c.id, [e.id for e in run])
@@ -375,6 +436,10 @@ def _deletes(session: Session, run: list[Any]) -> tuple[int, list[dict[str, Any]
         )
         for member in session.execute(query):
             held.setdefault(member.user_id, []).append(member)
+    if gate is not None:
+        for offset, row in enumerate(gone):
+            needs = [gate.needs(members.name, m.role_id) for m in held.get(row.id, ())]
+            _check(gate, offset, [*needs, gate.needs(users.name, row.id)])
     entries = []
     assignment = AUDITED_TYPES[UserRole]
     now = utcnow()
@@ -399,10 +464,11 @@ def _deletes(session: Session, run: list[Any]) -> tuple[int, list[dict[str, Any]
             )
         )
     removed = 0
-    for part in chunks(ids, 1, parameter_limit(session.connection())):
-        session.execute(delete(members).where(members.c.user_id.in_(part)))
-        result = session.execute(delete(users).where(users.c.id.in_(part)))
-        removed += int(result.rowcount)  # type: ignore[attr-defined]
+    with _writing(gate, [members.name, users.name]):
+        for part in chunks(ids, 1, parameter_limit(session.connection())):
+            session.execute(delete(members).where(members.c.user_id.in_(part)))
+            result = session.execute(delete(users).where(users.c.id.in_(part)))
+            removed += int(result.rowcount)  # type: ignore[attr-defined]
     if removed != len(ids):
         # The write lock is held since the read: only a bug gets here.
         raise ConflictError("user records of this save", None)

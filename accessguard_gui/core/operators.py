@@ -10,7 +10,7 @@ AccessGuard: view — signs in; the signed-in name is the audit trail's "who", a
 refuses every change the operator may not make (``OperatorPermissionError``), whatever
 the window offers. The refusal comes from a ``before_flush`` hook on every action's
 session (``gate``), so no path through the ORM can skip it; set-based writers that bypass
-the ORM call ``require`` first.
+the ORM call ``require`` first, or check their rows with the gate's rules (``run_gate``).
 
 Failed sign-ins slow down: after a few failures for a name within ``FAILURE_WINDOW`` each
 attempt waits longer (``delay_after``), counted from the audit trail (so every process
@@ -25,7 +25,8 @@ the server enforces the same rights (P1's triggers).
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -68,6 +69,7 @@ __all__ = [
     "APP_RESOURCE",
     "AppAction",
     "OperatorAccess",
+    "RunGate",
     "SetSignInRequired",
     "administrators",
     "check",
@@ -76,6 +78,7 @@ __all__ = [
     "operator_actions",
     "require",
     "require_assignment",
+    "run_gate",
     "setup_edits",
     "sign_in_required",
 ]
@@ -88,6 +91,8 @@ ACCESS_KEY = "accessguard_operator_access"
 _ADMIN_CACHE_KEY = "accessguard_operator_scope"
 _TOUCHED_ADMIN_KEY = "accessguard_touched_administration"
 _SETTING_CHANGED_KEY = "accessguard_sign_in_setting_changed"
+#: session.info key of the tables a checked set-based run writes (RunGate.writing).
+_CHECKED_KEY = "accessguard_checked_run"
 
 #: Failures older than this do not slow anyone down.
 FAILURE_WINDOW = timedelta(minutes=15)
@@ -477,6 +482,8 @@ def _before_statement(state: ORMExecuteState) -> None:
     table = getattr(getattr(state.statement, "table", None), "name", None)
     if str(table) not in Base.metadata.tables:
         return  # a temporary work table (bulk role changes): nothing kept in the file
+    if str(table) in state.session.info.get(_CHECKED_KEY, ()):
+        return  # a set-based run, checked row by row first (RunGate)
     needed = _TABLE_ACTIONS.get(str(table), AppAction.ADMINISTER)
     if needed is not None and not access.may(needed):
         raise access.refusal(needed)
@@ -485,11 +492,80 @@ def _before_statement(state: ORMExecuteState) -> None:
 
 
 def enforced(session: Session) -> bool:
-    """Does this action run as an operator whose rights are checked?  Set-based writers
-    that cannot tell an operator's account from another user's (core/edit_batches.py)
-    step aside then, and the unit of work checks record by record."""
+    """Does this action run as an operator whose rights are checked?"""
     access = session.info.get(ACCESS_KEY)
     return isinstance(access, OperatorAccess) and access.enforced
+
+
+class RunGate:
+    """The gate's record-by-record rules for a set-based run of changes (core/
+    edit_batches.py): the writer reads the run's rows, asks ``needs`` for each record it
+    will change, ``check``s them in the order the unit of work would flush them (so the
+    first refusal is the one the ORM path raises, with the same words) and only then
+    writes, inside ``writing`` — where the statements' hook lets the run's tables
+    through, the run having been checked row by row.
+
+    The rules are ``_needed``'s, for the rows the fast path writes: a user needs edit
+    users, an operator's account (a member of a role holding AccessGuard's rights)
+    administer; a role or resource needs edit roles, AccessGuard's own ones administer;
+    an assignment needs assign roles, to a role holding AccessGuard's rights administer.
+    The fast path never writes a password, so ``_own_password`` has no row here.
+    """
+
+    def __init__(self, session: Session, access: OperatorAccess) -> None:
+        self._session = session
+        self.access = access
+        self._scope = _scope(session)
+        self._touched_admin = False
+
+    def needs(self, table: str, key: int | None) -> AppAction:
+        """The action changing one row of ``table`` needs. ``key``: the record's id for
+        users, roles and resources (None: a new user), the role's id for user_roles."""
+        scope = self._scope
+        if table == "users":
+            return AppAction.ADMINISTER if key in scope.user_ids else AppAction.EDIT_USERS
+        if table == "user_roles":
+            return AppAction.ADMINISTER if key in scope.role_ids else AppAction.ASSIGN_ROLES
+        if table == "roles" and key is not None:
+            return AppAction.ADMINISTER if key in scope.role_ids else AppAction.EDIT_ROLES
+        if table == "resources" and key is not None:
+            return AppAction.ADMINISTER if key == scope.resource_id else AppAction.EDIT_ROLES
+        return AppAction.ADMINISTER  # anything else: fail closed
+
+    def check(self, actions: Iterable[AppAction]) -> None:
+        """Refuse, as the gate would, the first of ``actions`` the operator may not do.
+
+        Raises:
+            OperatorPermissionError, SignInRequiredError.
+        """
+        for action in actions:
+            check(self.access, action)
+            if action is AppAction.ADMINISTER:
+                self._touched_admin = True
+
+    @contextmanager
+    def writing(self, tables: Iterable[str]) -> Iterator[None]:
+        """Send the checked run's statements: ``_before_statement`` lets ``tables``
+        through meanwhile. Afterwards, as after a flush, a run that needed administer
+        drops the cached scope and has the commit make sure an administrator is left."""
+        info = self._session.info
+        info[_CHECKED_KEY] = frozenset(tables)
+        try:
+            yield
+        finally:
+            info.pop(_CHECKED_KEY, None)
+            if self._touched_admin:
+                info.pop(_ADMIN_CACHE_KEY, None)
+                info[_TOUCHED_ADMIN_KEY] = True
+
+
+def run_gate(session: Session) -> RunGate | None:
+    """The checks a set-based run of changes must pass in ``session`` (None: it runs as
+    nobody whose rights are checked — sign-in off — and nothing is checked)."""
+    access = session.info.get(ACCESS_KEY)
+    if not isinstance(access, OperatorAccess) or not access.enforced:
+        return None
+    return RunGate(session, access)
 
 
 def require_assignment(session: Session, role: rbac.Ref) -> None:

@@ -770,3 +770,262 @@ def test_a_run_of_updates_is_gated_record_by_record(org: Database) -> None:
         changes.apply_edits(s, run)
     assert isinstance(info.value.cause, OperatorPermissionError)
     assert _dump(org) == before
+
+
+# ---------------------------------------------------------------------- set-based runs
+
+
+def _fast_only(monkeypatch: pytest.MonkeyPatch) -> Callable[[], int]:
+    """Edits may no longer go the ORM way (apply_edit fails): a save that succeeds went
+    set-based. Returns how many runs went set-based since."""
+    from accessguard_gui.core import edit_batches
+
+    def no_orm(_session: Session, edit: Edit) -> None:
+        raise AssertionError(f"the ORM path ran for {edit.describe()}")
+
+    monkeypatch.setattr(changes, "apply_edit", no_orm)
+    start = edit_batches.runs_applied
+    return lambda: edit_batches.runs_applied - start
+
+
+def _outcome(db: Database, edits: list[Edit]) -> tuple[int, type[Exception], str] | None:
+    """Save ``edits`` in one action: None, or the failing index, error type and words."""
+    try:
+        with db.action("Save") as s:
+            changes.apply_edits(s, edits)
+    except EditFailed as failed:
+        return failed.index, type(failed.cause), str(failed.cause)
+    except LockoutError as error:
+        return -1, LockoutError, str(error)
+    return None
+
+
+def _both_ways(
+    db: Database, edits: list[Edit], monkeypatch: pytest.MonkeyPatch
+) -> tuple[int, type[Exception], str]:
+    """The same save refused the same way set-based and record by record, the file
+    unchanged by either; returns the refusal."""
+    from accessguard_gui.core import edit_batches
+
+    before = _dump(db)
+    fast = _outcome(db, edits)
+    assert _dump(db) == before
+    with monkeypatch.context() as m:
+        m.setattr(edit_batches, "run_length", lambda *_: 0)
+        slow = _outcome(db, edits)
+    assert _dump(db) == before
+    assert fast == slow
+    assert fast is not None
+    return fast
+
+
+_REFUSED = "Signed in as {name}, who may not {verb} (needs AccessGuard: {action})."
+
+
+def _add(db: Database, users: int, *, assign: str | None = None) -> list[int]:
+    db.sign_in("alice", PASSWORD)
+    with db.action("Add users") as s:
+        for n in range(users):
+            rbac.add_user(s, f"temp{n}")
+            if assign is not None and n % 2:
+                rbac.assign_user(s, f"temp{n}", assign)
+    return [_id(db, User, f"temp{n}") for n in range(users)]
+
+
+def _user_versions(db: Database, ids: list[int]) -> dict[int, int]:
+    with db.read() as s:
+        return dict(s.execute(select(User.id, User.version).where(User.id.in_(ids))).all())
+
+
+def _newest_operators(db: Database, count: int) -> set[str]:
+    with db.read() as s:
+        return {e.operator for e in audit.audit_entries(s, count)}
+
+
+def test_runs_go_set_based_for_an_operator_who_may(
+    org: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Updates, creates and deletes (with assignments) of users, and updates of roles,
+    saved set-based by bob, who may edit users, assign and edit roles; the trail says
+    bob did them."""
+    ids = _add(org, 8, assign="Staff")
+    for action in (AppAction.EDIT_USERS, AppAction.ASSIGN_ROLES, AppAction.EDIT_ROLES):
+        _grant_bob(org, action)
+    runs = _fast_only(monkeypatch)
+    renames: list[Edit] = [Update(Entity.USER, i, None, {"display_name": f"T {i}"}) for i in ids]
+    assert _outcome(org, renames) is None
+    assert _newest_operators(org, 8) == {"bob"}
+    creates: list[Edit] = [Create(Entity.USER, {"username": f"new{n}"}) for n in range(6)]
+    assert _outcome(org, creates) is None
+    assert _newest_operators(org, 6) == {"bob"}
+    roles = [_id(org, Role, name) for name in ("staff", "auditor", "night", "manager")]
+    described: list[Edit] = [Update(Entity.ROLE, r, None, {"description": "d"}) for r in roles]
+    assert _outcome(org, described) is None
+    deletes: list[Edit] = [Delete(Entity.USER, i, None) for i in ids]
+    assert _outcome(org, deletes) is None
+    assert _newest_operators(org, 12) == {"bob"}  # 8 users and 4 assignments
+    assert runs() == 4
+    with org.read() as s:
+        assert s.scalar(select(User.id).where(User.id.in_(ids))) is None
+        assert {u.username for u in s.scalars(select(User))} >= {f"new{n}" for n in range(6)}
+        assert {r.description for r in s.scalars(select(Role).where(Role.id.in_(roles)))} == {"d"}
+
+
+def test_an_operator_edits_operators_set_based_with_administer(
+    org: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """alice administers: her own account and bob's go in a run like anyone's."""
+    ids = _add(org, 4)
+    ids[1:1] = [_id(org, User, "alice"), _id(org, User, "bob")]
+    org.sign_in("alice", PASSWORD)
+    runs = _fast_only(monkeypatch)
+    renames: list[Edit] = [Update(Entity.USER, i, None, {"email": f"u{i}@x.org"}) for i in ids]
+    assert _outcome(org, renames) is None
+    assert runs() == 1 and _newest_operators(org, 6) == {"alice"}
+
+
+def test_a_refused_run_is_refused_as_record_by_record(
+    org: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every refusal of a set-based run is the ORM path's: the same edit, error and
+    words, and the file unchanged."""
+    ids = _add(org, 8, assign="Staff")
+    alice, bob = _id(org, User, "alice"), _id(org, User, "bob")
+    org.sign_in("bob", PASSWORD)  # view only
+    renames: list[Edit] = [Update(Entity.USER, i, None, {"display_name": f"T {i}"}) for i in ids]
+    edit_users = _REFUSED.format(name="bob", verb="edit users", action="edit-users")
+    assert _both_ways(org, renames, monkeypatch) == (0, OperatorPermissionError, edit_users)
+    creates: list[Edit] = [Create(Entity.USER, {"username": f"new{n}"}) for n in range(6)]
+    assert _both_ways(org, creates, monkeypatch)[:2] == (0, OperatorPermissionError)
+
+    _grant_bob(org, AppAction.EDIT_USERS)
+    administer = _REFUSED.format(name="bob", verb="administer AccessGuard", action="administer")
+    for operator, at in ((alice, 4), (bob, 2)):  # another operator; bob himself
+        run = list(renames)
+        run.insert(at, Update(Entity.USER, operator, None, {"display_name": "Op"}))
+        assert _both_ways(org, run, monkeypatch) == (at, OperatorPermissionError, administer)
+    # Unchanged values need nothing (no write); a bad value before the refusal is its own error.
+    same = list(renames)
+    same.insert(1, Update(Entity.USER, alice, None, {"active": True}))
+    assert _outcome(org, same) is None
+    bad = list(renames)
+    bad.insert(1, Update(Entity.USER, ids[0], None, {"email": "not an address"}))
+    bad.insert(3, Update(Entity.USER, alice, None, {"active": False}))
+    assert _both_ways(org, bad, monkeypatch)[0] == 1
+
+    # Deleting users with assignments needs assign roles too: the first one assigned.
+    deletes: list[Edit] = [Delete(Entity.USER, i, None) for i in ids]
+    assign = _REFUSED.format(name="bob", verb="assign roles", action="assign-roles")
+    assert _both_ways(org, deletes, monkeypatch) == (1, OperatorPermissionError, assign)
+    _grant_bob(org, AppAction.ASSIGN_ROLES)
+    carol = _id(org, User, "carol")
+    org.sign_in("alice", PASSWORD)
+    with org.action("Give carol a role carrying AccessGuard's rights") as s:
+        rbac.assign_user(s, "carol", "Viewers")  # bob may assign, but not this one
+    org.sign_in("bob", PASSWORD)
+    doomed = [*deletes[:3], Delete(Entity.USER, carol, None), *deletes[3:]]
+    assert _both_ways(org, doomed, monkeypatch) == (3, OperatorPermissionError, administer)
+
+
+def test_a_refused_run_of_roles_and_resources_needs_administer(
+    org: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """AccessGuard's own role and resource inside a run of description changes."""
+    org.sign_in("alice", PASSWORD)
+    with org.action("More resources") as s:
+        for name in ("Gate", "Lift", "Safe"):
+            rbac.add_resource(s, name)
+        resource_ids = [rbac.get_resource(s, n).id for n in ("Door", "Gate", "Lift", "Safe")]
+        app_id = rbac.get_resource(s, APP_RESOURCE).id
+    _grant_bob(org, AppAction.EDIT_ROLES)
+    administer = _REFUSED.format(name="bob", verb="administer AccessGuard", action="administer")
+    roles = [_id(org, Role, n) for n in ("staff", "auditor", "night", "manager")]
+    run: list[Edit] = [Update(Entity.ROLE, r, None, {"description": "d"}) for r in roles]
+    run.insert(2, Update(Entity.ROLE, _id(org, Role, "viewers"), None, {"description": "d"}))
+    assert _both_ways(org, run, monkeypatch) == (2, OperatorPermissionError, administer)
+    things: list[Edit] = [
+        Update(Entity.RESOURCE, r, None, {"description": "d"}) for r in resource_ids
+    ]
+    things.insert(3, Update(Entity.RESOURCE, app_id, None, {"description": "d"}))
+    assert _both_ways(org, things, monkeypatch) == (3, OperatorPermissionError, administer)
+    runs = _fast_only(monkeypatch)
+    assert _outcome(org, run[:2] + run[3:]) is None  # without AccessGuard's own: saved
+    assert runs() == 1
+
+
+def test_a_run_cannot_remove_the_last_administrator(
+    org: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """alice deactivating herself in a run: the commit refuses it as it does for one edit."""
+    ids = _add(org, 4)
+    ids.insert(2, _id(org, User, "alice"))
+    org.sign_in("alice", PASSWORD)
+    run: list[Edit] = [Update(Entity.USER, i, None, {"active": False}) for i in ids]
+    refused = _both_ways(org, run, monkeypatch)
+    assert refused[:2] == (-1, LockoutError)
+
+
+def test_runs_on_postgresql_are_gated_as_record_by_record(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL the fast path sends ORM statements (the gate's statement hook lets a
+    checked run through): the login administers and saves set-based; erin, who may edit
+    users only, is refused as record by record."""
+    from accessguard_gui.core import edit_batches
+
+    with Database(pg_url) as db:
+        with db.internal_session() as s:
+            login = operators.session_user(s)
+        with db.action("Set up") as s:
+            rbac.add_user(s, login)
+            rbac.get_user(s, login).password_hash = _hash()
+            changes.apply_edits(s, operators.setup_edits(s, login))
+            _role_with(s, "Editors", [AppAction.VIEW, AppAction.EDIT_USERS])
+            rbac.add_user(s, "erin")
+            rbac.assign_user(s, "erin", "Editors")
+            rbac.add_role(s, "Staff")
+            for n in range(8):
+                rbac.add_user(s, f"temp{n}")
+                if n % 2:
+                    rbac.assign_user(s, f"temp{n}", "Staff")
+            changes.apply_edits(s, [SetSignInRequired(True)])
+        with db.read() as s:
+            ids = [rbac.get_user(s, f"temp{n}").id for n in range(8)]
+            me = rbac.get_user(s, login).id
+        assert db.access.enforced
+        renames: list[Edit] = [Update(Entity.USER, i, None, {"email": f"u{i}@x.org"}) for i in ids]
+        with monkeypatch.context() as m:
+            runs = _fast_only(m)
+            own = Update(Entity.USER, me, None, {"email": "a@x.org"})  # administer: saved
+            assert _outcome(db, [*renames[:3], own]) is None
+            assert _outcome(db, renames) is None
+            assert (
+                _outcome(db, [Create(Entity.USER, {"username": f"new{n}"}) for n in range(5)])
+                is None
+            )
+            assert runs() == 3
+        with db.read() as s:
+            assert audit.audit_entries(s, 1)[0].operator == login
+        db.become(OperatorAccess("erin", True, True, frozenset()))  # rights read per action
+        creates: list[Edit] = [Create(Entity.USER, {"username": f"more{n}"}) for n in range(5)]
+        with monkeypatch.context() as m:
+            runs = _fast_only(m)
+            assert _outcome(db, creates) is None and runs() == 1
+        with db.read() as s:
+            assert audit.audit_entries(s, 1)[0].operator == "erin"
+        administer = _REFUSED.format(
+            name="erin", verb="administer AccessGuard", action="administer"
+        )
+        assign = _REFUSED.format(name="erin", verb="assign roles", action="assign-roles")
+        for edits, refused in (
+            (
+                [*renames[:2], Update(Entity.USER, me, None, {"email": "b@x.org"}), *renames[2:]],
+                (2, administer),
+            ),
+            ([Delete(Entity.USER, i, None) for i in ids], (1, assign)),
+        ):
+            fast = _outcome(db, edits)
+            with monkeypatch.context() as m:
+                m.setattr(edit_batches, "run_length", lambda *_: 0)
+                assert _outcome(db, edits) == fast
+            assert fast == (refused[0], OperatorPermissionError, refused[1])
