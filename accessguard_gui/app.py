@@ -32,7 +32,12 @@ if TYPE_CHECKING:
 # SQLAlchemy's, cost ~150 ms of a ~750 ms start on the 1M file (bench/bench_startup.py).
 # Imported first, they are never read. Modules only some actions need stay out of this
 # list (they are imported when used).
-CORE_FIRST = ("accessguard_gui.core.database", "accessguard_gui.core.browse")
+CORE_FIRST = (
+    "accessguard_gui.core.database",
+    "accessguard_gui.core.browse",
+    # The engine loads its dialect when it is made, after Qt: the SQLite one (a file) here.
+    "sqlalchemy.dialects.sqlite.pysqlite",
+)
 
 
 def import_core_first() -> None:

@@ -30,12 +30,13 @@ from PySide6.QtWidgets import (
 from ..core import audit_text
 from ..core.audit import AuditRow
 from ..core.browse import FROM, UNTIL
+from .settings import AUDIT_TIMES_UTC
 from .table_page import TablePage
 
 Index = QModelIndex | QPersistentModelIndex
 #: The date a From/To box shows as "any" (Qt's special value: the minimum date).
 NO_DATE = QDate(2000, 1, 1)
-SETTING_UTC = "audit/times_in_utc"
+SETTING_UTC = AUDIT_TIMES_UTC  # kept under its old name
 
 
 class AuditCellDelegate(QStyledItemDelegate):

@@ -39,7 +39,7 @@ from PySide6.QtWidgets import (
 from ..core import browse
 from ..core.changes import Entity
 from ..core.database import Database
-from . import audit_view, empty_state, messages, theme
+from . import empty_state, messages, theme
 from .details import record_values
 from .icons import app_icon
 from .layout_defaults import fit_columns, nav_width, split_sizes
@@ -445,6 +445,8 @@ class MainWindow(QMainWindow):
         if self.db.read_only or not kind.editable:
             page.view.setEditTriggers(page.view.EditTrigger.NoEditTriggers)
         if kind.key == "audit":
+            from . import audit_view  # built with the audit page, not with every window
+
             audit_view.install(page, utc=self.details.times_in_utc)
         empty_state.install(page, read_only=self.db.read_only)  # says what to do when empty
         self.pages[kind.key] = page

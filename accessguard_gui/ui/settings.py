@@ -13,6 +13,8 @@ from PySide6.QtCore import QByteArray, QSettings
 
 ORGANIZATION = "AccessGuard"
 APPLICATION = "AccessGuard"
+#: View > Times in UTC: the audit log's times in UTC instead of local time.
+AUDIT_TIMES_UTC = "audit/times_in_utc"
 RECENT_MAX = 8
 
 

@@ -16,8 +16,8 @@ from ..core import audit_text
 from ..core.audit import audit_entries
 from ..core.changes import Entity
 from ..core.errors import AccessGuardError
-from . import audit_view
 from .details import record_values
+from .settings import AUDIT_TIMES_UTC
 from .table_page import TablePage
 from .window_editing import created_at
 
@@ -113,6 +113,8 @@ class DetailsPane:
                 )
         except AccessGuardError:
             return values
+        from . import audit_view  # the audit page's own words, loaded with that page
+
         utc = self.times_in_utc
         shown.update(audit_view.entry_header(values, utc=utc))
         for entry in entries:
@@ -136,12 +138,14 @@ class DetailsPane:
     @property
     def times_in_utc(self) -> bool:
         """The audit log shows UTC (View > Times in UTC), kept in the settings."""
-        return self.window.settings.text(audit_view.SETTING_UTC) == "1"
+        return self.window.settings.text(AUDIT_TIMES_UTC) == "1"
 
     def set_times_in_utc(self, utc: bool) -> None:
-        self.window.settings.set_text(audit_view.SETTING_UTC, "1" if utc else "")
+        self.window.settings.set_text(AUDIT_TIMES_UTC, "1" if utc else "")
         page = self.window.pages.get("audit")
         if page is not None:
+            from . import audit_view
+
             audit_view.set_utc(page, utc)
             self.refresh()
 

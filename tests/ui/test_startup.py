@@ -33,6 +33,9 @@ LAZY = (
     "accessguard_gui.ui.sign_in",  # a file that requires sign-in
     "accessguard_gui.ui.welcome",  # starting without a file
     "accessguard_gui.ui.service",  # the web service's files
+    "accessguard_gui.core.rbac.review",  # review functions, the role-graph cache
+    "accessguard_gui.core.review_sql",
+    "accessguard_gui.ui.audit_view",  # the audit page, built when first shown
 )
 
 PROBE = r"""

@@ -23,6 +23,8 @@ One module per ANSI component, every name importable from here (``rbac.X``):
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 # bench/bench_save.py reads users through ``rbac.select`` and ``rbac.User``.
 from sqlalchemy import select
 
@@ -89,23 +91,25 @@ from .records import (
     update_user,
     verify_password,
 )
-from .review import (
-    _active_assignments,
-    _granting_roles,
-    _lookup_key,
-    _permission_query,
-    _permission_rows,
-    _plain_ref,
-    _user_permissions_query,
-    assigned_roles,
-    assigned_users,
-    authorized_roles,
-    authorized_roles_for,
-    authorized_users,
-    check_access,
-    role_permissions,
-    user_permissions,
-)
+
+if TYPE_CHECKING:  # the review functions load on first use (``__getattr__`` below)
+    from .review import (
+        _active_assignments,
+        _granting_roles,
+        _lookup_key,
+        _permission_query,
+        _permission_rows,
+        _plain_ref,
+        _user_permissions_query,
+        assigned_roles,
+        assigned_users,
+        authorized_roles,
+        authorized_roles_for,
+        authorized_users,
+        check_access,
+        role_permissions,
+        user_permissions,
+    )
 from .ssd import (
     _refuse_ssd_violations,
     _ssd_held,
@@ -223,3 +227,37 @@ __all__ = [
     "user_permissions",
     "verify_password",
 ]
+
+#: Names served by ``review`` once first asked for.
+_FROM_REVIEW = frozenset(
+    {
+        "_active_assignments",
+        "_granting_roles",
+        "_lookup_key",
+        "_permission_query",
+        "_permission_rows",
+        "_plain_ref",
+        "_user_permissions_query",
+        "assigned_roles",
+        "assigned_users",
+        "authorized_roles",
+        "authorized_roles_for",
+        "authorized_users",
+        "check_access",
+        "role_permissions",
+        "user_permissions",
+    }
+)
+
+
+def __getattr__(name: str) -> Any:
+    """The review functions load with their first use: they bring the compiled review
+    statements and the role-graph cache (review_sql, access_query, paths), which a window
+    opening a file never asks for before its first paint (cold start, issue 11)."""
+    if name not in _FROM_REVIEW:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from . import review
+
+    value = getattr(review, name)
+    globals()[name] = value
+    return value
