@@ -6,6 +6,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import shiboken6
 from PySide6.QtCore import QCoreApplication, QEventLoop, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QProgressDialog
 
@@ -163,8 +164,7 @@ def _apply_off_thread(
         "Cancel",
         0,
         0,
-        QApplication.activeWindow(),
-    )
+    )  # no parent: a window closed during the save (Review) would take the dialog with it
     progress.setWindowTitle("Saving")
     progress.setWindowModality(Qt.WindowModality.ApplicationModal)
     progress.setMinimumDuration(0)
@@ -175,13 +175,19 @@ def _apply_off_thread(
     poll.setInterval(15)
     poll.timeout.connect(lambda: None if worker.is_alive() else loop.quit())
     worker.start()
+    over = QApplication.activeWindow()
     progress.show()
+    if over is not None:  # over the window the save was asked from, as a child would be
+        frame = progress.frameGeometry()
+        frame.moveCenter(over.frameGeometry().center())
+        progress.move(frame.topLeft())
     poll.start()
     loop.exec()
     poll.stop()
     worker.join()
-    progress.close()
-    progress.deleteLater()
+    if shiboken6.isValid(progress):  # gone with its parent if that window was deleted meanwhile
+        progress.close()
+        progress.deleteLater()
     error = outcome[0] if outcome else None
     if error is not None:
         raise error

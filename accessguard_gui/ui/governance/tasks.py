@@ -20,6 +20,7 @@ from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
 from ...core import browse
+from ...core.collector import collector_on_new_objects_only
 from ...core.database import Database
 from ...core.errors import AccessGuardError, QueryStoppedError
 
@@ -140,7 +141,8 @@ class _Runnable(QRunnable):
         error: BaseException | None = None
         try:
             self.task.check()  # cancelled while queued (the app is ending)
-            result = self.work(self.task)
+            with collector_on_new_objects_only():  # no full collections walking the app
+                result = self.work(self.task)
         except BaseException as exc:  # noqa: BLE001 - handed to the GUI thread as a value
             error = exc
         finally:
