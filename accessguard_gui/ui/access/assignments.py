@@ -67,6 +67,8 @@ from .held import held_searcher, role_id, user_id
 # Members read per page in a role's details; the next page is read when the list is
 # scrolled to its end (keyset by username: any role size, no cap, no whole-list load).
 MEMBERS_PER_PAGE = 200
+#: A role's direct grants listed at a time (more as the list is scrolled).
+GRANTS_PER_PAGE = 200
 
 
 def _when(moment: datetime | None) -> str:
@@ -397,7 +399,9 @@ class _RoleState:
     members: tuple[AssignmentRow, ...]
     member_total: int
     members_after: str | None
-    permissions: tuple[PermissionRow, ...]
+    permissions: tuple[PermissionRow, ...]  # the first page of the direct grants
+    permission_total: int
+    permissions_after: tuple[str, str] | None
     parents: tuple[RoleRow, ...]
     children: tuple[RoleRow, ...]
     problems: tuple[str, ...]
@@ -424,6 +428,7 @@ class RoleDetailsPanel(_EditingPanel):
         self._role_ref: int | str | None = None
         self._role_name = ""
         self._members_after: str | None = None
+        self._permissions_after: tuple[str, str] | None = None
         self.title = plain_label("No role chosen")
         font = QFont()
         font.setBold(True)
@@ -475,15 +480,14 @@ class RoleDetailsPanel(_EditingPanel):
             "Members", self.members, self.add_members_button, self.remove_members_button, None
         )
         left.addWidget(self.members_box)
-        left.addWidget(
-            box(
-                "Direct permissions",
-                self.permissions,
-                self.add_permissions_button,
-                self.remove_permissions_button,
-                None,
-            )
+        self.permissions_box = box(
+            "Direct permissions",
+            self.permissions,
+            self.add_permissions_button,
+            self.remove_permissions_button,
+            None,
         )
+        left.addWidget(self.permissions_box)
         right.addWidget(
             box(
                 "Inherits from",
@@ -512,6 +516,7 @@ class RoleDetailsPanel(_EditingPanel):
 
         self.add_members_button.clicked.connect(self.add_members)
         self.members.verticalScrollBar().valueChanged.connect(self._members_scrolled)
+        self.permissions.verticalScrollBar().valueChanged.connect(self._permissions_scrolled)
         self.remove_members_button.clicked.connect(self.remove_selected_members)
         self.add_permissions_button.clicked.connect(self.add_permissions)
         self.remove_permissions_button.clicked.connect(self.revoke_selected_permissions)
@@ -570,7 +575,7 @@ class RoleDetailsPanel(_EditingPanel):
         self.title.setText(name)
         self.description.setText(state.role.description)
         self.description.setVisible(bool(state.role.description))
-        saved = self._saved_keys(name, state.members)
+        saved = self._saved_keys(name, state.members, state.permissions)
         self._fill(
             self.members,
             [
@@ -588,6 +593,8 @@ class RoleDetailsPanel(_EditingPanel):
             self.permissions,
             [(p.label, p.label, ("p", p.label) not in saved) for p in state.permissions],
         )
+        self.permissions_box.setTitle(f"Direct permissions ({state.permission_total:,})")
+        self._permissions_after = state.permissions_after
         self._fill(
             self.inherits_from,
             [
@@ -701,6 +708,32 @@ class RoleDetailsPanel(_EditingPanel):
         )
         return True
 
+    def fetch_more_permissions(self) -> bool:
+        """Read the next page of direct grants (the list was scrolled to its end), as they
+        will be once the pending edits are saved; False if the list is already whole."""
+        after = self._permissions_after
+        if after is None:
+            return False
+        role = self._role_name
+        try:
+            page, _problems = impact.with_pending(
+                self._db,
+                self._store.edits_for_save(),
+                lambda s: lookup.role_grants_page(s, role, after, GRANTS_PER_PAGE),
+            )
+        except AccessGuardError as exc:
+            self._say(exc.message, RED)
+            return False
+        grants: Sequence[PermissionRow] = page.rows
+        saved = self._saved_grant_ids(role, grants)
+        self._permissions_after = page.next_after
+        self._add_items(self.permissions, [(p.label, p.label, p.id not in saved) for p in grants])
+        return True
+
+    def _permissions_scrolled(self, value: int) -> None:
+        if value >= self.permissions.verticalScrollBar().maximum() and self._permissions_after:
+            self.fetch_more_permissions()
+
     def _members_scrolled(self, value: int) -> None:
         if value >= self.members.verticalScrollBar().maximum() and self._members_after:
             self.fetch_more_members()
@@ -711,12 +744,15 @@ class RoleDetailsPanel(_EditingPanel):
         def read(s: Session) -> _RoleState:
             r = rbac.get_role(s, ref)
             page = lookup.role_members_page(s, r.id, None, MEMBERS_PER_PAGE)
+            grants = lookup.role_grants_page(s, r.id, None, GRANTS_PER_PAGE)
             return _RoleState(
                 RoleRow.of(r),
                 page.rows,
                 lookup.role_member_count(s, r.id),
                 page.next_after,
-                tuple(rbac.role_permissions(s, r.id)),
+                grants.rows,
+                lookup.role_grant_count(s, r.id),
+                grants.next_after,
                 tuple(rbac.inherits_from(s, r.id)),
                 tuple(rbac.inherited_by(s, r.id)),
                 (),
@@ -725,21 +761,32 @@ class RoleDetailsPanel(_EditingPanel):
         state, problems = impact.with_pending(self._db, self._store.edits_for_save(), read)
         return replace(state, problems=tuple(problems))
 
-    def _saved_keys(self, name: str, members: Sequence[AssignmentRow]) -> set[tuple[str, str]]:
-        """What is already in the file, to mark the rest as pending. The members shown are
-        checked by id (not against the file's first page of members), so a pending change
-        in a role of any size marks exactly the pending rows."""
+    def _saved_keys(
+        self, name: str, members: Sequence[AssignmentRow], grants: Sequence[PermissionRow]
+    ) -> set[tuple[str, str]]:
+        """What is already in the file, to mark the rest as pending. The members and grants
+        shown are checked by id (not against the file's first page of them), so a pending
+        change in a role of any size marks exactly the pending rows."""
         try:
             saved_ids = self._saved_member_ids(name, members)
+            saved_grants = self._saved_grant_ids(name, grants)
             with self._db.read() as s:
                 r = rbac.get_role(s, name)
                 keys = {("m", a.username) for a in members if a.user_id in saved_ids}
-                keys |= {("p", p.label) for p in rbac.role_permissions(s, r.id)}
+                keys |= {("p", p.label) for p in grants if p.id in saved_grants}
                 keys |= {("up", x.name) for x in rbac.inherits_from(s, r.id)}
                 keys |= {("down", x.name) for x in rbac.inherited_by(s, r.id)}
                 return keys
         except AccessGuardError:
             return set()
+
+    def _saved_grant_ids(self, role: str, grants: Sequence[PermissionRow]) -> set[int]:
+        """Which of ``grants`` are granted in the file (the rest are pending)."""
+        try:
+            with self._db.read() as s:
+                return lookup.saved_grants(s, role, [p.id for p in grants])
+        except AccessGuardError:
+            return set()  # a role that exists only as a pending edit: all pending
 
     def _saved_member_ids(self, role: str, members: Sequence[AssignmentRow]) -> set[int]:
         """Which of ``members`` are members in the file (the rest are pending)."""

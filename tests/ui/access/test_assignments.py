@@ -331,5 +331,49 @@ def test_permission_picker_matches_resource_colon_action(qtbot: QtBot, demo_db: 
     qtbot.waitUntil(lambda: dialog.list.count() == 1)
     assert dialog.list.item(0).text() == "Server room: audit"
     dialog.filter.setText("audit")  # the action alone finds it too
-    qtbot.waitUntil(lambda: "Server room: audit" in
-                    [dialog.list.item(i).text() for i in range(dialog.list.count())])
+    qtbot.waitUntil(
+        lambda: (
+            "Server room: audit" in [dialog.list.item(i).text() for i in range(dialog.list.count())]
+        )
+    )
+
+
+def test_a_role_holding_many_permissions_lists_them_a_page_at_a_time(
+    qtbot: QtBot, demo_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A role granted every permission (an administrators' role) is listed a page at a
+    time like its members, with the whole count in the title and pending grants marked on
+    whichever page they fall."""
+    from accessguard_gui.core.changes import Grant
+    from accessguard_gui.ui.access import assignments
+
+    monkeypatch.setattr(assignments, "GRANTS_PER_PAGE", 3)
+    with demo_db.action("grant all") as s:
+        rbac.add_role(s, "Everything")
+        rbac.add_resource(s, "Archive")
+        for action in ("read", "write", "list", "purge"):
+            rbac.add_permission(s, "Archive", action)
+        every = [tuple(label.split(": ", 1)) for _id, label in lookup.matrix_permissions(s, "")]
+        for ref in every[:-1]:
+            rbac.grant_permission(s, "Everything", ref)
+    with demo_db.read() as s:
+        whole = [p.label for p in rbac.role_permissions(s, "Everything")]
+    assert len(whole) > 6
+    store = PendingStore()
+    store.push(Grant("Everything", every[-1]))  # the last one, pending
+    panel = _role_panel(qtbot, demo_db, store, "Everything")
+    assert panel.permissions_box.title() == f"Direct permissions ({len(whole) + 1:,})"
+    assert panel.texts(panel.permissions) == whole[:3]
+    bar = panel.permissions.verticalScrollBar()
+    while panel.fetch_more_permissions():
+        pass
+    shown = panel.texts(panel.permissions)
+    assert len(shown) == len(whole) + 1
+    pending = [t for t in shown if t.endswith("\u2014 pending")]
+    label = f"{every[-1][0]}: {every[-1][1]}"
+    assert pending == [f"{label}  \u2014 pending"]
+    assert [t for t in shown if t not in pending] == whole  # the saved ones, in order
+    panel.refresh()  # back to the first page; reaching the end of the list reads more
+    assert len(panel.texts(panel.permissions)) == 3
+    bar.valueChanged.emit(bar.maximum())
+    assert len(panel.texts(panel.permissions)) == 6
