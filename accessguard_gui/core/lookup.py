@@ -452,17 +452,17 @@ def saved_members(session: Session, role: Ref, user_ids: Sequence[int]) -> set[i
     """Which of ``user_ids`` are members of ``role`` in the file: to mark the rest of a
     pending member list as pending, whatever the role's size (one indexed IN query)."""
     r = rbac.get_role(session, role)
+    return _found_among(session, UserRole.user_id, UserRole.role_id == r.id, user_ids)
+
+
+def _found_among(session: Session, column: Any, where: Any, ids: Sequence[int]) -> set[int]:
+    """Which of ``ids`` the rows matching ``where`` hold in ``column``, asked in chunks
+    that stay under every backend's parameter limit."""
     found: set[int] = set()
-    ids = list(user_ids)
-    for start in range(0, len(ids), 500):  # stay under every backend's parameter limit
-        chunk = ids[start : start + 500]
-        found.update(
-            session.scalars(
-                select(UserRole.user_id).where(
-                    UserRole.role_id == r.id, UserRole.user_id.in_(chunk)
-                )
-            )
-        )
+    wanted = list(ids)
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        found.update(session.scalars(select(column).where(where, column.in_(chunk))))
     return found
 
 
@@ -536,22 +536,9 @@ def role_grants_page(
     1M file) took half a second of the window to list whole; a page costs the same
     whatever the role holds."""
     r = rbac.get_role(session, role)
-    query = (
-        select(
-            Permission.id,
-            Permission.resource_id,
-            Resource.name,
-            Permission.action,
-            Permission.description,
-            Permission.version,
-            Resource.name_key,
-        )
-        .join(RolePermission, RolePermission.permission_id == Permission.id)
-        .join(Resource, Resource.id == Permission.resource_id)
-        .where(RolePermission.role_id == r.id)
-        .order_by(Resource.name_key, Permission.action)
-        .limit(limit + 1)
-    )
+    granted = select(RolePermission.permission_id).where(RolePermission.role_id == r.id)
+    # rbac.role_permissions' own statement (its columns and order), the key added.
+    query = rbac._permission_query(granted).add_columns(Resource.name_key).limit(limit + 1)
     if after is not None:
         query = query.where(
             tuple_(Resource.name_key, Permission.action)
@@ -563,20 +550,10 @@ def role_grants_page(
 
 def saved_grants(session: Session, role: Ref, permission_ids: Sequence[int]) -> set[int]:
     """Which of ``permission_ids`` are granted to ``role`` in the file: the rest of a
-    pending list of grants is pending (one indexed IN query per 500)."""
+    pending list of grants is pending."""
     r = rbac.get_role(session, role)
-    found: set[int] = set()
-    ids = list(permission_ids)
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        found.update(
-            session.scalars(
-                select(RolePermission.permission_id).where(
-                    RolePermission.role_id == r.id, RolePermission.permission_id.in_(chunk)
-                )
-            )
-        )
-    return found
+    where = RolePermission.role_id == r.id
+    return _found_among(session, RolePermission.permission_id, where, permission_ids)
 
 
 def matrix_role_count(session: Session, text: str = "") -> int:

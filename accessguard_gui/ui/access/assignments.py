@@ -686,18 +686,13 @@ class RoleDetailsPanel(_EditingPanel):
     def fetch_more_members(self) -> bool:
         """Read the next page of members (the list was scrolled to its end), as they will
         be once the pending edits are saved; False if the list is already whole."""
-        after = self._members_after
+        after, role = self._members_after, self._role_name
         if after is None:
             return False
-        role = self._role_name
-        try:
-            page, _problems = impact.with_pending(
-                self._db,
-                self._store.edits_for_save(),
-                lambda s: lookup.role_members_page(s, role, after, MEMBERS_PER_PAGE),
-            )
-        except AccessGuardError as exc:
-            self._say(exc.message, RED)
+        page = self._pending_page(
+            lambda s: lookup.role_members_page(s, role, after, MEMBERS_PER_PAGE)
+        )
+        if page is None:
             return False
         members: Sequence[AssignmentRow] = page.rows
         saved = self._saved_member_ids(role, members)
@@ -711,24 +706,29 @@ class RoleDetailsPanel(_EditingPanel):
     def fetch_more_permissions(self) -> bool:
         """Read the next page of direct grants (the list was scrolled to its end), as they
         will be once the pending edits are saved; False if the list is already whole."""
-        after = self._permissions_after
+        after, role = self._permissions_after, self._role_name
         if after is None:
             return False
-        role = self._role_name
-        try:
-            page, _problems = impact.with_pending(
-                self._db,
-                self._store.edits_for_save(),
-                lambda s: lookup.role_grants_page(s, role, after, GRANTS_PER_PAGE),
-            )
-        except AccessGuardError as exc:
-            self._say(exc.message, RED)
+        page = self._pending_page(
+            lambda s: lookup.role_grants_page(s, role, after, GRANTS_PER_PAGE)
+        )
+        if page is None:
             return False
         grants: Sequence[PermissionRow] = page.rows
         saved = self._saved_grant_ids(role, grants)
         self._permissions_after = page.next_after
         self._add_items(self.permissions, [(p.label, p.label, p.id not in saved) for p in grants])
         return True
+
+    def _pending_page(self, read: Callable[[Session], lookup.Page]) -> lookup.Page | None:
+        """The next page of a long list as it will be once the pending edits are saved;
+        None when it cannot be read (the panel says why)."""
+        try:
+            page, _problems = impact.with_pending(self._db, self._store.edits_for_save(), read)
+        except AccessGuardError as exc:
+            self._say(exc.message, RED)
+            return None
+        return page
 
     def _permissions_scrolled(self, value: int) -> None:
         if value >= self.permissions.verticalScrollBar().maximum() and self._permissions_after:
@@ -782,17 +782,18 @@ class RoleDetailsPanel(_EditingPanel):
 
     def _saved_grant_ids(self, role: str, grants: Sequence[PermissionRow]) -> set[int]:
         """Which of ``grants`` are granted in the file (the rest are pending)."""
-        try:
-            with self._db.read() as s:
-                return lookup.saved_grants(s, role, [p.id for p in grants])
-        except AccessGuardError:
-            return set()  # a role that exists only as a pending edit: all pending
+        return self._saved_ids(lookup.saved_grants, role, [p.id for p in grants])
 
     def _saved_member_ids(self, role: str, members: Sequence[AssignmentRow]) -> set[int]:
         """Which of ``members`` are members in the file (the rest are pending)."""
+        return self._saved_ids(lookup.saved_members, role, [a.user_id for a in members])
+
+    def _saved_ids(
+        self, saved: Callable[[Session, str, list[int]], set[int]], role: str, ids: list[int]
+    ) -> set[int]:
         try:
             with self._db.read() as s:
-                return lookup.saved_members(s, role, [a.user_id for a in members])
+                return saved(s, role, ids)
         except AccessGuardError:
             return set()  # a role that exists only as a pending edit: all pending
 
