@@ -400,3 +400,19 @@ def test_a_malformed_permission_reference_is_not_found(db: Database, bad: object
         rbac.add_role(s, "Staff")
     with db.action("Grant") as s, pytest.raises(NotFoundError):
         rbac.grant_permission(s, "Staff", bad)  # type: ignore[arg-type]
+
+
+def test_every_name_rbac_exports_resolves() -> None:
+    """rbac serves its review functions lazily (a module __getattr__ over a list of their
+    names): a name added to the package's imports but not to that list must fail here, not
+    in a user's window."""
+    import subprocess
+    import sys
+
+    probe = (
+        "from accessguard_gui.core import rbac\n"
+        "missing = [n for n in rbac.__all__ if not hasattr(rbac, n)]\n"
+        "assert not missing, missing\n"
+    )  # a fresh process: the lazy names are not loaded yet
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
